@@ -1,0 +1,89 @@
+"""The one interface the bot uses for every SMS provider."""
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from decimal import Decimal
+
+from .errors import UnsupportedOperationError
+from .models import Capability, Offer, Rental, Service, Sms
+
+
+class Provider(abc.ABC):
+    """What the bot needs from a provider. Optional actions are listed in ``capabilities``;
+    calling one that is not there raises ``UnsupportedOperationError``."""
+
+    name: str
+    title: str
+    capabilities: frozenset[Capability] = frozenset()
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @abc.abstractmethod
+    async def list_services(self) -> list[Service]: ...
+
+    @abc.abstractmethod
+    async def list_offers(self, service: Service) -> list[Offer]:
+        """Plans for one service, as returned by ``list_services``."""
+
+    @abc.abstractmethod
+    async def get_balance(self) -> Decimal: ...
+
+    @abc.abstractmethod
+    async def rent(self, offer: Offer) -> Rental:
+        """Spends money. Never retried; a lost reply raises ``OutcomeUnknownError``."""
+
+    @abc.abstractmethod
+    async def get_rental(self, rental_id: str) -> Rental: ...
+
+    @abc.abstractmethod
+    async def list_active_rentals(self) -> list[Rental]:
+        """Used to reconcile a rent whose outcome is unknown."""
+
+    @abc.abstractmethod
+    async def fetch_new_sms(self, rental_ids: Sequence[str]) -> list[Sms]:
+        """New SMS for these active rentals, in as few requests as the provider allows.
+
+        Never marks anything as read at the provider: an SMS must survive a crash
+        between this reply and our database write. May return SMS already seen;
+        callers store them idempotently by ``Sms.id``."""
+
+    async def acknowledge_sms(self) -> list[Sms]:
+        """Called only after ``fetch_new_sms``'s results are stored: marks the provider's
+        unread SMS as read and returns what it marked (which the caller stores too, since
+        an SMS may have arrived in between). Default: the provider keeps no read state."""
+        return []
+
+    async def cancel(self, rental_id: str) -> Rental:
+        raise self._unsupported(Capability.CANCEL)
+
+    async def finish(self, rental_id: str) -> Rental:
+        raise self._unsupported(Capability.FINISH)
+
+    async def renew(self, rental_id: str) -> Rental:
+        raise self._unsupported(Capability.RENEW)
+
+    async def set_auto_renew(self, rental_id: str, enabled: bool) -> bool:
+        raise self._unsupported(Capability.AUTO_RENEW)
+
+    async def wake_up(self, rental_id: str) -> str:
+        raise self._unsupported(Capability.WAKE_UP)
+
+    async def transition(self, rental_id: str, plan_id: str) -> Rental:
+        raise self._unsupported(Capability.TRANSITION)
+
+    async def history(self, rental_id: str) -> list[Sms]:
+        raise self._unsupported(Capability.HISTORY)
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP client."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    def _unsupported(self, capability: Capability) -> UnsupportedOperationError:
+        return UnsupportedOperationError(f"{capability} is not supported", provider=self.name)

@@ -1,0 +1,181 @@
+"""Shared HTTP core: one AsyncClient per provider, status mapping, retries for reads only."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from . import errors
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class Pacer:
+    """At most one call per ``interval`` seconds (GetAText allows 1 rent request/s)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._lock = asyncio.Lock()
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                await asyncio.sleep(self._next - now)
+            self._next = max(now, self._next) + self.interval
+
+
+class HttpCore:
+    """Sends requests for one provider and turns every failure into a ``ProviderError``.
+
+    ``classify`` lets a provider map its own error bodies (e.g. "insufficient funds")
+    onto the error tree; it gets (status, message) and returns an exception class or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float = 15.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+        classify: Callable[[int, str], type[errors.ProviderError] | None] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self._classify = classify
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", **headers},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        spends_money: bool = False,
+        expect_json: bool = True,
+    ) -> Any:
+        """Returns parsed JSON (or text when ``expect_json`` is False).
+
+        Reads are retried on 429/5xx/connection errors with capped, jittered backoff.
+        A call that spends money is sent exactly once; a lost reply becomes OutcomeUnknownError.
+        """
+        params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        attempts = 1 if spends_money else 1 + self.max_retries
+        for attempt in range(attempts):
+            try:
+                response = await self.client.request(method, path, params=params or None, json=json_body)
+            except httpx.TimeoutException as err:
+                exc: errors.ProviderError = self._transport_error("timed out", spends_money, err)
+            except httpx.TransportError as err:
+                exc = self._transport_error(f"connection failed ({type(err).__name__})", spends_money, err)
+            else:
+                if response.status_code < 400:
+                    return self._parse(response) if expect_json else response.text
+                exc = self._status_error(response)
+                if response.status_code not in RETRY_STATUSES:
+                    raise exc
+            retryable = isinstance(exc, (errors.ConnectionFailedError, errors.ServerError, errors.RateLimitedError))
+            if attempt + 1 >= attempts or not retryable:
+                raise exc
+            delay = self._delay(attempt, getattr(exc, "retry_after", None))
+            log.warning("%s %s %s failed (%s); retry %d in %.1fs", self.provider, method, path, exc, attempt + 1, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, 30.0)
+        return min(self.backoff * (2**attempt), 8.0) * (0.75 + random.random() / 2)
+
+    def _transport_error(self, what: str, spends_money: bool, err: Exception) -> errors.ProviderError:
+        if spends_money:
+            return errors.OutcomeUnknownError(f"request {what}; outcome unknown", provider=self.provider)
+        return errors.ConnectionFailedError(f"request {what}", provider=self.provider)
+
+    def _parse(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            kind = "HTML page" if "<html" in response.text[:200].lower() else "invalid JSON"
+            raise errors.MalformedReplyError(
+                f"expected JSON, got {kind}", provider=self.provider, status=response.status_code
+            ) from None
+
+    def _status_error(self, response: httpx.Response) -> errors.ProviderError:
+        status = response.status_code
+        message = error_message(response)
+        kw = {"provider": self.provider, "status": status}
+        custom = self._classify(status, message) if self._classify else None
+        if custom is not None:
+            return custom(message, **kw)
+        if status in (401, 403):
+            return errors.AuthenticationError(message or "API key refused", **kw)
+        if status == 402:
+            return errors.InsufficientFundsError(message or "insufficient funds at the provider", **kw)
+        if status == 404:
+            return errors.NotFoundError(message or "not found", **kw)
+        if status == 429:
+            return errors.RateLimitedError(
+                message or "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")), **kw
+            )
+        if status >= 500:
+            return errors.ServerError(message or "provider server error", **kw)
+        return errors.ProviderRejectedError(message or "request rejected", **kw)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The provider's own short message from an error body, if it has one."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    if isinstance(body, dict):
+        for key in ("message", "errors", "error", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value and value != "null":
+                return value[:300]
+            if isinstance(value, dict) and value:
+                first = next(iter(value.values()))
+                if isinstance(first, list) and first:
+                    first = first[0]
+                return str(first)[:300]
+    return ""
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

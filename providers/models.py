@@ -1,0 +1,108 @@
+"""Typed results every provider returns. Money is Decimal in the provider's currency."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
+
+
+class Capability(enum.StrEnum):
+    """Optional actions; the bot shows a button only when the provider has it."""
+
+    CANCEL = "cancel"  # cancel/refund a rental
+    FINISH = "finish"  # mark a rental completed
+    RENEW = "renew"  # renew / re-rent the same number
+    AUTO_RENEW = "auto_renew"  # toggle auto-renewal
+    WAKE_UP = "wake_up"  # wake a sleeping number (GotSMS)
+    TRANSITION = "transition"  # daily -> monthly plan (GotSMS)
+    HISTORY = "history"  # full SMS history of a rental
+    WEBHOOK = "webhook"  # pushes codes to us
+
+
+class BillingType(enum.StrEnum):
+    DURATION = "duration"  # pay for time, any number of SMS
+    SMS = "sms"  # pay per activation / per SMS
+
+
+class RentalStatus(enum.StrEnum):
+    PENDING = "pending"  # outcome unknown, being reconciled
+    ACTIVE = "active"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A plan one provider sells for one service."""
+
+    provider: str
+    id: str  # what the provider needs to rent it (plan id, service code)
+    service_id: str
+    service_name: str
+    price: Decimal
+    billing: BillingType
+    duration_minutes: int | None
+    duration_label: str
+    country: str
+    renew_price: Decimal | None = None
+    stock: int | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class Rental:
+    provider: str
+    id: str
+    phone: str
+    service_name: str
+    status: RentalStatus
+    price: Decimal | None = None
+    active_from: datetime | None = None
+    active_till: datetime | None = None
+    auto_renew: bool = False
+    can_wake_up: bool = False
+    plan_id: str | None = None
+    transition_options: tuple = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Sms:
+    provider: str
+    id: str  # unique per provider
+    rental_id: str
+    body: str
+    code: str | None
+    received_at: datetime | None = None
+    sender: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberStatus:
+    rental_id: str
+    status: str
+    active_till: datetime | None
+    wake_till: datetime | None
+    online_till: datetime | None
+    wakeup_seconds_left: int
+    online_seconds_left: int
+    can_wake_up: bool
+
+
+def to_minor_units(amount: Decimal, *, exponent: int = 2) -> int:
+    """Exact conversion, rounding a fraction of a minor unit up (never undercharge)."""
+    scaled = (amount * (Decimal(10) ** exponent)).to_integral_value(rounding=ROUND_CEILING)
+    return int(scaled)
+
+
+def from_minor_units(amount: int, *, exponent: int = 2) -> Decimal:
+    return Decimal(amount).scaleb(-exponent)

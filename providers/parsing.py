@@ -1,0 +1,118 @@
+"""Boundary parsing: provider JSON in, typed values out, or MalformedReplyError."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import MalformedReplyError
+
+
+class Reader:
+    """Reads fields from one JSON object, naming the provider and path in every error."""
+
+    def __init__(self, data: Any, *, provider: str, where: str = "reply") -> None:
+        if not isinstance(data, dict):
+            raise MalformedReplyError(f"{where}: expected an object, got {type(data).__name__}", provider=provider)
+        self.data = data
+        self.provider = provider
+        self.where = where
+
+    def _fail(self, key: str, why: str) -> MalformedReplyError:
+        return MalformedReplyError(f"{self.where}.{key}: {why}", provider=self.provider)
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def raw(self, key: str, default: Any = ...) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if default is ...:
+                raise self._fail(key, "missing")
+            return default
+        return self.data[key]
+
+    def obj(self, key: str) -> Reader:
+        return Reader(self.raw(key), provider=self.provider, where=f"{self.where}.{key}")
+
+    def list(self, key: str, default: Any = ...) -> list:
+        value = self.raw(key, default)
+        if not isinstance(value, list):
+            raise self._fail(key, "expected a list")
+        return value
+
+    def objects(self, key: str) -> list[Reader]:
+        return [
+            Reader(item, provider=self.provider, where=f"{self.where}.{key}[{i}]")
+            for i, item in enumerate(self.list(key))
+        ]
+
+    def str(self, key: str, default: Any = ...) -> str:
+        value = self.raw(key, default)
+        if value is default and default is not ...:
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self._fail(key, "expected a string")
+        return str(value)
+
+    def int(self, key: str, default: Any = ...) -> int:
+        value = self.raw(key, default)
+        if value is default and default is not ...:
+            return value
+        if isinstance(value, bool):
+            raise self._fail(key, "expected an integer")
+        try:
+            return int(str(value))
+        except ValueError:
+            raise self._fail(key, f"expected an integer, got {str(value)[:20]!r}") from None
+
+    def decimal(self, key: str, default: Any = ...) -> Decimal:
+        value = self.raw(key, default)
+        if value is default and default is not ...:
+            return value
+        return to_decimal(value, fail=lambda why: self._fail(key, why))
+
+    def bool(self, key: str, default: Any = ...) -> bool:
+        value = self.raw(key, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self._fail(key, "expected a boolean")
+
+    def datetime(self, key: str, default: Any = ...) -> datetime | None:
+        value = self.raw(key, default)
+        if value is default and default is not ...:
+            return value
+        if not isinstance(value, str):
+            raise self._fail(key, "expected a date string")
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise self._fail(key, f"unreadable date {value[:30]!r}")
+        return parsed
+
+
+def to_decimal(value: Any, *, fail) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise fail("expected a number")
+    try:
+        # str() first: floats from JSON become their shortest exact decimal text (4.99, not 4.9900000001)
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise fail(f"expected a number, got {str(value)[:20]!r}") from None
+    if not result.is_finite():
+        raise fail("expected a finite number")
+    return result
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """ISO 8601 or 'YYYY-MM-DD HH:MM:SS' / 'YYYY-MM-DD'; naive values are taken as UTC."""
+    text = value.strip()
+    for attempt in (text, text.replace(" ", "T", 1)):
+        try:
+            parsed = datetime.fromisoformat(attempt)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
