@@ -16,6 +16,8 @@ class Provider(abc.ABC):
     name: str
     title: str
     capabilities: frozenset[Capability] = frozenset()
+    # Seconds a rental must be old before the provider accepts a cancel (GetAText: 60).
+    min_age_to_cancel: float = 0.0
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

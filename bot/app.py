@@ -1,0 +1,109 @@
+"""Composition root: the one factory that wires storage, providers, services and the Dispatcher.
+
+`python -m bot` and the tests build the bot through the same functions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+
+import handlers
+from handlers.common import ChatContextMiddleware, FeedbackMiddleware
+from handlers.i18n import Texts, available_languages
+from handlers.permissions import AdminCache
+from providers import Provider
+from storage import CatalogueCache, ChatRepo, Database, LedgerRepo, RentalRepo, SmsRepo
+
+from .services.catalogue import Catalogue
+from .services.rentals import RentalService
+from .services.wallet import Wallet
+from .settings import Settings
+
+COMMANDS = ("start", "rent", "numbers", "balance", "help")
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """Every provider whose key is set."""
+    from providers.getatext import GetATextClient
+    from providers.gotsms import GotSmsClient
+
+    found: dict[str, Provider] = {}
+    if key := settings.gotsms_api_key.get_secret_value():
+        found["gotsms"] = GotSmsClient(key, base_url=settings.gotsms_base_url, timeout=settings.provider_timeout)
+    if key := settings.getatext_api_key.get_secret_value():
+        found["getatext"] = GetATextClient(key, base_url=settings.getatext_base_url, timeout=settings.provider_timeout)
+    return found
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    providers: dict[str, Provider]
+    chats: ChatRepo = field(init=False)
+    ledger_repo: LedgerRepo = field(init=False)
+    sms_repo: SmsRepo = field(init=False)
+    catalogue: Catalogue = field(init=False)
+    rentals: RentalService = field(init=False)
+    wallet: Wallet = field(init=False)
+    admins: AdminCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chats = ChatRepo(self.db)
+        self.ledger_repo = LedgerRepo(self.db)
+        self.sms_repo = SmsRepo(self.db)
+        self.catalogue = Catalogue(self.providers, CatalogueCache(self.db), RentalRepo(self.db),
+                                   self.settings.markup_percent)
+        self.rentals = RentalService(self.db, self.providers, self.catalogue)
+        self.wallet = Wallet(self.db, self.settings.admin_ids)
+        self.admins = AdminCache()
+
+    @classmethod
+    async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:
+        db = Database(settings.database_path)
+        await db.connect()
+        return cls(settings, db, build_providers(settings) if providers is None else providers)
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        await self.db.close()
+
+    def dependencies(self) -> dict:
+        """What handlers may ask for by parameter name."""
+        return {
+            "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
+            "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
+            "wallet": self.wallet, "admins": self.admins, "providers": self.providers,
+        }
+
+
+def build_dispatcher(app: App) -> Dispatcher:
+    dp = Dispatcher(**app.dependencies())
+    for observer in (dp.message, dp.callback_query):
+        observer.outer_middleware(ChatContextMiddleware(app.chats))
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.message.middleware(FeedbackMiddleware())
+    dp.callback_query.middleware(FeedbackMiddleware())
+    dp.include_routers(*handlers.setup_routers())
+    return dp
+
+
+def build_bot(token: str, settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def register_commands(bot: Bot) -> None:
+    for language in available_languages():
+        t = Texts(language)
+        commands = [BotCommand(command=c, description=t(f"cmd-{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=None if language == "en" else language)

@@ -1,0 +1,132 @@
+"""Services and offers merged across every enabled provider, cached briefly."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from providers import BillingType, Offer, Provider, ProviderError, Service
+from storage import CatalogueCache, RentalRepo
+
+from .pricing import price_for_chat
+
+log = logging.getLogger(__name__)
+
+SERVICES_TTL = 600.0
+OFFERS_TTL = 60.0
+# Shown first when our own rental counts do not decide the order yet.
+WELL_KNOWN = ("telegram", "whatsapp", "google", "facebook", "instagram", "tiktok", "discord", "microsoft",
+              "amazon", "apple", "uber", "twitter", "viber", "signal", "openai", "paypal")
+
+
+def service_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())[:24] or "x"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueService:
+    key: str
+    name: str
+    ids: dict[str, str]  # provider name -> that provider's service id
+
+
+@dataclass(frozen=True, slots=True)
+class PricedOffer:
+    offer: Offer
+    price: int  # what the chat pays, minor units
+
+
+def offer_to_dict(offer: Offer) -> dict:
+    data = dataclasses.asdict(offer)
+    for key in ("price", "renew_price"):
+        if data[key] is not None:
+            data[key] = str(data[key])
+    data["billing"] = str(offer.billing)
+    return data
+
+
+def offer_from_dict(data: dict) -> Offer:
+    values = dict(data)
+    values["price"] = Decimal(values["price"])
+    values["renew_price"] = Decimal(values["renew_price"]) if values.get("renew_price") is not None else None
+    values["billing"] = BillingType(values["billing"])
+    return Offer(**values)
+
+
+class Catalogue:
+    def __init__(self, providers: dict[str, Provider], cache: CatalogueCache, rentals: RentalRepo,
+                 markup_percent: Decimal) -> None:
+        self.providers = providers
+        self.cache = cache
+        self.rentals = rentals
+        self.markup_percent = markup_percent
+
+    def price(self, offer: Offer) -> int:
+        return price_for_chat(offer.price, self.markup_percent)
+
+    async def services(self, search: str = "") -> list[CatalogueService]:
+        merged: dict[str, CatalogueService] = {}
+        for name, services in (await self._services_by_provider()).items():
+            for service in services:
+                key = service_key(service.name)
+                entry = merged.setdefault(key, CatalogueService(key, service.name, {}))
+                entry.ids[name] = service.id
+        popularity = await self.rentals.popularity()
+        needle = service_key(search) if search.strip() else ""
+        found = [s for s in merged.values() if needle in s.key] if needle else list(merged.values())
+
+        def rank(service: CatalogueService):
+            known = WELL_KNOWN.index(service.key) if service.key in WELL_KNOWN else len(WELL_KNOWN)
+            starts = 0 if needle and service.key.startswith(needle) else 1
+            return (starts, -popularity.get(service.name.lower(), 0), known, service.name.lower())
+
+        return sorted(found, key=rank)
+
+    async def service(self, key: str) -> CatalogueService | None:
+        return next((s for s in await self.services() if s.key == key), None)
+
+    async def offers(self, service: CatalogueService) -> tuple[list[PricedOffer], list[str]]:
+        """Offers of every provider, cheapest first, and the providers that failed to answer."""
+        names = [n for n in service.ids if n in self.providers]
+        results = await asyncio.gather(
+            *(self._offers_of(n, Service(service.ids[n], service.name)) for n in names), return_exceptions=True
+        )
+        offers: list[PricedOffer] = []
+        failed: list[str] = []
+        for name, result in zip(names, results):
+            if isinstance(result, BaseException):
+                if not isinstance(result, ProviderError):
+                    raise result
+                log.warning("offers from %s failed: %s", name, result)
+                failed.append(self.providers[name].title)
+                continue
+            offers.extend(PricedOffer(o, self.price(o)) for o in result)
+        offers.sort(key=lambda p: (p.price, p.offer.duration_minutes or 0))
+        return offers, failed
+
+    async def _services_by_provider(self) -> dict[str, list[Service]]:
+        result: dict[str, list[Service]] = {}
+        for name, provider in self.providers.items():
+            cached = await self.cache.get(f"services:{name}")
+            if cached is None:
+                try:
+                    services = await provider.list_services()
+                except ProviderError as err:
+                    log.warning("services from %s failed: %s", name, err)
+                    continue
+                cached = [[s.id, s.name] for s in services]
+                await self.cache.put(f"services:{name}", cached, SERVICES_TTL)
+            result[name] = [Service(sid, sname) for sid, sname in cached]
+        return result
+
+    async def _offers_of(self, name: str, service: Service) -> list[Offer]:
+        key = f"offers:{name}:{service.id}"
+        cached = await self.cache.get(key)
+        if cached is None:
+            offers = await self.providers[name].list_offers(service)
+            await self.cache.put(key, [offer_to_dict(o) for o in offers], OFFERS_TTL)
+            return offers
+        return [offer_from_dict(d) for d in cached]

@@ -1,0 +1,60 @@
+"""Failures the user is told about. ``key`` names the text in the locale files; ``params`` fill it."""
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    key = "error-generic"
+
+    def __init__(self, **params) -> None:
+        super().__init__(self.key)
+        self.params = params
+
+
+class NotAllowed(UserFacingError):
+    key = "error-not-allowed"
+
+
+class StaleButton(UserFacingError):
+    """Forged, foreign or outdated callback data."""
+
+    key = "error-stale"
+
+
+class OfferExpired(UserFacingError):
+    key = "error-offer-expired"
+
+
+class NotEnoughBalance(UserFacingError):
+    key = "error-balance"
+
+
+class ProviderUnavailable(UserFacingError):
+    key = "error-provider-down"
+
+
+class NothingAvailable(UserFacingError):
+    key = "error-no-numbers"
+
+
+class ProviderRefused(UserFacingError):
+    key = "error-provider-refused"
+
+
+class TooEarlyToCancel(UserFacingError):
+    key = "error-cancel-too-early"
+
+
+class AlreadyRequested(UserFacingError):
+    key = "error-already-requested"
+
+
+class ActionUnavailable(UserFacingError):
+    key = "error-action-unavailable"
+
+
+class UnknownChat(UserFacingError):
+    key = "error-unknown-chat"
+
+
+class BadArguments(UserFacingError):
+    key = "error-bad-arguments"

@@ -1,0 +1,337 @@
+"""Everything that moves money for rentals. Charge first, then call the provider; refund on failure."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus
+from providers import errors as perr
+from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
+from storage import ledger
+from storage.models import utcnow
+
+from . import errors
+from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_MAX_AGE = 15 * 60.0
+RECONCILE_GRACE = timedelta(minutes=3)
+UNREACHABLE = object()  # the provider did not answer: decide nothing
+
+
+@dataclass(frozen=True, slots=True)
+class RentRequest:
+    chat_id: int
+    user_id: int
+    user_name: str
+    snapshot_id: int
+    index: int
+    nonce: str
+
+
+def provider_failure(err: ProviderError) -> errors.UserFacingError:
+    """What the user is told when a provider call fails. Never includes keys or raw replies."""
+    if isinstance(err, perr.NothingAvailableError):
+        return errors.NothingAvailable()
+    if isinstance(err, perr.ProviderRejectedError) and err.message:
+        return errors.ProviderRefused(reason=err.message[:200])
+    return errors.ProviderUnavailable()
+
+
+class RentalService:
+    def __init__(self, db: Database, providers: dict[str, Provider], catalogue: Catalogue) -> None:
+        self.db = db
+        self.providers = providers
+        self.catalogue = catalogue
+        self.rentals = RentalRepo(db)
+        self.snapshots = SnapshotRepo(db)
+        self.sms = SmsRepo(db)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    async def owned(self, chat_id: int, rental_id: int) -> RentalRecord:
+        """The rental, if it belongs to this chat; otherwise the button is stale or forged."""
+        rental = await self.rentals.get(rental_id)
+        if rental is None or rental.chat_id != chat_id:
+            raise errors.StaleButton()
+        return rental
+
+    def provider_of(self, rental: RentalRecord) -> Provider:
+        provider = self.providers.get(rental.provider)
+        if provider is None:
+            raise errors.ProviderUnavailable()
+        return provider
+
+    async def offer_in_snapshot(self, chat_id: int, snapshot_id: int, index: int) -> tuple[Offer, int]:
+        snapshot = await self.snapshots.get(snapshot_id, chat_id, SNAPSHOT_MAX_AGE)
+        if snapshot is None:
+            raise errors.OfferExpired()
+        offers = snapshot["offers"]
+        if not 0 <= index < len(offers):
+            raise errors.StaleButton()
+        offer = offer_from_dict(offers[index])
+        return offer, self.catalogue.price(offer)
+
+    async def snapshot(self, chat_id: int, service_key: str, service_name: str, offers: list[Offer]) -> int:
+        """Remember the offers shown to a chat; buttons then name one by (snapshot, index)."""
+        return await self.snapshots.save(chat_id, service_key, service_name, [offer_to_dict(o) for o in offers])
+
+    def actions(self, rental: RentalRecord) -> set[Capability]:
+        """Actions the card offers for this rental, from the provider's capabilities and the rental's state."""
+        provider = self.providers.get(rental.provider)
+        if provider is None or rental.status != "active":
+            return {Capability.HISTORY} & (provider.capabilities if provider else set())
+        allowed = set(provider.capabilities) - {Capability.WEBHOOK}
+        if rental.billing != "duration" or "day" not in rental.duration_label.lower():
+            allowed.discard(Capability.TRANSITION)
+        return allowed
+
+    # -- renting -------------------------------------------------------------------------
+
+    async def rent(self, request: RentRequest) -> RentalRecord:
+        offer, price = await self.offer_in_snapshot(request.chat_id, request.snapshot_id, request.index)
+        provider = self.providers.get(offer.provider)
+        if provider is None:
+            raise errors.ProviderUnavailable()
+        key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
+        rental = await self._charge_pending(request, offer, price, key)
+        return await self._call_provider(rental, provider.rent(offer))
+
+    async def renew(self, chat_id: int, user_id: int, user_name: str, rental_id: int, nonce: str) -> RentalRecord:
+        """Re-rent the same number: a new rental row, charged like the first one."""
+        old = await self.owned(chat_id, rental_id)
+        provider = self.provider_of(old)
+        if not provider.supports(Capability.RENEW) or not old.provider_rental_id or old.status == "pending":
+            raise errors.ActionUnavailable()
+        request = RentRequest(chat_id, user_id, user_name, 0, 0, nonce)
+        offer = Offer(provider=old.provider, id=old.offer_id, service_id="", service_name=old.service_name,
+                      price=Decimal(old.provider_cost), billing=old.billing,
+                      duration_minutes=None, duration_label=old.duration_label, country=old.country)
+        rental = await self._charge_pending(request, offer, old.price_charged, f"renew:{old.id}:{nonce}")
+        return await self._call_provider(rental, provider.renew(old.provider_rental_id))
+
+    async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str) -> RentalRecord:
+        try:
+            async with self.db.transaction() as conn:
+                rental = await RentalRepo.insert_pending(
+                    conn, chat_id=request.chat_id, user_id=request.user_id, user_name=request.user_name,
+                    provider=offer.provider, offer_id=offer.id, service_name=offer.service_name,
+                    billing=str(offer.billing), duration_label=offer.duration_label, country=offer.country,
+                    price_charged=price, provider_cost=str(offer.price), request_key=key,
+                )
+                if price > 0:
+                    await ledger.post(conn, request.chat_id, -price, "charge", f"rental:{rental.id}",
+                                      actor_id=request.user_id, note=offer.service_name)
+        except sqlite3.IntegrityError:
+            existing = await self.rentals.get_by_request_key(key)
+            if existing is None:
+                raise
+            raise errors.AlreadyRequested(rental_id=existing.id) from None
+        except InsufficientBalanceError as err:
+            raise errors.NotEnoughBalance(missing=err.missing, price=price, balance=err.balance) from None
+        return rental
+
+    async def _call_provider(self, rental: RentalRecord, call) -> RentalRecord:
+        try:
+            result: Rental = await call
+        except perr.OutcomeUnknownError as err:
+            log.warning("rental %d: outcome unknown (%s); kept pending for reconciliation", rental.id, err)
+            return rental
+        except ProviderError as err:
+            log.warning("rental %d failed at %s: %s", rental.id, rental.provider, err)
+            await self.fail_and_refund(rental.id, str(err))
+            raise provider_failure(err) from None
+        except BaseException:
+            # A bug or cancellation after charging must not keep the money.
+            await self.fail_and_refund(rental.id, "internal error")
+            raise
+        return await self.activate(rental.id, result)
+
+    async def activate(self, rental_id: int, result: Rental) -> RentalRecord:
+        async with self.db.transaction() as conn:
+            return await RentalRepo.update(
+                conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
+                active_from=result.active_from or utcnow(), active_till=result.active_till,
+                auto_renew=result.auto_renew,
+            )
+
+    async def fail_and_refund(self, rental_id: int, reason: str) -> None:
+        await self._close_with_refund(rental_id, "failed", reason[:200])
+
+    async def _close_with_refund(self, rental_id: int, status: str, reason: str = "") -> RentalRecord:
+        async with self.db.transaction() as conn:
+            rental = await RentalRepo.lock(conn, rental_id)
+            if rental.status not in ("pending", "active"):
+                return rental
+            if rental.price_charged > 0:
+                await ledger.post(conn, rental.chat_id, rental.price_charged, "refund", f"rental:{rental.id}",
+                                  idempotency_key=f"refund:rental:{rental.id}", note=rental.service_name)
+            return await RentalRepo.update(conn, rental_id, status=status, failure=reason)
+
+    async def _set_status(self, rental_id: int, status: str, **fields) -> RentalRecord:
+        async with self.db.transaction() as conn:
+            return await RentalRepo.update(conn, rental_id, status=status, **fields)
+
+    # -- card actions --------------------------------------------------------------------
+
+    async def cancel(self, chat_id: int, rental_id: int) -> RentalRecord:
+        rental = await self._active_with(chat_id, rental_id, Capability.CANCEL)
+        provider = self.provider_of(rental)
+        wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
+        if wait.total_seconds() > 0:
+            raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)
+        await self._provider_call(provider.cancel(rental.provider_rental_id))
+        return await self._close_with_refund(rental.id, "cancelled")
+
+    async def finish(self, chat_id: int, rental_id: int) -> RentalRecord:
+        rental = await self._active_with(chat_id, rental_id, Capability.FINISH)
+        await self._provider_call(self.provider_of(rental).finish(rental.provider_rental_id))
+        return await self._set_status(rental.id, "finished")
+
+    async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool) -> RentalRecord:
+        rental = await self._active_with(chat_id, rental_id, Capability.AUTO_RENEW)
+        state = await self._provider_call(
+            self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
+        )
+        async with self.db.transaction() as conn:
+            return await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
+
+    async def wake_up(self, chat_id: int, rental_id: int) -> str:
+        rental = await self._active_with(chat_id, rental_id, Capability.WAKE_UP)
+        return await self._provider_call(self.provider_of(rental).wake_up(rental.provider_rental_id))
+
+    async def refresh(self, chat_id: int, rental_id: int) -> RentalRecord:
+        rental = await self.owned(chat_id, rental_id)
+        if rental.status != "active" or not rental.provider_rental_id:
+            return rental
+        fresh = await self._provider_call(self.provider_of(rental).get_rental(rental.provider_rental_id))
+        status = {RentalStatus.ACTIVE: "active", RentalStatus.CANCELLED: "cancelled",
+                  RentalStatus.EXPIRED: "expired"}.get(fresh.status, "finished")
+        async with self.db.transaction() as conn:
+            return await RentalRepo.update(conn, rental.id, status=status,
+                                           active_till=fresh.active_till or rental.active_till,
+                                           auto_renew=fresh.auto_renew)
+
+    async def history(self, chat_id: int, rental_id: int, limit: int = 20) -> list[StoredSms]:
+        """The provider's full history, stored like pushed SMS (so nothing shown here is lost), newest first."""
+        rental = await self.owned(chat_id, rental_id)
+        provider = self.providers.get(rental.provider)
+        if provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id:
+            for sms in await self._provider_call(provider.history(rental.provider_rental_id)):
+                # Stored as already delivered: history is shown on request, not pushed again.
+                await self.sms.store(provider=rental.provider, provider_message_id=sms.id, rental_id=rental.id,
+                                     body=sms.body, code=sms.code, sender=sms.sender, received_at=sms.received_at,
+                                     delivered=True)
+        return await self.sms.for_rental(rental.id, limit=limit)
+
+    async def transition_offers(self, chat_id: int, rental_id: int) -> tuple[RentalRecord, int, list]:
+        """Monthly plans this daily rent can switch to, saved as a snapshot for the buttons."""
+        rental = await self._active_with(chat_id, rental_id, Capability.TRANSITION)
+        service = await self.catalogue.service(service_key(rental.service_name))
+        if service is None:
+            raise errors.ActionUnavailable()
+        offers, _ = await self.catalogue.offers(service)
+        monthly = [p for p in offers if p.offer.provider == rental.provider
+                   and (p.offer.duration_minutes or 0) >= 28 * 24 * 60]
+        if not monthly:
+            raise errors.ActionUnavailable()
+        snapshot = await self.snapshot(chat_id, service.key, service.name, [p.offer for p in monthly])
+        return rental, snapshot, monthly
+
+    async def transition(self, chat_id: int, user_id: int, rental_id: int, snapshot_id: int, index: int,
+                         nonce: str) -> RentalRecord:
+        """Switch a daily rent to a longer plan: charge the new plan, call the provider, refund on failure."""
+        rental = await self._active_with(chat_id, rental_id, Capability.TRANSITION)
+        offer, price = await self.offer_in_snapshot(chat_id, snapshot_id, index)
+        key = f"transition:{rental.id}:{snapshot_id}:{index}:{nonce}"
+        try:
+            async with self.db.transaction() as conn:
+                entry = await ledger.post(conn, chat_id, -price, "charge", f"rental:{rental.id}",
+                                          idempotency_key=key, actor_id=user_id, note=f"{offer.duration_label}")
+        except InsufficientBalanceError as err:
+            raise errors.NotEnoughBalance(missing=err.missing, price=price, balance=err.balance) from None
+        if entry is None:
+            raise errors.AlreadyRequested(rental_id=rental.id)
+        try:
+            await self.provider_of(rental).transition(rental.provider_rental_id, offer.id)
+        except perr.OutcomeUnknownError:
+            log.warning("transition of rental %d: outcome unknown; charge kept, check provider", rental.id)
+            raise errors.ProviderUnavailable() from None
+        except ProviderError as err:
+            async with self.db.transaction() as conn:
+                await ledger.post(conn, chat_id, price, "refund", f"rental:{rental.id}",
+                                  idempotency_key=f"refund:{key}", note="transition failed")
+            raise provider_failure(err) from None
+        async with self.db.transaction() as conn:
+            return await RentalRepo.update(
+                conn, rental.id, offer_id=offer.id, duration_label=offer.duration_label,
+                price_charged=rental.price_charged + price,
+                provider_cost=str(Decimal(rental.provider_cost) + offer.price),
+            )
+
+    async def _active_with(self, chat_id: int, rental_id: int, capability: Capability) -> RentalRecord:
+        rental = await self.owned(chat_id, rental_id)
+        if capability not in self.actions(rental) or not rental.provider_rental_id:
+            raise errors.ActionUnavailable()
+        return rental
+
+    async def _provider_call(self, call):
+        try:
+            return await call
+        except ProviderError as err:
+            log.warning("provider action failed: %s", err)
+            raise provider_failure(err) from None
+
+    # -- background ----------------------------------------------------------------------
+
+    async def reconcile_pending(self) -> list[RentalRecord]:
+        """Rentals whose rent call timed out: link them to the provider's rental, or refund.
+
+        Returns the rentals that changed, so the caller can tell their chats."""
+        changed: list[RentalRecord] = []
+        listings: dict[str, list[Rental] | None] = {}
+        for rental in await self.rentals.with_status("pending"):
+            age = utcnow() - rental.created_at
+            if age < timedelta(seconds=20):
+                continue  # the rent call itself may still be running
+            if rental.provider not in listings:
+                listings[rental.provider] = await self._active_at(self.providers.get(rental.provider))
+            listing = listings[rental.provider]
+            if listing is UNREACHABLE:
+                continue  # never refund on a guess while the provider cannot be asked
+            match = await self._match(rental, listing or [])
+            if match is not None:
+                changed.append(await self.activate(rental.id, match))
+            # A provider with no rent list (listing is None) gets a longer wait for a webhook or late reply.
+            elif age >= (RECONCILE_GRACE if listing is not None else 2 * RECONCILE_GRACE):
+                await self.fail_and_refund(rental.id, "no rental appeared at the provider")
+                changed.append(await self.rentals.get(rental.id))
+        return changed
+
+    async def _active_at(self, provider: Provider | None):
+        """The provider's active rentals; None if it keeps no list; UNREACHABLE if it did not answer."""
+        if provider is None:
+            return UNREACHABLE
+        try:
+            return await provider.list_active_rentals()
+        except perr.UnsupportedOperationError:
+            return None
+        except ProviderError as err:
+            log.warning("reconcile: %s unreachable: %s", provider.name, err)
+            return UNREACHABLE
+
+    async def _match(self, rental: RentalRecord, candidates: list[Rental]) -> Rental | None:
+        for candidate in candidates:
+            if candidate.plan_id not in (None, rental.offer_id):
+                continue
+            if candidate.service_name.lower() != rental.service_name.lower():
+                continue
+            if candidate.active_from and candidate.active_from < rental.created_at - timedelta(minutes=2):
+                continue
+            if await self.rentals.find_by_provider_id(rental.provider, candidate.id) is None:
+                return candidate
+        return None

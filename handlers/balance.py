@@ -1,0 +1,77 @@
+"""Balance screen and the operator's credit/debit commands."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.services.errors import BadArguments, NotAllowed
+from bot.services.pricing import format_money
+from bot.services.wallet import Wallet
+from providers.models import to_minor_units
+from storage import Chat, LedgerRepo
+
+from . import keyboards, views
+from .callbacks import MenuCb, Screen
+from .common import show
+from .i18n import Html, Texts
+
+AMOUNT = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
+
+
+async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
+    entries = await ledger_repo.recent(chat.id, limit=8)
+    lines = [t("balance-title", balance=format_money(chat.balance)), ""]
+    if entries:
+        lines.append(t("balance-recent"))
+        lines.extend(views.ledger_line(t, e) for e in entries)
+    else:
+        lines.append(t("balance-empty-ledger"))
+    lines += ["", t("balance-how-topup")]
+    await show(event, "\n".join(lines), keyboards.back_home(t))
+
+
+async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
+    await balance_screen(message, chat, t, ledger_repo)
+
+
+async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
+    await balance_screen(callback, chat, t, ledger_repo)
+
+
+def parse_adjustment(args: str | None) -> tuple[int, int, str]:
+    """'<chat id> <amount> [note]' -> (chat id, minor units, note)."""
+    parts = (args or "").split(maxsplit=2)
+    if len(parts) < 2 or not re.fullmatch(r"-?\d{1,16}", parts[0]) or not AMOUNT.match(parts[1]):
+        raise ValueError
+    try:
+        minor = to_minor_units(Decimal(parts[1].replace(",", ".")))
+    except InvalidOperation:
+        raise ValueError from None
+    if minor <= 0:
+        raise ValueError
+    return int(parts[0]), minor, parts[2] if len(parts) > 2 else ""
+
+
+async def adjust_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet) -> None:
+    if not wallet.is_admin(message.from_user.id):
+        raise NotAllowed()
+    try:
+        chat_id, minor, note = parse_adjustment(command.args)
+    except ValueError:
+        raise BadArguments(usage=Html(t("admin-usage"))) from None
+    amount = minor if command.command == "credit" else -minor
+    entry = await wallet.adjust(message.from_user.id, chat_id, amount, note)
+    await message.answer(t("admin-adjusted", chat=chat_id, amount=format_money(amount),
+                           balance=format_money(entry.balance_after)))
+
+
+def setup() -> Router:
+    router = Router(name="balance")
+    router.message.register(balance_command, Command("balance"))
+    router.callback_query.register(balance_button, MenuCb.filter(F.to == Screen.BALANCE))
+    router.message.register(adjust_command, Command("credit", "debit"))
+    return router

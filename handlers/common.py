@@ -1,0 +1,103 @@
+"""Shared handler plumbing: chat context, turning failures into short answers, in-place screens."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
+
+from bot.services.errors import UserFacingError
+from bot.services.pricing import format_money
+from storage import ChatRepo
+
+from .i18n import Texts, pick_language
+
+log = logging.getLogger(__name__)
+
+MONEY_PARAMS = ("missing", "price", "balance", "amount")
+
+
+class ChatContextMiddleware(BaseMiddleware):
+    """Gives every handler ``chat`` (our record of this chat) and ``t`` (its texts)."""
+
+    def __init__(self, chats: ChatRepo) -> None:
+        self.chats = chats
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_chat = data.get("event_chat")
+        user = data.get("event_from_user")
+        if tg_chat is None:
+            return await handler(event, data)
+        chat = await self.chats.get(tg_chat.id)
+        if chat is None or not chat.active:
+            title = tg_chat.title or tg_chat.full_name or ""
+            chat = await self.chats.ensure(tg_chat.id, tg_chat.type, title, pick_language(user and user.language_code))
+        data["chat"] = chat
+        data["t"] = Texts(chat.language)
+        return await handler(event, data)
+
+
+class FeedbackMiddleware(BaseMiddleware):
+    """Inner middleware: a UserFacingError becomes a short answer; anything else is logged, answered, survived."""
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            return await handler(event, data)
+        except UserFacingError as err:
+            await tell(event, data, render_error(data["t"], err))
+        except TelegramBadRequest as err:
+            if "message is not modified" not in str(err):
+                log.warning("telegram refused a call: %s", err)
+        except Exception:
+            log.exception("handler failed")
+            await tell(event, data, data["t"]("error-generic"))
+        return None
+
+
+def render_error(t: Texts, err: UserFacingError) -> str:
+    params = {k: format_money(v) if k in MONEY_PARAMS and isinstance(v, int) else v for k, v in err.params.items()}
+    return t(err.key, **params)
+
+
+async def tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:
+    """A short notice: a callback's alert, or a reply to a message."""
+    if isinstance(event, CallbackQuery):
+        answer = data.get("callback_answer")
+        if answer is not None and not answer.answered:
+            answer.text, answer.show_alert = _plain(text), True
+        else:
+            await event.answer(_plain(text), show_alert=True)
+    elif isinstance(event, Message):
+        await event.answer(text)
+
+
+def _plain(text: str) -> str:
+    """Callback alerts are plain text, at most 200 characters."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))[:200]
+
+
+async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Edit the screen in place for a button press; send a new message for a command."""
+    if isinstance(event, CallbackQuery):
+        message = event.message
+        if message is None or isinstance(message, InaccessibleMessage):
+            return await event.bot.send_message(event.from_user.id if message is None else message.chat.id,
+                                                text, reply_markup=markup)
+        try:
+            result = await message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as err:
+            if "message is not modified" in str(err):
+                return message
+            raise
+        return result if isinstance(result, Message) else message
+    return await event.answer(text, reply_markup=markup)
+
+
+def user_name(user) -> str:
+    if user is None:
+        return ""
+    return f"@{user.username}" if user.username else user.full_name

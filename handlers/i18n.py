@@ -1,0 +1,48 @@
+"""User-visible texts live in locales/<lang>.toml; this module only looks them up and fills them in."""
+from __future__ import annotations
+
+import html
+import tomllib
+from functools import cache
+from pathlib import Path
+
+LOCALES_DIR = Path(__file__).with_name("locales")
+DEFAULT_LANGUAGE = "en"
+
+
+class Html(str):
+    """A value already in safe HTML; not escaped again when filled into a text."""
+
+
+@cache
+def catalog(language: str) -> dict[str, str]:
+    path = LOCALES_DIR / f"{language}.toml"
+    with path.open("rb") as file:
+        return tomllib.load(file)
+
+
+def available_languages() -> list[str]:
+    return sorted(p.stem for p in LOCALES_DIR.glob("*.toml"))
+
+
+def pick_language(code: str | None) -> str:
+    """The chat's language from a Telegram language code like 'ru' or 'en-US'."""
+    short = (code or "").split("-")[0].lower()
+    return short if short in available_languages() else DEFAULT_LANGUAGE
+
+
+class Texts:
+    def __init__(self, language: str) -> None:
+        self.language = language if language in available_languages() else DEFAULT_LANGUAGE
+        self._own = catalog(self.language)
+        self._fallback = catalog(DEFAULT_LANGUAGE)
+
+    def __call__(self, key: str, **params) -> str:
+        template = self._own.get(key) or self._fallback.get(key)
+        if template is None:
+            raise KeyError(f"no text {key!r} in locale {self.language!r}")
+        safe = {k: v if isinstance(v, Html) else html.escape(str(v), quote=False) for k, v in params.items()}
+        return template.format_map(safe) if params else template
+
+    def has(self, key: str) -> bool:
+        return key in self._own

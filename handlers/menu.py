@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from bot.services.pricing import format_money
+from storage import Chat
+
+from . import keyboards
+from .callbacks import MenuCb, Screen
+from .common import show
+from .i18n import Texts
+
+
+def home_text(t: Texts, chat: Chat) -> str:
+    balance = format_money(chat.balance)
+    return t("welcome-group", title=chat.title, balance=balance) if chat.is_group else t("welcome", balance=balance)
+
+
+async def start(message: Message, chat: Chat, t: Texts) -> None:
+    await show(message, home_text(t, chat), keyboards.main_menu(t))
+
+
+async def help_command(message: Message, t: Texts) -> None:
+    await show(message, t("help"), keyboards.back_home(t))
+
+
+async def home(callback: CallbackQuery, chat: Chat, t: Texts) -> None:
+    await show(callback, home_text(t, chat), keyboards.main_menu(t))
+
+
+async def help_screen(callback: CallbackQuery, t: Texts) -> None:
+    await show(callback, t("help"), keyboards.back_home(t))
+
+
+def setup() -> Router:
+    router = Router(name="menu")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.callback_query.register(home, MenuCb.filter(F.to == Screen.HOME))
+    router.callback_query.register(help_screen, MenuCb.filter(F.to == Screen.HELP))
+    return router

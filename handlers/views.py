@@ -1,0 +1,94 @@
+"""Screens as (text, keyboard) built from typed data; no I/O here."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.services.catalogue import PricedOffer
+from bot.services.pricing import format_money
+from providers import BillingType, Capability, Offer
+from storage import LedgerEntry, RentalRecord, StoredSms
+from storage.models import utcnow
+
+from . import keyboards
+from .i18n import Html, Texts
+
+STATUS_ICONS = {"active": "🟢", "pending": "⏳", "finished": "⚪", "cancelled": "↩️", "expired": "⌛", "failed": "❌"}
+
+
+def duration_text(t: Texts, billing: str, label: str, minutes: int | None = None) -> str:
+    if billing == BillingType.SMS and not label:
+        return t("billing-sms")
+    if label:
+        return label
+    return t("duration-minutes", n=minutes) if minutes else t("billing-sms")
+
+
+def offer_label(t: Texts, priced: PricedOffer, provider_title: str) -> str:
+    o: Offer = priced.offer
+    return t("offer-label", price=format_money(priced.price), provider=provider_title,
+             duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes), country=o.country)
+
+
+def time_left(until: datetime | None, now: datetime | None = None) -> str:
+    if until is None:
+        return "—"
+    seconds = int((until - (now or utcnow())).total_seconds())
+    if seconds <= 0:
+        return "0m"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%d.%m %H:%M") if moment else "—"
+
+
+def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
+         provider_title: str, *, is_group: bool, can_renew_closed: bool) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
+    lines.append(t("card-phone", phone=rental.phone) if rental.phone else t("card-no-phone"))
+    lines.append(t("card-provider", provider=provider_title,
+                   duration=duration_text(t, rental.billing, rental.duration_label)))
+    if rental.status == "active" and rental.active_till:
+        lines.append(t("card-time-left", left=time_left(rental.active_till)))
+    lines.append(t("card-price", price=format_money(rental.price_charged)))
+    if rental.auto_renew and rental.status == "active":
+        lines.append(t("card-auto-renew-on"))
+    if is_group and rental.user_name:
+        lines.append(t("card-rented-by", name=rental.user_name))
+    lines.append("")
+    if codes:
+        lines.append(t("card-codes"))
+        for sms in codes:
+            lines.append(t("card-code-line", code=sms.code or "—", when=when(sms.received_at)))
+    elif rental.is_open:
+        lines.append(t("card-no-codes"))
+    markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
+                            can_renew_closed=can_renew_closed)
+    return "\n".join(lines), markup
+
+
+def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [t("history-title", phone=rental.phone or "")]
+    if not messages:
+        lines.append(t("history-empty"))
+    for sms in messages:
+        lines.append(t("card-sms-line", when=when(sms.received_at), body=sms.body or sms.code or ""))
+    return "\n".join(lines)[:4000], keyboards.to_card(t, rental.id)
+
+
+def number_label(t: Texts, rental: RentalRecord) -> str:
+    return t("number-label", icon=STATUS_ICONS.get(rental.status, ""), service=rental.service_name,
+             phone=rental.phone or "…")
+
+
+def ledger_line(t: Texts, entry: LedgerEntry) -> str:
+    amount = format_money(entry.amount)
+    return t("balance-line", when=when(entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,
+             what=t(f"ledger-{entry.kind}", note=entry.note))

@@ -1,0 +1,13 @@
+"""SQLite storage. Nothing here imports aiogram."""
+from .catalogue import CatalogueCache, SnapshotRepo
+from .chats import ChatRepo
+from .db import Database, DatabaseTooNewError
+from .ledger import InsufficientBalanceError, LedgerRepo
+from .models import Chat, LedgerEntry, RentalRecord, StoredSms
+from .rentals import RentalRepo
+from .sms import SmsRepo
+
+__all__ = [
+    "CatalogueCache", "Chat", "ChatRepo", "Database", "DatabaseTooNewError", "InsufficientBalanceError",
+    "LedgerEntry", "LedgerRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
+]

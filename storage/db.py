@@ -1,0 +1,107 @@
+"""One SQLite connection with WAL, foreign keys, busy timeout and versioned migrations.
+
+aiosqlite runs one connection on one thread; an asyncio lock keeps each transaction's
+statements together so coroutines never interleave inside one another's transaction."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from .migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseTooNewError(RuntimeError):
+    """The file was written by a newer version of the bot; refusing to touch it."""
+
+
+class Database:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = conn
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not connected")
+        return self._conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads wait for any open transaction, so they never see half of one."""
+        async with self._lock:
+            yield self.conn
+
+    async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+        async with self.reading() as conn:
+            async with conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+        async with self.reading() as conn:
+            async with conn.execute(sql, params) as cur:
+                return await cur.fetchone()
+
+    async def schema_version(self) -> int:
+        async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        return row[0] or 0
+
+    async def _migrate(self) -> None:
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        current = await self.schema_version()
+        latest = len(MIGRATIONS)
+        if current > latest:
+            raise DatabaseTooNewError(
+                f"database {self.path} is at schema version {current}, this code knows up to {latest}; upgrade the bot"
+            )
+        for version, (description, statements) in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            async with self.transaction() as conn:
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description)
+                )
+            log.info("database migrated to version %d: %s", version, description)

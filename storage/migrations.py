@@ -1,0 +1,88 @@
+"""Ordered schema steps. Append only: never edit a step that has shipped."""
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "chats, ledger, rentals, sms outbox, offer snapshots, catalogue cache",
+        [
+            """CREATE TABLE chats (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('private', 'group', 'supergroup', 'channel')),
+                title TEXT NOT NULL DEFAULT '',
+                language TEXT NOT NULL DEFAULT 'en',
+                balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+                members_can_rent INTEGER NOT NULL DEFAULT 0,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )""",
+            """CREATE TABLE ledger (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                amount INTEGER NOT NULL CHECK (amount <> 0),
+                balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+                kind TEXT NOT NULL CHECK (kind IN ('topup', 'charge', 'refund', 'adjustment')),
+                reference TEXT NOT NULL,
+                idempotency_key TEXT UNIQUE,
+                actor_id INTEGER,
+                note TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )""",
+            "CREATE INDEX ledger_chat ON ledger(chat_id, id)",
+            """CREATE TABLE offer_snapshots (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                service_key TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                offers TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+            """CREATE TABLE rentals (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                user_name TEXT NOT NULL DEFAULT '',
+                provider TEXT NOT NULL,
+                provider_rental_id TEXT,
+                offer_id TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                billing TEXT NOT NULL,
+                duration_label TEXT NOT NULL DEFAULT '',
+                country TEXT NOT NULL DEFAULT '',
+                phone TEXT,
+                price_charged INTEGER NOT NULL CHECK (price_charged >= 0),
+                provider_cost TEXT NOT NULL,
+                status TEXT NOT NULL,
+                active_from TEXT,
+                active_till TEXT,
+                auto_renew INTEGER NOT NULL DEFAULT 0,
+                request_key TEXT NOT NULL UNIQUE,
+                failure TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                UNIQUE (provider, provider_rental_id)
+            )""",
+            "CREATE INDEX rentals_chat ON rentals(chat_id, status, id)",
+            "CREATE INDEX rentals_status ON rentals(status, provider)",
+            """CREATE TABLE sms (
+                id INTEGER PRIMARY KEY,
+                provider TEXT NOT NULL,
+                provider_message_id TEXT NOT NULL,
+                rental_id INTEGER NOT NULL REFERENCES rentals(id),
+                body TEXT NOT NULL DEFAULT '',
+                code TEXT,
+                sender TEXT,
+                received_at TEXT,
+                stored_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                delivered_at TEXT,
+                delivery_attempts INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (provider, provider_message_id)
+            )""",
+            "CREATE INDEX sms_rental ON sms(rental_id, id)",
+            "CREATE INDEX sms_outbox ON sms(id) WHERE delivered_at IS NULL",
+            """CREATE TABLE catalogue_cache (
+                key TEXT PRIMARY KEY,
+                payload TEXT NOT NULL,
+                expires_at REAL NOT NULL
+            )""",
+        ],
+    ),
+]

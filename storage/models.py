@@ -1,0 +1,120 @@
+"""Typed rows returned by the repositories."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    kind: str
+    title: str
+    language: str
+    balance: int
+    members_can_rent: bool
+    active: bool
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind in ("group", "supergroup")
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Chat:
+        return cls(
+            id=row["id"], kind=row["kind"], title=row["title"], language=row["language"], balance=row["balance"],
+            members_can_rent=bool(row["members_can_rent"]), active=bool(row["active"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    chat_id: int
+    amount: int
+    balance_after: int
+    kind: str
+    reference: str
+    note: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> LedgerEntry:
+        return cls(
+            id=row["id"], chat_id=row["chat_id"], amount=row["amount"], balance_after=row["balance_after"],
+            kind=row["kind"], reference=row["reference"], note=row["note"], created_at=parse_ts(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RentalRecord:
+    id: int
+    chat_id: int
+    user_id: int
+    user_name: str
+    provider: str
+    provider_rental_id: str | None
+    offer_id: str
+    service_name: str
+    billing: str
+    duration_label: str
+    country: str
+    phone: str | None
+    price_charged: int
+    provider_cost: str
+    status: str
+    active_from: datetime | None
+    active_till: datetime | None
+    auto_renew: bool
+    failure: str
+    created_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("active", "pending")
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> RentalRecord:
+        return cls(
+            id=row["id"], chat_id=row["chat_id"], user_id=row["user_id"], user_name=row["user_name"],
+            provider=row["provider"], provider_rental_id=row["provider_rental_id"], offer_id=row["offer_id"],
+            service_name=row["service_name"], billing=row["billing"], duration_label=row["duration_label"],
+            country=row["country"], phone=row["phone"], price_charged=row["price_charged"],
+            provider_cost=row["provider_cost"], status=row["status"], active_from=parse_ts(row["active_from"]),
+            active_till=parse_ts(row["active_till"]), auto_renew=bool(row["auto_renew"]), failure=row["failure"],
+            created_at=parse_ts(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSms:
+    id: int
+    provider: str
+    provider_message_id: str
+    rental_id: int
+    body: str
+    code: str | None
+    sender: str | None
+    received_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> StoredSms:
+        return cls(
+            id=row["id"], provider=row["provider"], provider_message_id=row["provider_message_id"],
+            rental_id=row["rental_id"], body=row["body"], code=row["code"], sender=row["sender"],
+            received_at=parse_ts(row["received_at"]), delivered_at=parse_ts(row["delivered_at"]),
+        )

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from .db import Database
+from .models import RentalRecord
+
+OPEN_STATUSES = ("active", "pending")
+
+
+class RentalRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def insert_pending(conn: aiosqlite.Connection, **fields) -> RentalRecord:
+        """Inside the charging transaction. ``request_key`` is UNIQUE: a second tap fails here."""
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        async with conn.execute(
+            f"INSERT INTO rentals ({columns}, status) VALUES ({marks}, 'pending') RETURNING *",
+            tuple(fields.values()),
+        ) as cur:
+            return RentalRecord.from_row(await cur.fetchone())
+
+    @staticmethod
+    async def update(conn: aiosqlite.Connection, rental_id: int, **fields) -> RentalRecord:
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        async with conn.execute(
+            f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ? RETURNING *",
+            (*[_db_value(v) for v in fields.values()], rental_id),
+        ) as cur:
+            return RentalRecord.from_row(await cur.fetchone())
+
+    @staticmethod
+    async def lock(conn: aiosqlite.Connection, rental_id: int) -> RentalRecord | None:
+        async with conn.execute("SELECT * FROM rentals WHERE id = ?", (rental_id,)) as cur:
+            row = await cur.fetchone()
+        return RentalRecord.from_row(row) if row else None
+
+    async def get(self, rental_id: int) -> RentalRecord | None:
+        row = await self.db.fetchone("SELECT * FROM rentals WHERE id = ?", (rental_id,))
+        return RentalRecord.from_row(row) if row else None
+
+    async def get_by_request_key(self, key: str) -> RentalRecord | None:
+        row = await self.db.fetchone("SELECT * FROM rentals WHERE request_key = ?", (key,))
+        return RentalRecord.from_row(row) if row else None
+
+    async def find_by_provider_id(self, provider: str, provider_rental_id: str) -> RentalRecord | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM rentals WHERE provider = ? AND provider_rental_id = ?", (provider, provider_rental_id)
+        )
+        return RentalRecord.from_row(row) if row else None
+
+    async def for_chat(self, chat_id: int, *, offset: int = 0, limit: int = 6) -> tuple[list[RentalRecord], int]:
+        """Open rentals first (newest first), then the rest; with the total count."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM rentals WHERE chat_id = ? AND status <> 'failed'"
+            " ORDER BY status NOT IN ('active', 'pending'), id DESC LIMIT ? OFFSET ?",
+            (chat_id, limit, offset),
+        )
+        total = await self.db.fetchone(
+            "SELECT COUNT(*) FROM rentals WHERE chat_id = ? AND status <> 'failed'", (chat_id,)
+        )
+        return [RentalRecord.from_row(r) for r in rows], total[0]
+
+    async def open_by_provider(self, provider: str) -> list[RentalRecord]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM rentals WHERE provider = ? AND status = 'active' AND provider_rental_id IS NOT NULL",
+            (provider,),
+        )
+        return [RentalRecord.from_row(r) for r in rows]
+
+    async def with_status(self, status: str) -> list[RentalRecord]:
+        rows = await self.db.fetchall("SELECT * FROM rentals WHERE status = ? ORDER BY id", (status,))
+        return [RentalRecord.from_row(r) for r in rows]
+
+    async def expired(self, now: datetime) -> list[RentalRecord]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM rentals WHERE status = 'active' AND active_till IS NOT NULL AND active_till <= ?",
+            (now.isoformat(),),
+        )
+        return [RentalRecord.from_row(r) for r in rows]
+
+    async def popularity(self) -> dict[str, int]:
+        rows = await self.db.fetchall(
+            "SELECT lower(service_name) AS name, COUNT(*) AS n FROM rentals GROUP BY lower(service_name)"
+        )
+        return {r["name"]: r["n"] for r in rows}
+
+
+def _db_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bot.app import App, build_bot, build_dispatcher
+from bot.settings import Settings
+from tests.fakes.memory_provider import MemoryProvider
+from tests.recording import Person, RecordingSession
+
+ADMIN_ID = 900
+TOKEN = "123456:TEST-token-for-recording-session-only"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(_env_file=None, bot_token=TOKEN, database_path=tmp_path / "bot.sqlite3",
+                    markup_percent=Decimal("10"), admin_ids=frozenset({ADMIN_ID}))
+
+
+@pytest.fixture
+def provider() -> MemoryProvider:
+    return MemoryProvider()
+
+
+@pytest.fixture
+async def app(settings, provider):
+    app = await App.open(settings, providers={provider.name: provider})
+    yield app
+    # The money invariant holds after every test: each balance equals the sum of its ledger.
+    assert await app.ledger_repo.totals_mismatch() == []
+    row = await app.db.fetchone("SELECT COUNT(*) FROM chats WHERE balance < 0")
+    assert row[0] == 0
+    await app.close()
+
+
+@pytest.fixture
+def session() -> RecordingSession:
+    return RecordingSession()
+
+
+@pytest.fixture
+async def telegram(app, session, settings):
+    """(dispatcher, bot) built by the production factory, talking to the recording session."""
+    bot = build_bot(TOKEN, settings, session=session)
+    dp = build_dispatcher(app)
+    yield dp, bot
+
+
+@pytest.fixture
+def alice(telegram, session) -> Person:
+    dp, bot = telegram
+    return Person(dp, bot, session, 1001, name="Alice")
+
+
+async def credit(app: App, chat_id: int, minor: int) -> None:
+    await app.wallet.adjust(ADMIN_ID, chat_id, minor, "test top-up")

@@ -1,0 +1,108 @@
+"""An in-memory Provider for flow tests: same interface, programmable failures, no HTTP."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from providers import BillingType, Capability, Offer, Provider, Rental, RentalStatus, Service, Sms
+from providers import errors
+
+
+class MemoryProvider(Provider):
+    def __init__(self, name: str = "memsms", title: str = "MemSMS", *,
+                 capabilities: Sequence[Capability] = (Capability.CANCEL, Capability.FINISH, Capability.RENEW,
+                                                        Capability.AUTO_RENEW, Capability.HISTORY),
+                 min_age_to_cancel: float = 0.0) -> None:
+        self.name, self.title = name, title
+        self.capabilities = frozenset(capabilities)
+        self.min_age_to_cancel = min_age_to_cancel
+        self.services = [Service("tg", "Telegram"), Service("wa", "WhatsApp"), Service("gg", "Google")]
+        self.prices = {"tg": Decimal("1.00"), "wa": Decimal("0.55"), "gg": Decimal("2.10")}
+        self.rentals: dict[str, Rental] = {}
+        self.unread: list[Sms] = []
+        self.fail_rent: Exception | None = None  # raised by the next rent()
+        self.rent_delay = 0.0
+        self.rent_calls = 0
+        self.closed = False
+        self._ids = itertools.count(1)
+
+    async def list_services(self) -> list[Service]:
+        return list(self.services)
+
+    async def list_offers(self, service: Service) -> list[Offer]:
+        price = self.prices[service.id]
+        return [
+            Offer(self.name, f"{service.id}-day", service.id, service.name, price, BillingType.DURATION, 1440,
+                  "1 day", "USA", renew_price=price),
+            Offer(self.name, f"{service.id}-month", service.id, service.name, price * 10, BillingType.DURATION,
+                  43200, "1 month", "USA", renew_price=price * 10),
+        ]
+
+    async def get_balance(self) -> Decimal:
+        return Decimal("100")
+
+    async def rent(self, offer: Offer) -> Rental:
+        self.rent_calls += 1
+        if self.rent_delay:
+            await asyncio.sleep(self.rent_delay)
+        if self.fail_rent is not None:
+            failure, self.fail_rent = self.fail_rent, None
+            raise failure
+        rental_id = str(next(self._ids))
+        now = datetime.now(UTC)
+        rental = Rental(self.name, rental_id, f"+1555000{int(rental_id):04d}", offer.service_name,
+                        RentalStatus.ACTIVE, offer.price, now, now + timedelta(minutes=offer.duration_minutes or 20),
+                        plan_id=offer.id)
+        self.rentals[rental_id] = rental
+        return rental
+
+    async def get_rental(self, rental_id: str) -> Rental:
+        if rental_id not in self.rentals:
+            raise errors.NotFoundError("no such rental", provider=self.name, status=404)
+        return self.rentals[rental_id]
+
+    async def list_active_rentals(self) -> list[Rental]:
+        return [r for r in self.rentals.values() if r.status is RentalStatus.ACTIVE]
+
+    async def fetch_new_sms(self, rental_ids: Sequence[str]) -> list[Sms]:
+        wanted = set(rental_ids)
+        return [s for s in self.unread if s.rental_id in wanted]
+
+    def inject_sms(self, rental_id: str, body: str, code: str | None = None) -> Sms:
+        sms = Sms(self.name, f"m{next(self._ids)}", rental_id, body, code, datetime.now(UTC), "+100")
+        self.unread.append(sms)
+        return sms
+
+    async def cancel(self, rental_id: str) -> Rental:
+        return self._set(rental_id, RentalStatus.CANCELLED)
+
+    async def finish(self, rental_id: str) -> Rental:
+        return self._set(rental_id, RentalStatus.FINISHED)
+
+    async def renew(self, rental_id: str) -> Rental:
+        old = await self.get_rental(rental_id)
+        new_id = str(next(self._ids))
+        self.rentals[new_id] = Rental(self.name, new_id, old.phone, old.service_name, RentalStatus.ACTIVE,
+                                      old.price, datetime.now(UTC), datetime.now(UTC) + timedelta(days=1))
+        return self.rentals[new_id]
+
+    async def set_auto_renew(self, rental_id: str, enabled: bool) -> bool:
+        rental = await self.get_rental(rental_id)
+        self.rentals[rental_id] = Rental(**{**{f: getattr(rental, f) for f in rental.__slots__}, "auto_renew": enabled})
+        return enabled
+
+    async def history(self, rental_id: str) -> list[Sms]:
+        return [s for s in self.unread if s.rental_id == rental_id]
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def _set(self, rental_id: str, status: RentalStatus) -> Rental:
+        if rental_id not in self.rentals:
+            raise errors.NotFoundError("no such rental", provider=self.name, status=404)
+        rental = self.rentals[rental_id]
+        self.rentals[rental_id] = Rental(**{**{f: getattr(rental, f) for f in rental.__slots__}, "status": status})
+        return self.rentals[rental_id]

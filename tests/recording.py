@@ -1,0 +1,134 @@
+"""A recording Telegram session: every Bot API call is kept and answered the way Telegram would,
+so the production Dispatcher can be driven with dp.feed_update() and asserted on what users see."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage,
+                             TelegramMethod)
+from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner,
+                           InlineKeyboardMarkup, Message, MessageEntity, Update, User)
+
+BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
+
+
+class RecordingSession(BaseSession):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[TelegramMethod] = []
+        self.messages: dict[int, dict[int, Message]] = {}  # chat -> message id -> current message
+        self.admins: set[tuple[int, int]] = set()
+        self.owners: set[tuple[int, int]] = set()
+        self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
+        self._ids = itertools.count(1000)
+
+    async def close(self) -> None:
+        pass
+
+    async def stream_content(self, *args, **kwargs) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError
+        yield b""
+
+    async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
+        self.calls.append(method)
+        if isinstance(method, SendMessage):
+            if self.flood:
+                raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=self.flood.pop(0))
+            return self._store(method.chat_id, next(self._ids), method.text, method.reply_markup)
+        if isinstance(method, EditMessageText):
+            current = self.messages.get(method.chat_id, {}).get(method.message_id)
+            if current is None:
+                raise TelegramBadRequest(method=method, message="Bad Request: message to edit not found")
+            if current.text == method.text and current.reply_markup == method.reply_markup:
+                raise TelegramBadRequest(method=method, message="Bad Request: message is not modified")
+            return self._store(method.chat_id, method.message_id, method.text, method.reply_markup)
+        if isinstance(method, GetChatMember):
+            user = User(id=method.user_id, is_bot=False, first_name=f"user{method.user_id}")
+            key = (method.chat_id, method.user_id)
+            if key in self.owners:
+                return ChatMemberOwner(user=user, is_anonymous=False)
+            if key in self.admins:
+                return ChatMemberAdministrator(
+                    user=user, can_be_edited=False, is_anonymous=False, can_manage_chat=True,
+                    can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
+                    can_promote_members=False, can_change_info=True, can_invite_users=True, can_post_stories=False,
+                    can_edit_stories=False, can_delete_stories=False)
+            return ChatMemberMember(user=user)
+        if isinstance(method, GetMe):
+            return BOT_USER
+        return True
+
+    def _store(self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
+        chat = Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup", title=None if chat_id > 0 else "G")
+        message = Message(message_id=message_id, date=datetime.now(UTC), chat=chat, from_user=BOT_USER,
+                          text=text, reply_markup=markup)
+        self.messages.setdefault(chat_id, {})[message_id] = message
+        return message
+
+    # -- reading what users see ---------------------------------------------------------
+
+    def sent(self, chat_id: int) -> list[SendMessage]:
+        return [c for c in self.calls if isinstance(c, SendMessage) and c.chat_id == chat_id]
+
+    def last(self, chat_id: int) -> Message:
+        return max(self.messages[chat_id].values(), key=lambda m: m.message_id)
+
+    def callback_answers(self) -> list[AnswerCallbackQuery]:
+        return [c for c in self.calls if isinstance(c, AnswerCallbackQuery)]
+
+
+class Person:
+    """A Telegram user acting in one chat against the production Dispatcher."""
+
+    _update_ids = itertools.count(1)
+
+    def __init__(self, dp: Dispatcher, bot: Bot, session: RecordingSession, user_id: int, *,
+                 chat_id: int | None = None, name: str = "Alice", language: str = "en") -> None:
+        self.dp, self.bot, self.session = dp, bot, session
+        self.user = User(id=user_id, is_bot=False, first_name=name, language_code=language, username=name.lower())
+        self.chat_id = chat_id if chat_id is not None else user_id
+        self.chat = (Chat(id=self.chat_id, type="private", first_name=name) if self.chat_id > 0
+                     else Chat(id=self.chat_id, type="supergroup", title="Team"))
+
+    async def send(self, text: str) -> None:
+        entities = None
+        if text.startswith("/"):
+            entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
+        message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
+                          from_user=self.user, text=text, entities=entities)
+        await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
+
+    def screen(self) -> Message:
+        return self.session.last(self.chat_id)
+
+    def buttons(self, message: Message | None = None) -> list[str]:
+        message = message or self.screen()
+        markup = message.reply_markup
+        return [b.text for row in markup.inline_keyboard for b in row] if markup else []
+
+    def data_of(self, label: str, message: Message | None = None) -> str:
+        message = message or self.screen()
+        for row in (message.reply_markup.inline_keyboard if message.reply_markup else []):
+            for button in row:
+                if label in button.text:
+                    return button.callback_data
+        raise AssertionError(f"no button {label!r} in {self.buttons(message)}")
+
+    async def press(self, label: str, message: Message | None = None) -> AnswerCallbackQuery | None:
+        message = message or self.screen()
+        return await self.press_data(self.data_of(label, message), message)
+
+    async def press_data(self, data: str, message: Message | None = None) -> AnswerCallbackQuery | None:
+        message = message or self.screen()
+        query_id = str(next(self._update_ids))
+        query = CallbackQuery(id=query_id, from_user=self.user, chat_instance="ci", message=message, data=data)
+        await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), callback_query=query))
+        answers = [a for a in self.session.callback_answers() if a.callback_query_id == query_id]
+        assert len(answers) == 1, f"callback {data!r} answered {len(answers)} times"
+        return answers[0]
