@@ -6,6 +6,7 @@ import logging
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from .app import App, build_bot, build_dispatcher, register_commands
+from .background import Background
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,9 @@ async def run(settings: Settings, token: str) -> None:
             log.warning("no provider key set (GOTSMS_API_KEY, GETATEXT_API_KEY): nothing can be rented")
         log.info("providers enabled: %s", ", ".join(app.providers) or "none")
         dp = build_dispatcher(app)
+        background = Background(app, bot)
+        dp.startup.register(background.start)
+        dp.shutdown.register(background.stop)
         try:
             await register_commands(bot)
         except TelegramUnauthorizedError:

@@ -1,9 +1,10 @@
 """Screens as (text, keyboard) built from typed data; no I/O here."""
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.catalogue import PricedOffer
 from bot.services.pricing import format_money
@@ -12,6 +13,7 @@ from storage import LedgerEntry, RentalRecord, StoredSms
 from storage.models import utcnow
 
 from . import keyboards
+from .callbacks import CardAction, CardCb, nonce
 from .i18n import Html, Texts
 
 STATUS_ICONS = {"active": "🟢", "pending": "⏳", "finished": "⚪", "cancelled": "↩️", "expired": "⌛", "failed": "❌"}
@@ -92,3 +94,28 @@ def ledger_line(t: Texts, entry: LedgerEntry) -> str:
     amount = format_money(entry.amount)
     return t("balance-line", when=when(entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,
              what=t(f"ledger-{entry.kind}", note=entry.note))
+
+
+def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
+                 is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
+    """The pushed SMS: the code to copy on the first line, then number, full text, time, who rented."""
+    first = (t("code-first-line", code=sms.code, service=rental.service_name) if sms.code
+             else t("code-no-code", service=rental.service_name))
+    lines = [first, t("code-number", phone=rental.phone or "")]
+    if sms.body and sms.body != sms.code:
+        lines.append(Html("<blockquote>") + html_escape(sms.body[:3000]) + Html("</blockquote>"))
+    lines.append(t("code-received", when=when(sms.received_at or utcnow())))
+    if is_group and rental.user_name:
+        lines.append(t("code-rented-by", name=rental.user_name))
+    row = [InlineKeyboardButton(text=t("btn-open-number"), callback_data=CardCb(id=rental.id).pack())]
+    if Capability.RENEW in actions:
+        row.append(InlineKeyboardButton(text=t("btn-another-code", price=format_money(rental.price_charged)),
+                                        callback_data=CardCb(id=rental.id, a=CardAction.RENEW, n=nonce()).pack()))
+    if Capability.FINISH in actions:
+        row.append(InlineKeyboardButton(text=t("btn-finish"),
+                                        callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack()))
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+def html_escape(text: str) -> str:
+    return html.escape(text, quote=False)

@@ -212,6 +212,14 @@ def _when(r: Reader, key: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SERVER_TZ)
 
 
+def _code_text(value: Any) -> str | None:
+    """A code field as text; null, "null" and blanks (the API's habits) mean no code."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text if text and text.lower() not in ("null", "none") else None
+
+
 def _int_id(value: str | int, what: str = "id") -> int:
     try:
         return int(str(value).strip())
@@ -221,7 +229,11 @@ def _int_id(value: str | int, what: str = "id") -> int:
 
 def _money(value: Decimal | float | str) -> float:
     """The document types prices in requests as JSON floats."""
-    return float(to_decimal(value, fail=lambda why: ValueError(f"amount: {why}")))
+    if not isinstance(value, Decimal):
+        value = to_decimal(value, fail=lambda why: ValueError(f"amount: {why}"))
+    if not value.is_finite():
+        raise ValueError("amount: expected a finite number")
+    return float(value)
 
 
 def _json(payload: bytes | str | dict, where: str) -> Any:
@@ -272,9 +284,9 @@ def parse_webhook(payload: bytes | str | dict) -> Sms:
     r = Reader(_json(payload, "webhook"), provider=PROVIDER, where="webhook")
     rental_id = str(r.int("id"))
     code = r.raw("code")
-    if isinstance(code, bool) or not isinstance(code, (int, str)) or not str(code).strip():
+    text = _code_text(code)
+    if text is None:
         raise MalformedReplyError("webhook.code: expected a code", provider=PROVIDER)
-    text = str(code).strip()
     return Sms(
         provider=PROVIDER,
         id=f"{rental_id}:{text}",
@@ -383,20 +395,18 @@ class GetATextClient(Provider):
             active_till=_when(r, "end_time"),
         )
 
-    def _rent_reply(self, data: Any, *, balance_key: str = "new_balance") -> RentalReply:
+    def _rent_reply(self, data: Any) -> RentalReply:
         r = self._checked(data)
         rental = self._rental(r, status=RentalStatus.ACTIVE, started=datetime.now(UTC))
         if rental.price is None:
             raise MalformedReplyError("reply.price: missing", provider=self.name)
-        return RentalReply(rental, balance=r.decimal(balance_key, None), message=r.str("message", None))
+        return RentalReply(rental, balance=r.decimal("new_balance", None), message=r.str("message", None))
 
     def _status_reply(self, data: Any) -> RentalReply:
         r = self._checked(data, request_status=False)
-        code = r.raw("code", None)
-        code_text = str(code).strip() if isinstance(code, (str, int)) and not isinstance(code, bool) else None
         return RentalReply(
             self._rental(r, price_key="cost"),
-            code=code_text or None,
+            code=_code_text(r.raw("code", None)),
             balance=r.decimal("balance", None),
             message=r.str("message", None),
         )
@@ -492,7 +502,7 @@ class GetATextClient(Provider):
         # Money may have been spent on some entries even if others failed: keep both.
         for item in r.objects("rentals"):
             problem = _error_text(item.data.get("errors"))
-            if problem or str(item.data.get("status", "success")).lower() != "success":
+            if problem or _STATUSES.get(str(item.data.get("status", "success")).lower()) is not RentalStatus.ACTIVE:
                 failures.append(self._scrub(problem or item.str("message", "rental failed")))
                 continue
             rentals.append(self._rental(item, status=RentalStatus.ACTIVE, started=started))

@@ -5,9 +5,9 @@ from .db import Database, DatabaseTooNewError
 from .ledger import InsufficientBalanceError, LedgerRepo
 from .models import Chat, LedgerEntry, RentalRecord, StoredSms
 from .rentals import RentalRepo
-from .sms import SmsRepo
+from .sms import JobState, SmsRepo
 
 __all__ = [
-    "CatalogueCache", "Chat", "ChatRepo", "Database", "DatabaseTooNewError", "InsufficientBalanceError",
+    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseTooNewError", "InsufficientBalanceError",
     "LedgerEntry", "LedgerRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

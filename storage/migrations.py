@@ -85,4 +85,29 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "delivery bookkeeping, orphan SMS, job state, renewal warnings",
+        [
+            "ALTER TABLE sms ADD COLUMN sending_since TEXT",
+            "ALTER TABLE sms ADD COLUMN telegram_message_id INTEGER",
+            "ALTER TABLE sms ADD COLUMN undeliverable TEXT",
+            "DROP INDEX sms_outbox",
+            "CREATE INDEX sms_outbox ON sms(id) WHERE delivered_at IS NULL AND undeliverable IS NULL",
+            """CREATE TABLE orphan_sms (
+                id INTEGER PRIMARY KEY,
+                provider TEXT NOT NULL,
+                provider_message_id TEXT NOT NULL,
+                provider_rental_id TEXT NOT NULL,
+                body TEXT NOT NULL DEFAULT '',
+                code TEXT,
+                sender TEXT,
+                received_at TEXT,
+                stored_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                UNIQUE (provider, provider_message_id)
+            )""",
+            "CREATE TABLE job_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "ALTER TABLE rentals ADD COLUMN renew_warned_at TEXT",
+            "ALTER TABLE rentals ADD COLUMN closed_notified INTEGER NOT NULL DEFAULT 0",
+        ],
+    ),
 ]

@@ -1,8 +1,14 @@
-"""Received SMS, which double as the delivery outbox (delivered_at IS NULL = still to send)."""
+"""Received SMS, which double as the delivery outbox (not delivered and not undeliverable = still to send)."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from .db import Database
 from .models import StoredSms, utcnow
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 class SmsRepo:
@@ -11,33 +17,67 @@ class SmsRepo:
 
     async def store(
         self, *, provider: str, provider_message_id: str, rental_id: int, body: str, code: str | None,
-        sender: str | None = None, received_at=None, delivered: bool = False,
+        sender: str | None = None, received_at: datetime | None = None, delivered: bool = False,
     ) -> bool:
         """True when the SMS is new; a repeat of a known provider message id changes nothing."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at,"
                 " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(provider, provider_message_id) DO NOTHING",
-                (provider, provider_message_id, rental_id, body, code, sender,
-                 received_at.isoformat() if received_at else None, utcnow().isoformat() if delivered else None),
+                (provider, provider_message_id, rental_id, body, code, sender, _iso(received_at),
+                 utcnow().isoformat() if delivered else None),
             )
             return cur.rowcount == 1
 
-    async def undelivered(self, limit: int = 500) -> list[StoredSms]:
+    async def store_orphan(self, *, provider: str, provider_message_id: str, provider_rental_id: str, body: str,
+                           code: str | None, sender: str | None = None, received_at: datetime | None = None) -> None:
+        """An SMS for a rental we do not know yet (its rent reply may still be on its way): kept, adopted later."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO orphan_sms (provider, provider_message_id, provider_rental_id, body, code, sender,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(provider, provider_message_id) DO NOTHING",
+                (provider, provider_message_id, provider_rental_id, body, code, sender, _iso(received_at)),
+            )
+
+    async def adopt_orphans(self) -> int:
+        """Move orphans whose rental is now known into the outbox. Returns how many were adopted."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at)"
+                " SELECT o.provider, o.provider_message_id, r.id, o.body, o.code, o.sender, o.received_at"
+                " FROM orphan_sms o JOIN rentals r ON r.provider = o.provider AND r.provider_rental_id = o.provider_rental_id"
+                " WHERE true ON CONFLICT(provider, provider_message_id) DO NOTHING"
+            )
+            await conn.execute(
+                "DELETE FROM orphan_sms WHERE EXISTS (SELECT 1 FROM sms s WHERE s.provider = orphan_sms.provider"
+                " AND s.provider_message_id = orphan_sms.provider_message_id)"
+            )
+            return cur.rowcount
+
+    async def outbox(self, limit: int = 500) -> list[StoredSms]:
         rows = await self.db.fetchall(
-            "SELECT * FROM sms WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)
+            "SELECT * FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT ?", (limit,)
         )
         return [StoredSms.from_row(r) for r in rows]
 
-    async def mark_delivered(self, sms_id: int) -> None:
+    async def mark_sending(self, sms_id: int) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sms SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (utcnow().isoformat(), sms_id)
+                "UPDATE sms SET sending_since = ?, delivery_attempts = delivery_attempts + 1 WHERE id = ?",
+                (utcnow().isoformat(), sms_id),
             )
 
-    async def count_attempt(self, sms_id: int) -> None:
+    async def mark_delivered(self, sms_id: int, telegram_message_id: int | None = None) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE sms SET delivery_attempts = delivery_attempts + 1 WHERE id = ?", (sms_id,))
+            await conn.execute(
+                "UPDATE sms SET delivered_at = ?, telegram_message_id = ? WHERE id = ? AND delivered_at IS NULL",
+                (utcnow().isoformat(), telegram_message_id, sms_id),
+            )
+
+    async def mark_undeliverable(self, sms_id: int, reason: str) -> None:
+        """The chat blocked or removed the bot: the SMS stays in history but leaves the outbox."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE sms SET undeliverable = ? WHERE id = ?", (reason[:200], sms_id))
 
     async def for_rental(self, rental_id: int, limit: int = 5) -> list[StoredSms]:
         rows = await self.db.fetchall(
@@ -48,3 +88,23 @@ class SmsRepo:
     async def delivered_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NOT NULL")
         return row[0]
+
+
+class JobState:
+    """Small persistent flags for background jobs (e.g. an acknowledgement in flight)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, key: str) -> str | None:
+        row = await self.db.fetchone("SELECT value FROM job_state WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    async def set(self, key: str, value: str | None) -> None:
+        async with self.db.transaction() as conn:
+            if value is None:
+                await conn.execute("DELETE FROM job_state WHERE key = ?", (key,))
+            else:
+                await conn.execute(
+                    "INSERT INTO job_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage,
                              TelegramMethod)
 from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner,
@@ -26,6 +26,7 @@ class RecordingSession(BaseSession):
         self.admins: set[tuple[int, int]] = set()
         self.owners: set[tuple[int, int]] = set()
         self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
+        self.blocked: set[int] = set()  # chats that blocked or removed the bot
         self._ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -38,6 +39,8 @@ class RecordingSession(BaseSession):
     async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
         self.calls.append(method)
         if isinstance(method, SendMessage):
+            if method.chat_id in self.blocked:
+                raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
             if self.flood:
                 raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=self.flood.pop(0))
             return self._store(method.chat_id, next(self._ids), method.text, method.reply_markup)

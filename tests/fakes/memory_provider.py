@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from providers import BillingType, Capability, Offer, Provider, Rental, RentalStatus, Service, Sms
 from providers import errors
+from providers.codes import extract_code
 
 
 class MemoryProvider(Provider):
@@ -72,7 +73,8 @@ class MemoryProvider(Provider):
         return [s for s in self.unread if s.rental_id in wanted]
 
     def inject_sms(self, rental_id: str, body: str, code: str | None = None) -> Sms:
-        sms = Sms(self.name, f"m{next(self._ids)}", rental_id, body, code, datetime.now(UTC), "+100")
+        sms = Sms(self.name, f"m{next(self._ids)}", rental_id, body, extract_code(body, code), datetime.now(UTC),
+                  "+100")
         self.unread.append(sms)
         return sms
 

@@ -1,0 +1,83 @@
+"""Everything that runs beside polling Telegram: the scheduler's jobs, the delivery loop, the webhook server.
+
+Started and stopped with the dispatcher (dp.startup / dp.shutdown)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from providers import Capability, Sms
+from storage import JobState
+
+from .app import App
+from .delivery import Deliverer
+from .jobs import Jobs
+from .poller import SmsPoller
+from .telegram_out import ChatSender, RateLimiter
+from .webhook import WebhookServer, webhook_app
+
+log = logging.getLogger(__name__)
+
+
+class Background:
+    def __init__(self, app: App, bot: Bot, limiter: RateLimiter | None = None) -> None:
+        self.app = app
+        settings = app.settings
+        self.sender = ChatSender(bot, app.chats, limiter or RateLimiter())
+        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender)
+        state = JobState(app.db)
+        self.pollers = {
+            name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake)
+            for name, provider in app.providers.items()
+        }
+        self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, self.deliverer.wake)
+        self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
+                                                        "misfire_grace_time": 60})
+        webhook_on = bool(settings.webhook_port and settings.webhook_secret.get_secret_value())
+        for name, poller in self.pollers.items():
+            interval = settings.poll_interval
+            if webhook_on and app.providers[name].supports(Capability.WEBHOOK):
+                interval = max(interval * 5, 10.0)  # the webhook pushes; polling is the fallback
+            self.scheduler.add_job(poller.tick, "interval", seconds=interval, id=f"poll:{name}", name=f"poll {name}")
+        self.scheduler.add_job(self.jobs.expire, "interval", seconds=30, id="expire")
+        self.scheduler.add_job(self.jobs.warn_renewals, "interval", minutes=10, id="renewals")
+        self.scheduler.add_job(self.jobs.reconcile, "interval", seconds=30, id="reconcile")
+        self.scheduler.add_job(self.jobs.cleanup, "interval", minutes=30, id="cleanup")
+        self.webhook = None
+        if webhook_on and "getatext" in self.pollers:
+            self.webhook = WebhookServer(
+                webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
+                            self.on_webhook_sms),
+                settings.webhook_host, settings.webhook_port)
+        self._delivery: asyncio.Task | None = None
+
+    async def on_webhook_sms(self, sms: Sms) -> None:
+        await self.pollers["getatext"].store([sms], {})
+        self.deliverer.wake()
+
+    async def start(self) -> None:
+        for poller in self.pollers.values():
+            try:
+                await poller.recover()
+            except Exception:
+                log.exception("recovery of %s failed; the poll job carries on", poller.provider.name)
+        self._delivery = asyncio.create_task(self.deliverer.run(), name="delivery")
+        self.scheduler.start()
+        if self.webhook is not None:
+            port = await self.webhook.start()
+            log.info("GetAText webhook listening on port %d", port)
+
+    async def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._delivery is not None:
+            self._delivery.cancel()
+            try:
+                await self._delivery
+            except asyncio.CancelledError:
+                pass
+        if self.webhook is not None:
+            await self.webhook.stop()

@@ -1,0 +1,78 @@
+"""The outbox: stored SMS go to their chats once, paced; a crash re-sends nothing already marked delivered."""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+
+from handlers import views
+from handlers.i18n import Texts
+from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
+
+from .services.rentals import RentalService
+from .telegram_out import ChatSender, Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer:
+    def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender) -> None:
+        self.sms = sms
+        self.rentals = rentals
+        self.rental_repo: RentalRepo = rentals.rentals
+        self.chats = chats
+        self.sender = sender
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New SMS were stored: deliver now rather than at the next round."""
+        self._wake.set()
+
+    async def run(self, idle: float = 1.0) -> None:
+        while True:
+            try:
+                await self.deliver_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery round failed; retrying")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def deliver_once(self, batch: int = 1000) -> int:
+        """One pass over the outbox; chats are served concurrently, each in order. Returns messages sent."""
+        pending = await self.sms.outbox(limit=batch)
+        if not pending:
+            return 0
+        by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
+        for sms in pending:
+            rental = await self.rental_repo.get(sms.rental_id)
+            by_chat[rental.chat_id].append((sms, rental))
+        sent = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()))
+        return sum(sent)
+
+    async def _deliver_chat(self, chat_id: int, items: list) -> int:
+        chat = await self.chats.get(chat_id)
+        t = Texts(chat.language)
+        count = 0
+        for sms, rental in items:
+            if not chat.active:
+                await self.sms.mark_undeliverable(sms.id, "chat inactive")
+                continue
+            text, markup = views.code_message(t, sms, rental, self.rentals.actions(rental), is_group=chat.is_group)
+            # Written before sending: the only window for a repeat is a crash inside this one HTTP call.
+            await self.sms.mark_sending(sms.id)
+            outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)
+            if outcome is Outcome.SENT:
+                await self.sms.mark_delivered(sms.id, message.message_id if message else None)
+                count += 1
+            elif outcome is Outcome.GONE:
+                await self.sms.mark_undeliverable(sms.id, "chat unreachable")
+                chat = await self.chats.get(chat_id) or chat
+            else:
+                break  # Telegram trouble: keep the rest in order for the next round
+            chat = await self.chats.get(chat_id) or chat  # the id may have migrated to a supergroup
+        return count

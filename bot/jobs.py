@@ -1,0 +1,123 @@
+"""Background jobs besides polling: expiry, auto-renew, reconciliation, cleanup. Each a plain async method."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from handlers.i18n import Texts
+from handlers import views
+from bot.services.pricing import format_money
+from providers import ProviderError, RentalStatus
+from storage import ChatRepo, Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo
+from storage import ledger
+from storage.catalogue import CatalogueCache
+from storage.models import utcnow
+
+from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
+from .telegram_out import ChatSender
+
+log = logging.getLogger(__name__)
+
+RENEW_WARNING = timedelta(hours=24)
+RENEW_CUTOFF = timedelta(hours=1)
+
+
+class Jobs:
+    def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
+                 on_new_sms=lambda: None) -> None:
+        self.db = db
+        self.rentals = rentals
+        self.repo: RentalRepo = rentals.rentals
+        self.chats = chats
+        self.sms = sms
+        self.sender = sender
+        self.on_new_sms = on_new_sms
+
+    async def _tell(self, rental: RentalRecord, key: str, **params) -> None:
+        chat = await self.chats.get(rental.chat_id)
+        if chat is None or not chat.active:
+            return
+        t = Texts(chat.language)
+        text = t(key, phone=rental.phone or "", service=rental.service_name, **params)
+        await self.sender.send(chat.id, chat.is_group, text)
+
+    async def expire(self) -> int:
+        """Rentals past their end: renewed by the provider (auto-renew) and charged, or closed and announced."""
+        count = 0
+        for rental in await self.repo.expired(utcnow()):
+            if rental.auto_renew and await self._charge_renewal(rental):
+                continue
+            async with self.db.transaction() as conn:
+                await RentalRepo.update(conn, rental.id, status="expired")
+            await self._tell(rental, "notify-expired")
+            count += 1
+        return count
+
+    async def _charge_renewal(self, rental: RentalRecord) -> bool:
+        """The provider renewed an auto-renewing rental: charge the chat for the new period."""
+        provider = self.rentals.providers.get(rental.provider)
+        try:
+            fresh = await provider.get_rental(rental.provider_rental_id)
+        except (ProviderError, AttributeError) as err:
+            log.warning("renewal check of rental %d failed: %s", rental.id, err)
+            return True  # ask again next round rather than expire on a guess
+        if fresh.status is not RentalStatus.ACTIVE or not fresh.active_till or fresh.active_till <= utcnow():
+            return False
+        try:
+            async with self.db.transaction() as conn:
+                await ledger.post(conn, rental.chat_id, -rental.price_charged, "charge", f"rental:{rental.id}",
+                                  idempotency_key=f"renewal:{rental.id}:{fresh.active_till.isoformat()}",
+                                  note=f"{rental.service_name} renewal")
+                await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
+        except InsufficientBalanceError:
+            # Covered by the operator this once; stop further renewals the chat cannot pay for.
+            async with self.db.transaction() as conn:
+                await RentalRepo.update(conn, rental.id, active_till=fresh.active_till)
+            await self._disable_auto_renew(rental)
+            return True
+        await self._tell(rental, "notify-renewed", price=format_money(rental.price_charged))
+        return True
+
+    async def _disable_auto_renew(self, rental: RentalRecord) -> None:
+        try:
+            await self.rentals.set_auto_renew(rental.chat_id, rental.id, False)
+        except Exception as err:  # noqa: BLE001 - the notice below matters more than the reason
+            log.warning("turning off auto-renew of rental %d failed: %s", rental.id, err)
+        await self._tell(rental, "notify-renew-disabled", price=format_money(rental.price_charged))
+
+    async def warn_renewals(self) -> int:
+        """Auto-renewing rentals the balance cannot pay for: warn a day ahead, turn off an hour ahead."""
+        now = utcnow()
+        warned = 0
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM rentals r JOIN chats c ON c.id = r.chat_id WHERE r.status = 'active'"
+            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND r.active_till <= ? AND c.balance < r.price_charged",
+            ((now + RENEW_WARNING).isoformat(),),
+        )
+        for row in rows:
+            rental = RentalRecord.from_row(row)
+            chat = await self.chats.get(rental.chat_id)
+            if rental.active_till - now <= RENEW_CUTOFF:
+                await self._disable_auto_renew(rental)
+            elif row["renew_warned_at"] is None:
+                await self._tell(rental, "notify-renew-warning", left=views.time_left(rental.active_till, now),
+                                 balance=format_money(chat.balance), price=format_money(rental.price_charged))
+                async with self.db.transaction() as conn:
+                    await RentalRepo.update(conn, rental.id, renew_warned_at=now)
+                warned += 1
+        return warned
+
+    async def reconcile(self) -> int:
+        changed = await self.rentals.reconcile_pending()
+        for rental in changed:
+            if rental.status == "active":
+                await self._tell(rental, "notify-rent-confirmed")
+            else:
+                await self._tell(rental, "notify-rent-refunded", price=format_money(rental.price_charged))
+        if await self.sms.adopt_orphans():
+            self.on_new_sms()
+        return len(changed)
+
+    async def cleanup(self) -> None:
+        await CatalogueCache(self.db).purge()
+        await self.rentals.snapshots.purge(SNAPSHOT_MAX_AGE)

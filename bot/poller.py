@@ -1,0 +1,74 @@
+"""Fetching SMS from providers into the outbox. Plain async functions; the scheduler only decides when."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from providers import Capability, Provider, Sms
+from providers.base import Provider as BaseProvider
+from storage import JobState, RentalRecord, RentalRepo, SmsRepo
+
+log = logging.getLogger(__name__)
+
+
+class SmsPoller:
+    """One provider's SMS into storage, never losing one to a crash.
+
+    fetch_new_sms() marks nothing read. Only after its results are stored do we ask the provider to
+    mark them read (acknowledge_sms), and store what that reply returns too. A flag in job_state spans
+    the acknowledgement: if the process dies inside it, the next start re-reads each active rental's
+    history, so an SMS marked read but not stored is still found."""
+
+    def __init__(self, provider: Provider, rentals: RentalRepo, sms: SmsRepo, state: JobState,
+                 on_new: Callable[[], None] = lambda: None) -> None:
+        self.provider = provider
+        self.rentals = rentals
+        self.sms = sms
+        self.state = state
+        self.on_new = on_new
+        self._ack_key = f"ack-in-flight:{provider.name}"
+        self._acknowledges = type(provider).acknowledge_sms is not BaseProvider.acknowledge_sms
+
+    async def recover(self) -> int:
+        if await self.state.get(self._ack_key) is None:
+            return 0
+        log.warning("%s: last acknowledgement was interrupted; re-reading rental histories", self.provider.name)
+        new = 0
+        if self.provider.supports(Capability.HISTORY):
+            for rental in await self.rentals.open_by_provider(self.provider.name):
+                new += await self.store(await self.provider.history(rental.provider_rental_id), {})
+        await self.state.set(self._ack_key, None)
+        if new:
+            self.on_new()
+        return new
+
+    async def tick(self) -> int:
+        """One poll: returns how many SMS were new."""
+        open_rentals = await self.rentals.open_by_provider(self.provider.name)
+        if not open_rentals:
+            return 0
+        by_id = {r.provider_rental_id: r for r in open_rentals}
+        fetched = await self.provider.fetch_new_sms(list(by_id))
+        new = await self.store(fetched, by_id)
+        if fetched and self._acknowledges:
+            await self.state.set(self._ack_key, "1")
+            new += await self.store(await self.provider.acknowledge_sms(), by_id)
+            await self.state.set(self._ack_key, None)
+        if new:
+            self.on_new()
+        return new
+
+    async def store(self, items: Iterable[Sms], by_id: dict[str, RentalRecord]) -> int:
+        new = 0
+        for sms in items:
+            rental = by_id.get(sms.rental_id) or await self.rentals.find_by_provider_id(self.provider.name,
+                                                                                       sms.rental_id)
+            if rental is None:
+                await self.sms.store_orphan(provider=self.provider.name, provider_message_id=sms.id,
+                                            provider_rental_id=sms.rental_id, body=sms.body, code=sms.code,
+                                            sender=sms.sender, received_at=sms.received_at)
+                continue
+            new += await self.sms.store(provider=self.provider.name, provider_message_id=sms.id,
+                                        rental_id=rental.id, body=sms.body, code=sms.code, sender=sms.sender,
+                                        received_at=sms.received_at)
+        return new

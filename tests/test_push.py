@@ -1,0 +1,220 @@
+"""Codes pushed into chats: poller -> SQLite outbox -> paced delivery, exactly once."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from aiogram.methods import SendMessage
+
+from bot.app import App, build_bot
+from bot.background import Background
+from bot.telegram_out import RateLimiter
+from providers import Capability
+from storage import JobState
+from tests.conftest import TOKEN, credit
+from tests.recording import RecordingSession
+
+
+class FastLimiter(RateLimiter):
+    """Same bookkeeping, no waiting: these tests check what is sent, not how fast."""
+
+    async def acquire(self, chat_id: int, is_group: bool) -> None:
+        return None
+
+
+async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: str = "@alice"):
+    """A chat with one active rental through the real rent path."""
+    from bot.services.catalogue import service_key
+    from bot.services.rentals import RentRequest
+
+    await app.chats.ensure(chat_id, kind, "Team" if kind != "private" else "Alice")
+    await credit(app, chat_id, 1000)
+    service = await app.catalogue.service(service_key("Telegram"))
+    offers, _ = await app.catalogue.offers(service)
+    snapshot = await app.rentals.snapshot(chat_id, service.key, service.name, [p.offer for p in offers])
+    return await app.rentals.rent(RentRequest(chat_id, 7, user, snapshot, 0, "n1"))
+
+
+@pytest.fixture
+def background(app, session, settings):
+    return Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+
+
+def pushed(session: RecordingSession, chat_id: int) -> list[SendMessage]:
+    return session.sent(chat_id)
+
+
+async def test_code_reaches_the_chat_exactly_once(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 48213. Do not share it.")
+    poller = background.pollers[provider.name]
+    assert await poller.tick() == 1
+    assert await background.deliverer.deliver_once() == 1
+    for _ in range(3):  # the provider keeps returning it: stored once, sent once
+        await poller.tick()
+        await background.deliverer.deliver_once()
+    [message] = pushed(session, 1001)
+    first_line = message.text.splitlines()[0]
+    assert "<code>48213</code>" in first_line and "Telegram" in first_line
+    assert "+15550000001" in message.text and "Do not share it." in message.text
+    assert message.reply_markup.inline_keyboard[0][0].text == "📱 Number"
+    assert await app.sms_repo.delivered_count() == 1
+
+
+async def test_sms_text_is_escaped(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "<b>code</b> 1234 & <script>")
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    [message] = pushed(session, 1001)
+    assert "&lt;b&gt;code&lt;/b&gt; 1234 &amp; &lt;script&gt;" in message.text
+
+
+async def test_restart_between_fetch_and_send_delivers_once(app, provider, settings, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "Your code is 555111")
+    await background.pollers[provider.name].tick()  # stored, then the process "dies" before sending
+    await app.db.close()
+
+    reopened = await App.open(settings, providers={provider.name: provider})
+    try:
+        session = RecordingSession()
+        again = Background(reopened, build_bot(TOKEN, settings, session=session), FastLimiter())
+        await again.pollers[provider.name].tick()  # the provider still lists it: no second copy
+        assert await again.deliverer.deliver_once() == 1
+        assert await again.deliverer.deliver_once() == 0
+        assert len(pushed(session, 1001)) == 1 and "555111" in pushed(session, 1001)[0].text
+    finally:
+        await reopened.db.close()
+    await app.db.connect()  # for the fixture's ledger check
+
+
+async def test_interrupted_acknowledgement_is_recovered_from_history(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "code 909090")
+    # The previous process died after the provider marked SMS read but before they were stored.
+    await JobState(app.db).set(f"ack-in-flight:{provider.name}", "1")
+    assert await background.pollers[provider.name].recover() == 1
+    await background.deliverer.deliver_once()
+    assert "909090" in pushed(session, 1001)[0].text
+    assert await JobState(app.db).get(f"ack-in-flight:{provider.name}") is None
+
+
+async def test_group_code_names_who_rented(app, provider, session, background):
+    rental = await rented(app, -100500, kind="supergroup", user="@bob")
+    provider.inject_sms(rental.provider_rental_id, "G-482913 is your Google verification code.")
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    [message] = pushed(session, -100500)
+    assert "Rented by @bob" in message.text
+
+
+async def test_telegram_429_is_waited_out_not_dropped(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "code 1111")
+    session.flood = [1]
+    await background.pollers[provider.name].tick()
+    assert await background.deliverer.deliver_once() == 1
+    assert background.sender.retry_after_count == 1
+    assert len(pushed(session, 1001)) == 2  # the refused attempt and the one that went through
+    assert await app.sms_repo.delivered_count() == 1
+
+
+async def test_blocked_chat_is_marked_inactive_and_keeps_history(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "code 2222")
+    session.blocked.add(1001)
+    await background.pollers[provider.name].tick()
+    assert await background.deliverer.deliver_once() == 0
+    assert not (await app.chats.get(1001)).active
+    [stored] = await app.sms_repo.for_rental(rental.id)
+    assert stored.code == "2222" and stored.delivered_at is None
+    assert await app.sms_repo.outbox() == []  # not retried forever
+
+
+async def test_sms_for_unknown_rental_waits_as_orphan_then_is_delivered(app, provider, session, background):
+    from providers import Sms
+
+    poller = background.pollers[provider.name]
+    await poller.store([Sms(provider.name, "w1", "777", "code 3333", "3333")], {})
+    assert await app.sms_repo.outbox() == []
+    rental = await rented(app)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rentals SET provider_rental_id = '777' WHERE id = ?", (rental.id,))
+    await background.jobs.reconcile()
+    await background.deliverer.deliver_once()
+    assert "3333" in pushed(session, 1001)[0].text
+
+
+async def test_expired_rental_is_closed_and_announced(app, provider, session, background):
+    rental = await rented(app)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rentals SET active_till = '2000-01-01T00:00:00+00:00' WHERE id = ?", (rental.id,))
+    assert await background.jobs.expire() == 1
+    assert (await app.rentals.rentals.get(rental.id)).status == "expired"
+    assert "has expired" in pushed(session, 1001)[-1].text
+
+
+async def test_auto_renewal_warning_when_balance_is_short(app, provider, session, background):
+    rental = await rented(app)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rentals SET auto_renew = 1, active_till = datetime('now', '+5 hours')"
+                           " WHERE id = ?", (rental.id,))
+        await conn.execute("UPDATE chats SET balance = 0 WHERE id = 1001")
+        await conn.execute("INSERT INTO ledger (chat_id, amount, balance_after, kind, reference)"
+                           " VALUES (1001, -890, 0, 'adjustment', 'test')")
+    assert await background.jobs.warn_renewals() == 1
+    assert "renews automatically" in pushed(session, 1001)[-1].text
+    assert await background.jobs.warn_renewals() == 0  # warned once
+
+
+def test_rate_limiter_bookkeeping():
+    limiter = RateLimiter(per_second=30, chat_interval=1.0, group_per_minute=20)
+    now = 1000.0
+    assert limiter._wait_for(1, False, now) <= 0
+    limiter._chat_next[1] = now + 1.0
+    limiter._global_next = now + 1 / 30
+    assert limiter._wait_for(1, False, now) == pytest.approx(1.0)
+    assert limiter._wait_for(2, False, now) == pytest.approx(1 / 30)
+    limiter._group_sent[-5].extend(now - 59 + i for i in range(20))
+    assert limiter._wait_for(-5, True, now) == pytest.approx(1.0)  # until the oldest leaves the minute window
+    assert limiter._wait_for(-5, True, now + 1.0) <= 0
+
+
+async def test_webhook_refuses_wrong_secret_and_stores_good_payload(app, session, settings):
+    from bot.webhook import WebhookServer, webhook_app
+
+    received = []
+
+    async def on_sms(sms):
+        received.append(sms)
+
+    server = WebhookServer(webhook_app("s3cret", frozenset(), on_sms), "127.0.0.1", 0)
+    port = await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            payload = {"id": 12345, "code": 654321, "received_at": "2025-07-06 15:43:37", "number": "1234567890",
+                       "service_name": "Whatsapp", "status": "active", "cost": "0.91"}
+            assert (await client.post("/getatext/wrong", json=payload)).status_code == 404
+            assert (await client.post("/getatext/s3cret", content=b"<html>")).status_code == 400
+            assert (await client.post("/getatext/s3cret", json=payload)).status_code == 200
+        assert [(s.rental_id, s.code) for s in received] == [("12345", "654321")]
+    finally:
+        await server.stop()
+    allow = WebhookServer(webhook_app("s3cret", frozenset({"104.198.170.54"}), on_sms), "127.0.0.1", 0)
+    port = await allow.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.post("/getatext/s3cret", json={})).status_code == 403
+    finally:
+        await allow.stop()
+
+
+async def test_one_failing_poller_does_not_stop_the_others(app, provider, background):
+    async def broken(rental_ids):
+        raise RuntimeError("boom")
+
+    provider.fetch_new_sms = broken
+    assert background.scheduler.get_job(f"poll:{provider.name}") is not None
+    defaults = background.scheduler._job_defaults
+    assert defaults["max_instances"] == 1 and defaults["coalesce"] is True
+    assert Capability.WEBHOOK not in provider.capabilities

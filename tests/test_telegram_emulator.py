@@ -1,0 +1,399 @@
+"""The Telegram Bot API emulator, driven by a real aiogram Bot + Dispatcher."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.filters import Command, CommandStart
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+    PreCheckoutQuery,
+)
+
+from tests.fakes.telegram_server import DEFAULT_TOKEN, EmulatorError, TelegramEmulator
+
+ALICE, BOB, CAROL = 111, 222, 333
+GROUP = -4001
+
+
+@pytest.fixture
+async def emu():
+    async with TelegramEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def bot(emu):
+    bot = Bot(emu.token, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url)))
+    yield bot
+    await bot.session.close()
+
+
+@contextlib.asynccontextmanager
+async def polling(emu: TelegramEmulator, dp: Dispatcher, bot: Bot):
+    calls_before = len(emu.calls_to("getUpdates"))
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+    await emu.wait_for_call("getUpdates", count=calls_before + 1)
+    try:
+        yield
+    finally:
+        await dp.stop_polling()
+        await task
+
+
+def menu_router() -> Router:
+    router = Router()
+
+    @router.message(CommandStart())
+    async def start(message: Message) -> None:
+        keyboard = InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text="Rent a number", callback_data="rent"),
+            InlineKeyboardButton(text="Help", url="https://example.com/help"),
+        ]])
+        await message.answer(f"<b>Hello, {message.from_user.first_name}!</b> Pick an action:",
+                             parse_mode="HTML", reply_markup=keyboard)
+
+    @router.callback_query(F.data == "rent")
+    async def rent(query: CallbackQuery) -> None:
+        await query.message.edit_text("Choose a country", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text="🇺🇸 USA", callback_data="country:us")]]))
+        await query.answer("OK")
+
+    return router
+
+
+async def test_start_button_edit_flow(emu, bot):
+    emu.add_user(ALICE, "Alice", username="alice")
+    dp = Dispatcher()
+    dp.include_router(menu_router())
+    async with polling(emu, dp, bot):
+        sent = emu.send_message(ALICE, ALICE, "/start")
+        assert sent["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
+        greeting = await emu.wait_for(chat_id=ALICE, text="Pick an action")
+        assert greeting["text"] == "Hello, Alice! Pick an action:"
+        assert greeting["entities"][0] == {"type": "bold", "offset": 0, "length": 13}
+
+        with pytest.raises(EmulatorError, match="not a callback button"):
+            emu.press_button(ALICE, ALICE, greeting["message_id"], text="Help")
+        query_id = emu.press_button(ALICE, ALICE, greeting["message_id"], text="Rent a number")
+        edited = await emu.wait_for(chat_id=ALICE, text="Choose a country")
+        await emu.wait_for_call("answerCallbackQuery")
+
+    assert edited["message_id"] == greeting["message_id"] and "edit_date" in edited
+    assert emu.callback_answers[query_id]["text"] == "OK"
+    assert emu.unanswered_callbacks() == []
+    assert [m["text"] for m in emu.messages(ALICE)] == ["/start", "Choose a country"]
+    assert [(h["action"], h["method"]) for h in emu.history(ALICE)] == [
+        ("send", "sendMessage"), ("edit", "editMessageText")]
+    assert emu.history(ALICE)[0]["params"]["parse_mode"] == "HTML"
+    with pytest.raises(EmulatorError, match="no button"):
+        emu.press_button(ALICE, ALICE, greeting["message_id"], text="Rent a number")  # keyboard was replaced
+    assert {c["method"] for c in emu.calls} >= {"getMe", "getUpdates", "sendMessage", "editMessageText"}
+
+
+async def test_bot_api_errors(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    me = await bot.get_me()
+    assert (me.username, me.is_bot) == ("rentsms_test_bot", True)
+
+    msg = await bot.send_message(ALICE, "Balance: 5 USD", link_preview_options={"is_disabled": True})
+    assert msg.chat.first_name == "Alice" and msg.from_user.id == me.id
+    assert emu.messages(ALICE)[-1]["link_preview_options"] == {"is_disabled": True}
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text("Balance: 5 USD", chat_id=ALICE, message_id=msg.message_id)
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await bot.edit_message_text("x", chat_id=ALICE, message_id=999)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(424242, "hi")
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_message(ALICE, "1 < 2 <b>", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="reserved"):
+        await bot.send_message(ALICE, "Price: 1.5", parse_mode="MarkdownV2")
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(ALICE, "x", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text="long", callback_data="x" * 65)]]))
+    with pytest.raises(TelegramNotFound, match="method not found"):
+        await bot.send_dice(ALICE)
+    assert emu.unknown_methods == ["sendDice"]
+
+    edited = await bot.edit_message_reply_markup(chat_id=ALICE, message_id=msg.message_id,
+                                                 reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+                                                     InlineKeyboardButton(text="Top up", callback_data="topup")]]))
+    assert edited.reply_markup.inline_keyboard[0][0].text == "Top up"
+    assert await bot.delete_message(ALICE, msg.message_id) is True
+    assert emu.messages(ALICE) == []
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(ALICE, msg.message_id)
+
+    emu.block_bot(ALICE)
+    with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+        await bot.send_message(ALICE, "come back")
+    emu.add_user(BOB, "Bob", started=False)
+    with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
+        await bot.send_message(BOB, "hello")
+
+    stranger = Bot("42:wrong-token", session=AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url)))
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await stranger.get_me()
+    finally:
+        await stranger.session.close()
+
+
+async def test_commands_and_noops(emu, bot):
+    await bot.delete_webhook(drop_pending_updates=True)
+    await bot.set_my_commands([BotCommand(command="rent", description="Rent a number"),
+                               BotCommand(command="balance", description="Your balance")])
+    assert [c.command for c in await bot.get_my_commands()] == ["rent", "balance"]
+    assert emu.commands == [{"command": "rent", "description": "Rent a number"},
+                            {"command": "balance", "description": "Your balance"}]
+    await bot.set_my_commands([BotCommand(command="start", description="Start")], language_code="ru")
+    assert emu.commands_for(language_code="ru") == [{"command": "start", "description": "Start"}]
+    assert await bot.delete_my_commands() is True
+    assert emu.commands == []
+    assert await bot.set_my_description("Rents numbers") is True
+    assert await bot.set_my_short_description("SMS") is True
+    assert await bot.set_chat_menu_button() is True
+    assert (await bot.get_my_description()).description == "Rents numbers"
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="Rent-Now", description="x")])
+
+
+async def test_get_updates_long_poll_offsets(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    started = time.monotonic()
+    assert await bot.get_updates(timeout=0) == []
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.05)
+    first = emu.send_message(ALICE, ALICE, "one")
+    updates = await poll
+    assert time.monotonic() - started < 2
+    assert [u.message.text for u in updates] == ["one"] and updates[0].message.message_id == first["message_id"]
+    emu.send_message(ALICE, ALICE, "two")
+    emu.send_message(ALICE, ALICE, "three")
+    again = await bot.get_updates(offset=updates[0].update_id, limit=2)  # not confirmed yet: still there
+    assert [u.message.text for u in again] == ["one", "two"]
+    last = await bot.get_updates(offset=again[-1].update_id + 1)  # confirms "one" and "two"
+    assert [u.message.text for u in last] == ["three"]
+    assert [u["message"]["text"] for u in emu.pending_updates] == ["three"]
+    emu.send_message(ALICE, ALICE, "four")
+    assert [u.message.text for u in await bot.get_updates(offset=-1)] == ["four"]
+    started = time.monotonic()
+    assert await bot.get_updates(offset=last[-1].update_id + 2, timeout=1) == []
+    assert 0.9 < time.monotonic() - started < 2
+
+
+async def test_flood_limits(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    emu.create_group(GROUP, "Renters", {ALICE: "creator"})
+    emu.set_flood_limits(True)
+    await bot.send_message(ALICE, "first")
+    with pytest.raises(TelegramRetryAfter) as private_err:
+        await bot.send_message(ALICE, "second")
+    assert private_err.value.retry_after == 1
+    for n in range(20):
+        await bot.send_message(GROUP, f"news {n}")
+    with pytest.raises(TelegramRetryAfter) as group_err:
+        await bot.send_message(GROUP, "one too many")
+    assert 59 <= group_err.value.retry_after <= 60
+    assert emu.flood_429_count == 2
+    assert emu.calls[-1]["error_code"] == 429
+    emu.set_flood_limits(False)
+    await bot.send_message(GROUP, "flood limits off")
+
+
+async def test_group_membership_kick_and_migration(emu, bot):
+    events: list[tuple[int, str]] = []
+    router = Router()
+
+    @router.my_chat_member()
+    async def my_member(update: ChatMemberUpdated) -> None:
+        events.append((update.chat.id, update.new_chat_member.status))
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    async with polling(emu, dp, bot):
+        emu.create_group(GROUP, "Renters", {ALICE: "creator", BOB: "administrator", CAROL: "member"})
+        for _ in range(100):
+            if events:
+                break
+            await asyncio.sleep(0.01)
+        assert events == [(GROUP, "member")]
+
+        statuses = {uid: (await bot.get_chat_member(GROUP, uid)).status for uid in (ALICE, BOB, CAROL)}
+        assert statuses == {ALICE: "creator", BOB: "administrator", CAROL: "member"}
+        admins = await bot.get_chat_administrators(GROUP)
+        assert {a.user.id for a in admins} == {ALICE, BOB}
+        chat = await bot.get_chat(GROUP)
+        assert (chat.type, chat.title) == ("group", "Renters")
+        assert (await bot.get_chat_member(GROUP, emu.bot_user["id"])).status == "member"
+
+        new_id = emu.migrate_group_to_supergroup(GROUP)
+        with pytest.raises(TelegramMigrateToChat) as migrated:
+            await bot.send_message(GROUP, "hello")
+        assert migrated.value.migrate_to_chat_id == new_id
+        service = emu.messages(GROUP)[-1], emu.messages(new_id)[-1]
+        assert service[0]["migrate_to_chat_id"] == new_id and service[1]["migrate_from_chat_id"] == GROUP
+        assert (await bot.send_message(new_id, "moved")).chat.type == "supergroup"
+
+        emu.remove_bot_from_group(new_id)
+        for _ in range(100):
+            if len(events) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert events[-1] == (new_id, "kicked")
+        with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+            await bot.send_message(new_id, "still here?")
+
+
+async def test_invoice_payment_reaches_handler_once(emu, bot):
+    payments: list[str] = []
+    deliveries: list[str] = []
+    router = Router()
+
+    @router.message(Command("buy"))
+    async def buy(message: Message) -> None:
+        await message.answer_invoice(title="100 credits", description="Top up", payload="topup:100",
+                                     currency="XTR", prices=[LabeledPrice(label="100 credits", amount=50)])
+
+    @router.pre_checkout_query()
+    async def checkout(query: PreCheckoutQuery) -> None:
+        await query.answer(ok=query.invoice_payload.startswith("topup:"), error_message="unknown product")
+
+    @router.message(F.successful_payment)
+    async def paid(message: Message) -> None:
+        charge = message.successful_payment.telegram_payment_charge_id
+        deliveries.append(charge)
+        if charge in payments:
+            return  # idempotent: a redelivered update does not credit twice
+        payments.append(charge)
+        await message.answer(f"Paid {message.successful_payment.total_amount} stars")
+
+    emu.add_user(ALICE, "Alice")
+    dp = Dispatcher()
+    dp.include_router(router)
+    async with polling(emu, dp, bot):
+        emu.send_message(ALICE, ALICE, "/buy")
+        invoice = await emu.wait_for(chat_id=ALICE, predicate=lambda m: "invoice" in m)
+        assert invoice["invoice"] == {"title": "100 credits", "description": "Top up", "start_parameter": "",
+                                      "currency": "XTR", "total_amount": 50}
+        outcome = await emu.pay_invoice(ALICE, ALICE, invoice["message_id"])
+        assert outcome["status"] == "paid"
+        await emu.wait_for(chat_id=ALICE, text="Paid 50 stars")
+        emu.resend_update(outcome["update_id"])
+        for _ in range(200):
+            if len(deliveries) == 2:
+                break
+            await asyncio.sleep(0.01)
+
+    assert deliveries == [outcome["telegram_payment_charge_id"]] * 2  # the redelivered copy carries the same id
+
+    assert payments == [outcome["telegram_payment_charge_id"]]
+    assert len([m for m in emu.bot_messages(ALICE) if m.get("text", "").startswith("Paid")]) == 1
+    assert emu.pre_checkout_answers[outcome["pre_checkout_query_id"]]["ok"] is True
+    assert await bot.refund_star_payment(ALICE, outcome["telegram_payment_charge_id"]) is True
+    with pytest.raises(TelegramBadRequest, match="CHARGE_ALREADY_REFUNDED"):
+        await bot.refund_star_payment(ALICE, outcome["telegram_payment_charge_id"])
+
+
+async def test_unanswered_pre_checkout_times_out(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    invoice = await bot.send_invoice(ALICE, title="Credits", description="Top up", payload="p", currency="XTR",
+                                     prices=[LabeledPrice(label="Credits", amount=10)])
+    outcome = await emu.pay_invoice(ALICE, ALICE, invoice.message_id, timeout=0.1)
+    assert outcome["status"] == "timeout"
+    query_id = (await bot.get_updates())[-1].pre_checkout_query.id
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_pre_checkout_query(query_id, ok=True)
+
+
+async def test_http_control_and_raw_bot_api(emu):
+    async with httpx.AsyncClient(base_url=emu.base_url, timeout=5) as http:
+        async def control(path: str, **body):
+            response = await http.post(f"/_control/{path}", json=body)
+            assert response.status_code == 200, response.text
+            return response.json()["result"]
+
+        await control("users", user_id=ALICE, first_name="Alice", username="alice")
+        await control("groups", chat_id=GROUP, title="Renters", members={str(ALICE): "creator"})
+        api = f"/bot{emu.token}"
+        # aiogram-style form post: nested objects are JSON strings inside form fields
+        sent = (await http.post(f"{api}/sendMessage", data={
+            "chat_id": str(ALICE), "text": "Pick one",
+            "reply_markup": '{"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}'})).json()
+        assert sent["ok"] and sent["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "go"
+        mid = sent["result"]["message_id"]
+        # JSON body
+        group_msg = (await http.post(f"{api}/sendMessage", json={"chat_id": GROUP, "text": "hi group"})).json()
+        assert group_msg["result"]["chat"] == {"id": GROUP, "type": "group", "title": "Renters"}
+
+        user_msg = await control("send", chat_id=ALICE, user_id=ALICE, text="/rent@rentsms_test_bot")
+        assert user_msg["entities"] == [{"type": "bot_command", "offset": 0, "length": 22}]
+        pressed = await control("press", chat_id=ALICE, user_id=ALICE, message_id=mid, text="Go")
+        assert pressed["callback_query_id"]
+        missing = await http.post("/_control/press", json={"chat_id": ALICE, "user_id": ALICE, "message_id": mid,
+                                                           "text": "Nope"})
+        assert missing.status_code == 400 and "no button" in missing.json()["error"]
+
+        messages = (await http.get(f"/_control/chats/{ALICE}/messages")).json()["result"]
+        assert [m["text"] for m in messages] == ["Pick one", "/rent@rentsms_test_bot"]
+        updates = (await http.get(f"{api}/getUpdates")).json()["result"]
+        kinds = [next(k for k in u if k != "update_id") for u in updates]
+        assert kinds == ["my_chat_member", "message", "message", "callback_query"]
+
+        unknown = await http.post(f"{api}/sendStory", json={})
+        assert unknown.status_code == 404
+        assert unknown.json() == {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+        wrong = await http.post("/bot1:nope/getMe")
+        assert wrong.status_code == 401
+        assert wrong.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+
+        await control("block", user_id=ALICE)
+        blocked = await http.post(f"{api}/sendMessage", json={"chat_id": ALICE, "text": "x"})
+        assert blocked.status_code == 403 and blocked.json()["description"] == "Forbidden: bot was blocked by the user"
+
+        assert (await control("flood", enabled=True)) == {"enabled": True, "count_429": 0}
+        await http.post(f"{api}/sendMessage", json={"chat_id": GROUP, "text": "1"})
+        calls = (await http.get("/_control/calls", params={"method": "sendMessage"})).json()["result"]
+        assert [c.get("error_code") for c in calls] == [None, None, 403, None]
+        state = (await http.get("/_control/state")).json()["result"]
+        assert state["unknown_methods"] == ["sendStory"] and state["flood_limits"] is True
+
+
+def test_standalone_cli_prints_url():
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram_server", "--port", "0"], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        me = httpx.get(f"{url}/bot{DEFAULT_TOKEN}/getMe", timeout=5).json()
+        assert me["result"]["username"] == "rentsms_test_bot"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        proc.stdout.close()
