@@ -12,6 +12,8 @@ from .settings import ConfigError, Settings
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO; some providers put keys in URLs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings()
         token = settings.require_token()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -19,14 +20,15 @@ from handlers.common import ChatContextMiddleware, FeedbackMiddleware
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
 from providers import Provider
-from storage import CatalogueCache, ChatRepo, Database, LedgerRepo, RentalRepo, SmsRepo
+from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, RentalRepo, SmsRepo
 
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
+from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
 
-COMMANDS = ("start", "rent", "numbers", "balance", "help")
+COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
@@ -54,6 +56,7 @@ class App:
     rentals: RentalService = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
+    topups: TopUps = field(init=False)
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -64,12 +67,16 @@ class App:
         self.rentals = RentalService(self.db, self.providers, self.catalogue)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
+        self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
 
     @classmethod
     async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:
         db = Database(settings.database_path)
         await db.connect()
-        return cls(settings, db, build_providers(settings) if providers is None else providers)
+        app = cls(settings, db, build_providers(settings) if providers is None else providers)
+        if (markup := await JobState(db).get("markup_percent")) is not None:
+            app.catalogue.markup_percent = Decimal(markup)  # the operator's /markup outlives restarts
+        return app
 
     async def close(self) -> None:
         for provider in self.providers.values():
@@ -81,7 +88,8 @@ class App:
         return {
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
-            "wallet": self.wallet, "admins": self.admins, "providers": self.providers,
+            "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
+            "db": self.db,
         }
 
 
@@ -89,6 +97,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
     for observer in (dp.message, dp.callback_query):
         observer.outer_middleware(ChatContextMiddleware(app.chats))
+    dp.pre_checkout_query.middleware(FeedbackMiddleware())
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.message.middleware(FeedbackMiddleware())
     dp.callback_query.middleware(FeedbackMiddleware())

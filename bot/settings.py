@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     markup_percent: Decimal = Field(Decimal("20"), ge=0, le=1000)
     currency: str = "USD"
 
+    # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
+    star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)
+    topup_star_amounts: Annotated[tuple[int, ...], NoDecode] = (50, 100, 250, 500, 1000)
+
     # Background jobs
     poll_interval: float = Field(2.0, gt=0)
 
@@ -52,6 +56,13 @@ class Settings(BaseSettings):
     def _split_ids(cls, value):
         if isinstance(value, str):
             return frozenset(int(part) for part in re.split(r"[,\s]+", value.strip()) if part)
+        return value
+
+    @field_validator("topup_star_amounts", mode="before")
+    @classmethod
+    def _split_amounts(cls, value):
+        if isinstance(value, str):
+            return tuple(int(part) for part in re.split(r"[,\s]+", value.strip()) if part)
         return value
 
     @field_validator("webhook_allowed_ips", mode="before")

@@ -31,7 +31,7 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
     else:
         lines.append(t("balance-empty-ledger"))
     lines += ["", t("balance-how-topup")]
-    await show(event, "\n".join(lines), keyboards.back_home(t))
+    await show(event, "\n".join(lines), keyboards.balance(t))
 
 
 async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:

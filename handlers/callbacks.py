@@ -18,6 +18,8 @@ class Screen(enum.StrEnum):
     NUMBERS = "numbers"
     BALANCE = "balance"
     HELP = "help"
+    TOPUP = "topup"
+    SETTINGS = "settings"
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -72,3 +74,19 @@ class SwitchCb(CallbackData, prefix="t"):
     snap: int
     i: int
     n: str
+
+
+class TopUpCb(CallbackData, prefix="u"):
+    stars: int
+
+
+class LangCb(CallbackData, prefix="l"):
+    code: str
+
+
+class GroupRentCb(CallbackData, prefix="g"):
+    all: bool
+
+
+class PanelCb(CallbackData, prefix="p"):
+    days: int

@@ -32,6 +32,12 @@ class ChatContextMiddleware(BaseMiddleware):
         user = data.get("event_from_user")
         if tg_chat is None:
             return await handler(event, data)
+        if isinstance(event, Message) and event.migrate_to_chat_id:
+            # A group became a supergroup: its balance, rentals and history move to the new id.
+            await self.chats.migrate(tg_chat.id, event.migrate_to_chat_id)
+            return None
+        if isinstance(event, Message) and event.migrate_from_chat_id:
+            await self.chats.migrate(event.migrate_from_chat_id, tg_chat.id)
         chat = await self.chats.get(tg_chat.id)
         if chat is None or not chat.active:
             title = tg_chat.title or tg_chat.full_name or ""

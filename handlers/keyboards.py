@@ -27,8 +27,16 @@ def main_menu(t: Texts) -> InlineKeyboardMarkup:
     b.add(_button(t("menu-numbers"), NumbersCb(page=0)))
     b.add(_button(t("menu-balance"), MenuCb(to=Screen.BALANCE)))
     b.add(_button(t("menu-help"), MenuCb(to=Screen.HELP)))
-    b.adjust(1, 1, 2)
+    b.add(_button(t("menu-settings"), MenuCb(to=Screen.SETTINGS)))
+    b.adjust(1, 1, 2, 1)
     return b.as_markup()
+
+
+def balance(t: Texts) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))],
+        [_button(t("home"), MenuCb(to=Screen.HOME))],
+    ])
 
 
 def back_home(t: Texts) -> InlineKeyboardMarkup:
@@ -72,7 +80,7 @@ def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str
 
 def short_of_money(t: Texts, service_key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
-        [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))],
+        [_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))],
         [_button(t("back"), ServiceCb(key=service_key))],
     ])
 

@@ -305,6 +305,7 @@ class GetATextClient(Provider):
     name = PROVIDER
     title = "GetAText"
     capabilities = frozenset({Capability.CANCEL, Capability.FINISH, Capability.RENEW, Capability.WEBHOOK})
+    min_age_to_cancel = float(CANCEL_WAIT_SECONDS)
 
     def __init__(
         self,

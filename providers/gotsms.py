@@ -100,8 +100,12 @@ class MessagePage:
 
 # ---------------------------------------------------------------- error mapping
 
-_NO_FUNDS = re.compile(r"insufficient (funds|balance)|not enough (funds|balance|money)|balance.{0,20}too low|low balance")
-_NO_STOCK = re.compile(r"no (free |available )?numbers?\b|numbers? (is |are )?not available|out of stock|sold out|no stock")
+_NO_FUNDS = re.compile(
+    r"insufficient (funds|balance)|not enough (funds|balance|money)|balance.{0,20}too low|low balance"
+)
+_NO_STOCK = re.compile(
+    r"no (free |available )?numbers?\b|numbers? (is |are )?not available|out of stock|sold out|no stock"
+)
 
 
 def classify_message(message: str) -> type[ProviderError] | None:
@@ -490,7 +494,9 @@ class GotSmsClient(Provider):
         r = await self._call("POST", f"/api/numbers/{_path_id(rent_id)}/wake-up", "wake_up")
         return r.str("message", "") or "Wake up request sent."
 
-    async def api_rent_messages(self, rent_id: str, limit: int | None = None, before_id: str | None = None) -> MessagePage:
+    async def api_rent_messages(
+        self, rent_id: str, limit: int | None = None, before_id: str | None = None
+    ) -> MessagePage:
         """GET /api/numbers/{rent_id}/messages: one page, newest first."""
         params = {"limit": _size(limit, "limit"), "before_id": before_id}
         r = await self._call("GET", f"/api/numbers/{_path_id(rent_id)}/messages", "rent_messages", params=params)

@@ -16,6 +16,7 @@ from . import errors
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+GATEWAY_STATUSES = frozenset({502, 504})
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -104,6 +105,11 @@ class HttpCore:
             else:
                 if response.status_code < 400:
                     return self._parse(response) if expect_json else response.text
+                if spends_money and response.status_code in GATEWAY_STATUSES:
+                    # A gateway lost the reply: the provider may have rented and charged.
+                    raise errors.OutcomeUnknownError(
+                        f"gateway error {response.status_code}; outcome unknown", provider=self.provider,
+                        status=response.status_code)
                 exc = self._status_error(response)
                 if response.status_code not in RETRY_STATUSES:
                     raise exc

@@ -57,11 +57,8 @@ class RecordingSession(BaseSession):
             if key in self.owners:
                 return ChatMemberOwner(user=user, is_anonymous=False)
             if key in self.admins:
-                return ChatMemberAdministrator(
-                    user=user, can_be_edited=False, is_anonymous=False, can_manage_chat=True,
-                    can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
-                    can_promote_members=False, can_change_info=True, can_invite_users=True, can_post_stories=False,
-                    can_edit_stories=False, can_delete_stories=False)
+                # model_construct: the permission flags grow with each Bot API version; only the status matters here
+                return ChatMemberAdministrator.model_construct(user=user, status="administrator")
             return ChatMemberMember(user=user)
         if isinstance(method, GetMe):
             return BOT_USER

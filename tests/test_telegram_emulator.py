@@ -15,6 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNotFound,
@@ -205,6 +206,12 @@ async def test_get_updates_long_poll_offsets(emu, bot):
     assert await bot.get_updates(offset=last[-1].update_id + 2, timeout=1) == []
     assert 0.9 < time.monotonic() - started < 2
 
+    older = asyncio.create_task(bot.get_updates(offset=last[-1].update_id + 2, timeout=5))
+    await asyncio.sleep(0.05)
+    assert await bot.get_updates(offset=last[-1].update_id + 2) == []  # a second poller terminates the first
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+        await older
+
 
 async def test_flood_limits(emu, bot):
     emu.add_user(ALICE, "Alice")
@@ -352,7 +359,11 @@ async def test_http_control_and_raw_bot_api(emu):
 
         user_msg = await control("send", chat_id=ALICE, user_id=ALICE, text="/rent@rentsms_test_bot")
         assert user_msg["entities"] == [{"type": "bot_command", "offset": 0, "length": 22}]
-        pressed = await control("press", chat_id=ALICE, user_id=ALICE, message_id=mid, text="Go")
+        # privacy mode: in groups the bot only gets commands addressed to it, replies and mentions
+        await control("send", chat_id=GROUP, user_id=ALICE, text="hello everyone")
+        await control("send", chat_id=GROUP, user_id=ALICE, text="/rent@other_bot")
+        await control("send", chat_id=GROUP, user_id=ALICE, text="/rent")
+        pressed = await control("press", chat_id=ALICE, user_id=ALICE, message_id=mid, callback_data="go")
         assert pressed["callback_query_id"]
         missing = await http.post("/_control/press", json={"chat_id": ALICE, "user_id": ALICE, "message_id": mid,
                                                            "text": "Nope"})
@@ -360,9 +371,13 @@ async def test_http_control_and_raw_bot_api(emu):
 
         messages = (await http.get(f"/_control/chats/{ALICE}/messages")).json()["result"]
         assert [m["text"] for m in messages] == ["Pick one", "/rent@rentsms_test_bot"]
+        group_texts = [m.get("text") for m in (await http.get(f"/_control/chats/{GROUP}/messages")).json()["result"]]
+        assert group_texts == [None, "hi group", "hello everyone", "/rent@other_bot", "/rent"]
         updates = (await http.get(f"{api}/getUpdates")).json()["result"]
         kinds = [next(k for k in u if k != "update_id") for u in updates]
-        assert kinds == ["my_chat_member", "message", "message", "callback_query"]
+        assert kinds == ["my_chat_member", "message", "message", "message", "callback_query"]
+        assert [u["message"].get("text") for u in updates if "message" in u] == [
+            None, "/rent@rentsms_test_bot", "/rent"]  # None: the new_chat_members service message
 
         unknown = await http.post(f"{api}/sendStory", json={})
         assert unknown.status_code == 404

@@ -46,9 +46,15 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _number(value: Decimal) -> int | float:
-    """JSON numbers as the document shows them: 1, 4.99."""
+def _number(value: Decimal) -> Any:
+    """JSON numbers as the document shows them: 1, 4.99 (anything else a test put in, as is)."""
+    if not isinstance(value, Decimal):
+        return value
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
 
 
 def _truthy(value: str | None) -> bool:
@@ -148,7 +154,9 @@ class FakeGotSms:
     def fail_next(self, status: int, body: Any = None, headers: dict | None = None, count: int = 1) -> None:
         """The next ``count`` requests get this reply instead (dict/list -> JSON, str -> raw text)."""
         if body is None:
-            body = {"message": "Unauthenticated."} if status == 401 else {"success": False, "message": f"Error {status}"}
+            body = {"success": False, "message": f"Error {status}"}
+            if status == 401:
+                body = {"message": "Unauthenticated."}
         for _ in range(count):
             self._failures.append((status, body, headers))
 
@@ -191,7 +199,7 @@ class FakeGotSms:
         """The id of a seeded plan, e.g. ``find_plan("Telegram", "month")``."""
         sid = self._by_name(self.services, service)["id"]
         for plan in self.plans.values():
-            if plan["service_id"] == sid and plan["duration_type"] == duration_type and plan["duration_in_type"] == amount:
+            if (plan["service_id"], plan["duration_type"], plan["duration_in_type"]) == (sid, duration_type, amount):
                 return plan["id"]
         raise KeyError(f"no {amount} {duration_type} plan for {service}")
 
@@ -213,7 +221,8 @@ class FakeGotSms:
         if self.mode == "error500":
             return web.json_response({"message": "Server Error"}, status=500)
         if self.mode == "html":
-            return web.Response(text="<!DOCTYPE html><html><body>Be right back.</body></html>", content_type="text/html")
+            return web.Response(text="<!DOCTYPE html><html><body>Be right back.</body></html>",
+                                content_type="text/html")
         if self.mode == "badjson":
             return web.Response(text='{"success": true, "data": [{"id": ', content_type="application/json")
         if self.mode == "ratelimit":
@@ -351,12 +360,13 @@ class FakeGotSms:
     def _message_json(self, message: dict, *, full: bool = True) -> dict:
         rent = self.rents[message["rent_id"]]
         data = {
-            "id": message["id"], "from": message["from"], "to": "+" + "".join(ch for ch in rent["phone"] if ch.isdigit()),
+            "id": message["id"], "from": message["from"], "to": "+" + _digits(rent["phone"]),
             "body": message["body"], "code": message["code"], "received_at": _when(message["received_at"]),
         }
         if full:
             service = self.services[rent["service_id"]]
-            data = {"id": message["id"], "rent_id": rent["id"], "service": {"id": service["id"], "name": service["name"]},
+            data = {"id": message["id"], "rent_id": rent["id"],
+                    "service": {"id": service["id"], "name": service["name"]},
                     "phone": rent["phone"], **{k: v for k, v in data.items() if k != "id"}}
         return data
 
@@ -367,8 +377,7 @@ class FakeGotSms:
         if q.get("rent_id"):
             rows = [m for m in rows if m["rent_id"] == q["rent_id"]]
         if q.get("phone"):
-            digits = "".join(ch for ch in q["phone"] if ch.isdigit())
-            rows = [m for m in rows if digits in "".join(ch for ch in self.rents[m["rent_id"]]["phone"] if ch.isdigit())]
+            rows = [m for m in rows if _digits(q["phone"]) in _digits(self.rents[m["rent_id"]]["phone"])]
         return list(reversed(rows))  # newest first
 
     # ------------------------------------------------------------ endpoints
@@ -426,8 +435,7 @@ class FakeGotSms:
         if q.get("service"):
             rows = [r for r in rows if q["service"].lower() in r["service"]["name"].lower()]
         if q.get("phone"):
-            digits = "".join(ch for ch in q["phone"] if ch.isdigit())
-            rows = [r for r in rows if digits in "".join(ch for ch in r["phone"] if ch.isdigit())]
+            rows = [r for r in rows if _digits(q["phone"]) in _digits(r["phone"])]
         return self._page(request, rows)
 
     async def _create_rent(self, request: web.Request) -> web.Response:
@@ -444,7 +452,8 @@ class FakeGotSms:
         rent = {
             "id": self._new_id(), "plan_id": plan["id"], "service_id": plan["service_id"],
             "phone": f"+1 {area} 555 {next(self._phones):04d}", "price": plan["price"], "status": "active",
-            "auto_renew": False, "active_from": now, "active_till": now + timedelta(minutes=plan["duration_in_minutes"]),
+            "auto_renew": False, "active_from": now,
+            "active_till": now + timedelta(minutes=plan["duration_in_minutes"]),
             "wake_from": None, "wake_till": None, "online_till": None, "sms_count": 0,
         }
         self.rents[rent["id"]] = rent
@@ -500,7 +509,8 @@ class FakeGotSms:
         if not self._can_wake_up(rent):
             raise Refused(422, "Wake up already in progress.")
         now = _now()
-        rent["wake_from"], rent["wake_till"], rent["online_till"] = now, now + timedelta(minutes=5), now + timedelta(minutes=35)
+        rent["wake_from"], rent["wake_till"] = now, now + timedelta(minutes=5)
+        rent["online_till"] = now + timedelta(minutes=35)
         return self._ok(message="Wake up request sent.")
 
     async def _rent_messages(self, request: web.Request) -> web.Response:

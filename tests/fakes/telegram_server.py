@@ -919,6 +919,8 @@ class TelegramEmulator:
 
     def remove_bot_from_group(self, chat_id: int, *, status: str = "kicked", by_user_id: int | None = None) -> None:
         """Kick the bot (status "kicked") or make it leave ("left"): emits my_chat_member; later sends get 403."""
+        if status not in ("kicked", "left"):
+            raise EmulatorError('status must be "kicked" or "left"')
         chat = self._chat(chat_id)
         self._bot_status_change(chat, status, self._actor(chat, by_user_id))
         chat.bot_status = status

@@ -1,0 +1,123 @@
+"""Operator panel: provider balances, figures, markup, ledgers, Stars refunds. Admin ids only."""
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal, InvalidOperation
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.services import stats
+from bot.services.catalogue import Catalogue
+from bot.services.errors import BadArguments, NotAllowed, UnknownChat
+from bot.services.pricing import format_money
+from bot.services.topups import StarsRefundRefused, TopUps
+from bot.services.wallet import Wallet
+from providers import Provider, ProviderError
+from storage import ChatRepo, Database, JobState, LedgerRepo
+
+from . import views
+from .callbacks import PanelCb
+from .common import show
+from .i18n import Html, Texts
+
+PERIODS = (1, 7, 30)
+
+
+def _require_admin(wallet: Wallet, user_id: int) -> None:
+    if not wallet.is_admin(user_id):
+        raise NotAllowed()
+
+
+async def _balance_line(t: Texts, provider: Provider) -> str:
+    try:
+        balance = await provider.get_balance()
+    except ProviderError:
+        return t("admin-provider-down", provider=provider.title)
+    return t("admin-provider-balance", provider=provider.title, balance=f"${balance}")
+
+
+async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Provider],
+                     catalogue: Catalogue) -> tuple[str, InlineKeyboardMarkup]:
+    figures = await stats.collect(db, days)
+    lines = await asyncio.gather(*(_balance_line(t, p) for p in providers.values()))
+    text = t("admin-panel", days=days, chats=figures.chats, active_chats=figures.active_chats,
+             active_rentals=figures.active_rentals, codes=figures.codes_delivered,
+             revenue=format_money(figures.revenue), cost=f"${figures.provider_cost:.2f}",
+             topups=format_money(figures.topups), markup=catalogue.markup_percent,
+             balances=Html("\n".join(lines) or "—"))
+    row = [InlineKeyboardButton(text=t("btn-days", days=d), callback_data=PanelCb(days=d).pack()) for d in PERIODS]
+    return text, InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+async def panel_command(message: Message, t: Texts, wallet: Wallet, db: Database, providers: dict[str, Provider],
+                        catalogue: Catalogue) -> None:
+    _require_admin(wallet, message.from_user.id)
+    await show(message, *await panel_view(t, 7, db, providers, catalogue))
+
+
+async def panel_period(callback: CallbackQuery, callback_data: PanelCb, t: Texts, wallet: Wallet, db: Database,
+                       providers: dict[str, Provider], catalogue: Catalogue) -> None:
+    _require_admin(wallet, callback.from_user.id)
+    if callback_data.days not in PERIODS:
+        raise NotAllowed()
+    await show(callback, *await panel_view(t, callback_data.days, db, providers, catalogue))
+
+
+async def ledger_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
+                         ledger_repo: LedgerRepo) -> None:
+    _require_admin(wallet, message.from_user.id)
+    if not command.args or not re.fullmatch(r"-?\d{1,16}", command.args.strip()):
+        raise BadArguments(usage=Html(t("admin-ledger-usage")))
+    chat_id = int(command.args.strip())
+    chat = await chats.get(chat_id)
+    if chat is None:
+        raise UnknownChat(chat_id=chat_id)
+    entries = await ledger_repo.recent(chat_id, limit=20)
+    lines = [t("admin-ledger-title", chat=chat_id, balance=format_money(chat.balance))]
+    lines += [views.ledger_line(t, e) for e in entries] or [t("balance-empty-ledger")]
+    await message.answer("\n".join(lines))
+
+
+async def markup_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, catalogue: Catalogue,
+                         db: Database) -> None:
+    _require_admin(wallet, message.from_user.id)
+    try:
+        markup = Decimal((command.args or "").strip())
+    except InvalidOperation:
+        raise BadArguments(usage=Html(t("admin-markup-usage"))) from None
+    if not markup.is_finite() or not 0 <= markup <= 1000:
+        raise BadArguments(usage=Html(t("admin-markup-usage")))
+    catalogue.markup_percent = markup
+    await JobState(db).set("markup_percent", str(markup))
+    await message.answer(t("admin-markup-set", markup=markup))
+
+
+async def refund_stars_command(message: Message, command: CommandObject, bot: Bot, t: Texts, wallet: Wallet,
+                               topups: TopUps) -> None:
+    _require_admin(wallet, message.from_user.id)
+    charge_id = (command.args or "").strip()
+    if not charge_id or len(charge_id) > 200:
+        raise BadArguments(usage=Html(t("admin-refund-usage")))
+    payer = await topups.payer_of(charge_id)
+    entry = await topups.debit_refund(charge_id, message.from_user.id)
+    try:
+        await bot.refund_star_payment(user_id=payer, telegram_payment_charge_id=charge_id)
+    except TelegramBadRequest as err:
+        await topups.undo_refund(charge_id, message.from_user.id)
+        raise StarsRefundRefused(reason=err.message) from None
+    await message.answer(t("stars-refunded", charge=charge_id, amount=format_money(-entry.amount),
+                           chat=entry.chat_id))
+
+
+def setup() -> Router:
+    router = Router(name="admin")
+    router.message.register(panel_command, Command("admin"))
+    router.callback_query.register(panel_period, PanelCb.filter())
+    router.message.register(ledger_command, Command("ledger"))
+    router.message.register(markup_command, Command("markup"))
+    router.message.register(refund_stars_command, Command("refund_stars"))
+    return router

@@ -1,0 +1,63 @@
+"""Telegram Stars top-ups: invoice -> pre-checkout -> successful payment credited once."""
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message,
+                           PreCheckoutQuery)
+
+from bot.services.errors import StaleButton
+from bot.services.pricing import format_money
+from bot.services.topups import TopUpPayload, TopUps
+from storage import Chat
+
+from .callbacks import MenuCb, Screen, TopUpCb
+from .common import show
+from .i18n import Texts, pick_language
+
+
+async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps) -> None:
+    rows = [[InlineKeyboardButton(text=t("topup-button", stars=stars, amount=format_money(topups.credit_for(stars))),
+                                  callback_data=TopUpCb(stars=stars).pack())] for stars in topups.amounts]
+    rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
+    rate = format_money(topups.credit_for(100)) + " / 100"
+    await show(callback, t("topup-title", rate=rate), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot, chat: Chat, t: Texts,
+                       topups: TopUps) -> None:
+    stars = callback_data.stars
+    if stars not in topups.amounts:
+        raise StaleButton()
+    amount = format_money(topups.credit_for(stars))
+    await bot.send_invoice(
+        chat.id, title=t("invoice-title"), description=t("invoice-description", amount=amount, chat=chat.title),
+        payload=TopUpPayload(chat.id, stars).encode(), currency="XTR",
+        prices=[LabeledPrice(label=t("invoice-label", stars=stars), amount=stars)],
+    )
+
+
+async def pre_checkout(query: PreCheckoutQuery, topups: TopUps) -> None:
+    fits = await topups.check(query.invoice_payload, query.currency, query.total_amount)
+    if fits is None:
+        t = Texts(pick_language(query.from_user.language_code))
+        await query.answer(ok=False, error_message=t("precheckout-refused"))
+        return
+    await query.answer(ok=True)
+
+
+async def paid(message: Message, t: Texts, topups: TopUps) -> None:
+    payment = message.successful_payment
+    entry = await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
+                                payment.total_amount)
+    if entry is None:
+        return  # the same payment delivered again: credited already
+    await message.answer(t("topup-done", amount=format_money(entry.amount), balance=format_money(entry.balance_after)))
+
+
+def setup() -> Router:
+    router = Router(name="topup")
+    router.callback_query.register(topup_screen, MenuCb.filter(F.to == Screen.TOPUP))
+    router.callback_query.register(send_invoice, TopUpCb.filter())
+    router.pre_checkout_query.register(pre_checkout)
+    router.message.register(paid, F.successful_payment)
+    return router

@@ -1,0 +1,182 @@
+"""Groups sharing a balance and number pool; Telegram Stars top-ups; the operator panel."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice
+from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
+                           SuccessfulPayment, Update, User)
+
+from bot.background import Background
+from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.recording import BOT_USER, Person
+from tests.test_push import FastLimiter
+
+GROUP = -100777
+
+
+@pytest.fixture
+def team(telegram, session):
+    dp, bot = telegram
+    admin = Person(dp, bot, session, 2001, chat_id=GROUP, name="Ann")
+    member = Person(dp, bot, session, 2002, chat_id=GROUP, name="Max")
+    session.admins.add((GROUP, 2001))
+    return admin, member
+
+
+async def start_renting(person: Person) -> None:
+    await person.send("/rent@rent_test_bot telegram")
+    await person.press("Telegram")
+    await person.press("$1.10")
+
+
+async def test_group_member_refused_admin_rents_both_see_code(app, telegram, session, team, provider, settings):
+    admin, member = team
+    await admin.send("/start@rent_test_bot")
+    assert "group" in admin.screen().text.lower()
+    await credit(app, GROUP, 1000)
+    alice_private = Person(*telegram, session, 2002, name="Max")  # the member's own private chat
+    await alice_private.send("/start")
+    assert (await app.chats.get(2002)).balance == 0  # separate from the group's balance
+
+    await start_renting(member)
+    answer = await member.press("Rent for")
+    assert "Only the group's admins" in answer.text
+    assert provider.rent_calls == 0 and (await app.chats.get(GROUP)).balance == 1000
+
+    await start_renting(admin)
+    await admin.press("Rent for")
+    assert provider.rent_calls == 1 and (await app.chats.get(GROUP)).balance == 890
+    card = admin.screen()
+    assert "Rented by: @ann" in card.text
+
+    # Every member lists the group's numbers and opens the card.
+    await member.send("/numbers@rent_test_bot")
+    await member.press("Telegram")
+    assert "+1555" in member.screen().text
+
+    [rental] = (await app.rentals.rentals.for_chat(GROUP))[0]
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 77441")
+    background = Background(app, telegram[1], FastLimiter())
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    [pushed] = [m for m in session.sent(GROUP) if "77441" in m.text]
+    assert "<code>77441</code>" in pushed.text.splitlines()[0] and "Rented by @ann" in pushed.text
+
+    # Members may not cancel the group's rental either; settings are for admins.
+    answer = await member.press_data(f"c:{rental.id}:cancel:x", card)
+    assert "Only the group's admins" in answer.text
+
+
+async def test_admin_opens_renting_to_members(app, session, team, provider):
+    admin, member = team
+    await admin.send("/settings@rent_test_bot")
+    await credit(app, GROUP, 500)
+    answer = await member.press("Let all members rent", admin.screen())
+    assert "Not allowed" in answer.text
+    await admin.press("Let all members rent")
+    assert (await app.chats.get(GROUP)).members_can_rent
+    await start_renting(member)
+    await member.press("Rent for")
+    assert provider.rent_calls == 1
+
+
+async def test_bot_removed_and_back_keeps_pool_and_migration_keeps_everything(app, telegram, session, team, provider):
+    dp, bot = telegram
+    admin, _ = team
+    await admin.send("/start@rent_test_bot")
+    await credit(app, GROUP, 500)
+    await start_renting(admin)
+    await admin.press("Rent for")
+
+    def membership(old, new) -> Update:
+        chat = Chat(id=GROUP, type="supergroup", title="Team")
+        return Update(update_id=90000 + len(session.calls), my_chat_member=ChatMemberUpdated(
+            chat=chat, from_user=admin.user, date=datetime.now(UTC), old_chat_member=old, new_chat_member=new))
+
+    await dp.feed_update(bot, membership(ChatMemberMember(user=BOT_USER), ChatMemberLeft(user=BOT_USER)))
+    assert not (await app.chats.get(GROUP)).active
+    await dp.feed_update(bot, membership(ChatMemberLeft(user=BOT_USER), ChatMemberMember(user=BOT_USER)))
+    chat = await app.chats.get(GROUP)
+    assert chat.active and chat.balance == 390
+    assert "own balance" in session.last(GROUP).text
+    assert (await app.rentals.rentals.for_chat(GROUP))[1] == 1
+
+    new_id = -1009999
+    migrate = Message(message_id=5, date=datetime.now(UTC), chat=Chat(id=GROUP, type="group", title="Team"),
+                      from_user=admin.user, migrate_to_chat_id=new_id)
+    await dp.feed_update(bot, Update(update_id=99999, message=migrate))
+    assert await app.chats.get(GROUP) is None
+    moved = await app.chats.get(new_id)
+    assert moved.balance == 390 and moved.kind == "supergroup"
+    assert (await app.rentals.rentals.for_chat(new_id))[1] == 1
+    assert len(await app.ledger_repo.recent(new_id)) == 2
+
+
+async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str, update_id: int) -> None:
+    query = PreCheckoutQuery(id=f"pcq{update_id}", from_user=person.user, currency="XTR", total_amount=stars,
+                             invoice_payload=payload)
+    await dp.feed_update(bot, Update(update_id=update_id, pre_checkout_query=query))
+    payment = SuccessfulPayment(currency="XTR", total_amount=stars, invoice_payload=payload,
+                                telegram_payment_charge_id=charge_id, provider_payment_charge_id="")
+    message = Message(message_id=update_id, date=datetime.now(UTC), chat=person.chat, from_user=person.user,
+                      successful_payment=payment)
+    await dp.feed_update(bot, Update(update_id=update_id + 1, message=message))
+
+
+async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice, settings):
+    dp, bot = telegram
+    await alice.send("/start")
+    await alice.press("Balance")
+    await alice.press("Top up with Stars")
+    await alice.press("100 ⭐")
+    [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
+    assert invoice.currency == "XTR" and invoice.prices[0].amount == 100 and invoice.chat_id == alice.chat_id
+
+    await pay(dp, bot, alice, invoice.payload, 100, "charge-1", 5000)
+    [answer] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
+    assert answer.ok
+    assert (await app.chats.get(alice.chat_id)).balance == 130  # 100 stars x 1.3 cents
+    assert "Payment received" in alice.screen().text
+    await pay(dp, bot, alice, invoice.payload, 100, "charge-1", 5010)  # Telegram delivers the update again
+    assert (await app.chats.get(alice.chat_id)).balance == 130
+
+    # A forged or changed amount is refused at pre-checkout.
+    await pay(dp, bot, alice, invoice.payload.replace(":100", ":7"), 7, "charge-2", 5020)
+    refused = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)][-1]
+    assert refused.ok is False and refused.error_message
+
+
+async def test_operator_refunds_stars_payment(app, telegram, session, alice):
+    dp, bot = telegram
+    await alice.send("/start")
+    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    assert (await app.chats.get(alice.chat_id)).balance == 325
+    admin = Person(dp, bot, session, ADMIN_ID, name="Op")
+    await admin.send("/refund_stars charge-9")
+    assert "refunded" in admin.screen().text
+    assert (await app.chats.get(alice.chat_id)).balance == 0
+    await admin.send("/refund_stars charge-9")
+    assert "already refunded" in admin.screen().text
+    await alice.send("/refund_stars charge-9")
+    assert alice.screen().text == "Not allowed."
+
+
+async def test_operator_panel(app, telegram, session, alice, provider):
+    dp, bot = telegram
+    admin = Person(dp, bot, session, ADMIN_ID, name="Op")
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 500)
+    await admin.send("/admin")
+    text = admin.screen().text
+    assert "Operator panel" in text and "MemSMS: $100" in text and "Markup: 10" in text
+    await admin.press("30 d")
+    await admin.send("/markup 25")
+    assert app.catalogue.markup_percent == 25
+    await admin.send("/markup lots")
+    assert "Usage" in admin.screen().text
+    await admin.send(f"/ledger {alice.chat_id}")
+    assert "+$5.00" in admin.screen().text
+    await alice.send("/admin")
+    assert alice.screen().text == "Not allowed."
