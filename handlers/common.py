@@ -8,7 +8,8 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
+                           TelegramObject)
 
 from bot.services.errors import UserFacingError
 from bot.services.pricing import format_money
@@ -54,14 +55,22 @@ class FeedbackMiddleware(BaseMiddleware):
         try:
             return await handler(event, data)
         except UserFacingError as err:
-            await tell(event, data, render_error(data["t"], err))
+            await tell(event, data, render_error(_texts(data), err))
         except TelegramBadRequest as err:
             if "message is not modified" not in str(err):
                 log.warning("telegram refused a call: %s", err)
         except Exception:
             log.exception("handler failed")
-            await tell(event, data, data["t"]("error-generic"))
+            await tell(event, data, _texts(data)("error-generic"))
         return None
+
+
+def _texts(data: dict[str, Any]) -> Texts:
+    """The chat's texts; events without a chat (pre-checkout) use the user's language."""
+    if "t" in data:
+        return data["t"]
+    user = data.get("event_from_user")
+    return Texts(pick_language(user.language_code if user else None))
 
 
 def render_error(t: Texts, err: UserFacingError) -> str:
@@ -79,6 +88,8 @@ async def tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:
             await event.answer(_plain(text), show_alert=True)
     elif isinstance(event, Message):
         await event.answer(text)
+    elif isinstance(event, PreCheckoutQuery):
+        await event.answer(ok=False, error_message=_plain(text))  # an unanswered query fails the payment late
 
 
 def _plain(text: str) -> str:

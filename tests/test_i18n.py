@@ -1,0 +1,474 @@
+"""Locales: every key in every language, every key the code asks for exists, every screen renders in en and ru."""
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import string
+import tomllib
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from aiogram.methods import SendInvoice
+from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Update
+
+from bot.app import COMMANDS
+from bot.background import Background
+from handlers import views
+from handlers.i18n import LOCALES_DIR, Texts, catalog
+from handlers.settings import LANGUAGE_NAMES
+from tests.conftest import ADMIN_ID, credit
+from tests.recording import BOT_USER, Person
+from tests.test_push import FastLimiter
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGS = ["en", "ru"]
+CYRILLIC = re.compile("[А-Яа-яЁё]")
+ENGLISH_MARKERS = ("Rent a number", "Balance:", "Pick a service")
+# Tags Telegram accepts in HTML parse mode.
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+                 "pre", "blockquote", "tg-emoji"}
+
+# Values an f-string key like t(f"status-{rental.status}") can take.
+RENTAL_STATUSES = {"pending", "active", "finished", "cancelled", "expired", "failed"}
+LEDGER_KINDS = {"topup", "charge", "refund", "adjustment"}
+
+
+def load(language: str) -> dict[str, str]:
+    with (LOCALES_DIR / f"{language}.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+# -- the catalogues themselves ------------------------------------------------------------------------------
+
+
+def test_ru_and_en_have_the_same_keys_and_placeholders():
+    en, ru = load("en"), load("ru")
+    assert sorted(set(en) - set(ru)) == [], "keys missing in ru.toml"
+    assert sorted(set(ru) - set(en)) == [], "keys in ru.toml that en.toml does not have"
+    differing = {key: (sorted(placeholders(en[key])), sorted(placeholders(ru[key])))
+                 for key in en if placeholders(en[key]) != placeholders(ru[key])}
+    assert differing == {}, "placeholders differ (en, ru)"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.opened: list[str] = []
+        self.seen: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TELEGRAM_TAGS:
+            self.problems.append(f"unsupported tag <{tag}>")
+        self.opened.append(tag)
+        self.seen.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.opened or self.opened.pop() != tag:
+            self.problems.append(f"unbalanced </{tag}>")
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_every_text_is_valid_telegram_html_with_the_same_tags_as_english(language):
+    en, texts = load("en"), load(language)
+    for key, template in texts.items():
+        parser = _Tags()
+        parser.feed(template)
+        parser.close()
+        assert parser.problems == [] and parser.opened == [], f"{language}:{key}: {parser.problems or parser.opened}"
+        reference = _Tags()
+        reference.feed(en[key])
+        assert sorted(parser.seen) == sorted(reference.seen), f"{language}:{key}: HTML tags differ from en"
+        filled = template.format_map({name: "X" for name in placeholders(template)})
+        assert "{" not in filled and "}" not in filled, f"{language}:{key}: stray brace"
+        assert filled.strip(), f"{language}:{key}: empty"
+
+
+def test_every_russian_text_is_translated():
+    en, ru = load("en"), load("ru")
+    fixed = re.compile(r"\{[a-z_]+\}|<[^>]+>|&[a-z]+;|/[a-z_@{}]+|SMS|UTC|Telegram")
+    for key, template in ru.items():
+        # Texts made of placeholders, numbers and emoji only need no translation.
+        if re.search(r"[A-Za-z]{2,}", fixed.sub("", en[key])):
+            assert CYRILLIC.search(fixed.sub("", template)), f"ru:{key} looks untranslated: {template!r}"
+        for marker in ENGLISH_MARKERS:
+            assert marker not in template, f"ru:{key} contains {marker!r}"
+
+
+# -- every key the code asks for exists ---------------------------------------------------------------------
+
+
+def _source_files() -> list[Path]:
+    return sorted((ROOT / "handlers").glob("*.py")) + sorted((ROOT / "bot").rglob("*.py"))
+
+
+def _dynamic_values() -> dict[str, set[str]]:
+    statuses = RENTAL_STATUSES | set(views.STATUS_ICONS)
+    migrations = (ROOT / "storage" / "migrations.py").read_text(encoding="utf-8")
+    found = re.search(r"kind IN \(('topup'[^)]*)\)", migrations)
+    kinds = LEDGER_KINDS | (set(re.findall(r"'([a-z_]+)'", found.group(1))) if found else set())
+    return {"status-": statuses, "ledger-": kinds, "cmd-": set(COMMANDS)}
+
+
+def _keys_of(node: ast.expr, where: str, dynamic: dict[str, set[str]]) -> set[str]:
+    """The keys a key expression can evaluate to; names and attributes are left to the literal sweep."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _keys_of(node.body, where, dynamic) | _keys_of(node.orelse, where, dynamic)
+    if isinstance(node, ast.JoinedStr):
+        parts = node.values
+        assert (len(parts) == 2 and isinstance(parts[0], ast.Constant) and isinstance(parts[1], ast.FormattedValue)), \
+            f"{where}: unsupported f-string key {ast.unparse(node)}"
+        prefix = parts[0].value
+        assert prefix in dynamic, f"{where}: f-string key {ast.unparse(node)} with values this test does not know"
+        return {prefix + value for value in dynamic[prefix]}
+    return set()
+
+
+def _callee(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Call) and isinstance(func.func, ast.Name):
+        return func.func.id + "()"  # Texts(language)("key")
+    return ""
+
+
+def used_keys() -> dict[str, set[str]]:
+    """key -> places in the code asking for it."""
+    dynamic = _dynamic_values()
+    en_prefixes = {key.split("-")[0] for key in load("en") if "-" in key}
+    kebab = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
+    used: dict[str, set[str]] = {}
+
+    def add(keys: set[str], where: str) -> None:
+        for key in keys:
+            used.setdefault(key, set()).add(where)
+
+    for path in _source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            where = f"{rel}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Call):
+                name = _callee(node)
+                if name in ("t", "Texts()") and node.args:
+                    add(_keys_of(node.args[0], where, dynamic), where)
+                elif name == "_tell" and len(node.args) > 1:  # bot/jobs.py: self._tell(rental, "notify-...")
+                    add(_keys_of(node.args[1], where, dynamic), where)
+            elif isinstance(node, ast.ClassDef):  # UserFacingError subclasses: key = "error-..."
+                for statement in node.body:
+                    if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                            and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "key"):
+                        add(_keys_of(statement.value, f"{rel}:{statement.lineno}", dynamic),
+                            f"{rel}:{statement.lineno}")
+            elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and kebab.match(node.value)
+                  and node.value.split("-")[0] in en_prefixes):
+                # Keys passed around in variables: CARD_BUTTONS, `key = "btn-..." if ... else "btn-..."`.
+                add({node.value}, where)
+    return used
+
+
+def test_the_key_scan_finds_the_keys_it_should():
+    used = used_keys()
+    for expected in ("welcome", "home", "error-stale", "error-only-admins", "error-stars-refund", "status-failed",
+                     "ledger-adjustment", "cmd-settings", "btn-history", "notify-expired", "admin-panel"):
+        assert expected in used, expected
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_every_key_used_in_code_exists(language):
+    texts = load(language)
+    missing = {key: sorted(places) for key, places in used_keys().items() if key not in texts}
+    assert missing == {}, f"keys used in code but missing in {language}.toml"
+
+
+# -- every screen through the production Dispatcher ----------------------------------------------------------
+
+
+def literal_part(template: str) -> str:
+    """The longest fixed piece of a template: present in any text rendered from it."""
+    pieces = [literal for literal, _, _, _ in string.Formatter().parse(template)]
+    return max((p.strip() for p in pieces), key=len)
+
+
+class Screens:
+    """Checks every text a user sees in one language."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.t = Texts(language)
+        self.seen: list[str] = []
+
+    def label(self, key: str, **params) -> str:
+        return self.t(key, **params)
+
+    def text(self, where: str, text: str | None, *, key: str | None = None) -> str:
+        tag = f"[{self.language}] {where}"
+        assert text and text.strip(), f"{tag}: empty text"
+        assert "{" not in text and "}" not in text, f"{tag}: unreplaced placeholder in {text!r}"
+        assert text != self.t("error-generic"), f"{tag}: the handler crashed (error-generic shown)"
+        if key is not None:
+            assert literal_part(self.t(key)) in text, f"{tag}: expected the {key!r} text, got {text!r}"
+        if self.language == "ru":
+            assert CYRILLIC.search(text), f"{tag}: no Cyrillic in {text!r}"
+            for marker in ENGLISH_MARKERS:
+                assert marker not in text, f"{tag}: English {marker!r} in {text!r}"
+        self.seen.append(where)
+        return text
+
+    def screen(self, where: str, person: Person, *, key: str | None = None) -> str:
+        message = person.screen()
+        self.text(where, message.text, key=key)
+        for label in person.buttons(message):
+            assert label and "{" not in label, f"[{self.language}] {where}: bad button {label!r}"
+            if self.language == "ru":
+                for marker in ENGLISH_MARKERS:
+                    assert marker not in label, f"[ru] {where}: English button {label!r}"
+        return message.text
+
+    def has_buttons(self, where: str, person: Person, *keys: str) -> None:
+        labels = person.buttons()
+        for key in keys:
+            assert self.t(key) in labels, f"[{self.language}] {where}: no {self.t(key)!r} button in {labels}"
+
+    def answer(self, where: str, answer, *, key: str) -> None:
+        assert answer is not None and answer.text, f"[{self.language}] {where}: no notice"
+        self.text(where + " (notice)", answer.text, key=key)
+
+
+@pytest.fixture
+def no_handler_crash(caplog):
+    """FeedbackMiddleware turns a crash (a KeyError for a missing text too) into error-generic: catch it here."""
+    caplog.set_level(logging.ERROR, logger="handlers.common")
+    yield
+    crashes = [r for r in caplog.records if r.name == "handlers.common" and r.levelno >= logging.ERROR]
+    assert crashes == [], "\n".join(f"{r.getMessage()}: {r.exc_text}" for r in crashes)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_private_screen_in_language(lang, app, telegram, session, provider, no_handler_crash):
+    dp, bot = telegram
+    s = Screens(lang)
+    user = Person(dp, bot, session, 1001, name="Alice", language=lang)
+
+    # /start: a new chat takes the user's Telegram language.
+    await user.send("/start")
+    s.screen("/start", user, key="welcome")
+    assert (await app.chats.get(user.chat_id)).language == lang
+    s.has_buttons("main menu", user, "menu-rent", "menu-numbers", "menu-balance", "menu-help", "menu-settings")
+
+    # Each main menu button, and back to the menu.
+    await user.press(s.label("menu-numbers"))
+    s.screen("my numbers (empty)", user, key="numbers-empty")
+    s.has_buttons("my numbers (empty)", user, "menu-rent", "menu-balance")  # the empty list offers the menu
+    await user.press(s.label("menu-balance"))
+    s.screen("balance (empty)", user, key="balance-empty-ledger")
+    s.has_buttons("balance", user, "menu-topup", "home")
+    await user.press(s.label("home"))
+    await user.press(s.label("menu-help"))
+    s.screen("help", user, key="help")
+    await user.press(s.label("home"))
+    await user.press(s.label("menu-settings"))
+    s.screen("settings", user, key="settings-title")
+    assert s.label("btn-lang", name=LANGUAGE_NAMES["en"]) in user.buttons()
+    assert s.label("btn-lang", name=LANGUAGE_NAMES["ru"]) in user.buttons()
+    await user.press(s.label("home"))
+
+    # Rent: services, a service, offers, confirm without money.
+    await user.press(s.label("menu-rent"))
+    s.screen("services", user, key="services-title")
+    await user.press("Telegram")
+    s.screen("offers", user, key="offers-title")
+    await user.press("$1.10")
+    s.screen("confirm, balance short", user, key="confirm-short")
+    assert provider.rent_calls == 0
+
+    # Top up from the short-of-money screen: the Stars amounts, then an invoice.
+    await user.press(s.label("menu-topup"))
+    topup = s.screen("top-up", user, key="topup-title")
+    assert "⭐" in topup and len(user.buttons()) == len(app.topups.amounts) + 1
+    await user.press("100 ⭐")
+    [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
+    assert invoice.currency == "XTR" and invoice.chat_id == user.chat_id and invoice.prices[0].amount == 100
+    s.text("invoice title", invoice.title, key="invoice-title")
+    s.text("invoice description", invoice.description, key="invoice-description")
+    s.text("invoice price label", invoice.prices[0].label, key="invoice-label")
+    await credit(app, user.chat_id, 500)
+    await user.press(s.label("back"))
+    s.screen("balance with ledger", user, key="balance-recent")
+
+    # Confirm with money, rent, the number card.
+    await user.press(s.label("home"))
+    await user.press(s.label("menu-rent"))
+    await user.press("Telegram")
+    await user.press("$1.10")
+    s.screen("confirm", user, key="confirm-title")
+    await user.press(s.label("confirm-rent", price="$1.10"))
+    card = s.screen("number card", user, key="card-phone")
+    assert s.label("status-active") in card and "+1555" in card
+    s.has_buttons("card", user, "btn-refresh", "btn-cancel", "btn-finish", "btn-history", "btn-auto-on")
+
+    # Each card action the in-memory provider supports.
+    s.answer("refresh", await user.press(s.label("btn-refresh")), key="card-refreshed")
+    s.screen("card after refresh", user, key="card-no-codes")
+    [rental], _ = await app.rentals.rentals.for_chat(user.chat_id)
+    provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
+    background = Background(app, bot, FastLimiter())
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    [pushed] = [m for m in session.sent(user.chat_id) if "55123" in m.text]
+    s.text("pushed code", pushed.text, key="code-received")
+    await user.press(s.label("btn-refresh"))
+    s.screen("card with codes", user, key="card-codes")
+    await user.press(s.label("btn-history"))
+    s.screen("SMS history", user, key="history-title")
+    await user.press(s.label("btn-card"))
+    s.screen("card from history", user, key="card-phone")
+    s.answer("auto-renew on", await user.press(s.label("btn-auto-on")), key="auto-renew-set-on")
+    s.screen("card, auto-renew on", user, key="card-auto-renew-on")
+    s.answer("auto-renew off", await user.press(s.label("btn-auto-off")), key="auto-renew-set-off")
+    s.answer("finish", await user.press(s.label("btn-finish")), key="finished")
+    assert s.label("status-finished") in s.screen("finished card", user, key="card-phone")
+    s.answer("rent again", await user.press(s.label("btn-renew")), key="renewed")
+    assert s.label("status-active") in s.screen("renewed card", user, key="card-phone")
+    s.answer("cancel", await user.press(s.label("btn-cancel")), key="cancelled")
+    assert s.label("status-cancelled") in s.screen("cancelled card", user, key="card-phone")
+
+    # My numbers, balance with every kind of entry, top-up screen from the balance.
+    await user.press(s.label("menu-numbers"))
+    s.screen("my numbers", user, key="numbers-title")
+    await user.press("Telegram")
+    s.screen("card from my numbers", user, key="card-phone")
+    await user.send("/numbers")
+    s.screen("/numbers", user, key="numbers-title")
+    await user.send("/balance")
+    balance = s.screen("/balance", user, key="balance-title")
+    for kind in ("adjustment", "charge", "refund"):
+        assert literal_part(s.label(f"ledger-{kind}")) in balance
+    await user.press(s.label("menu-topup"))
+    s.screen("top-up from balance", user, key="topup-title")
+
+    # Commands and typed searches.
+    await user.send("/rent")
+    s.screen("/rent", user, key="services-title")
+    await user.send("/rent tele")
+    s.screen("/rent tele", user, key="services-search")
+    await user.send("zzzz")
+    s.screen("search, nothing found", user, key="services-none")
+    await user.send("/help")
+    s.screen("/help", user, key="help")
+    await user.send("/settings")
+    s.screen("/settings", user, key="settings-title")
+    await user.send("/frobnicate")
+    s.screen("unknown command", user, key="error-unknown-command")
+    await user.send("/admin")
+    s.screen("/admin, not an operator", user, key="error-not-allowed")
+    answer = await user.press_data("c:99999:cancel:x")
+    s.answer("out-of-date button", answer, key="error-stale")
+
+    # The operator panel.
+    admin = Person(dp, bot, session, ADMIN_ID, name="Op", language=lang)
+    await admin.send("/admin")
+    s.screen("/admin", admin, key="admin-panel")
+    await admin.press(s.label("btn-days", days=30))
+    s.screen("admin panel, 30 days", admin, key="admin-panel")
+    await admin.send(f"/ledger {user.chat_id}")
+    s.screen("/ledger", admin, key="admin-ledger-title")
+    await admin.send("/ledger")
+    s.screen("/ledger usage", admin, key="admin-ledger-usage")
+    await admin.send("/credit nonsense")
+    s.screen("/credit usage", admin, key="admin-usage")
+    await admin.send(f"/credit {user.chat_id} 1")
+    s.screen("/credit", admin, key="admin-adjusted")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_group_screen_in_language(lang, app, telegram, session, provider, no_handler_crash):
+    dp, bot = telegram
+    s = Screens(lang)
+    group = -100555
+    ann = Person(dp, bot, session, 2001, chat_id=group, name="Ann", language=lang)
+    max_ = Person(dp, bot, session, 2002, chat_id=group, name="Max", language=lang)
+    session.admins.add((group, ann.user.id))
+
+    joined = ChatMemberUpdated(chat=Chat(id=group, type="supergroup", title="Team"), from_user=ann.user,
+                               date=datetime.now(UTC), old_chat_member=ChatMemberLeft(user=BOT_USER),
+                               new_chat_member=ChatMemberMember(user=BOT_USER))
+    await dp.feed_update(bot, Update(update_id=10_000_000, my_chat_member=joined))
+    s.text("group welcome", session.last(group).text, key="group-welcome")
+    assert (await app.chats.get(group)).language == lang
+
+    await ann.send("/start@rent_test_bot")
+    s.screen("group /start", ann, key="welcome-group")
+    await credit(app, group, 500)
+    await max_.send("/rent@rent_test_bot telegram")
+    s.screen("group /rent telegram", max_, key="services-search")
+    await max_.press("Telegram")
+    await max_.press("$1.10")
+    s.screen("group confirm", max_, key="confirm-title")
+    s.answer("member may not spend", await max_.press(s.label("confirm-rent", price="$1.10")),
+             key="error-only-admins")
+
+    await ann.send("/settings@rent_test_bot")
+    s.screen("group settings", ann, key="settings-group-rent")
+    assert s.label("settings-who-admins") in ann.screen().text
+    await ann.press(s.label("btn-members-can-rent"))
+    s.screen("group settings, all may rent", ann, key="settings-group-rent")
+    assert s.label("settings-who-all") in ann.screen().text
+    s.has_buttons("group settings", ann, "btn-only-admins-rent")
+
+    await max_.send("/rent@rent_test_bot telegram")
+    await max_.press("Telegram")
+    await max_.press("$1.10")
+    await max_.press(s.label("confirm-rent", price="$1.10"))
+    card = s.screen("group card", max_, key="card-rented-by")
+    assert "@max" in card
+
+
+async def test_switching_language_in_settings_changes_the_following_screens(app, alice, no_handler_crash):
+    en, ru = Screens("en"), Screens("ru")
+    await alice.send("/start")
+    english_home = en.screen("/start", alice, key="welcome")
+    await alice.press(en.label("menu-help"))
+    english_help = en.screen("help", alice, key="help")
+    await alice.press(en.label("home"))
+    await alice.press(en.label("menu-settings"))
+    en.screen("settings", alice, key="settings-title")
+
+    await alice.press(en.label("btn-lang", name=LANGUAGE_NAMES["ru"]))
+    assert (await app.chats.get(alice.chat_id)).language == "ru"
+    ru.screen("settings after switching", alice, key="settings-title")
+    assert LANGUAGE_NAMES["ru"] in alice.screen().text
+    await alice.press(ru.label("home"))
+    russian_home = ru.screen("menu after switching", alice, key="welcome")
+    assert russian_home != english_home
+    ru.has_buttons("menu after switching", alice, "menu-rent", "menu-numbers", "menu-balance", "menu-help")
+    await alice.press(ru.label("menu-help"))
+    assert ru.screen("help after switching", alice, key="help") != english_help
+    await alice.send("/balance")
+    ru.screen("/balance after switching", alice, key="balance-title")
+    await alice.send("/rent")
+    ru.screen("/rent after switching", alice, key="services-title")
+
+    # And back: the next screens are English again.
+    await alice.send("/settings")
+    await alice.press(ru.label("btn-lang", name=LANGUAGE_NAMES["en"]))
+    assert (await app.chats.get(alice.chat_id)).language == "en"
+    await alice.send("/start")
+    assert en.screen("/start after switching back", alice, key="welcome") == english_home
+
+
+def test_language_names_cover_every_locale():
+    assert set(LANGUAGE_NAMES) >= {path.stem for path in LOCALES_DIR.glob("*.toml")}
+    assert catalog("ru") == load("ru")

@@ -1,0 +1,89 @@
+"""Storage: migrations, pragmas, the ledger's rules."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from storage import Database, DatabaseTooNewError, InsufficientBalanceError, LedgerRepo
+from storage import ledger
+from storage.migrations import MIGRATIONS
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database(tmp_path / "t.sqlite3")
+    await database.connect()
+    yield database
+    await database.close()
+
+
+async def test_migrations_recorded_and_pragmas_on(db):
+    assert await db.schema_version() == len(MIGRATIONS)
+    rows = await db.fetchall("SELECT version, description FROM schema_version ORDER BY version")
+    assert [r["version"] for r in rows] == list(range(1, len(MIGRATIONS) + 1))
+    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
+    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+    assert (await db.fetchone("PRAGMA busy_timeout"))[0] == 5000
+
+
+async def test_reopening_applies_nothing_twice(tmp_path):
+    path = tmp_path / "t.sqlite3"
+    for _ in range(2):
+        database = Database(path)
+        await database.connect()
+        assert await database.schema_version() == len(MIGRATIONS)
+        await database.close()
+
+
+async def test_refuses_a_database_newer_than_the_code(tmp_path):
+    path = tmp_path / "t.sqlite3"
+    database = Database(path)
+    await database.connect()
+    async with database.transaction() as conn:
+        await conn.execute("INSERT INTO schema_version (version, description) VALUES (999, 'from the future')")
+    await database.close()
+    newer = Database(path)
+    with pytest.raises(DatabaseTooNewError, match="999"):
+        await newer.connect()
+    await newer.close()
+
+
+async def test_failed_transaction_leaves_nothing(db):
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+            raise RuntimeError("crash mid-way")
+    assert await db.fetchone("SELECT * FROM chats") is None
+
+
+async def test_ledger_never_negative_and_idempotent(db):
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+        await ledger.post(conn, 1, 500, "topup", "t", idempotency_key="pay-1")
+        assert await ledger.post(conn, 1, 500, "topup", "t", idempotency_key="pay-1") is None
+    with pytest.raises(InsufficientBalanceError) as err:
+        async with db.transaction() as conn:
+            await ledger.post(conn, 1, -501, "charge", "r")
+    assert err.value.missing == 1
+    with pytest.raises(ValueError):
+        async with db.transaction() as conn:
+            await ledger.post(conn, 1, 0, "charge", "r")
+    with pytest.raises(sqlite3.IntegrityError):  # the CHECK constraint backs the code up
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE chats SET balance = -1 WHERE id = 1")
+    assert (await db.fetchone("SELECT balance FROM chats WHERE id = 1"))[0] == 500
+    assert await LedgerRepo(db).totals_mismatch() == []
+
+
+async def test_chat_id_migration_cascades(db):
+    from storage import ChatRepo
+
+    chats = ChatRepo(db)
+    await chats.ensure(-5, "group", "G")
+    async with db.transaction() as conn:
+        await ledger.post(conn, -5, 300, "topup", "t")
+    await chats.migrate(-5, -1005)
+    assert await chats.get(-5) is None
+    assert (await chats.get(-1005)).balance == 300
+    assert (await db.fetchone("SELECT chat_id FROM ledger"))[0] == -1005
