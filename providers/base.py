@@ -18,6 +18,9 @@ class Provider(abc.ABC):
     capabilities: frozenset[Capability] = frozenset()
     # Seconds a rental must be old before the provider accepts a cancel (GetAText: 60).
     min_age_to_cancel: float = 0.0
+    # Plan-length rules for optional actions (GotSMS: auto-renew only monthly+, transition only from daily).
+    auto_renew_min_minutes: int = 0
+    transition_max_minutes: int | None = None
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -185,6 +185,8 @@ class GotSmsClient(Provider):
     capabilities = frozenset(
         {Capability.CANCEL, Capability.AUTO_RENEW, Capability.WAKE_UP, Capability.TRANSITION, Capability.HISTORY}
     )
+    auto_renew_min_minutes = 28 * 24 * 60  # "Auto renewal can be toggled only for monthly 1/3/6/12 plans."
+    transition_max_minutes = 24 * 60  # "Current rent plan must be daily for this transition endpoint."
 
     def __init__(
         self,

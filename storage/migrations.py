@@ -110,4 +110,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE rentals ADD COLUMN closed_notified INTEGER NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        "plan length on rentals, for the actions a provider allows per plan",
+        ["ALTER TABLE rentals ADD COLUMN duration_minutes INTEGER"],
+    ),
 ]

@@ -81,6 +81,7 @@ class RentalRecord:
     auto_renew: bool
     failure: str
     created_at: datetime
+    duration_minutes: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -95,7 +96,7 @@ class RentalRecord:
             country=row["country"], phone=row["phone"], price_charged=row["price_charged"],
             provider_cost=row["provider_cost"], status=row["status"], active_from=parse_ts(row["active_from"]),
             active_till=parse_ts(row["active_till"]), auto_renew=bool(row["auto_renew"]), failure=row["failure"],
-            created_at=parse_ts(row["created_at"]),
+            created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
         )
 
 

@@ -86,8 +86,12 @@ class RentalService:
         if provider is None or rental.status != "active":
             return {Capability.HISTORY} & (provider.capabilities if provider else set())
         allowed = set(provider.capabilities) - {Capability.WEBHOOK}
-        if rental.billing != "duration" or "day" not in rental.duration_label.lower():
+        minutes = rental.duration_minutes or 0
+        if rental.billing != "duration" or (provider.transition_max_minutes is not None
+                                            and not 0 < minutes <= provider.transition_max_minutes):
             allowed.discard(Capability.TRANSITION)
+        if minutes < provider.auto_renew_min_minutes:
+            allowed.discard(Capability.AUTO_RENEW)
         return allowed
 
     # -- renting -------------------------------------------------------------------------
@@ -110,7 +114,8 @@ class RentalService:
         request = RentRequest(chat_id, user_id, user_name, 0, 0, nonce)
         offer = Offer(provider=old.provider, id=old.offer_id, service_id="", service_name=old.service_name,
                       price=Decimal(old.provider_cost), billing=old.billing,
-                      duration_minutes=None, duration_label=old.duration_label, country=old.country)
+                      duration_minutes=old.duration_minutes, duration_label=old.duration_label,
+                      country=old.country)
         rental = await self._charge_pending(request, offer, old.price_charged, f"renew:{old.id}:{nonce}")
         return await self._call_provider(rental, provider.renew(old.provider_rental_id))
 
@@ -121,6 +126,7 @@ class RentalService:
                     conn, chat_id=request.chat_id, user_id=request.user_id, user_name=request.user_name,
                     provider=offer.provider, offer_id=offer.id, service_name=offer.service_name,
                     billing=str(offer.billing), duration_label=offer.duration_label, country=offer.country,
+                    duration_minutes=offer.duration_minutes,
                     price_charged=price, provider_cost=str(offer.price), request_key=key,
                 )
                 if price > 0:
@@ -269,6 +275,7 @@ class RentalService:
         async with self.db.transaction() as conn:
             return await RentalRepo.update(
                 conn, rental.id, offer_id=offer.id, duration_label=offer.duration_label,
+                duration_minutes=offer.duration_minutes,
                 price_charged=rental.price_charged + price,
                 provider_cost=str(Decimal(rental.provider_cost) + offer.price),
             )
