@@ -100,7 +100,8 @@ class Jobs:
             if rental.active_till - now <= RENEW_CUTOFF:
                 await self._disable_auto_renew(rental)
             elif row["renew_warned_at"] is None:
-                await self._tell(rental, "notify-renew-warning", left=views.time_left(rental.active_till, now),
+                t = Texts(chat.language)
+                await self._tell(rental, "notify-renew-warning", left=views.time_left(t, rental.active_till, now),
                                  balance=format_money(chat.balance), price=format_money(rental.price_charged))
                 async with self.db.transaction() as conn:
                     await RentalRepo.update(conn, rental.id, renew_warned_at=now)

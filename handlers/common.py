@@ -75,6 +75,9 @@ def _texts(data: dict[str, Any]) -> Texts:
 
 def render_error(t: Texts, err: UserFacingError) -> str:
     params = {k: format_money(v) if k in MONEY_PARAMS and isinstance(v, int) else v for k, v in err.params.items()}
+    if isinstance(params.get("reason"), str) and not params.pop("raw", False) and t.has(params["reason"]):
+        params["reason"] = t(params["reason"])  # a reason given as a text key
+    params.pop("raw", None)
     return t(err.key, **params)
 
 

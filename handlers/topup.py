@@ -39,7 +39,8 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
 async def pre_checkout(query: PreCheckoutQuery, topups: TopUps) -> None:
     fits = await topups.check(query.invoice_payload, query.currency, query.total_amount)
     if fits is None:
-        t = Texts(pick_language(query.from_user.language_code))
+        language = await topups.chat_language(query.invoice_payload)
+        t = Texts(language or pick_language(query.from_user.language_code))
         await query.answer(ok=False, error_message=t("precheckout-refused"))
         return
     await query.answer(ok=True)

@@ -33,18 +33,16 @@ def offer_label(t: Texts, priced: PricedOffer, provider_title: str) -> str:
              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes), country=o.country)
 
 
-def time_left(until: datetime | None, now: datetime | None = None) -> str:
+def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> str:
     if until is None:
         return "—"
-    seconds = int((until - (now or utcnow())).total_seconds())
-    if seconds <= 0:
-        return "0m"
+    seconds = max(0, int((until - (now or utcnow())).total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:
-        return f"{days}d {hours}h"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+        return t("time-days", d=days, h=hours)
+    return t("time-hours", h=hours, m=minutes) if hours else t("time-minutes", m=minutes)
 
 
 def when(moment: datetime | None) -> str:
@@ -58,7 +56,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label)))
     if rental.status == "active" and rental.active_till:
-        lines.append(t("card-time-left", left=time_left(rental.active_till)))
+        lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
     lines.append(t("card-price", price=format_money(rental.price_charged)))
     if rental.auto_renew and rental.status == "active":
         lines.append(t("card-auto-renew-on"))

@@ -11,10 +11,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from aiogram.methods import SendInvoice
-from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Update
+from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice, SetMyCommands
+from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
+                           SuccessfulPayment, Update)
 
-from bot.app import COMMANDS
+from bot.app import COMMANDS, register_commands
 from bot.background import Background
 from handlers import views
 from handlers.i18n import LOCALES_DIR, Texts, catalog
@@ -205,16 +206,24 @@ def literal_part(template: str) -> str:
 class Screens:
     """Checks every text a user sees in one language."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, caplog: pytest.LogCaptureFixture) -> None:
         self.language = language
         self.t = Texts(language)
+        self.caplog = caplog
         self.seen: list[str] = []
+
+    def no_crash(self, where: str) -> None:
+        """FeedbackMiddleware turns a crash (a KeyError for a missing text too) into error-generic: fail loudly."""
+        crashes = [r for r in self.caplog.records if r.name == "handlers.common" and r.levelno >= logging.ERROR]
+        assert crashes == [], f"[{self.language}] {where}: a handler crashed:\n" + "\n".join(
+            f"{r.getMessage()}\n{r.exc_text}" for r in crashes)
 
     def label(self, key: str, **params) -> str:
         return self.t(key, **params)
 
     def text(self, where: str, text: str | None, *, key: str | None = None) -> str:
         tag = f"[{self.language}] {where}"
+        self.no_crash(where)
         assert text and text.strip(), f"{tag}: empty text"
         assert "{" not in text and "}" not in text, f"{tag}: unreplaced placeholder in {text!r}"
         assert text != self.t("error-generic"), f"{tag}: the handler crashed (error-generic shown)"
@@ -227,8 +236,8 @@ class Screens:
         self.seen.append(where)
         return text
 
-    def screen(self, where: str, person: Person, *, key: str | None = None) -> str:
-        message = person.screen()
+    def screen(self, where: str, person: Person, message: Message | None = None, *, key: str | None = None) -> str:
+        message = message or person.screen()
         self.text(where, message.text, key=key)
         for label in person.buttons(message):
             assert label and "{" not in label, f"[{self.language}] {where}: bad button {label!r}"
@@ -248,18 +257,40 @@ class Screens:
 
 
 @pytest.fixture
-def no_handler_crash(caplog):
-    """FeedbackMiddleware turns a crash (a KeyError for a missing text too) into error-generic: catch it here."""
+def screens(caplog):
+    """Screens(language), failing on any handler crash, also one no screen check saw."""
     caplog.set_level(logging.ERROR, logger="handlers.common")
-    yield
-    crashes = [r for r in caplog.records if r.name == "handlers.common" and r.levelno >= logging.ERROR]
-    assert crashes == [], "\n".join(f"{r.getMessage()}: {r.exc_text}" for r in crashes)
+    made: list[Screens] = []
+
+    def make(language: str) -> Screens:
+        made.append(Screens(language, caplog))
+        return made[-1]
+
+    yield make
+    for checker in made:
+        checker.no_crash("end of test")
+
+
+async def pre_checkout(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
+    query = PreCheckoutQuery(id=f"pcq-{charge_id}", from_user=person.user, currency="XTR", total_amount=stars,
+                             invoice_payload=payload)
+    await dp.feed_update(bot, Update(update_id=20_000_000, pre_checkout_query=query))
+
+
+async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
+    """Telegram's side of paying an invoice: pre-checkout, then the successful payment message."""
+    await pre_checkout(dp, bot, person, payload, stars, charge_id)
+    payment = SuccessfulPayment(currency="XTR", total_amount=stars, invoice_payload=payload,
+                                telegram_payment_charge_id=charge_id, provider_payment_charge_id="")
+    message = Message(message_id=30_000_000, date=datetime.now(UTC), chat=person.chat, from_user=person.user,
+                      successful_payment=payment)
+    await dp.feed_update(bot, Update(update_id=20_000_001, message=message))
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_every_private_screen_in_language(lang, app, telegram, session, provider, no_handler_crash):
+async def test_every_private_screen_in_language(lang, app, telegram, session, provider, screens):
     dp, bot = telegram
-    s = Screens(lang)
+    s = screens(lang)
     user = Person(dp, bot, session, 1001, name="Alice", language=lang)
 
     # /start: a new chat takes the user's Telegram language.
@@ -297,6 +328,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     # Top up from the short-of-money screen: the Stars amounts, then an invoice.
     await user.press(s.label("menu-topup"))
     topup = s.screen("top-up", user, key="topup-title")
+    topup_message = user.screen()
     assert "⭐" in topup and len(user.buttons()) == len(app.topups.amounts) + 1
     await user.press("100 ⭐")
     [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
@@ -304,12 +336,23 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.text("invoice title", invoice.title, key="invoice-title")
     s.text("invoice description", invoice.description, key="invoice-description")
     s.text("invoice price label", invoice.prices[0].label, key="invoice-label")
+    await pay(dp, bot, user, invoice.payload, 100, "charge-1")
+    [accepted] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
+    assert accepted.ok
+    s.text("payment received", session.last(user.chat_id).text, key="topup-done")
+    await pre_checkout(dp, bot, user, "topup:1001:7", 7, "charge-2")  # an amount the bot does not offer
+    refused = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)][-1]
+    assert not refused.ok
+    s.text("pre-checkout refused", refused.error_message, key="precheckout-refused")
     await credit(app, user.chat_id, 500)
-    await user.press(s.label("back"))
-    s.screen("balance with ledger", user, key="balance-recent")
+    await user.press(s.label("back"), topup_message)
+    edited = session.messages[user.chat_id][topup_message.message_id]
+    assert literal_part(s.label("ledger-topup")) in s.screen("balance with ledger", user, edited, key="balance-recent")
+    await user.press(s.label("home"), edited)
+    s.screen("menu from the balance", user, session.messages[user.chat_id][topup_message.message_id], key="welcome")
 
     # Confirm with money, rent, the number card.
-    await user.press(s.label("home"))
+    await user.send("/start")  # a fresh menu below the payment message
     await user.press(s.label("menu-rent"))
     await user.press("Telegram")
     await user.press("$1.10")
@@ -322,6 +365,9 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     # Each card action the in-memory provider supports.
     s.answer("refresh", await user.press(s.label("btn-refresh")), key="card-refreshed")
     s.screen("card after refresh", user, key="card-no-codes")
+    await user.press(s.label("btn-history"))
+    s.screen("SMS history (empty)", user, key="history-empty")
+    await user.press(s.label("btn-card"))
     [rental], _ = await app.rentals.rentals.for_chat(user.chat_id)
     provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
     background = Background(app, bot, FastLimiter())
@@ -329,7 +375,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     await background.deliverer.deliver_once()
     [pushed] = [m for m in session.sent(user.chat_id) if "55123" in m.text]
     s.text("pushed code", pushed.text, key="code-received")
-    await user.press(s.label("btn-refresh"))
+    await user.press(s.label("btn-open-number"))  # on the pushed code: it becomes the card
     s.screen("card with codes", user, key="card-codes")
     await user.press(s.label("btn-history"))
     s.screen("SMS history", user, key="history-title")
@@ -391,12 +437,34 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.screen("/credit usage", admin, key="admin-usage")
     await admin.send(f"/credit {user.chat_id} 1")
     s.screen("/credit", admin, key="admin-adjusted")
+    await admin.send("/markup lots")
+    s.screen("/markup usage", admin, key="admin-markup-usage")
+    await admin.send("/markup 10")
+    s.screen("/markup", admin, key="admin-markup-set")
+    await admin.send("/refund_stars")
+    s.screen("/refund_stars usage", admin, key="admin-refund-usage")
+    await admin.send("/refund_stars no-such-charge")
+    s.screen("/refund_stars refused", admin, key="error-stars-refund")
+    await admin.send("/ledger 424242")
+    s.screen("/ledger unknown chat", admin, key="error-unknown-chat")
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_every_group_screen_in_language(lang, app, telegram, session, provider, no_handler_crash):
+async def test_command_descriptions_in_language(lang, telegram, session, screens):
+    _, bot = telegram
+    s = screens(lang)
+    await register_commands(bot)
+    [registered] = [c for c in session.calls if isinstance(c, SetMyCommands)
+                    and c.language_code == (None if lang == "en" else lang)]
+    assert [c.command for c in registered.commands] == list(COMMANDS)
+    for command in registered.commands:
+        s.text(f"/{command.command} description", command.description, key=f"cmd-{command.command}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_group_screen_in_language(lang, app, telegram, session, provider, screens):
     dp, bot = telegram
-    s = Screens(lang)
+    s = screens(lang)
     group = -100555
     ann = Person(dp, bot, session, 2001, chat_id=group, name="Ann", language=lang)
     max_ = Person(dp, bot, session, 2002, chat_id=group, name="Max", language=lang)
@@ -436,8 +504,8 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     assert "@max" in card
 
 
-async def test_switching_language_in_settings_changes_the_following_screens(app, alice, no_handler_crash):
-    en, ru = Screens("en"), Screens("ru")
+async def test_switching_language_in_settings_changes_the_following_screens(app, alice, screens):
+    en, ru = screens("en"), screens("ru")
     await alice.send("/start")
     english_home = en.screen("/start", alice, key="welcome")
     await alice.press(en.label("menu-help"))

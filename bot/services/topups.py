@@ -33,6 +33,8 @@ class TopUpPayload:
 
 
 class StarsRefundRefused(errors.UserFacingError):
+    """``reason`` is a text key, so the operator reads it in the chat's language."""
+
     key = "error-stars-refund"
 
 
@@ -44,6 +46,11 @@ class TopUps:
 
     def credit_for(self, stars: int) -> int:
         return math.floor(Decimal(stars) * self.star_value_cents)
+
+    async def chat_language(self, payload: str) -> str | None:
+        parsed = TopUpPayload.decode(payload)
+        row = await self.db.fetchone("SELECT language FROM chats WHERE id = ?", (parsed.chat_id,)) if parsed else None
+        return row["language"] if row else None
 
     async def check(self, payload: str, currency: str, total: int) -> TopUpPayload | None:
         """Pre-checkout: the invoice still fits (known amount, existing active chat)."""
@@ -76,16 +83,16 @@ class TopUps:
         """Take a Stars payment back off the balance before Telegram returns the stars."""
         payment = await self.payment(charge_id)
         if payment is None:
-            raise StarsRefundRefused(reason="unknown charge id")
+            raise StarsRefundRefused(reason="refund-reason-unknown")
         try:
             async with self.db.transaction() as conn:
                 entry = await ledger.post(conn, payment.chat_id, -payment.amount, "adjustment",
                                           f"stars-refund:{charge_id}", idempotency_key=f"stars-refund:{charge_id}",
                                           actor_id=admin_id, note="Stars refund")
         except InsufficientBalanceError:
-            raise StarsRefundRefused(reason="the chat has already spent it") from None
+            raise StarsRefundRefused(reason="refund-reason-spent") from None
         if entry is None:
-            raise StarsRefundRefused(reason="already refunded")
+            raise StarsRefundRefused(reason="refund-reason-done")
         return entry
 
     async def undo_refund(self, charge_id: str, admin_id: int) -> None:
