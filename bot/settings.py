@@ -51,25 +51,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_allowed_ips: Annotated[frozenset[str], NoDecode] = frozenset()
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "topup_star_amounts", "webhook_allowed_ips", mode="before")
     @classmethod
-    def _split_ids(cls, value):
+    def _split_list(cls, value):
+        """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
         if isinstance(value, str):
-            return frozenset(int(part) for part in re.split(r"[,\s]+", value.strip()) if part)
-        return value
-
-    @field_validator("topup_star_amounts", mode="before")
-    @classmethod
-    def _split_amounts(cls, value):
-        if isinstance(value, str):
-            return tuple(int(part) for part in re.split(r"[,\s]+", value.strip()) if part)
-        return value
-
-    @field_validator("webhook_allowed_ips", mode="before")
-    @classmethod
-    def _split_ips(cls, value):
-        if isinstance(value, str):
-            return frozenset(part for part in re.split(r"[,\s]+", value.strip()) if part)
+            return [part for part in re.split(r"[,\s]+", value.strip()) if part]
         return value
 
     def require_token(self) -> str:

@@ -37,7 +37,7 @@ from . import errors
 from .base import Provider
 from .codes import extract_code
 from .errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
-from .http import HttpCore, Pacer
+from .http import HttpCore, Pacer, redact
 from .models import BillingType, Capability, Offer, Rental, RentalStatus, Service, Sms
 from .parsing import Reader, to_decimal
 
@@ -245,32 +245,6 @@ def _json(payload: bytes | str | dict, where: str) -> Any:
         raise MalformedReplyError(f"{where}: invalid JSON", provider=PROVIDER) from None
 
 
-_API_KEY_IN_URL = re.compile(r"(api_key=)[^&\s\"']+")
-_SECRETS: set[str] = set()  # API keys of the clients created in this process
-
-
-def _redact(text: str) -> str:
-    text = _API_KEY_IN_URL.sub(r"\1***", text)
-    for secret in _SECRETS:
-        text = text.replace(secret, "***")
-    return text
-
-
-class _RedactSecrets(logging.Filter):
-    """httpx logs every request URL at INFO, and handler_api.php URLs carry the API key;
-    HttpCore logs retried errors, whose text comes from the provider."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = _redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_REDACT_FILTER = _RedactSecrets()
-for _name in ("httpx", "providers.http"):
-    logging.getLogger(_name).addFilter(_REDACT_FILTER)  # idempotent: same filter object
 
 
 def parse_webhook(payload: bytes | str | dict) -> Sms:
@@ -319,9 +293,7 @@ class GetATextClient(Provider):
         rent_interval: float = 1.0,
         poll_interval: float = 0.2,
     ) -> None:
-        self._key = api_key
-        if len(api_key) >= 4:  # shorter strings would mangle unrelated log text
-            _SECRETS.add(api_key)
+        self._key = api_key  # handler_api.php takes it as a query parameter
         self._http = HttpCore(
             provider=self.name,
             base_url=base_url,
@@ -331,6 +303,7 @@ class GetATextClient(Provider):
             backoff=backoff,
             transport=transport,
             classify=_classify,
+            secret=api_key,
         )
         self._rent_pacer = Pacer(rent_interval)  # the document's 1 request/s endpoints
         self._poll_pacer = Pacer(poll_interval)  # reads are not limited; stay polite anyway
@@ -339,10 +312,6 @@ class GetATextClient(Provider):
         await self._http.aclose()
 
     # ------------------------------------------------------------ plumbing
-
-    def _scrub(self, text: str) -> str:
-        text = _redact(text)
-        return text.replace(self._key, "***") if self._key else text
 
     async def _request(
         self,
@@ -362,12 +331,12 @@ class GetATextClient(Provider):
                 method, path, params=params, json_body=json_body, spends_money=spends_money, expect_json=expect_json
             )
         except ProviderError as err:
-            err.message = self._scrub(err.message)
+            err.message = redact(err.message)
             err.args = (err.message,)
             raise
 
     def _error(self, message: str, status: int | None = None) -> ProviderError:
-        message = self._scrub(message)
+        message = redact(message)
         cls = classify_message(message) or ProviderRejectedError
         return cls(message, provider=self.name, status=status)
 
@@ -504,7 +473,7 @@ class GetATextClient(Provider):
         for item in r.objects("rentals"):
             problem = _error_text(item.data.get("errors"))
             if problem or _STATUSES.get(str(item.data.get("status", "success")).lower()) is not RentalStatus.ACTIVE:
-                failures.append(self._scrub(problem or item.str("message", "rental failed")))
+                failures.append(redact(problem or item.str("message", "rental failed")))
                 continue
             rentals.append(self._rental(item, status=RentalStatus.ACTIVE, started=started))
         return MultiRentResult(
@@ -652,12 +621,12 @@ class GetATextClient(Provider):
         word, _, rest = text.partition(":")
         cls = self._HANDLER_ERRORS.get(word)
         if cls is not None:
-            raise cls(self._scrub(text[:100]), provider=self.name)
+            raise cls(redact(text[:100]), provider=self.name)
         return word, rest
 
     def _unexpected(self, word: str, rest: str) -> MalformedReplyError:
         reply = f"{word}:{rest}" if rest else word
-        return MalformedReplyError(f"handler_api: unexpected reply {self._scrub(reply[:60])!r}", provider=self.name)
+        return MalformedReplyError(f"handler_api: unexpected reply {redact(reply[:60])!r}", provider=self.name)
 
     async def handler_get_number(self, service: str) -> Rental:
         """handler_api.php?action=getNumber -> ``ACCESS_NUMBER:id:number``. Spends money."""

@@ -38,7 +38,7 @@ from . import errors
 from .base import Provider
 from .codes import extract_code
 from .errors import MalformedReplyError, NotFoundError, OutcomeUnknownError, ProviderError, ProviderRejectedError
-from .http import HttpCore
+from .http import HttpCore, redact
 from .models import BillingType, Capability, NumberStatus, Offer, Rental, RentalStatus, Service, Sms
 from .parsing import Reader
 
@@ -124,30 +124,6 @@ def _classify(status: int, message: str) -> type[ProviderError] | None:
     return classify_message(message)
 
 
-_SECRETS: set[str] = set()  # API keys of the clients created in this process
-
-
-def _redact(text: str) -> str:
-    for secret in _SECRETS:
-        text = text.replace(secret, "***")
-    return text
-
-
-class _RedactSecrets(logging.Filter):
-    """HttpCore logs retried errors, whose text comes from the provider's body."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _SECRETS:
-            message = record.getMessage()
-            redacted = _redact(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-        return True
-
-
-_REDACT_FILTER = _RedactSecrets()
-for _name in ("httpx", "providers.http", __name__):
-    logging.getLogger(_name).addFilter(_REDACT_FILTER)  # idempotent: same filter object
 
 
 def _enum(value: str, table: dict, r: Reader, key: str):
@@ -198,9 +174,6 @@ class GotSmsClient(Provider):
         max_retries: int = 2,
         backoff: float = 0.5,
     ) -> None:
-        self._key = api_key
-        if len(api_key) >= 4:  # shorter strings would mangle unrelated log text
-            _SECRETS.add(api_key)
         self._http = HttpCore(
             provider=self.name,
             base_url=base_url,
@@ -210,16 +183,13 @@ class GotSmsClient(Provider):
             backoff=backoff,
             transport=transport,
             classify=_classify,
+            secret=api_key,
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     # ------------------------------------------------------------ plumbing
-
-    def _scrub(self, text: str) -> str:
-        text = _redact(text)
-        return text.replace(self._key, "***") if self._key else text
 
     async def _call(
         self, method: str, path: str, where: str, *, params: dict[str, Any] | None = None,
@@ -230,7 +200,7 @@ class GotSmsClient(Provider):
             data = await self._http.request(method, path, params=params, json_body=json_body, spends_money=spends_money)
             return self._checked(data, where)
         except ProviderError as err:
-            err.message = self._scrub(err.message)
+            err.message = redact(err.message)
             err.args = (err.message,)
             raise
 
@@ -238,7 +208,7 @@ class GotSmsClient(Provider):
         """A 2xx reply with ``success: false`` is an error, mapped like an error status."""
         r = Reader(data, provider=self.name, where=where)
         if not r.bool("success", True):
-            message = self._scrub(r.str("message", "") or f"{where}: request failed")
+            message = redact(r.str("message", "") or f"{where}: request failed")
             cls = classify_message(message) or ProviderRejectedError
             raise cls(message, provider=self.name)
         return r

@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,39 @@ import httpx
 from . import errors
 
 log = logging.getLogger(__name__)
+
+_SECRETS: set[str] = set()  # API keys of the provider clients created in this process
+_API_KEY_IN_URL = re.compile(r"(api_key=)[^&\s\"']+")
+
+
+def register_secret(secret: str) -> None:
+    if len(secret) >= 4:  # shorter strings would mangle unrelated text
+        _SECRETS.add(secret)
+
+
+def redact(text: str) -> str:
+    """Text with every known API key (and any api_key= URL parameter) masked."""
+    text = _API_KEY_IN_URL.sub(r"\1***", text)
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
+
+
+class _RedactSecrets(logging.Filter):
+    """httpx logs every request URL at INFO (some providers put keys in URLs), and retried
+    errors are logged with text that comes from the provider."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_REDACT_FILTER = _RedactSecrets()
+for _name in ("httpx", __name__, "providers"):
+    logging.getLogger(_name).addFilter(_REDACT_FILTER)  # idempotent: the same filter object
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 GATEWAY_STATUSES = frozenset({502, 504})
@@ -62,7 +96,9 @@ class HttpCore:
         backoff: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
         classify: Callable[[int, str], type[errors.ProviderError] | None] | None = None,
+        secret: str = "",
     ) -> None:
+        register_secret(secret)
         self.provider = provider
         self.max_retries = max_retries
         self.backoff = backoff
@@ -78,7 +114,16 @@ class HttpCore:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def request(
+    async def request(self, *args, **kwargs) -> Any:
+        """See ``_request``; every error leaves with known secrets masked."""
+        try:
+            return await self._request(*args, **kwargs)
+        except errors.ProviderError as err:
+            err.message = redact(err.message)
+            err.args = (err.message,)
+            raise
+
+    async def _request(
         self,
         method: str,
         path: str,

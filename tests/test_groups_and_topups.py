@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pytest
 from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
-                           SuccessfulPayment, Update, User)
+                           SuccessfulPayment, Update)
 
 from bot.background import Background
-from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.conftest import ADMIN_ID, credit
 from tests.recording import BOT_USER, Person
 from tests.test_push import FastLimiter
 

@@ -96,7 +96,7 @@ class Catalogue:
         )
         offers: list[PricedOffer] = []
         failed: list[str] = []
-        for name, result in zip(names, results):
+        for name, result in zip(names, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, ProviderError):
                     raise result
