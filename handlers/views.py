@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -46,7 +46,8 @@ def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> 
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%d.%m %H:%M") if moment else "—"
+    """Texts label these times UTC; providers report in their own zones."""
+    return moment.astimezone(UTC).strftime("%d.%m %H:%M") if moment else "—"
 
 
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+
+log = logging.getLogger(__name__)
 
 SERVER_TZ = ZoneInfo("America/New_York")
 MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
@@ -125,8 +129,15 @@ class FakeGetAText:
         *,
         balance: Decimal | str = "100.00",
         rate_limit_interval: float = 1.0,
+        auto_code_after: float | None = None,
     ) -> None:
+        """``auto_code_after`` (sandbox): each new rental (short or long) receives a realistic code that many
+        seconds after it was created, through inject_code (so the webhook is called too; see ``auto_codes``);
+        the pending injections are cancelled by stop()."""
         self.api_key = api_key
+        self.auto_code_after = auto_code_after
+        self.auto_codes: list[tuple[int, str]] = []  # (rental id, code) injected by auto_code_after
+        self._auto_tasks: set[asyncio.Task] = set()
         self.cancel_after_seconds = cancel_after_seconds
         self.balance = Decimal(balance)
         self.enforce_rate_limit = True  # 429 on the 1 request/s endpoints when called faster
@@ -187,6 +198,10 @@ class FakeGetAText:
         return self.url
 
     async def stop(self) -> None:
+        for task in list(self._auto_tasks):
+            task.cancel()
+        if self._auto_tasks:
+            await asyncio.gather(*self._auto_tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -251,6 +266,23 @@ class FakeGetAText:
                     await response.read()
             self.webhooks_sent.append(payload)
         return payload
+
+    def _schedule_auto_code(self, rental_id: int) -> None:
+        if self.auto_code_after is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.auto_code_after)
+            code = f"{random.randint(100000, 999999)}"
+            self.auto_codes.append((rental_id, code))
+            try:
+                await self.inject_code(rental_id, code)
+            except (aiohttp.ClientError, OSError) as err:  # the webhook receiver is down: the poller finds it
+                log.warning("fake GetAText: webhook for rental %s failed: %s", rental_id, err)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._auto_tasks.add(task)
+        task.add_done_callback(self._auto_tasks.discard)
 
     # ------------------------------------------------------------ plumbing
 
@@ -335,6 +367,7 @@ class FakeGetAText:
             end_time=_now() + timedelta(minutes=service.ttl), started=time.monotonic(),
         )
         self.rentals[rental.id] = rental
+        self._schedule_auto_code(rental.id)
         return rental
 
     def _rent(self, api_name: Any, max_price: Any = None) -> FakeRental:
@@ -474,6 +507,7 @@ class FakeGetAText:
             price=price, period=period, days=days, auto_renew=body["auto_renew"],
         )
         self.long_rentals[rental.id] = rental
+        self._schedule_auto_code(rental.id)
         return web.json_response({"status": "success", "long_rental": self._long_json(rental), "errors": "null"})
 
     async def _update_long_rental(self, request: web.Request) -> web.Response:

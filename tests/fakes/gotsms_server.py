@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -62,8 +63,14 @@ def _truthy(value: str | None) -> bool:
 
 
 class FakeGotSms:
-    def __init__(self, api_key: str = "test-key", per_page_cap: int = 100, *, balance: Decimal | str = "100") -> None:
+    def __init__(self, api_key: str = "test-key", per_page_cap: int = 100, *, balance: Decimal | str = "100",
+                 auto_code_after: float | None = None) -> None:
+        """``auto_code_after`` (sandbox): each new rent receives an SMS with a realistic code that many
+        seconds after it was created (see ``auto_codes``); the pending injections are cancelled by stop()."""
         self.api_key = api_key
+        self.auto_code_after = auto_code_after
+        self.auto_codes: list[tuple[str, str]] = []  # (rent id, code) injected by auto_code_after
+        self._auto_tasks: set[asyncio.Task] = set()
         self.per_page_cap = per_page_cap  # pages never hold more than this, whatever per_page says
         self.balance = Decimal(balance)
         self.mode = "ok"
@@ -131,6 +138,10 @@ class FakeGotSms:
         return self.url
 
     async def stop(self) -> None:
+        for task in list(self._auto_tasks):
+            task.cancel()
+        if self._auto_tasks:
+            await asyncio.gather(*self._auto_tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -170,6 +181,25 @@ class FakeGotSms:
         self.messages.append(message)
         rent["sms_count"] += 1
         return message["id"]
+
+    def _schedule_auto_code(self, rent_id: str) -> None:
+        if self.auto_code_after is None:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.auto_code_after)
+            rent = self.rents.get(rent_id)
+            if rent is None:
+                return
+            code = f"{random.randint(10000, 999999):05d}"
+            service = self.services[rent["service_id"]]["name"]
+            self.inject_sms(rent_id, f"{service} code: {code}. Do not give this code to anyone, even if they say "
+                                     f"they are from {service}!", code=code)
+            self.auto_codes.append((rent_id, code))
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._auto_tasks.add(task)
+        task.add_done_callback(self._auto_tasks.discard)
 
     def add_service(self, name: str) -> str:
         sid = self._new_id()
@@ -457,6 +487,7 @@ class FakeGotSms:
             "wake_from": None, "wake_till": None, "online_till": None, "sms_count": 0,
         }
         self.rents[rent["id"]] = rent
+        self._schedule_auto_code(rent["id"])
         return self._ok(self._rent_json(rent), "Rent created successfully.", status=201)
 
     async def _transition(self, request: web.Request) -> web.Response:

@@ -1,0 +1,445 @@
+"""The playground's web page and its small JSON API, in-process beside the Telegram emulator and the fake providers.
+
+The page (static/) looks like a Telegram chat. The API reads and drives the emulator through its Python control
+methods (no HTTP hop), and makes an SMS arrive at whichever fake provider rented the chat's latest active number
+(found read-only in the bot's SQLite file).
+
+    GET  /api/state                         bot, demo users, chats (private + demo group)
+    GET  /api/chats/{chat_id}/messages      rendered messages; ?after=<version>&wait=<s> long-polls for a change
+    POST /api/send      {chat_id, user_id, text}
+    POST /api/press     {chat_id, user_id, message_id, callback_data}  -> the bot's callback answer (toast/alert)
+    POST /api/pay       {chat_id, user_id, message_id}                 -> pays a Stars invoice
+    POST /api/sms       {chat_id}                                      -> a code SMS for the latest active number
+
+Every text the bot sent is rendered here from its plain text and entities: the text is HTML-escaped and only
+known entity types become tags, so nothing the bot (or a provider's SMS) writes is ever injected as HTML.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import json
+import logging
+import random
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+ADMIN_ID = 900                 # the operator (in ADMIN_IDS): credits the demo chats with /credit, never shown
+ME = (1001, "You")             # the person using the page
+MEMBER = (1002, "Sam")         # the other member of the demo group
+GROUP = (-100123, "Demo group")
+DEMO_CREDIT = "20"             # dollars credited to the private chat and to the group at start
+LONG_POLL_MAX = 25.0
+ANSWER_WAIT = 20.0             # a callback is answered after its handler ran (renting calls the provider)
+NAME_COLORS = ("#cc5049", "#40a920", "#d09306", "#368ad1", "#955cdb", "#c03d87", "#309eba", "#d67722")
+
+
+# ------------------------------------------------------------------------------------------ safe rendering
+_TAGS = {
+    "bold": ("<b>", "</b>"),
+    "italic": ("<i>", "</i>"),
+    "underline": ("<u>", "</u>"),
+    "strikethrough": ("<s>", "</s>"),
+    "spoiler": ('<span class="tg-spoiler">', "</span>"),
+    "code": ('<code class="tg-code" title="Tap to copy">', "</code>"),
+    "pre": ('<pre class="tg-pre">', "</pre>"),
+    "blockquote": ('<blockquote class="tg-quote">', "</blockquote>"),
+    "expandable_blockquote": ('<blockquote class="tg-quote">', "</blockquote>"),
+    "bot_command": ('<span class="tg-cmd" role="link">', "</span>"),
+    "mention": ('<span class="tg-mention">', "</span>"),
+    "hashtag": ('<span class="tg-mention">', "</span>"),
+    "cashtag": ('<span class="tg-mention">', "</span>"),
+}
+_SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
+
+
+def _link(url: str) -> tuple[str, str] | None:
+    if not url.lower().startswith(_SAFE_SCHEMES):
+        return None
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">', "</a>"
+
+
+def render_entities(text: str, entities: Iterable[dict] | None) -> str:
+    """Plain text + Telegram entities (UTF-16 offsets) -> safe HTML. Text is always escaped; only the tags above
+    are produced; overlapping entities are closed and reopened so the result is always well nested."""
+    units = text.encode("utf-16-le")
+    n = len(units) // 2
+
+    def piece(start: int, end: int) -> str:
+        return units[start * 2:end * 2].decode("utf-16-le", errors="replace")
+
+    spans: list[tuple[int, int, int, tuple[str, str]]] = []  # start, end, order, (open, close)
+    for order, e in enumerate(entities or ()):
+        try:
+            start, length, kind = int(e["offset"]), int(e["length"]), str(e["type"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        start, end = max(0, start), min(n, start + length)
+        if end <= start:
+            continue
+        if kind == "text_link":
+            tags = _link(str(e.get("url") or ""))
+        elif kind == "url":
+            tags = _link(piece(start, end))
+        else:
+            tags = _TAGS.get(kind)
+        if tags:
+            spans.append((start, end, order, tags))
+    points = sorted({0, n, *(s for s, *_ in spans), *(e for _, e, *_ in spans)})
+    out: list[str] = []
+    stack: list[tuple[int, int, int, tuple[str, str]]] = []
+    for i, pos in enumerate(points):
+        ending = [k for k, span in enumerate(stack) if span[1] <= pos]
+        if ending:
+            lowest = ending[0]
+            reopen = [span for span in stack[lowest:] if span[1] > pos]
+            for span in reversed(stack[lowest:]):
+                out.append(span[3][1])
+            del stack[lowest:]
+            for span in reopen:
+                out.append(span[3][0])
+                stack.append(span)
+        for span in sorted((s for s in spans if s[0] == pos), key=lambda s: (-s[1], s[2])):
+            out.append(span[3][0])
+            stack.append(span)
+        if i + 1 < len(points):
+            out.append(html.escape(piece(pos, points[i + 1]), quote=True))
+    for span in reversed(stack):
+        out.append(span[3][1])
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------ the playground
+@dataclass
+class DemoUser:
+    id: int
+    name: str
+
+
+class Playground:
+    """Seeds the demo chats and answers the page's API on top of a started Stack-like object (``emulator``,
+    ``gotsms``, ``getatext``) and the bot's SQLite file."""
+
+    def __init__(self, stack: Any, db_path: Path | str) -> None:
+        self.stack = stack
+        self.emulator = stack.emulator
+        self.db_path = Path(db_path)
+        self.me, self.member = DemoUser(*ME), DemoUser(*MEMBER)
+        self.group_id, self.group_title = GROUP
+        self._hidden_upto: dict[int, int] = {}  # chat -> last message id of the seeding (not shown)
+
+    # ------------------------------------------------------------------ seeding
+    async def seed(self, credit: str = DEMO_CREDIT, timeout: float = 30.0) -> None:
+        """The demo users, the group with the bot in it, and demo money on both chats (the operator's /credit)."""
+        emu = self.emulator
+        emu.add_user(ADMIN_ID, "Operator")
+        emu.add_user(self.me.id, self.me.name)
+        emu.add_user(self.member.id, self.member.name)
+
+        mark = emu.mark()  # the private chat must exist in the bot's storage before it can be credited
+        emu.send_message(self.me.id, self.me.id, "/start")
+        await emu.wait_for(chat_id=self.me.id, since=mark, timeout=timeout)
+
+        mark = emu.mark()
+        emu.create_group(self.group_id, self.group_title, {self.me.id: "creator", self.member.id: "member"},
+                         added_by=self.me.id)
+        await emu.wait_for(chat_id=self.group_id, since=mark, timeout=timeout)
+
+        for chat_id in (self.me.id, self.group_id):
+            mark = emu.mark()
+            emu.send_message(ADMIN_ID, ADMIN_ID, f"/credit {chat_id} {credit} demo money")
+            reply = await emu.wait_for(chat_id=ADMIN_ID, since=mark, timeout=timeout)
+            if not await asyncio.to_thread(self.balance, chat_id):
+                raise RuntimeError(f"the demo credit of chat {chat_id} failed; the bot answered: {reply.get('text')}")
+        # The page opens on an empty private chat with a START button, as Telegram does.
+        self._hidden_upto[self.me.id] = max((m["message_id"] for m in emu.messages(self.me.id)), default=0)
+
+    # ------------------------------------------------------------------ reading
+    def state(self) -> dict:
+        emu = self.emulator
+        bot = emu.bot_user
+        group = emu.chats.get(self.group_id)
+        members = []
+        for user in (self.me, self.member):
+            status = group.members.get(user.id, "left") if group else "left"
+            role = "admin" if status in ("creator", "administrator") else status
+            members.append({"id": user.id, "name": user.name, "role": role})
+        return {
+            "bot": {"id": bot["id"], "name": bot["first_name"], "username": bot["username"]},
+            "me": {"id": self.me.id, "name": self.me.name},
+            "chats": [
+                {"id": self.me.id, "kind": "private", "title": bot["first_name"], "subtitle": "bot",
+                 "users": [{"id": self.me.id, "name": self.me.name, "role": "you"}]},
+                {"id": self.group_id, "kind": "group", "title": self.group_title,
+                 "subtitle": f"{len(members) + 1} members", "users": members},
+            ],
+        }
+
+    def _chat_ids(self) -> list[int]:
+        return [self.me.id, self.group_id]
+
+    def _visible(self, chat_id: int) -> list[dict]:
+        hidden = self._hidden_upto.get(chat_id, 0)
+        return [m for m in self.emulator.messages(chat_id) if m["message_id"] > hidden]
+
+    def _name(self, user: dict) -> str:
+        return " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or "Someone"
+
+    def _color(self, user_id: int) -> str:
+        return NAME_COLORS[abs(int(user_id)) % len(NAME_COLORS)]
+
+    def _service_text(self, m: dict) -> str | None:
+        actor = self._name(m.get("from") or {})
+        if m.get("new_chat_members"):
+            names = ", ".join(self._name(u) for u in m["new_chat_members"])
+            return f"{actor} added {names}"
+        if m.get("left_chat_member"):
+            return f"{self._name(m['left_chat_member'])} left the group"
+        if m.get("successful_payment"):
+            p = m["successful_payment"]
+            amount = f"⭐ {p['total_amount']}" if p.get("currency") == "XTR" else f"{p['total_amount']} {p['currency']}"
+            return f"{actor} paid {amount} to {self.emulator.bot_user['first_name']}"
+        if m.get("migrate_to_chat_id") or m.get("migrate_from_chat_id"):
+            return "The group was upgraded to a supergroup"
+        if m.get("group_chat_created"):
+            return f"{actor} created the group"
+        return None
+
+    def render_message(self, chat_id: int, m: dict) -> dict:
+        sender = m.get("from") or {}
+        is_bot = bool(sender.get("is_bot"))
+        out = {
+            "id": m["message_id"], "date": m.get("date", 0), "edited": bool(m.get("edit_date")),
+            "out": sender.get("id") == self.me.id, "bot": is_bot,
+            "sender": {"id": sender.get("id"), "name": self._name(sender), "color": self._color(sender.get("id", 0))},
+            "html": None, "keyboard": [], "service": self._service_text(m), "invoice": None, "reply": None,
+        }
+        if "text" in m:
+            out["html"] = render_entities(m["text"], m.get("entities"))
+        elif "caption" in m:
+            out["html"] = render_entities(m["caption"], m.get("caption_entities"))
+        if inv := m.get("invoice"):
+            out["invoice"] = {"title": inv.get("title", ""), "description": inv.get("description", ""),
+                              "amount": inv.get("total_amount", 0), "currency": inv.get("currency", "")}
+        if reply := m.get("reply_to_message"):
+            out["reply"] = {"name": self._name(reply.get("from") or {}),
+                            "text": (reply.get("text") or reply.get("caption") or "")[:120]}
+        for row in (m.get("reply_markup") or {}).get("inline_keyboard", []):
+            buttons = []
+            for b in row:
+                if "callback_data" in b:
+                    buttons.append({"text": b["text"], "kind": "callback", "data": b["callback_data"]})
+                elif b.get("url") and _link(b["url"]):
+                    buttons.append({"text": b["text"], "kind": "url", "url": b["url"]})
+                elif b.get("pay"):
+                    buttons.append({"text": b["text"], "kind": "pay"})
+                else:
+                    buttons.append({"text": b["text"], "kind": "other"})
+            out["keyboard"].append(buttons)
+        return out
+
+    def snapshot(self, chat_id: int) -> dict:
+        if chat_id not in self._chat_ids():
+            raise web.HTTPNotFound(text=json.dumps({"ok": False, "error": "unknown chat"}),
+                                   content_type="application/json")
+        messages = [self.render_message(chat_id, m) for m in self._visible(chat_id)]
+        last_ids = {str(c): max((m["message_id"] for m in self._visible(c)), default=0) for c in self._chat_ids()}
+        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids}
+        version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        return {**body, "version": version}
+
+    # ------------------------------------------------------------------ acting
+    def _check_user(self, chat_id: int, user_id: int) -> None:
+        allowed = [self.me.id] if chat_id == self.me.id else [self.me.id, self.member.id]
+        if chat_id not in self._chat_ids() or user_id not in allowed:
+            raise ValueError(f"user {user_id} cannot act in chat {chat_id}")
+
+    def send(self, chat_id: int, user_id: int, text: str) -> dict:
+        self._check_user(chat_id, user_id)
+        text = text.strip()
+        if not text:
+            raise ValueError("empty message")
+        msg = self.emulator.send_message(chat_id, user_id, text[:4096])
+        return {"message_id": msg["message_id"]}
+
+    async def press(self, chat_id: int, user_id: int, message_id: int, callback_data: str) -> dict:
+        self._check_user(chat_id, user_id)
+        emu = self.emulator
+        qid = emu.press_button(chat_id, user_id, message_id, callback_data=callback_data)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ANSWER_WAIT
+        while qid not in emu.callback_answers and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        answer = emu.callback_answers.get(qid)
+        if answer is None:
+            return {"answered": False, "text": None, "show_alert": False}
+        return {"answered": True, "text": answer.get("text"), "show_alert": bool(answer.get("show_alert")),
+                "url": answer.get("url")}
+
+    async def pay(self, chat_id: int, user_id: int, message_id: int) -> dict:
+        self._check_user(chat_id, user_id)
+        result = await self.emulator.pay_invoice(chat_id, user_id, message_id, timeout=10.0)
+        return {"status": result["status"], "error_message": result.get("error_message")}
+
+    def _query(self, sql: str, params: tuple) -> dict | None:
+        """One row, read-only from the bot's SQLite file (the bot owns it; we never write)."""
+        if not self.db_path.exists():
+            return None
+        conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute(sql, params).fetchone()
+        finally:
+            conn.close()
+        return dict(row) if row else None
+
+    def balance(self, chat_id: int) -> int:
+        """The chat's balance in cents (0 when the bot does not know the chat)."""
+        row = self._query("SELECT balance FROM chats WHERE id = ?", (chat_id,))
+        return row["balance"] if row else 0
+
+    def latest_active_rental(self, chat_id: int) -> dict | None:
+        """The chat's newest active rental: provider, provider_rental_id, service_name, phone."""
+        return self._query(
+            "SELECT provider, provider_rental_id, service_name, phone FROM rentals"
+            " WHERE chat_id = ? AND status = 'active' AND provider_rental_id IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1", (chat_id,))
+
+    async def make_sms_arrive(self, chat_id: int) -> dict:
+        if chat_id not in self._chat_ids():
+            raise ValueError(f"unknown chat {chat_id}")
+        rental = await asyncio.to_thread(self.latest_active_rental, chat_id)
+        if rental is None:
+            return {"ok": False, "error": "No active number in this chat yet: rent one first."}
+        code = str(random.randint(10000, 999999))
+        service = rental["service_name"] or "Your"
+        body = f"{service} code: {code}. Do not give this code to anyone, even if they say they are from {service}!"
+        if rental["provider"] == "gotsms":
+            self.stack.gotsms.inject_sms(rental["provider_rental_id"], body, code)
+        elif rental["provider"] == "getatext":
+            await self.stack.getatext.inject_code(int(rental["provider_rental_id"]), code, body)
+        else:
+            return {"ok": False, "error": f"unknown provider {rental['provider']}"}
+        return {"ok": True, "phone": rental["phone"], "service": rental["service_name"],
+                "provider": rental["provider"], "code": code}
+
+
+# ------------------------------------------------------------------------------------------ HTTP
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+async def _body(request: web.Request) -> dict:
+    # JSON only: a cross-site form cannot post here without a CORS preflight, which this server never grants.
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="JSON only")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="bad JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="bad JSON")
+    return data
+
+
+def create_app(pg: Playground) -> web.Application:
+    routes = web.RouteTableDef()
+
+    def guarded(fn):
+        async def handler(request: web.Request) -> web.Response:
+            try:
+                return _json(await fn(request))
+            except web.HTTPException:
+                raise
+            except (KeyError, TypeError, ValueError) as err:
+                return _json({"ok": False, "error": f"{err}"}, 400)
+            except Exception as err:  # the emulator's EmulatorError and friends: shown to the page, not a 500
+                log.debug("playground API %s failed: %s", request.path, err)
+                return _json({"ok": False, "error": f"{err}"}, 400)
+        return handler
+
+    @routes.get("/")
+    async def index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    @routes.get("/api/state")
+    @guarded
+    async def state(request: web.Request) -> dict:
+        return pg.state()
+
+    @routes.get("/api/chats/{chat_id}/messages")
+    @guarded
+    async def messages(request: web.Request) -> dict:
+        chat_id = int(request.match_info["chat_id"])
+        after = request.query.get("after", "")
+        wait = min(max(float(request.query.get("wait", 0) or 0), 0.0), LONG_POLL_MAX)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        snap = pg.snapshot(chat_id)
+        while after and snap["version"] == after and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+            snap = pg.snapshot(chat_id)
+        return snap
+
+    @routes.post("/api/send")
+    @guarded
+    async def send(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.send(int(b["chat_id"]), int(b["user_id"]), str(b["text"]))
+
+    @routes.post("/api/press")
+    @guarded
+    async def press(request: web.Request) -> dict:
+        b = await _body(request)
+        return await pg.press(int(b["chat_id"]), int(b["user_id"]), int(b["message_id"]), str(b["callback_data"]))
+
+    @routes.post("/api/pay")
+    @guarded
+    async def pay(request: web.Request) -> dict:
+        b = await _body(request)
+        return await pg.pay(int(b["chat_id"]), int(b["user_id"]), int(b["message_id"]))
+
+    @routes.post("/api/sms")
+    @guarded
+    async def sms(request: web.Request) -> dict:
+        b = await _body(request)
+        return await pg.make_sms_arrive(int(b["chat_id"]))
+
+    app = web.Application()
+    app.add_routes(routes)
+    app.router.add_static("/static/", STATIC, append_version=False)
+
+    @web.middleware
+    async def headers(request: web.Request, handler):
+        response = await handler(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'")
+        return response
+
+    app.middlewares.append(headers)
+    return app
+
+
+async def serve(pg: Playground, host: str = "127.0.0.1", port: int = 8080) -> tuple[web.AppRunner, str]:
+    """Start the page's server; returns (runner, url). ``port=0`` picks a free port."""
+    runner = web.AppRunner(create_app(pg), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    actual = runner.addresses[0][1]
+    return runner, f"http://{host}:{actual}"

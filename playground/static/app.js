@@ -1,0 +1,432 @@
+// The playground page: a Telegram-like chat over the playground's JSON API. Plain JS, no build step.
+// Message HTML comes pre-rendered and escaped by the server (render_entities); everything else is set as text.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    messages: $("messages"), intro: $("empty-intro"), title: $("chat-title"), subtitle: $("chat-subtitle"),
+    avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
+    asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), toast: $("toast"),
+    alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
+    tabs: { private: $("tab-private"), group: $("tab-group") },
+  };
+
+  const app = {
+    state: null,        // /api/state
+    chat: null,         // the selected chat (from state.chats)
+    asUser: null,       // who types in the group
+    version: {},        // chat id -> last seen snapshot version
+    seen: {},           // chat id -> last message id seen while that chat was open
+    nodes: new Map(),   // message id -> {row, sig} for the open chat
+    poll: null,         // AbortController of the running long poll
+  };
+
+  // ------------------------------------------------------------------ API
+  async function api(path, body) {
+    const init = body === undefined ? {} : {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    };
+    const res = await fetch(path, init);
+    let data = null;
+    try { data = await res.json(); } catch (_) { /* not JSON */ }
+    if (!res.ok) throw new Error((data && data.error) || `HTTP ${res.status}`);
+    return data;
+  }
+
+  // ------------------------------------------------------------------ toast & alert
+  let toastTimer = null;
+  function toast(text, ms = 2200) {
+    els.toast.textContent = text;
+    els.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { els.toast.hidden = true; }, ms);
+  }
+  function alertBox(text) {
+    els.alertTitle.textContent = app.state ? app.state.bot.name : "Bot";
+    els.alertText.textContent = text;
+    els.alert.hidden = false;
+    els.alertOk.focus();
+  }
+  els.alertOk.addEventListener("click", () => { els.alert.hidden = true; });
+  els.alert.addEventListener("click", (e) => { if (e.target === els.alert) els.alert.hidden = true; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") els.alert.hidden = true; });
+
+  // ------------------------------------------------------------------ chats
+  function currentUserId() {
+    return app.chat.kind === "group" ? app.asUser : app.state.me.id;
+  }
+
+  function initials(name) {
+    return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => Array.from(w)[0]).join("").toUpperCase();
+  }
+
+  function renderAsOptions() {
+    els.asOptions.textContent = "";
+    const group = app.state.chats.find((c) => c.kind === "group");
+    for (const u of group.users) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "as-option" + (u.id === app.asUser ? " selected" : "");
+      b.dataset.userId = String(u.id);
+      b.setAttribute("role", "radio");
+      b.setAttribute("aria-checked", String(u.id === app.asUser));
+      b.textContent = `${u.name} (${u.role})`;
+      b.addEventListener("click", () => {
+        app.asUser = u.id;
+        renderAsOptions();
+        els.input.placeholder = `Message as ${u.name}`;
+        els.input.focus();
+      });
+      els.asOptions.appendChild(b);
+    }
+  }
+
+  function selectChat(kind) {
+    const chat = app.state.chats.find((c) => c.kind === kind);
+    if (!chat || (app.chat && app.chat.id === chat.id)) return;
+    app.chat = chat;
+    els.toast.hidden = true;
+    for (const [k, tab] of Object.entries(els.tabs)) {
+      tab.classList.toggle("active", k === kind);
+      tab.setAttribute("aria-selected", String(k === kind));
+    }
+    els.title.textContent = chat.title;
+    els.subtitle.textContent = chat.subtitle;
+    els.avatar.textContent = initials(chat.title);
+    els.avatar.classList.toggle("group", kind === "group");
+    els.asRow.hidden = kind !== "group";
+    const who = kind === "group" ? chat.users.find((u) => u.id === app.asUser) : null;
+    els.input.placeholder = who ? `Message as ${who.name}` : "Message";
+    // Start from a clean list: the snapshot of the newly selected chat fills it.
+    for (const { row } of app.nodes.values()) row.remove();
+    app.nodes.clear();
+    app.version[chat.id] = "";
+    startPolling();
+  }
+
+  // ------------------------------------------------------------------ rendering
+  function hhmm(unix) {
+    const d = new Date(unix * 1000);
+    return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+  }
+
+  function buildRow(m) {
+    if (m.service) {
+      const s = document.createElement("div");
+      s.className = "service";
+      s.textContent = m.service;
+      return s;
+    }
+    const row = document.createElement("div");
+    row.className = "row " + (m.out ? "out" : "in");
+    const isGroup = app.chat.kind === "group";
+    if (isGroup && !m.out) {
+      const slot = document.createElement("div");
+      slot.className = "avatar-slot";
+      const av = document.createElement("div");
+      av.className = "avatar small";
+      av.textContent = initials(m.sender.name || "?");
+      if (!m.bot) av.style.background = m.sender.color;
+      slot.appendChild(av);
+      row.appendChild(slot);
+    }
+    const stack = document.createElement("div");
+    stack.className = "stack";
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    if (isGroup && !m.out) {
+      const name = document.createElement("div");
+      name.className = "sender";
+      name.textContent = m.sender.name;
+      name.style.color = m.bot ? "#3390ec" : m.sender.color;
+      bubble.appendChild(name);
+    }
+    if (m.reply) {
+      const r = document.createElement("div");
+      r.className = "reply";
+      const rn = document.createElement("div");
+      rn.className = "reply-name";
+      rn.textContent = m.reply.name;
+      const rt = document.createElement("div");
+      rt.className = "reply-text";
+      rt.textContent = m.reply.text;
+      r.append(rn, rt);
+      bubble.appendChild(r);
+    }
+    if (m.invoice) {
+      const t = document.createElement("div");
+      t.className = "invoice-title";
+      t.textContent = m.invoice.title;
+      const d = document.createElement("div");
+      d.className = "invoice-desc";
+      d.textContent = m.invoice.description;
+      const a = document.createElement("div");
+      a.className = "invoice-amount";
+      a.textContent = m.invoice.currency === "XTR" ? `⭐ ${m.invoice.amount}` : `${m.invoice.amount} ${m.invoice.currency}`;
+      bubble.append(t, d, a);
+    }
+    if (m.html !== null) {
+      const text = document.createElement("div");
+      text.className = "text";
+      text.innerHTML = m.html; // escaped server-side; only whitelisted tags
+      bubble.appendChild(text);
+    }
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    if (m.edited) {
+      const e = document.createElement("span");
+      e.className = "edited";
+      e.textContent = "edited";
+      meta.appendChild(e);
+    }
+    meta.appendChild(document.createTextNode(hhmm(m.date) + (m.out ? " ✓✓" : "")));
+    (bubble.querySelector(".text") || bubble).appendChild(meta);
+    stack.appendChild(bubble);
+
+    let keyboard = m.keyboard;
+    if (m.invoice && !keyboard.length) {
+      const label = m.invoice.currency === "XTR" ? `Pay ⭐ ${m.invoice.amount}` : "Pay";
+      keyboard = [[{ text: label, kind: "pay" }]];
+    }
+    if (keyboard.length) {
+      const kb = document.createElement("div");
+      kb.className = "keyboard";
+      for (const buttons of keyboard) {
+        const kr = document.createElement("div");
+        kr.className = "kb-row";
+        for (const b of buttons) {
+          const btn = document.createElement("button");
+          btn.type = "button";
+          btn.className = "kb-btn" + (b.kind === "url" ? " url" : "");
+          btn.textContent = b.text;
+          btn.title = b.text;
+          btn.dataset.kind = b.kind;
+          btn.dataset.messageId = String(m.id);
+          if (b.kind === "callback") btn.dataset.callback = b.data;
+          if (b.kind === "url") btn.dataset.url = b.url;
+          if (b.kind === "other") btn.disabled = true;
+          kr.appendChild(btn);
+        }
+        kb.appendChild(kr);
+      }
+      stack.appendChild(kb);
+    }
+    row.appendChild(stack);
+    row.dataset.messageId = String(m.id);
+    row.dataset.sender = String(m.sender.id);
+    return row;
+  }
+
+  function render(snap) {
+    if (!app.chat || snap.chat_id !== app.chat.id) return;
+    const box = els.messages;
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    const keep = new Set();
+    let added = false;
+    let prev = null;
+    for (const m of snap.messages) {
+      keep.add(m.id);
+      const sig = JSON.stringify(m);
+      const known = app.nodes.get(m.id);
+      let row = known && known.row;
+      if (!known) {
+        row = buildRow(m);
+        added = true;
+      } else if (known.sig !== sig) {
+        const fresh = buildRow(m);
+        known.row.replaceWith(fresh);
+        row = fresh;
+        const bubble = fresh.querySelector(".bubble");
+        if (bubble) bubble.classList.add("flash");
+      }
+      app.nodes.set(m.id, { row, sig });
+      // keep DOM order = message order (the intro card stays first)
+      const anchor = prev ? prev.nextSibling : els.intro.nextSibling;
+      if (row !== anchor) box.insertBefore(row, anchor);
+      prev = row;
+    }
+    for (const [id, { row }] of app.nodes) {
+      if (!keep.has(id)) { row.remove(); app.nodes.delete(id); }
+    }
+    markRuns();
+    const empty = snap.messages.length === 0;
+    const privateEmpty = empty && app.chat.kind === "private";
+    els.intro.hidden = !privateEmpty;
+    els.start.hidden = !privateEmpty;
+    els.composer.hidden = privateEmpty;
+    if (added || nearBottom) box.scrollTop = box.scrollHeight;
+
+    // unread badges
+    for (const chat of app.state.chats) {
+      const last = snap.last_ids[String(chat.id)] || 0;
+      if (chat.id === app.chat.id || app.seen[chat.id] === undefined) app.seen[chat.id] = last;
+      const badge = els.tabs[chat.kind].querySelector(".badge");
+      const unread = last - app.seen[chat.id];
+      badge.hidden = unread <= 0;
+      badge.textContent = unread > 0 ? String(unread) : "";
+    }
+  }
+
+  // Consecutive messages of one sender: the name on the first, the avatar on the last (as Telegram groups do).
+  function markRuns() {
+    const items = Array.from(els.messages.children).filter((el) => el !== els.intro);
+    const same = (a, b) => a && b && a.classList.contains("row") && b.classList.contains("row")
+      && a.dataset.sender === b.dataset.sender;
+    items.forEach((el, i) => {
+      if (!el.classList.contains("row")) return;
+      el.classList.toggle("cont", same(items[i - 1], el));
+      el.classList.toggle("tail", !same(el, items[i + 1]));
+    });
+  }
+
+  // ------------------------------------------------------------------ long poll
+  async function startPolling() {
+    if (app.poll) app.poll.abort();
+    const ctrl = new AbortController();
+    app.poll = ctrl;
+    const chatId = app.chat.id;
+    while (!ctrl.signal.aborted) {
+      try {
+        const after = encodeURIComponent(app.version[chatId] || "");
+        const res = await fetch(`/api/chats/${chatId}/messages?after=${after}&wait=20`, { signal: ctrl.signal });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const snap = await res.json();
+        if (ctrl.signal.aborted) break;
+        app.version[chatId] = snap.version;
+        render(snap);
+      } catch (err) {
+        if (ctrl.signal.aborted) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  async function refreshNow() {
+    const chatId = app.chat.id;
+    try {
+      const snap = await api(`/api/chats/${chatId}/messages`);
+      app.version[chatId] = snap.version;
+      render(snap);
+    } catch (_) { /* the long poll catches up */ }
+  }
+
+  // ------------------------------------------------------------------ actions
+  async function sendText(text) {
+    text = text.trim();
+    if (!text) return;
+    try {
+      await api("/api/send", { chat_id: app.chat.id, user_id: currentUserId(), text });
+      await refreshNow();
+    } catch (err) {
+      toast(err.message);
+    }
+  }
+
+  async function press(btn) {
+    if (btn.classList.contains("loading")) return;
+    btn.classList.add("loading");
+    try {
+      const answer = await api("/api/press", {
+        chat_id: app.chat.id, user_id: currentUserId(),
+        message_id: Number(btn.dataset.messageId), callback_data: btn.dataset.callback,
+      });
+      if (answer.text) {
+        if (answer.show_alert) alertBox(answer.text); else toast(answer.text);
+      }
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      btn.classList.remove("loading");
+      refreshNow();
+    }
+  }
+
+  async function pay(btn) {
+    btn.classList.add("loading");
+    try {
+      const res = await api("/api/pay", {
+        chat_id: app.chat.id, user_id: currentUserId(), message_id: Number(btn.dataset.messageId),
+      });
+      if (res.status === "paid") toast("Payment sent ⭐");
+      else if (res.status === "declined") alertBox(res.error_message || "Payment declined");
+      else toast("The bot did not confirm the payment in time");
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      btn.classList.remove("loading");
+      refreshNow();
+    }
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (_) {
+      const ta = document.createElement("textarea");
+      ta.value = text;
+      document.body.appendChild(ta);
+      ta.select();
+      try { document.execCommand("copy"); } catch (__) { /* nothing */ }
+      ta.remove();
+    }
+    toast(`Copied ${text}`);
+  }
+
+  els.messages.addEventListener("click", (e) => {
+    const btn = e.target.closest(".kb-btn");
+    if (btn) {
+      if (btn.dataset.kind === "callback") press(btn);
+      else if (btn.dataset.kind === "pay") pay(btn);
+      else if (btn.dataset.kind === "url") window.open(btn.dataset.url, "_blank", "noopener");
+      return;
+    }
+    const code = e.target.closest(".tg-code");
+    if (code) { copy(code.textContent); return; }
+    const cmd = e.target.closest(".tg-cmd");
+    if (cmd) { sendText(cmd.textContent); return; }
+    const spoiler = e.target.closest(".tg-spoiler");
+    if (spoiler) spoiler.classList.toggle("shown");
+  });
+
+  els.composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = els.input.value;
+    els.input.value = "";
+    sendText(text);
+  });
+  els.start.addEventListener("click", () => sendText("/start"));
+  for (const chip of document.querySelectorAll(".chip[data-cmd]")) {
+    chip.addEventListener("click", () => sendText(chip.dataset.cmd));
+  }
+  els.sms.addEventListener("click", async () => {
+    els.sms.disabled = true;
+    try {
+      const res = await api("/api/sms", { chat_id: app.chat.id });
+      if (res.ok) toast(`📩 SMS sent to ${res.phone} — the bot pushes it in a moment`, 3000);
+      else alertBox(res.error);
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      els.sms.disabled = false;
+    }
+  });
+  for (const [kind, tab] of Object.entries(els.tabs)) tab.addEventListener("click", () => selectChat(kind));
+
+  // ------------------------------------------------------------------ start
+  async function init() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        app.state = await api("/api/state");
+        break;
+      } catch (err) {
+        if (attempt === 0) toast("Connecting to the playground…", 5000);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    app.asUser = app.state.me.id;
+    renderAsOptions();
+    selectChat("private");
+  }
+  init();
+})();

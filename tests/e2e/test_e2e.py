@@ -1,0 +1,478 @@
+"""End-to-end: the real `python -m bot` process, driven through the Telegram emulator's control API, renting from
+the fake providers. Each test gets a fresh Stack (emulator + fakes + bot) in its tmp_path."""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.e2e.stack import Stack, wait_until
+
+pytestmark = [
+    pytest.mark.e2e,
+    # FakeGetAText stores request["data"] under a str key: aiohttp warns once per process, which filterwarnings=error
+    # turns into a 500 on the fake's first request (the bot's read retry hides it). Not the bot's doing.
+    pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
+]
+
+OP = 900  # the operator (ADMIN_IDS)
+BOT = "@rentsms_test_bot"
+T = 15.0  # generous timeout for one bot reaction
+GOTSMS_DAY = ("GotSMS", "1 day")  # $1.00 + 10 % = $1.10
+GETATEXT_SHORT = ("GetAText",)  # $0.45 + 10 % = $0.50 (rounded up)
+
+
+async def _teardown(stack: Stack) -> None:
+    # SIGKILL: a gentle stop costs ~1 s of interpreter shutdown per test; test_stars_topup_credited_once checks
+    # that SIGTERM ends the bot cleanly.
+    await stack.kill_bot()
+    await stack.stop()
+
+
+@pytest.fixture
+async def stack(tmp_path):
+    stack = Stack(tmp_path)
+    await stack.start()
+    yield stack
+    await _teardown(stack)
+
+
+# ------------------------------------------------------------------------------------------------ acting as users
+@dataclass
+class Pressed:
+    answer: dict  # the callback answer: text, show_alert, ...
+    screen: dict  # the pressed message as it is after the bot's handler finished
+
+
+class Person:
+    """A user acting in one chat (their private chat unless chat_id is given)."""
+
+    def __init__(self, stack: Stack, user_id: int, name: str, *, chat_id: int | None = None,
+                 username: str | None = None) -> None:
+        self.stack, self.user_id, self.name = stack, user_id, name
+        self.chat_id = user_id if chat_id is None else chat_id
+        if user_id not in stack.emulator.users:
+            stack.emulator.add_user(user_id, name, username=username)
+
+    @property
+    def emu(self):
+        return self.stack.emulator
+
+    def in_chat(self, chat_id: int) -> Person:
+        return Person(self.stack, self.user_id, self.name, chat_id=chat_id)
+
+    def command(self, text: str) -> str:
+        """In groups (privacy mode) commands are addressed to the bot: /rent@bot args."""
+        if self.chat_id > 0:
+            return text
+        head, _, rest = text.partition(" ")
+        return f"{head}{BOT} {rest}".rstrip()
+
+    async def send(self, text: str, expect: str | None = None, timeout: float = T) -> dict:
+        """Write in the chat; return the bot's first message after it (containing ``expect``)."""
+        mark = self.emu.mark()
+        self.emu.send_message(self.chat_id, self.user_id, text)
+        return await self.emu.wait_for(chat_id=self.chat_id, text=expect, since=mark, timeout=timeout)
+
+    async def press(self, label: str | tuple[str, ...], message: dict | None = None, timeout: float = T) -> Pressed:
+        """Tap the button whose label contains every part of ``label`` on ``message`` (default: the newest bot
+        message in the chat that has one); return once the bot answered the callback (its handler is done)."""
+        parts = (label,) if isinstance(label, str) else label
+        candidates = [message] if message else reversed(self.emu.bot_messages(self.chat_id))
+        for msg in candidates:
+            current = self.current(msg["message_id"])
+            buttons = [b for row in (current.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+            match = [b for b in buttons if all(p in b["text"] for p in parts)]
+            if match:
+                break
+        else:
+            raise AssertionError(f"no button {parts} in chat {self.chat_id}; screens: "
+                                 f"{[m.get('text', '')[:60] for m in self.emu.bot_messages(self.chat_id)[-3:]]}")
+        qid = self.emu.press_button(self.chat_id, self.user_id, current["message_id"], text=match[0]["text"])
+        await wait_until(lambda: qid in self.emu.callback_answers, timeout,
+                         f"the bot answering {match[0]['text']!r}\n{self.stack.bot_log()[-3000:]}")
+        return Pressed(self.emu.callback_answers[qid], self.current(current["message_id"]))
+
+    def current(self, message_id: int) -> dict:
+        """A message of this chat as it is now (after edits)."""
+        [msg] = [m for m in self.emu.messages(self.chat_id) if m["message_id"] == message_id]
+        return msg
+
+    async def balance_text(self) -> str:
+        return (await self.send(self.command("/balance"), expect="Balance:"))["text"]
+
+
+async def credit(op: Person, chat_id: int, amount: str) -> None:
+    reply = await op.send(f"/credit {chat_id} {amount} e2e", expect=f"Chat {chat_id}")
+    assert "applied" in reply["text"], reply["text"]
+
+
+async def open_offers(person: Person, start: dict | None = None) -> Pressed:
+    """From a screen with the main menu (or a fresh /rent) to the offers of Telegram."""
+    if start is None:
+        start = await person.send(person.command("/rent telegram"), expect="Services matching")
+        return await person.press("Telegram", start)
+    services = await person.press("Rent a number", start)
+    return await person.press("Telegram", services.screen)
+
+
+async def rent(person: Person, offer: tuple[str, ...] = GOTSMS_DAY) -> dict:
+    """/rent telegram -> the offer -> confirm -> Rent; returns the number card."""
+    offers = await open_offers(person)
+    confirm = await person.press(offer, offers.screen)
+    assert "Confirm rental" in confirm.screen["text"], confirm.screen["text"]
+    done = await person.press("Rent for", confirm.screen)
+    assert "active" in done.screen["text"], (done.answer, done.screen["text"], person.stack.bot_log()[-2000:])
+    return done.screen
+
+
+def card_phone(card: dict) -> str:
+    return re.search(r"Number: (\+?[\d ]+)", card["text"]).group(1).strip()
+
+
+def gotsms_rent_id(stack: Stack, card: dict) -> str:
+    phone = card_phone(card)
+    [rent_id] = [r["id"] for r in stack.gotsms.rents.values() if r["phone"] == phone]
+    return rent_id
+
+
+def code_messages(stack: Stack, chat_id: int, code: str) -> list[dict]:
+    """Pushed code messages for ``code``: the code is alone on the first line, before the service."""
+    return [m for m in stack.emulator.bot_messages(chat_id) if m.get("text", "").startswith(f"🔑 {code} — ")]
+
+
+def pushed_codes(stack: Stack, chat_id: int) -> list[str]:
+    found = []
+    for m in stack.emulator.bot_messages(chat_id):
+        if hit := re.match(r"🔑 (\S+) — ", m.get("text", "")):
+            found.append(hit.group(1))
+    return found
+
+
+def unread_polls(stack: Stack) -> int:
+    return sum(1 for method, path, query in stack.gotsms.requests
+               if path == "/api/messages/unread" and "mark_as_read" not in query)
+
+
+async def no_more(stack: Stack, chat_id: int, code: str, since: int, seconds: float) -> None:
+    """Wait ``seconds`` for a repeat of ``code`` sent after ``since``; none may come."""
+    with pytest.raises(TimeoutError):
+        await stack.emulator.wait_for(lambda m: m.get("text", "").startswith(f"🔑 {code} — "),
+                                      chat_id=chat_id, since=since, timeout=seconds)
+
+
+def bot_updates_handled(stack: Stack, update_id: int) -> bool:
+    return re.search(rf"Update id={update_id} is (not )?handled", stack.bot_log()) is not None
+
+
+# ------------------------------------------------------------------------------------------------ the tests
+async def test_private_rent_and_code_pushed_once(stack):
+    emu = stack.emulator
+    alice = Person(stack, 111, "Alice")
+    op = Person(stack, OP, "Op")
+    home = await alice.send("/start", expect="Virtual numbers")
+    assert "Balance: $0.00" in home["text"]
+    offers = await open_offers(alice, home)
+    labels = [b["text"] for row in offers.screen["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("GotSMS" in x for x in labels) and any("GetAText" in x for x in labels), labels
+    short = await alice.press(GOTSMS_DAY, offers.screen)
+    assert "Not enough balance" in short.screen["text"] and "$1.10" in short.screen["text"]
+
+    await credit(op, alice.chat_id, "5")
+    back = await alice.press("Back", short.screen)  # to the offers again
+    confirm = await alice.press(GOTSMS_DAY, back.screen)
+    assert "Confirm rental" in confirm.screen["text"] and "$3.90" in confirm.screen["text"]
+    card = (await alice.press("Rent for $1.10", confirm.screen)).screen
+    assert "Telegram" in card["text"] and "active" in card["text"] and "GotSMS" in card["text"]
+    rent_id = gotsms_rent_id(stack, card)
+    assert len(stack.gotsms.rents) == 1
+
+    mark = emu.mark()
+    stack.gotsms.inject_sms(rent_id, "Telegram code: 48213. Do not give this code to anyone!")
+    pushed = await emu.wait_for(chat_id=alice.chat_id, text="48213", since=mark, timeout=T)
+    assert pushed["text"].startswith("🔑 48213 — Telegram"), pushed["text"]
+    assert card_phone(card) in pushed["text"]
+    # A few more poll ticks: the SMS (now read at the provider) must not come again.
+    polls = unread_polls(stack)
+    await wait_until(lambda: unread_polls(stack) >= polls + 4, T, "four more GotSMS polls")
+    await no_more(stack, alice.chat_id, "48213", emu.mark(), 1.0)
+    assert len(code_messages(stack, alice.chat_id, "48213")) == 1
+    assert "Balance: $3.90" in await alice.balance_text()
+
+
+async def test_group_member_refused_admin_rents_code_pushed_to_group(stack):
+    emu = stack.emulator
+    group = -100500
+    ann = Person(stack, 201, "Ann", username="ann")
+    max_ = Person(stack, 202, "Max")
+    op = Person(stack, OP, "Op")
+    emu.create_group(group, "Team", {ann.user_id: "creator", max_.user_id: "member"}, bot_status="left")
+    mark = emu.mark()
+    emu.add_bot_to_group(group, by_user_id=ann.user_id)
+    await emu.wait_for(chat_id=group, text="Hello", since=mark, timeout=T)
+    await credit(op, group, "10")
+
+    ann, max_ = ann.in_chat(group), max_.in_chat(group)
+    offers = await open_offers(max_)
+    confirm = await max_.press(GOTSMS_DAY, offers.screen)
+    refused = await max_.press("Rent for", confirm.screen)
+    assert "Only the group's admins" in (refused.answer["text"] or ""), refused.answer
+    assert refused.answer["show_alert"]
+    assert stack.gotsms.rents == {}
+
+    card = await rent(ann)
+    assert "Rented by: @ann" in card["text"]
+    assert "Balance: $8.90" in await ann.balance_text()
+
+    mark = emu.mark()
+    stack.gotsms.inject_sms(gotsms_rent_id(stack, card), "Your Telegram code is 730519")
+    pushed = await emu.wait_for(chat_id=group, text="730519", since=mark, timeout=T)
+    assert pushed["text"].startswith("🔑 730519 — Telegram") and "Rented by @ann" in pushed["text"]
+    polls = unread_polls(stack)
+    await wait_until(lambda: unread_polls(stack) >= polls + 3, T, "three more GotSMS polls")
+    await no_more(stack, group, "730519", emu.mark(), 1.0)
+    assert len(code_messages(stack, group, "730519")) == 1
+    assert code_messages(stack, ann.user_id, "730519") == []  # the group's code, not a private one
+
+
+async def test_provider_failure_refunds_at_once(stack):
+    alice = Person(stack, 111, "Alice")
+    op = Person(stack, OP, "Op")
+    await alice.send("/start", expect="Virtual numbers")
+    await credit(op, alice.chat_id, "2")
+
+    offers = await open_offers(alice)
+    confirm = await alice.press(GOTSMS_DAY, offers.screen)
+    stack.gotsms.set_mode("error500")
+    try:
+        failed = await alice.press("Rent for", confirm.screen)
+    finally:
+        stack.gotsms.set_mode("ok")
+    assert "not answering" in (failed.answer["text"] or ""), failed.answer
+    assert [p for m, p, q in stack.gotsms.requests if m == "POST" and p == "/api/rents"] == ["/api/rents"]
+    assert "Balance: $2.00" in await alice.balance_text()
+
+    offers = await open_offers(alice)
+    confirm = await alice.press(GOTSMS_DAY, offers.screen)
+    stack.gotsms.fail_next(422, {"success": False, "message": "No numbers available for this plan."})
+    failed = await alice.press("Rent for", confirm.screen)
+    assert "No numbers available" in (failed.answer["text"] or ""), failed.answer
+    text = await alice.balance_text()
+    assert "Balance: $2.00" in text
+    assert text.count("refund") == 2 and text.count("rental") == 2, text
+    assert stack.gotsms.rents == {}
+
+
+async def test_stars_topup_credited_once(stack):
+    emu = stack.emulator
+    alice = Person(stack, 111, "Alice")
+    home = await alice.send("/start", expect="Virtual numbers")
+    balance = await alice.press("Balance", home)
+    topup = await alice.press("Top up with Stars", balance.screen)
+    mark = emu.mark()
+    await alice.press("100 ⭐", topup.screen)
+    invoice = await emu.wait_for(chat_id=alice.chat_id, text="Balance top-up", since=mark, timeout=T)
+    assert invoice["invoice"]["currency"] == "XTR" and invoice["invoice"]["total_amount"] == 100
+    [call] = emu.calls_to("sendInvoice")
+    assert call["ok"]
+
+    paid = await emu.pay_invoice(alice.chat_id, alice.user_id, invoice["message_id"], timeout=T)
+    assert paid["status"] == "paid", paid
+    assert emu.pre_checkout_answers[paid["pre_checkout_query_id"]]["ok"] is True
+    done = await emu.wait_for(chat_id=alice.chat_id, text="Payment received", timeout=T)
+    assert "$1.30" in done["text"]
+
+    again = emu.resend_update(paid["update_id"])  # Telegram delivers the successful payment again
+    await wait_until(lambda: bot_updates_handled(stack, again), T, f"the bot handling update {again}")
+    text = await alice.balance_text()
+    assert "Balance: $1.30" in text and text.count("top-up") == 1, text
+    assert len([m for m in emu.bot_messages(alice.chat_id) if "Payment received" in m.get("text", "")]) == 1
+
+    await stack.stop_bot()  # SIGTERM: aiogram stops polling, the bot closes and exits 0
+    assert stack.bot_returncode == 0, stack.bot_log()[-2000:]
+    assert "Polling stopped" in stack.bot_log()
+
+
+async def test_getatext_code_via_webhook_pushed_once(stack):
+    emu = stack.emulator
+    alice = Person(stack, 111, "Alice")
+    op = Person(stack, OP, "Op")
+    await alice.send("/start", expect="Virtual numbers")
+    await credit(op, alice.chat_id, "3")
+    card = await rent(alice, GETATEXT_SHORT)
+    assert "GetAText" in card["text"]
+    [rental] = stack.getatext.rentals.values()
+    assert rental.number in card_phone(card).replace(" ", "").replace("+", "")
+
+    mark = emu.mark()
+    sent_at = len(stack.getatext.requests)
+    payload = await stack.getatext.inject_code(rental.id, "482913")
+    assert stack.getatext.webhooks_sent == [payload]
+    pushed = await emu.wait_for(chat_id=alice.chat_id, text="482913", since=mark, timeout=T)
+    assert pushed["text"].startswith("🔑 482913 — Telegram"), pushed["text"]
+
+    def fallback_polled() -> bool:
+        return any(path == "/api/v1/rental-status" and str(body.get("id")) == str(rental.id)
+                   for _, path, body in stack.getatext.requests[sent_at:])
+
+    # The poller fallback runs every max(5 x POLL_INTERVAL, 10 s) with the webhook on; it sees the same code.
+    await wait_until(fallback_polled, 25, "the GetAText poller reading the rental's status")
+    await no_more(stack, alice.chat_id, "482913", emu.mark(), 2.0)
+    assert len(code_messages(stack, alice.chat_id, "482913")) == 1
+    assert "Balance: $2.50" in await alice.balance_text()
+
+
+KILL_CHATS = 4  # 3 private chats and a group
+KILL_CODES = 30
+KILL_SPAN = 6.0  # seconds over which the codes arrive at the provider
+KILLS = 3
+
+
+async def test_sigkill_while_codes_arrive_every_code_once(stack, e2e_report):
+    emu = stack.emulator
+    op = Person(stack, OP, "Op")
+    people = [Person(stack, 301 + i, f"User{i}") for i in range(KILL_CHATS - 1)]
+    boss = Person(stack, 399, "Boss", username="boss")
+    group = -100600
+    emu.create_group(group, "Ops", {boss.user_id: "creator"})
+    await emu.wait_for(chat_id=group, text="Hello", timeout=T)
+    people.append(boss.in_chat(group))
+    for p in people[:-1]:
+        await p.send("/start", expect="Virtual numbers")
+    for p in people:
+        await credit(op, p.chat_id, "5")
+    cards = await asyncio.gather(*(rent(p) for p in people))
+    rents = [(p.chat_id, gotsms_rent_id(stack, c)) for p, c in zip(people, cards)]
+
+    codes = [str(c) for c in random.sample(range(100000, 999999), KILL_CODES)]
+    plan = [(rents[i % len(rents)], code) for i, code in enumerate(codes)]
+
+    async def arrive() -> None:
+        for (_, rent_id), code in plan:
+            stack.gotsms.inject_sms(rent_id, f"Telegram code: {code}. Do not give this code to anyone!")
+            await asyncio.sleep(KILL_SPAN / KILL_CODES)  # the provider's pace, not a wait for the bot
+
+    def delivered() -> int:
+        return sum(len(code_messages(stack, chat, code)) > 0 for (chat, _), code in plan)
+
+    rng = random.Random()
+    started = time.monotonic()
+    arriving = asyncio.create_task(arrive())
+    pauses = []
+    try:
+        for _ in range(KILLS):
+            # Kill at a moment unrelated to what the bot is doing (a kill right after seeing a code arrive would
+            # aim at the one documented window: after Telegram took the message, before it is marked delivered).
+            pauses.append(round(rng.uniform(0.3, 1.5), 2))
+            await asyncio.sleep(pauses[-1])
+            await stack.kill_bot()
+            await stack.start_bot()
+        await arriving
+    finally:
+        arriving.cancel()
+    await wait_until(lambda: delivered() == KILL_CODES, 60,
+                     f"every code delivered ({delivered()}/{KILL_CODES})\n{stack.bot_log()[-3000:]}")
+    polls = unread_polls(stack)
+    await wait_until(lambda: unread_polls(stack) >= polls + 3, T, "three more GotSMS polls")
+    mark = emu.mark()
+    with pytest.raises(TimeoutError):  # nothing more is being sent
+        await emu.wait_for(lambda m: m.get("text", "").startswith("🔑 "), since=mark, timeout=1.5)
+
+    counts = {code: len(code_messages(stack, chat, code)) for (chat, _), code in plan}
+    duplicates = {code: n for code, n in counts.items() if n != 1}
+    e2e_report(f"{KILL_CODES} codes to {len(rents)} chats, SIGKILL after {pauses} s of each run, all delivered "
+               f"{time.monotonic() - started:.1f} s after the first code; not exactly once: "
+               f"{describe_copies(stack, duplicates) or 'none'}")
+    assert duplicates == {}, f"codes delivered other than once: {describe_copies(stack, duplicates)}"
+
+
+def describe_copies(stack: Stack, counts: dict[str, int]) -> list[str]:
+    """For each code: when each copy reached the emulator, relative to the SIGKILLs."""
+    out = []
+    for code in counts:
+        sends = [e["time"] for e in stack.emulator.history() if e["action"] == "send"
+                 and (e["message"] or {}).get("text", "").startswith(f"🔑 {code} — ")]
+        where = []
+        for sent in sends:
+            after = [k for k in stack.kill_times if k > sent]
+            where.append(f"{(after[0] - sent) * 1000:.0f} ms before kill #{stack.kill_times.index(after[0]) + 1}"
+                         if after else "after the last restart")
+        out.append(f"{code} x{len(sends)}: " + "; ".join(where))
+    return out
+
+
+# 40 codes in all. A private chat takes 1 message/s and a group 20/minute, so 40 codes to each take 80 s+ (the
+# group's second minute); E2E_FLOOD_CODES="40,40" runs that longer variant.
+FLOOD_PRIVATE_CODES, FLOOD_GROUP_CODES = (int(n) for n in os.environ.get("E2E_FLOOD_CODES", "20,20").split(","))
+
+
+class OutOfOrder(AssertionError):
+    """Codes pushed in another order than the SMS arrived (a plain AssertionError is a real failure)."""
+
+
+@pytest.fixture
+async def flood_stack(tmp_path):
+    stack = Stack(tmp_path, flood_limits=True)
+    await stack.start()
+    yield stack
+    await _teardown(stack)
+
+
+@pytest.mark.xfail(raises=OutOfOrder, strict=True, reason=(
+    "bot bug: SMS fetched in one GotSMS poll are stored newest first (GET /api/messages/unread lists newest first; "
+    "SmsPoller.tick stores them in that order, bot/poller.py:52), and the outbox is sent in storage order, so codes "
+    "that arrive within one poll interval reach the chat in reverse order"))
+async def test_flood_limits_every_code_arrives_in_order(flood_stack, e2e_report):
+    stack = flood_stack
+    emu = stack.emulator
+    op = Person(stack, OP, "Op")
+    alice = Person(stack, 111, "Alice")
+    ann = Person(stack, 201, "Ann", username="ann")
+    group = -100700
+    # Set-up taps get replies faster than the emulator's hard 1 msg/s per private chat would allow (Telegram itself
+    # tolerates such short bursts; the bot does not pace or retry handler replies): limits on for the codes only.
+    emu.set_flood_limits(False)
+    emu.create_group(group, "Team", {ann.user_id: "creator"})
+    await emu.wait_for(chat_id=group, text="Hello", timeout=T)
+    await alice.send("/start", expect="Virtual numbers")
+    await credit(op, alice.chat_id, "5")
+    await credit(op, group, "5")
+    private_card, group_card = await asyncio.gather(rent(alice), rent(ann.in_chat(group)))
+    targets = {alice.chat_id: (gotsms_rent_id(stack, private_card), FLOOD_PRIVATE_CODES),
+               group: (gotsms_rent_id(stack, group_card), FLOOD_GROUP_CODES)}
+    emu.set_flood_limits(True)
+    before_429 = emu.flood_429_count
+
+    expected: dict[int, list[str]] = {}
+    numbers = iter(random.sample(range(100000, 999999), FLOOD_PRIVATE_CODES + FLOOD_GROUP_CODES))
+    started = time.monotonic()
+    for i in range(max(FLOOD_PRIVATE_CODES, FLOOD_GROUP_CODES)):
+        for chat, (rent_id, count) in targets.items():
+            if i < count:
+                code = str(next(numbers))
+                expected.setdefault(chat, []).append(code)
+                stack.gotsms.inject_sms(rent_id, f"Telegram code: {code}. Do not give this code to anyone!")
+        await asyncio.sleep(0.05)  # "quickly": 40 SMS within about a second
+
+    total = FLOOD_PRIVATE_CODES + FLOOD_GROUP_CODES
+
+    def arrived() -> int:
+        return sum(len(pushed_codes(stack, chat)) for chat in targets)
+
+    await wait_until(lambda: arrived() >= total, 60 + 1.5 * FLOOD_PRIVATE_CODES + 4 * FLOOD_GROUP_CODES,
+                     f"all {total} codes delivered ({arrived()} so far)\n{stack.bot_log()[-3000:]}")
+    elapsed = time.monotonic() - started
+    count_429 = emu.flood_429_count - before_429
+    retried = stack.bot_log().count("flood limit for chat")
+    e2e_report(f"{FLOOD_PRIVATE_CODES} codes to a private chat + {FLOOD_GROUP_CODES} to a group in "
+               f"{elapsed:.1f} s; emulator 429 answers: {count_429} (bot logged {retried} flood waits)")
+    for chat in targets:  # every code exactly once...
+        assert sorted(pushed_codes(stack, chat)) == sorted(expected[chat]), f"chat {chat}: codes differ"
+    for chat in targets:  # ...in the order the SMS arrived
+        if pushed_codes(stack, chat) != expected[chat]:
+            raise OutOfOrder(f"chat {chat}: arrived {expected[chat]}, pushed {pushed_codes(stack, chat)}")
