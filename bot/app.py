@@ -27,6 +27,7 @@ from .services.rentals import RentalService
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
+from .telegram_retry import RetryAfterMiddleware
 
 COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
 
@@ -108,6 +109,7 @@ def build_dispatcher(app: App) -> Dispatcher:
 def build_bot(token: str, settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryAfterMiddleware())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
 
 from providers import Capability, Provider, Sms
@@ -9,6 +10,13 @@ from providers.base import Provider as BaseProvider
 from storage import JobState, RentalRecord, RentalRepo, SmsRepo
 
 log = logging.getLogger(__name__)
+
+
+def _arrival(sms: Sms) -> datetime:
+    return sms.received_at or _EPOCH
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class SmsPoller:
@@ -59,8 +67,9 @@ class SmsPoller:
         return new
 
     async def store(self, items: Iterable[Sms], by_id: dict[str, RentalRecord]) -> int:
+        """Store in arrival order: the outbox sends by storage order, so chats see codes as they came."""
         new = 0
-        for sms in items:
+        for sms in sorted(items, key=_arrival):  # stable: same-second SMS keep the provider's (oldest-first) order
             rental = by_id.get(sms.rental_id) or await self.rentals.find_by_provider_id(self.provider.name,
                                                                                        sms.rental_id)
             if rental is None:

@@ -16,6 +16,8 @@ from aiogram.types import InlineKeyboardMarkup, Message
 
 from storage import ChatRepo
 
+from .telegram_retry import PACED_BY_CALLER
+
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,14 @@ class ChatSender:
 
     async def send(self, chat_id: int, is_group: bool, text: str,
                    markup: InlineKeyboardMarkup | None = None) -> tuple[Outcome, Message | None]:
+        token = PACED_BY_CALLER.set(True)  # 429s are waited out here, through the limiter
+        try:
+            return await self._send(chat_id, is_group, text, markup)
+        finally:
+            PACED_BY_CALLER.reset(token)
+
+    async def _send(self, chat_id: int, is_group: bool, text: str,
+                    markup: InlineKeyboardMarkup | None) -> tuple[Outcome, Message | None]:
         while True:
             await self.limiter.acquire(chat_id, is_group)
             try:

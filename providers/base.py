@@ -44,11 +44,13 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     async def list_active_rentals(self) -> list[Rental]:
-        """Used to reconcile a rent whose outcome is unknown."""
+        """Used to reconcile a rent whose outcome is unknown. A provider that keeps no such list
+        raises UnsupportedOperationError; the bot then waits longer before refunding."""
 
     @abc.abstractmethod
     async def fetch_new_sms(self, rental_ids: Sequence[str]) -> list[Sms]:
-        """New SMS for these active rentals, in as few requests as the provider allows.
+        """New SMS for these active rentals, oldest first (as far as the provider tells arrival
+        order), in as few requests as the provider allows.
 
         Never marks anything as read at the provider: an SMS must survive a crash
         between this reply and our database write. May return SMS already seen;
@@ -79,6 +81,7 @@ class Provider(abc.ABC):
         raise self._unsupported(Capability.TRANSITION)
 
     async def history(self, rental_id: str) -> list[Sms]:
+        """Every SMS of the rental, oldest first."""
         raise self._unsupported(Capability.HISTORY)
 
     async def aclose(self) -> None:

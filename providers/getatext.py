@@ -22,6 +22,7 @@ Follows getatext-docs.seed.txt. Decisions where the document is silent or ambigu
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 import logging
 import re
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from . import errors
 from .base import Provider
 from .codes import extract_code
 from .errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
-from .http import HttpCore, Pacer, redact
+from .http import HttpCore, Pacer, redact, spent_reply
 from .models import BillingType, Capability, Offer, Rental, RentalStatus, Service, Sms
 from .parsing import Reader, to_decimal
 
@@ -445,8 +446,9 @@ class GetATextClient(Provider):
             body["carrier"] = carrier
         if keep_carrier is not None:
             body["keep_carrier"] = keep_carrier
-        data = await self._request("POST", "/api/v1/rent-a-number", json_body=body, spends_money=True, paced=True)
-        return self._rent_reply(data)
+        with spent_reply(self.name, "rent-a-number"):
+            data = await self._request("POST", "/api/v1/rent-a-number", json_body=body, spends_money=True, paced=True)
+            return self._rent_reply(data)
 
     async def rent_multiple_services(
         self,
@@ -463,22 +465,24 @@ class GetATextClient(Provider):
             body["carrier"] = carrier
         if keep_carrier is not None:
             body["keep_carrier"] = keep_carrier
-        data = await self._request(
-            "POST", "/api/v1/rent-multiple-services", json_body=body, spends_money=True, paced=True
-        )
-        r = self._checked(data)
-        started = datetime.now(UTC)
-        rentals, failures = [], []
-        # Money may have been spent on some entries even if others failed: keep both.
-        for item in r.objects("rentals"):
-            problem = _error_text(item.data.get("errors"))
-            if problem or _STATUSES.get(str(item.data.get("status", "success")).lower()) is not RentalStatus.ACTIVE:
-                failures.append(redact(problem or item.str("message", "rental failed")))
-                continue
-            rentals.append(self._rental(item, status=RentalStatus.ACTIVE, started=started))
-        return MultiRentResult(
-            tuple(rentals), tuple(failures), r.decimal("new_balance", None), r.decimal("total_cost", None)
-        )
+        with spent_reply(self.name, "rent-multiple-services"):
+            data = await self._request(
+                "POST", "/api/v1/rent-multiple-services", json_body=body, spends_money=True, paced=True
+            )
+            r = self._checked(data)
+            started = datetime.now(UTC)
+            rentals, failures = [], []
+            # Money may have been spent on some entries even if others failed: keep both.
+            for item in r.objects("rentals"):
+                problem = _error_text(item.data.get("errors"))
+                status = _STATUSES.get(str(item.data.get("status", "success")).lower())
+                if problem or status is not RentalStatus.ACTIVE:
+                    failures.append(redact(problem or item.str("message", "rental failed")))
+                    continue
+                rentals.append(self._rental(item, status=RentalStatus.ACTIVE, started=started))
+            return MultiRentResult(
+                tuple(rentals), tuple(failures), r.decimal("new_balance", None), r.decimal("total_cost", None)
+            )
 
     async def rental_status(self, rental_id: str | int) -> RentalReply:
         """POST /api/v1/rental-status. ``code`` is set once a code arrived."""
@@ -507,18 +511,20 @@ class GetATextClient(Provider):
 
     async def re_rent(self, rental_id: str | int) -> RentalReply:
         """POST /api/v1/re-rent: the same number again, under a NEW rental id. Spends money."""
-        data = await self._request(
-            "POST", "/api/v1/re-rent", json_body={"rental_id": _int_id(rental_id)}, spends_money=True, paced=True
-        )
-        return self._rent_reply(data)
+        with spent_reply(self.name, "re-rent"):
+            data = await self._request(
+                "POST", "/api/v1/re-rent", json_body={"rental_id": _int_id(rental_id)}, spends_money=True, paced=True
+            )
+            return self._rent_reply(data)
 
     async def create_long_rental(self, rental_time: str, auto_renew: bool) -> LongRental:
         """POST /api/v1/long-rentals; ``rental_time`` in 1w/2w/1m/1y. Spends money."""
         if rental_time not in RENTAL_TIMES:
             raise ValueError(f"rental_time must be one of {sorted(RENTAL_TIMES)}, got {rental_time!r}")
         body = {"auto_renew": bool(auto_renew), "rental_time": rental_time}
-        data = await self._request("POST", "/api/v1/long-rentals", json_body=body, spends_money=True)
-        return self._long_rental(self._checked(data).obj("long_rental"))
+        with spent_reply(self.name, "long rental"):
+            data = await self._request("POST", "/api/v1/long-rentals", json_body=body, spends_money=True)
+            return self._long_rental(self._checked(data).obj("long_rental"))
 
     async def list_long_rentals(self) -> list[LongRental]:
         """GET /api/v1/long-rentals."""
@@ -535,11 +541,12 @@ class GetATextClient(Provider):
         body: dict[str, Any] = {"action": action}
         if auto_renew is not None:
             body["auto_renew"] = bool(auto_renew)
-        data = await self._request(
-            "POST", f"/api/v1/long-rentals/{_int_id(rental_id)}/update", json_body=body,
-            spends_money=action == "renew",
-        )
-        return self._long_rental(self._checked(data).obj("long_rental"))
+        spends = action == "renew"
+        with spent_reply(self.name, "long rental renewal") if spends else nullcontext():
+            data = await self._request(
+                "POST", f"/api/v1/long-rentals/{_int_id(rental_id)}/update", json_body=body, spends_money=spends,
+            )
+            return self._long_rental(self._checked(data).obj("long_rental"))
 
     async def long_rental_messages(self, rental_id: str | int) -> list[LongRentalMessage]:
         """GET /api/v1/long-rentals/{id}/messages."""
@@ -573,12 +580,13 @@ class GetATextClient(Provider):
         amount = _money(bid_amount)
         if amount <= 0:
             raise ValueError("bid_amount must be positive")
-        data = await self._request(
-            "POST", f"/api/v1/auctions/{_int_id(auction_id, 'auction id')}/bid",
-            json_body={"bid_amount": amount}, spends_money=True,
-        )
-        r = self._checked(data)
-        return BidResult(message=r.str("message", ""), new_current_bid=r.decimal("new_current_bid"))
+        with spent_reply(self.name, "bid"):
+            data = await self._request(
+                "POST", f"/api/v1/auctions/{_int_id(auction_id, 'auction id')}/bid",
+                json_body={"bid_amount": amount}, spends_money=True,
+            )
+            r = self._checked(data)
+            return BidResult(message=r.str("message", ""), new_current_bid=r.decimal("new_current_bid"))
 
     # ------------------------------------------------------------ handler_api.php (SMS-Activate style)
     #

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -37,8 +37,8 @@ import httpx
 from . import errors
 from .base import Provider
 from .codes import extract_code
-from .errors import MalformedReplyError, NotFoundError, OutcomeUnknownError, ProviderError, ProviderRejectedError
-from .http import HttpCore, redact
+from .errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
+from .http import HttpCore, redact, spent_reply
 from .models import BillingType, Capability, NumberStatus, Offer, Rental, RentalStatus, Service, Sms
 from .parsing import Reader
 
@@ -212,17 +212,6 @@ class GotSmsClient(Provider):
             cls = classify_message(message) or ProviderRejectedError
             raise cls(message, provider=self.name)
         return r
-
-    @contextmanager
-    def _money_reply(self, what: str):
-        """After a call that spends money was answered 2xx, an unreadable reply means
-        "probably done": the caller must reconcile, not refund or repeat."""
-        try:
-            yield
-        except MalformedReplyError as err:
-            raise OutcomeUnknownError(
-                f"{what}: reply unreadable ({err.message}); outcome unknown", provider=self.name, status=err.status
-            ) from err
 
     async def _iter_pages(self, path: str, params: dict[str, Any], where: str) -> AsyncIterator[list[Reader]]:
         """Rows of a page-based listing, one list per page, following ``meta.last_page``."""
@@ -411,7 +400,7 @@ class GotSmsClient(Provider):
         if area_code is not None:
             body["area_code"] = str(area_code)
         try:
-            with self._money_reply("create rent"):
+            with spent_reply(self.name, "create rent"):
                 r = await self._call("POST", "/api/rents", "create_rent", json_body=body, spends_money=True)
                 return self._rental(r.obj("data"))
         except ProviderRejectedError as err:
@@ -422,7 +411,7 @@ class GotSmsClient(Provider):
     async def api_transition_rent(self, rent_id: str, plan_id: str) -> RentUpdate:
         """POST /api/rents/{rent_id}/transition: a daily rent to a monthly plan. Spends money."""
         path = f"/api/rents/{_path_id(rent_id)}/transition"
-        with self._money_reply("transition"):
+        with spent_reply(self.name, "transition"):
             r = await self._call("POST", path, "transition", json_body={"plan_id": str(plan_id)}, spends_money=True)
             return self._update(r)
 
@@ -526,15 +515,16 @@ class GotSmsClient(Provider):
 
     async def fetch_new_sms(self, rental_ids: Sequence[str]) -> list[Sms]:
         """All unread SMS in one listing (one request per page however many rentals),
-        not marked read; only those of ``rental_ids`` are returned."""
+        not marked read; only those of ``rental_ids`` are returned, oldest first."""
         wanted = {str(i) for i in rental_ids}
         if not wanted:
             return []
         messages = await self.api_list_unread_messages(per_page=PAGE_SIZE)
-        return [m for m in messages if m.rental_id in wanted]
+        # The API lists newest first; the interface promises arrival order.
+        return [m for m in reversed(messages) if m.rental_id in wanted]
 
     async def acknowledge_sms(self) -> list[Sms]:
-        return await self.api_list_unread_messages(per_page=PAGE_SIZE, mark_as_read=True)
+        return list(reversed(await self.api_list_unread_messages(per_page=PAGE_SIZE, mark_as_read=True)))
 
     async def cancel(self, rental_id: str) -> Rental:
         before = await self.get_rental(rental_id)
@@ -561,14 +551,14 @@ class GotSmsClient(Provider):
             return replace(before, status=update.status, plan_id=str(plan_id), transition_options=())
 
     async def history(self, rental_id: str) -> list[Sms]:
-        """Every SMS of the rental, newest first, following ``next_before_id``."""
+        """Every SMS of the rental, oldest first (the API pages newest first, following ``next_before_id``)."""
         messages: list[Sms] = []
         before: str | None = None
         for _ in range(HISTORY_PAGES):
             page = await self.api_rent_messages(rental_id, limit=PAGE_SIZE, before_id=before)
             messages.extend(page.messages)
             if not page.messages or page.next_before_id is None or page.next_before_id == before:
-                return messages
+                return messages[::-1]
             before = page.next_before_id
         log.warning("gotsms: history of %s cut at %d pages", rental_id, HISTORY_PAGES)
-        return messages
+        return messages[::-1]

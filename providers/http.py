@@ -7,7 +7,8 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -60,6 +61,18 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+@contextmanager
+def spent_reply(provider: str, what: str) -> Iterator[None]:
+    """Around reading the 2xx reply of a call that spends money: an unreadable reply means
+    "probably done", so the caller must reconcile, never refund on a guess or repeat."""
+    try:
+        yield
+    except errors.MalformedReplyError as err:
+        raise errors.OutcomeUnknownError(
+            f"{what}: reply unreadable ({err.message}); outcome unknown", provider=provider, status=err.status
+        ) from err
 
 
 class Pacer:

@@ -348,7 +348,7 @@ async def test_history_follows_the_cursor(fake, client):
     fake.inject_sms(other.id, "Code 999999")
     fake.requests.clear()
     history = await client.history(rental.id)
-    assert [m.id for m in history] == ids[::-1]  # newest first, nothing twice, nothing of other rents
+    assert [m.id for m in history] == ids  # oldest first, nothing twice, nothing of other rents
     assert all(m.rental_id == rental.id for m in history)
     queries = [q for _, _, q in fake.requests]
     assert len(queries) == 3 and "before_id" not in queries[0]

@@ -114,9 +114,26 @@ async def test_telegram_429_is_waited_out_not_dropped(app, provider, session, ba
     session.flood = [1]
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1
-    assert background.sender.retry_after_count == 1
+    assert background.sender.retry_after_count == 1  # waited out by the paced sender, through its limiter
     assert len(pushed(session, 1001)) == 2  # the refused attempt and the one that went through
     assert await app.sms_repo.delivered_count() == 1
+
+
+async def test_long_flood_wait_is_left_to_the_outbox(app, provider, session, background):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "code 1212")
+    session.flood = [11, 11, 11]  # beyond what a request waits for: the sender waits, keeping the code
+    background.sender.max_retry_after = 0  # do not really sleep 11 s in a test
+    await background.pollers[provider.name].tick()
+    assert await background.deliverer.deliver_once() == 1
+    assert background.sender.retry_after_count == 3
+    assert await app.sms_repo.delivered_count() == 1
+
+
+async def test_handler_reply_waits_out_a_short_flood_limit(app, alice, session):
+    session.flood = [1]
+    await alice.send("/start")
+    assert len(session.sent(alice.chat_id)) == 2 and "Virtual numbers" in alice.screen().text
 
 
 async def test_blocked_chat_is_marked_inactive_and_keeps_history(app, provider, session, background):

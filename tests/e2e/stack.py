@@ -53,8 +53,9 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 from tests.fakes.getatext_server import FakeGetAText
 from tests.fakes.gotsms_server import FakeGotSms
@@ -139,11 +140,11 @@ class Stack:
             await self.emulator.stop()
             self._started = False
 
-    async def __aenter__(self) -> Stack:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     # ------------------------------------------------------------------------------------------ the bot process
@@ -223,7 +224,7 @@ class Stack:
             self._proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._emit(f"----- no exit {timeout} s after SIGTERM: SIGKILL -----")
                 self._proc.send_signal(signal.SIGKILL)
         await self._reap()

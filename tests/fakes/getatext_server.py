@@ -32,6 +32,8 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 SERVER_TZ = ZoneInfo("America/New_York")
+REQUEST_DATA = web.RequestKey("data", dict)  # a typed key: plain str keys make aiohttp warn
+
 MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
 # The document's "(1 Request per second)" endpoints, and their handler_api.php twins.
 RATE_LIMITED = frozenset({
@@ -296,7 +298,7 @@ class FakeGetAText:
             except json.JSONDecodeError:
                 data = {"_raw": raw}
         self.requests.append((request.method, request.path, data))
-        request["data"] = data if isinstance(data, dict) else {}
+        request[REQUEST_DATA] = data if isinstance(data, dict) else {}
 
         if self._failures:
             status, body, headers = self._failures.popleft()
@@ -434,12 +436,12 @@ class FakeGetAText:
         return web.json_response({"status": "success", "balance": _money(self.balance), "errors": "null"})
 
     async def _rent_a_number(self, request: web.Request) -> web.Response:
-        body = request["data"]
+        body = request[REQUEST_DATA]
         rental = self._rent(body.get("service"), body.get("max_price"))
         return web.json_response({**self._rent_json(rental), "new_balance": _money(self.balance)}, status=201)
 
     async def _rent_multiple(self, request: web.Request) -> web.Response:
-        body = request["data"]
+        body = request[REQUEST_DATA]
         names = [n.strip() for n in str(body.get("services") or "").split(",") if n.strip()]
         if not names:
             raise Refused(422, {"services": ["The services field is required."]})
@@ -461,10 +463,10 @@ class FakeGetAText:
         )
 
     async def _rental_status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._status_json(self._rental(request["data"].get("id"))))
+        return web.json_response(self._status_json(self._rental(request[REQUEST_DATA].get("id"))))
 
     async def _cancel_rental(self, request: web.Request) -> web.Response:
-        rental = self._rental(request["data"].get("id"))
+        rental = self._rental(request[REQUEST_DATA].get("id"))
         self._cancel(rental)
         return web.json_response({**self._status_json(rental), "code": None})
 
@@ -481,7 +483,7 @@ class FakeGetAText:
         })
 
     async def _re_rent(self, request: web.Request) -> web.Response:
-        old = self._rental(request["data"].get("rental_id"))
+        old = self._rental(request[REQUEST_DATA].get("rental_id"))
         self._debit(old.service.price)
         rental = self._new_rental(old.service, old.number)
         return web.json_response({**self._rent_json(rental), "new_balance": _money(self.balance)}, status=201)
@@ -493,7 +495,7 @@ class FakeGetAText:
         })
 
     async def _create_long_rental(self, request: web.Request) -> web.Response:
-        body = request["data"]
+        body = request[REQUEST_DATA]
         plan = LONG_PLANS.get(body.get("rental_time"))
         if plan is None:
             raise Refused(422, {"rental_time": ["The selected rental time is invalid."]})
@@ -512,7 +514,7 @@ class FakeGetAText:
 
     async def _update_long_rental(self, request: web.Request) -> web.Response:
         rental = self._long_rental(request.match_info["id"])
-        body = request["data"]
+        body = request[REQUEST_DATA]
         action = body.get("action")
         if action == "renew":
             self._debit(rental.price)
@@ -544,9 +546,9 @@ class FakeGetAText:
         auction = self.auctions.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
         if auction is None or auction.end_time <= _now():
             raise Refused(404, "Auction not found or is no longer active")
-        if request["data"].get("bid_amount") is None:
+        if request[REQUEST_DATA].get("bid_amount") is None:
             raise Refused(422, {"bid_amount": ["The bid amount field is required."]})
-        amount = _decimal(request["data"]["bid_amount"], "bid_amount")
+        amount = _decimal(request[REQUEST_DATA]["bid_amount"], "bid_amount")
         if amount <= auction.current_bid:
             raise Refused(400, "Your bid must be higher than the current bid")
         if self.balance < amount * auction.amount:

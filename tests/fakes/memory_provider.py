@@ -27,6 +27,7 @@ class MemoryProvider(Provider):
         self.fail_rent: Exception | None = None  # raised by the next rent()
         self.rent_delay = 0.0
         self.rent_calls = 0
+        self.balance = Decimal("100")
         self.closed = False
         self._ids = itertools.count(1)
 
@@ -43,7 +44,7 @@ class MemoryProvider(Provider):
         ]
 
     async def get_balance(self) -> Decimal:
-        return Decimal("100")
+        return self.balance
 
     async def rent(self, offer: Offer) -> Rental:
         self.rent_calls += 1
@@ -53,6 +54,7 @@ class MemoryProvider(Provider):
             failure, self.fail_rent = self.fail_rent, None
             raise failure
         rental_id = str(next(self._ids))
+        self.balance -= offer.price
         now = datetime.now(UTC)
         rental = Rental(self.name, rental_id, f"+1555000{int(rental_id):04d}", offer.service_name,
                         RentalStatus.ACTIVE, offer.price, now, now + timedelta(minutes=offer.duration_minutes or 20),
