@@ -19,7 +19,6 @@ import json
 import logging
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -29,12 +28,13 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
+from .base import FakeServer
+
 log = logging.getLogger(__name__)
 
 SERVER_TZ = ZoneInfo("America/New_York")
 REQUEST_DATA = web.RequestKey("data", dict)  # a typed key: plain str keys make aiohttp warn
 
-MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
 # The document's "(1 Request per second)" endpoints, and their handler_api.php twins.
 RATE_LIMITED = frozenset({
     "/api/v1/rent-a-number", "/api/v1/rent-multiple-services", "/api/v1/cancel-rental", "/api/v1/re-rent",
@@ -123,7 +123,7 @@ def _decimal(value: Any, field_name: str) -> Decimal:
     return result
 
 
-class FakeGetAText:
+class FakeGetAText(FakeServer):
     def __init__(
         self,
         api_key: str = "test-key",
@@ -136,16 +136,15 @@ class FakeGetAText:
         """``auto_code_after`` (sandbox): each new rental (short or long) receives a realistic code that many
         seconds after it was created, through inject_code (so the webhook is called too; see ``auto_codes``);
         the pending injections are cancelled by stop()."""
+        super().__init__()
         self.api_key = api_key
         self.auto_code_after = auto_code_after
         self.auto_codes: list[tuple[int, str]] = []  # (rental id, code) injected by auto_code_after
-        self._auto_tasks: set[asyncio.Task] = set()
         self.cancel_after_seconds = cancel_after_seconds
         self.balance = Decimal(balance)
         self.enforce_rate_limit = True  # 429 on the 1 request/s endpoints when called faster
         self.rate_limit_interval = rate_limit_interval
         self.rate_limited_count = 0  # how many 429s the rate limit (not a mode) produced
-        self.mode = "ok"
         self.slow_seconds = 2.0
         self.retry_after = 1
         self.webhook_url: str | None = None
@@ -165,16 +164,13 @@ class FakeGetAText:
         self.auctions: dict[int, FakeAuction] = {
             1: FakeAuction(1, "Whatsapp", Decimal("0.55"), _now() + timedelta(hours=2), 100),
         }
-        self.url = ""
         self._ids = itertools.count(12345)  # one id space for short and long rentals
         self._numbers = itertools.count(2025550100)
-        self._failures: deque[tuple[int, Any, dict | None]] = deque()
         self._last_hit: dict[str, float] = {}
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/api/v1/prices-info", self._prices_info)
@@ -192,44 +188,15 @@ class FakeGetAText:
         r.add_get("/api/v1/auctions", self._auctions)
         r.add_post("/api/v1/auctions/{id}/bid", self._bid)
         r.add_get("/stubs/handler_api.php", self._handler_api)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        for task in list(self._auto_tasks):
-            task.cancel()
-        if self._auto_tasks:
-            await asyncio.gather(*self._auto_tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGetAText:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
+        return app
 
     # ------------------------------------------------------------ control API
-
-    def set_mode(self, mode: str) -> None:
-        """ok | slow (answers after slow_seconds; the work is done first) | error500 |
-        html (a 200 HTML page) | badjson | ratelimit (429 with Retry-After: retry_after)."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}")
-        self.mode = mode
 
     def fail_next(self, status: int, body: Any = None, headers: dict | None = None, count: int = 1) -> None:
         """The next ``count`` requests get this reply instead (dict/list -> JSON, str -> text)."""
         if body is None:
             body = {"status": "error", "errors": f"injected error {status}"}
-        for _ in range(count):
-            self._failures.append((status, body, headers))
+        self.queue_failures(status, body, headers, count)
 
     async def inject_code(self, rental_id: int | str, code: str | int, text: str | None = None) -> dict:
         """A code arrives for a short or long rental; POSTs the webhook if ``webhook_url`` is set.
@@ -282,9 +249,7 @@ class FakeGetAText:
             except (aiohttp.ClientError, OSError) as err:  # the webhook receiver is down: the poller finds it
                 log.warning("fake GetAText: webhook for rental %s failed: %s", rental_id, err)
 
-        task = asyncio.get_running_loop().create_task(later())
-        self._auto_tasks.add(task)
-        task.add_done_callback(self._auto_tasks.discard)
+        self.later(later())
 
     # ------------------------------------------------------------ plumbing
 

@@ -20,14 +20,14 @@ import asyncio
 import itertools
 import json
 import random
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
+from .base import FakeServer
+
 DEFAULT_PAGE_SIZE = {"/api/services": 25, "/api/rents/plans": 25}  # others: 20, as in the document
 MINUTES = {"min": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200, "year": 525600}
 REFUND_REFUSED = "Refund not available for this rent."
@@ -62,26 +62,22 @@ def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes", "on")
 
 
-class FakeGotSms:
+class FakeGotSms(FakeServer):
     def __init__(self, api_key: str = "test-key", per_page_cap: int = 100, *, balance: Decimal | str = "100",
                  auto_code_after: float | None = None) -> None:
         """``auto_code_after`` (sandbox): each new rent receives an SMS with a realistic code that many
         seconds after it was created (see ``auto_codes``); the pending injections are cancelled by stop()."""
+        super().__init__()
         self.api_key = api_key
         self.auto_code_after = auto_code_after
         self.auto_codes: list[tuple[str, str]] = []  # (rent id, code) injected by auto_code_after
-        self._auto_tasks: set[asyncio.Task] = set()
         self.per_page_cap = per_page_cap  # pages never hold more than this, whatever per_page says
         self.balance = Decimal(balance)
-        self.mode = "ok"
         self.slow_seconds = 1.0
         self.retry_after: float = 1
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, query)
-        self.url = ""
         self._ids = itertools.count(1)
         self._phones = itertools.count(1)
-        self._failures: deque[tuple[int, Any, dict | None]] = deque()
-        self._runner: web.AppRunner | None = None
         self.services: dict[str, dict] = {}
         self.countries: dict[str, dict] = {}
         self.plans: dict[str, dict] = {}
@@ -113,7 +109,7 @@ class FakeGotSms:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/api/pricelist", self._pricelist)
@@ -130,37 +126,9 @@ class FakeGotSms:
         r.add_post("/api/numbers/{rent_id}/wake-up", self._wake_up)
         r.add_get("/api/numbers/{rent_id}/messages", self._rent_messages)
         r.add_get("/api/numbers/{rent_id}/status", self._number_status)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        for task in list(self._auto_tasks):
-            task.cancel()
-        if self._auto_tasks:
-            await asyncio.gather(*self._auto_tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGotSms:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
+        return app
 
     # ------------------------------------------------------------ control API
-
-    def set_mode(self, mode: str) -> None:
-        """ok | slow (the work is done, the reply comes after slow_seconds) | error500 |
-        html (a 200 HTML page) | badjson | ratelimit (429 with Retry-After: retry_after)."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}")
-        self.mode = mode
 
     def fail_next(self, status: int, body: Any = None, headers: dict | None = None, count: int = 1) -> None:
         """The next ``count`` requests get this reply instead (dict/list -> JSON, str -> raw text)."""
@@ -168,8 +136,7 @@ class FakeGotSms:
             body = {"success": False, "message": f"Error {status}"}
             if status == 401:
                 body = {"message": "Unauthenticated."}
-        for _ in range(count):
-            self._failures.append((status, body, headers))
+        self.queue_failures(status, body, headers, count)
 
     def inject_sms(self, rent_id: str, body: str, code: str | None = None, sender: str = "+18001234567") -> str:
         """An SMS arrives (unread) for a rent; returns its id."""
@@ -197,9 +164,7 @@ class FakeGotSms:
                                      f"they are from {service}!", code=code)
             self.auto_codes.append((rent_id, code))
 
-        task = asyncio.get_running_loop().create_task(later())
-        self._auto_tasks.add(task)
-        task.add_done_callback(self._auto_tasks.discard)
+        self.later(later())
 
     def add_service(self, name: str) -> str:
         sid = self._new_id()

@@ -1,0 +1,66 @@
+"""What the fake provider servers share: serving on a free 127.0.0.1 port, failure modes, sandbox tasks."""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.url = ""
+        self.mode = "ok"
+        self._failures: deque[tuple[int, Any, dict | None]] = deque()
+        self._auto_tasks: set[asyncio.Task] = set()
+        self._runner: web.AppRunner | None = None
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True,
+                                     shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        for task in list(self._auto_tasks):
+            task.cancel()
+        if self._auto_tasks:
+            await asyncio.gather(*self._auto_tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self):
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def set_mode(self, mode: str) -> None:
+        """ok | slow (the work is done, the reply comes after slow_seconds) | error500 |
+        html (a 200 HTML page) | badjson | ratelimit (429 with Retry-After: retry_after)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
+
+    def queue_failures(self, status: int, body: Any, headers: dict | None, count: int) -> None:
+        """The next ``count`` requests get this reply instead (each fake's fail_next picks the default body)."""
+        for _ in range(count):
+            self._failures.append((status, body, headers))
+
+    def later(self, job: Coroutine) -> None:
+        """Run a sandbox job (e.g. a code arriving in a few seconds); stop() cancels what is pending."""
+        task = asyncio.get_running_loop().create_task(job)
+        self._auto_tasks.add(task)
+        task.add_done_callback(self._auto_tasks.discard)
