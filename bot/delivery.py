@@ -37,7 +37,9 @@ class Deliverer:
             except Exception:
                 log.exception("delivery round failed; retrying")
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands with wake()
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

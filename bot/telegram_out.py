@@ -7,6 +7,7 @@ import asyncio
 import collections
 import enum
 import logging
+import math
 import time
 
 from aiogram import Bot
@@ -22,32 +23,47 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    def __init__(self, per_second: float = 30.0, chat_interval: float = 1.0, group_per_minute: int = 20) -> None:
-        self.global_interval = 1.0 / per_second
+    """Books each send a slot on a fixed grid of ``per_second`` slots a second, so no one-second
+    window ever holds more; per-chat spacing and the group minute window only choose which free
+    slot a send takes. Booking (not sleeping and re-checking) loses no slots and wakes each
+    waiting send once, however many are queued."""
+
+    def __init__(self, per_second: float = 29.0, chat_interval: float = 1.0, group_per_minute: int = 20) -> None:
+        # 29, not Telegram's 30: a grid at the exact limit leaves no room for network jitter.
+        self.slot = 1.0 / per_second
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
-        self._global_next = 0.0
+        self._taken: set[int] = set()
         self._chat_next: dict[int, float] = {}
         self._group_sent: dict[int, collections.deque] = collections.defaultdict(collections.deque)
 
-    def _wait_for(self, chat_id: int, is_group: bool, now: float) -> float:
-        wait = max(self._global_next, self._chat_next.get(chat_id, 0.0)) - now
+    def reserve(self, chat_id: int, is_group: bool, now: float) -> float:
+        """The moment this chat's next message may go out; the slot is booked."""
+        at = max(now, self._chat_next.get(chat_id, 0.0))
         if is_group:
             sent = self._group_sent[chat_id]
             while sent and sent[0] <= now - 60.0:
                 sent.popleft()
-            if len(sent) >= self.group_per_minute:
-                wait = max(wait, sent[0] + 60.0 - now)
-        return wait
+            if len(sent) >= self.group_per_minute and sent[-self.group_per_minute] > at - 60.0:
+                at = sent[-self.group_per_minute] + 60.0
+        slot = math.ceil(at / self.slot - 1e-9)
+        while slot in self._taken:
+            slot += 1
+        self._taken.add(slot)
+        if len(self._taken) > 4096:  # forget slots long past
+            oldest = math.floor(now / self.slot) - 1
+            self._taken = {s for s in self._taken if s >= oldest}
+        at = slot * self.slot
+        self._chat_next[chat_id] = at + self.chat_interval
+        if is_group:
+            self._group_sent[chat_id].append(at)
+        return at
 
     async def acquire(self, chat_id: int, is_group: bool) -> None:
-        while (wait := self._wait_for(chat_id, is_group, time.monotonic())) > 0:
-            await asyncio.sleep(wait)
         now = time.monotonic()
-        self._global_next = max(now, self._global_next) + self.global_interval
-        self._chat_next[chat_id] = now + self.chat_interval
-        if is_group:
-            self._group_sent[chat_id].append(now)
+        delay = self.reserve(chat_id, is_group, now) - now
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 class Outcome(enum.Enum):

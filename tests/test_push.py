@@ -184,17 +184,22 @@ async def test_auto_renewal_warning_when_balance_is_short(app, provider, session
     assert await background.jobs.warn_renewals() == 0  # warned once
 
 
-def test_rate_limiter_bookkeeping():
+def test_rate_limiter_books_slots_within_every_limit():
     limiter = RateLimiter(per_second=30, chat_interval=1.0, group_per_minute=20)
     now = 1000.0
-    assert limiter._wait_for(1, False, now) <= 0
-    limiter._chat_next[1] = now + 1.0
-    limiter._global_next = now + 1 / 30
-    assert limiter._wait_for(1, False, now) == pytest.approx(1.0)
-    assert limiter._wait_for(2, False, now) == pytest.approx(1 / 30)
-    limiter._group_sent[-5].extend(now - 59 + i for i in range(20))
-    assert limiter._wait_for(-5, True, now) == pytest.approx(1.0)  # until the oldest leaves the minute window
-    assert limiter._wait_for(-5, True, now + 1.0) <= 0
+    # 90 private chats at once: never more than 30 in any one-second window, no slot lost
+    times = sorted(limiter.reserve(chat, False, now) for chat in range(1, 91))
+    assert times[-1] - times[0] == pytest.approx(89 / 30)
+    assert all(times[i + 30] - times[i] >= 1.0 - 1e-9 for i in range(len(times) - 30))
+    # the same chat again waits a second after its last message; another chat fills the gap before it
+    fresh = RateLimiter(per_second=30)
+    first, second = fresh.reserve(1, False, now), fresh.reserve(1, False, now)
+    assert second - first == pytest.approx(1.0)
+    assert first < fresh.reserve(2, False, now) < second
+    # a group: the 21st message within a minute waits for the first to leave the window
+    group = [limiter.reserve(-7, True, now) for _ in range(21)]
+    assert group[20] - group[0] >= 60.0
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(group, group[1:]))
 
 
 async def test_webhook_refuses_wrong_secret_and_stores_good_payload(app, session, settings):
