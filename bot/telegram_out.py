@@ -28,9 +28,11 @@ class RateLimiter:
     slot a send takes. Booking (not sleeping and re-checking) loses no slots and wakes each
     waiting send once, however many are queued."""
 
-    def __init__(self, per_second: float = 29.0, chat_interval: float = 1.0, group_per_minute: int = 20) -> None:
-        # 29, not Telegram's 30: a grid at the exact limit leaves no room for network jitter.
+    def __init__(self, per_second: float = 28.0, chat_interval: float = 1.0, group_per_minute: int = 20) -> None:
+        # 28, not Telegram's 30: at the exact limit, network jitter (a slow new connection) bunches sends.
         self.slot = 1.0 / per_second
+        self.per_second = int(per_second)
+        self._sent: collections.deque[float] = collections.deque()  # actual send times, last second
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
         self._taken: set[int] = set()
@@ -50,9 +52,12 @@ class RateLimiter:
         while slot in self._taken:
             slot += 1
         self._taken.add(slot)
-        if len(self._taken) > 4096:  # forget slots long past
+        if len(self._taken) > 4096:  # forget what lies in the past
             oldest = math.floor(now / self.slot) - 1
             self._taken = {s for s in self._taken if s >= oldest}
+            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+            for chat in [c for c, q in self._group_sent.items() if not q or q[-1] <= now - 60.0]:
+                del self._group_sent[chat]
         at = slot * self.slot
         self._chat_next[chat_id] = at + self.chat_interval
         if is_group:
@@ -64,6 +69,16 @@ class RateLimiter:
         delay = self.reserve(chat_id, is_group, now) - now
         if delay > 0:
             await asyncio.sleep(delay)
+        # A stalled event loop (GC, a long tick) wakes several booked sends at once: hold the
+        # actual sends of any one second to the limit as well.
+        while True:
+            now = time.monotonic()
+            while self._sent and self._sent[0] <= now - 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self.per_second:
+                break
+            await asyncio.sleep(self._sent[0] + 1.0 - now)
+        self._sent.append(now)
 
 
 class Outcome(enum.Enum):
