@@ -28,13 +28,16 @@ class RateLimiter:
     slot a send takes. Booking (not sleeping and re-checking) loses no slots and wakes each
     waiting send once, however many are queued."""
 
-    def __init__(self, per_second: float = 28.0, chat_interval: float = 1.0, group_per_minute: int = 20) -> None:
-        # 28, not Telegram's 30: at the exact limit, network jitter (a slow new connection) bunches sends.
+    # Margins under Telegram's limits (30/s, 1/s per chat, 20/min per group): sends spaced at the exact limit
+    # arrive bunched by network jitter, and a group's 429 costs up to a minute.
+    def __init__(self, per_second: float = 28.0, chat_interval: float = 1.1, group_per_minute: int = 20,
+                 group_window: float = 62.0) -> None:
         self.slot = 1.0 / per_second
         self.per_second = int(per_second)
         self._sent: collections.deque[float] = collections.deque()  # actual send times, last second
         self.chat_interval = chat_interval
         self.group_per_minute = group_per_minute
+        self.group_window = group_window
         self._taken: set[int] = set()
         self._chat_next: dict[int, float] = {}
         self._group_sent: dict[int, collections.deque] = collections.defaultdict(collections.deque)
@@ -44,10 +47,10 @@ class RateLimiter:
         at = max(now, self._chat_next.get(chat_id, 0.0))
         if is_group:
             sent = self._group_sent[chat_id]
-            while sent and sent[0] <= now - 60.0:
+            while sent and sent[0] <= now - self.group_window:
                 sent.popleft()
-            if len(sent) >= self.group_per_minute and sent[-self.group_per_minute] > at - 60.0:
-                at = sent[-self.group_per_minute] + 60.0
+            if len(sent) >= self.group_per_minute and sent[-self.group_per_minute] > at - self.group_window:
+                at = sent[-self.group_per_minute] + self.group_window
         slot = math.ceil(at / self.slot - 1e-9)
         while slot in self._taken:
             slot += 1
@@ -56,7 +59,7 @@ class RateLimiter:
             oldest = math.floor(now / self.slot) - 1
             self._taken = {s for s in self._taken if s >= oldest}
             self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-            for chat in [c for c, q in self._group_sent.items() if not q or q[-1] <= now - 60.0]:
+            for chat in [c for c, q in self._group_sent.items() if not q or q[-1] <= now - self.group_window]:
                 del self._group_sent[chat]
         at = slot * self.slot
         self._chat_next[chat_id] = at + self.chat_interval

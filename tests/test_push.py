@@ -152,7 +152,7 @@ async def test_sms_for_unknown_rental_waits_as_orphan_then_is_delivered(app, pro
     from providers import Sms
 
     poller = background.pollers[provider.name]
-    await poller.store([Sms(provider.name, "w1", "777", "code 3333", "3333")], {})
+    await poller.store([Sms(provider.name, "w1", "777", "code 3333", "3333")])
     assert await app.sms_repo.outbox() == []
     rental = await rented(app)
     async with app.db.transaction() as conn:
@@ -185,14 +185,14 @@ async def test_auto_renewal_warning_when_balance_is_short(app, provider, session
 
 
 def test_rate_limiter_books_slots_within_every_limit():
-    limiter = RateLimiter(per_second=30, chat_interval=1.0, group_per_minute=20)
+    limiter = RateLimiter(per_second=30, chat_interval=1.0, group_per_minute=20, group_window=60.0)
     now = 1000.0
     # 90 private chats at once: never more than 30 in any one-second window, no slot lost
     times = sorted(limiter.reserve(chat, False, now) for chat in range(1, 91))
     assert times[-1] - times[0] == pytest.approx(89 / 30)
     assert all(times[i + 30] - times[i] >= 1.0 - 1e-9 for i in range(len(times) - 30))
     # the same chat again waits a second after its last message; another chat fills the gap before it
-    fresh = RateLimiter(per_second=30)
+    fresh = RateLimiter(per_second=30, chat_interval=1.0)
     first, second = fresh.reserve(1, False, now), fresh.reserve(1, False, now)
     assert second - first == pytest.approx(1.0)
     assert first < fresh.reserve(2, False, now) < second
