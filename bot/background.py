@@ -55,7 +55,7 @@ class Background:
         self._delivery: asyncio.Task | None = None
 
     async def on_webhook_sms(self, sms: Sms) -> None:
-        await self.pollers["getatext"].store([sms], {})
+        await self.pollers["getatext"].store([sms])
         self.deliverer.wake()
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from providers import Capability, Provider, Sms
 from providers.base import Provider as BaseProvider
-from storage import JobState, RentalRecord, RentalRepo, SmsRepo
+from storage import JobState, RentalRepo, SmsRepo
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class SmsPoller:
         new = 0
         if self.provider.supports(Capability.HISTORY):
             for rental in await self.rentals.open_by_provider(self.provider.name):
-                new += await self.store(await self.provider.history(rental.provider_rental_id), {})
+                new += await self.store(await self.provider.history(rental.provider_rental_id))
         await self.state.set(self._ack_key, None)
         if new:
             self.on_new()
@@ -52,26 +52,24 @@ class SmsPoller:
 
     async def tick(self) -> int:
         """One poll: returns how many SMS were new."""
-        open_rentals = await self.rentals.open_by_provider(self.provider.name)
-        if not open_rentals:
+        active = await self.rentals.active_provider_ids(self.provider.name)
+        if not active:
             return 0
-        by_id = {r.provider_rental_id: r for r in open_rentals}
-        fetched = await self.provider.fetch_new_sms(list(by_id))
-        new = await self.store(fetched, by_id)
+        fetched = await self.provider.fetch_new_sms(active)
+        new = await self.store(fetched)
         if fetched and self._acknowledges:
             await self.state.set(self._ack_key, "1")
-            new += await self.store(await self.provider.acknowledge_sms(), by_id)
+            new += await self.store(await self.provider.acknowledge_sms())
             await self.state.set(self._ack_key, None)
         if new:
             self.on_new()
         return new
 
-    async def store(self, items: Iterable[Sms], by_id: dict[str, RentalRecord]) -> int:
+    async def store(self, items: Iterable[Sms]) -> int:
         """Store in arrival order: the outbox sends by storage order, so chats see codes as they came."""
         new = 0
         for sms in sorted(items, key=_arrival):  # stable: same-second SMS keep the provider's (oldest-first) order
-            rental = by_id.get(sms.rental_id) or await self.rentals.find_by_provider_id(self.provider.name,
-                                                                                       sms.rental_id)
+            rental = await self.rentals.find_by_provider_id(self.provider.name, sms.rental_id)
             if rental is None:
                 await self.sms.store_orphan(provider=self.provider.name, provider_message_id=sms.id,
                                             provider_rental_id=sms.rental_id, body=sms.body, code=sms.code,
