@@ -83,7 +83,7 @@ class Stack:
     def __init__(self, workdir: Path, *, flood_limits: bool = False, sandbox_code_after: float | None = None,
                  admin_ids: tuple[int, ...] = (900,), poll_interval: float = 0.5, extra_env: dict | None = None,
                  bot_stdout: Callable[[str], Any] | Any | None = None) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()  # the bot runs in a subfolder: relative paths would point elsewhere
         self.flood_limits = flood_limits
         self.sandbox_code_after = sandbox_code_after
         self.admin_ids = tuple(admin_ids)
