@@ -20,6 +20,8 @@ from handlers.common import ChatContextMiddleware, FeedbackMiddleware
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
 from providers import Provider
+from providers.getatext import GetATextClient
+from providers.gotsms import GotSmsClient
 from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, RentalRepo, SmsRepo
 
 from .services.catalogue import Catalogue
@@ -34,9 +36,6 @@ COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """Every provider whose key is set."""
-    from providers.getatext import GetATextClient
-    from providers.gotsms import GotSmsClient
-
     found: dict[str, Provider] = {}
     if key := settings.gotsms_api_key.get_secret_value():
         found["gotsms"] = GotSmsClient(key, base_url=settings.gotsms_base_url, timeout=settings.provider_timeout)

@@ -56,9 +56,12 @@ class Jobs:
     async def _charge_renewal(self, rental: RentalRecord) -> bool:
         """The provider renewed an auto-renewing rental: charge the chat for the new period."""
         provider = self.rentals.providers.get(rental.provider)
+        if provider is None:
+            log.warning("renewal check of rental %d: provider %s is not configured", rental.id, rental.provider)
+            return True  # ask again once it is, rather than expire on a guess
         try:
             fresh = await provider.get_rental(rental.provider_rental_id)
-        except (ProviderError, AttributeError) as err:
+        except ProviderError as err:
             log.warning("renewal check of rental %d failed: %s", rental.id, err)
             return True  # ask again next round rather than expire on a guess
         if fresh.status is not RentalStatus.ACTIVE or not fresh.active_till or fresh.active_till <= utcnow():

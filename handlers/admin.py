@@ -108,7 +108,7 @@ async def refund_stars_command(message: Message, command: CommandObject, bot: Bo
         await bot.refund_star_payment(user_id=payer, telegram_payment_charge_id=charge_id)
     except TelegramBadRequest as err:
         await topups.undo_refund(charge_id, message.from_user.id)
-        raise StarsRefundRefused(reason=err.message, raw=True) from None
+        raise StarsRefundRefused(reason=err.message) from None
     await message.answer(t("stars-refunded", charge=charge_id, amount=format_money(-entry.amount),
                            chat=entry.chat_id))
 

@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
                            TelegramObject)
 
-from bot.services.errors import UserFacingError
+from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
 from storage import ChatRepo
 
@@ -75,9 +75,7 @@ def _texts(data: dict[str, Any]) -> Texts:
 
 def render_error(t: Texts, err: UserFacingError) -> str:
     params = {k: format_money(v) if k in MONEY_PARAMS and isinstance(v, int) else v for k, v in err.params.items()}
-    if isinstance(params.get("reason"), str) and not params.pop("raw", False) and t.has(params["reason"]):
-        params["reason"] = t(params["reason"])  # a reason given as a text key
-    params.pop("raw", None)
+    params = {k: t(v) if isinstance(v, TextKey) else v for k, v in params.items()}
     return t(err.key, **params)
 
 

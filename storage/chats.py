@@ -42,7 +42,3 @@ class ChatRepo:
                 if await cur.fetchone():
                     return
             await conn.execute("UPDATE chats SET id = ?, kind = 'supergroup' WHERE id = ?", (new_id, old_id))
-
-    async def count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM chats")
-        return row[0]

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 
+class TextKey(str):
+    """A parameter that names a text in the locale files, so the reader gets it in the chat's language."""
+
+
 class UserFacingError(Exception):
     key = "error-generic"
 

@@ -33,8 +33,6 @@ class TopUpPayload:
 
 
 class StarsRefundRefused(errors.UserFacingError):
-    """``reason`` is a text key, so the operator reads it in the chat's language."""
-
     key = "error-stars-refund"
 
 
@@ -83,16 +81,16 @@ class TopUps:
         """Take a Stars payment back off the balance before Telegram returns the stars."""
         payment = await self.payment(charge_id)
         if payment is None:
-            raise StarsRefundRefused(reason="refund-reason-unknown")
+            raise StarsRefundRefused(reason=errors.TextKey("refund-reason-unknown"))
         try:
             async with self.db.transaction() as conn:
                 entry = await ledger.post(conn, payment.chat_id, -payment.amount, "adjustment",
                                           f"stars-refund:{charge_id}", idempotency_key=f"stars-refund:{charge_id}",
                                           actor_id=admin_id, note="Stars refund")
         except InsufficientBalanceError:
-            raise StarsRefundRefused(reason="refund-reason-spent") from None
+            raise StarsRefundRefused(reason=errors.TextKey("refund-reason-spent")) from None
         if entry is None:
-            raise StarsRefundRefused(reason="refund-reason-done")
+            raise StarsRefundRefused(reason=errors.TextKey("refund-reason-done"))
         return entry
 
     async def undo_refund(self, charge_id: str, admin_id: int) -> None:
