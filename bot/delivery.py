@@ -73,8 +73,8 @@ class Deliverer:
                 count += 1
             elif outcome is Outcome.GONE:
                 await self.sms.mark_undeliverable(sms.id, "chat unreachable")
-                chat = await self.chats.get(chat_id) or chat
             else:
                 break  # Telegram trouble: keep the rest in order for the next round
-            chat = await self.chats.get(chat_id) or chat  # the id may have migrated to a supergroup
+            # Re-read: the chat may have gone inactive or migrated to a supergroup id while sending.
+            chat = await self.chats.get(chat_id) or chat
         return count
