@@ -26,6 +26,7 @@ from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, Re
 
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
+from .services.switches import PlanSwitches
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -54,6 +55,7 @@ class App:
     sms_repo: SmsRepo = field(init=False)
     catalogue: Catalogue = field(init=False)
     rentals: RentalService = field(init=False)
+    switches: PlanSwitches = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
@@ -65,6 +67,7 @@ class App:
         self.catalogue = Catalogue(self.providers, CatalogueCache(self.db), RentalRepo(self.db),
                                    self.settings.markup_percent)
         self.rentals = RentalService(self.db, self.providers, self.catalogue)
+        self.switches = PlanSwitches(self.rentals)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
@@ -89,7 +92,7 @@ class App:
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
-            "db": self.db,
+            "db": self.db, "switches": self.switches,
         }
 
 

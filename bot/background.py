@@ -33,7 +33,7 @@ class Background:
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake)
             for name, provider in app.providers.items()
         }
-        self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, self.deliverer.wake)
+        self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, self.deliverer.wake, app.switches)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         webhook_on = bool(settings.webhook_port and settings.webhook_secret.get_secret_value())
@@ -46,6 +46,7 @@ class Background:
         self.scheduler.add_job(self.jobs.warn_renewals, "interval", minutes=10, id="renewals")
         self.scheduler.add_job(self.jobs.reconcile, "interval", seconds=30, id="reconcile")
         self.scheduler.add_job(self.jobs.cleanup, "interval", minutes=30, id="cleanup")
+        self.scheduler.add_job(self.jobs.retry_stars_refunds, "interval", minutes=5, id="stars_refunds")
         self.webhook = None
         if webhook_on and "getatext" in self.pollers:
             self.webhook = WebhookServer(

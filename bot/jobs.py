@@ -11,9 +11,12 @@ from providers import ProviderError, RentalStatus
 from storage import ChatRepo, Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo
 from storage import ledger
 from storage.catalogue import CatalogueCache
-from storage.models import utcnow
+from storage.stars_refunds import StarsRefundRepo
+from storage.models import db_time, utcnow
 
+from . import stars
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
+from .services.switches import PlanSwitches
 from .telegram_out import ChatSender
 
 log = logging.getLogger(__name__)
@@ -24,9 +27,10 @@ RENEW_CUTOFF = timedelta(hours=1)
 
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
-                 on_new_sms=lambda: None) -> None:
+                 on_new_sms=lambda: None, switches: PlanSwitches | None = None) -> None:
         self.db = db
         self.rentals = rentals
+        self.switches = switches or PlanSwitches(rentals)
         self.repo: RentalRepo = rentals.rentals
         self.chats = chats
         self.sms = sms
@@ -68,7 +72,7 @@ class Jobs:
             return False
         try:
             async with self.db.transaction() as conn:
-                await ledger.post(conn, rental.chat_id, -rental.price_charged, "charge", f"rental:{rental.id}",
+                await ledger.post(conn, rental.chat_id, -rental.renewal_price, "charge", f"rental:{rental.id}",
                                   idempotency_key=f"renewal:{rental.id}:{fresh.active_till.isoformat()}",
                                   note=f"{rental.service_name} renewal")
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
@@ -78,7 +82,7 @@ class Jobs:
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till)
             await self._disable_auto_renew(rental)
             return True
-        await self._tell(rental, "notify-renewed", price=format_money(rental.price_charged))
+        await self._tell(rental, "notify-renewed", price=format_money(rental.renewal_price))
         return True
 
     async def _disable_auto_renew(self, rental: RentalRecord) -> None:
@@ -86,7 +90,7 @@ class Jobs:
             await self.rentals.set_auto_renew(rental.chat_id, rental.id, False)
         except Exception as err:  # noqa: BLE001 - the notice below matters more than the reason
             log.warning("turning off auto-renew of rental %d failed: %s", rental.id, err)
-        await self._tell(rental, "notify-renew-disabled", price=format_money(rental.price_charged))
+        await self._tell(rental, "notify-renew-disabled", price=format_money(rental.renewal_price))
 
     async def warn_renewals(self) -> int:
         """Auto-renewing rentals the balance cannot pay for: warn a day ahead, turn off an hour ahead."""
@@ -94,8 +98,9 @@ class Jobs:
         warned = 0
         rows = await self.db.fetchall(
             "SELECT r.* FROM rentals r JOIN chats c ON c.id = r.chat_id WHERE r.status = 'active'"
-            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND r.active_till <= ? AND c.balance < r.price_charged",
-            ((now + RENEW_WARNING).isoformat(),),
+            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND r.active_till <= ?"
+            " AND c.balance < COALESCE(r.period_price, r.price_charged)",
+            (db_time(now + RENEW_WARNING),),
         )
         for row in rows:
             rental = RentalRecord.from_row(row)
@@ -105,13 +110,17 @@ class Jobs:
             elif row["renew_warned_at"] is None:
                 t = Texts(chat.language)
                 await self._tell(rental, "notify-renew-warning", left=views.time_left(t, rental.active_till, now),
-                                 balance=format_money(chat.balance), price=format_money(rental.price_charged))
+                                 balance=format_money(chat.balance), price=format_money(rental.renewal_price))
                 async with self.db.transaction() as conn:
                     await RentalRepo.update(conn, rental.id, renew_warned_at=now)
                 warned += 1
         return warned
 
     async def reconcile(self) -> int:
+        for settled in await self.switches.reconcile():
+            s = settled.switch
+            await self._tell(settled.rental, "notify-switch-refunded" if settled.refunded else "notify-switch-done",
+                             duration=s.duration_label, price=format_money(s.price))
         changed = await self.rentals.reconcile_pending()
         for rental in changed:
             if rental.status == "active":
@@ -121,6 +130,10 @@ class Jobs:
         if await self.sms.adopt_orphans():
             self.on_new_sms()
         return len(changed)
+
+    async def retry_stars_refunds(self) -> int:
+        """Stars refunds whose call got no answer: asked again until Telegram says done or no."""
+        return await stars.retry_pending(self.sender.bot, StarsRefundRepo(self.db))
 
     async def cleanup(self) -> None:
         await CatalogueCache(self.db).purge()

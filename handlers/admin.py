@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from decimal import Decimal, InvalidOperation
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -14,12 +12,14 @@ from bot.services import stats
 from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.pricing import format_money
-from bot.services.topups import StarsRefundRefused, TopUps
+from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
+from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
 from providers import Provider, ProviderError
 from storage import ChatRepo, Database, JobState, LedgerRepo
 
 from . import views
+from .balance import CHAT_ID
 from .callbacks import PanelCb
 from .common import show
 from .i18n import Html, Texts
@@ -70,7 +70,7 @@ async def panel_period(callback: CallbackQuery, callback_data: PanelCb, t: Texts
 async def ledger_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
                          ledger_repo: LedgerRepo) -> None:
     _require_admin(wallet, message.from_user.id)
-    if not command.args or not re.fullmatch(r"-?\d{1,16}", command.args.strip()):
+    if not command.args or not CHAT_ID.fullmatch(command.args.strip()):
         raise BadArguments(usage=Html(t("admin-ledger-usage")))
     chat_id = int(command.args.strip())
     chat = await chats.get(chat_id)
@@ -102,15 +102,14 @@ async def refund_stars_command(message: Message, command: CommandObject, bot: Bo
     charge_id = (command.args or "").strip()
     if not charge_id or len(charge_id) > 200:
         raise BadArguments(usage=Html(t("admin-refund-usage")))
-    payer = await topups.payer_of(charge_id)
-    entry = await topups.debit_refund(charge_id, message.from_user.id)
-    try:
-        await bot.refund_star_payment(user_id=payer, telegram_payment_charge_id=charge_id)
-    except TelegramBadRequest as err:
-        await topups.undo_refund(charge_id, message.from_user.id)
-        raise StarsRefundRefused(reason=err.message) from None
-    await message.answer(t("stars-refunded", charge=charge_id, amount=format_money(-entry.amount),
-                           chat=entry.chat_id))
+    refund = await topups.start_refund(charge_id, message.from_user.id)
+    outcome, reason = await ask_telegram(bot, topups.refunds, refund)
+    if outcome is RefundOutcome.REFUSED:
+        raise StarsRefundRefused(reason=reason)
+    if outcome is RefundOutcome.UNKNOWN:
+        raise StarsRefundPending(amount=refund.amount, chat=refund.chat_id)
+    await message.answer(t("stars-refunded", charge=charge_id, amount=format_money(refund.amount),
+                           chat=refund.chat_id))
 
 
 def setup() -> Router:

@@ -19,7 +19,9 @@ from .callbacks import MenuCb, Screen
 from .common import show
 from .i18n import Html, Texts
 
-AMOUNT = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
+# ASCII digits only: int() and \d also take '٥' and '５', which an operator did not mean to type.
+AMOUNT = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")
+CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 
 
 async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
@@ -45,7 +47,7 @@ async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_r
 def parse_adjustment(args: str | None) -> tuple[int, int, str]:
     """'<chat id> <amount> [note]' -> (chat id, minor units, note)."""
     parts = (args or "").split(maxsplit=2)
-    if len(parts) < 2 or not re.fullmatch(r"-?\d{1,16}", parts[0]) or not AMOUNT.match(parts[1]):
+    if len(parts) < 2 or not CHAT_ID.fullmatch(parts[0]) or not AMOUNT.fullmatch(parts[1]):
         raise ValueError
     try:
         minor = to_minor_units(Decimal(parts[1].replace(",", ".")))

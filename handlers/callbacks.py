@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import enum
 import secrets
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# Every integer field is bounded: out-of-range data (a forged 20-digit id) fails to unpack, so no handler
+# matches and the fallback answers "stale button" without reaching SQLite.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Page = Annotated[int, Field(ge=0, le=10_000)]
+Index = Annotated[int, Field(ge=0, le=99)]
 
 
 def nonce() -> str:
@@ -27,7 +35,7 @@ class MenuCb(CallbackData, prefix="m"):
 
 
 class ServicesCb(CallbackData, prefix="sv"):
-    page: int = 0
+    page: Page = 0
     q: str = ""  # search text, cut to fit the 64-byte limit
 
 
@@ -36,18 +44,18 @@ class ServiceCb(CallbackData, prefix="s"):
 
 
 class OfferCb(CallbackData, prefix="o"):
-    snap: int
-    i: int
+    snap: RowId
+    i: Index
 
 
 class RentCb(CallbackData, prefix="r"):
-    snap: int
-    i: int
+    snap: RowId
+    i: Index
     n: str
 
 
 class NumbersCb(CallbackData, prefix="n"):
-    page: int = 0
+    page: Page = 0
 
 
 class CardAction(enum.StrEnum):
@@ -64,20 +72,30 @@ class CardAction(enum.StrEnum):
 
 
 class CardCb(CallbackData, prefix="c"):
-    id: int
+    id: RowId
     a: CardAction = CardAction.SHOW
     n: str = ""
 
 
+class SwitchPlanCb(CallbackData, prefix="tp"):
+    """A longer plan picked: the confirm screen with its price and new end."""
+
+    id: RowId
+    snap: RowId
+    i: Index
+
+
 class SwitchCb(CallbackData, prefix="t"):
-    id: int
-    snap: int
-    i: int
+    """The confirmed switch: spends."""
+
+    id: RowId
+    snap: RowId
+    i: Index
     n: str
 
 
 class TopUpCb(CallbackData, prefix="u"):
-    stars: int
+    stars: Annotated[int, Field(ge=1, le=100_000)]
 
 
 class LangCb(CallbackData, prefix="l"):
@@ -89,4 +107,4 @@ class GroupRentCb(CallbackData, prefix="g"):
 
 
 class PanelCb(CallbackData, prefix="p"):
-    days: int
+    days: Annotated[int, Field(ge=1, le=366)]

@@ -98,11 +98,12 @@ def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))[:200]
 
 
-async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
-    """Edit the screen in place for a button press; send a new message for a command."""
+async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None, *,
+               new: bool = False) -> Message | None:
+    """Edit the screen in place for a button press (unless ``new``); send a new message for a command."""
     if isinstance(event, CallbackQuery):
         message = event.message
-        if message is None or isinstance(message, InaccessibleMessage):
+        if new or message is None or isinstance(message, InaccessibleMessage):
             return await event.bot.send_message(event.from_user.id if message is None else message.chat.id,
                                                 text, reply_markup=markup)
         try:

@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from providers import Capability
 
 from .callbacks import (CardAction, CardCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
-                        SwitchCb, nonce)
+                        SwitchCb, SwitchPlanCb, nonce)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -126,9 +126,17 @@ def numbers(t: Texts, items: Iterable[tuple[int, str]], page: int, pages: int) -
 def switch_plans(t: Texts, rental_id: int, snapshot_id: int, labels: list[str]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for index, label in enumerate(labels):
-        b.row(_button(label, SwitchCb(id=rental_id, snap=snapshot_id, i=index, n=nonce())))
+        b.row(_button(label, SwitchPlanCb(id=rental_id, snap=snapshot_id, i=index)))
     b.row(_button(t("btn-card"), CardCb(id=rental_id)))
     return b.as_markup()
+
+
+def switch_confirm(t: Texts, rental_id: int, snapshot_id: int, index: int, price: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(t("switch-confirm-button", price=price), SwitchCb(id=rental_id, snap=snapshot_id, i=index,
+                                                                    n=nonce()))],
+        [_button(t("btn-card"), CardCb(id=rental_id))],
+    ])
 
 
 def to_card(t: Texts, rental_id: int) -> InlineKeyboardMarkup:

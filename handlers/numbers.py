@@ -5,16 +5,17 @@ import math
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
+from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
 from storage import Chat, SmsRepo
 
 from . import keyboards, views
-from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb
+from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb
 from .common import show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, ensure_can_spend
@@ -25,7 +26,7 @@ SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.A
 
 
 async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental_id: int, rentals: RentalService,
-                    sms_repo: SmsRepo, providers: dict[str, Provider]) -> None:
+                    sms_repo: SmsRepo, providers: dict[str, Provider], *, new: bool = False) -> None:
     rental = await rentals.owned(chat.id, rental_id)
     provider = providers.get(rental.provider)
     codes = await sms_repo.for_rental(rental.id, limit=3)
@@ -33,7 +34,7 @@ async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental
                         and rental.status in ("finished", "expired", "cancelled") and bool(rental.provider_rental_id))
     text, markup = views.card(t, rental, codes, rentals.actions(rental), provider.title if provider else rental.provider,
                               is_group=chat.is_group, can_renew_closed=can_renew_closed)
-    await show(event, text, markup)
+    await show(event, text, markup, new=new)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -58,13 +59,22 @@ async def numbers_page(callback: CallbackQuery, callback_data: NumbersCb, chat: 
     await numbers_screen(callback, chat, t, rentals, callback_data.page)
 
 
+async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: SmsRepo) -> bool:
+    message = callback.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return False
+    return await sms_repo.is_pushed_message(rental_id, message.message_id)
+
+
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache) -> None:
+                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches) -> None:
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
     if action in SPENDING:
         await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+    # A pushed code stays in the chat: its buttons answer with a new message instead of editing it.
+    new = await _under_pushed_code(callback, rental_id, sms_repo)
     notice = ""
     if action is CardAction.REFRESH:
         await rentals.refresh(chat.id, rental_id)
@@ -81,35 +91,51 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.WAKE:
         notice = t("woken", message=await rentals.wake_up(chat.id, rental_id))
     elif action is CardAction.RENEW:
-        new = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,
-                                 callback_data.n or "card")
-        rental_id, notice = new.id, t("renewed")
+        fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,
+                                    callback_data.n or "card")
+        rental_id, notice = fresh.id, t("renewed")
     elif action is CardAction.SWITCH:
-        await switch_screen(callback, chat, t, rentals, providers, rental_id)
+        rental, snapshot, longer = await switches.offers(chat.id, rental_id)
+        labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in longer]
+        await show(callback, t("switch-title", service=rental.service_name, phone=rental.phone or ""),
+                   keyboards.switch_plans(t, rental.id, snapshot, labels), new=new)
         return
     elif action is CardAction.HISTORY:
         messages = await rentals.history(chat.id, rental_id)
-        await show(callback, *views.history(t, rental, messages))
+        await show(callback, *views.history(t, rental, messages), new=new)
         return
     if notice:
         callback_answer.text = notice[:200]
-    await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers)
+    await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, new=new)
 
 
-async def switch_screen(callback: CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
-                        providers: dict[str, Provider], rental_id: int) -> None:
-    rental, snapshot, monthly = await rentals.transition_offers(chat.id, rental_id)
-    labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in monthly]
-    await show(callback, t("switch-title", service=rental.service_name, phone=rental.phone or ""),
-               keyboards.switch_plans(t, rental.id, snapshot, labels))
+async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, bot: Bot, chat: Chat, t: Texts,
+                         switches: PlanSwitches, providers: dict[str, Provider], admins: AdminCache) -> None:
+    """The price, the new plan and its end, stated before anything is charged."""
+    await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+    quote = await switches.quote(chat.id, callback_data.id, callback_data.snap, callback_data.i)
+    rental, offer = quote.rental, quote.offer
+    if chat.balance < quote.price:
+        text = t("confirm-short", service=rental.service_name, price=format_money(quote.price),
+                 balance=format_money(chat.balance), missing=format_money(quote.price - chat.balance))
+        await show(callback, text, keyboards.to_card(t, rental.id))
+        return
+    provider = providers.get(rental.provider)
+    text = t("switch-confirm", service=rental.service_name, phone=rental.phone or "",
+             provider=provider.title if provider else rental.provider,
+             duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
+             price=format_money(quote.price), ends=views.when(quote.ends_about),
+             after=format_money(chat.balance - quote.price))
+    await show(callback, text, keyboards.switch_confirm(t, rental.id, callback_data.snap, callback_data.i,
+                                                        format_money(quote.price)))
 
 
 async def switch_plan(callback: CallbackQuery, callback_data: SwitchCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache) -> None:
+                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
-    done = await rentals.transition(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
-                                    callback_data.i, callback_data.n)
+    done = await switches.switch(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
+                                 callback_data.i, callback_data.n)
     callback_answer.text = t("switched", duration=done.duration_label)[:200]
     await show_card(callback, chat, t, done.id, rentals, sms_repo, providers)
 
@@ -119,5 +145,6 @@ def setup() -> Router:
     router.message.register(numbers_command, Command("numbers"))
     router.callback_query.register(numbers_page, NumbersCb.filter())
     router.callback_query.register(card_action, CardCb.filter())
+    router.callback_query.register(switch_confirm, SwitchPlanCb.filter())
     router.callback_query.register(switch_plan, SwitchCb.filter())
     return router

@@ -6,8 +6,9 @@ from .ledger import InsufficientBalanceError, LedgerRepo
 from .models import Chat, LedgerEntry, RentalRecord, StoredSms
 from .rentals import RentalRepo
 from .sms import JobState, SmsRepo
+from .switches import PlanSwitch, PlanSwitchRepo
 
 __all__ = [
     "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseTooNewError", "InsufficientBalanceError",
-    "LedgerEntry", "LedgerRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
+    "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

@@ -18,6 +18,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def db_time(moment: datetime | None) -> str | None:
+    """The one stored form of a moment: UTC, fixed width, so SQL compares stored times as text correctly.
+
+    Providers report in their own zones (GetAText: US Eastern); '17:26-05:00' and '22:16+00:00' compare
+    wrongly as text. Same form as SQLite's strftime('%Y-%m-%dT%H:%M:%f+00:00'), which migration 4 used."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 @dataclass(frozen=True, slots=True)
 class Chat:
     id: int
@@ -82,6 +94,12 @@ class RentalRecord:
     failure: str
     created_at: datetime
     duration_minutes: int | None = None
+    period_price: int | None = None  # one period of the current plan; None on rows written before it existed
+
+    @property
+    def renewal_price(self) -> int:
+        """What renewing one more period costs the chat."""
+        return self.price_charged if self.period_price is None else self.period_price
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +115,7 @@ class RentalRecord:
             provider_cost=row["provider_cost"], status=row["status"], active_from=parse_ts(row["active_from"]),
             active_till=parse_ts(row["active_till"]), auto_renew=bool(row["auto_renew"]), failure=row["failure"],
             created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
+            period_price=row["period_price"],
         )
 
 

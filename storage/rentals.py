@@ -5,7 +5,7 @@ from datetime import datetime
 import aiosqlite
 
 from .db import Database
-from .models import RentalRecord
+from .models import RentalRecord, db_time
 
 OPEN_STATUSES = ("active", "pending")
 
@@ -87,7 +87,7 @@ class RentalRepo:
     async def expired(self, now: datetime) -> list[RentalRecord]:
         rows = await self.db.fetchall(
             "SELECT * FROM rentals WHERE status = 'active' AND active_till IS NOT NULL AND active_till <= ?",
-            (now.isoformat(),),
+            (db_time(now),),
         )
         return [RentalRecord.from_row(r) for r in rows]
 
@@ -100,7 +100,7 @@ class RentalRepo:
 
 def _db_value(value):
     if isinstance(value, datetime):
-        return value.isoformat()
+        return db_time(value)
     if isinstance(value, bool):
         return int(value)
     return value

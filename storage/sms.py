@@ -4,11 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .db import Database
-from .models import StoredSms, utcnow
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+from .models import StoredSms, db_time, utcnow
 
 
 class SmsRepo:
@@ -24,8 +20,8 @@ class SmsRepo:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at,"
                 " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(provider, provider_message_id) DO NOTHING",
-                (provider, provider_message_id, rental_id, body, code, sender, _iso(received_at),
-                 utcnow().isoformat() if delivered else None),
+                (provider, provider_message_id, rental_id, body, code, sender, db_time(received_at),
+                 db_time(utcnow()) if delivered else None),
             )
             return cur.rowcount == 1
 
@@ -36,7 +32,7 @@ class SmsRepo:
             await conn.execute(
                 "INSERT INTO orphan_sms (provider, provider_message_id, provider_rental_id, body, code, sender,"
                 " received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(provider, provider_message_id) DO NOTHING",
-                (provider, provider_message_id, provider_rental_id, body, code, sender, _iso(received_at)),
+                (provider, provider_message_id, provider_rental_id, body, code, sender, db_time(received_at)),
             )
 
     async def adopt_orphans(self) -> int:
@@ -64,14 +60,14 @@ class SmsRepo:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE sms SET sending_since = ?, delivery_attempts = delivery_attempts + 1 WHERE id = ?",
-                (utcnow().isoformat(), sms_id),
+                (db_time(utcnow()), sms_id),
             )
 
     async def mark_delivered(self, sms_id: int, telegram_message_id: int | None = None) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE sms SET delivered_at = ?, telegram_message_id = ? WHERE id = ? AND delivered_at IS NULL",
-                (utcnow().isoformat(), telegram_message_id, sms_id),
+                (db_time(utcnow()), telegram_message_id, sms_id),
             )
 
     async def mark_undeliverable(self, sms_id: int, reason: str) -> None:
@@ -84,6 +80,12 @@ class SmsRepo:
             "SELECT * FROM sms WHERE rental_id = ? ORDER BY id DESC LIMIT ?", (rental_id, limit)
         )
         return [StoredSms.from_row(r) for r in rows]
+
+    async def is_pushed_message(self, rental_id: int, telegram_message_id: int) -> bool:
+        """Whether this chat message is a code we pushed (such a message is never edited into something else)."""
+        row = await self.db.fetchone("SELECT 1 FROM sms WHERE rental_id = ? AND telegram_message_id = ?",
+                                     (rental_id, telegram_message_id))
+        return row is not None
 
     async def delivered_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NOT NULL")

@@ -27,6 +27,7 @@ class RecordingSession(BaseSession):
         self.owners: set[tuple[int, int]] = set()
         self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
         self.blocked: set[int] = set()  # chats that blocked or removed the bot
+        self.failures: list[tuple[type, Exception]] = []  # (method type, error): raised by the next such call
         self._ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -38,6 +39,10 @@ class RecordingSession(BaseSession):
 
     async def make_request(self, bot: Bot, method: TelegramMethod, timeout: int | None = None) -> Any:
         self.calls.append(method)
+        for i, (kind, error) in enumerate(self.failures):
+            if isinstance(method, kind):
+                del self.failures[i]
+                raise error
         if isinstance(method, SendMessage):
             if method.chat_id in self.blocked:
                 raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
@@ -78,6 +83,13 @@ class RecordingSession(BaseSession):
 
     def last(self, chat_id: int) -> Message:
         return max(self.messages[chat_id].values(), key=lambda m: m.message_id)
+
+    def fail_next(self, kind: type, error: Exception) -> None:
+        """The next call of this method type raises ``error`` (after being recorded)."""
+        self.failures.append((kind, error))
+
+    def calls_of(self, kind: type) -> list[TelegramMethod]:
+        return [c for c in self.calls if isinstance(c, kind)]
 
     def callback_answers(self) -> list[AnswerCallbackQuery]:
         return [c for c in self.calls if isinstance(c, AnswerCallbackQuery)]

@@ -1,9 +1,12 @@
 """Every GotSMS action is reachable from the number card: real client, fake GotSMS server, production Dispatcher."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.app import App, build_bot, build_dispatcher
+from providers import errors as perr
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
 from tests.fakes.gotsms_server import FakeGotSms
@@ -52,8 +55,17 @@ async def test_card_offers_exactly_the_gotsms_actions_and_each_works(gotsms_worl
     await alice.press("Switch to monthly")
     assert "switch to a monthly plan" in alice.screen().text
     await alice.press("$5.49")  # 4.99 + 10 %, rounded up
+    confirm = alice.screen().text
+    assert "Switch the plan" in confirm and "$5.49" in confirm and "Ends about" in confirm
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110  # nothing charged before confirming
+    await alice.press("Switch for $5.49")
     assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
-    assert "1 month" in alice.screen().text
+    card = alice.screen().text
+    assert "1 month" in card and "Time left: 29d" in card  # the card shows the new plan's end
+    [switch_charge, *_] = await app.ledger_repo.recent(alice.chat_id)
+    assert switch_charge.amount == -549 and "Telegram" in switch_charge.note and "1 month" in switch_charge.note
+    [rental] = (await app.rentals.rentals.for_chat(alice.chat_id))[0]
+    assert rental.renewal_price == 549 and rental.price_charged == 110 + 549
     answer = await alice.press("Auto-renew: off")
     assert answer.text == "Auto-renew is on."
     assert "Auto-renew: on" in alice.screen().text
@@ -75,3 +87,82 @@ async def test_refund_before_any_sms(gotsms_world):
     answer = await alice.press("Cancel & refund")
     assert "$1.65 returned" in answer.text
     assert (await app.chats.get(alice.chat_id)).balance == 500
+
+
+async def _to_switch_confirm(app, alice):
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 2000)
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("1 day")
+    await alice.press("Rent for $1.10")
+    await alice.press("Switch to monthly")
+    await alice.press("$5.49")
+
+
+async def _age_switches(app, minutes: int = 5) -> None:
+    async with app.db.transaction() as conn:
+        await conn.execute(f"UPDATE plan_switches SET created_at = datetime('now', '-{minutes} minutes')")
+
+
+def _lose_reply(client, *, after_acting: bool):
+    """The transition call's reply is lost (a timeout), after the provider acted or before it did."""
+    real = client.api_transition_rent
+
+    async def transition(rent_id, plan_id):
+        if after_acting:
+            await real(rent_id, plan_id)
+        raise perr.OutcomeUnknownError("request timed out; outcome unknown", provider="gotsms")
+
+    client.api_transition_rent = transition
+
+
+async def test_switch_with_lost_reply_is_reconciled_onto_the_rental_when_the_provider_made_it(gotsms_world, session):
+    app, fake, alice = gotsms_world
+    client = app.providers["gotsms"]
+    await _to_switch_confirm(app, alice)
+    _lose_reply(client, after_acting=True)
+    answer = await alice.press("Switch for $5.49")
+    assert "did not confirm the switch" in answer.text
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549  # kept, pending
+    [rental] = (await app.rentals.rentals.for_chat(alice.chat_id))[0]
+    assert rental.duration_label == "1 day"  # not recorded on a guess
+    # A second tap while it is pending charges nothing more.
+    await alice.press("Switch for $5.49")
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
+
+    await _age_switches(app)
+    settled = await app.switches.reconcile()
+    assert [s.refunded for s in settled] == [False]
+    rental = await app.rentals.rentals.get(rental.id)
+    assert rental.duration_label == "1 month" and rental.renewal_price == 549
+    assert rental.active_till - rental.active_from > timedelta(days=29)
+    assert await app.switches.reconcile() == []  # settled once
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
+
+
+async def test_switch_with_lost_reply_is_refunded_when_the_provider_did_not_make_it(gotsms_world, session):
+    app, fake, alice = gotsms_world
+    await _to_switch_confirm(app, alice)
+    _lose_reply(app.providers["gotsms"], after_acting=False)
+    await alice.press("Switch for $5.49")
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
+    assert await app.switches.reconcile() == []  # too young to decide
+    await _age_switches(app)
+    [settled] = await app.switches.reconcile()
+    assert settled.refunded
+    assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110
+    [rental] = (await app.rentals.rentals.for_chat(alice.chat_id))[0]
+    assert rental.duration_label == "1 day" and rental.renewal_price == 110
+
+
+async def test_switch_reconcile_decides_nothing_while_the_provider_is_unreachable(gotsms_world, session):
+    app, fake, alice = gotsms_world
+    await _to_switch_confirm(app, alice)
+    _lose_reply(app.providers["gotsms"], after_acting=False)
+    await alice.press("Switch for $5.49")
+    await _age_switches(app)
+    fake.set_mode("error500")
+    assert await app.switches.reconcile() == []
+    fake.set_mode("ok")
+    assert len(await app.switches.reconcile()) == 1

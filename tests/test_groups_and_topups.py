@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
+from aiogram.methods import AnswerPreCheckoutQuery, RefundStarPayment, SendInvoice
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
                            SuccessfulPayment, Update)
 
@@ -180,3 +181,80 @@ async def test_operator_panel(app, telegram, session, alice, provider):
     assert "+$5.00" in admin.screen().text
     await alice.send("/admin")
     assert alice.screen().text == "Not allowed."
+
+
+@pytest.fixture
+async def paid(app, telegram, session, alice):
+    """Alice paid 250 stars (charge-9); the operator is at hand."""
+    dp, bot = telegram
+    await alice.send("/start")
+    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    assert (await app.chats.get(alice.chat_id)).balance == 325
+    return Person(dp, bot, session, ADMIN_ID, name="Op")
+
+
+def _refund_error(kind: str) -> Exception:
+    method = RefundStarPayment(user_id=1001, telegram_payment_charge_id="charge-9")
+    if kind == "network":
+        return TelegramNetworkError(method=method, message="Request timeout error")
+    return TelegramServerError(method=method, message="Internal Server Error")
+
+
+@pytest.mark.parametrize("kind", ["network", "server"])
+async def test_stars_refund_without_an_answer_stays_pending_and_the_operator_retry_asks_again(
+        app, session, alice, paid, kind):
+    session.fail_next(RefundStarPayment, _refund_error(kind))
+    await paid.send("/refund_stars charge-9")
+    assert "did not answer" in paid.screen().text
+    assert (await app.chats.get(alice.chat_id)).balance == 0  # debited while the refund is open
+    [entry, *_] = await app.ledger_repo.recent(alice.chat_id)
+    assert "requested" in entry.note and "refunded" not in entry.note.lower()
+    assert (await app.topups.refunds.get("charge-9")).state == "pending"
+
+    await paid.send("/refund_stars charge-9")  # the retry really calls Telegram again
+    assert len(session.calls_of(RefundStarPayment)) == 2
+    assert "refunded" in paid.screen().text
+    assert (await app.topups.refunds.get("charge-9")).state == "done"
+    assert (await app.chats.get(alice.chat_id)).balance == 0  # debited once, not twice
+    await paid.send("/refund_stars charge-9")
+    assert "already refunded" in paid.screen().text
+    assert len(session.calls_of(RefundStarPayment)) == 2
+
+
+async def test_stars_refund_answered_already_refunded_after_a_lost_reply_counts_as_done(app, session, alice, paid):
+    session.fail_next(RefundStarPayment, _refund_error("network"))
+    await paid.send("/refund_stars charge-9")
+    session.fail_next(RefundStarPayment, TelegramBadRequest(
+        method=RefundStarPayment(user_id=1001, telegram_payment_charge_id="charge-9"),
+        message="Bad Request: CHARGE_ALREADY_REFUNDED"))
+    await paid.send("/refund_stars charge-9")
+    assert "refunded" in paid.screen().text and "refused" not in paid.screen().text
+    assert (await app.topups.refunds.get("charge-9")).state == "done"
+    assert (await app.chats.get(alice.chat_id)).balance == 0
+
+
+async def test_stars_refund_refused_by_telegram_gives_the_balance_back_and_can_be_asked_again(
+        app, session, alice, paid):
+    session.fail_next(RefundStarPayment, TelegramBadRequest(
+        method=RefundStarPayment(user_id=1001, telegram_payment_charge_id="charge-9"),
+        message="Bad Request: REFUND_PERIOD_EXPIRED"))
+    await paid.send("/refund_stars charge-9")
+    assert "Refund refused" in paid.screen().text and "REFUND_PERIOD_EXPIRED" in paid.screen().text
+    assert (await app.chats.get(alice.chat_id)).balance == 325
+    await paid.send("/refund_stars charge-9")  # a new round: debited again, and this time Telegram refunds
+    assert "refunded" in paid.screen().text
+    assert (await app.chats.get(alice.chat_id)).balance == 0
+
+
+async def test_stars_refund_job_asks_again_until_telegram_answers(app, telegram, session, alice, paid):
+    from bot.stars import retry_pending
+
+    dp, bot = telegram
+    session.fail_next(RefundStarPayment, _refund_error("network"))
+    await paid.send("/refund_stars charge-9")
+    session.fail_next(RefundStarPayment, _refund_error("server"))
+    assert await retry_pending(bot, app.topups.refunds) == 0  # still no answer: still pending
+    assert (await app.topups.refunds.get("charge-9")).attempts == 2
+    assert await retry_pending(bot, app.topups.refunds) == 1
+    assert (await app.topups.refunds.get("charge-9")).state == "done"
+    assert (await app.chats.get(alice.chat_id)).balance == 0

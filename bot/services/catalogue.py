@@ -26,6 +26,12 @@ def service_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", name.lower())[:24] or "x"
 
 
+def _spelling_rank(name: str) -> tuple[int, str]:
+    """Which of two spellings of one service to show: the brand's capitals ('WhatsApp' over 'Whatsapp'),
+    then a fixed order, so the choice does not depend on which provider answered first."""
+    return sum(c.isupper() for c in name), name
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogueService:
     key: str
@@ -73,6 +79,8 @@ class Catalogue:
             for service in services:
                 key = service_key(service.name)
                 entry = merged.setdefault(key, CatalogueService(key, service.name, {}))
+                if _spelling_rank(service.name) > _spelling_rank(entry.name):
+                    entry = merged[key] = CatalogueService(key, service.name, entry.ids)
                 entry.ids[name] = service.id
         popularity = await self.rentals.popularity()
         needle = service_key(search) if search.strip() else ""
@@ -103,7 +111,10 @@ class Catalogue:
                 log.warning("offers from %s failed: %s", name, result)
                 failed.append(self.providers[name].title)
                 continue
-            offers.extend(PricedOffer(o, self.price(o)) for o in result)
+            # One display name per service, whichever provider sells it: the card, the pushed code and the
+            # ledger all take the rental's name from here.
+            offers.extend(PricedOffer(dataclasses.replace(o, service_name=service.name), self.price(o))
+                          for o in result)
         offers.sort(key=lambda p: (p.price, p.offer.duration_minutes or 0))
         return offers, failed
 

@@ -76,9 +76,9 @@ class RentalService:
         offer = offer_from_dict(offers[index])
         return offer, self.catalogue.price(offer)
 
-    async def snapshot(self, chat_id: int, service_key: str, service_name: str, offers: list[Offer]) -> int:
+    async def snapshot(self, chat_id: int, key: str, service_name: str, offers: list[Offer]) -> int:
         """Remember the offers shown to a chat; buttons then name one by (snapshot, index)."""
-        return await self.snapshots.save(chat_id, service_key, service_name, [offer_to_dict(o) for o in offers])
+        return await self.snapshots.save(chat_id, key, service_name, [offer_to_dict(o) for o in offers])
 
     def actions(self, rental: RentalRecord) -> set[Capability]:
         """Actions the card offers for this rental, from the provider's capabilities and the rental's state."""
@@ -116,7 +116,7 @@ class RentalService:
                       price=Decimal(old.provider_cost), billing=old.billing,
                       duration_minutes=old.duration_minutes, duration_label=old.duration_label,
                       country=old.country)
-        rental = await self._charge_pending(request, offer, old.price_charged, f"renew:{old.id}:{nonce}")
+        rental = await self._charge_pending(request, offer, old.renewal_price, f"renew:{old.id}:{nonce}")
         return await self._call_provider(rental, provider.renew(old.provider_rental_id))
 
     async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str) -> RentalRecord:
@@ -127,7 +127,7 @@ class RentalService:
                     provider=offer.provider, offer_id=offer.id, service_name=offer.service_name,
                     billing=str(offer.billing), duration_label=offer.duration_label, country=offer.country,
                     duration_minutes=offer.duration_minutes,
-                    price_charged=price, provider_cost=str(offer.price), request_key=key,
+                    price_charged=price, period_price=price, provider_cost=str(offer.price), request_key=key,
                 )
                 if price > 0:
                     await ledger.post(conn, request.chat_id, -price, "charge", f"rental:{rental.id}",
@@ -185,7 +185,7 @@ class RentalService:
     # -- card actions --------------------------------------------------------------------
 
     async def cancel(self, chat_id: int, rental_id: int) -> RentalRecord:
-        rental = await self._active_with(chat_id, rental_id, Capability.CANCEL)
+        rental = await self.active_with(chat_id, rental_id, Capability.CANCEL)
         provider = self.provider_of(rental)
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
@@ -194,12 +194,12 @@ class RentalService:
         return await self._close_with_refund(rental.id, "cancelled")
 
     async def finish(self, chat_id: int, rental_id: int) -> RentalRecord:
-        rental = await self._active_with(chat_id, rental_id, Capability.FINISH)
+        rental = await self.active_with(chat_id, rental_id, Capability.FINISH)
         await self._provider_call(self.provider_of(rental).finish(rental.provider_rental_id))
         return await self._set_status(rental.id, "finished")
 
     async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool) -> RentalRecord:
-        rental = await self._active_with(chat_id, rental_id, Capability.AUTO_RENEW)
+        rental = await self.active_with(chat_id, rental_id, Capability.AUTO_RENEW)
         state = await self._provider_call(
             self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
         )
@@ -207,7 +207,7 @@ class RentalService:
             return await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
 
     async def wake_up(self, chat_id: int, rental_id: int) -> str:
-        rental = await self._active_with(chat_id, rental_id, Capability.WAKE_UP)
+        rental = await self.active_with(chat_id, rental_id, Capability.WAKE_UP)
         return await self._provider_call(self.provider_of(rental).wake_up(rental.provider_rental_id))
 
     async def refresh(self, chat_id: int, rental_id: int) -> RentalRecord:
@@ -234,53 +234,7 @@ class RentalService:
                                      delivered=True)
         return await self.sms.for_rental(rental.id, limit=limit)
 
-    async def transition_offers(self, chat_id: int, rental_id: int) -> tuple[RentalRecord, int, list]:
-        """Monthly plans this daily rent can switch to, saved as a snapshot for the buttons."""
-        rental = await self._active_with(chat_id, rental_id, Capability.TRANSITION)
-        service = await self.catalogue.service(service_key(rental.service_name))
-        if service is None:
-            raise errors.ActionUnavailable()
-        offers, _ = await self.catalogue.offers(service)
-        monthly = [p for p in offers if p.offer.provider == rental.provider
-                   and (p.offer.duration_minutes or 0) >= 28 * 24 * 60]
-        if not monthly:
-            raise errors.ActionUnavailable()
-        snapshot = await self.snapshot(chat_id, service.key, service.name, [p.offer for p in monthly])
-        return rental, snapshot, monthly
-
-    async def transition(self, chat_id: int, user_id: int, rental_id: int, snapshot_id: int, index: int,
-                         nonce: str) -> RentalRecord:
-        """Switch a daily rent to a longer plan: charge the new plan, call the provider, refund on failure."""
-        rental = await self._active_with(chat_id, rental_id, Capability.TRANSITION)
-        offer, price = await self.offer_in_snapshot(chat_id, snapshot_id, index)
-        key = f"transition:{rental.id}:{snapshot_id}:{index}:{nonce}"
-        try:
-            async with self.db.transaction() as conn:
-                entry = await ledger.post(conn, chat_id, -price, "charge", f"rental:{rental.id}",
-                                          idempotency_key=key, actor_id=user_id, note=f"{offer.duration_label}")
-        except InsufficientBalanceError as err:
-            raise errors.NotEnoughBalance(missing=err.missing, price=price, balance=err.balance) from None
-        if entry is None:
-            raise errors.AlreadyRequested(rental_id=rental.id)
-        try:
-            await self.provider_of(rental).transition(rental.provider_rental_id, offer.id)
-        except perr.OutcomeUnknownError:
-            log.warning("transition of rental %d: outcome unknown; charge kept, check provider", rental.id)
-            raise errors.ProviderUnavailable() from None
-        except ProviderError as err:
-            async with self.db.transaction() as conn:
-                await ledger.post(conn, chat_id, price, "refund", f"rental:{rental.id}",
-                                  idempotency_key=f"refund:{key}", note="transition failed")
-            raise provider_failure(err) from None
-        async with self.db.transaction() as conn:
-            return await RentalRepo.update(
-                conn, rental.id, offer_id=offer.id, duration_label=offer.duration_label,
-                duration_minutes=offer.duration_minutes,
-                price_charged=rental.price_charged + price,
-                provider_cost=str(Decimal(rental.provider_cost) + offer.price),
-            )
-
-    async def _active_with(self, chat_id: int, rental_id: int, capability: Capability) -> RentalRecord:
+    async def active_with(self, chat_id: int, rental_id: int, capability: Capability) -> RentalRecord:
         rental = await self.owned(chat_id, rental_id)
         if capability not in self.actions(rental) or not rental.provider_rental_id:
             raise errors.ActionUnavailable()
@@ -335,7 +289,7 @@ class RentalService:
         for candidate in candidates:
             if candidate.plan_id not in (None, rental.offer_id):
                 continue
-            if candidate.service_name.lower() != rental.service_name.lower():
+            if service_key(candidate.service_name) != service_key(rental.service_name):
                 continue
             if candidate.active_from and candidate.active_from < rental.created_at - timedelta(minutes=2):
                 continue

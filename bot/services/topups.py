@@ -1,4 +1,4 @@
-"""Telegram Stars top-ups: credited once per charge id; refunds debit the ledger first."""
+"""Telegram Stars top-ups: credited once per charge id; refunds debit the ledger first, then ask Telegram."""
 from __future__ import annotations
 
 import math
@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from storage import Database, InsufficientBalanceError, LedgerEntry
 from storage import ledger
+from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
 from . import errors
 
@@ -36,11 +37,18 @@ class StarsRefundRefused(errors.UserFacingError):
     key = "error-stars-refund"
 
 
+class StarsRefundPending(errors.UserFacingError):
+    """Telegram did not answer the refund: the debit stays, the refund is asked for again until it answers."""
+
+    key = "error-stars-refund-pending"
+
+
 class TopUps:
     def __init__(self, db: Database, star_value_cents: Decimal, amounts: tuple[int, ...]) -> None:
         self.db = db
         self.star_value_cents = star_value_cents
         self.amounts = amounts
+        self.refunds = StarsRefundRepo(db)
 
     def credit_for(self, stars: int) -> int:
         return math.floor(Decimal(stars) * self.star_value_cents)
@@ -77,26 +85,26 @@ class TopUps:
         row = await self.db.fetchone("SELECT actor_id FROM ledger WHERE idempotency_key = ?", (f"stars:{charge_id}",))
         return row["actor_id"] if row else None
 
-    async def debit_refund(self, charge_id: str, admin_id: int) -> LedgerEntry:
-        """Take a Stars payment back off the balance before Telegram returns the stars."""
+    async def start_refund(self, charge_id: str, admin_id: int) -> StarsRefund:
+        """Debit the chat (once per round) before Telegram is asked to return the stars.
+
+        A refund already pending is returned as it is, so the operator's retry asks Telegram again."""
         payment = await self.payment(charge_id)
         if payment is None:
             raise StarsRefundRefused(reason=errors.TextKey("refund-reason-unknown"))
+        if await self._legacy_refund_kept(charge_id):
+            raise StarsRefundRefused(reason=errors.TextKey("refund-reason-done"))
         try:
-            async with self.db.transaction() as conn:
-                entry = await ledger.post(conn, payment.chat_id, -payment.amount, "adjustment",
-                                          f"stars-refund:{charge_id}", idempotency_key=f"stars-refund:{charge_id}",
-                                          actor_id=admin_id, note="Stars refund")
+            refund = await self.refunds.open(charge_id, payment.chat_id, await self.payer_of(charge_id) or 0,
+                                             payment.amount, admin_id)
         except InsufficientBalanceError:
             raise StarsRefundRefused(reason=errors.TextKey("refund-reason-spent")) from None
-        if entry is None:
+        if refund.state == "done":
             raise StarsRefundRefused(reason=errors.TextKey("refund-reason-done"))
-        return entry
+        return refund
 
-    async def undo_refund(self, charge_id: str, admin_id: int) -> None:
-        """Telegram refused the refund: give the balance back."""
-        payment = await self.payment(charge_id)
-        async with self.db.transaction() as conn:
-            await ledger.post(conn, payment.chat_id, payment.amount, "adjustment", f"stars-refund:{charge_id}",
-                              idempotency_key=f"stars-refund-undo:{charge_id}", actor_id=admin_id,
-                              note="Stars refund failed")
+    async def _legacy_refund_kept(self, charge_id: str) -> bool:
+        """Before refunds had states, a kept debit under this key meant Telegram had refunded."""
+        rows = await self.db.fetchall("SELECT idempotency_key FROM ledger WHERE idempotency_key IN (?, ?)",
+                                      (f"stars-refund:{charge_id}", f"stars-refund-undo:{charge_id}"))
+        return {r[0] for r in rows} == {f"stars-refund:{charge_id}"}
