@@ -30,7 +30,8 @@ class Background:
         self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender)
         state = JobState(app.db)
         self.pollers = {
-            name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake)
+            name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,
+                            app.rentals.adopt_from_sms)
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, self.deliverer.wake, app.switches)

@@ -4,15 +4,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from datetime import timedelta
 
 from handlers import views
 from handlers.i18n import Texts
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
+from storage.models import utcnow
 
 from .services.rentals import RentalService
 from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
+
+NOT_NOW_FIRST_PAUSE = timedelta(seconds=30)
+NOT_NOW_MAX_PAUSE = timedelta(minutes=30)
+NOT_NOW_GIVE_UP = timedelta(hours=24)
 
 
 class Deliverer:
@@ -56,6 +62,16 @@ class Deliverer:
         sent = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()))
         return sum(sent)
 
+    async def _back_off(self, chat_id: int, sms: StoredSms) -> None:
+        """The chat refused the message for now (no rights, topic closed): the chat's SMS wait, in order, with
+        growing pauses; after NOT_NOW_GIVE_UP the refused one leaves the outbox (it stays on the card)."""
+        now = utcnow()
+        if sms.stored_at is not None and now - sms.stored_at > NOT_NOW_GIVE_UP:
+            await self.sms.mark_undeliverable(sms.id, "the bot may not write in this chat")
+            return
+        pause = min(NOT_NOW_FIRST_PAUSE * 2 ** sms.delivery_attempts, NOT_NOW_MAX_PAUSE)  # attempts before this one
+        await self.sms.defer_chat(chat_id, now + pause)
+
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
         chat = await self.chats.get(chat_id)
         t = Texts(chat.language)
@@ -73,6 +89,9 @@ class Deliverer:
                 count += 1
             elif outcome is Outcome.GONE:
                 await self.sms.mark_undeliverable(sms.id, "chat unreachable")
+            elif outcome is Outcome.NOT_NOW:
+                await self._back_off(chat_id, sms)
+                break
             else:
                 break  # Telegram trouble: keep the rest in order for the next round
             # Re-read: the chat may have gone inactive or migrated to a supergroup id while sending.

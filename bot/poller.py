@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable
 
 from providers import Capability, Provider, Sms
 from providers.base import Provider as BaseProvider
-from storage import JobState, RentalRepo, SmsRepo
+from storage import JobState, RentalRecord, RentalRepo, SmsRepo
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,11 @@ def _arrival(sms: Sms) -> datetime:
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+LATE_SMS_WINDOW = timedelta(minutes=15)
+
+
+async def _adopt_nothing(sms: Sms) -> RentalRecord | None:
+    return None
 
 
 class SmsPoller:
@@ -28,12 +34,14 @@ class SmsPoller:
     history, so an SMS marked read but not stored is still found."""
 
     def __init__(self, provider: Provider, rentals: RentalRepo, sms: SmsRepo, state: JobState,
-                 on_new: Callable[[], None] = lambda: None) -> None:
+                 on_new: Callable[[], None] = lambda: None,
+                 adopt: Callable[[Sms], Awaitable[RentalRecord | None]] = _adopt_nothing) -> None:
         self.provider = provider
         self.rentals = rentals
         self.sms = sms
         self.state = state
         self.on_new = on_new
+        self.adopt = adopt  # links an SMS for an unknown rental to a pending one whose rent reply was lost
         self._ack_key = f"ack-in-flight:{provider.name}"
         self._acknowledges = type(provider).acknowledge_sms is not BaseProvider.acknowledge_sms
 
@@ -52,7 +60,8 @@ class SmsPoller:
 
     async def tick(self) -> int:
         """One poll: returns how many SMS were new."""
-        active = await self.rentals.active_provider_ids(self.provider.name)
+        # A number closed a moment ago may still get its code: fetched for a while, and posted saying so.
+        active = await self.rentals.active_provider_ids(self.provider.name, utcnow() - LATE_SMS_WINDOW)
         if not active:
             return 0
         fetched = await self.provider.fetch_new_sms(active)
@@ -70,6 +79,8 @@ class SmsPoller:
         new = 0
         for sms in sorted(items, key=_arrival):  # stable: same-second SMS keep the provider's (oldest-first) order
             rental = await self.rentals.find_by_provider_id(self.provider.name, sms.rental_id)
+            if rental is None:
+                rental = await self.adopt(sms)
             if rental is None:
                 await self.sms.store_orphan(provider=self.provider.name, provider_message_id=sms.id,
                                             provider_rental_id=sms.rental_id, body=sms.body, code=sms.code,

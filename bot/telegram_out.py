@@ -88,6 +88,18 @@ class Outcome(enum.Enum):
     SENT = "sent"
     GONE = "gone"  # blocked, kicked, chat deleted: do not try again
     LATER = "later"  # network or Telegram trouble: try again on a later round
+    NOT_NOW = "not_now"  # the chat is there but refuses this message (no rights, topic closed): back off
+
+
+# Bad Request texts that mean the chat itself is gone for the bot. Any other 400 ("not enough rights to send
+# text messages", TOPIC_CLOSED, ...) can change back, so the message waits instead of being dropped.
+GONE_MARKERS = ("chat not found", "bot was kicked", "user is deactivated", "group chat was deactivated",
+                "chat was deleted", "bot is not a member", "peer_id_invalid")
+
+
+def chat_is_gone(message: str) -> bool:
+    text = message.lower()
+    return any(marker in text for marker in GONE_MARKERS)
 
 
 class ChatSender:
@@ -125,11 +137,12 @@ class ChatSender:
                 await self.chats.set_active(chat_id, False)
                 return Outcome.GONE, None
             except TelegramBadRequest as err:
-                if "chat not found" in err.message.lower():
+                if chat_is_gone(err.message):
+                    log.info("chat %s is gone (%s): marked inactive", chat_id, err.message)
                     await self.chats.set_active(chat_id, False)
                     return Outcome.GONE, None
-                log.error("telegram refused a message to %s: %s", chat_id, err.message)
-                return Outcome.GONE, None
+                log.warning("telegram refused a message to %s for now: %s", chat_id, err.message)
+                return Outcome.NOT_NOW, None
             except (TelegramNetworkError, TelegramServerError) as err:
                 log.warning("sending to %s failed for now: %s", chat_id, err)
                 return Outcome.LATER, None

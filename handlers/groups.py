@@ -5,7 +5,7 @@ from aiogram import Bot, Router
 from aiogram.filters import JOIN_TRANSITION, LEAVE_TRANSITION, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
-from storage import ChatRepo
+from storage import ChatRepo, SmsRepo
 
 from .i18n import Texts, pick_language
 from .permissions import AdminCache
@@ -29,6 +29,11 @@ async def bot_left(event: ChatMemberUpdated, chats: ChatRepo, admins: AdminCache
     admins.forget(event.chat.id)
 
 
+async def bot_rights_changed(event: ChatMemberUpdated, sms_repo: SmsRepo) -> None:
+    """Promoted, given rights back, a topic reopened: codes waiting for this chat are tried at once."""
+    await sms_repo.retry_chat_now(event.chat.id)
+
+
 async def member_changed(event: ChatMemberUpdated, admins: AdminCache) -> None:
     admins.forget(event.chat.id)  # someone was promoted or demoted: ask Telegram again
 
@@ -37,5 +42,6 @@ def setup() -> Router:
     router = Router(name="groups")
     router.my_chat_member.register(bot_joined, ChatMemberUpdatedFilter(JOIN_TRANSITION))
     router.my_chat_member.register(bot_left, ChatMemberUpdatedFilter(LEAVE_TRANSITION))
+    router.my_chat_member.register(bot_rights_changed)
     router.chat_member.register(member_changed)
     return router

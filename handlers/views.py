@@ -16,6 +16,7 @@ from . import keyboards
 from .callbacks import CardAction, CardCb, nonce
 from .i18n import Html, Texts
 
+CLOSED_STATUSES = ("finished", "cancelled", "expired")
 STATUS_ICONS = {"active": "🟢", "pending": "⏳", "finished": "⚪", "cancelled": "↩️", "expired": "⌛", "failed": "❌"}
 
 
@@ -104,6 +105,9 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     if sms.body and sms.body != sms.code:
         lines.append(Html("<blockquote>") + html_escape(sms.body[:3000]) + Html("</blockquote>"))
     lines.append(t("code-received", when=when(sms.received_at or utcnow())))
+    if rental.status in CLOSED_STATUSES:
+        # Posted at once even so: the user may still need it (README: codes, exactly once).
+        lines.append(t("code-after-close", status=Html(t(f"status-{rental.status}"))))
     if is_group and rental.user_name:
         lines.append(t("code-rented-by", name=rental.user_name))
     row = [InlineKeyboardButton(text=t("btn-open-number"), callback_data=CardCb(id=rental.id).pack())]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from . import ledger
 from .db import Database
 from .models import Chat
 
@@ -36,9 +37,31 @@ class ChatRepo:
             await conn.execute("UPDATE chats SET members_can_rent = ? WHERE id = ?", (int(allowed), chat_id))
 
     async def migrate(self, old_id: int, new_id: int) -> None:
-        """A group became a supergroup: move everything to the new id (foreign keys cascade)."""
+        """A group became a supergroup: everything moves to the new id, whatever order the updates came in.
+
+        If the new id is unknown, the row is renamed (foreign keys cascade). If an update from the
+        supergroup arrived first and created the new row, the old chat is merged into it: rentals and
+        offers move, the balance moves as a pair of ledger rows, the old row stays inactive."""
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT 1 FROM chats WHERE id = ?", (new_id,)) as cur:
-                if await cur.fetchone():
-                    return
-            await conn.execute("UPDATE chats SET id = ?, kind = 'supergroup' WHERE id = ?", (new_id, old_id))
+            old = await _chat(conn, old_id)
+            if old is None or old_id == new_id:
+                return
+            if await _chat(conn, new_id) is None:
+                await conn.execute("UPDATE chats SET id = ?, kind = 'supergroup' WHERE id = ?", (new_id, old_id))
+                return
+            for table in ("rentals", "offer_snapshots", "plan_switches", "stars_refunds"):
+                await conn.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            if old.balance > 0:
+                reference = f"migrate:{old_id}:{new_id}"
+                await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note="moved to the supergroup")
+                await ledger.post(conn, new_id, old.balance, "adjustment", reference, note="moved from the group")
+            # The new row was made by a stray update with defaults: the group's own choices win.
+            await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, active = 1 WHERE id = ?",
+                               (old.language, int(old.members_can_rent), new_id))
+            await conn.execute("UPDATE chats SET active = 0 WHERE id = ?", (old_id,))
+
+
+async def _chat(conn, chat_id: int) -> Chat | None:
+    async with conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return Chat.from_row(row) if row else None

@@ -130,6 +130,8 @@ class StoredSms:
     sender: str | None
     received_at: datetime | None
     delivered_at: datetime | None
+    stored_at: datetime | None = None
+    delivery_attempts: int = 0
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> StoredSms:
@@ -137,4 +139,5 @@ class StoredSms:
             id=row["id"], provider=row["provider"], provider_message_id=row["provider_message_id"],
             rental_id=row["rental_id"], body=row["body"], code=row["code"], sender=row["sender"],
             received_at=parse_ts(row["received_at"]), delivered_at=parse_ts(row["delivered_at"]),
+            stored_at=parse_ts(row["stored_at"]), delivery_attempts=row["delivery_attempts"],
         )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiosqlite
 
@@ -66,12 +66,20 @@ class RentalRepo:
         )
         return [RentalRecord.from_row(r) for r in rows], total[0]
 
-    async def active_provider_ids(self, provider: str) -> list[str]:
-        """Just the provider's ids of our active rentals: what a poll tick needs, cheap at 10,000 rentals."""
+    async def active_provider_ids(self, provider: str, closed_since: datetime | None = None) -> list[str]:
+        """Just the provider's ids of our active rentals (and of those closed since ``closed_since``, whose late
+        SMS are still fetched): what a poll tick needs, cheap at 10,000 rentals."""
         rows = await self.db.fetchall(
             "SELECT provider_rental_id FROM rentals WHERE provider = ? AND status = 'active'"
             " AND provider_rental_id IS NOT NULL", (provider,))
-        return [r[0] for r in rows]
+        ids = [r[0] for r in rows]
+        if closed_since is not None:
+            rows = await self.db.fetchall(
+                "SELECT provider_rental_id FROM rentals WHERE provider = ? AND status IN ('cancelled', 'finished',"
+                " 'expired') AND provider_rental_id IS NOT NULL AND updated_at >= ?",
+                (provider, closed_since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")))
+            ids += [r[0] for r in rows]
+        return ids
 
     async def open_by_provider(self, provider: str) -> list[RentalRecord]:
         rows = await self.db.fetchall(

@@ -51,10 +51,26 @@ class SmsRepo:
             return cur.rowcount
 
     async def outbox(self, limit: int = 500) -> list[StoredSms]:
+        """Still to send, in storage order; SMS of a chat that refused them for now wait for their retry time."""
         rows = await self.db.fetchall(
-            "SELECT * FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL ORDER BY id LIMIT ?", (limit,)
+            "SELECT * FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL"
+            " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?", (db_time(utcnow()), limit)
         )
         return [StoredSms.from_row(r) for r in rows]
+
+    async def defer_chat(self, chat_id: int, until: datetime) -> None:
+        """The chat refused a message for now: everything still to send there waits, in order, until then."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sms SET retry_at = ? WHERE delivered_at IS NULL AND undeliverable IS NULL"
+                " AND rental_id IN (SELECT id FROM rentals WHERE chat_id = ?)", (db_time(until), chat_id))
+
+    async def retry_chat_now(self, chat_id: int) -> None:
+        """The bot's rights in the chat changed: try what waits there at once."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE sms SET retry_at = NULL WHERE retry_at IS NOT NULL AND delivered_at IS NULL"
+                " AND rental_id IN (SELECT id FROM rentals WHERE chat_id = ?)", (chat_id,))
 
     async def mark_sending(self, sms_id: int) -> None:
         async with self.db.transaction() as conn:
@@ -71,7 +87,7 @@ class SmsRepo:
             )
 
     async def mark_undeliverable(self, sms_id: int, reason: str) -> None:
-        """The chat blocked or removed the bot: the SMS stays in history but leaves the outbox."""
+        """The chat blocked or removed the bot (or refused it for a day): the SMS stays in history, leaves the outbox."""
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE sms SET undeliverable = ? WHERE id = ?", (reason[:200], sms_id))
 

@@ -115,6 +115,38 @@ async def test_bot_removed_and_back_keeps_pool_and_migration_keeps_everything(ap
     assert len(await app.ledger_repo.recent(new_id)) == 2
 
 
+@pytest.mark.parametrize("service_message", ["migrate_to", "migrate_from"])
+async def test_supergroup_migration_merges_when_the_new_id_spoke_first(app, telegram, session, team, provider,
+                                                                       service_message):
+    dp, bot = telegram
+    admin, _ = team
+    await admin.send("/start@rent_test_bot")
+    await credit(app, GROUP, 500)
+    await start_renting(admin)
+    await admin.press("Rent for")
+    [rental] = (await app.rentals.rentals.for_chat(GROUP))[0]
+    new_id = -1009999
+    # An update from the new supergroup reaches the bot before the service message that links the two ids.
+    in_new = Person(dp, bot, session, admin.user.id, chat_id=new_id, name="Ann")
+    await in_new.send("/start@rent_test_bot")
+    assert (await app.chats.get(new_id)).balance == 0
+    if service_message == "migrate_to":
+        message = Message(message_id=5, date=datetime.now(UTC), chat=Chat(id=GROUP, type="group", title="Team"),
+                          from_user=admin.user, migrate_to_chat_id=new_id)
+    else:
+        message = Message(message_id=6, date=datetime.now(UTC), chat=Chat(id=new_id, type="supergroup", title="T"),
+                          from_user=admin.user, migrate_from_chat_id=GROUP)
+    await dp.feed_update(bot, Update(update_id=99990, message=message))
+    merged = await app.chats.get(new_id)
+    assert merged.balance == 390 and merged.active
+    assert (await app.chats.get(GROUP)).balance == 0 and not (await app.chats.get(GROUP)).active
+    assert (await app.rentals.rentals.get(rental.id)).chat_id == new_id  # codes now go to the live chat
+    # The other service message arriving too moves nothing twice.
+    await app.chats.migrate(GROUP, new_id)
+    assert (await app.chats.get(new_id)).balance == 390
+    assert await app.ledger_repo.totals_mismatch() == []
+
+
 async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str, update_id: int) -> None:
     query = PreCheckoutQuery(id=f"pcq{update_id}", from_user=person.user, currency="XTR", total_amount=stars,
                              invoice_payload=payload)

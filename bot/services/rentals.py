@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus
+from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, Sms
 from providers import errors as perr
 from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
 from storage import ledger
@@ -272,6 +272,41 @@ class RentalService:
                 await self.fail_and_refund(rental.id, "no rental appeared at the provider")
                 changed.append(await self.rentals.get(rental.id))
         return changed
+
+    async def adopt_from_sms(self, sms: Sms) -> RentalRecord | None:
+        """An SMS for a provider rental we do not know, naming its service (GetAText's webhook): if exactly one
+        of our pending rentals of that provider and service, made before the SMS, has no provider id yet, its
+        rent reply was lost and this is its rental. Linked (the provider's own record when it answers), so the
+        number and the code reach the chat. Any doubt (no service, two candidates) decides nothing."""
+        if not sms.service_name:
+            return None
+        arrived = sms.received_at or utcnow()
+        candidates = [r for r in await self.rentals.with_status("pending")
+                      if r.provider == sms.provider and not r.provider_rental_id
+                      and service_key(r.service_name) == service_key(sms.service_name)
+                      and r.created_at - timedelta(minutes=1) <= arrived]
+        if len(candidates) != 1:
+            if candidates:
+                log.warning("SMS for unknown %s rental %s matches %d pending rentals: not adopted",
+                            sms.provider, sms.rental_id, len(candidates))
+            return None
+        [rental] = candidates
+        found = await self._as_reported(rental, sms)
+        log.info("rental %d adopted from an SMS: the provider's rental %s", rental.id, sms.rental_id)
+        return await self.activate(rental.id, found)
+
+    async def _as_reported(self, rental: RentalRecord, sms: Sms) -> Rental:
+        provider = self.providers.get(rental.provider)
+        if provider is not None:
+            try:
+                return await provider.get_rental(sms.rental_id)
+            except ProviderError as err:
+                log.warning("adopting rental %d: %s did not confirm (%s); using the SMS", rental.id,
+                            rental.provider, err)
+        minutes = rental.duration_minutes or 0
+        return Rental(provider=rental.provider, id=sms.rental_id, phone=sms.phone or "", service_name=sms.service_name,
+                      status=RentalStatus.ACTIVE, active_from=rental.created_at,
+                      active_till=rental.created_at + timedelta(minutes=minutes) if minutes else None)
 
     async def _active_at(self, provider: Provider | None):
         """The provider's active rentals; None if it keeps no list; UNREACHABLE if it did not answer."""

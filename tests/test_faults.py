@@ -1,0 +1,312 @@
+"""Fault paths that once lost a code, a cent or a user's screen: each test is named after the behaviour it holds."""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import EditMessageText, SendMessage
+
+from bot.app import App, build_bot, build_dispatcher
+from bot.background import Background
+from providers import Rental, Service
+from storage import Database, RentalRepo
+from storage import db as storage_db
+from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.fakes.memory_provider import MemoryProvider
+from tests.recording import Person
+from tests.test_push import FastLimiter, pushed, rented
+
+EASTERN = timezone(timedelta(hours=-5))
+
+
+@pytest.fixture
+def background(app, session, settings):
+    return Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+
+
+# -- times -------------------------------------------------------------------------------------------------
+
+
+class EasternProvider(MemoryProvider):
+    """Reports end times in US Eastern, as GetAText does."""
+
+    async def rent(self, offer):
+        rental = await super().rent(offer)
+        eastern = Rental(**{**{f: getattr(rental, f) for f in rental.__slots__},
+                            "active_from": rental.active_from.astimezone(EASTERN),
+                            "active_till": (datetime.now(UTC) + timedelta(minutes=10)).astimezone(EASTERN)})
+        self.rentals[rental.id] = eastern
+        return eastern
+
+
+async def test_a_rental_from_a_provider_in_another_zone_is_not_expired_early(settings, session):
+    provider = EasternProvider()
+    app = await App.open(settings, providers={provider.name: provider})
+    try:
+        rental = await rented(app)
+        stored = await app.db.fetchone("SELECT active_till FROM rentals WHERE id = ?", (rental.id,))
+        assert stored[0].endswith("+00:00")  # one stored form: UTC
+        background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+        assert await background.jobs.expire() == 0
+        assert (await app.rentals.rentals.get(rental.id)).status == "active"
+        assert not session.sent(1001)  # nobody is told "expired" while waiting for the code
+        # ...and it does expire once its end (given in Eastern time) has passed.
+        async with app.db.transaction() as conn:
+            await RentalRepo.update(conn, rental.id,
+                                    active_till=(datetime.now(UTC) - timedelta(seconds=5)).astimezone(EASTERN))
+        assert await background.jobs.expire() == 1
+        assert await app.ledger_repo.totals_mismatch() == []
+    finally:
+        await app.close()
+
+
+async def test_migration_rewrites_stored_times_in_utc(tmp_path, monkeypatch):
+    path = tmp_path / "old.sqlite3"
+    monkeypatch.setattr(storage_db, "MIGRATIONS", storage_db.MIGRATIONS[:3])
+    old = Database(path)
+    await old.connect()
+    async with old.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+        await conn.execute(
+            "INSERT INTO rentals (chat_id, user_id, provider, offer_id, service_name, billing, price_charged,"
+            " provider_cost, status, active_till, request_key) VALUES (1, 1, 'getatext', 'wa', 'WhatsApp', 'sms',"
+            " 100, '0.9', 'active', '2026-12-01T17:26:00-05:00', 'k1')")
+    await old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    await db.connect()
+    try:
+        row = await db.fetchone("SELECT active_till, period_price FROM rentals")
+        assert row[0] == "2026-12-01T22:26:00.000+00:00" and row[1] == 100
+        assert await db.schema_version() == len(storage_db.MIGRATIONS)
+    finally:
+        await db.close()
+
+
+# -- input -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["c:99999999999999999999:show:", "o:1:99999999999999999999", "sv:-1:",
+                                  "u:99999999999999999999", "t:1:1:100:x", "p:0"])
+async def test_out_of_range_callback_data_is_a_stale_button_without_an_error_log(app, alice, caplog, data):
+    caplog.set_level(logging.DEBUG)
+    await alice.send("/start")
+    answer = await alice.press_data(data)
+    assert "out of date" in answer.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("amount", ["٥", "５", "1٠", "²"])
+async def test_operator_amounts_take_ascii_digits_only(app, telegram, session, alice, amount):
+    dp, bot = telegram
+    await alice.send("/start")
+    admin = Person(dp, bot, session, ADMIN_ID, name="Op")
+    await admin.send(f"/credit {alice.chat_id} {amount}")
+    assert "Usage" in admin.screen().text
+    await admin.send("/credit ١٠٠١ 5")
+    assert "Usage" in admin.screen().text
+    await admin.send("/ledger ١٠٠١")
+    assert "Usage" in admin.screen().text
+    assert (await app.chats.get(alice.chat_id)).balance == 0
+
+
+# -- one name per service -------------------------------------------------------------------------------------
+
+
+async def test_one_display_name_per_service_whichever_provider_sold_it(settings, session):
+    lowercase = MemoryProvider("lower", "Lower")
+    lowercase.services = [Service("wa", "Whatsapp")]
+    lowercase.prices = {"wa": Decimal("0.10")}  # the cheapest: its number is the one rented
+    branded = MemoryProvider()
+    app = await App.open(settings, providers={"lower": lowercase, branded.name: branded})
+    try:
+        await app.chats.ensure(1001, "private", "Alice")
+        await credit(app, 1001, 1000)
+        alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
+        await alice.send("/rent whats")
+        assert "WhatsApp" in alice.buttons() and "Whatsapp" not in alice.buttons()
+        await alice.press("WhatsApp")
+        assert "Lower" in alice.buttons()[0]
+        await alice.press("Lower")
+        await alice.press("Rent for")
+        [rental] = (await app.rentals.rentals.for_chat(1001))[0]
+        assert rental.provider == "lower" and rental.service_name == "WhatsApp"
+        assert "WhatsApp" in alice.screen().text
+        [charge, _] = await app.ledger_repo.recent(1001)
+        assert charge.note == "WhatsApp"
+        assert await app.ledger_repo.totals_mismatch() == []
+    finally:
+        await app.close()
+
+
+# -- pushed codes --------------------------------------------------------------------------------------------
+
+
+async def test_number_button_under_a_pushed_code_opens_a_new_card_and_keeps_the_code(
+        app, provider, session, background, alice):
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 48213")
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    code = session.last(alice.chat_id)
+    code_text = code.text
+    await alice.press("Number", code)
+    assert session.messages[alice.chat_id][code.message_id].text == code_text  # the code is still there
+    card = session.last(alice.chat_id)
+    assert card.message_id != code.message_id and "Time left" in card.text
+    assert not [c for c in session.calls_of(EditMessageText) if c.message_id == code.message_id]
+    # Buttons on the new card edit the card, as usual.
+    await alice.press("Refresh", card)
+    assert session.last(alice.chat_id).message_id == card.message_id
+
+
+def _refuse(session, message: str, count: int = 1) -> None:
+    for _ in range(count):
+        session.fail_next(SendMessage, TelegramBadRequest(method=SendMessage(chat_id=0, text=""), message=message))
+
+
+async def test_a_chat_that_refuses_for_now_keeps_its_codes_and_gets_them_when_it_can(
+        app, provider, session, background):
+    rental = await rented(app, -100500, kind="supergroup")
+    provider.inject_sms(rental.provider_rental_id, "code 111111")
+    provider.inject_sms(rental.provider_rental_id, "code 222222")
+    await background.pollers[provider.name].tick()
+    _refuse(session, "Bad Request: not enough rights to send text messages to the chat")
+    assert await background.deliverer.deliver_once() == 0
+    assert (await app.chats.get(-100500)).active  # the chat is not dropped
+    assert await app.sms_repo.outbox() == []  # both wait, in order, for the retry time
+    [waiting] = await app.db.fetchall("SELECT COUNT(*) FROM sms WHERE undeliverable IS NULL AND delivered_at IS NULL")
+    assert waiting[0] == 2
+    # The bot's rights change (a my_chat_member update): what waits is tried at once, in arrival order.
+    await app.sms_repo.retry_chat_now(-100500)
+    assert await background.deliverer.deliver_once() == 2
+    texts = [m.text for m in pushed(session, -100500) if "code" in m.text]
+    assert "111111" in texts[-2] and "222222" in texts[-1]
+
+
+async def test_a_refused_code_waits_with_growing_pauses_and_leaves_the_outbox_after_a_day(
+        app, provider, session, background):
+    rental = await rented(app, -100500, kind="supergroup")
+    provider.inject_sms(rental.provider_rental_id, "code 333333")
+    await background.pollers[provider.name].tick()
+    waits = []
+    for _ in range(3):
+        _refuse(session, "Bad Request: TOPIC_CLOSED")
+        async with app.db.transaction() as conn:
+            await conn.execute("UPDATE sms SET retry_at = NULL")
+        await background.deliverer.deliver_once()
+        row = await app.db.fetchone("SELECT retry_at FROM sms")
+        waits.append(datetime.fromisoformat(row[0]) - datetime.now(UTC))
+    assert waits[0] < waits[1] < waits[2] <= timedelta(minutes=30)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE sms SET retry_at = NULL, stored_at = datetime('now', '-25 hours')")
+    _refuse(session, "Bad Request: TOPIC_CLOSED")
+    await background.deliverer.deliver_once()
+    row = await app.db.fetchone("SELECT undeliverable FROM sms")
+    assert row[0] and "may not write" in row[0]
+    assert (await app.sms_repo.for_rental(rental.id))[0].code == "333333"  # still on the card
+
+
+@pytest.mark.parametrize("message", ["Bad Request: chat not found", "Forbidden: bot was kicked from the group chat"])
+async def test_only_a_gone_chat_stops_delivery(app, provider, session, background, message):
+    from aiogram.exceptions import TelegramForbiddenError
+
+    rental = await rented(app, -100500, kind="supergroup")
+    provider.inject_sms(rental.provider_rental_id, "code 444444")
+    await background.pollers[provider.name].tick()
+    error_type = TelegramForbiddenError if message.startswith("Forbidden") else TelegramBadRequest
+    session.fail_next(SendMessage, error_type(method=SendMessage(chat_id=0, text=""), message=message))
+    await background.deliverer.deliver_once()
+    assert not (await app.chats.get(-100500)).active
+    row = await app.db.fetchone("SELECT undeliverable FROM sms")
+    assert row[0] == "chat unreachable"
+
+
+async def test_a_code_for_a_number_closed_a_moment_ago_is_posted_at_once_saying_so(
+        app, provider, session, background):
+    """Seen once: a code for a cancelled number came 11 minutes late. It had arrived after the cancel; the poll
+    asked only about active rentals, so it waited until another rental's SMS made the poller acknowledge
+    everything unread."""
+    rental = await rented(app)
+    await app.rentals.cancel(1001, rental.id)
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 909090")
+    assert await background.pollers[provider.name].tick() == 1
+    assert await background.deliverer.deliver_once() == 1
+    [message] = [m for m in pushed(session, 1001) if "909090" in m.text]
+    assert "closed now" in message.text and "cancelled" in message.text
+
+
+# -- a lost rent reply ----------------------------------------------------------------------------------------
+
+
+class NoListProvider(MemoryProvider):
+    """Like GetAText: no list of short rentals to reconcile against, a webhook that names the service."""
+
+    async def list_active_rentals(self):
+        from providers import errors
+
+        raise errors.UnsupportedOperationError("no rent list", provider=self.name)
+
+
+async def _rent_with_lost_reply(app, provider, chat_id: int):
+    from providers import errors
+
+    provider.fail_rent = errors.OutcomeUnknownError("request timed out; outcome unknown", provider=provider.name)
+    pending = await rented(app, chat_id)
+    assert pending.status == "pending" and pending.provider_rental_id is None
+    made = await provider.rent((await provider.list_offers(provider.services[0]))[0])  # what the provider did
+    return pending, made
+
+
+def _webhook_sms(provider, made, code: str, service: str = "Telegram"):
+    from providers import Sms
+
+    return Sms(provider.name, f"{made.id}:{code}", made.id, code, code, datetime.now(UTC), phone=made.phone,
+               service_name=service)
+
+
+async def test_a_lost_rent_reply_is_adopted_from_the_webhook_sms_and_the_code_reaches_the_chat(settings, session):
+    provider = NoListProvider()
+    app = await App.open(settings, providers={provider.name: provider})
+    try:
+        background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+        pending, made = await _rent_with_lost_reply(app, provider, 1001)
+        await background.pollers[provider.name].store([_webhook_sms(provider, made, "55001")])
+        adopted = await app.rentals.rentals.get(pending.id)
+        assert adopted.status == "active" and adopted.provider_rental_id == made.id and adopted.phone == made.phone
+        assert abs(adopted.active_till - made.active_till) < timedelta(milliseconds=1)  # the provider's own record
+        assert await background.deliverer.deliver_once() == 1
+        [message] = [m for m in session.sent(1001) if "55001" in m.text]
+        assert made.phone in message.text
+        # ...and nothing is refunded later: it is not pending any more.
+        async with app.db.transaction() as conn:
+            await conn.execute("UPDATE rentals SET created_at = datetime('now', '-1 hour')")
+        assert await app.rentals.reconcile_pending() == []
+        assert (await app.chats.get(1001)).balance == 1000 - 110
+        assert await app.ledger_repo.totals_mismatch() == []
+    finally:
+        await app.close()
+
+
+async def test_a_webhook_sms_matching_two_pending_rentals_adopts_neither(settings, session):
+    provider = NoListProvider()
+    app = await App.open(settings, providers={provider.name: provider})
+    try:
+        background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+        first, made = await _rent_with_lost_reply(app, provider, 1001)
+        second, _ = await _rent_with_lost_reply(app, provider, 1002)
+        await background.pollers[provider.name].store([_webhook_sms(provider, made, "55002")])
+        assert (await app.rentals.rentals.get(first.id)).status == "pending"
+        assert (await app.rentals.rentals.get(second.id)).status == "pending"
+        assert await background.deliverer.deliver_once() == 0  # kept as an orphan, never posted to a guess
+        orphans = await app.db.fetchone("SELECT COUNT(*) FROM orphan_sms")
+        assert orphans[0] == 1
+        # Another service's SMS never matches either.
+        await background.pollers[provider.name].store([_webhook_sms(provider, made, "55003", service="Google")])
+        assert (await app.rentals.rentals.get(first.id)).status == "pending"
+    finally:
+        await app.close()
