@@ -11,7 +11,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from providers import Rental, Service
+from providers import Rental, RentalStatus, Service
 from storage import Database, RentalRepo
 from storage import db as storage_db
 from tests.conftest import ADMIN_ID, TOKEN, credit
@@ -310,3 +310,18 @@ async def test_a_webhook_sms_matching_two_pending_rentals_adopts_neither(setting
         assert (await app.rentals.rentals.get(first.id)).status == "pending"
     finally:
         await app.close()
+
+
+async def test_a_cancel_by_the_provider_found_on_refresh_refunds_the_chat(app, alice, provider):
+    rental = await rented(app)
+    provider._set(rental.provider_rental_id, RentalStatus.CANCELLED)
+    await alice.send("/numbers")
+    await alice.press("Telegram")
+    await alice.press("Refresh")
+    assert "cancelled, refunded" in alice.screen().text
+    assert (await app.chats.get(1001)).balance == 1000
+    [refund, *_] = await app.ledger_repo.recent(1001)
+    assert refund.kind == "refund" and refund.amount == 110
+    assert "🔄 Refresh" not in alice.buttons()
+    await app.rentals.refresh(1001, rental.id)
+    assert (await app.chats.get(1001)).balance == 1000  # refunded once

@@ -215,8 +215,11 @@ class RentalService:
         if rental.status != "active" or not rental.provider_rental_id:
             return rental
         fresh = await self._provider_call(self.provider_of(rental).get_rental(rental.provider_rental_id))
-        status = {RentalStatus.ACTIVE: "active", RentalStatus.CANCELLED: "cancelled",
-                  RentalStatus.EXPIRED: "expired"}.get(fresh.status, "finished")
+        if fresh.status is RentalStatus.CANCELLED:
+            # The provider cancelled (refunded) it: the chat gets its money back the way a user's cancel does,
+            # so the card's "cancelled, refunded" is true and the ledger shows the refund.
+            return await self._close_with_refund(rental.id, "cancelled", "cancelled by the provider")
+        status = {RentalStatus.ACTIVE: "active", RentalStatus.EXPIRED: "expired"}.get(fresh.status, "finished")
         async with self.db.transaction() as conn:
             return await RentalRepo.update(conn, rental.id, status=status,
                                            active_till=fresh.active_till or rental.active_till,
