@@ -35,7 +35,8 @@ async def bot_rights_changed(event: ChatMemberUpdated, sms_repo: SmsRepo) -> Non
 
 
 async def member_changed(event: ChatMemberUpdated, admins: AdminCache) -> None:
-    admins.forget(event.chat.id)  # someone was promoted or demoted: ask Telegram again
+    """Promoted, demoted, left, banned: the cached answer becomes the new one at once."""
+    admins.remember(event.chat.id, event.new_chat_member.user.id, event.new_chat_member)
 
 
 def setup() -> Router:

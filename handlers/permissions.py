@@ -1,44 +1,86 @@
-"""Who may spend a chat's balance: anyone in a private chat; in groups, admins unless opened to members."""
+"""Who may spend a chat's balance: anyone in a private chat; in groups, admins, or members once opened to them.
+
+Every spend asks Telegram at that moment who pressed (a demoted admin or a user who left cannot spend
+on an old answer). The answers, and chat_member updates, are kept in a small bounded cache for screens
+that only need a hint."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import ChatMember
 
 from bot.services.errors import UserFacingError
 from storage import Chat
 
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
+MEMBER_STATUSES = ADMIN_STATUSES | {"member"}
 CACHE_SECONDS = 120.0
+CACHE_ENTRIES = 4096
 
 
 class OnlyAdmins(UserFacingError):
     key = "error-only-admins"
 
 
+class OnlyMembers(UserFacingError):
+    key = "error-only-members"
+
+
+def is_member(member: ChatMember) -> bool:
+    """Member, admin or creator now; a restricted user counts while still in the chat."""
+    return member.status in MEMBER_STATUSES or (member.status == "restricted" and bool(getattr(member, "is_member", False)))
+
+
 class AdminCache:
-    """Telegram's answer on membership, kept briefly so every tap does not cost a Bot API call."""
+    """Telegram's latest answer on (chat, user) membership: bounded in size and age, updated by chat_member."""
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[int, int], tuple[float, bool]] = {}
+    def __init__(self, max_entries: int = CACHE_ENTRIES, ttl: float = CACHE_SECONDS) -> None:
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self._seen: OrderedDict[tuple[int, int], tuple[float, ChatMember | None]] = OrderedDict()
 
-    async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+    async def member(self, bot: Bot, chat_id: int, user_id: int, *, fresh: bool = False) -> ChatMember | None:
+        """None when Telegram does not know the user in this chat."""
         key = (chat_id, user_id)
         cached = self._seen.get(key)
-        if cached and cached[0] > time.monotonic():
+        if not fresh and cached and cached[0] > time.monotonic():
+            self._seen.move_to_end(key)
             return cached[1]
-        member = await bot.get_chat_member(chat_id, user_id)
-        result = member.status in ADMIN_STATUSES
-        self._seen[key] = (time.monotonic() + CACHE_SECONDS, result)
-        return result
+        try:
+            member: ChatMember | None = await bot.get_chat_member(chat_id, user_id)
+        except TelegramBadRequest:  # "user not found", "participant_id_invalid": not in the chat
+            member = None
+        self.remember(chat_id, user_id, member)
+        return member
+
+    async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        """Asked at that moment: group settings decide who may spend."""
+        member = await self.member(bot, chat_id, user_id, fresh=True)
+        return member is not None and member.status in ADMIN_STATUSES
+
+    def remember(self, chat_id: int, user_id: int, member: ChatMember | None) -> None:
+        key = (chat_id, user_id)
+        self._seen[key] = (time.monotonic() + self.ttl, member)
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
 
     def forget(self, chat_id: int) -> None:
         for key in [k for k in self._seen if k[0] == chat_id]:
             del self._seen[key]
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
 
 async def ensure_can_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> None:
-    if not chat.is_group or chat.members_can_rent:
+    if not chat.is_group:
         return
-    if not await admins.is_admin(bot, chat.id, user_id):
+    member = await admins.member(bot, chat.id, user_id, fresh=True)
+    if member is None or not is_member(member):
+        raise OnlyMembers() if chat.members_can_rent else OnlyAdmins()
+    if not chat.members_can_rent and member.status not in ADMIN_STATUSES:
         raise OnlyAdmins()

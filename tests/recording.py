@@ -12,7 +12,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage,
                              TelegramMethod)
-from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner,
+from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
                            InlineKeyboardMarkup, Message, MessageEntity, Update, User)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
@@ -25,6 +25,7 @@ class RecordingSession(BaseSession):
         self.messages: dict[int, dict[int, Message]] = {}  # chat -> message id -> current message
         self.admins: set[tuple[int, int]] = set()
         self.owners: set[tuple[int, int]] = set()
+        self.left: set[tuple[int, int]] = set()  # (chat, user) no longer in the chat
         self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
         self.blocked: set[int] = set()  # chats that blocked or removed the bot
         self.failures: list[tuple[type, Exception]] = []  # (method type, error): raised by the next such call
@@ -61,6 +62,8 @@ class RecordingSession(BaseSession):
             key = (method.chat_id, method.user_id)
             if key in self.owners:
                 return ChatMemberOwner(user=user, is_anonymous=False)
+            if key in self.left:
+                return ChatMemberLeft(user=user)
             if key in self.admins:
                 # model_construct: the permission flags grow with each Bot API version; only the status matters here
                 return ChatMemberAdministrator.model_construct(user=user, status="administrator")

@@ -290,3 +290,39 @@ async def test_stars_refund_job_asks_again_until_telegram_answers(app, telegram,
     assert await retry_pending(bot, app.topups.refunds) == 1
     assert (await app.topups.refunds.get("charge-9")).state == "done"
     assert (await app.chats.get(alice.chat_id)).balance == 0
+
+
+async def test_open_group_refuses_a_presser_who_is_not_a_member(app, session, team, provider):
+    admin, member = team
+    await admin.send("/start@rent_test_bot")
+    await credit(app, GROUP, 500)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE chats SET members_can_rent = 1 WHERE id = ?", (GROUP,))
+    await start_renting(member)
+    session.left.add((GROUP, member.user.id))  # left the group (or a viewer of a public one) with the screen open
+    answer = await member.press("Rent for")
+    assert "Only members of this group" in answer.text
+    assert provider.rent_calls == 0 and (await app.chats.get(GROUP)).balance == 500
+
+
+async def test_a_demoted_admin_cannot_spend_a_moment_later(app, session, team, provider):
+    admin, _ = team
+    await admin.send("/start@rent_test_bot")
+    await credit(app, GROUP, 500)
+    await start_renting(admin)
+    await admin.press("Rent for")
+    assert provider.rent_calls == 1
+    session.admins.discard((GROUP, admin.user.id))  # demoted; no 120 s of cached admin rights
+    await start_renting(admin)
+    answer = await admin.press("Rent for")
+    assert "Only the group's admins" in answer.text
+    assert provider.rent_calls == 1
+
+
+def test_the_membership_cache_is_bounded():
+    from handlers.permissions import AdminCache
+
+    cache = AdminCache(max_entries=3)
+    for user in range(10):
+        cache.remember(GROUP, user, None)
+    assert len(cache) == 3
