@@ -9,12 +9,12 @@ from handlers import views
 from bot.services.pricing import format_money
 from providers import ProviderError, RentalStatus
 from storage import ChatRepo, Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo
-from storage import ledger
 from storage.catalogue import CatalogueCache
 from storage.stars_refunds import StarsRefundRepo
 from storage.models import db_time, utcnow
 
 from . import stars
+from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
 from .services.switches import PlanSwitches
 from .telegram_out import ChatSender
@@ -51,14 +51,14 @@ class Jobs:
         for rental in await self.repo.expired(utcnow()):
             if rental.auto_renew and await self._charge_renewal(rental):
                 continue
-            async with self.db.transaction() as conn:
-                await RentalRepo.update(conn, rental.id, status="expired")
+            await self.rentals.set_status(rental.id, "expired")
             await self._tell(rental, "notify-expired")
             count += 1
         return count
 
     async def _charge_renewal(self, rental: RentalRecord) -> bool:
-        """The provider renewed an auto-renewing rental: charge the chat for the new period."""
+        """An auto-renewing rental reached its end: if the provider renewed it, the reserved period is its
+        charge (charged now if nothing was reserved); if not, the reservation comes back and it expires."""
         provider = self.rentals.providers.get(rental.provider)
         if provider is None:
             log.warning("renewal check of rental %d: provider %s is not configured", rental.id, rental.provider)
@@ -69,15 +69,17 @@ class Jobs:
             log.warning("renewal check of rental %d failed: %s", rental.id, err)
             return True  # ask again next round rather than expire on a guess
         if fresh.status is not RentalStatus.ACTIVE or not fresh.active_till or fresh.active_till <= utcnow():
+            await self.rentals.renewals.release(rental)
             return False
         try:
             async with self.db.transaction() as conn:
-                await ledger.post(conn, rental.chat_id, -rental.renewal_price, "charge", f"rental:{rental.id}",
-                                  idempotency_key=f"renewal:{rental.id}:{fresh.active_till.isoformat()}",
-                                  note=f"{rental.service_name} renewal")
+                await charge_period(conn, rental)  # nothing more when the period was reserved at the cut-off
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
         except InsufficientBalanceError:
-            # Covered by the operator this once; stop further renewals the chat cannot pay for.
+            # Nothing was reserved (the bot was down at the cut-off) and the balance is short: the operator
+            # covers this period; no further renewal the chat cannot pay for.
+            log.warning("rental %d renewed by %s without a reservation; the balance is short", rental.id,
+                        rental.provider)
             async with self.db.transaction() as conn:
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till)
             await self._disable_auto_renew(rental)
@@ -85,29 +87,33 @@ class Jobs:
         await self._tell(rental, "notify-renewed", price=format_money(rental.renewal_price))
         return True
 
-    async def _disable_auto_renew(self, rental: RentalRecord) -> None:
+    async def _disable_auto_renew(self, rental: RentalRecord) -> bool:
+        """Off at the provider first; the chat is told only once that is true (else asked again next run)."""
         try:
             await self.rentals.set_auto_renew(rental.chat_id, rental.id, False)
-        except Exception as err:  # noqa: BLE001 - the notice below matters more than the reason
+        except Exception as err:  # noqa: BLE001 - whatever failed, auto-renew is still on: try again next run
             log.warning("turning off auto-renew of rental %d failed: %s", rental.id, err)
+            return False
         await self._tell(rental, "notify-renew-disabled", price=format_money(rental.renewal_price))
+        return True
 
     async def warn_renewals(self) -> int:
-        """Auto-renewing rentals the balance cannot pay for: warn a day ahead, turn off an hour ahead."""
+        """Auto-renewing rentals: a day ahead, warn when the balance is short; at the cut-off an hour ahead,
+        reserve the next period on the ledger, or switch auto-renew off at the provider when it cannot be held."""
         now = utcnow()
         warned = 0
         rows = await self.db.fetchall(
             "SELECT r.* FROM rentals r JOIN chats c ON c.id = r.chat_id WHERE r.status = 'active'"
-            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND r.active_till <= ?"
-            " AND c.balance < COALESCE(r.period_price, r.price_charged)",
+            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND julianday(r.active_till) <= julianday(?)",
             (db_time(now + RENEW_WARNING),),
         )
         for row in rows:
             rental = RentalRecord.from_row(row)
             chat = await self.chats.get(rental.chat_id)
             if rental.active_till - now <= RENEW_CUTOFF:
-                await self._disable_auto_renew(rental)
-            elif row["renew_warned_at"] is None:
+                if not await self.rentals.renewals.reserve(rental):
+                    await self._disable_auto_renew(rental)
+            elif row["renew_warned_at"] is None and chat.balance < rental.renewal_price:
                 t = Texts(chat.language)
                 await self._tell(rental, "notify-renew-warning", left=views.time_left(t, rental.active_till, now),
                                  balance=format_money(chat.balance), price=format_money(rental.renewal_price))

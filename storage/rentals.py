@@ -94,7 +94,8 @@ class RentalRepo:
 
     async def expired(self, now: datetime) -> list[RentalRecord]:
         rows = await self.db.fetchall(
-            "SELECT * FROM rentals WHERE status = 'active' AND active_till IS NOT NULL AND active_till <= ?",
+            "SELECT * FROM rentals WHERE status = 'active' AND active_till IS NOT NULL"
+            " AND julianday(active_till) <= julianday(?)",
             (db_time(now),),
         )
         return [RentalRecord.from_row(r) for r in rows]

@@ -325,3 +325,86 @@ async def test_a_cancel_by_the_provider_found_on_refresh_refunds_the_chat(app, a
     assert "🔄 Refresh" not in alice.buttons()
     await app.rentals.refresh(1001, rental.id)
     assert (await app.chats.get(1001)).balance == 1000  # refunded once
+
+
+# -- auto-renewal is paid by the chat, never by the operator ------------------------------------------------------
+
+
+async def _ends_in(app, rental_id: int, delta: timedelta) -> None:
+    async with app.db.transaction() as conn:
+        await RentalRepo.update(conn, rental_id, active_till=datetime.now(UTC) + delta)
+
+
+async def _balance(app, chat_id: int = 1001) -> int:
+    return (await app.chats.get(chat_id)).balance
+
+
+async def test_auto_renew_cannot_be_switched_on_when_the_balance_does_not_cover_the_next_period(app, provider):
+    rental = await rented(app)  # 1000 - 110
+    await app.wallet.adjust(ADMIN_ID, 1001, -(await _balance(app)), "empty")
+    from bot.services import errors
+
+    with pytest.raises(errors.AutoRenewNeedsBalance):
+        await app.rentals.set_auto_renew(1001, rental.id, True)
+    assert not provider.rentals[rental.provider_rental_id].auto_renew
+
+
+def _time_passes(monkeypatch, delta: timedelta) -> datetime:
+    """The jobs' clock moves on (the rental's end stays where it was reserved from)."""
+    import bot.jobs
+
+    later = datetime.now(UTC) + delta
+    monkeypatch.setattr(bot.jobs, "utcnow", lambda: later)
+    return later
+
+
+async def test_the_next_period_is_reserved_at_the_cut_off_and_charged_once_when_the_provider_renews(
+        app, provider, background, monkeypatch):
+    rental = await rented(app)
+    await app.rentals.set_auto_renew(1001, rental.id, True)
+    await _ends_in(app, rental.id, timedelta(minutes=50))
+    await background.jobs.warn_renewals()
+    assert await _balance(app) == 1000 - 110 - 110  # held now: it cannot be spent before the renewal
+    await background.jobs.warn_renewals()
+    assert await _balance(app) == 1000 - 220  # reserved once
+    # The provider renews at the end; the reservation is the charge.
+    renewed_till = _time_passes(monkeypatch, timedelta(hours=1)) + timedelta(days=1)
+    provider.rentals[rental.provider_rental_id] = Rental(
+        **{**{f: getattr(provider.rentals[rental.provider_rental_id], f) for f in Rental.__slots__},
+           "active_till": renewed_till})
+    assert await background.jobs.expire() == 0
+    assert await _balance(app) == 1000 - 220
+    assert abs((await app.rentals.rentals.get(rental.id)).active_till - renewed_till) < timedelta(seconds=1)
+
+
+async def test_a_balance_short_at_the_cut_off_switches_auto_renew_off_at_the_provider_first(
+        app, provider, background, session):
+    rental = await rented(app)
+    await app.rentals.set_auto_renew(1001, rental.id, True)
+    await app.wallet.adjust(ADMIN_ID, 1001, -(await _balance(app)), "spent elsewhere")  # emptied after switching on
+    await _ends_in(app, rental.id, timedelta(minutes=50))
+    await background.jobs.warn_renewals()
+    assert not provider.rentals[rental.provider_rental_id].auto_renew  # off where it matters
+    assert not (await app.rentals.rentals.get(rental.id)).auto_renew
+    assert "turned off" in pushed(session, 1001)[-1].text
+    assert await _balance(app) == 0
+
+
+async def test_a_reserved_period_comes_back_when_auto_renew_is_switched_off_or_the_provider_does_not_renew(
+        app, provider, background, monkeypatch):
+    rental = await rented(app)
+    await app.rentals.set_auto_renew(1001, rental.id, True)
+    await _ends_in(app, rental.id, timedelta(minutes=50))
+    await background.jobs.warn_renewals()
+    assert await _balance(app) == 1000 - 220
+    await app.rentals.set_auto_renew(1001, rental.id, False)
+    assert await _balance(app) == 1000 - 110
+    # Again on, reserved, and this time the provider lets it end.
+    await app.rentals.set_auto_renew(1001, rental.id, True)
+    await background.jobs.warn_renewals()
+    assert await _balance(app) == 1000 - 220
+    _time_passes(monkeypatch, timedelta(hours=1))
+    provider._set(rental.provider_rental_id, RentalStatus.EXPIRED)
+    assert await background.jobs.expire() == 1
+    assert await _balance(app) == 1000 - 110
+    assert (await app.rentals.rentals.get(rental.id)).status == "expired"

@@ -62,3 +62,7 @@ class UnknownChat(UserFacingError):
 
 class BadArguments(UserFacingError):
     key = "error-bad-arguments"
+
+
+class AutoRenewNeedsBalance(UserFacingError):
+    key = "error-auto-renew-balance"

@@ -15,6 +15,7 @@ from storage.models import utcnow
 
 from . import errors
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+from .renewals import Renewals, release_reservation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class RentalService:
         self.rentals = RentalRepo(db)
         self.snapshots = SnapshotRepo(db)
         self.sms = SmsRepo(db)
+        self.renewals = Renewals(db)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -176,10 +178,15 @@ class RentalService:
             if rental.price_charged > 0:
                 await ledger.post(conn, rental.chat_id, rental.price_charged, "refund", f"rental:{rental.id}",
                                   idempotency_key=f"refund:rental:{rental.id}", note=rental.service_name)
+            await release_reservation(conn, rental)
             return await RentalRepo.update(conn, rental_id, status=status, failure=reason)
 
-    async def _set_status(self, rental_id: int, status: str, **fields) -> RentalRecord:
+    async def set_status(self, rental_id: int, status: str, **fields) -> RentalRecord:
+        """A rental leaving 'active' without a refund: a renewal reserved for it comes back."""
         async with self.db.transaction() as conn:
+            rental = await RentalRepo.lock(conn, rental_id)
+            if status != "active":
+                await release_reservation(conn, rental)
             return await RentalRepo.update(conn, rental_id, status=status, **fields)
 
     # -- card actions --------------------------------------------------------------------
@@ -196,15 +203,24 @@ class RentalService:
     async def finish(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.FINISH)
         await self._provider_call(self.provider_of(rental).finish(rental.provider_rental_id))
-        return await self._set_status(rental.id, "finished")
+        return await self.set_status(rental.id, "finished")
 
     async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool) -> RentalRecord:
+        """On only while the balance covers the next period (the operator never pays a renewal); off gives
+        back a period already reserved for it."""
         rental = await self.active_with(chat_id, rental_id, Capability.AUTO_RENEW)
+        if enabled:
+            row = await self.db.fetchone("SELECT balance FROM chats WHERE id = ?", (chat_id,))
+            if row["balance"] < rental.renewal_price:
+                raise errors.AutoRenewNeedsBalance(price=rental.renewal_price, balance=row["balance"])
         state = await self._provider_call(
             self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
         )
         async with self.db.transaction() as conn:
-            return await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
+            updated = await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
+        if not state:
+            await self.renewals.release(updated)
+        return updated
 
     async def wake_up(self, chat_id: int, rental_id: int) -> str:
         rental = await self.active_with(chat_id, rental_id, Capability.WAKE_UP)
@@ -220,9 +236,10 @@ class RentalService:
             # so the card's "cancelled, refunded" is true and the ledger shows the refund.
             return await self._close_with_refund(rental.id, "cancelled", "cancelled by the provider")
         status = {RentalStatus.ACTIVE: "active", RentalStatus.EXPIRED: "expired"}.get(fresh.status, "finished")
+        if status != "active":
+            return await self.set_status(rental.id, status)
         async with self.db.transaction() as conn:
-            return await RentalRepo.update(conn, rental.id, status=status,
-                                           active_till=fresh.active_till or rental.active_till,
+            return await RentalRepo.update(conn, rental.id, active_till=fresh.active_till or rental.active_till,
                                            auto_renew=fresh.auto_renew)
 
     async def history(self, chat_id: int, rental_id: int, limit: int = 20) -> list[StoredSms]:

@@ -1,0 +1,79 @@
+"""Auto-renewal money: the next period is reserved on the chat's ledger before the provider renews.
+
+At the cut-off before a renewal, the period's price is charged as a reservation (keyed by the rental and
+the end it renews from). If the balance cannot hold it, auto-renew is switched off at the provider first.
+When the provider renews, the open reservation is the charge (never charged twice); when it does not
+(auto-renew switched off since, the number closed), the reservation comes back. Switching auto-renew off
+and on again opens a new round under its own key."""
+from __future__ import annotations
+
+import aiosqlite
+
+from storage import Database, InsufficientBalanceError, RentalRecord
+from storage import ledger
+from storage.models import db_time
+
+
+class Renewals:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def reserve(self, rental: RentalRecord) -> bool:
+        """True when the next period is held (now or before); False when the balance cannot hold it."""
+        try:
+            async with self.db.transaction() as conn:
+                await charge_period(conn, rental)
+        except InsufficientBalanceError:
+            return False
+        return True
+
+    async def release(self, rental: RentalRecord) -> int:
+        """The provider will not renew from this end: the open reservation comes back. Returns the amount."""
+        async with self.db.transaction() as conn:
+            return await release_reservation(conn, rental)
+
+
+async def charge_period(conn: aiosqlite.Connection, rental: RentalRecord) -> None:
+    """In the caller's transaction: the next period charged unless a reservation for it is open already.
+    Raises InsufficientBalanceError when the balance cannot pay it."""
+    open_key, rounds = await _reservations(conn, rental)
+    if open_key is not None or rental.renewal_price <= 0:
+        return
+    base = _base_key(rental)
+    await ledger.post(conn, rental.chat_id, -rental.renewal_price, "charge", f"rental:{rental.id}",
+                      idempotency_key=base if rounds == 0 else f"{base}#{rounds + 1}",
+                      note=f"{rental.service_name} renewal")
+
+
+async def release_reservation(conn: aiosqlite.Connection, rental: RentalRecord) -> int:
+    """In the caller's transaction (auto-renew off, the rental closing): the open reservation comes back."""
+    open_key, _ = await _reservations(conn, rental)
+    if open_key is None:
+        return 0
+    async with conn.execute("SELECT amount FROM ledger WHERE idempotency_key = ?", (open_key,)) as cur:
+        amount = -(await cur.fetchone())["amount"]
+    await ledger.post(conn, rental.chat_id, amount, "refund", f"rental:{rental.id}",
+                      idempotency_key=f"release:{open_key}", note=f"{rental.service_name} renewal not made")
+    return amount
+
+
+def _base_key(rental: RentalRecord) -> str:
+    return f"renewal:{rental.id}:{db_time(rental.active_till)}"
+
+
+async def _reservations(conn: aiosqlite.Connection, rental: RentalRecord) -> tuple[str | None, int]:
+    """(the reservation for the rental's current end that was not given back, how many rounds there were)."""
+    base = _base_key(rental)
+    async with conn.execute(
+        "SELECT idempotency_key FROM ledger WHERE idempotency_key = ? OR idempotency_key LIKE ? ORDER BY id",
+        (base, f"{base}#%"),
+    ) as cur:
+        keys = [r[0] for r in await cur.fetchall()]
+    if not keys:
+        return None, 0
+    marks = ", ".join("?" for _ in keys)
+    async with conn.execute(f"SELECT idempotency_key FROM ledger WHERE idempotency_key IN ({marks})",
+                            tuple(f"release:{k}" for k in keys)) as cur:
+        released = {r[0].removeprefix("release:") for r in await cur.fetchall()}
+    open_keys = [k for k in keys if k not in released]
+    return (open_keys[-1] if open_keys else None), len(keys)
