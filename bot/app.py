@@ -19,6 +19,7 @@ import handlers
 from handlers.common import ChatContextMiddleware, FeedbackMiddleware
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
+from handlers.throttle import ThrottleMiddleware
 from providers import Provider
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
@@ -98,8 +99,12 @@ class App:
 
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
+    throttle = ThrottleMiddleware(app.settings.user_rate_per_second, app.settings.user_rate_burst)
+    # first: a flood costs no database work
     for observer in (dp.message, dp.callback_query):
+        observer.outer_middleware(throttle)
         observer.outer_middleware(ChatContextMiddleware(app.chats))
+    dp["throttle"] = throttle
     dp.pre_checkout_query.middleware(FeedbackMiddleware())
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.message.middleware(FeedbackMiddleware())

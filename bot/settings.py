@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Background jobs
     poll_interval: float = Field(2.0, gt=0)
 
+    # Per-user budget of taps and typed messages: a burst, then this many a second
+    user_rate_per_second: float = Field(2.0, gt=0)
+    user_rate_burst: int = Field(8, ge=1)
+
     # GetAText webhook receiver (off when webhook_port is 0)
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(0, ge=0, le=65535)

@@ -115,7 +115,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ["ALTER TABLE rentals ADD COLUMN duration_minutes INTEGER"],
     ),
     (
-        "times stored in UTC; price of one period; delivery retries; pending plan switches; Stars refunds",
+        "times stored in UTC; price of one period; delivery retries; pending plan switches; Stars refunds;"
+        " service popularity",
         [
             # Stored times were ISO text in each provider's zone and compared as text with UTC: rewrite in UTC.
         "UPDATE rentals SET active_from = strftime('%Y-%m-%dT%H:%M:%f+00:00', active_from) WHERE active_from IS NOT NULL",
@@ -147,6 +148,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
             )""",
             "CREATE INDEX plan_switches_pending ON plan_switches(id) WHERE state = 'pending'",
+            # Rentals per service, kept up to date on insert: service lists rank by it without a scan of history.
+            "CREATE TABLE service_popularity (name TEXT PRIMARY KEY, rentals INTEGER NOT NULL)",
+            "INSERT INTO service_popularity (name, rentals) SELECT lower(service_name), COUNT(*) FROM rentals"
+            " GROUP BY lower(service_name)",
             """CREATE TABLE stars_refunds (
                 charge_id TEXT PRIMARY KEY,
                 chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,

@@ -23,7 +23,11 @@ class RentalRepo:
             f"INSERT INTO rentals ({columns}, status) VALUES ({marks}, 'pending') RETURNING *",
             tuple(fields.values()),
         ) as cur:
-            return RentalRecord.from_row(await cur.fetchone())
+            rental = RentalRecord.from_row(await cur.fetchone())
+        await conn.execute(
+            "INSERT INTO service_popularity (name, rentals) VALUES (lower(?), 1)"
+            " ON CONFLICT(name) DO UPDATE SET rentals = rentals + 1", (rental.service_name,))
+        return rental
 
     @staticmethod
     async def update(conn: aiosqlite.Connection, rental_id: int, **fields) -> RentalRecord:
@@ -101,10 +105,9 @@ class RentalRepo:
         return [RentalRecord.from_row(r) for r in rows]
 
     async def popularity(self) -> dict[str, int]:
-        rows = await self.db.fetchall(
-            "SELECT lower(service_name) AS name, COUNT(*) AS n FROM rentals GROUP BY lower(service_name)"
-        )
-        return {r["name"]: r["n"] for r in rows}
+        """Rentals per service (lower-cased name): a summary kept on insert, one row per service, not a scan."""
+        rows = await self.db.fetchall("SELECT name, rentals FROM service_popularity")
+        return {r["name"]: r["rentals"] for r in rows}
 
 
 def _db_value(value):

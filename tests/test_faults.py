@@ -408,3 +408,42 @@ async def test_a_reserved_period_comes_back_when_auto_renew_is_switched_off_or_t
     assert await background.jobs.expire() == 1
     assert await _balance(app) == 1000 - 110
     assert (await app.rentals.rentals.get(rental.id)).status == "expired"
+
+
+# -- one user must not slow everyone --------------------------------------------------------------------------
+
+
+async def test_a_flooding_user_is_answered_politely_and_others_are_served(settings, session):
+    throttled = settings.model_copy(update={"user_rate_per_second": 2.0, "user_rate_burst": 8})
+    app = await App.open(throttled, providers={"memsms": MemoryProvider()})
+    try:
+        dp, bot = build_dispatcher(app), build_bot(TOKEN, throttled, session=session)
+        flooder, other = Person(dp, bot, session, 1001), Person(dp, bot, session, 1002, name="Bob")
+        await flooder.send("/start")
+        menu = flooder.screen()
+        balance = flooder.data_of("Balance", menu)
+        answers = [await flooder.press_data(balance, menu) for _ in range(20)]
+        refused = [a for a in answers if a.text and "Too many taps" in a.text]
+        assert 10 <= len(refused) <= 13  # a burst of 8 (minus /start), then about 2 a second
+        for _ in range(5):
+            await flooder.send("spam")
+        told = [m for m in session.sent(1001) if "Too many taps" in m.text]
+        assert len(told) == 1  # one polite reply, not one per message
+        await other.send("/start")
+        assert "📱 Rent a number" in other.buttons()
+        assert len(dp["throttle"]) == 2
+    finally:
+        await app.close()
+
+
+def test_the_user_budget_refills_and_its_table_is_bounded():
+    from handlers.throttle import ThrottleMiddleware
+
+    now = [0.0]
+    throttle = ThrottleMiddleware(rate=2.0, burst=2, max_users=100, clock=lambda: now[0])
+    assert [throttle.allow(1) for _ in range(3)] == [True, True, False]
+    now[0] += 0.5
+    assert throttle.allow(1) is True
+    for user in range(1000):
+        throttle.allow(user)
+    assert len(throttle) == 100
