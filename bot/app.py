@@ -67,7 +67,7 @@ class App:
         self.sms_repo = SmsRepo(self.db)
         self.catalogue = Catalogue(self.providers, CatalogueCache(self.db), RentalRepo(self.db),
                                    self.settings.markup_percent)
-        self.rentals = RentalService(self.db, self.providers, self.catalogue)
+        self.rentals = RentalService(self.db, self.providers, self.catalogue, self.settings.action_cooldown)
         self.switches = PlanSwitches(self.rentals)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Per-user budget of taps and typed messages: a burst, then this many a second
     user_rate_per_second: float = Field(2.0, gt=0)
     user_rate_burst: int = Field(8, ge=1)
+    # Seconds between presses of Refresh on one number (SMS history waits 3x that, Wake up 6x)
+    action_cooldown: float = Field(10.0, ge=0)
 
     # GetAText webhook receiver (off when webhook_port is 0)
     webhook_host: str = "0.0.0.0"

@@ -11,7 +11,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from providers import Rental, RentalStatus, Service
+from providers import Capability, Rental, RentalStatus, Service
 from storage import Database, RentalRepo
 from storage import db as storage_db
 from tests.conftest import ADMIN_ID, TOKEN, credit
@@ -447,3 +447,32 @@ def test_the_user_budget_refills_and_its_table_is_bounded():
     for user in range(1000):
         throttle.allow(user)
     assert len(throttle) == 100
+
+
+async def test_refresh_history_and_wake_up_wait_between_presses(settings, session):
+    provider = MemoryProvider(capabilities=(Capability.HISTORY, Capability.WAKE_UP, Capability.CANCEL))
+    calls = []
+    real_get = provider.get_rental
+
+    async def counted(rental_id):
+        calls.append(rental_id)
+        return await real_get(rental_id)
+
+    provider.get_rental = counted
+    cooled = settings.model_copy(update={"action_cooldown": 10.0})
+    app = await App.open(cooled, providers={provider.name: provider})
+    try:
+        rental = await rented(app)
+        alice = Person(build_dispatcher(app), build_bot(TOKEN, cooled, session=session), session, 1001)
+        await alice.send("/numbers")
+        await alice.press("Telegram")
+        card = alice.screen()
+        answers = [await alice.press("Refresh", card) for _ in range(200)]
+        assert len(calls) == 1  # one provider call, not 200
+        assert "Try again in" in answers[-1].text and "10 s" in answers[-1].text
+        await alice.press("SMS history", card)
+        second = await alice.press("SMS history", card)
+        assert "Try again in 30 s" in second.text
+        assert len(app.rentals.cooldowns) == 2 and rental.id
+    finally:
+        await app.close()

@@ -14,6 +14,7 @@ from storage import ledger
 from storage.models import utcnow
 
 from . import errors
+from .cooldowns import Cooldowns
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
 from .renewals import Renewals, release_reservation
 
@@ -44,7 +45,8 @@ def provider_failure(err: ProviderError) -> errors.UserFacingError:
 
 
 class RentalService:
-    def __init__(self, db: Database, providers: dict[str, Provider], catalogue: Catalogue) -> None:
+    def __init__(self, db: Database, providers: dict[str, Provider], catalogue: Catalogue,
+                 cooldown: float = 10.0) -> None:
         self.db = db
         self.providers = providers
         self.catalogue = catalogue
@@ -52,6 +54,7 @@ class RentalService:
         self.snapshots = SnapshotRepo(db)
         self.sms = SmsRepo(db)
         self.renewals = Renewals(db)
+        self.cooldowns = Cooldowns(cooldown)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -224,12 +227,14 @@ class RentalService:
 
     async def wake_up(self, chat_id: int, rental_id: int) -> str:
         rental = await self.active_with(chat_id, rental_id, Capability.WAKE_UP)
+        self.cooldowns.take(rental.id, "wake")
         return await self._provider_call(self.provider_of(rental).wake_up(rental.provider_rental_id))
 
     async def refresh(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.owned(chat_id, rental_id)
         if rental.status != "active" or not rental.provider_rental_id:
             return rental
+        self.cooldowns.take(rental.id, "refresh")
         fresh = await self._provider_call(self.provider_of(rental).get_rental(rental.provider_rental_id))
         if fresh.status is RentalStatus.CANCELLED:
             # The provider cancelled (refunded) it: the chat gets its money back the way a user's cancel does,
@@ -247,6 +252,7 @@ class RentalService:
         rental = await self.owned(chat_id, rental_id)
         provider = self.providers.get(rental.provider)
         if provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id:
+            self.cooldowns.take(rental.id, "history")
             for sms in await self._provider_call(provider.history(rental.provider_rental_id)):
                 # Stored as already delivered: history is shown on request, not pushed again.
                 await self.sms.store(provider=rental.provider, provider_message_id=sms.id, rental_id=rental.id,
