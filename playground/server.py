@@ -352,6 +352,30 @@ async def _body(request: web.Request) -> dict:
     return data
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def _host_name(value: str) -> str:
+    """'127.0.0.1:8080' -> '127.0.0.1'; '[::1]:8080' -> '[::1]'."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+@web.middleware
+async def same_origin_only(request: web.Request, handler):
+    """DNS rebinding: a page on another site that resolves its own name to 127.0.0.1 reaches this server with
+    its own Host. Only loopback Host values are served, and a request that names an Origin must be this one."""
+    host = request.headers.get("Host", "")
+    if _host_name(host) not in LOOPBACK_HOSTS:
+        raise web.HTTPMisdirectedRequest(text="the playground answers on 127.0.0.1 or localhost only")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() not in (f"http://{host.lower()}",):
+        raise web.HTTPForbidden(text="cross-origin requests are not served")
+    return await handler(request)
+
+
 def create_app(pg: Playground) -> web.Application:
     routes = web.RouteTableDef()
 
@@ -415,7 +439,7 @@ def create_app(pg: Playground) -> web.Application:
         b = await _body(request)
         return await pg.make_sms_arrive(int(b["chat_id"]))
 
-    app = web.Application()
+    app = web.Application(middlewares=[same_origin_only])
     app.add_routes(routes)
     app.router.add_static("/static/", STATIC, append_version=False)
 

@@ -213,3 +213,23 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
     await page.screenshot(path=str(shots / "playground-topup.png"))
     assert problems == []
 
+
+
+# ------------------------------------------------------------------------------------------ DNS rebinding
+async def test_playground_serves_loopback_hosts_and_same_origin_only():
+    import httpx
+
+    runner, url = await serve(None, "127.0.0.1", 0)  # the guard runs before any handler needs the sandbox
+    port = url.rsplit(":", 1)[1]
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/")).status_code == 200
+            assert (await client.get("/", headers={"Host": f"localhost:{port}"})).status_code == 200
+            rebound = await client.get("/", headers={"Host": f"evil.example:{port}"})
+            assert rebound.status_code == 421
+            cross = await client.post("/api/send", json={}, headers={"Origin": "http://evil.example"})
+            assert cross.status_code == 403
+            same = await client.post("/api/sms", content=b"x", headers={"Origin": url})
+            assert same.status_code == 415  # past the guard: refused by the handler for not being JSON
+    finally:
+        await runner.cleanup()

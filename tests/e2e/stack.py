@@ -170,6 +170,10 @@ class Stack:
             "WEBHOOK_HOST": "127.0.0.1",
             "WEBHOOK_PORT": str(self.webhook_port),
             "WEBHOOK_SECRET": self.webhook_secret,
+            # Scripted users tap at machine speed: the per-user budget and cooldowns have their own tests.
+            "USER_RATE_PER_SECOND": "1000",
+            "USER_RATE_BURST": "1000",
+            "ACTION_COOLDOWN": "0",
         }
         env.update({k: str(v) for k, v in self.extra_env.items()})
         return env
