@@ -476,3 +476,43 @@ async def test_refresh_history_and_wake_up_wait_between_presses(settings, sessio
         assert len(app.rentals.cooldowns) == 2 and rental.id
     finally:
         await app.close()
+
+
+# -- a 5xx on the renting call -------------------------------------------------------------------------------
+
+
+def _server_error_after(provider: MemoryProvider, *, rented_anyway: bool, status: int = 500):
+    from providers import errors
+
+    real = provider.rent
+
+    async def rent(offer):
+        if rented_anyway:
+            await real(offer)
+        raise errors.OutcomeUnknownError(f"server error {status}; outcome unknown", provider=provider.name,
+                                         status=status)
+
+    provider.rent = rent
+
+
+async def test_a_500_after_which_the_provider_rented_anyway_links_the_rental(app, provider):
+    _server_error_after(provider, rented_anyway=True)
+    rental = await rented(app)
+    assert rental.status == "active" and rental.provider_rental_id in provider.rentals
+    assert (await app.chats.get(1001)).balance == 1000 - 110
+
+
+async def test_a_500_with_no_rental_at_the_provider_refunds_at_once(app, provider):
+    from bot.services import errors
+
+    _server_error_after(provider, rented_anyway=False)
+    with pytest.raises(errors.ProviderUnavailable):
+        await rented(app)
+    assert (await app.chats.get(1001)).balance == 1000
+    assert (await app.rentals.rentals.with_status("failed"))
+
+
+async def test_a_gateway_504_stays_pending_for_the_reconciler(app, provider):
+    _server_error_after(provider, rented_anyway=False, status=504)
+    rental = await rented(app)
+    assert rental.status == "pending" and (await app.chats.get(1001)).balance == 1000 - 110

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, Sms
 from providers import errors as perr
+from providers.http import GATEWAY_STATUSES
 from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
 from storage import ledger
 from storage.models import utcnow
@@ -150,6 +151,8 @@ class RentalService:
         try:
             result: Rental = await call
         except perr.OutcomeUnknownError as err:
+            if err.status is not None and err.status >= 500 and err.status not in GATEWAY_STATUSES:
+                return await self._settle_after_server_error(rental, err)
             log.warning("rental %d: outcome unknown (%s); kept pending for reconciliation", rental.id, err)
             return rental
         except ProviderError as err:
@@ -161,6 +164,22 @@ class RentalService:
             await self.fail_and_refund(rental.id, "internal error")
             raise
         return await self.activate(rental.id, result)
+
+    async def _settle_after_server_error(self, rental: RentalRecord, err: perr.OutcomeUnknownError) -> RentalRecord:
+        """The provider answered the renting call itself with a 5xx: it has finished with the request, so one
+        look at its rent list decides at once (linked if it rented after all, refunded if not). Without a list,
+        or when the list cannot be read, the rental stays pending for the reconciler."""
+        listing = await self._active_at(self.providers.get(rental.provider))
+        if listing is None or listing is UNREACHABLE:
+            log.warning("rental %d: %s; kept pending for reconciliation", rental.id, err)
+            return rental
+        match = await self._match(rental, listing)
+        if match is not None:
+            log.warning("rental %d: %s, but the provider rented it: linked", rental.id, err)
+            return await self.activate(rental.id, match)
+        log.warning("rental %d: %s and no rental at the provider: refunded", rental.id, err)
+        await self.fail_and_refund(rental.id, str(err))
+        raise errors.ProviderUnavailable() from None
 
     async def activate(self, rental_id: int, result: Rental) -> RentalRecord:
         async with self.db.transaction() as conn:
