@@ -461,6 +461,10 @@ async def test_refresh_history_and_wake_up_wait_between_presses(settings, sessio
     provider.get_rental = counted
     cooled = settings.model_copy(update={"action_cooldown": 10.0})
     app = await App.open(cooled, providers={provider.name: provider})
+    assert app.rentals.cooldowns.seconds["refresh"] == 10.0
+    from bot.services.cooldowns import Cooldowns
+
+    app.rentals.cooldowns = Cooldowns(10.0, clock=lambda: 1000.0)  # a frozen clock: a slow machine changes nothing
     try:
         rental = await rented(app)
         alice = Person(build_dispatcher(app), build_bot(TOKEN, cooled, session=session), session, 1001)
