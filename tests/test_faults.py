@@ -520,3 +520,40 @@ async def test_a_gateway_504_stays_pending_for_the_reconciler(app, provider):
     _server_error_after(provider, rented_anyway=False, status=504)
     rental = await rented(app)
     assert rental.status == "pending" and (await app.chats.get(1001)).balance == 1000 - 110
+
+
+async def test_card_actions_draw_from_a_per_provider_budget_and_a_flood_is_refused_politely():
+    from bot.services.budget import ProviderBudget, ProviderBusy
+
+    now = [0.0]
+    budget = ProviderBudget(rate=3.0, burst=6.0, max_wait=0.0, clock=lambda: now[0])
+    for _ in range(6):
+        await budget.spend("gotsms")
+    with pytest.raises(ProviderBusy):
+        await budget.spend("gotsms")
+    await budget.spend("getatext")  # another provider's budget is its own
+    now[0] += 1.0
+    for _ in range(3):  # refilled at 3 a second
+        await budget.spend("gotsms")
+    with pytest.raises(ProviderBusy):
+        await budget.spend("gotsms")
+
+
+async def test_a_busy_provider_budget_refuses_the_card_action_without_calling_the_provider(app, provider, alice):
+    from bot.services.budget import ProviderBudget
+
+    rental = await rented(app)
+    calls = []
+    real = provider.get_rental
+
+    async def counted(rental_id):
+        calls.append(rental_id)
+        return await real(rental_id)
+
+    provider.get_rental = counted
+    app.rentals.budget = ProviderBudget(rate=0.001, burst=1.0, max_wait=0.0)
+    await alice.send("/numbers")
+    await alice.press("Telegram")
+    await alice.press("Refresh")
+    answer = await alice.press("Refresh")
+    assert "busy" in answer.text and len(calls) == 1 and rental.id

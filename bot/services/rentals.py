@@ -15,6 +15,7 @@ from storage import ledger
 from storage.models import utcnow
 
 from . import errors
+from .budget import ProviderBudget
 from .cooldowns import Cooldowns
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
 from .renewals import Renewals, release_reservation
@@ -56,6 +57,7 @@ class RentalService:
         self.sms = SmsRepo(db)
         self.renewals = Renewals(db)
         self.cooldowns = Cooldowns(cooldown)
+        self.budget = ProviderBudget()
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -219,12 +221,12 @@ class RentalService:
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
             raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)
-        await self._provider_call(provider.cancel(rental.provider_rental_id))
+        await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id))
         return await self._close_with_refund(rental.id, "cancelled")
 
     async def finish(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.FINISH)
-        await self._provider_call(self.provider_of(rental).finish(rental.provider_rental_id))
+        await self._provider_call(rental.provider, self.provider_of(rental).finish(rental.provider_rental_id))
         return await self.set_status(rental.id, "finished")
 
     async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool) -> RentalRecord:
@@ -236,7 +238,7 @@ class RentalService:
             if row["balance"] < rental.renewal_price:
                 raise errors.AutoRenewNeedsBalance(price=rental.renewal_price, balance=row["balance"])
         state = await self._provider_call(
-            self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
+            rental.provider, self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
         )
         async with self.db.transaction() as conn:
             updated = await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
@@ -247,14 +249,15 @@ class RentalService:
     async def wake_up(self, chat_id: int, rental_id: int) -> str:
         rental = await self.active_with(chat_id, rental_id, Capability.WAKE_UP)
         self.cooldowns.take(rental.id, "wake")
-        return await self._provider_call(self.provider_of(rental).wake_up(rental.provider_rental_id))
+        return await self._provider_call(rental.provider, self.provider_of(rental).wake_up(rental.provider_rental_id))
 
     async def refresh(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.owned(chat_id, rental_id)
         if rental.status != "active" or not rental.provider_rental_id:
             return rental
         self.cooldowns.take(rental.id, "refresh")
-        fresh = await self._provider_call(self.provider_of(rental).get_rental(rental.provider_rental_id))
+        fresh = await self._provider_call(rental.provider,
+                                          self.provider_of(rental).get_rental(rental.provider_rental_id))
         if fresh.status is RentalStatus.CANCELLED:
             # The provider cancelled (refunded) it: the chat gets its money back the way a user's cancel does,
             # so the card's "cancelled, refunded" is true and the ledger shows the refund.
@@ -272,7 +275,7 @@ class RentalService:
         provider = self.providers.get(rental.provider)
         if provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id:
             self.cooldowns.take(rental.id, "history")
-            for sms in await self._provider_call(provider.history(rental.provider_rental_id)):
+            for sms in await self._provider_call(rental.provider, provider.history(rental.provider_rental_id)):
                 # Stored as already delivered: history is shown on request, not pushed again.
                 await self.sms.store(provider=rental.provider, provider_message_id=sms.id, rental_id=rental.id,
                                      body=sms.body, code=sms.code, sender=sms.sender, received_at=sms.received_at,
@@ -285,7 +288,13 @@ class RentalService:
             raise errors.ActionUnavailable()
         return rental
 
-    async def _provider_call(self, call):
+    async def _provider_call(self, provider: str, call):
+        """A card action's provider call: drawn from the provider's budget (code polling keeps its share)."""
+        try:
+            await self.budget.spend(provider)
+        except BaseException:
+            call.close()  # never started
+            raise
         try:
             return await call
         except ProviderError as err:

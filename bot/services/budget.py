@@ -1,0 +1,46 @@
+"""A per-provider budget for calls users trigger from the card, so code polling always keeps its share.
+
+Provider rate limits are per operator account. Card actions (Refresh, history, wake-up, cancel, ...) draw
+from a token bucket per provider: RATE a second with a burst of BURST; an action that finds it empty waits
+up to MAX_WAIT, then is refused politely. Polling and renting never draw from it."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from . import errors
+
+RATE = 3.0
+BURST = 6.0
+MAX_WAIT = 3.0
+
+
+class ProviderBusy(errors.UserFacingError):
+    key = "error-provider-busy"
+
+
+class ProviderBudget:
+    def __init__(self, rate: float = RATE, burst: float = BURST, max_wait: float = MAX_WAIT,
+                 clock=time.monotonic) -> None:
+        self.rate, self.burst, self.max_wait, self.clock = rate, burst, max_wait, clock
+        self._buckets: dict[str, list[float]] = {}  # provider -> [tokens, last refill]; one per provider
+
+    def _wait_for(self, provider: str) -> float:
+        """Seconds until a token is free (0: taken now)."""
+        now = self.clock()
+        bucket = self._buckets.setdefault(provider, [self.burst, now])
+        bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return 0.0
+        return (1.0 - bucket[0]) / self.rate
+
+    async def spend(self, provider: str) -> None:
+        """Take one call from the provider's budget, waiting briefly; ProviderBusy when it stays empty."""
+        waited = 0.0
+        while (wait := self._wait_for(provider)) > 0:
+            if waited + wait > self.max_wait:
+                raise ProviderBusy()
+            await asyncio.sleep(wait)
+            waited += wait
