@@ -13,6 +13,10 @@ Follows getatext-docs.seed.txt. Decisions where the document is silent or ambigu
   request's outcome) or whose ``errors`` is not null is an error. ``"errors": "null"``
   (a string) counts as null. On rental-status and cancel-rental ``status`` is the
   rental's state, so only ``errors`` is checked there.
+* Any 5xx to a call that spends money (rent-a-number, re-rent, rent-multiple-services,
+  long-rentals create/renew, bid, handler_api getNumber) is ``OutcomeUnknownError``: the
+  document names only 400/401/403 as error statuses and never says a 5xx rented nothing.
+  handler_api's ``ERROR_SQL`` (its server error, in a 200 text reply) on getNumber likewise.
 * Rent, rent-multiple-services, cancel-rental and re-rent share one ``Pacer``
   (1 request/s); so do the handler_api.php equivalents (getNumber, setStatus).
 * The API key travels in the ``Auth`` header, except on handler_api.php which wants it
@@ -305,6 +309,7 @@ class GetATextClient(Provider):
             transport=transport,
             classify=_classify,
             secret=api_key,
+            spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
         self._rent_pacer = Pacer(rent_interval)  # the document's 1 request/s endpoints
         self._poll_pacer = Pacer(poll_interval)  # reads are not limited; stay polite anyway
@@ -628,6 +633,9 @@ class GetATextClient(Provider):
             raise MalformedReplyError("handler_api: expected a text reply, got HTML page", provider=self.name)
         word, _, rest = text.partition(":")
         cls = self._HANDLER_ERRORS.get(word)
+        if cls is errors.ServerError and spends_money and self._http.spent_5xx_unknown:
+            # ERROR_SQL is the handler's 500: it may come after the number was taken.
+            raise errors.OutcomeUnknownError(f"{redact(text[:100])}; outcome unknown", provider=self.name)
         if cls is not None:
             raise cls(redact(text[:100]), provider=self.name)
         return word, rest

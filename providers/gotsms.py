@@ -16,6 +16,8 @@ document is silent or ambiguous:
   ``meta.next_before_id`` is null, a page is empty, or the cursor does not move.
 * A reply to a call that spends money (create, transition) that cannot be read is an
   ``OutcomeUnknownError``: the provider may well have done it.
+* So is any 5xx to such a call: the document lists only 201/200 and 422 for them and
+  never says a 5xx means nothing was done, so a 500 after the rent was created is possible.
 * "... not available" means "no stock" only for create-rent; elsewhere ("Refund not
   available for this rent.") it is the provider refusing, with its message.
 * ``cancel`` and ``transition`` read the rental first, so that once the provider has
@@ -184,6 +186,7 @@ class GotSmsClient(Provider):
             transport=transport,
             classify=_classify,
             secret=api_key,
+            spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
 
     async def aclose(self) -> None:

@@ -1,0 +1,145 @@
+"""Provider faults from the issue: a 5xx on a call that spends money, leading zeros lost by
+GetAText's webhook, GotSMS history pages whose cursor does not move. Against the fakes."""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Self
+
+import httpx
+import pytest
+
+from bot.webhook import WebhookServer, webhook_app
+from providers import errors
+from providers import getatext as gat
+from providers.getatext import GetATextClient, parse_webhook
+from providers.gotsms import GotSmsClient
+from providers.http import HttpCore
+from providers.models import Sms
+from tests.fakes.getatext_server import FakeGetAText
+from tests.fakes.gotsms_server import FakeGotSms
+
+KEY = "sk_faults_test_key_0042"
+
+
+@pytest.fixture
+async def gotsms():
+    async with FakeGotSms(api_key=KEY) as fake, GotSmsClient(KEY, base_url=fake.url, timeout=2.0,
+                                                              backoff=0.001) as client:
+        yield fake, client
+
+
+@pytest.fixture
+async def getatext():
+    async with FakeGetAText(api_key=KEY, rate_limit_interval=0.001) as fake:
+        fake.retry_after = 0
+        async with GetATextClient(KEY, base_url=fake.url, timeout=2.0, backoff=0.001, rent_interval=0.01,
+                                  poll_interval=0.0) as client:
+            yield fake, client
+
+
+def posts(fake, path: str) -> int:
+    return sum(1 for method, p, _ in fake.requests if (method, p) == ("POST", path))
+
+
+# ---------------------------------------------------------------- 1. a 5xx on a call that spends money
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_gotsms_5xx_on_create_rent_is_outcome_unknown_sent_once(gotsms, status):
+    fake, client = gotsms
+    plan = fake.find_plan("Telegram")
+    fake.fail_next(status, {"message": "Server Error"}, count=3)
+    with pytest.raises(errors.OutcomeUnknownError) as caught:
+        await client.api_create_rent(plan)
+    assert caught.value.status == status and caught.value.provider == "gotsms"
+    assert posts(fake, "/api/rents") == 1 and len(fake.requests) == 1
+
+
+async def test_gotsms_500_on_transition_is_outcome_unknown_sent_once(gotsms):
+    fake, client = gotsms
+    daily = await client.api_create_rent(fake.find_plan("Telegram"))
+    fake.requests.clear()
+    fake.fail_next(500, {"message": "Server Error"}, count=3)
+    with pytest.raises(errors.OutcomeUnknownError) as caught:
+        await client.api_transition_rent(daily.id, fake.find_plan("Telegram", "month"))
+    assert caught.value.status == 500 and len(fake.requests) == 1
+
+
+async def _rental_id(fake: FakeGetAText, client: GetATextClient) -> str:
+    return (await client.rent_a_number("whatsapp")).rental.id
+
+
+async def _long_rental_id(fake: FakeGetAText, client: GetATextClient) -> str:
+    return (await client.create_long_rental("1w", False)).id
+
+
+SPENDING_CALLS = {
+    "rent-a-number": (None, lambda c, _: c.rent_a_number("whatsapp")),
+    "re-rent": (_rental_id, lambda c, rid: c.re_rent(rid)),
+    "rent-multiple-services": (None, lambda c, _: c.rent_multiple_services(["whatsapp", "telegram"])),
+    "long-rentals create": (None, lambda c, _: c.create_long_rental("1w", False)),
+    "long-rentals renew": (_long_rental_id, lambda c, rid: c.update_long_rental(rid, "renew")),
+    "bid": (None, lambda c, _: c.bid(1, Decimal("0.60"))),
+    "handler getNumber": (None, lambda c, _: c.handler_get_number("whatsapp")),
+}
+
+
+@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("name", list(SPENDING_CALLS))
+async def test_getatext_5xx_on_every_spending_call_is_outcome_unknown_sent_once(getatext, name, status):
+    fake, client = getatext
+    setup, call = SPENDING_CALLS[name]
+    rental_id = await setup(fake, client) if setup else None
+    fake.requests.clear()
+    balance = fake.balance
+    fake.fail_next(status, count=3)
+    with pytest.raises(errors.OutcomeUnknownError) as caught:
+        await call(client, rental_id)
+    assert caught.value.status == status and caught.value.provider == "getatext"
+    assert len(fake.requests) == 1 and fake.balance == balance
+
+
+async def test_getatext_error_sql_on_get_number_is_outcome_unknown(getatext):
+    fake, client = getatext
+    fake.fail_next(200, "ERROR_SQL")
+    with pytest.raises(errors.OutcomeUnknownError):
+        await client.handler_get_number("whatsapp")
+    fake.fail_next(200, "ERROR_SQL", count=3)
+    with pytest.raises(errors.ServerError):  # a read keeps its plain server error (after its retries)
+        await client.handler_get_code(1)
+
+
+async def test_a_timeout_and_a_500_on_rent_are_told_apart_by_status(getatext):
+    fake, client = getatext
+    fake.fail_next(500)
+    with pytest.raises(errors.OutcomeUnknownError) as server_error:
+        await client.rent_a_number("whatsapp")
+    fake.set_mode("slow")
+    fake.slow_seconds = 0.5
+    async with GetATextClient(KEY, base_url=fake.url, timeout=0.1, rent_interval=0.01) as slow_client:
+        with pytest.raises(errors.OutcomeUnknownError) as timed_out:
+            await slow_client.rent_a_number("whatsapp")
+    assert server_error.value.status == 500 and timed_out.value.status is None
+
+
+async def test_500_on_a_spending_call_is_a_server_error_for_a_provider_that_opts_out():
+    seen: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        status = int(request.url.path.rsplit("/", 1)[1])
+        return httpx.Response(status, json={"message": "Server Error"})
+
+    core = HttpCore(provider="promising", base_url="http://provider.test", headers={},
+                    transport=httpx.MockTransport(reply), backoff=0.001, spent_5xx_unknown=False)
+    try:
+        with pytest.raises(errors.ServerError) as refused:
+            await core.request("POST", "/rent/500", spends_money=True)
+        assert not isinstance(refused.value, errors.OutcomeUnknownError)
+        for gateway in (502, 504):  # a gateway may have lost a good reply, whatever the provider promises
+            with pytest.raises(errors.OutcomeUnknownError):
+                await core.request("POST", f"/rent/{gateway}", spends_money=True)
+    finally:
+        await core.aclose()
+    assert seen == ["/rent/500", "/rent/502", "/rent/504"]  # each sent once
