@@ -143,3 +143,93 @@ async def test_500_on_a_spending_call_is_a_server_error_for_a_provider_that_opts
     finally:
         await core.aclose()
     assert seen == ["/rent/500", "/rent/502", "/rent/504"]  # each sent once
+
+
+# ---------------------------------------------------------------- 2. GetAText leading zeros
+
+
+class WebhookReceiver:
+    """bot/webhook.py's app, parsing with the client's webhook_sms, collecting what it stores."""
+
+    def __init__(self, client: GetATextClient) -> None:
+        self.stored: list[Sms] = []
+        self.server = WebhookServer(webhook_app("hook-secret", frozenset(), self.store, parse=client.webhook_sms),
+                                    "127.0.0.1", 0)
+        self.url = ""
+
+    async def store(self, sms: Sms) -> None:
+        self.stored.append(sms)
+
+    async def __aenter__(self) -> Self:
+        port = await self.server.start()
+        self.url = f"http://127.0.0.1:{port}/getatext/hook-secret"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.server.stop()
+
+
+async def test_webhook_integer_code_gets_its_leading_zero_from_rental_status(getatext):
+    fake, client = getatext
+    fake.webhook_int_codes = True  # as documented: the code is a JSON integer
+    rental = (await client.rent_a_number("whatsapp")).rental
+    async with WebhookReceiver(client) as receiver:
+        fake.webhook_url = receiver.url
+        payload = await fake.inject_code(rental.id, "012345")
+    assert payload["code"] == 12345  # the zero is gone on the wire
+    [sms] = receiver.stored
+    assert (sms.rental_id, sms.code, sms.body) == (rental.id, "012345", "012345")
+    assert sms.service_name == "Whatsapp" and sms.phone == rental.phone
+
+
+async def test_webhook_and_polling_give_one_sms_id_for_a_code_with_leading_zeros(getatext):
+    fake, client = getatext
+    fake.webhook_int_codes = True
+    rental = (await client.rent_a_number("whatsapp")).rental
+    async with WebhookReceiver(client) as receiver:
+        fake.webhook_url = receiver.url
+        payload = await fake.inject_code(rental.id, "012345")
+    [pushed] = receiver.stored
+    [polled] = await client.fetch_new_sms([rental.id])
+    assert pushed.id == polled.id == parse_webhook(payload).id
+    assert pushed.code == polled.code == "012345"
+    assert len({pushed.id, polled.id}) == 1  # the store keeps one, so the chat gets one push
+
+
+@pytest.mark.parametrize("failure", ["server error", "not found", "slow"])
+async def test_webhook_sms_keeps_the_sms_when_rental_status_fails(getatext, monkeypatch, caplog, failure):
+    fake, client = getatext
+    rental = (await client.rent_a_number("whatsapp")).rental
+    await fake.inject_code(rental.id, "012345")
+    payload = {"id": int(rental.id), "code": 12345, "received_at": "2025-07-06 15:43:37",
+               "number": rental.phone, "service_name": "Whatsapp", "status": "active", "cost": "0.55"}
+    if failure == "server error":
+        fake.fail_next(500, count=3)  # every retry of the read fails
+    elif failure == "not found":
+        payload["id"] = 999
+    else:
+        monkeypatch.setattr(gat, "WEBHOOK_STATUS_SECONDS", 0.1)
+        fake.set_mode("slow")
+        fake.slow_seconds = 0.5
+    caplog.set_level(logging.WARNING)
+    sms = await client.webhook_sms(payload)
+    assert (sms.code, sms.body, sms.id) == ("12345", "12345", f"{payload['id']}:12345")
+    assert sms.service_name == "Whatsapp"
+    assert "status read failed" in caplog.text
+
+
+async def test_webhook_sms_keeps_its_code_when_rental_status_reports_another(getatext):
+    fake, client = getatext
+    rental = (await client.rent_a_number("whatsapp")).rental
+    await fake.inject_code(rental.id, "777777")  # a newer code already replaced the announced one
+    sms = await client.webhook_sms({"id": int(rental.id), "code": 12345})
+    assert sms.code == "12345"
+    before = len(fake.requests)
+    text = await client.webhook_sms(b'{"id": 12345, "code": "012345"}')  # a string lost nothing: no read
+    assert text.code == "012345" and len(fake.requests) == before
+
+
+def test_polling_and_webhook_keys_agree_and_non_digit_codes_are_kept():
+    assert gat.sms_id("7", "012345") == gat.sms_id("7", "12345") == "7:12345"
+    assert gat.sms_id("7", "000") == "7:0"
+    assert gat.sms_id("7", "0AB12") == "7:0AB12"
