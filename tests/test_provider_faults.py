@@ -233,3 +233,43 @@ def test_polling_and_webhook_keys_agree_and_non_digit_codes_are_kept():
     assert gat.sms_id("7", "012345") == gat.sms_id("7", "12345") == "7:12345"
     assert gat.sms_id("7", "000") == "7:0"
     assert gat.sms_id("7", "0AB12") == "7:0AB12"
+
+
+# ---------------------------------------------------------------- 3. GotSMS history cursor
+
+
+async def test_history_stops_when_the_cursor_does_not_move(gotsms, caplog):
+    fake, client = gotsms
+    rental = await client.api_create_rent(fake.find_plan("Telegram"))
+    ids = [fake.inject_sms(rental.id, f"Code {700000 + i}") for i in range(250)]
+    fake.set_mode("stuck_cursor")  # the same page and the asked cursor, whatever before_id says
+    fake.requests.clear()
+    caplog.set_level(logging.WARNING)
+    history = await client.history(rental.id)
+    assert [m.id for m in history] == ids[-100:]  # the one page there was, oldest first, once
+    assert len(fake.requests) == 2  # the second page repeated the cursor: no third read
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "did not move" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def _message(n: int) -> dict:
+    return {"id": f"m{n:03d}", "from": "+18001234567", "to": "+18009876543", "body": f"Code {800000 + n}",
+            "code": None, "received_at": "2026-03-11T12:00:00+00:00"}
+
+
+def _page(numbers: list[int], cursor: str | None) -> dict:
+    return {"success": True, "data": [_message(n) for n in numbers], "meta": {"next_before_id": cursor,
+                                                                             "count": len(numbers)}}
+
+
+async def test_history_stops_when_a_cursor_seen_before_comes_back(gotsms, caplog):
+    fake, client = gotsms
+    fake.fail_next(200, _page([9, 8, 7], "m007"))
+    fake.fail_next(200, _page([7, 6, 5], "m005"))  # overlaps the first page by one SMS
+    fake.fail_next(200, _page([9, 8, 7], "m007"))  # back to an older cursor: a loop
+    fake.fail_next(200, _page([1], None))  # never asked for
+    caplog.set_level(logging.WARNING)
+    history = await client.history("rent-1")
+    assert [m.id for m in history] == ["m005", "m006", "m007", "m008", "m009"]
+    assert [q.get("before_id") for _, _, q in fake.requests] == [None, "m007", "m005"]
+    assert sum("did not move" in r.getMessage() for r in caplog.records) == 1
