@@ -84,7 +84,7 @@ class Sms:
     received_at: datetime | None = None
     sender: str | None = None
     phone: str | None = None
-    service_name: str | None = None  # when the provider names it (GetAText's webhook)
+    service_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
