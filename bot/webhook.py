@@ -16,8 +16,22 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def webhook_app(secret: str, allowed_ips: frozenset[str], on_sms: Callable[[Sms], Awaitable[None]]) -> web.Application:
-    """POST /getatext/<secret> with the documented JSON. Replies 200 once the SMS is stored."""
+async def parse_plain(body: bytes) -> Sms:
+    """The payload alone; ``GetATextClient.webhook_sms`` also restores a code's leading zeros."""
+    return parse_webhook(body)
+
+
+def webhook_app(
+    secret: str,
+    allowed_ips: frozenset[str],
+    on_sms: Callable[[Sms], Awaitable[None]],
+    *,
+    parse: Callable[[bytes], Awaitable[Sms]] = parse_plain,
+) -> web.Application:
+    """POST /getatext/<secret> with the documented JSON. Replies 200 once the SMS is stored.
+
+    ``parse`` turns the body into an Sms; pass ``client.webhook_sms`` so a JSON-integer code
+    gets back the leading zeros the integer lost."""
 
     async def receive(request: web.Request) -> web.Response:
         if not secret or not hmac.compare_digest(request.match_info["secret"].encode(), secret.encode()):
@@ -28,7 +42,7 @@ def webhook_app(secret: str, allowed_ips: frozenset[str], on_sms: Callable[[Sms]
         if request.content_length and request.content_length > MAX_BODY:
             return web.json_response({"ok": False, "error": "too large"}, status=413)
         try:
-            sms = parse_webhook(await request.read())
+            sms = await parse(await request.read())
         except MalformedReplyError as err:
             log.warning("malformed webhook payload: %s", err)
             return web.json_response({"ok": False, "error": "malformed payload"}, status=400)

@@ -13,6 +13,14 @@ Follows getatext-docs.seed.txt. Decisions where the document is silent or ambigu
   request's outcome) or whose ``errors`` is not null is an error. ``"errors": "null"``
   (a string) counts as null. On rental-status and cancel-rental ``status`` is the
   rental's state, so only ``errors`` is checked there.
+* Any 5xx to a call that spends money (rent-a-number, re-rent, rent-multiple-services,
+  long-rentals create/renew, bid, handler_api getNumber) is ``OutcomeUnknownError``: the
+  document names only 400/401/403 as error statuses and never says a 5xx rented nothing.
+  handler_api's ``ERROR_SQL`` (its server error, in a 200 text reply) on getNumber likewise.
+* A code SMS is keyed ``"{rental_id}:{code without leading zeros}"``: the webhook's
+  JSON-integer ``code`` has lost them, rental-status's string has not, and both paths must
+  build one key. ``webhook_sms`` restores the zeros from rental-status when it reports the
+  same number, and keeps the integer's digits when that read fails.
 * Rent, rent-multiple-services, cancel-rental and re-rent share one ``Pacer``
   (1 request/s); so do the handler_api.php equivalents (getNumber, setStatus).
 * The API key travels in the ``Auth`` header, except on handler_api.php which wants it
@@ -21,12 +29,13 @@ Follows getatext-docs.seed.txt. Decisions where the document is silent or ambigu
 """
 from __future__ import annotations
 
+import asyncio
 import json
-from contextlib import nullcontext
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -51,6 +60,9 @@ RENTAL_TIMES = frozenset({"1w", "2w", "1m", "1y"})
 LONG_RENTAL_ACTIONS = frozenset({"renew", "cancel", "auto_renew"})
 # SMS-Activate setStatus codes: 1 number ready, 3 request another code, 6 complete, 8 cancel.
 HANDLER_STATUSES = frozenset({1, 3, 6, 8})
+# How long a webhook waits for rental-status to restore a code's leading zeros: the
+# sender is waiting for our reply, and the integer's digits are a usable fallback.
+WEBHOOK_STATUS_SECONDS = 5.0
 
 try:
     SERVER_TZ: tzinfo = ZoneInfo("America/New_York")
@@ -248,29 +260,38 @@ def _json(payload: bytes | str | dict, where: str) -> Any:
 
 
 
+def sms_id(rental_id: str, code: str) -> str:
+    """The de-duplication key of a code SMS; the API gives SMS no id of their own.
+
+    Leading zeros of an all-digit code are dropped: the webhook sends ``code`` as a JSON
+    integer (012345 arrives as 12345) while rental-status sends the string "012345", and
+    both must name the same SMS or the chat gets it twice."""
+    key = (code.lstrip("0") or "0") if code.isdigit() else code
+    return f"{rental_id}:{key}"
+
+
+def _code_sms(rental_id: str, code: str, **extra: Any) -> Sms:
+    """An SMS that is only a code (GetAText never sends the text): the body is the code."""
+    return Sms(provider=PROVIDER, id=sms_id(rental_id, code), rental_id=rental_id, body=code,
+               code=extract_code(code, code), **extra)
+
+
 def parse_webhook(payload: bytes | str | dict) -> Sms:
     """The documented code notification (POSTed from ``WEBHOOK_SOURCE_IP``) as an ``Sms``.
 
     ``id`` is taken as the rental id (the document calls it "unique identifier for the
     event", but its example equals the rental's). ``code`` is an integer in the
-    document; strings are accepted too and kept as sent, because an integer has already
-    lost any leading zero. ``status`` and ``cost`` are not needed and not checked.
+    document, which has already lost any leading zero (``GetATextClient.webhook_sms``
+    recovers them); strings are accepted too and kept as sent. ``status`` and ``cost``
+    are not needed and not checked.
     """
     r = Reader(_json(payload, "webhook"), provider=PROVIDER, where="webhook")
     rental_id = str(r.int("id"))
-    code = r.raw("code")
-    text = _code_text(code)
+    text = _code_text(r.raw("code"))
     if text is None:
         raise MalformedReplyError("webhook.code: expected a code", provider=PROVIDER)
-    return Sms(
-        provider=PROVIDER,
-        id=f"{rental_id}:{text}",
-        rental_id=rental_id,
-        body=text,
-        code=extract_code(text, code),
-        received_at=_when(r, "received_at"),
-        phone=r.str("number", None),
-    )
+    return _code_sms(rental_id, text, received_at=_when(r, "received_at"), phone=r.str("number", None),
+                     service_name=r.str("service_name", None))
 
 
 # ---------------------------------------------------------------- client
@@ -305,6 +326,7 @@ class GetATextClient(Provider):
             transport=transport,
             classify=_classify,
             secret=api_key,
+            spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
         self._rent_pacer = Pacer(rent_interval)  # the document's 1 request/s endpoints
         self._poll_pacer = Pacer(poll_interval)  # reads are not limited; stay polite anyway
@@ -628,6 +650,9 @@ class GetATextClient(Provider):
             raise MalformedReplyError("handler_api: expected a text reply, got HTML page", provider=self.name)
         word, _, rest = text.partition(":")
         cls = self._HANDLER_ERRORS.get(word)
+        if cls is errors.ServerError and spends_money and self._http.spent_5xx_unknown:
+            # ERROR_SQL is the handler's 500: it may come after the number was taken.
+            raise errors.OutcomeUnknownError(f"{redact(text[:100])}; outcome unknown", provider=self.name)
         if cls is not None:
             raise cls(redact(text[:100]), provider=self.name)
         return word, rest
@@ -733,7 +758,7 @@ class GetATextClient(Provider):
     async def fetch_new_sms(self, rental_ids: Sequence[str]) -> list[Sms]:
         """One rental-status request per rental (the API has no batch read), paced by
         ``poll_interval``. The API has no message id nor SMS text: ``Sms.id`` is
-        ``"{rental_id}:{code}"`` and the body is the code. A rental the provider no longer
+        ``sms_id(rental_id, code)`` and the body is the code. A rental the provider no longer
         knows (NotFoundError) is skipped; other errors propagate."""
         found: list[Sms] = []
         for rental_id in rental_ids:
@@ -744,15 +769,32 @@ class GetATextClient(Provider):
                 log.warning("getatext rental %s not found while polling; skipped", rental_id)
                 continue
             if reply.code:
-                found.append(Sms(
-                    provider=self.name,
-                    id=f"{reply.rental.id}:{reply.code}",
-                    rental_id=reply.rental.id,
-                    body=reply.code,
-                    code=extract_code(reply.code, reply.code),
-                    phone=reply.rental.phone,
-                ))
+                found.append(_code_sms(reply.rental.id, reply.code, phone=reply.rental.phone,
+                                       service_name=reply.rental.service_name or None))
         return found
+
+    async def webhook_sms(self, payload: bytes | str | dict) -> Sms:
+        """``parse_webhook``, with the digits a JSON-integer ``code`` may have lost.
+
+        rental-status reports the code as a string; when it is the same number, its digits
+        win ("012345" for the webhook's 12345). If that read fails or is slow, the SMS keeps
+        the integer's digits: a code with a missing zero beats a lost code. Sms.id is the
+        same either way (see ``sms_id``)."""
+        data = _json(payload, "webhook")
+        sms = parse_webhook(data)
+        code = data.get("code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            return sms  # a string keeps every digit it was sent with
+        try:
+            async with asyncio.timeout(WEBHOOK_STATUS_SECONDS):
+                polled = (await self.rental_status(sms.rental_id)).code
+        except (ProviderError, TimeoutError) as err:
+            log.warning("getatext webhook for rental %s: status read failed (%s); code kept as sent",
+                        sms.rental_id, err)
+            return sms
+        if polled is None or not polled.isdigit() or int(polled) != code or polled == sms.code:
+            return sms  # no code yet, or a different (newer) one: the webhook's is the one it announced
+        return replace(sms, body=polled, code=extract_code(polled, polled))
 
     async def cancel(self, rental_id: str) -> Rental:
         return (await self.cancel_rental(rental_id)).rental
@@ -768,5 +810,5 @@ class GetATextClient(Provider):
 __all__ = [
     "CANCEL_WAIT_SECONDS", "WEBHOOK_SOURCE_IP", "Auction", "BidResult", "CancelTooSoonError", "GetATextClient",
     "HandlerCode", "LongRental", "LongRentalMessage", "MultiRentResult", "PriceInfo", "RentalReply",
-    "cancel_available_at", "classify_message", "parse_webhook",
+    "cancel_available_at", "classify_message", "parse_webhook", "sms_id",
 ]

@@ -13,9 +13,13 @@ document is silent or ambiguous:
   (``/numbers/{id}/status``) are passed through as text: the document lists no values.
 * ``transition_options`` has no item schema: strings are kept, objects give their ``id``.
 * ``rent_messages`` is read newest first; ``history`` keeps that order and stops when
-  ``meta.next_before_id`` is null, a page is empty, or the cursor does not move.
+  ``meta.next_before_id`` is null, a page is empty, or the cursor does not move (it equals
+  the one just asked with or any asked before: reading on would repeat pages). SMS are
+  kept once by id, and a cursor that did not move is logged once.
 * A reply to a call that spends money (create, transition) that cannot be read is an
   ``OutcomeUnknownError``: the provider may well have done it.
+* So is any 5xx to such a call: the document lists only 201/200 and 422 for them and
+  never says a 5xx means nothing was done, so a 500 after the rent was created is possible.
 * "... not available" means "no stock" only for create-rent; elsewhere ("Refund not
   available for this rent.") it is the provider refusing, with its message.
 * ``cancel`` and ``transition`` read the rental first, so that once the provider has
@@ -184,6 +188,7 @@ class GotSmsClient(Provider):
             transport=transport,
             classify=_classify,
             secret=api_key,
+            spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
 
     async def aclose(self) -> None:
@@ -552,13 +557,20 @@ class GotSmsClient(Provider):
 
     async def history(self, rental_id: str) -> list[Sms]:
         """Every SMS of the rental, oldest first (the API pages newest first, following ``next_before_id``)."""
-        messages: list[Sms] = []
+        messages: dict[str, Sms] = {}  # by id: a page that did not advance repeats SMS already read
         before: str | None = None
+        asked: set[str | None] = set()
         for _ in range(HISTORY_PAGES):
+            asked.add(before)
             page = await self.api_rent_messages(rental_id, limit=PAGE_SIZE, before_id=before)
-            messages.extend(page.messages)
-            if not page.messages or page.next_before_id is None or page.next_before_id == before:
-                return messages[::-1]
-            before = page.next_before_id
+            for sms in page.messages:
+                messages.setdefault(sms.id, sms)
+            cursor = page.next_before_id
+            if not page.messages or cursor is None:
+                return list(messages.values())[::-1]
+            if cursor in asked:  # the same cursor again (or an older one): the next page is one already read
+                log.warning("gotsms: history of %s stopped: cursor %s did not move", rental_id, cursor[:64])
+                return list(messages.values())[::-1]
+            before = cursor
         log.warning("gotsms: history of %s cut at %d pages", rental_id, HISTORY_PAGES)
-        return messages[::-1]
+        return list(messages.values())[::-1]

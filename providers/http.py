@@ -1,4 +1,11 @@
-"""Shared HTTP core: one AsyncClient per provider, status mapping, retries for reads only."""
+"""Shared HTTP core: one AsyncClient per provider, status mapping, retries for reads only.
+
+A 5xx reply to a call that spends money is ``OutcomeUnknownError`` (with ``status`` set),
+not ``ServerError``: a server may fail after it rented and charged, and a refund on a
+guess costs the operator a number nobody uses. A provider whose documents promise that a
+5xx means nothing was done opts out with ``spent_5xx_unknown=False``; 502/504 stay
+unknown even then, since they come from a gateway that may have lost a good reply.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -110,9 +117,11 @@ class HttpCore:
         transport: httpx.AsyncBaseTransport | None = None,
         classify: Callable[[int, str], type[errors.ProviderError] | None] | None = None,
         secret: str = "",
+        spent_5xx_unknown: bool = True,
     ) -> None:
         register_secret(secret)
         self.provider = provider
+        self.spent_5xx_unknown = spent_5xx_unknown
         self.max_retries = max_retries
         self.backoff = backoff
         self._classify = classify
@@ -149,7 +158,8 @@ class HttpCore:
         """Returns parsed JSON (or text when ``expect_json`` is False).
 
         Reads are retried on 429/5xx/connection errors with capped, jittered backoff.
-        A call that spends money is sent exactly once; a lost reply becomes OutcomeUnknownError.
+        A call that spends money is sent exactly once; a lost reply, or a 5xx (see the
+        module docstring), becomes OutcomeUnknownError.
         """
         params = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         attempts = 1 if spends_money else 1 + self.max_retries
@@ -163,11 +173,8 @@ class HttpCore:
             else:
                 if response.status_code < 400:
                     return self._parse(response) if expect_json else response.text
-                if spends_money and response.status_code in GATEWAY_STATUSES:
-                    # A gateway lost the reply: the provider may have rented and charged.
-                    raise errors.OutcomeUnknownError(
-                        f"gateway error {response.status_code}; outcome unknown", provider=self.provider,
-                        status=response.status_code)
+                if spends_money and self._outcome_unknown(response.status_code):
+                    raise self._unknown_status_error(response)
                 exc = self._status_error(response)
                 if response.status_code not in RETRY_STATUSES:
                     raise exc
@@ -178,6 +185,19 @@ class HttpCore:
             log.warning("%s %s %s failed (%s); retry %d in %.1fs", self.provider, method, path, exc, attempt + 1, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _outcome_unknown(self, status: int) -> bool:
+        """Whether this error status, answering a call that spends money, leaves it undecided."""
+        if status in GATEWAY_STATUSES:
+            return True  # a gateway lost the reply: the provider may have rented and charged
+        return self.spent_5xx_unknown and status >= 500
+
+    def _unknown_status_error(self, response: httpx.Response) -> errors.OutcomeUnknownError:
+        status = response.status_code
+        said = error_message(response)
+        what = "gateway error" if status in GATEWAY_STATUSES else "server error"
+        return errors.OutcomeUnknownError(
+            f"{what} {status}{f' ({said})' if said else ''}; outcome unknown", provider=self.provider, status=status)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

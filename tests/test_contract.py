@@ -538,12 +538,14 @@ async def test_unreadable_200_on_rent_is_outcome_unknown(contract, request, mode
     assert driver.count_rent_requests() == 1
 
 
-async def test_500_on_rent_is_never_retried(contract):
+async def test_500_on_rent_is_outcome_unknown_and_never_retried(contract):
     provider, driver = contract
     need_http(driver)
     _, offer = await first_offer(provider)
     driver.make_next_request_fail(500)
-    await raises(ServerError, provider.rent(offer))
+    # Neither document says a 5xx rented nothing: the caller reconciles instead of refunding.
+    err = await raises(OutcomeUnknownError, provider.rent(offer))
+    assert err.status == 500
     assert driver.count_rent_requests() == 1
 
 

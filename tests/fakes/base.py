@@ -12,6 +12,8 @@ MODES = frozenset({"ok", "slow", "error500", "html", "badjson", "ratelimit"})
 
 
 class FakeServer:
+    modes = MODES  # a fake with failure modes of its own adds them here
+
     def __init__(self) -> None:
         self.url = ""
         self.mode = "ok"
@@ -49,8 +51,9 @@ class FakeServer:
 
     def set_mode(self, mode: str) -> None:
         """ok | slow (the work is done, the reply comes after slow_seconds) | error500 |
-        html (a 200 HTML page) | badjson | ratelimit (429 with Retry-After: retry_after)."""
-        if mode not in MODES:
+        html (a 200 HTML page) | badjson | ratelimit (429 with Retry-After: retry_after),
+        plus any a fake adds to ``modes``."""
+        if mode not in self.modes:
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
 

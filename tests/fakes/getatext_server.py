@@ -148,6 +148,9 @@ class FakeGetAText(FakeServer):
         self.slow_seconds = 2.0
         self.retry_after = 1
         self.webhook_url: str | None = None
+        # True: the webhook's code is always a JSON integer, as documented, so "012345" is
+        # sent as 12345 (rental-status still reads "012345"). False keeps such codes strings.
+        self.webhook_int_codes = False
         self.webhooks_sent: list[dict] = []
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, query or JSON body)
         self.services: dict[str, FakeService] = {
@@ -221,8 +224,9 @@ class FakeGetAText(FakeServer):
         text_code = str(code)
         payload = {
             "id": rid,
-            # an integer, as documented, unless that would lose a leading zero
-            "code": int(text_code) if text_code.isdigit() and not text_code.startswith("0") else text_code,
+            # an integer, as documented, unless that would lose a leading zero (see webhook_int_codes)
+            "code": int(text_code) if text_code.isdigit() and (self.webhook_int_codes or not text_code.startswith("0"))
+            else text_code,
             "received_at": _when(now),
             "number": number,
             "service_name": service_name,

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import FakeServer
+from .base import MODES, FakeServer
 
 DEFAULT_PAGE_SIZE = {"/api/services": 25, "/api/rents/plans": 25}  # others: 20, as in the document
 MINUTES = {"min": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200, "year": 525600}
@@ -63,6 +63,10 @@ def _truthy(value: str | None) -> bool:
 
 
 class FakeGotSms(FakeServer):
+    # stuck_cursor: /api/numbers/{id}/messages ignores before_id and answers the cursor it was
+    # asked with, so the same page comes back again and again (a cursor that does not move).
+    modes = MODES | {"stuck_cursor"}
+
     def __init__(self, api_key: str = "test-key", per_page_cap: int = 100, *, balance: Decimal | str = "100",
                  auto_code_after: float | None = None) -> None:
         """``auto_code_after`` (sandbox): each new rent receives an SMS with a realistic code that many
@@ -513,12 +517,16 @@ class FakeGotSms(FakeServer):
         rent = self._rent(request)
         limit = self._int_param(request, "limit", 20, 1, 100)
         before = request.query.get("before_id")
+        stuck = self.mode == "stuck_cursor"
         rows = [m for m in reversed(self.messages)
-                if m["rent_id"] == rent["id"] and (not before or m["id"] < before)]
+                if m["rent_id"] == rent["id"] and (stuck or not before or m["id"] < before)]
         chunk = rows[:limit]
         more = len(rows) > limit
+        cursor = chunk[-1]["id"] if more else None
+        if stuck and before:
+            cursor = before
         return self._ok([self._message_json(m, full=False) for m in chunk],
-                        meta={"next_before_id": chunk[-1]["id"] if more else None, "count": len(chunk)})
+                        meta={"next_before_id": cursor, "count": len(chunk)})
 
     async def _number_status(self, request: web.Request) -> web.Response:
         rent = self._rent(request)
