@@ -50,9 +50,10 @@ class Background:
         self.scheduler.add_job(self.jobs.retry_stars_refunds, "interval", minutes=5, id="stars_refunds")
         self.webhook = None
         if webhook_on and "getatext" in self.pollers:
+            getatext = app.providers["getatext"]
             self.webhook = WebhookServer(
                 webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
-                            self.on_webhook_sms),
+                            self.on_webhook_sms, parse=getatext.webhook_sms),  # restores lost leading zeros
                 settings.webhook_host, settings.webhook_port)
         self._delivery: asyncio.Task | None = None
 

@@ -557,3 +557,31 @@ async def test_a_busy_provider_budget_refuses_the_card_action_without_calling_th
     await alice.press("Refresh")
     answer = await alice.press("Refresh")
     assert "busy" in answer.text and len(calls) == 1 and rental.id
+
+
+async def test_migration_rekeys_getatext_codes_with_leading_zeros(tmp_path, monkeypatch):
+    path = tmp_path / "old.sqlite3"
+    monkeypatch.setattr(storage_db, "MIGRATIONS", storage_db.MIGRATIONS[:3])
+    old = Database(path)
+    await old.connect()
+    async with old.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+        await conn.execute(
+            "INSERT INTO rentals (chat_id, user_id, provider, offer_id, service_name, billing, price_charged,"
+            " provider_cost, status, request_key) VALUES (1, 1, 'getatext', 'wa', 'WhatsApp', 'sms', 100, '0.9',"
+            " 'active', 'k1')")
+        for key in ("77:012345", "77:ABC012", "77:000"):
+            await conn.execute("INSERT INTO sms (provider, provider_message_id, rental_id) VALUES ('getatext', ?, 1)",
+                               (key,))
+    await old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    await db.connect()
+    try:
+        from providers.getatext import sms_id
+
+        rows = await db.fetchall("SELECT provider_message_id FROM sms ORDER BY id")
+        assert [r[0] for r in rows] == [sms_id("77", "012345"), sms_id("77", "ABC012"), sms_id("77", "000")]
+    finally:
+        await db.close()
