@@ -240,3 +240,52 @@ async def test_one_failing_poller_does_not_stop_the_others(app, provider, backgr
     defaults = background.scheduler._job_defaults
     assert defaults["max_instances"] == 1 and defaults["coalesce"] is True
     assert Capability.WEBHOOK not in provider.capabilities
+
+
+async def test_webhook_believes_forwarded_addresses_only_from_trusted_proxies():
+    from bot.webhook import WebhookServer, webhook_app
+
+    received = []
+
+    async def on_sms(sms):
+        received.append(sms)
+
+    payload = {"id": 1, "code": 111, "number": "1", "service_name": "Whatsapp"}
+    source = {"X-Forwarded-For": "104.198.170.54"}
+    untrusted = WebhookServer(webhook_app("s3cret", frozenset({"104.198.170.54"}), on_sms), "127.0.0.1", 0)
+    port = await untrusted.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            # No trusted proxy: a forwarded header is someone's claim, not the source.
+            assert (await client.post("/getatext/s3cret", json=payload, headers=source)).status_code == 403
+    finally:
+        await untrusted.stop()
+    behind_proxy = WebhookServer(webhook_app("s3cret", frozenset({"104.198.170.54"}), on_sms,
+                                             trusted_proxies=frozenset({"127.0.0.1"})), "127.0.0.1", 0)
+    port = await behind_proxy.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.post("/getatext/s3cret", json=payload, headers=source)).status_code == 200
+            spoofed = {"X-Forwarded-For": "104.198.170.54, 10.9.9.9"}  # the proxy appended the real peer
+            assert (await client.post("/getatext/s3cret", json=payload, headers=spoofed)).status_code == 403
+            assert (await client.post("/getatext/s3cret", json=payload)).status_code == 403  # the proxy itself
+        assert len(received) == 1
+    finally:
+        await behind_proxy.stop()
+
+
+def test_wrong_webhook_paths_are_slowed_and_counted_in_one_line_a_minute(caplog):
+    from bot.webhook import GuessGuard
+
+    now = [0.0]
+    guard = GuessGuard(clock=lambda: now[0])
+    delays = [guard.delay_for("1.2.3.4") for _ in range(12)]
+    assert delays[:5] == [0.0] * 5 and delays[5] > 0 and delays[-1] == GuessGuard.MAX_DELAY
+    assert guard.delay_for("5.6.7.8") == 0.0  # another source starts free
+    with caplog.at_level("WARNING", logger="bot.webhook"):
+        for _ in range(2000):
+            guard.delay_for("1.2.3.4")
+        now[0] += 61
+        guard.delay_for("1.2.3.4")
+    lines = [r for r in caplog.records if "wrong secret paths" in r.getMessage()]
+    assert len(lines) == 1 and "2013 wrong secret paths from 2 sources" in lines[0].getMessage()
