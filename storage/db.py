@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from . import files
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class Database:
 
     async def connect(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            for line in files.prepare(Path(self.path)):
+                log.warning("%s", line)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +40,8 @@ class Database:
         await conn.execute("PRAGMA synchronous=NORMAL")
         self._conn = conn
         await self._migrate()
+        if self.path != ":memory:":
+            files.tighten_side_files(Path(self.path))
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -87,3 +87,30 @@ async def test_chat_id_migration_cascades(db):
     assert await chats.get(-5) is None
     assert (await chats.get(-1005)).balance == 300
     assert (await db.fetchone("SELECT chat_id FROM ledger"))[0] == -1005
+
+
+async def test_database_files_are_readable_by_the_bot_alone_whatever_the_umask(tmp_path, caplog):
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "bot.sqlite3"
+        db = Database(path)
+        await db.connect()
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+        await db.close()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert modes and all(mode == 0o600 for mode in modes.values()), modes
+    # A file left readable by others (an older version, a copy) is tightened at start, with a warning.
+    os.chmod(path, 0o644)
+    db = Database(path)
+    with caplog.at_level("WARNING", logger="storage.db"):
+        await db.connect()
+    await db.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert any("readable by other users" in r.getMessage() for r in caplog.records)
