@@ -19,12 +19,14 @@ import handlers
 from handlers.common import ChatContextMiddleware, FeedbackMiddleware
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
+from handlers.rendering import ChatRenderer
 from handlers.throttle import ThrottleMiddleware
 from providers import Provider
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, RentalRepo, SmsRepo
 
+from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.switches import PlanSwitches
@@ -60,6 +62,7 @@ class App:
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
+    renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -72,6 +75,7 @@ class App:
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
+        self.renderer = ChatRenderer()
 
     @classmethod
     async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:

@@ -27,14 +27,15 @@ class Background:
         self.app = app
         settings = app.settings
         self.sender = ChatSender(bot, app.chats, limiter or RateLimiter())
-        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender)
+        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer)
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,
                             app.rentals.adopt_from_sms)
             for name, provider in app.providers.items()
         }
-        self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, self.deliverer.wake, app.switches)
+        self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
+                         app.switches)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         webhook_on = bool(settings.webhook_port and settings.webhook_secret.get_secret_value())

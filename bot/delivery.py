@@ -6,11 +6,10 @@ import collections
 import logging
 from datetime import timedelta
 
-from handlers import views
-from handlers.i18n import Texts
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
 from storage.models import utcnow
 
+from .rendering import Renderer
 from .services.rentals import RentalService
 from .telegram_out import ChatSender, Outcome
 
@@ -22,12 +21,14 @@ NOT_NOW_GIVE_UP = timedelta(hours=24)
 
 
 class Deliverer:
-    def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender) -> None:
+    def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender,
+                 renderer: Renderer) -> None:
         self.sms = sms
         self.rentals = rentals
         self.rental_repo: RentalRepo = rentals.rentals
         self.chats = chats
         self.sender = sender
+        self.renderer = renderer
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -74,13 +75,13 @@ class Deliverer:
 
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
         chat = await self.chats.get(chat_id)
-        t = Texts(chat.language)
         count = 0
         for sms, rental in items:
             if not chat.active:
                 await self.sms.mark_undeliverable(sms.id, "chat inactive")
                 continue
-            text, markup = views.code_message(t, sms, rental, self.rentals.actions(rental), is_group=chat.is_group)
+            text, markup = self.renderer.code_message(chat.language, sms, rental, self.rentals.actions(rental),
+                                                      is_group=chat.is_group)
             # Written before sending: the only window for a repeat is a crash inside this one HTTP call.
             await self.sms.mark_sending(sms.id)
             outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)

@@ -4,16 +4,22 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from handlers.i18n import Texts
-from handlers import views
 from bot.services.pricing import format_money
 from providers import ProviderError, RentalStatus
-from storage import ChatRepo, Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo
+from storage import (
+    ChatRepo,
+    Database,
+    InsufficientBalanceError,
+    RentalRecord,
+    RentalRepo,
+    SmsRepo,
+)
 from storage.catalogue import CatalogueCache
-from storage.stars_refunds import StarsRefundRepo
 from storage.models import db_time, utcnow
+from storage.stars_refunds import StarsRefundRepo
 
 from . import stars
+from .rendering import Renderer
 from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
 from .services.switches import PlanSwitches
@@ -27,7 +33,8 @@ RENEW_CUTOFF = timedelta(hours=1)
 
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
-                 on_new_sms=lambda: None, switches: PlanSwitches | None = None) -> None:
+                 renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None) -> None:
+        self.renderer = renderer
         self.db = db
         self.rentals = rentals
         self.switches = switches or PlanSwitches(rentals)
@@ -41,8 +48,8 @@ class Jobs:
         chat = await self.chats.get(rental.chat_id)
         if chat is None or not chat.active:
             return
-        t = Texts(chat.language)
-        text = t(key, phone=rental.phone or "", service=rental.service_name, **params)
+        text = self.renderer.notice(chat.language, key, phone=rental.phone or "", service=rental.service_name,
+                                    **params)
         await self.sender.send(chat.id, chat.is_group, text)
 
     async def expire(self) -> int:
@@ -114,8 +121,8 @@ class Jobs:
                 if not await self.rentals.renewals.reserve(rental):
                     await self._disable_auto_renew(rental)
             elif row["renew_warned_at"] is None and chat.balance < rental.renewal_price:
-                t = Texts(chat.language)
-                await self._tell(rental, "notify-renew-warning", left=views.time_left(t, rental.active_till, now),
+                left = self.renderer.time_left(chat.language, rental.active_till, now)
+                await self._tell(rental, "notify-renew-warning", left=left,
                                  balance=format_money(chat.balance), price=format_money(rental.renewal_price))
                 async with self.db.transaction() as conn:
                     await RentalRepo.update(conn, rental.id, renew_warned_at=now)

@@ -1,0 +1,23 @@
+"""What the push path and the jobs need to show something: an interface here, implemented in handlers/.
+
+bot/ never imports handlers/ (presentation lives there); the app hands its renderer in when it is wired."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from aiogram.types import InlineKeyboardMarkup
+
+from providers import Capability
+from storage import RentalRecord, StoredSms
+
+
+class Renderer(Protocol):
+    def code_message(self, language: str, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
+                     is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
+        """A pushed SMS: its text and buttons."""
+
+    def notice(self, language: str, key: str, **params) -> str:
+        """A notice to a chat (expired, renewed, refunded, ...) in its language."""
+
+    def time_left(self, language: str, until: datetime, now: datetime) -> str: ...
