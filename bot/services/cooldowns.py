@@ -38,5 +38,13 @@ class Cooldowns:
         while len(self._next) > self.max_entries:
             self._next.popitem(last=False)
 
+    def ready(self, rental_id: int, action: str) -> bool:
+        """Like ``take``, but answers False instead of raising while the wait lasts."""
+        try:
+            self.take(rental_id, action)
+        except CoolingDown:
+            return False
+        return True
+
     def __len__(self) -> int:
         return len(self._next)

@@ -273,8 +273,8 @@ class RentalService:
         """The provider's full history, stored like pushed SMS (so nothing shown here is lost), newest first."""
         rental = await self.owned(chat_id, rental_id)
         provider = self.providers.get(rental.provider)
-        if provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id:
-            self.cooldowns.take(rental.id, "history")
+        if (provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id
+                and self.cooldowns.ready(rental.id, "history")):  # pressed again soon: what is stored is shown
             for sms in await self._provider_call(rental.provider, provider.history(rental.provider_rental_id)):
                 # Stored as already delivered: history is shown on request, not pushed again.
                 await self.sms.store(provider=rental.provider, provider_message_id=sms.id, rental_id=rental.id,
