@@ -67,13 +67,7 @@ def take(database: Path, folder: Path, keep: int, now: datetime | None = None) -
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{PREFIX}{stamp}{SUFFIX}"
     partial = folder / f"{PREFIX}{stamp}.partial"
-    os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, files.FILE_MODE))
-    source, copy = sqlite3.connect(f"file:{database}?mode=ro", uri=True), sqlite3.connect(partial)
-    try:
-        source.backup(copy)
-    finally:
-        source.close()
-        copy.close()
+    _copy(database, partial)
     try:
         chats, rows = check(partial)
     except BackupError:
@@ -83,6 +77,17 @@ def take(database: Path, folder: Path, keep: int, now: datetime | None = None) -
     for old in sorted(folder.glob(f"{PREFIX}*{SUFFIX}"))[:-keep]:
         old.unlink()
     return BackupFile(target, target.stat().st_size, chats, rows)
+
+
+def _copy(source_path: Path, target_path: Path) -> None:
+    """SQLite's backup API from a read-only connection into a new 0600 file: one step, one snapshot."""
+    os.close(os.open(target_path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, files.FILE_MODE))
+    source, target = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True), sqlite3.connect(target_path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 class ProcessLock:
@@ -121,13 +126,7 @@ def restore(backup: Path, database: Path) -> tuple[int, int]:
     try:
         figures = check(backup)
         staged = database.with_name(database.name + ".restoring")
-        os.close(os.open(staged, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, files.FILE_MODE))
-        source, target = sqlite3.connect(f"file:{backup}?mode=ro", uri=True), sqlite3.connect(staged)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _copy(backup, staged)
         kept = database.with_name(database.name + ".before-restore")
         for suffix in ("", "-wal", "-shm"):  # the replaced file goes aside whole, with its WAL
             current = Path(f"{database}{suffix}")

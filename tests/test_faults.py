@@ -63,8 +63,8 @@ async def test_a_rental_from_a_provider_in_another_zone_is_not_expired_early(set
         await app.close()
 
 
-async def test_migration_rewrites_stored_times_in_utc(tmp_path, monkeypatch):
-    path = tmp_path / "old.sqlite3"
+async def _database_at_version_3(path, monkeypatch, active_till: str | None = None, sms_keys=()) -> None:
+    """A file as the previous release left it: one chat, one GetAText rental, some SMS."""
     monkeypatch.setattr(storage_db, "MIGRATIONS", storage_db.MIGRATIONS[:3])
     old = Database(path)
     await old.connect()
@@ -73,9 +73,17 @@ async def test_migration_rewrites_stored_times_in_utc(tmp_path, monkeypatch):
         await conn.execute(
             "INSERT INTO rentals (chat_id, user_id, provider, offer_id, service_name, billing, price_charged,"
             " provider_cost, status, active_till, request_key) VALUES (1, 1, 'getatext', 'wa', 'WhatsApp', 'sms',"
-            " 100, '0.9', 'active', '2026-12-01T17:26:00-05:00', 'k1')")
+            " 100, '0.9', 'active', ?, 'k1')", (active_till,))
+        for key in sms_keys:
+            await conn.execute("INSERT INTO sms (provider, provider_message_id, rental_id) VALUES ('getatext', ?, 1)",
+                               (key,))
     await old.close()
     monkeypatch.undo()
+
+
+async def test_migration_rewrites_stored_times_in_utc(tmp_path, monkeypatch):
+    path = tmp_path / "old.sqlite3"
+    await _database_at_version_3(path, monkeypatch, active_till="2026-12-01T17:26:00-05:00")
 
     db = Database(path)
     await db.connect()
@@ -569,20 +577,7 @@ async def test_a_busy_provider_budget_refuses_the_card_action_without_calling_th
 
 async def test_migration_rekeys_getatext_codes_with_leading_zeros(tmp_path, monkeypatch):
     path = tmp_path / "old.sqlite3"
-    monkeypatch.setattr(storage_db, "MIGRATIONS", storage_db.MIGRATIONS[:3])
-    old = Database(path)
-    await old.connect()
-    async with old.transaction() as conn:
-        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
-        await conn.execute(
-            "INSERT INTO rentals (chat_id, user_id, provider, offer_id, service_name, billing, price_charged,"
-            " provider_cost, status, request_key) VALUES (1, 1, 'getatext', 'wa', 'WhatsApp', 'sms', 100, '0.9',"
-            " 'active', 'k1')")
-        for key in ("77:012345", "77:ABC012", "77:000"):
-            await conn.execute("INSERT INTO sms (provider, provider_message_id, rental_id) VALUES ('getatext', ?, 1)",
-                               (key,))
-    await old.close()
-    monkeypatch.undo()
+    await _database_at_version_3(path, monkeypatch, sms_keys=("77:012345", "77:ABC012", "77:000"))
 
     db = Database(path)
     await db.connect()
