@@ -26,6 +26,7 @@ from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, RentalRepo, SmsRepo
 
+from .metrics import Metrics, UpdateMetricsMiddleware
 from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
@@ -63,6 +64,7 @@ class App:
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -76,6 +78,9 @@ class App:
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
         self.renderer = ChatRenderer()
+        self.metrics = Metrics()
+        for provider in self.providers.values():
+            provider.observe(self.metrics.provider_call)
 
     @classmethod
     async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:
@@ -103,6 +108,7 @@ class App:
 
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
+    dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     throttle = ThrottleMiddleware(app.settings.user_rate_per_second, app.settings.user_rate_burst)
     # first: a flood costs no database work
     for observer in (dp.message, dp.callback_query):

@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from aiogram import Bot
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from providers import Capability, Sms
@@ -26,12 +27,14 @@ class Background:
     def __init__(self, app: App, bot: Bot, limiter: RateLimiter | None = None) -> None:
         self.app = app
         settings = app.settings
-        self.sender = ChatSender(bot, app.chats, limiter or RateLimiter())
-        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer)
+        self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
+        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
+                                   on_delivered=app.metrics.delivered)
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,
-                            app.rentals.adopt_from_sms)
+                            app.rentals.adopt_from_sms,
+                            lambda provider, new: app.metrics.codes_received.labels(provider).inc(new))
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
@@ -49,6 +52,8 @@ class Background:
         self.scheduler.add_job(self.jobs.reconcile, "interval", seconds=30, id="reconcile")
         self.scheduler.add_job(self.jobs.cleanup, "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(self.jobs.retry_stars_refunds, "interval", minutes=5, id="stars_refunds")
+        self.scheduler.add_job(app.metrics.refresh_gauges, "interval", seconds=15, id="metrics", args=[app.db])
+        self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.webhook = None
         if webhook_on and "getatext" in self.pollers:
             getatext = app.providers["getatext"]

@@ -22,13 +22,14 @@ NOT_NOW_GIVE_UP = timedelta(hours=24)
 
 class Deliverer:
     def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender,
-                 renderer: Renderer) -> None:
+                 renderer: Renderer, on_delivered=lambda provider, received_at, stored_at: None) -> None:
         self.sms = sms
         self.rentals = rentals
         self.rental_repo: RentalRepo = rentals.rentals
         self.chats = chats
         self.sender = sender
         self.renderer = renderer
+        self.on_delivered = on_delivered  # (provider, received at, stored at): for metrics
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -87,6 +88,7 @@ class Deliverer:
             outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)
             if outcome is Outcome.SENT:
                 await self.sms.mark_delivered(sms.id, message.message_id if message else None)
+                self.on_delivered(sms.provider, sms.received_at, sms.stored_at)
                 count += 1
             elif outcome is Outcome.GONE:
                 await self.sms.mark_undeliverable(sms.id, "chat unreachable")

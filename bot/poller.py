@@ -35,13 +35,15 @@ class SmsPoller:
 
     def __init__(self, provider: Provider, rentals: RentalRepo, sms: SmsRepo, state: JobState,
                  on_new: Callable[[], None] = lambda: None,
-                 adopt: Callable[[Sms], Awaitable[RentalRecord | None]] = _adopt_nothing) -> None:
+                 adopt: Callable[[Sms], Awaitable[RentalRecord | None]] = _adopt_nothing,
+                 counted: Callable[[str, int], None] = lambda provider, new: None) -> None:
         self.provider = provider
         self.rentals = rentals
         self.sms = sms
         self.state = state
         self.on_new = on_new
         self.adopt = adopt  # links an SMS for an unknown rental to a pending one whose rent reply was lost
+        self.counted = counted  # (provider, how many new SMS were stored): for metrics
         self._ack_key = f"ack-in-flight:{provider.name}"
         self._acknowledges = type(provider).acknowledge_sms is not BaseProvider.acknowledge_sms
 
@@ -89,4 +91,6 @@ class SmsPoller:
             new += await self.sms.store(provider=self.provider.name, provider_message_id=sms.id,
                                         rental_id=rental.id, body=sms.body, code=sms.code, sender=sms.sender,
                                         received_at=sms.received_at)
+        if new:
+            self.counted(self.provider.name, new)
         return new

@@ -9,6 +9,7 @@ import enum
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat,
@@ -103,12 +104,14 @@ def chat_is_gone(message: str) -> bool:
 
 
 class ChatSender:
-    def __init__(self, bot: Bot, chats: ChatRepo, limiter: RateLimiter, max_retry_after: float = 120.0) -> None:
+    def __init__(self, bot: Bot, chats: ChatRepo, limiter: RateLimiter, max_retry_after: float = 120.0,
+                 on_flood: Callable[[], None] = lambda: None) -> None:
         self.bot = bot
         self.chats = chats
         self.limiter = limiter
         self.max_retry_after = max_retry_after
         self.retry_after_count = 0
+        self.on_flood = on_flood
 
     async def send(self, chat_id: int, is_group: bool, text: str,
                    markup: InlineKeyboardMarkup | None = None) -> tuple[Outcome, Message | None]:
@@ -127,6 +130,7 @@ class ChatSender:
                 return Outcome.SENT, message
             except TelegramRetryAfter as err:
                 self.retry_after_count += 1
+                self.on_flood()
                 log.warning("flood limit for chat %s: waiting %ss", chat_id, err.retry_after)
                 await asyncio.sleep(min(err.retry_after, self.max_retry_after))
             except TelegramMigrateToChat as err:

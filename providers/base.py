@@ -84,6 +84,10 @@ class Provider(abc.ABC):
         """Every SMS of the rental, oldest first."""
         raise self._unsupported(Capability.HISTORY)
 
+    def observe(self, observer) -> None:
+        """Be told of every call to the provider: (provider, operation, outcome, seconds). Default: nothing
+        to observe (an in-memory provider)."""
+
     async def aclose(self) -> None:
         """Close the shared HTTP client."""
 

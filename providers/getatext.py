@@ -334,6 +334,9 @@ class GetATextClient(Provider):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def observe(self, observer) -> None:
+        self._http.add_observer(observer)
+
     # ------------------------------------------------------------ plumbing
 
     async def _request(

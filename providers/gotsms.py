@@ -194,6 +194,9 @@ class GotSmsClient(Provider):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def observe(self, observer) -> None:
+        self._http.add_observer(observer)
+
     # ------------------------------------------------------------ plumbing
 
     async def _call(

@@ -82,6 +82,27 @@ def spent_reply(provider: str, what: str) -> Iterator[None]:
         ) from err
 
 
+CallObserver = Callable[[str, str, str, float], None]
+# An id in a path: all digits, or 8+ characters with a digit in them ('v1' is not one).
+_ID_SEGMENT = re.compile(r"/(?:\d+|(?=[^/]*\d)[^/]{8,})(?=/|$)")
+_OUTCOMES: tuple[tuple[type[errors.ProviderError], str], ...] = (
+    (errors.OutcomeUnknownError, "unknown"), (errors.RateLimitedError, "rate_limited"),
+    (errors.ConnectionFailedError, "unreachable"), (errors.ServerError, "server_error"),
+    (errors.AuthenticationError, "auth"), (errors.NotFoundError, "not_found"),
+    (errors.NothingAvailableError, "nothing_available"), (errors.InsufficientFundsError, "no_funds"),
+    (errors.MalformedReplyError, "malformed"), (errors.ProviderRejectedError, "refused"),
+)
+
+
+def operation_of(method: str, path: str) -> str:
+    """'POST /api/rents/123/transition' -> 'POST /api/rents/:id/transition': no ids in what is observed."""
+    return f"{method} {_ID_SEGMENT.sub('/:id', path)}"
+
+
+def outcome_of(err: errors.ProviderError) -> str:
+    return next((label for cls, label in _OUTCOMES if isinstance(err, cls)), "error")
+
+
 class Pacer:
     """At most one call per ``interval`` seconds (GetAText allows 1 rent request/s)."""
 
@@ -121,6 +142,7 @@ class HttpCore:
     ) -> None:
         register_secret(secret)
         self.provider = provider
+        self.observers: list[CallObserver] = []
         self.spent_5xx_unknown = spent_5xx_unknown
         self.max_retries = max_retries
         self.backoff = backoff
@@ -136,14 +158,26 @@ class HttpCore:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def request(self, *args, **kwargs) -> Any:
+    def add_observer(self, observer: CallObserver) -> None:
+        """Told of every call when it ends: (provider, operation, outcome, seconds). For metrics."""
+        self.observers.append(observer)
+
+    async def request(self, method: str, path: str, **kwargs) -> Any:
         """See ``_request``; every error leaves with known secrets masked."""
+        start, outcome = time.perf_counter(), "ok"
         try:
-            return await self._request(*args, **kwargs)
+            return await self._request(method, path, **kwargs)
         except errors.ProviderError as err:
+            outcome = outcome_of(err)
             err.message = redact(err.message)
             err.args = (err.message,)
             raise
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            for observer in self.observers:
+                observer(self.provider, operation_of(method, path), outcome, time.perf_counter() - start)
 
     async def _request(
         self,

@@ -19,9 +19,10 @@ class SmsRepo:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at,"
-                " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(provider, provider_message_id) DO NOTHING",
+                " stored_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(provider, provider_message_id) DO NOTHING",
                 (provider, provider_message_id, rental_id, body, code, sender, db_time(received_at),
-                 db_time(utcnow()) if delivered else None),
+                 db_time(utcnow()), db_time(utcnow()) if delivered else None),
             )
             return cur.rowcount == 1
 

@@ -1,0 +1,104 @@
+"""Prometheus metrics of the running bot. Labels carry kinds, names and outcomes only: never a chat, a
+user, a number, a code or a secret.
+
+One registry per App (tests build many). The pieces that count are handed this object when the app is
+wired: the dispatcher middleware (updates and handler latency), each provider client's observer
+(calls by provider, operation and outcome), the poller and the outbox (codes received, delivered, push latency),
+the scheduler listener (job runs and failures); the gauges read from the database are refreshed by a job."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from storage import Database
+from storage.models import utcnow
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SLOW = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.updates = Counter("bot_updates", "Telegram updates handled, by type", ["type"], registry=r)
+        self.handler_seconds = Histogram("bot_handler_seconds", "Time to handle one update", ["type"],
+                                         buckets=FAST, registry=r)
+        self.provider_calls = Counter("bot_provider_calls", "Provider calls", ["provider", "operation", "outcome"],
+                                      registry=r)
+        self.provider_seconds = Histogram("bot_provider_call_seconds", "Provider call latency",
+                                          ["provider", "operation"], buckets=SLOW, registry=r)
+        self.codes_received = Counter("bot_codes_received", "SMS stored from providers", ["provider"], registry=r)
+        self.codes_delivered = Counter("bot_codes_delivered", "SMS pushed into chats", ["provider"], registry=r)
+        self.push_seconds = Histogram("bot_push_seconds", "From the SMS reaching us to Telegram accepting it",
+                                      ["provider"], buckets=SLOW, registry=r)
+        self.outbox_backlog = Gauge("bot_outbox_backlog", "SMS still to push", registry=r)
+        self.telegram_429 = Counter("bot_telegram_flood_waits", "429 answers from the Bot API", registry=r)
+        self.ledger_total = Gauge("bot_ledger_total_minor_units", "Sum of ledger amounts, by kind", ["kind"],
+                                  registry=r)
+        self.active_rentals = Gauge("bot_active_rentals", "Rentals active now, by provider", ["provider"], registry=r)
+        self.job_runs = Counter("bot_job_runs", "Scheduler job runs, by job and outcome", ["job", "outcome"],
+                                registry=r)
+        self.job_last_run = Gauge("bot_job_last_run_timestamp", "When each job last ran (Unix time)", ["job"],
+                                  registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # -- pieces the wiring hands out --------------------------------------------------------------------
+
+    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        """A provider client's observer (Provider.observe): operation is method and path with ids removed."""
+        self.provider_calls.labels(provider, operation, outcome).inc()
+        self.provider_seconds.labels(provider, operation).observe(seconds)
+
+    def job_event(self, event) -> None:
+        """An APScheduler listener for EVENT_JOB_EXECUTED | EVENT_JOB_ERROR."""
+        job = str(event.job_id).split(":")[0]
+        self.job_runs.labels(job, "error" if event.exception else "ok").inc()
+        self.job_last_run.labels(job).set(time.time())
+
+    def delivered(self, provider: str, received_at: datetime | None, stored_at: datetime | None) -> None:
+        self.codes_delivered.labels(provider).inc()
+        since = stored_at or received_at
+        if since is not None:
+            self.push_seconds.labels(provider).observe(max(0.0, (utcnow() - since).total_seconds()))
+
+    async def refresh_gauges(self, db: Database) -> None:
+        backlog = await db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL")
+        self.outbox_backlog.set(backlog[0])
+        for row in await db.fetchall("SELECT kind, COALESCE(SUM(amount), 0) FROM ledger GROUP BY kind"):
+            self.ledger_total.labels(row[0]).set(row[1])
+        active = await db.fetchall("SELECT provider, COUNT(*) FROM rentals WHERE status = 'active' GROUP BY provider")
+        seen = {row[0]: row[1] for row in active}
+        for provider in seen.keys() | {s.labels["provider"] for s in self._gauge_samples(self.active_rentals)}:
+            self.active_rentals.labels(provider).set(seen.get(provider, 0))
+
+    @staticmethod
+    def _gauge_samples(gauge: Gauge):
+        return [s for metric in gauge.collect() for s in metric.samples]
+
+
+class UpdateMetricsMiddleware(BaseMiddleware):
+    """Outer middleware on dp.update: every update counted and timed by its type."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        kind = event.event_type if isinstance(event, Update) else type(event).__name__.lower()
+        start = time.perf_counter()
+        try:
+            return await handler(event, data)
+        finally:
+            self.metrics.updates.labels(kind).inc()
+            self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - start)
+
+
+__all__ = ["CONTENT_TYPE", "Metrics", "UpdateMetricsMiddleware"]

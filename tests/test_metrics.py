@@ -1,0 +1,59 @@
+"""/metrics series: what the running bot exposes, and that no chat, number, code or key is in a label."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from bot.app import App, build_bot, build_dispatcher
+from bot.background import Background
+from providers.gotsms import GotSmsClient
+from tests.conftest import TOKEN, credit
+from tests.fakes.gotsms_server import FakeGotSms
+from tests.recording import Person
+from tests.test_push import FastLimiter
+
+
+@pytest.fixture
+async def world(settings, session):
+    async with FakeGotSms(balance="1000") as fake:
+        client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
+        app = await App.open(settings, providers={"gotsms": client})
+        try:
+            yield app, fake, Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session,
+                                    1001, name="Alice")
+        finally:
+            await app.close()
+
+
+async def test_metrics_expose_the_named_series_without_private_data(world, session, settings):
+    app, fake, alice = world
+    await alice.send("/start")
+    await credit(app, 1001, 2000)
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("1 day")
+    await alice.press("Rent for")
+    [rental], _ = await app.rentals.rentals.for_chat(1001)
+    background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    fake.inject_sms(rental.provider_rental_id, "Your Telegram code is 731904")
+    await background.pollers["gotsms"].tick()
+    await background.deliverer.deliver_once()
+    await app.metrics.refresh_gauges(app.db)
+    app.metrics.job_event(SimpleNamespace(job_id="poll:gotsms", exception=None))
+    app.metrics.job_event(SimpleNamespace(job_id="expire", exception=RuntimeError("boom")))
+    text = app.metrics.render().decode()
+
+    for series in ('bot_updates_total{type="message"}', 'bot_updates_total{type="callback_query"}',
+                   "bot_handler_seconds_bucket", 'operation="POST /api/rents",outcome="ok",provider="gotsms"',
+                   "bot_provider_call_seconds_bucket", 'bot_codes_received_total{provider="gotsms"} 1.0',
+                   'bot_codes_delivered_total{provider="gotsms"} 1.0', "bot_push_seconds_bucket",
+                   "bot_outbox_backlog 0.0", 'bot_ledger_total_minor_units{kind="adjustment"} 2000.0',
+                   'bot_ledger_total_minor_units{kind="charge"} -110.0', 'bot_active_rentals{provider="gotsms"} 1.0',
+                   'bot_job_runs_total{job="poll",outcome="ok"} 1.0', 'bot_job_runs_total{job="expire",outcome="error"}',
+                   "bot_telegram_flood_waits_total 0.0"):
+        assert series in text, series
+    private = ["1001", rental.phone.lstrip("+"), rental.provider_rental_id, "731904", fake.api_key, TOKEN]
+    labels = [line for line in text.splitlines() if not line.startswith("#") and "{" in line]
+    for value in (v for v in private if len(v) >= 4):  # shorter ones collide with bucket bounds
+        assert not [line for line in labels if value in line.split("}")[0]], value
