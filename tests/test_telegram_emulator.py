@@ -18,8 +18,10 @@ from aiogram.exceptions import (
     TelegramConflictError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
+    TelegramServerError,
     TelegramUnauthorizedError,
 )
 from aiogram.filters import Command, CommandStart
@@ -213,6 +215,48 @@ async def test_get_updates_long_poll_offsets(emu, bot):
         await older
 
 
+async def test_webhook_on_the_token_refuses_get_updates_until_deleted(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    emu.send_message(ALICE, ALICE, "sent while the webhook was set")
+    emu.set_webhook("https://old.example/hook/s3cret")
+    assert (await bot.get_webhook_info()).url == "https://old.example/hook/s3cret"
+    with pytest.raises(TelegramConflictError, match="can't use getUpdates method while webhook is active"):
+        await bot.get_updates(timeout=0)
+
+    assert await bot.delete_webhook() is True  # pending updates kept unless asked
+    assert (await bot.get_webhook_info()).url == ""
+    kept = await bot.get_updates()
+    assert [u.message.text for u in kept] == ["sent while the webhook was set"]
+    waiting = asyncio.create_task(bot.get_updates(offset=kept[-1].update_id + 1, timeout=5))
+    await asyncio.sleep(0.05)
+    emu.set_webhook()  # set by another tool while a long poll waits: Telegram ends that poll too
+    with pytest.raises(TelegramConflictError, match="webhook is active"):
+        await waiting
+
+    await bot.set_webhook("")  # an empty url removes it, as on Telegram
+    emu.send_message(ALICE, ALICE, "to be dropped")
+    assert (await bot.get_webhook_info()).pending_update_count == 1
+    await bot.set_webhook("https://new.example/hook", drop_pending_updates=True)
+    assert (await bot.get_webhook_info()).pending_update_count == 0
+    await bot.delete_webhook(drop_pending_updates=True)
+    assert await bot.get_updates() == []
+
+
+async def test_fail_next_answers_errors_then_recovers(emu, bot):
+    menu = [BotCommand(command="rent", description="Rent a number")]
+    emu.fail_next("setMyCommands", 502, times=2)
+    for _ in range(2):
+        with pytest.raises(TelegramServerError, match="Bad Gateway"):
+            await bot.set_my_commands(menu)
+    emu.fail_next("setMyCommands", 0)  # the connection ends without an answer
+    with pytest.raises(TelegramNetworkError):
+        await bot.set_my_commands(menu)
+    assert await bot.set_my_commands(menu) is True
+    assert [c["command"] for c in emu.commands] == ["rent"]
+    assert [c.get("error_code") for c in emu.calls_to("setMyCommands")] == [502, 502, 0, None]
+    assert (await bot.get_me()).username == "rentsms_test_bot"  # other methods never failed
+
+
 async def test_flood_limits(emu, bot):
     emu.add_user(ALICE, "Alice")
     emu.create_group(GROUP, "Renters", {ALICE: "creator"})
@@ -396,6 +440,15 @@ async def test_http_control_and_raw_bot_api(emu):
         assert [c.get("error_code") for c in calls] == [None, None, 403, None]
         state = (await http.get("/_control/state")).json()["result"]
         assert state["unknown_methods"] == ["sendStory"] and state["flood_limits"] is True
+
+        assert (await control("webhook", url="https://old.example/hook")) == {"url": "https://old.example/hook"}
+        refused = await http.get(f"{api}/getUpdates")
+        assert refused.status_code == 409 and "webhook is active" in refused.json()["description"]
+        await http.post(f"{api}/deleteWebhook")
+        await control("fail", method="getMe", status=500)
+        assert (await http.post(f"{api}/getMe")).json() == {"ok": False, "error_code": 500,
+                                                           "description": "Internal Server Error"}
+        assert (await http.post(f"{api}/getMe")).json()["ok"] is True
 
 
 def test_standalone_cli_prints_url():

@@ -45,6 +45,10 @@ OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are exactly "
                 "the same as a previous content and reply markup of the message")
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+WEBHOOK_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the "
+                    "webhook first")
+FAULT_DESCRIPTIONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                      504: "Gateway Timeout"}
 
 
 class ApiError(Exception):
@@ -366,8 +370,9 @@ class TelegramEmulator:
         self.payments: dict[str, dict] = {}     # telegram_payment_charge_id -> payment info (+ refunded flag)
         self.reply_keyboards: dict[int, dict] = {}  # chat_id -> last reply keyboard / remove / force_reply markup
         self.bot_settings: dict[str, dict] = {}     # setMyDescription & co: lower-case method -> params
-        self.webhook_url = ""
+        self.webhook_url = ""                   # while set, getUpdates answers 409 (as on Telegram)
         self.flood_429_count = 0
+        self._faults: dict[str, list[tuple[int, str]]] = {}  # lower-case method -> queued (status, description)
         self._commands: dict[tuple[str, str], list[dict]] = {}
         self._msgs: dict[int, dict[int, dict]] = {}
         self._next_mid: dict[int, int] = {}
@@ -442,7 +447,7 @@ class TelegramEmulator:
                     pass
         return params
 
-    async def _handle_api(self, request: web.Request) -> web.Response:
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         try:
             params = await self._read_params(request)
@@ -453,6 +458,14 @@ class TelegramEmulator:
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
+            if self._faults.get(method.lower()):
+                status, description = self._faults[method.lower()].pop(0)
+                if status == 0:  # a network failure: the connection ends without an answer
+                    call.update(ok=False, error_code=0, description="connection closed")
+                    assert request.transport is not None
+                    request.transport.close()
+                    return web.Response()
+                raise ApiError(status, description)
             if params is None:
                 raise ApiError(400, "Bad Request: can't parse request body")
             handler = self._api.get(method.lower())
@@ -605,8 +618,7 @@ class TelegramEmulator:
 
     async def _api_getupdates(self, p: dict) -> list[dict]:
         if self.webhook_url:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
-                                "to delete the webhook first")
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset, limit = _int(p, "offset", 0), min(max(_int(p, "limit", 100), 1), 100)
         timeout = max(0.0, float(p.get("timeout") or 0))
         if isinstance(p.get("allowed_updates"), list):
@@ -623,6 +635,8 @@ class TelegramEmulator:
         while True:
             batch = [u for u in self._pending if self._is_allowed(u)][:limit]
             remaining = deadline - loop.time()
+            if self.webhook_url:  # set while this poll waited: Telegram ends the poll the same way
+                raise ApiError(409, WEBHOOK_CONFLICT)
             if batch or remaining <= 0 or self._closing:
                 return copy.deepcopy(batch)
             try:
@@ -644,7 +658,9 @@ class TelegramEmulator:
         return True
 
     def _api_setwebhook(self, p: dict) -> bool:
-        self.webhook_url = str(p.get("url") or "")
+        self.set_webhook(str(p.get("url") or ""))  # an empty url removes the webhook, as on Telegram
+        if _bool(p, "drop_pending_updates"):
+            self._pending.clear()
         return True
 
     def _api_getwebhookinfo(self, p: dict) -> dict:
@@ -1143,6 +1159,18 @@ class TelegramEmulator:
             await asyncio.sleep(0.01)
         return self.calls_to(method)[-1]
 
+    def set_webhook(self, url: str = "https://old-deployment.example/telegram/hook") -> None:
+        """A webhook set on the token, e.g. by an earlier deployment or another tool: until the bot calls
+        deleteWebhook (or setWebhook with an empty url), getUpdates answers 409 Conflict, a waiting poll too."""
+        self.webhook_url = str(url)
+        self._wake_pollers()
+
+    def fail_next(self, method: str, status: int = 500, description: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status`` and Telegram's error body; status 0
+        closes the connection without an answer instead (the client sees a network error)."""
+        description = description or FAULT_DESCRIPTIONS.get(int(status), "Internal Server Error")
+        self._faults.setdefault(method.lower(), []).extend([(int(status), description)] * int(times))
+
     def set_flood_limits(self, enabled: bool) -> None:
         self.flood_limits = bool(enabled)
         self._flood_chat.clear()
@@ -1191,6 +1219,10 @@ class TelegramEmulator:
             ("POST", "block", ctl(lambda b, r: self.block_bot(b["user_id"]) if b.get("blocked", True)
                                   else self.unblock_bot(b["user_id"]))),
             ("POST", "resend", ctl(lambda b, r: {"update_id": self.resend_update(b["update_id"])})),
+            ("POST", "webhook", ctl(lambda b, r: self.set_webhook(b.get("url", "https://old-deployment.example/hook"))
+                                    or {"url": self.webhook_url})),
+            ("POST", "fail", ctl(lambda b, r: self.fail_next(b["method"], int(b.get("status", 500)),
+                                                             b.get("description"), int(b.get("times", 1))))),
             ("POST", "flood", ctl(lambda b, r: self.set_flood_limits(b["enabled"]) or
                                   {"enabled": self.flood_limits, "count_429": self.flood_429_count})),
             ("POST", "wait", ctl(lambda b, r: self.wait_for(
@@ -1206,7 +1238,7 @@ class TelegramEmulator:
                 "users": [u.to_dict() for u in self.users.values()],
                 "chats": [{**c.to_dict(), "bot_status": c.bot_status, "members": c.members,
                            "migrated_to": c.migrated_to} for c in self.chats.values()],
-                "commands": self.commands, "pending_updates": len(self._pending),
+                "commands": self.commands, "pending_updates": len(self._pending), "webhook_url": self.webhook_url,
                 "flood_limits": self.flood_limits, "count_429": self.flood_429_count,
                 "unknown_methods": self.unknown_methods})),
         ]
