@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from .settings import ConfigError, Settings
+from .settings import ConfigError, Settings, describe, unknown_settings
+
+log = logging.getLogger("bot.settings")  # what main() logs is about the settings
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL at INFO; some providers put keys in URLs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for warning in unknown_settings(os.environ, Path(".env")):
+        log.warning(warning)
     try:
         settings = Settings()
         token = settings.require_token()
@@ -21,9 +27,7 @@ def main() -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ValidationError as err:
-        first = err.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-        print(f"error: {name} is invalid ({first['msg']}); fix it in .env or the environment.", file=sys.stderr)
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 2
     from .runner import run
 

@@ -1,15 +1,20 @@
 """Settings from the environment and `.env`. Secrets are SecretStr: never printed."""
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,}$")
+STARS_PER_INVOICE = (1, 10000)  # Telegram's range for one Stars invoice
 
 
 class ConfigError(Exception):
@@ -23,6 +28,8 @@ class Settings(BaseSettings):
     bot_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # Long polling removes a webhook left on the token; this also drops the updates Telegram kept meanwhile.
+    drop_pending_updates: bool = False
 
     # Storage
     database_path: Path = Path("data/bot.sqlite3")
@@ -51,7 +58,7 @@ class Settings(BaseSettings):
     # Seconds between presses of Refresh on one number (SMS history waits 3x that, Wake up 6x)
     action_cooldown: float = Field(10.0, ge=0)
 
-    # GetAText webhook receiver (off when webhook_port is 0)
+    # GetAText webhook receiver (off when webhook_port is 0; needs webhook_secret)
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(0, ge=0, le=65535)
     webhook_secret: SecretStr = SecretStr("")
@@ -65,6 +72,42 @@ class Settings(BaseSettings):
             return [part for part in re.split(r"[,\s]+", value.strip()) if part]
         return value
 
+    @field_validator("telegram_api_url", "gotsms_base_url", "getatext_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Caught here, a URL without a scheme is one line; in the HTTP client it is a traceback."""
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # raises ValueError for a port that is not a number
+            (parts.hostname or "").encode("idna")  # raises UnicodeError (a ValueError) for "bad..host"
+        except ValueError:  # also an unclosed IPv6 bracket
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected http(s)://host[:port], e.g. https://api.telegram.org")
+        return value.strip()
+
+    @field_validator("topup_star_amounts")
+    @classmethod
+    def _stars_per_invoice(cls, amounts: tuple[int, ...]) -> tuple[int, ...]:
+        low, high = STARS_PER_INVOICE
+        for amount in amounts:
+            if not low <= amount <= high:
+                raise ValueError(f"each amount must be {low}..{high} Stars, Telegram's range for one invoice; "
+                                 f"got {amount}")
+        return amounts
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> Settings:
+        """Half a webhook used to switch it off without a word; the operator meant to turn it on."""
+        port, secret = self.webhook_port, self.webhook_secret.get_secret_value().strip()
+        if port and not secret:
+            raise ValueError("WEBHOOK_PORT is set but WEBHOOK_SECRET is empty: set both to receive GetAText codes "
+                             "by webhook, or set WEBHOOK_PORT=0")
+        if secret and not port:
+            raise ValueError("WEBHOOK_SECRET is set but WEBHOOK_PORT is 0: set both to receive GetAText codes "
+                             "by webhook, or leave WEBHOOK_SECRET empty")
+        return self
+
     def require_token(self) -> str:
         token = self.bot_token.get_secret_value().strip()
         if not token:
@@ -74,3 +117,40 @@ class Settings(BaseSettings):
                 "BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather; fix it in .env or the environment."
             )
         return token
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, for masking in logs."""
+        return [s.get_secret_value() for s in (self.bot_token, self.gotsms_api_key, self.getatext_api_key,
+                                               self.webhook_secret) if s.get_secret_value()]
+
+
+def describe(err: ValidationError) -> str:
+    """One line for the first problem; never the value (it may be a secret)."""
+    first = err.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check across settings: its message names them
+        return f"{message}."
+    name = str(first["loc"][0]).upper()
+    return f"{name} is invalid ({message}); fix it in .env or the environment."
+
+
+KNOWN_NAMES = frozenset(name.upper() for name in Settings.model_fields)
+# A variable with one of our prefixes is most likely meant for us (GOTSMS_APIKEY for GOTSMS_API_KEY).
+OUR_PREFIXES = tuple(sorted({name.split("_")[0] + "_" for name in KNOWN_NAMES}))
+
+
+def unknown_settings(environ: Mapping[str, str], env_file: Path | None) -> list[str]:
+    """A warning line per variable that looks like ours but is no setting (a misspelling is ignored otherwise)."""
+    sources = [("the environment", list(environ))]
+    if env_file is not None and env_file.is_file():
+        sources.insert(0, (str(env_file), list(dotenv_values(env_file))))
+    warnings = []
+    for where, names in sources:
+        for name in names:
+            upper = name.upper()
+            if upper in KNOWN_NAMES or not upper.startswith(OUR_PREFIXES):
+                continue
+            close = difflib.get_close_matches(upper, KNOWN_NAMES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"{name} in {where} is not a setting of this bot{hint}; it is ignored")
+    return warnings

@@ -39,3 +39,59 @@ def test_token_from_dotenv_file(tmp_path):
     (tmp_path / ".env").write_text("BOT_TOKEN=malformed\n")
     result = run_bot(tmp_path)
     assert "BOT_TOKEN is malformed" in result.stderr
+
+
+TOKEN = "123456:" + "x" * 35
+
+
+@pytest.mark.parametrize("amounts", ["0,50", "-5", "50,10001"])
+def test_topup_star_amounts_outside_telegram_range_refused(tmp_path, amounts):
+    result = run_bot(tmp_path, BOT_TOKEN=TOKEN, TOPUP_STAR_AMOUNTS=amounts)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "TOPUP_STAR_AMOUNTS is invalid" in lines[0] and "1..10000" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"WEBHOOK_PORT": "8443"}, "WEBHOOK_PORT is set but WEBHOOK_SECRET is empty"),
+    ({"WEBHOOK_SECRET": "s3cret-path-part"}, "WEBHOOK_SECRET is set but WEBHOOK_PORT is 0"),
+])
+def test_half_configured_webhook_refused(tmp_path, env, expected):
+    result = run_bot(tmp_path, BOT_TOKEN=TOKEN, **env)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "s3cret-path-part" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["api.telegram.org", "http://bad..host", "http://[::1", "https://host:port"])
+def test_telegram_api_url_that_is_no_http_url_refused(tmp_path, url):
+    result = run_bot(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=url)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "TELEGRAM_API_URL is invalid" in lines[0], result.stderr
+
+
+def test_misspelt_settings_warned_by_name_with_the_closest_known_name(tmp_path):
+    (tmp_path / ".env").write_text("GOTSMS_APIKEY=dotenv-secret-value\nWEBHOOK_PROT=8443\nUNRELATED_THING=1\n")
+    result = run_bot(tmp_path, GETATEXT_API_KEYS="env-secret-value", TOPUP_FOO="1")
+    warnings = [line for line in result.stderr.splitlines() if "is not a setting of this bot" in line]
+    assert len(warnings) == 4, result.stderr
+    assert "GOTSMS_APIKEY in .env is not a setting of this bot (did you mean GOTSMS_API_KEY?)" in warnings[0]
+    assert "WEBHOOK_PROT in .env is not a setting of this bot (did you mean WEBHOOK_PORT?)" in warnings[1]
+    assert any("GETATEXT_API_KEYS in the environment" in w and "did you mean GETATEXT_API_KEY?" in w
+               for w in warnings)
+    assert any(w.endswith("TOPUP_FOO in the environment is not a setting of this bot; it is ignored")
+               for w in warnings)
+    assert "UNRELATED_THING" not in result.stderr  # not one of our prefixes
+    assert "secret-value" not in result.stderr  # the name, never the value
+    assert "BOT_TOKEN is not set" in result.stderr.splitlines()[-1] and result.returncode == 2
+
+
+def test_env_example_documents_every_setting_and_nothing_else():
+    from bot.settings import KNOWN_NAMES, unknown_settings
+
+    example = ROOT / ".env.example"
+    names = {line.split("=", 1)[0] for line in example.read_text().splitlines() if "=" in line and line[0] != "#"}
+    assert names == KNOWN_NAMES
+    assert unknown_settings({}, example) == []
