@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +19,14 @@ from .migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 
-class DatabaseTooNewError(RuntimeError):
+BUSY_TIMEOUT = 5.0  # seconds a statement waits for another process's lock before "database is locked"
+
+
+class DatabaseError(RuntimeError):
+    """The database can't be used; the message is one line naming the file and the problem."""
+
+
+class DatabaseTooNewError(DatabaseError):
     """The file was written by a newer version of the bot; refusing to touch it."""
 
 
@@ -29,19 +37,61 @@ class Database:
         self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
-        if self.path != ":memory:":
-            for line in files.prepare(Path(self.path)):
+        """Open, configure and migrate; on any failure the connection is closed again (its worker thread
+        would otherwise keep the process alive) and a DatabaseError says what is wrong."""
+        conn = None
+        try:
+            self._check_path()
+            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            # In WAL mode reads pass another process's write lock; the bot must write, so find out now.
+            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute("ROLLBACK")
+            self._conn = conn
+            await self._migrate()
+            if self.path != ":memory:":
+                files.tighten_side_files(Path(self.path))
+        except BaseException as err:
+            self._conn = None
+            if conn is not None:
+                await conn.close()
+            if isinstance(err, (sqlite3.Error, OSError)):
+                raise DatabaseError(self._explain(err)) from err
+            raise
+
+    def _check_path(self) -> None:
+        if self.path == ":memory:":
+            return
+        path = Path(self.path)
+        if path.is_dir():
+            raise DatabaseError(f"database {self.path} is a directory: set DATABASE_PATH to a file, "
+                                f"e.g. {path / 'bot.sqlite3'}")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise DatabaseError(f"database {self.path}: {path.parent} is a file, not a folder")
+        try:
+            for line in files.prepare(path):  # folder 0700, file 0600
                 log.warning("%s", line)
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn = conn
-        await self._migrate()
-        if self.path != ":memory:":
-            files.tighten_side_files(Path(self.path))
+        except OSError as err:
+            raise DatabaseError(f"database {self.path}: cannot create it or its folder {path.parent} "
+                                f"({err.strerror or err})") from err
+        # A path SQLite cannot open fails here at once. Failing inside aiosqlite.connect instead leaves its worker
+        # thread answering a loop that asyncio.run has closed by then: a traceback after our one line.
+        sqlite3.connect(self.path).close()
+
+    def _explain(self, err: sqlite3.Error | OSError) -> str:
+        text = str(err)
+        if "not a database" in text:
+            return f"database {self.path} is not an SQLite database ({text}): point DATABASE_PATH at the bot's file"
+        if "locked" in text:
+            return (f"database {self.path} is locked by another process (still locked after {BUSY_TIMEOUT:g} s): "
+                    f"stop the other program using it")
+        if "unable to open" in text:
+            return f"database {self.path} cannot be opened ({text}): check the folder exists and is writable"
+        return f"database {self.path} cannot be used: {text}"
 
     async def close(self) -> None:
         if self._conn is not None:
