@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from providers.http import redact, register_secret
-from storage.db import DatabaseError
+from storage import DatabaseError
 
 from .settings import ConfigError, Settings, describe, unknown_settings
 

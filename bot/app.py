@@ -86,9 +86,13 @@ class App:
     async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:
         db = Database(settings.database_path)
         await db.connect()
-        app = cls(settings, db, build_providers(settings) if providers is None else providers)
-        if (markup := await JobState(db).get("markup_percent")) is not None:
-            app.catalogue.markup_percent = Decimal(markup)  # the operator's /markup outlives restarts
+        try:
+            app = cls(settings, db, build_providers(settings) if providers is None else providers)
+            if (markup := await JobState(db).get("markup_percent")) is not None:
+                app.catalogue.markup_percent = Decimal(markup)  # the operator's /markup outlives restarts
+        except BaseException:
+            await db.close()  # an open connection's worker thread would keep the process from exiting
+            raise
         return app
 
     async def close(self) -> None:

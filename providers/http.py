@@ -36,7 +36,7 @@ def register_secret(secret: str) -> None:
 def redact(text: str) -> str:
     """Text with every known API key (and any api_key= URL parameter) masked."""
     text = _API_KEY_IN_URL.sub(r"\1***", text)
-    for secret in _SECRETS:
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # longest first: one secret inside another masks whole
         text = text.replace(secret, "***")
     return text
 

@@ -1,7 +1,7 @@
 """SQLite storage. Nothing here imports aiogram."""
 from .catalogue import CatalogueCache, SnapshotRepo
 from .chats import ChatRepo
-from .db import Database, DatabaseTooNewError
+from .db import Database, DatabaseError, DatabaseTooNewError
 from .ledger import InsufficientBalanceError, LedgerRepo
 from .models import Chat, LedgerEntry, RentalRecord, StoredSms
 from .rentals import RentalRepo
@@ -9,6 +9,6 @@ from .sms import JobState, SmsRepo
 from .switches import PlanSwitch, PlanSwitchRepo
 
 __all__ = [
-    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseTooNewError", "InsufficientBalanceError",
+    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "InsufficientBalanceError",
     "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

@@ -16,6 +16,8 @@ def prepare(path: Path) -> list[str]:
     found readable by others are tightened; returns one line for each, to warn about."""
     fixed: list[str] = []
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
     if not folder.exists():
         folder.mkdir(parents=True, mode=DIR_MODE)
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
