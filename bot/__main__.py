@@ -1,6 +1,8 @@
 """`python -m bot`: long polling with the settings from the environment and `.env`.
 
-Exit codes: 0 stopped (SIGTERM/SIGINT), 1 cannot start (database, refused token), 2 bad settings."""
+`python -m bot restore <backup file>`: put a backup in place of DATABASE_PATH (the bot stopped).
+
+Exit codes: 0 stopped (SIGTERM/SIGINT) or restored, 1 cannot start or restore, 2 bad settings or arguments."""
 from __future__ import annotations
 
 import asyncio
@@ -63,7 +65,25 @@ def say(line: str) -> None:
     print(redact(line), file=sys.stderr)
 
 
-def main() -> int:
+def restore_command(settings: Settings, args: list[str]) -> int:
+    """Checks the backup (integrity, the money invariant) and refuses while a bot runs on the database."""
+    from storage import backup
+
+    if len(args) != 1:
+        say("usage: python -m bot restore <backup file>")
+        return 2
+    try:
+        chats, rows = backup.restore(Path(args[0]), settings.database_path)
+    except backup.BackupError as err:
+        say(f"error: {err}")
+        return 1
+    print(f"restored {args[0]} to {settings.database_path}: {chats} chats, {rows} ledger rows; the file it"
+          f" replaced is kept as {settings.database_path.name}.before-restore", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     setup_logging()
     for warning in unknown_settings(os.environ, Path(".env")):
         log.warning(warning)
@@ -77,6 +97,11 @@ def main() -> int:
         say(f"error: {describe(err)}")
         return 2
     protect(settings, token)
+    if argv[:1] == ["restore"]:
+        return restore_command(settings, argv[1:])
+    if argv:
+        say("usage: python -m bot [restore <backup file>]")
+        return 2
     from .runner import StartupError, run
 
     try:

@@ -53,13 +53,17 @@ class Background:
         self.scheduler.add_job(self.jobs.cleanup, "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(self.jobs.retry_stars_refunds, "interval", minutes=5, id="stars_refunds")
         self.scheduler.add_job(app.metrics.refresh_gauges, "interval", seconds=15, id="metrics", args=[app.db])
+        if settings.backup_interval_hours:
+            self.scheduler.add_job(self.jobs.backup, "interval", hours=settings.backup_interval_hours, id="backup",
+                                   args=[settings.database_path, settings.backup_dir, settings.backup_keep])
         self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.webhook = None
         if webhook_on and "getatext" in self.pollers:
             getatext = app.providers["getatext"]
             self.webhook = WebhookServer(
                 webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
-                            self.on_webhook_sms, parse=getatext.webhook_sms),  # restores lost leading zeros
+                            self.on_webhook_sms, parse=getatext.webhook_sms,  # restores lost leading zeros
+                            trusted_proxies=settings.webhook_trusted_proxies),
                 settings.webhook_host, settings.webhook_port)
         self._delivery: asyncio.Task | None = None
 

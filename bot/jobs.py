@@ -1,8 +1,10 @@
 """Background jobs besides polling: expiry, auto-renew, reconciliation, cleanup. Each a plain async method."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 from bot.services.pricing import format_money
 from providers import ProviderError, RentalStatus
@@ -13,6 +15,7 @@ from storage import (
     RentalRecord,
     RentalRepo,
     SmsRepo,
+    backup,
 )
 from storage.catalogue import CatalogueCache
 from storage.models import db_time, utcnow
@@ -147,6 +150,13 @@ class Jobs:
     async def retry_stars_refunds(self) -> int:
         """Stars refunds whose call got no answer: asked again until Telegram says done or no."""
         return await stars.retry_pending(self.sender.bot, StarsRefundRepo(self.db))
+
+    async def backup(self, database: Path, folder: Path, keep: int) -> backup.BackupFile:
+        """An online copy of the database, checked; in a thread (the copy blocks)."""
+        made = await asyncio.to_thread(backup.take, database, folder, keep)
+        log.info("backup %s: %d bytes, %d chats, %d ledger rows", made.path.name, made.size, made.chats,
+                 made.ledger_rows)
+        return made
 
     async def cleanup(self) -> None:
         await CatalogueCache(self.db).purge()

@@ -22,6 +22,8 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 
+from storage.backup import ProcessLock
+
 from .app import App, build_bot, build_dispatcher, register_commands
 from .background import Background
 from .settings import Settings
@@ -48,6 +50,10 @@ async def run(settings: Settings, token: str) -> None:
 
 async def _run(settings: Settings, token: str) -> None:
     app = await App.open(settings)
+    lock = ProcessLock(settings.database_path)  # held while running: a restore refuses to swap the file under us
+    if not lock.acquire():
+        await app.close()
+        raise StartupError(f"{settings.database_path} is in use by another bot process: stop that one first")
     bot = build_bot(token, settings)
     menu: asyncio.Task | None = None
     try:
@@ -68,6 +74,7 @@ async def _run(settings: Settings, token: str) -> None:
             await bot.session.close()
         finally:
             await app.close()  # always: an open database's worker thread keeps the process alive
+            lock.release()
 
 
 def _log_configuration(app: App) -> None:

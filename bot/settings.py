@@ -15,6 +15,8 @@ from typing import Annotated
 
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,}$")
 STARS_PER_INVOICE = (1, 10000)  # Telegram's range for one Stars invoice
+WEBHOOK_SECRET_MIN = 32
+WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ConfigError(Exception):
@@ -63,8 +65,16 @@ class Settings(BaseSettings):
     webhook_port: int = Field(0, ge=0, le=65535)
     webhook_secret: SecretStr = SecretStr("")
     webhook_allowed_ips: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Reverse proxies in front of the webhook: only from these peers is X-Forwarded-For believed
+    webhook_trusted_proxies: Annotated[frozenset[str], NoDecode] = frozenset()
 
-    @field_validator("admin_ids", "topup_star_amounts", "webhook_allowed_ips", mode="before")
+    # Backups: an online copy every this many hours (0: off) into backup_dir, the newest backup_keep kept
+    backup_interval_hours: float = Field(24.0, ge=0)
+    backup_dir: Path = Path("data/backups")
+    backup_keep: int = Field(7, ge=1, le=1000)
+
+    @field_validator("admin_ids", "topup_star_amounts", "webhook_allowed_ips", "webhook_trusted_proxies",
+                     mode="before")
     @classmethod
     def _split_list(cls, value):
         """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
@@ -106,6 +116,10 @@ class Settings(BaseSettings):
         if secret and not port:
             raise ValueError("WEBHOOK_SECRET is set but WEBHOOK_PORT is 0: set both to receive GetAText codes "
                              "by webhook, or leave WEBHOOK_SECRET empty")
+        if secret and (len(secret) < WEBHOOK_SECRET_MIN or not WEBHOOK_SECRET_CHARS.fullmatch(secret)):
+            # The path is the only thing between the internet and pushing a code into a chat: not guessable.
+            raise ValueError(f"WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN} random URL-safe characters; "
+                             "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return self
 
     def require_token(self) -> str:

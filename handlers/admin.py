@@ -15,8 +15,9 @@ from bot.services.pricing import format_money
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
 from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
+from bot.settings import Settings
 from providers import Provider, ProviderError
-from storage import ChatRepo, Database, JobState, LedgerRepo
+from storage import ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
@@ -112,6 +113,18 @@ async def refund_stars_command(message: Message, command: CommandObject, bot: Bo
                            chat=refund.chat_id))
 
 
+async def backup_command(message: Message, t: Texts, wallet: Wallet, settings: Settings) -> None:
+    """A backup now, the same as the scheduled one: copied online, checked, the oldest beyond the count removed."""
+    _require_admin(wallet, message.from_user.id)
+    try:
+        made = await asyncio.to_thread(backup.take, settings.database_path, settings.backup_dir, settings.backup_keep)
+    except (backup.BackupError, OSError) as err:
+        await message.answer(t("admin-backup-failed", reason=str(err)[:300]))
+        return
+    await message.answer(t("admin-backup-done", file=made.path.name, kb=max(1, made.size // 1024),
+                           chats=made.chats, rows=made.ledger_rows))
+
+
 def setup() -> Router:
     router = Router(name="admin")
     router.message.register(panel_command, Command("admin"))
@@ -119,4 +132,5 @@ def setup() -> Router:
     router.message.register(ledger_command, Command("ledger"))
     router.message.register(markup_command, Command("markup"))
     router.message.register(refund_stars_command, Command("refund_stars"))
+    router.message.register(backup_command, Command("backup"))
     return router

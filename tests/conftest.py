@@ -18,7 +18,8 @@ def settings(tmp_path) -> Settings:
     # Flows tap at machine speed: the per-user budget and the cooldowns are tested on their own (test_faults.py).
     return Settings(_env_file=None, bot_token=TOKEN, database_path=tmp_path / "bot.sqlite3",
                     markup_percent=Decimal("10"), admin_ids=frozenset({ADMIN_ID}),
-                    user_rate_per_second=1e6, user_rate_burst=1_000_000, action_cooldown=0)
+                    user_rate_per_second=1e6, user_rate_burst=1_000_000, action_cooldown=0,
+                    backup_dir=tmp_path / "backups")
 
 
 @pytest.fixture

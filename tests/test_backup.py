@@ -54,3 +54,49 @@ def test_restore_refuses_a_broken_or_unbalanced_backup(tmp_path):
     with pytest.raises(backup.BackupError, match="not the sum of their ledger"):
         backup.restore(unbalanced, tmp_path / "bot.sqlite3")
     assert not (tmp_path / "bot.sqlite3").exists()
+
+
+async def test_operator_backup_command_writes_a_checked_copy(app, telegram, session, settings):
+    from tests.conftest import ADMIN_ID
+    from tests.recording import Person
+
+    dp, bot = telegram
+    admin = Person(dp, bot, session, ADMIN_ID, name="Op")
+    await admin.send("/backup")
+    assert "Backup bot-" in admin.screen().text and "integrity checked" in admin.screen().text
+    [made] = settings.backup_dir.glob("bot-*.sqlite3")
+    assert backup.check(made)[0] >= 1
+
+
+def test_restore_command_refuses_while_the_bot_runs_and_restores_when_stopped(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    database = tmp_path / "data" / "bot.sqlite3"
+    database.parent.mkdir()
+    conn = sqlite3.connect(database)
+    conn.executescript("CREATE TABLE chats (id INTEGER PRIMARY KEY, balance INTEGER);"
+                       "CREATE TABLE ledger (id INTEGER PRIMARY KEY, chat_id INTEGER, amount INTEGER);"
+                       "INSERT INTO chats VALUES (1, 250); INSERT INTO ledger VALUES (1, 1, 250);")
+    conn.close()
+    made = backup.take(database, tmp_path / "backups", keep=3)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root), "DATABASE_PATH": str(database),
+           "BOT_TOKEN": "123456:" + "x" * 35}
+
+    def restore() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot", "restore", str(made.path)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    lock = backup.ProcessLock(database)
+    assert lock.acquire()  # a bot is running on it
+    try:
+        refused = restore()
+    finally:
+        lock.release()
+    assert refused.returncode == 1 and "in use by a running bot" in refused.stderr
+    done = restore()
+    assert done.returncode == 0 and "1 chats, 1 ledger rows" in done.stderr, done.stderr
+    assert (database.parent / "bot.sqlite3.before-restore").exists()

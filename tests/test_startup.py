@@ -55,8 +55,11 @@ def test_topup_star_amounts_outside_telegram_range_refused(tmp_path, amounts):
 @pytest.mark.parametrize(("env", "expected"), [
     ({"WEBHOOK_PORT": "8443"}, "WEBHOOK_PORT is set but WEBHOOK_SECRET is empty"),
     ({"WEBHOOK_SECRET": "s3cret-path-part"}, "WEBHOOK_SECRET is set but WEBHOOK_PORT is 0"),
+    ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "a"}, "WEBHOOK_SECRET must be at least 32 random"),
+    ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "x" * 31}, "secrets.token_urlsafe(32)"),
+    ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "spaces and / slashes" * 3}, "URL-safe"),
 ])
-def test_half_configured_webhook_refused(tmp_path, env, expected):
+def test_half_configured_or_weak_webhook_refused(tmp_path, env, expected):
     result = run_bot(tmp_path, BOT_TOKEN=TOKEN, **env)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
