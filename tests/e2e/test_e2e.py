@@ -388,7 +388,19 @@ async def test_sigkill_while_codes_arrive_every_code_once(stack, e2e_report):
     e2e_report(f"{KILL_CODES} codes to {len(rents)} chats, SIGKILL after {pauses} s of each run, all delivered "
                f"{time.monotonic() - started:.1f} s after the first code; not exactly once: "
                f"{describe_copies(stack, duplicates) or 'none'}")
-    assert duplicates == {}, f"codes delivered other than once: {describe_copies(stack, duplicates)}"
+    # The one window the README names: Telegram took the message and the kill came before it was marked delivered
+    # (no idempotency key at Telegram). A second copy is allowed only for a first copy sent just before a kill.
+    outside = {code: n for code, n in duplicates.items() if n != 2 or not sent_just_before_a_kill(stack, code)}
+    assert outside == {}, f"codes delivered other than once: {describe_copies(stack, outside)}"
+
+
+DOCUMENTED_WINDOW = 0.3  # seconds from Telegram accepting a message to our write that it was delivered, at most
+
+
+def sent_just_before_a_kill(stack: Stack, code: str) -> bool:
+    first = min(e["time"] for e in stack.emulator.history() if e["action"] == "send"
+                and (e["message"] or {}).get("text", "").startswith(f"🔑 {code} — "))
+    return any(0 <= kill - first <= DOCUMENTED_WINDOW for kill in stack.kill_times)
 
 
 def describe_copies(stack: Stack, counts: dict[str, int]) -> list[str]:
