@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from providers import Capability
 
@@ -21,15 +20,23 @@ def _button(text: str, data) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
+def _grid(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i:i + width] for i in range(0, len(buttons), width)]
+
+
+def _markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    """Rows as given, empty ones left out. (aiogram's builder deep-copies every button on export, which showed
+    in the profile of a button press, for keyboards that are built fresh each time anyway.)"""
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
 def main_menu(t: Texts) -> InlineKeyboardMarkup:
-    b = InlineKeyboardBuilder()
-    b.add(_button(t("menu-rent"), ServicesCb(page=0)))
-    b.add(_button(t("menu-numbers"), NumbersCb(page=0)))
-    b.add(_button(t("menu-balance"), MenuCb(to=Screen.BALANCE)))
-    b.add(_button(t("menu-help"), MenuCb(to=Screen.HELP)))
-    b.add(_button(t("menu-settings"), MenuCb(to=Screen.SETTINGS)))
-    b.adjust(1, 1, 2, 1)
-    return b.as_markup()
+    return _markup(
+        [_button(t("menu-rent"), ServicesCb(page=0))],
+        [_button(t("menu-numbers"), NumbersCb(page=0))],
+        [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE)), _button(t("menu-help"), MenuCb(to=Screen.HELP))],
+        [_button(t("menu-settings"), MenuCb(to=Screen.SETTINGS))],
+    )
 
 
 def balance(t: Texts) -> InlineKeyboardMarkup:
@@ -54,21 +61,14 @@ def _pager(t: Texts, page: int, pages: int, make) -> list[InlineKeyboardButton]:
 
 def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, query: str = "") -> InlineKeyboardMarkup:
     """items: (service key, name) for this page."""
-    b = InlineKeyboardBuilder()
-    for key, name in items:
-        b.add(_button(name, ServiceCb(key=key)))
-    b.adjust(3)
-    b.row(*_pager(t, page, pages, lambda p: ServicesCb(page=p, q=query)))
-    b.row(_button(t("home"), MenuCb(to=Screen.HOME)))
-    return b.as_markup()
+    names = [_button(name, ServiceCb(key=key)) for key, name in items]
+    return _markup(*_grid(names, 3), _pager(t, page, pages, lambda p: ServicesCb(page=p, q=query)),
+                   [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def offers(t: Texts, snapshot_id: int, labels: list[str]) -> InlineKeyboardMarkup:
-    b = InlineKeyboardBuilder()
-    for index, label in enumerate(labels):
-        b.row(_button(label, OfferCb(snap=snapshot_id, i=index)))
-    b.row(_button(t("back"), ServicesCb(page=0)))
-    return b.as_markup()
+    return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
+                   [_button(t("back"), ServicesCb(page=0))])
 
 
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str) -> InlineKeyboardMarkup:
@@ -99,36 +99,30 @@ CARD_BUTTONS: list[tuple[Capability | None, CardAction, str]] = [
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
          can_renew_closed: bool) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow."""
-    b = InlineKeyboardBuilder()
+    buttons = []
     for capability, action, key in CARD_BUTTONS:
         shown = capability is None and open_ or capability in actions
         if action is CardAction.RENEW:
             shown = shown or can_renew_closed
         if shown:
-            b.add(_button(t(key), CardCb(id=rental_id, a=action, n=nonce())))
+            buttons.append(_button(t(key), CardCb(id=rental_id, a=action, n=nonce())))
     if Capability.AUTO_RENEW in actions:
         action, key = (CardAction.AUTO_OFF, "btn-auto-off") if auto_renew else (CardAction.AUTO_ON, "btn-auto-on")
-        b.add(_button(t(key), CardCb(id=rental_id, a=action)))
-    b.adjust(2)
-    b.row(_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME)))
-    return b.as_markup()
+        buttons.append(_button(t(key), CardCb(id=rental_id, a=action)))
+    return _markup(*_grid(buttons, 2),
+                   [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def numbers(t: Texts, items: Iterable[tuple[int, str]], page: int, pages: int) -> InlineKeyboardMarkup:
-    b = InlineKeyboardBuilder()
-    for rental_id, label in items:
-        b.row(_button(label, CardCb(id=rental_id)))
-    b.row(*_pager(t, page, pages, lambda p: NumbersCb(page=p)))
-    b.row(_button(t("menu-rent"), ServicesCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME)))
-    return b.as_markup()
+    return _markup(*([_button(label, CardCb(id=rental_id))] for rental_id, label in items),
+                   _pager(t, page, pages, lambda p: NumbersCb(page=p)),
+                   [_button(t("menu-rent"), ServicesCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def switch_plans(t: Texts, rental_id: int, snapshot_id: int, labels: list[str]) -> InlineKeyboardMarkup:
-    b = InlineKeyboardBuilder()
-    for index, label in enumerate(labels):
-        b.row(_button(label, SwitchPlanCb(id=rental_id, snap=snapshot_id, i=index)))
-    b.row(_button(t("btn-card"), CardCb(id=rental_id)))
-    return b.as_markup()
+    return _markup(*([_button(label, SwitchPlanCb(id=rental_id, snap=snapshot_id, i=index))]
+                     for index, label in enumerate(labels)),
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
 def switch_confirm(t: Texts, rental_id: int, snapshot_id: int, index: int, price: str) -> InlineKeyboardMarkup:
