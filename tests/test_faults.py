@@ -457,16 +457,21 @@ def test_the_user_budget_refills_and_its_table_is_bounded():
     assert len(throttle) == 100
 
 
+def _count_calls(provider: MemoryProvider, method: str) -> list:
+    """The provider's method, recording each call's arguments in the list returned."""
+    calls, real = [], getattr(provider, method)
+
+    async def counted(*args):
+        calls.append(args)
+        return await real(*args)
+
+    setattr(provider, method, counted)
+    return calls
+
+
 async def test_refresh_history_and_wake_up_wait_between_presses(settings, session):
     provider = MemoryProvider(capabilities=(Capability.HISTORY, Capability.WAKE_UP, Capability.CANCEL))
-    calls = []
-    real_get = provider.get_rental
-
-    async def counted(rental_id):
-        calls.append(rental_id)
-        return await real_get(rental_id)
-
-    provider.get_rental = counted
+    calls = _count_calls(provider, "get_rental")
     cooled = settings.model_copy(update={"action_cooldown": 10.0})
     app = await App.open(cooled, providers={provider.name: provider})
     assert app.rentals.cooldowns.seconds["refresh"] == 10.0
@@ -482,14 +487,7 @@ async def test_refresh_history_and_wake_up_wait_between_presses(settings, sessio
         answers = [await alice.press("Refresh", card) for _ in range(200)]
         assert len(calls) == 1  # one provider call, not 200
         assert "Try again in" in answers[-1].text and "10 s" in answers[-1].text
-        history_calls = []
-        real_history = provider.history
-
-        async def counted_history(rental_id):
-            history_calls.append(rental_id)
-            return await real_history(rental_id)
-
-        provider.history = counted_history
+        history_calls = _count_calls(provider, "history")
         await alice.press("SMS history", card)
         await alice.press("SMS history", card)  # within 30 s: the stored history, no second provider read
         assert "SMS history" in alice.screen().text and len(history_calls) == 1
@@ -559,14 +557,7 @@ async def test_a_busy_provider_budget_refuses_the_card_action_without_calling_th
     from bot.services.budget import ProviderBudget
 
     rental = await rented(app)
-    calls = []
-    real = provider.get_rental
-
-    async def counted(rental_id):
-        calls.append(rental_id)
-        return await real(rental_id)
-
-    provider.get_rental = counted
+    calls = _count_calls(provider, "get_rental")
     app.rentals.budget = ProviderBudget(rate=0.001, burst=1.0, max_wait=0.0)
     await alice.send("/numbers")
     await alice.press("Telegram")
