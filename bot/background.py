@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from aiogram import Bot
+from aiohttp import web
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -18,7 +19,8 @@ from .delivery import Deliverer
 from .jobs import Jobs
 from .poller import SmsPoller
 from .telegram_out import ChatSender, RateLimiter
-from .webhook import WebhookServer, webhook_app
+from .inbound import Health, add_routes
+from .webhook import MAX_BODY, WebhookServer, webhook_app
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +59,18 @@ class Background:
             self.scheduler.add_job(self.jobs.backup, "interval", hours=settings.backup_interval_hours, id="backup",
                                    args=[settings.database_path, settings.backup_dir, settings.backup_keep])
         self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.health = Health(app.db, self.scheduler)
+        self.scheduler.add_listener(self.health.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.webhook = None
-        if webhook_on and "getatext" in self.pollers:
-            getatext = app.providers["getatext"]
-            self.webhook = WebhookServer(
-                webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
-                            self.on_webhook_sms, parse=getatext.webhook_sms,  # restores lost leading zeros
-                            trusted_proxies=settings.webhook_trusted_proxies),
-                settings.webhook_host, settings.webhook_port)
+        if webhook_on:  # the bot's HTTP server: /healthz, /metrics, and GetAText's webhook when it is enabled
+            web_app = web.Application(client_max_size=MAX_BODY)
+            if "getatext" in self.pollers:
+                web_app = webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
+                                      self.on_webhook_sms,
+                                      parse=app.providers["getatext"].webhook_sms,  # restores lost leading zeros
+                                      trusted_proxies=settings.webhook_trusted_proxies)
+            add_routes(web_app, self.health, app.metrics, settings.metrics_token.get_secret_value())
+            self.webhook = WebhookServer(web_app, settings.webhook_host, settings.webhook_port)
         self._delivery: asyncio.Task | None = None
 
     async def on_webhook_sms(self, sms: Sms) -> None:
@@ -81,7 +87,8 @@ class Background:
         self.scheduler.start()
         if self.webhook is not None:
             port = await self.webhook.start()
-            log.info("GetAText webhook listening on port %d", port)
+            log.info("HTTP server on port %d: /healthz, /metrics%s", port,
+                     ", the GetAText webhook" if "getatext" in self.pollers else "")
 
     async def stop(self) -> None:
         if self.scheduler.running:

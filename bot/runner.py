@@ -83,7 +83,8 @@ def _log_configuration(app: App) -> None:
         log.warning("no provider key set (GOTSMS_API_KEY, GETATEXT_API_KEY): nothing can be rented")
     log.info("providers enabled: %s", ", ".join(app.providers) or "none")
     if settings.webhook_port and "getatext" not in app.providers:
-        log.warning("WEBHOOK_PORT is set but GETATEXT_API_KEY is not: the GetAText webhook stays off")
+        log.warning("WEBHOOK_PORT is set but GETATEXT_API_KEY is not: the GetAText webhook stays off"
+                    " (the port serves /healthz and /metrics)")
 
 
 @contextmanager

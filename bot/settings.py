@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(0, ge=0, le=65535)
     webhook_secret: SecretStr = SecretStr("")
     webhook_allowed_ips: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Bearer token for /metrics on the bot's HTTP server (WEBHOOK_PORT); empty: /metrics is open
+    metrics_token: SecretStr = SecretStr("")
     # Reverse proxies in front of the webhook: only from these peers is X-Forwarded-For believed
     webhook_trusted_proxies: Annotated[frozenset[str], NoDecode] = frozenset()
 
@@ -135,7 +137,7 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value set, for masking in logs."""
         return [s.get_secret_value() for s in (self.bot_token, self.gotsms_api_key, self.getatext_api_key,
-                                               self.webhook_secret) if s.get_secret_value()]
+                                               self.webhook_secret, self.metrics_token) if s.get_secret_value()]
 
 
 def describe(err: ValidationError) -> str:

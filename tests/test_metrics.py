@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
 from tests.fakes.gotsms_server import FakeGotSms
+from tests.fakes.memory_provider import MemoryProvider
 from tests.recording import Person
 from tests.test_push import FastLimiter
 
@@ -57,3 +60,51 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
     labels = [line for line in text.splitlines() if not line.startswith("#") and "{" in line]
     for value in (v for v in private if len(v) >= 4):  # shorter ones collide with bucket bounds
         assert not [line for line in labels if value in line.split("}")[0]], value
+
+
+@pytest.fixture
+async def served(settings, session):
+    """The bot's HTTP server (WEBHOOK_PORT) of a running Background, with a metrics token."""
+    import secrets as pysecrets
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configured = settings.model_copy(update={"webhook_host": "127.0.0.1", "webhook_port": port,
+                                             "webhook_secret": SecretStr(pysecrets.token_urlsafe(32)),
+                                             "metrics_token": SecretStr("scrape-token-123456")})
+    app = await App.open(configured, providers={"memsms": MemoryProvider()})
+    background = Background(app, build_bot(TOKEN, configured, session=session), FastLimiter())
+    await background.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield app, background, client
+    finally:
+        await background.stop()
+        await app.close()
+
+
+async def test_healthz_is_200_while_running_and_503_with_the_reason_when_the_scheduler_stops(served):
+    app, background, client = served
+    ok = await client.get("/healthz")
+    assert ok.status_code == 200 and ok.json() == {"ok": True, "reason": "ok"}
+    background.scheduler.shutdown(wait=False)
+    down = await client.get("/healthz")
+    assert down.status_code == 503 and "scheduler" in down.json()["reason"]
+
+
+async def test_healthz_names_a_job_that_stopped_running(served):
+    app, background, client = served
+    background.health.started -= 10_000  # as if the bot had run for hours and the expiry job never ran
+    late = await client.get("/healthz")
+    assert late.status_code == 503 and "has not run for" in late.json()["reason"]
+
+
+async def test_metrics_over_http_need_the_bearer_token(served):
+    app, background, client = served
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    page = await client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123456"})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/plain")
+    assert "bot_outbox_backlog" in page.text and "bot_job_runs_total" in page.text

@@ -1,0 +1,67 @@
+"""What the bot's HTTP server answers besides the GetAText webhook: /healthz and /metrics.
+
+/healthz is 200 when the database answers and every scheduled job ran within three of its intervals (for
+Docker's HEALTHCHECK and orchestrators), 503 with the reason otherwise. /metrics is Prometheus' text
+format, behind a bearer token when METRICS_TOKEN is set."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+
+from aiohttp import web
+from apscheduler.schedulers.base import BaseScheduler
+
+from storage import Database
+
+from .metrics import CONTENT_TYPE, Metrics
+
+DB_TIMEOUT = 2.0
+SLACK = 30.0  # seconds a job may be late beyond three of its intervals (a long tick, a busy machine)
+
+
+class Health:
+    def __init__(self, db: Database, scheduler: BaseScheduler, clock=time.monotonic) -> None:
+        self.db = db
+        self.scheduler = scheduler
+        self.clock = clock
+        self.started = clock()
+        self.last_run: dict[str, float] = {}
+
+    def job_event(self, event) -> None:
+        """An APScheduler listener (executed or failed: either way the scheduler is alive)."""
+        self.last_run[event.job_id] = self.clock()
+
+    async def check(self) -> tuple[bool, str]:
+        if not self.scheduler.running:
+            return False, "the scheduler is not running"
+        try:
+            async with asyncio.timeout(DB_TIMEOUT):
+                await self.db.fetchone("SELECT 1")
+        except Exception as err:  # noqa: BLE001 - whatever it is, the database does not answer
+            return False, f"the database does not answer ({type(err).__name__})"
+        now = self.clock()
+        for job in self.scheduler.get_jobs():
+            interval = getattr(job.trigger, "interval", None)
+            if interval is None:
+                continue
+            since = now - self.last_run.get(job.id, self.started)
+            if since > 3 * interval.total_seconds() + SLACK:
+                return False, f"job {job.id} has not run for {int(since)} s"
+        return True, "ok"
+
+
+def add_routes(app: web.Application, health: Health, metrics: Metrics, metrics_token: str = "") -> None:
+    async def healthz(request: web.Request) -> web.Response:
+        ok, reason = await health.check()
+        return web.json_response({"ok": ok, "reason": reason}, status=200 if ok else 503)
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        if metrics_token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), metrics_token.encode()):
+                return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
