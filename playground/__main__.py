@@ -51,7 +51,7 @@ async def run_sandbox(host: str, port: int, data: Path) -> None:
 
     from .server import Playground, serve
 
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sandbox's database and log: yours alone
     _fresh(data)
     log_path = data / "bot.log"
     with open(log_path, "w", encoding="utf-8") as bot_log:

@@ -110,7 +110,7 @@ class Stack:
         """Emulator and both fakes on free 127.0.0.1 ports, then the bot."""
         if self._started:
             return
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds the database: the bot's alone
         self.bot_cwd.mkdir(exist_ok=True)
         if (self.bot_cwd / ".env").exists():
             raise RuntimeError(f"{self.bot_cwd / '.env'} exists: the bot must get its settings from bot_env() only")
