@@ -76,13 +76,9 @@ class Metrics:
         for row in await db.fetchall("SELECT kind, COALESCE(SUM(amount), 0) FROM ledger GROUP BY kind"):
             self.ledger_total.labels(row[0]).set(row[1])
         active = await db.fetchall("SELECT provider, COUNT(*) FROM rentals WHERE status = 'active' GROUP BY provider")
-        seen = {row[0]: row[1] for row in active}
-        for provider in seen.keys() | {s.labels["provider"] for s in self._gauge_samples(self.active_rentals)}:
-            self.active_rentals.labels(provider).set(seen.get(provider, 0))
-
-    @staticmethod
-    def _gauge_samples(gauge: Gauge):
-        return [s for metric in gauge.collect() for s in metric.samples]
+        self.active_rentals.clear()  # a provider with none left drops out (no await between: no scrape sees it empty)
+        for provider, count in active:
+            self.active_rentals.labels(provider).set(count)
 
 
 class UpdateMetricsMiddleware(BaseMiddleware):

@@ -5,7 +5,6 @@ reply was lost). Refused: any other 400; the debit goes back. Unknown: a network
 5xx or a flood wait; the refund stays pending and is asked for again (by the operator or the job)."""
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 
@@ -35,9 +34,7 @@ async def ask_telegram(bot: Bot, refunds: StarsRefundRepo, refund: StarsRefund) 
             return RefundOutcome.DONE, ""
         await refunds.refused(refund.charge_id, err.message)
         return RefundOutcome.REFUSED, err.message
-    except asyncio.CancelledError:
-        raise
-    except Exception as err:  # noqa: BLE001 - whatever it was, Telegram's answer is unknown
+    except Exception as err:  # noqa: BLE001 - whatever it was, Telegram's answer is unknown (a cancel is no Exception)
         reason = f"{type(err).__name__}: {err}"[:200]
         log.warning("Stars refund %s: no answer from Telegram (%s); kept pending", refund.charge_id, reason)
         await refunds.attempt_failed(refund.charge_id, reason)

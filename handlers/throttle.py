@@ -13,6 +13,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from bot.services.buckets import TokenBuckets
+
 from .i18n import Texts, pick_language
 
 RATE = 2.0  # events a second, sustained
@@ -24,33 +26,25 @@ MAX_USERS = 10_000
 class ThrottleMiddleware(BaseMiddleware):
     def __init__(self, rate: float = RATE, burst: float = BURST, max_users: int = MAX_USERS,
                  clock=time.monotonic) -> None:
-        self.rate, self.burst, self.max_users, self.clock = rate, burst, max_users, clock
-        self._users: OrderedDict[int, list[float]] = OrderedDict()  # user -> [tokens, last refill, last told]
+        self.clock = clock
+        self._budgets = TokenBuckets(rate, burst, max_users, clock)
+        self._told: OrderedDict[int, float] = OrderedDict()  # user -> when last told to slow down
+        self.max_users = max_users
         self.refused = 0
 
     def allow(self, user_id: int) -> bool:
         """Whether one more event of this user goes on (it is counted when it does)."""
-        now = self.clock()
-        state = self._users.get(user_id)
-        if state is None:
-            state = self._users[user_id] = [self.burst, now, -TOLD_EVERY]
-            while len(self._users) > self.max_users:
-                self._users.popitem(last=False)
-        self._users.move_to_end(user_id)
-        state[0] = min(self.burst, state[0] + (now - state[1]) * self.rate)
-        state[1] = now
-        if state[0] >= 1.0:
-            state[0] -= 1.0
-            return True
-        return False
+        return self._budgets.take(user_id) == 0
 
     def _tell_now(self, user_id: int) -> bool:
         """A refused typed message gets a reply at most once per TOLD_EVERY seconds."""
-        state = self._users[user_id]
         now = self.clock()
-        if now - state[2] < TOLD_EVERY:
+        if now - self._told.get(user_id, -TOLD_EVERY) < TOLD_EVERY:
             return False
-        state[2] = now
+        self._told[user_id] = now
+        self._told.move_to_end(user_id)
+        while len(self._told) > self.max_users:
+            self._told.popitem(last=False)
         return True
 
     async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -67,4 +61,4 @@ class ThrottleMiddleware(BaseMiddleware):
         return None
 
     def __len__(self) -> int:
-        return len(self._users)
+        return len(self._budgets)

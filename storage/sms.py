@@ -16,13 +16,14 @@ class SmsRepo:
         sender: str | None = None, received_at: datetime | None = None, delivered: bool = False,
     ) -> bool:
         """True when the SMS is new; a repeat of a known provider message id changes nothing."""
+        now = db_time(utcnow())
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at,"
                 " stored_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(provider, provider_message_id) DO NOTHING",
                 (provider, provider_message_id, rental_id, body, code, sender, db_time(received_at),
-                 db_time(utcnow()), db_time(utcnow()) if delivered else None),
+                 now, now if delivered else None),
             )
             return cur.rowcount == 1
 

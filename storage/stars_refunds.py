@@ -12,9 +12,6 @@ import aiosqlite
 from . import ledger
 from .db import Database
 
-STATES = ("pending", "done", "refused")
-
-
 @dataclass(frozen=True, slots=True)
 class StarsRefund:
     charge_id: str

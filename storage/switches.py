@@ -15,9 +15,6 @@ from .db import Database
 from .models import RentalRecord, db_time, parse_ts
 from .rentals import RentalRepo
 
-STATES = ("pending", "done", "refunded")
-
-
 @dataclass(frozen=True, slots=True)
 class PlanSwitch:
     id: int

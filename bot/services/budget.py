@@ -9,6 +9,7 @@ import asyncio
 import time
 
 from . import errors
+from .buckets import TokenBuckets
 
 RATE = 3.0
 BURST = 6.0
@@ -22,24 +23,13 @@ class ProviderBusy(errors.UserFacingError):
 class ProviderBudget:
     def __init__(self, rate: float = RATE, burst: float = BURST, max_wait: float = MAX_WAIT,
                  clock=time.monotonic) -> None:
-        self.rate, self.burst, self.max_wait, self.clock = rate, burst, max_wait, clock
-        self._buckets: dict[str, list[float]] = {}  # provider -> [tokens, last refill]; one per provider
-
-    def _wait_for(self, provider: str) -> float:
-        """Seconds until a token is free (0: taken now)."""
-        now = self.clock()
-        bucket = self._buckets.setdefault(provider, [self.burst, now])
-        bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
-        bucket[1] = now
-        if bucket[0] >= 1.0:
-            bucket[0] -= 1.0
-            return 0.0
-        return (1.0 - bucket[0]) / self.rate
+        self.max_wait = max_wait
+        self._buckets = TokenBuckets(rate, burst, clock=clock)  # one per provider
 
     async def spend(self, provider: str) -> None:
         """Take one call from the provider's budget, waiting briefly; ProviderBusy when it stays empty."""
         waited = 0.0
-        while (wait := self._wait_for(provider)) > 0:
+        while (wait := self._buckets.take(provider)) > 0:
             if waited + wait > self.max_wait:
                 raise ProviderBusy()
             await asyncio.sleep(wait)
