@@ -34,6 +34,7 @@ from .services.switches import PlanSwitches
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
+from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
 COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
@@ -65,6 +66,7 @@ class App:
     topups: TopUps = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
+    inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -79,6 +81,7 @@ class App:
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
         self.renderer = ChatRenderer()
         self.metrics = Metrics()
+        self.inflight = InFlight()
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
 
@@ -112,6 +115,7 @@ class App:
 
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
+    dp.update.outer_middleware(app.inflight.middleware())
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     throttle = ThrottleMiddleware(app.settings.user_rate_per_second, app.settings.user_rate_burst)
     # first: a flood costs no database work

@@ -1,4 +1,4 @@
-"""Everything that runs beside polling Telegram: the scheduler's jobs, the delivery loop, the webhook server.
+"""Everything that runs beside the updates: the scheduler's jobs, the delivery loop, the bot's HTTP server.
 
 Started and stopped with the dispatcher (dp.startup / dp.shutdown)."""
 from __future__ import annotations
@@ -19,14 +19,17 @@ from .delivery import Deliverer
 from .jobs import Jobs
 from .poller import SmsPoller
 from .telegram_out import ChatSender, RateLimiter
-from .inbound import Health, add_routes
-from .webhook import MAX_BODY, WebhookServer, webhook_app
+from .inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
+from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 
 log = logging.getLogger(__name__)
 
+DRAIN_POLL = 0.05  # seconds between looks at the outbox while a shutdown drains it
+
 
 class Background:
-    def __init__(self, app: App, bot: Bot, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: App, bot: Bot, limiter: RateLimiter | None = None,
+                 telegram: TelegramUpdates | None = None) -> None:
         self.app = app
         settings = app.settings
         self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
@@ -43,35 +46,51 @@ class Background:
                          app.switches)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
-        webhook_on = bool(settings.webhook_port and settings.webhook_secret.get_secret_value())
+        job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
         for name, poller in self.pollers.items():
             interval = settings.poll_interval
-            if webhook_on and app.providers[name].supports(Capability.WEBHOOK):
+            if settings.getatext_webhook and app.providers[name].supports(Capability.WEBHOOK):
                 interval = max(interval * 5, 10.0)  # the webhook pushes; polling is the fallback
-            self.scheduler.add_job(poller.tick, "interval", seconds=interval, id=f"poll:{name}", name=f"poll {name}")
-        self.scheduler.add_job(self.jobs.expire, "interval", seconds=30, id="expire")
-        self.scheduler.add_job(self.jobs.warn_renewals, "interval", minutes=10, id="renewals")
-        self.scheduler.add_job(self.jobs.reconcile, "interval", seconds=30, id="reconcile")
-        self.scheduler.add_job(self.jobs.cleanup, "interval", minutes=30, id="cleanup")
-        self.scheduler.add_job(self.jobs.retry_stars_refunds, "interval", minutes=5, id="stars_refunds")
-        self.scheduler.add_job(app.metrics.refresh_gauges, "interval", seconds=15, id="metrics", args=[app.db])
+            self.scheduler.add_job(job(poller.tick), "interval", seconds=interval, id=f"poll:{name}",
+                                   name=f"poll {name}")
+        self.scheduler.add_job(job(self.jobs.expire), "interval", seconds=30, id="expire")
+        self.scheduler.add_job(job(self.jobs.warn_renewals), "interval", minutes=10, id="renewals")
+        self.scheduler.add_job(job(self.jobs.reconcile), "interval", seconds=30, id="reconcile")
+        self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
+        self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
+        self.scheduler.add_job(job(app.metrics.refresh_gauges), "interval", seconds=15, id="metrics", args=[app.db])
         if settings.backup_interval_hours:
-            self.scheduler.add_job(self.jobs.backup, "interval", hours=settings.backup_interval_hours, id="backup",
-                                   args=[settings.database_path, settings.backup_dir, settings.backup_keep])
+            self.scheduler.add_job(job(self.jobs.backup), "interval", hours=settings.backup_interval_hours,
+                                   id="backup", args=[settings.database_path, settings.backup_dir, settings.backup_keep])
         self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.health = Health(app.db, self.scheduler)
         self.scheduler.add_listener(self.health.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        self.webhook = None
-        if webhook_on:  # the bot's HTTP server: /healthz, /metrics, and GetAText's webhook when it is enabled
-            web_app = web.Application(client_max_size=MAX_BODY)
-            if "getatext" in self.pollers:
-                web_app = webhook_app(settings.webhook_secret.get_secret_value(), settings.webhook_allowed_ips,
-                                      self.on_webhook_sms,
-                                      parse=app.providers["getatext"].webhook_sms,  # restores lost leading zeros
-                                      trusted_proxies=settings.webhook_trusted_proxies)
-            add_routes(web_app, self.health, app.metrics, settings.metrics_token.get_secret_value())
-            self.webhook = WebhookServer(web_app, settings.webhook_host, settings.webhook_port)
+        self.telegram = telegram
+        self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
+
+    def _http_server(self, telegram: TelegramUpdates | None) -> WebhookServer:
+        """One server for everything that comes in: Telegram's updates (webhook mode), GetAText's codes (when its
+        webhook is set), /healthz and /metrics."""
+        settings = self.app.settings
+        web_app = web.Application(client_max_size=TELEGRAM_MAX_BODY if telegram else MAX_BODY)
+        if settings.getatext_webhook and "getatext" in self.pollers:
+            add_getatext_route(web_app, settings.getatext_webhook_secret.get_secret_value(),
+                               settings.getatext_webhook_allowed_ips, self.on_webhook_sms,
+                               parse=self.app.providers["getatext"].webhook_sms,  # restores lost leading zeros
+                               trusted_proxies=settings.http_trusted_proxies)
+        add_routes(web_app, self.health, self.app.metrics, settings.metrics_token.get_secret_value())
+        if telegram is not None:
+            telegram.add_to(web_app)
+        return WebhookServer(web_app, settings.http_host, settings.http_port)
+
+    def served(self) -> str:
+        paths = ["/healthz", "/metrics"]
+        if self.telegram is not None:
+            paths.append(f"{TELEGRAM_PATH} (Telegram's updates)")
+        if self.app.settings.getatext_webhook and "getatext" in self.pollers:
+            paths.append("/getatext/<secret> (GetAText's codes)")
+        return ", ".join(paths)
 
     async def on_webhook_sms(self, sms: Sms) -> None:
         await self.pollers["getatext"].store([sms])
@@ -85,12 +104,26 @@ class Background:
                 log.exception("recovery of %s failed; the poll job carries on", poller.provider.name)
         self._delivery = asyncio.create_task(self.deliverer.run(), name="delivery")
         self.scheduler.start()
-        if self.webhook is not None:
-            port = await self.webhook.start()
-            log.info("HTTP server on port %d: /healthz, /metrics%s", port,
-                     ", the GetAText webhook" if "getatext" in self.pollers else "")
+        if self.http is not None:
+            port = await self.http.start()
+            log.info("HTTP server on port %d: %s", port, self.served())
 
     async def stop(self) -> None:
+        """Updates stop, then what runs is finished and the outbox drained, all within SHUTDOWN_TIMEOUT."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.app.settings.shutdown_timeout
+        if self.telegram is not None:
+            self.telegram.close()  # 503 from now on: Telegram keeps those updates for the next start
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new job runs; those running are waited for below
+        inflight = self.app.inflight
+        if inflight.count:
+            log.info("stopping: waiting for %d update(s) and job(s) in flight", inflight.count)
+            if not await inflight.wait_idle(deadline - loop.time()):
+                log.warning("stopping: %d update(s) and job(s) still running after SHUTDOWN_TIMEOUT; cut off"
+                            " (a charge whose provider call was cut off is reconciled at the next start)",
+                            inflight.count)
+        await self._drain_outbox(deadline - loop.time())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._delivery is not None:
@@ -99,5 +132,20 @@ class Background:
                 await self._delivery
             except asyncio.CancelledError:
                 pass
-        if self.webhook is not None:
-            await self.webhook.stop()
+        if self.http is not None:
+            await self.http.stop()
+
+    async def _drain_outbox(self, timeout: float) -> None:
+        """Codes already stored go out now rather than at the next start, as far as the time allows. The delivery
+        loop sends them (never a second sender on the same rows); this only waits for the outbox to empty."""
+        if self._delivery is None or self._delivery.done():
+            return
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                while await self.app.sms_repo.outbox(limit=1):
+                    self.deliverer.wake()
+                    await asyncio.sleep(DRAIN_POLL)
+        except TimeoutError:
+            if left := len(await self.app.sms_repo.outbox()):
+                log.warning("stopping: %d SMS still to send after SHUTDOWN_TIMEOUT; they go out at the next start",
+                            left)

@@ -1,4 +1,7 @@
-"""What the bot's HTTP server answers besides the GetAText webhook: /healthz and /metrics.
+"""What the bot's HTTP server answers besides the GetAText webhook: Telegram's updates, /healthz and /metrics.
+
+In webhook mode Telegram POSTs each update to /telegram with the secret_token it was given in setWebhook;
+aiogram's request handler checks the header (401 otherwise) and feeds the dispatcher.
 
 /healthz is 200 when the database answers and every scheduled job ran within three of its intervals (for
 Docker's HEALTHCHECK and orchestrators), 503 with the reason otherwise. /metrics is Prometheus' text
@@ -9,6 +12,8 @@ import asyncio
 import hmac
 import time
 
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -16,6 +21,8 @@ from storage import Database
 
 from .metrics import CONTENT_TYPE, Metrics
 
+TELEGRAM_PATH = "/telegram"
+TELEGRAM_MAX_BODY = 1024 * 1024  # an update with a long message, its reply and entities stays far below
 DB_TIMEOUT = 2.0
 SLACK = 30.0  # seconds a job may be late beyond three of its intervals (a long tick, a busy machine)
 
@@ -65,3 +72,25 @@ def add_routes(app: web.Application, health: Health, metrics: Metrics, metrics_t
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
+
+
+class TelegramUpdates:
+    """POST /telegram: one update a request, answered at once and handled in the background (aiogram's way:
+    Telegram does not wait for a provider call). Once the bot is stopping it answers 503, so that Telegram keeps
+    the update and delivers it to the next start instead of to a process that is closing."""
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret: str) -> None:
+        self.secret = secret
+        self._handler = SimpleRequestHandler(dispatcher, bot, secret_token=secret)
+        self._open = True
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_post(TELEGRAM_PATH, self.handle)  # not SimpleRequestHandler.register: we close the session
+
+    def close(self) -> None:
+        self._open = False
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self._open:
+            return web.json_response({"ok": False, "error": "stopping"}, status=503)
+        return await self._handler.handle(request)

@@ -1,12 +1,17 @@
 """Start-up and shutdown of the running bot.
 
-Order: the database opens, the Bot API is reached (retried while unreachable), a webhook left on the token is
-removed, the command menu is set in the background, then long polling starts. Until polling takes over the
-signals, SIGTERM/SIGINT end the start-up at once and cleanly."""
+Order: the database opens, the Bot API is reached (retried while unreachable), the command menu is set in the
+background, then the updates come in one of two ways:
+- long polling (the default): a webhook left on the token is removed, then aiogram polls;
+- webhook mode (PUBLIC_URL set): the background and the HTTP server start, then setWebhook points Telegram at
+  PUBLIC_URL/telegram with a secret_token that every update must carry.
+Until the updates flow, SIGTERM/SIGINT end the start-up at once and cleanly; after, they stop the updates and
+let Background.stop finish what runs (bot/shutdown.py)."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -26,6 +31,7 @@ from storage.backup import ProcessLock
 
 from .app import App, build_bot, build_dispatcher, register_commands
 from .background import Background
+from .inbound import TELEGRAM_PATH, TelegramUpdates
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ async def run(settings: Settings, token: str) -> None:
             if not received:
                 raise
             asyncio.current_task().uncancel()
-            log.info("stopped by %s before polling started", received[0].name)
+            log.info("stopped by %s before the updates started", received[0].name)
 
 
 async def _run(settings: Settings, token: str) -> None:
@@ -58,13 +64,19 @@ async def _run(settings: Settings, token: str) -> None:
     menu: asyncio.Task | None = None
     try:
         _log_configuration(app)
-        await until_reached(settings.telegram_api_url, lambda: prepare_polling(bot, settings.drop_pending_updates))
-        menu = asyncio.create_task(keep_command_menu(bot), name="command-menu")
         dp = build_dispatcher(app)
-        background = Background(app, bot)
-        dp.startup.register(background.start)
-        dp.shutdown.register(background.stop)
-        await dp.start_polling(bot, handle_signals=True)
+        if settings.telegram_webhook:
+            await until_reached(settings.telegram_api_url, bot.me)
+            menu = asyncio.create_task(keep_command_menu(bot), name="command-menu")
+            await serve_webhook(app, bot, dp)
+        else:
+            await until_reached(settings.telegram_api_url,
+                                lambda: prepare_polling(bot, settings.drop_pending_updates))
+            menu = asyncio.create_task(keep_command_menu(bot), name="command-menu")
+            background = Background(app, bot)
+            dp.startup.register(background.start)
+            dp.shutdown.register(background.stop)
+            await dp.start_polling(bot, handle_signals=True)
     finally:
         try:
             if menu is not None:
@@ -77,14 +89,59 @@ async def _run(settings: Settings, token: str) -> None:
             lock.release()
 
 
+async def serve_webhook(app: App, bot: Bot, dp) -> None:
+    """Webhook mode: the HTTP server listens before Telegram is told where to post (it starts at once), and
+    a SIGTERM stops it the way polling stops: updates first, then what runs (Background.stop)."""
+    settings = app.settings
+    secret = settings.telegram_webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+    telegram = TelegramUpdates(dp, bot, secret)
+    background = Background(app, bot, telegram=telegram)
+    # The same workflow data polling gives the dispatcher's startup and shutdown observers.
+    workflow = {"dispatcher": dp, "bots": [bot], **dp.workflow_data}
+    await dp.emit_startup(bot=bot, **workflow)
+    await background.start()
+    try:
+        url = settings.public_url + TELEGRAM_PATH
+        await until_reached(settings.telegram_api_url, lambda: set_webhook(
+            bot, url, secret, settings.drop_pending_updates, dp.resolve_used_update_types()))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with suppress(NotImplementedError):
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, _stop_on, stop, sig)
+        await stop.wait()
+    finally:
+        try:
+            await background.stop()
+        finally:
+            await dp.emit_shutdown(bot=bot, **workflow)
+
+
+def _stop_on(stop: asyncio.Event, sig: signal.Signals) -> None:
+    if not stop.is_set():
+        log.warning("received %s: stopping (updates first, then what runs)", sig.name)
+    stop.set()
+
+
+async def set_webhook(bot: Bot, url: str, secret: str, drop_pending: bool, allowed: list[str]) -> None:
+    """Point Telegram at our server. A refusal (not https, a port Telegram does not post to, an address it
+    cannot resolve) ends the start with Telegram's reason: waiting would not change it."""
+    try:
+        await bot.set_webhook(url, secret_token=secret, drop_pending_updates=drop_pending, allowed_updates=allowed)
+    except TelegramBadRequest as err:
+        raise StartupError(f"Telegram refused the webhook {_site(url)} ({reason(err)}): check PUBLIC_URL") from None
+    info = await bot.get_webhook_info()
+    log.info("webhook mode: Telegram posts updates to %s%s", _site(url),
+             f"; {info.pending_update_count} pending update(s) follow" if info.pending_update_count else "")
+
+
 def _log_configuration(app: App) -> None:
     settings = app.settings
     if not app.providers:
         log.warning("no provider key set (GOTSMS_API_KEY, GETATEXT_API_KEY): nothing can be rented")
     log.info("providers enabled: %s", ", ".join(app.providers) or "none")
-    if settings.webhook_port and "getatext" not in app.providers:
-        log.warning("WEBHOOK_PORT is set but GETATEXT_API_KEY is not: the GetAText webhook stays off"
-                    " (the port serves /healthz and /metrics)")
+    if settings.getatext_webhook and "getatext" not in app.providers:
+        log.warning("GETATEXT_WEBHOOK_SECRET is set but GETATEXT_API_KEY is not: the GetAText webhook stays off")
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing import Annotated
 
@@ -17,6 +17,28 @@ TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,}$")
 STARS_PER_INVOICE = (1, 10000)  # Telegram's range for one Stars invoice
 WEBHOOK_SECRET_MIN = 32
 WEBHOOK_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+TELEGRAM_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
+# Settings renamed when the HTTP server began to serve more than GetAText's webhook: the old names still work.
+RENAMED = {"WEBHOOK_HOST": "HTTP_HOST", "WEBHOOK_PORT": "HTTP_PORT", "WEBHOOK_SECRET": "GETATEXT_WEBHOOK_SECRET",
+           "WEBHOOK_ALLOWED_IPS": "GETATEXT_WEBHOOK_ALLOWED_IPS", "WEBHOOK_TRUSTED_PROXIES": "HTTP_TRUSTED_PROXIES"}
+
+
+def http_url(value: str, example: str = "https://api.telegram.org") -> str:
+    """Caught here, a URL without a scheme is one line; in the HTTP client it is a traceback."""
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # raises ValueError for a port that is not a number
+        (parts.hostname or "").encode("idna")  # raises UnicodeError (a ValueError) for "bad..host"
+    except ValueError:  # also an unclosed IPv6 bracket
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected http(s)://host[:port], e.g. {example}")
+    return value.strip()
+
+
+def _renamed(name: str) -> AliasChoices:
+    old = next(old for old, new in RENAMED.items() if new == name.upper())
+    return AliasChoices(name, old.lower())
 
 
 class ConfigError(Exception):
@@ -30,8 +52,13 @@ class Settings(BaseSettings):
     bot_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
-    # Long polling removes a webhook left on the token; this also drops the updates Telegram kept meanwhile.
+    # Drop the updates Telegram kept while the bot was away (at start, in either mode).
     drop_pending_updates: bool = False
+    # Webhook mode: the public https address of the bot's HTTP server (HTTP_PORT); Telegram posts updates to
+    # PUBLIC_URL/telegram. Empty: long polling.
+    public_url: str = ""
+    # The secret_token Telegram sends with every update; empty: a new random one at each start.
+    telegram_webhook_secret: SecretStr = SecretStr("")
 
     # Storage
     database_path: Path = Path("data/bot.sqlite3")
@@ -60,22 +87,27 @@ class Settings(BaseSettings):
     # Seconds between presses of Refresh on one number (SMS history waits 3x that, Wake up 6x)
     action_cooldown: float = Field(10.0, ge=0)
 
-    # GetAText webhook receiver (off when webhook_port is 0; needs webhook_secret)
-    webhook_host: str = "0.0.0.0"
-    webhook_port: int = Field(0, ge=0, le=65535)
-    webhook_secret: SecretStr = SecretStr("")
-    webhook_allowed_ips: Annotated[frozenset[str], NoDecode] = frozenset()
-    # Bearer token for /metrics on the bot's HTTP server (WEBHOOK_PORT); empty: /metrics is open
+    # The bot's HTTP server (off when http_port is 0): Telegram's webhook, GetAText's, /healthz, /metrics
+    http_host: str = Field("0.0.0.0", validation_alias=_renamed("http_host"))
+    http_port: int = Field(0, ge=0, le=65535, validation_alias=_renamed("http_port"))
+    # Reverse proxies in front: only from these peers is X-Forwarded-For believed
+    http_trusted_proxies: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), validation_alias=_renamed("http_trusted_proxies"))
+    # GetAText code webhook on that server (needs http_port): the secret part of its path, allowed sources
+    getatext_webhook_secret: SecretStr = Field(SecretStr(""), validation_alias=_renamed("getatext_webhook_secret"))
+    getatext_webhook_allowed_ips: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), validation_alias=_renamed("getatext_webhook_allowed_ips"))
+    # Bearer token for /metrics; empty: /metrics is open
     metrics_token: SecretStr = SecretStr("")
-    # Reverse proxies in front of the webhook: only from these peers is X-Forwarded-For believed
-    webhook_trusted_proxies: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Seconds a SIGTERM waits for updates and provider calls in flight, then for the outbox to drain
+    shutdown_timeout: float = Field(20.0, ge=0, le=600)
 
     # Backups: an online copy every this many hours (0: off) into backup_dir, the newest backup_keep kept
     backup_interval_hours: float = Field(24.0, ge=0)
     backup_dir: Path = Path("data/backups")
     backup_keep: int = Field(7, ge=1, le=1000)
 
-    @field_validator("admin_ids", "topup_star_amounts", "webhook_allowed_ips", "webhook_trusted_proxies",
+    @field_validator("admin_ids", "topup_star_amounts", "getatext_webhook_allowed_ips", "http_trusted_proxies",
                      mode="before")
     @classmethod
     def _split_list(cls, value):
@@ -87,16 +119,7 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_url", "gotsms_base_url", "getatext_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        """Caught here, a URL without a scheme is one line; in the HTTP client it is a traceback."""
-        try:
-            parts = urlsplit(value.strip())
-            parts.port  # raises ValueError for a port that is not a number
-            (parts.hostname or "").encode("idna")  # raises UnicodeError (a ValueError) for "bad..host"
-        except ValueError:  # also an unclosed IPv6 bracket
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected http(s)://host[:port], e.g. https://api.telegram.org")
-        return value.strip()
+        return http_url(value)
 
     @field_validator("topup_star_amounts")
     @classmethod
@@ -108,21 +131,44 @@ class Settings(BaseSettings):
                                  f"got {amount}")
         return amounts
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip()
+        return http_url(value, example="https://bot.example.com").rstrip("/") if value else ""
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value().strip()
+        if secret and not TELEGRAM_SECRET_CHARS.fullmatch(secret):
+            raise ValueError("expected 1..256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
+        return SecretStr(secret)
+
     @model_validator(mode="after")
-    def _webhook_complete(self) -> Settings:
-        """Half a webhook used to switch it off without a word; the operator meant to turn it on."""
-        port, secret = self.webhook_port, self.webhook_secret.get_secret_value().strip()
-        if port and not secret:
-            raise ValueError("WEBHOOK_PORT is set but WEBHOOK_SECRET is empty: set both to receive GetAText codes "
-                             "by webhook, or set WEBHOOK_PORT=0")
-        if secret and not port:
-            raise ValueError("WEBHOOK_SECRET is set but WEBHOOK_PORT is 0: set both to receive GetAText codes "
-                             "by webhook, or leave WEBHOOK_SECRET empty")
+    def _http_server_needed(self) -> Settings:
+        """What is served on HTTP_PORT must have a port; half a setting used to switch a webhook off silently."""
+        secret = self.getatext_webhook_secret.get_secret_value().strip()
+        if secret and not self.http_port:
+            raise ValueError("GETATEXT_WEBHOOK_SECRET is set but HTTP_PORT is 0: set HTTP_PORT to receive GetAText "
+                             "codes by webhook, or leave GETATEXT_WEBHOOK_SECRET empty")
         if secret and (len(secret) < WEBHOOK_SECRET_MIN or not WEBHOOK_SECRET_CHARS.fullmatch(secret)):
             # The path is the only thing between the internet and pushing a code into a chat: not guessable.
-            raise ValueError(f"WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN} random URL-safe characters; "
-                             "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+            raise ValueError(f"GETATEXT_WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN} random URL-safe "
+                             "characters; make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        if self.public_url and not self.http_port:
+            raise ValueError("PUBLIC_URL is set but HTTP_PORT is 0: Telegram's webhook needs the bot's HTTP server; "
+                             "set HTTP_PORT (the port PUBLIC_URL reaches), or leave PUBLIC_URL empty to poll")
         return self
+
+    @property
+    def telegram_webhook(self) -> bool:
+        """Webhook mode: Telegram posts updates; otherwise the bot polls."""
+        return bool(self.public_url)
+
+    @property
+    def getatext_webhook(self) -> bool:
+        return bool(self.http_port and self.getatext_webhook_secret.get_secret_value())
 
     def require_token(self) -> str:
         token = self.bot_token.get_secret_value().strip()
@@ -137,7 +183,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value set, for masking in logs."""
         return [s.get_secret_value() for s in (self.bot_token, self.gotsms_api_key, self.getatext_api_key,
-                                               self.webhook_secret, self.metrics_token) if s.get_secret_value()]
+                                               self.getatext_webhook_secret, self.telegram_webhook_secret, self.metrics_token)
+                if s.get_secret_value()]
 
 
 def describe(err: ValidationError) -> str:
@@ -152,7 +199,7 @@ def describe(err: ValidationError) -> str:
 
 KNOWN_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 # A variable with one of our prefixes is most likely meant for us (GOTSMS_APIKEY for GOTSMS_API_KEY).
-OUR_PREFIXES = tuple(sorted({name.split("_")[0] + "_" for name in KNOWN_NAMES}))
+OUR_PREFIXES = tuple(sorted({name.split("_")[0] + "_" for name in KNOWN_NAMES | RENAMED.keys()}))
 
 
 def unknown_settings(environ: Mapping[str, str], env_file: Path | None) -> list[str]:
@@ -164,9 +211,12 @@ def unknown_settings(environ: Mapping[str, str], env_file: Path | None) -> list[
     for where, names in sources:
         for name in names:
             upper = name.upper()
+            if upper in RENAMED:
+                warnings.append(f"{name} in {where} is now called {RENAMED[upper]}; the old name still works")
+                continue
             if upper in KNOWN_NAMES or not upper.startswith(OUR_PREFIXES):
                 continue
-            close = difflib.get_close_matches(upper, KNOWN_NAMES, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = difflib.get_close_matches(upper, KNOWN_NAMES | RENAMED.keys(), n=1)
+            hint = f" (did you mean {RENAMED.get(close[0], close[0])}?)" if close else ""
             warnings.append(f"{name} in {where} is not a setting of this bot{hint}; it is ignored")
     return warnings

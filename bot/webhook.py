@@ -75,7 +75,16 @@ class GuessGuard:
             self._window_sources.add(source)
 
 
-def webhook_app(
+def webhook_app(secret: str, allowed_ips: frozenset[str], on_sms: Callable[[Sms], Awaitable[None]],
+                **options) -> web.Application:
+    """An application with only GetAText's route (see ``add_getatext_route``)."""
+    app = web.Application(client_max_size=MAX_BODY)
+    add_getatext_route(app, secret, allowed_ips, on_sms, **options)
+    return app
+
+
+def add_getatext_route(
+    app: web.Application,
     secret: str,
     allowed_ips: frozenset[str],
     on_sms: Callable[[Sms], Awaitable[None]],
@@ -83,7 +92,7 @@ def webhook_app(
     parse: Callable[[bytes], Awaitable[Sms]] = parse_plain,
     trusted_proxies: frozenset[str] = frozenset(),
     guard: GuessGuard | None = None,
-) -> web.Application:
+) -> None:
     """POST /getatext/<secret> with the documented JSON. Replies 200 once the SMS is stored.
 
     ``parse`` turns the body into an Sms; pass ``client.webhook_sms`` so a JSON-integer code
@@ -102,17 +111,18 @@ def webhook_app(
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         if request.content_length and request.content_length > MAX_BODY:
             return web.json_response({"ok": False, "error": "too large"}, status=413)
+        body = await request.read()
+        if len(body) > MAX_BODY:  # chunked, without a length: the server's own limit may be higher (Telegram's)
+            return web.json_response({"ok": False, "error": "too large"}, status=413)
         try:
-            sms = await parse(await request.read())
+            sms = await parse(body)
         except MalformedReplyError as err:
             log.warning("malformed webhook payload: %s", err)
             return web.json_response({"ok": False, "error": "malformed payload"}, status=400)
         await on_sms(sms)
         return web.json_response({"ok": True})
 
-    app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/getatext/{secret}", receive)
-    return app
 
 
 class WebhookServer:

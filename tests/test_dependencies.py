@@ -64,3 +64,23 @@ def test_the_image_installs_from_the_lock_with_hashes():
     lock = (ROOT / "requirements.lock").read_text()
     entries = re.findall(r"^[A-Za-z0-9_.-]+==", lock, re.M)
     assert entries and lock.count("--hash=sha256:") >= len(entries)
+
+
+def test_the_image_ships_every_product_package_and_checks_its_health():
+    """No Docker engine runs here (CI neither): what can be checked without one is checked."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("bot", "handlers", "providers", "storage", "playground"):
+        assert f"COPY {package} ./{package}" in dockerfile, package
+    assert 'HEALTHCHECK' in dockerfile and '"bot.healthcheck"' in dockerfile
+    assert "HTTP_PORT=8080" in dockerfile and 'ENTRYPOINT ["python", "-m"]' in dockerfile
+
+
+def test_compose_runs_the_image_with_a_restart_policy_one_volume_and_time_to_drain():
+    from bot.settings import Settings
+
+    compose = (ROOT / "compose.yaml").read_text()
+    assert re.search(r"^\s+restart: unless-stopped$", compose, re.M)
+    [volume] = re.findall(r"^\s+- (\S+):/app/data$", compose, re.M)
+    assert re.search(rf"^volumes:\n  {volume}:$", compose, re.M)
+    grace = int(re.search(r"stop_grace_period: (\d+)s", compose).group(1))
+    assert grace >= Settings.model_fields["shutdown_timeout"].default + 5

@@ -1,6 +1,7 @@
 """/metrics series: what the running bot exposes, and that no chat, number, code or key is in a label."""
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import httpx
@@ -64,15 +65,15 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
 
 @pytest.fixture
 async def served(settings, session):
-    """The bot's HTTP server (WEBHOOK_PORT) of a running Background, with a metrics token."""
+    """The bot's HTTP server (HTTP_PORT) of a running Background, with a metrics token."""
     import secrets as pysecrets
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    configured = settings.model_copy(update={"webhook_host": "127.0.0.1", "webhook_port": port,
-                                             "webhook_secret": SecretStr(pysecrets.token_urlsafe(32)),
+    configured = settings.model_copy(update={"http_host": "127.0.0.1", "http_port": port,
+                                             "getatext_webhook_secret": SecretStr(pysecrets.token_urlsafe(32)),
                                              "metrics_token": SecretStr("scrape-token-123456")})
     app = await App.open(configured, providers={"memsms": MemoryProvider()})
     background = Background(app, build_bot(TOKEN, configured, session=session), FastLimiter())
@@ -108,3 +109,35 @@ async def test_metrics_over_http_need_the_bearer_token(served):
     page = await client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123456"})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/plain")
     assert "bot_outbox_backlog" in page.text and "bot_job_runs_total" in page.text
+
+
+async def healthcheck(port: int) -> tuple[int, str]:
+    """Docker's HEALTHCHECK command, as the image runs it (in a subprocess: the server runs on this loop)."""
+    import os
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP_", "WEBHOOK_", "BOT_"))}
+    env["HTTP_PORT"] = str(port)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.healthcheck", env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode().strip()
+
+
+async def test_docker_healthcheck_command_follows_healthz(served):
+    app, background, client = served
+    code, out = await healthcheck(background.http.port)
+    assert (code, out) == (0, "healthy: ok")
+    background.scheduler.shutdown(wait=False)
+    code, out = await healthcheck(background.http.port)
+    assert code == 1 and out == "unhealthy: the scheduler is not running"
+
+
+async def test_docker_healthcheck_command_fails_when_nothing_listens():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out = await healthcheck(port)
+    assert code == 1 and out.startswith(f"unhealthy: no answer on port {port}")
+    code, out = await healthcheck(0)
+    assert code == 1 and "HTTP_PORT is 0" in out

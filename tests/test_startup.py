@@ -53,16 +53,20 @@ def test_topup_star_amounts_outside_telegram_range_refused(tmp_path, amounts):
 
 
 @pytest.mark.parametrize(("env", "expected"), [
-    ({"WEBHOOK_PORT": "8443"}, "WEBHOOK_PORT is set but WEBHOOK_SECRET is empty"),
-    ({"WEBHOOK_SECRET": "s3cret-path-part"}, "WEBHOOK_SECRET is set but WEBHOOK_PORT is 0"),
-    ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "a"}, "WEBHOOK_SECRET must be at least 32 random"),
-    ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "x" * 31}, "secrets.token_urlsafe(32)"),
+    ({"GETATEXT_WEBHOOK_SECRET": "s3cret-path-part"}, "GETATEXT_WEBHOOK_SECRET is set but HTTP_PORT is 0"),
+    ({"WEBHOOK_SECRET": "s3cret-path-part"}, "GETATEXT_WEBHOOK_SECRET is set but HTTP_PORT is 0"),  # the old name
+    ({"HTTP_PORT": "8443", "GETATEXT_WEBHOOK_SECRET": "a"}, "GETATEXT_WEBHOOK_SECRET must be at least 32 random"),
+    ({"HTTP_PORT": "8443", "GETATEXT_WEBHOOK_SECRET": "x" * 31}, "secrets.token_urlsafe(32)"),
     ({"WEBHOOK_PORT": "8443", "WEBHOOK_SECRET": "spaces and / slashes" * 3}, "URL-safe"),
+    ({"PUBLIC_URL": "https://bot.example.com"}, "PUBLIC_URL is set but HTTP_PORT is 0"),
+    ({"HTTP_PORT": "8443", "PUBLIC_URL": "bot.example.com"}, "PUBLIC_URL is invalid"),
+    ({"HTTP_PORT": "8443", "PUBLIC_URL": "https://bot.example.com", "TELEGRAM_WEBHOOK_SECRET": "s3cret-path-part/"},
+     "TELEGRAM_WEBHOOK_SECRET is invalid"),
 ])
 def test_half_configured_or_weak_webhook_refused(tmp_path, env, expected):
     result = run_bot(tmp_path, BOT_TOKEN=TOKEN, **env)
     assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "the old name still works" not in line]
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "s3cret-path-part" not in result.stderr
 
@@ -76,16 +80,18 @@ def test_telegram_api_url_that_is_no_http_url_refused(tmp_path, url):
 
 
 def test_misspelt_settings_warned_by_name_with_the_closest_known_name(tmp_path):
-    (tmp_path / ".env").write_text("GOTSMS_APIKEY=dotenv-secret-value\nWEBHOOK_PROT=8443\nUNRELATED_THING=1\n")
+    (tmp_path / ".env").write_text("GOTSMS_APIKEY=dotenv-secret-value\nWEBHOOK_PROT=8443\nUNRELATED_THING=1\n"
+                                   "WEBHOOK_HOST=127.0.0.1\n")
     result = run_bot(tmp_path, GETATEXT_API_KEYS="env-secret-value", TOPUP_FOO="1")
     warnings = [line for line in result.stderr.splitlines() if "is not a setting of this bot" in line]
     assert len(warnings) == 4, result.stderr
     assert "GOTSMS_APIKEY in .env is not a setting of this bot (did you mean GOTSMS_API_KEY?)" in warnings[0]
-    assert "WEBHOOK_PROT in .env is not a setting of this bot (did you mean WEBHOOK_PORT?)" in warnings[1]
+    assert "WEBHOOK_PROT in .env is not a setting of this bot (did you mean HTTP_PORT?)" in warnings[1]
     assert any("GETATEXT_API_KEYS in the environment" in w and "did you mean GETATEXT_API_KEY?" in w
                for w in warnings)
     assert any(w.endswith("TOPUP_FOO in the environment is not a setting of this bot; it is ignored")
                for w in warnings)
+    assert "WEBHOOK_HOST in .env is now called HTTP_HOST; the old name still works" in result.stderr
     assert "UNRELATED_THING" not in result.stderr  # not one of our prefixes
     assert "secret-value" not in result.stderr  # the name, never the value
     assert "BOT_TOKEN is not set" in result.stderr.splitlines()[-1] and result.returncode == 2

@@ -205,7 +205,7 @@ async def test_unreachable_bot_api_one_line_per_retry_and_sigterm_ends_it(tmp_pa
     assert await bot.stop() == 0
     assert time.monotonic() - started < 5
     assert "Traceback" not in bot.output
-    assert bot.matching("stopped by SIGTERM before polling started")
+    assert bot.matching("stopped by SIGTERM before the updates started")
 
 
 async def test_bot_api_that_comes_up_later_is_used(tmp_path, processes):
@@ -249,10 +249,11 @@ FAULTS = {
 @pytest.mark.parametrize("fault", list(FAULTS))
 async def test_no_secret_in_the_output_of_any_start_fault(tmp_path, processes, emulator, fault):
     keys = {"BOT_TOKEN": fresh_token(), "GOTSMS_API_KEY": f"gotsms-{secrets.token_hex(12)}",
-            "GETATEXT_API_KEY": f"getatext-{secrets.token_hex(12)}", "WEBHOOK_SECRET": secrets.token_hex(16)}
+            "GETATEXT_API_KEY": f"getatext-{secrets.token_hex(12)}",
+            "GETATEXT_WEBHOOK_SECRET": secrets.token_hex(16), "TELEGRAM_WEBHOOK_SECRET": secrets.token_hex(16)}
     closed = f"http://127.0.0.1:{free_port()}"
-    env = base_env(tmp_path, **keys, TELEGRAM_API_URL=FAULTS[fault](emulator), WEBHOOK_PORT=str(free_port()),
-                   WEBHOOK_HOST="127.0.0.1", GOTSMS_BASE_URL=closed, GETATEXT_BASE_URL=closed)
+    env = base_env(tmp_path, **keys, TELEGRAM_API_URL=FAULTS[fault](emulator), HTTP_PORT=str(free_port()),
+                   HTTP_HOST="127.0.0.1", GOTSMS_BASE_URL=closed, GETATEXT_BASE_URL=closed)
     bot = await processes(tmp_path, env)
     deadline = time.monotonic() + T
     while bot.proc.returncode is None and time.monotonic() < deadline:
@@ -279,7 +280,7 @@ from bot.settings import Settings
 token, gotsms, getatext, hook = sys.argv[1:5]
 setup_logging()
 settings = Settings(_env_file=None, bot_token=token, gotsms_api_key=gotsms, getatext_api_key=getatext,
-                    webhook_secret=hook, webhook_port=8443)
+                    getatext_webhook_secret=hook, http_port=8443)
 protect(settings, token)
 
 async def get_me():

@@ -162,8 +162,10 @@ class RentalService:
             await self.fail_and_refund(rental.id, str(err))
             raise provider_failure(err) from None
         except BaseException:
-            # A bug or cancellation after charging must not keep the money.
-            await self.fail_and_refund(rental.id, "internal error")
+            # Cut off (a shutdown cancelled the call) or a bug while the call ran: whether the provider rented is
+            # not known, so the charge stays pending and the reconciler links the rental or refunds it. Refunding
+            # here would hand out a number the provider may have rented for free.
+            log.warning("rental %d: the provider call did not finish; kept pending for reconciliation", rental.id)
             raise
         return await self.activate(rental.id, result)
 
