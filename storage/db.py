@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT = 5.0  # seconds a statement waits for another process's lock before "database is locked"
 
 
+async def first_row(conn: aiosqlite.Connection, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+    """The first row of a one-row statement (a key, RETURNING) in one trip to the connection's thread."""
+    rows = await conn.execute_fetchall(sql, params)
+    return rows[0] if rows else None
+
+
 class DatabaseError(RuntimeError):
     """The database can't be used; the message is one line naming the file and the problem."""
 
@@ -123,15 +129,16 @@ class Database:
         async with self._lock:
             yield self.conn
 
+    # One trip to the connection's thread a read (execute_fetchall), not three (execute, fetch, close): each
+    # trip is a thread hand-off, and those were most of a button press's cost (benchmarks/bot_cost.py).
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
         async with self.reading() as conn:
-            async with conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            return list(await conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+        """The first row; meant for queries of one row (a key, LIMIT 1), as all of them fetch every row."""
         async with self.reading() as conn:
-            async with conn.execute(sql, params) as cur:
-                return await cur.fetchone()
+            return await first_row(conn, sql, params)
 
     async def schema_version(self) -> int:
         async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from .db import Database
+from .db import Database, first_row
 from .models import LedgerEntry
 
 KINDS = ("topup", "charge", "refund", "adjustment")
@@ -41,23 +41,21 @@ async def post(
     if not isinstance(amount, int) or amount == 0:
         raise ValueError("amount must be a non-zero integer of minor units")
     if idempotency_key is not None:
-        async with conn.execute("SELECT 1 FROM ledger WHERE idempotency_key = ?", (idempotency_key,)) as cur:
-            if await cur.fetchone():
-                return None
-    async with conn.execute("SELECT balance FROM chats WHERE id = ?", (chat_id,)) as cur:
-        row = await cur.fetchone()
+        if await first_row(conn, "SELECT 1 FROM ledger WHERE idempotency_key = ?", (idempotency_key,)):
+            return None
+    row = await first_row(conn, "SELECT balance FROM chats WHERE id = ?", (chat_id,))
     if row is None:
         raise LookupError(f"chat {chat_id} does not exist")
     balance_after = row["balance"] + amount
     if balance_after < 0:
         raise InsufficientBalanceError(row["balance"], -amount)
     await conn.execute("UPDATE chats SET balance = ? WHERE id = ?", (balance_after, chat_id))
-    async with conn.execute(
+    return LedgerEntry.from_row(await first_row(
+        conn,
         "INSERT INTO ledger (chat_id, amount, balance_after, kind, reference, idempotency_key, actor_id, note)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (chat_id, amount, balance_after, kind, reference, idempotency_key, actor_id, note),
-    ) as cur:
-        return LedgerEntry.from_row(await cur.fetchone())
+    ))
 
 
 class LedgerRepo:

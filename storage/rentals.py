@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from .db import Database
+from .db import Database, first_row
 from .models import RentalRecord, db_time
 
 OPEN_STATUSES = ("active", "pending")
@@ -19,11 +19,9 @@ class RentalRepo:
         """Inside the charging transaction. ``request_key`` is UNIQUE: a second tap fails here."""
         columns = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        async with conn.execute(
-            f"INSERT INTO rentals ({columns}, status) VALUES ({marks}, 'pending') RETURNING *",
-            tuple(fields.values()),
-        ) as cur:
-            rental = RentalRecord.from_row(await cur.fetchone())
+        rental = RentalRecord.from_row(await first_row(
+            conn, f"INSERT INTO rentals ({columns}, status) VALUES ({marks}, 'pending') RETURNING *",
+            tuple(fields.values())))
         await conn.execute(
             "INSERT INTO service_popularity (name, rentals) VALUES (lower(?), 1)"
             " ON CONFLICT(name) DO UPDATE SET rentals = rentals + 1", (rental.service_name,))
@@ -32,16 +30,13 @@ class RentalRepo:
     @staticmethod
     async def update(conn: aiosqlite.Connection, rental_id: int, **fields) -> RentalRecord:
         sets = ", ".join(f"{name} = ?" for name in fields)
-        async with conn.execute(
-            f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ? RETURNING *",
-            (*[_db_value(v) for v in fields.values()], rental_id),
-        ) as cur:
-            return RentalRecord.from_row(await cur.fetchone())
+        return RentalRecord.from_row(await first_row(
+            conn, f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ? RETURNING *",
+            (*[_db_value(v) for v in fields.values()], rental_id)))
 
     @staticmethod
     async def lock(conn: aiosqlite.Connection, rental_id: int) -> RentalRecord | None:
-        async with conn.execute("SELECT * FROM rentals WHERE id = ?", (rental_id,)) as cur:
-            row = await cur.fetchone()
+        row = await first_row(conn, "SELECT * FROM rentals WHERE id = ?", (rental_id,))
         return RentalRecord.from_row(row) if row else None
 
     async def get(self, rental_id: int) -> RentalRecord | None:
