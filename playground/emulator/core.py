@@ -6,7 +6,7 @@
         emu.send_message(111, 111, "/start")
         reply = await emu.wait_for(chat_id=111, text="Welcome")
 
-Standalone: ``python -m tests.fakes.telegram_server --port 8081`` prints the base URL and the token.
+Standalone: ``python -m playground.emulator --port 8081`` prints the base URL and the token.
 
 Bot API: ``{base}/bot{token}/{method}`` (JSON, urlencoded or multipart bodies, query strings). Errors use
 Telegram's status codes and descriptions. Control API: the public Python methods below, mirrored as JSON

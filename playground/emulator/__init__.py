@@ -1,0 +1,7 @@
+"""A local Telegram Bot API server for the playground and the tests: ``TelegramEmulator`` (see ``core``).
+
+``python -m playground.emulator --port 8081`` runs it on its own.
+"""
+from .core import DEFAULT_TOKEN, ApiError, EmuChat, EmulatorError, EmuUser, TelegramEmulator
+
+__all__ = ["DEFAULT_TOKEN", "ApiError", "EmuChat", "EmuUser", "EmulatorError", "TelegramEmulator"]
