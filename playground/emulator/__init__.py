@@ -2,6 +2,7 @@
 
 ``python -m playground.emulator --port 8081`` runs it on its own.
 """
-from .core import DEFAULT_TOKEN, ApiError, EmuChat, EmulatorError, EmuUser, TelegramEmulator
+from .core import DEFAULT_TOKEN, TelegramEmulator
+from .models import ApiError, EmuChat, EmulatorError, EmuUser
 
 __all__ = ["DEFAULT_TOKEN", "ApiError", "EmuChat", "EmuUser", "EmulatorError", "TelegramEmulator"]
