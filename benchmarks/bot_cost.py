@@ -32,7 +32,7 @@ from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, U
 from bot.app import App, build_bot, build_dispatcher
 from bot.services.budget import ProviderBudget
 from bot.settings import Settings
-from tests.fakes.memory_provider import MemoryProvider
+from playground.sandbox.memory import MemoryProvider
 from tests.recording import RecordingSession
 
 TOKEN = "123456:BENCH-token-for-recording-session-only"

@@ -2,8 +2,8 @@
 
     python -m benchmarks.push_latency --sizes 1,100,1000,10000 --tick 1.0 --codes 50 --burst 1000
 
-Everything runs in this one process against local fakes on 127.0.0.1: tests.fakes.gotsms_server.FakeGotSms
-(the provider) and tests.fakes.telegram_server.TelegramEmulator (the Bot API). The bot side is the production
+Everything runs in this one process against local fakes on 127.0.0.1: playground.sandbox.gotsms.FakeGotSms
+(the provider) and playground.emulator.TelegramEmulator (the Bot API). The bot side is the production
 wiring, unchanged: App.open() with a temporary DATABASE_PATH builds the real GotSmsClient (HTTP to the fake),
 build_bot() gives an aiogram Bot on AiohttpSession(api=TelegramAPIServer.from_base(emulator URL)), and
 bot.background.Background is started as in production: its APScheduler AsyncIOScheduler runs SmsPoller.tick
@@ -46,8 +46,8 @@ import httpx
 from bot.app import App, build_bot
 from bot.background import Background
 from bot.settings import Settings
-from tests.fakes.gotsms_server import FakeGotSms
-from tests.fakes.telegram_server import TelegramEmulator
+from playground.emulator import TelegramEmulator
+from playground.sandbox.gotsms import FakeGotSms
 
 CODE_IN_TEXT = re.compile(r"<code>(\d+)</code>")
 FIRST_CHAT = 10_000_000  # chat i (private, = user id) is FIRST_CHAT + i
@@ -68,7 +68,7 @@ class EmulatorProcess:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        args = [sys.executable, "-m", "tests.fakes.telegram_server", "--port", str(port)]
+        args = [sys.executable, "-m", "playground.emulator", "--port", str(port)]
         self.proc = await asyncio.create_subprocess_exec(
             *(args + ["--flood-limits"] if flood_limits else args), stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL, cwd=str(Path(__file__).resolve().parent.parent))

@@ -25,7 +25,7 @@ from aiogram.types import Chat, Message, Update, User
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.settings import Settings
-from tests.fakes.memory_provider import MemoryProvider
+from playground.sandbox.memory import MemoryProvider
 from tests.recording import RecordingSession
 
 TOKEN = "123456:BENCH-token-for-recording-session-only"

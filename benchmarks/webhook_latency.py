@@ -3,8 +3,8 @@ accepting the message.
 
     python -m benchmarks.webhook_latency --codes 100
 
-Everything local, in this one process: tests.fakes.getatext_server.FakeGetAText (the provider, which POSTs
-its documented webhook, the code as a JSON integer) and tests.fakes.telegram_server.TelegramEmulator (the
+Everything local, in this one process: playground.sandbox.getatext.FakeGetAText (the provider, which POSTs
+its documented webhook, the code as a JSON integer) and playground.emulator.TelegramEmulator (the
 Bot API). The bot side is the production wiring: App.open() builds the real GetATextClient, and
 bot.background.Background runs the webhook receiver (which reads rental-status once to restore a code's
 leading zeros), the SQLite outbox and paced delivery through aiogram. Rentals are made through the client
@@ -29,8 +29,8 @@ from pathlib import Path
 from bot.app import App, build_bot
 from bot.background import Background
 from bot.settings import Settings
-from tests.fakes.getatext_server import FakeGetAText
-from tests.fakes.telegram_server import TelegramEmulator
+from playground.emulator import TelegramEmulator
+from playground.sandbox.getatext import FakeGetAText
 
 from .push_latency import percentile
 

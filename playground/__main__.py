@@ -47,9 +47,8 @@ def _fresh(data: Path) -> None:
 
 
 async def run_sandbox(host: str, port: int, data: Path) -> None:
-    from tests.e2e.stack import Stack
-
     from .server import Playground, serve
+    from .stack import Stack
 
     data.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sandbox's database and log: yours alone
     _fresh(data)
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return bot_main()
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from tests.e2e.stack import BotStartError
+    from .stack import BotStartError
 
     try:
         asyncio.run(run_sandbox(args.host, args.port, args.data))

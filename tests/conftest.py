@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.settings import Settings
-from tests.fakes.memory_provider import MemoryProvider
+from playground.sandbox.memory import MemoryProvider
 from tests.recording import Person, RecordingSession
 
 ADMIN_ID = 900

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App, build_bot, build_dispatcher
+from playground.sandbox.gotsms import FakeGotSms
 from providers import errors as perr
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
-from tests.fakes.gotsms_server import FakeGotSms
 from tests.recording import Person
 
 

@@ -21,6 +21,9 @@ from decimal import Decimal
 
 import pytest
 
+from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.gotsms import FakeGotSms
+from playground.sandbox.memory import MemoryProvider
 from providers import Capability, Offer, Provider, Rental, RentalStatus, Service, Sms
 from providers.codes import extract_code
 from providers.errors import (
@@ -36,9 +39,6 @@ from providers.errors import (
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from providers.models import BillingType
-from tests.fakes.getatext_server import FakeGetAText
-from tests.fakes.gotsms_server import FakeGotSms
-from tests.fakes.memory_provider import MemoryProvider
 
 API_KEY = "sk_contract_SECRET_key_7f3a91"
 TIMEOUT = 0.5  # client timeout; the fakes' "slow" mode answers long after it

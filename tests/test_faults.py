@@ -11,11 +11,11 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from playground.sandbox.memory import MemoryProvider
 from providers import Capability, Rental, RentalStatus, Service
 from storage import Database, RentalRepo
 from storage import db as storage_db
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.fakes.memory_provider import MemoryProvider
 from tests.recording import Person
 from tests.test_push import FastLimiter, pushed, rented
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from aiohttp import web
 
+from playground.sandbox.getatext import FakeGetAText
 from providers.errors import (
     AuthenticationError,
     ConnectionFailedError,
@@ -33,7 +34,6 @@ from providers.getatext import (
     parse_webhook,
 )
 from providers.models import BillingType, Capability, RentalStatus, Service
-from tests.fakes.getatext_server import FakeGetAText
 
 KEY = "sk_test_very_secret_key_42"
 RENT = "/api/v1/rent-a-number"

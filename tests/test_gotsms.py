@@ -8,10 +8,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from playground.sandbox.gotsms import REFUND_REFUSED, FakeGotSms
 from providers import errors
 from providers.gotsms import GotSmsClient, MessagePage, PricelistEntry, RentUpdate
 from providers.models import BillingType, Capability, NumberStatus, RentalStatus
-from tests.fakes.gotsms_server import REFUND_REFUSED, FakeGotSms
 
 SECRET = "gs-live-0123456789abcdefSECRET"
 

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from playground.sandbox.gotsms import FakeGotSms
+from playground.sandbox.memory import MemoryProvider
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
-from tests.fakes.gotsms_server import FakeGotSms
-from tests.fakes.memory_provider import MemoryProvider
 from tests.recording import Person
 from tests.test_push import FastLimiter
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from playground.server import Playground, render_entities, serve
-from tests.e2e.stack import Stack
+from playground.stack import Stack
 
 try:
     from playwright.async_api import async_playwright, expect

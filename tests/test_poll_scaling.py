@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 from bot.poller import SmsPoller
+from playground.sandbox.gotsms import FakeGotSms
 from providers.gotsms import GotSmsClient
 from storage import JobState
-from tests.fakes.gotsms_server import FakeGotSms
 
 
 async def requests_per_tick(app, rentals: int) -> tuple[int, int]:

@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from bot.webhook import WebhookServer, webhook_app
+from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.gotsms import FakeGotSms
 from providers import errors
 from providers import getatext as gat
 from providers.getatext import GetATextClient, parse_webhook
 from providers.gotsms import GotSmsClient
 from providers.http import HttpCore
 from providers.models import Sms
-from tests.fakes.getatext_server import FakeGetAText
-from tests.fakes.gotsms_server import FakeGotSms
 
 KEY = "sk_faults_test_key_0042"
 

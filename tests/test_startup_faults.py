@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from bot.runner import delays
+from playground.emulator import TelegramEmulator
+from playground.stack import free_port
 from storage.db import Database, DatabaseError
-from tests.e2e.stack import free_port
-from tests.fakes.telegram_server import TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 T = 30.0  # generous: importing aiogram alone takes seconds on a busy machine

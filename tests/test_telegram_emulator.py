@@ -36,7 +36,7 @@ from aiogram.types import (
     PreCheckoutQuery,
 )
 
-from tests.fakes.telegram_server import DEFAULT_TOKEN, EmulatorError, TelegramEmulator
+from playground.emulator import DEFAULT_TOKEN, EmulatorError, TelegramEmulator
 
 ALICE, BOB, CAROL = 111, 222, 333
 GROUP = -4001
@@ -453,7 +453,7 @@ async def test_http_control_and_raw_bot_api(emu):
 
 def test_standalone_cli_prints_url():
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram_server", "--port", "0"], cwd=root,
+    proc = subprocess.Popen([sys.executable, "-m", "playground.emulator", "--port", "0"], cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()

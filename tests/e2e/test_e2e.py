@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.stack import Stack, wait_until
+from playground.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.e2e]
 

@@ -13,9 +13,10 @@ or ``async with Stack(tmp_path) as stack: ...``.
 The emulator and the fakes run on this process's event loop (127.0.0.1, free ports), so their Python control
 APIs (``emulator.press_button``, ``gotsms.inject_sms``, ``getatext.inject_code``, ``set_mode``, ...) act on the
 live servers. The bot is a subprocess, ``sys.executable -m bot``, configured only through environment variables
-built here (see ``bot_env()``): it runs in an empty directory of its own with ``PYTHONPATH`` = the repository
-root, so no ``.env`` file (pydantic-settings reads ``.env`` relative to the current directory) and nothing from
-this process's environment leaks into its settings.
+built here (see ``bot_env()``): it runs in an empty directory of its own with ``PYTHONPATH`` = the folder this
+process imports ``bot`` from (the checkout's root, or site-packages when installed), so no ``.env`` file
+(pydantic-settings reads ``.env`` relative to the current directory) and nothing from this process's environment
+leaks into its settings.
 
 Stable API (also used by the playground page):
 
@@ -47,6 +48,7 @@ Stable API (also used by the playground page):
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import secrets
 import signal
@@ -57,11 +59,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from tests.fakes.getatext_server import FakeGetAText
-from tests.fakes.gotsms_server import FakeGotSms
-from tests.fakes.telegram_server import TelegramEmulator
+from playground.emulator import TelegramEmulator
+from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.gotsms import FakeGotSms
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# `bot` is a namespace package (no __init__.py, so no bot.__file__): its __main__ module, the one `python -m bot`
+# runs, says which sys.path entry holds the bot here.
+BOT_IMPORT_ROOT = Path(importlib.util.find_spec("bot.__main__").origin).resolve().parent.parent
 GOTSMS_KEY = "e2e-gotsms-key"
 GETATEXT_KEY = "e2e-getatext-key"
 MARKUP_PERCENT = "10"
@@ -153,7 +157,7 @@ class Stack:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONPATH": str(BOT_IMPORT_ROOT),
             "PYTHONUNBUFFERED": "1",
             "PYTHONIOENCODING": "utf-8",
             "HOME": str(self.bot_cwd),

@@ -1,0 +1,193 @@
+"""Messages in chats and what the bot does to them: sendMessage (text and entities from formatting.py),
+editMessageText, editMessageReplyMarkup, deleteMessage(s), sendChatAction; replies; reply markup (inline
+keyboards validated and attached to the message, reply keyboards remembered per chat); answers to callback
+queries; Telegram's flood limits (429 with retry_after, when enabled). Every bot send, edit and delete is recorded
+in order: control.py's history() and wait_for() read that record.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import time
+from collections import deque
+from typing import Any
+
+from .formatting import render_text
+from .models import QUERY_INVALID, ApiError, EmuChat, bool_param, int_param
+
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are exactly "
+                "the same as a previous content and reply markup of the message")
+
+
+class MessagesMixin:
+    def _init_messages(self) -> None:
+        self.callback_answers: dict[str, dict] = {}
+        self.reply_keyboards: dict[int, dict] = {}  # chat_id -> last reply keyboard / remove / force_reply markup
+        self.flood_429_count = 0
+        self._msgs: dict[int, dict[int, dict]] = {}
+        self._next_mid: dict[int, int] = {}
+        self._events: list[dict] = []           # bot send/edit/delete actions, all chats, in order
+        self._activity = asyncio.Event()        # set (and replaced) at each bot action: wakes wait_for
+        self._callbacks: dict[str, dict] = {}   # callback_query_id -> query
+        self._flood_chat: dict[int, deque] = {}
+        self._flood_global: deque = deque()
+
+    def _new_message(self, chat: EmuChat, sender: dict, **fields: Any) -> dict:
+        mid = self._next_mid.get(chat.id, 1)
+        self._next_mid[chat.id] = mid + 1
+        msg = {"message_id": mid, "from": sender, "chat": chat.to_dict(), "date": int(time.time())}
+        msg.update({k: v for k, v in fields.items() if v is not None and v != []})
+        self._msgs.setdefault(chat.id, {})[mid] = msg
+        return msg
+
+    def _record(self, action: str, method: str, chat_id: int, message_id: int, params: dict,
+                message: dict | None) -> None:
+        self._events.append({"action": action, "method": method, "chat_id": chat_id, "message_id": message_id,
+                             "params": params, "message": copy.deepcopy(message), "time": time.time()})
+        self._activity.set()
+        self._activity = asyncio.Event()
+
+    def _reply_to(self, chat: EmuChat, p: dict) -> dict | None:
+        rp = p.get("reply_parameters") if isinstance(p.get("reply_parameters"), dict) else {}
+        mid = rp.get("message_id", p.get("reply_to_message_id"))
+        if mid in (None, ""):
+            return None
+        target = self._msgs.get(chat.id, {}).get(int(mid))
+        if target is None:
+            if rp.get("allow_sending_without_reply") or bool_param(p, "allow_sending_without_reply"):
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return {k: v for k, v in target.items() if k != "reply_to_message"}
+
+    def _bot_message(self, chat: EmuChat, mid: int, missing: str) -> dict:
+        msg = self._msgs.get(chat.id, {}).get(mid)
+        if msg is None:
+            raise ApiError(400, f"Bad Request: {missing}")
+        return msg
+
+    def _markup(self, chat: EmuChat, p: dict) -> dict | None:
+        """Validate reply_markup; return the inline keyboard to attach to the message (reply keyboards are
+        remembered per chat, as Telegram does not echo them in Message objects)."""
+        rm = p.get("reply_markup")
+        if not isinstance(rm, dict):
+            return None
+        if "inline_keyboard" not in rm:
+            self.reply_keyboards[chat.id] = rm
+            return None
+        for row in rm["inline_keyboard"]:
+            for button in row:
+                if not button.get("text"):
+                    raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+                if "callback_data" in button and not 1 <= len(str(button["callback_data"]).encode()) <= 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if len(button) < 2:
+                    raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        return rm
+
+    def _flood_check(self, chat: EmuChat) -> None:
+        if not self.flood_limits:
+            return
+        now, g = self._clock(), self._flood_global
+        q = self._flood_chat.setdefault(chat.id, deque())
+        window, limit = (1.0, 1) if chat.type == "private" else (60.0, 20)
+        while g and now - g[0] >= 1.0:
+            g.popleft()
+        while q and now - q[0] >= window:
+            q.popleft()
+        retry = 1 if len(g) >= 30 else max(1, math.ceil(window - (now - q[0]))) if len(q) >= limit else 0
+        if retry:
+            self.flood_429_count += 1
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        q.append(now)
+        g.append(now)
+
+    def set_flood_limits(self, enabled: bool) -> None:
+        self.flood_limits = bool(enabled)
+        self._flood_chat.clear()
+        self._flood_global.clear()
+
+    # -------------------------------------------------------------------------------------------- Bot API methods
+    def _api_sendchataction(self, p: dict) -> bool:
+        self._target(p)
+        return True
+
+    def _api_sendmessage(self, p: dict) -> dict:
+        chat = self._target(p)
+        text, entities = render_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
+        markup, reply_to = self._markup(chat, p), self._reply_to(chat, p)
+        self._flood_check(chat)
+        lpo = p.get("link_preview_options")
+        if bool_param(p, "disable_web_page_preview"):
+            lpo = {**(lpo or {}), "is_disabled": True}
+        msg = self._new_message(chat, self.bot_user, text=text, entities=entities, reply_markup=markup,
+                                reply_to_message=reply_to, link_preview_options=lpo)
+        self._record("send", "sendMessage", chat.id, msg["message_id"], p, msg)
+        return copy.deepcopy(msg)
+
+    def _api_editmessagetext(self, p: dict) -> dict:
+        if p.get("inline_message_id"):
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat = self._target(p)
+        msg = self._bot_message(chat, int_param(p, "message_id"), "message to edit not found")
+        if msg["from"]["id"] != self.bot_user["id"]:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        if "text" not in msg:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text, entities = render_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
+        markup = self._markup(chat, p)
+        if (text, entities, markup) == (msg["text"], msg.get("entities", []), msg.get("reply_markup")):
+            raise ApiError(400, NOT_MODIFIED)
+        msg.update(text=text, edit_date=int(time.time()))
+        for key, value in (("entities", entities), ("reply_markup", markup),
+                           ("link_preview_options", p.get("link_preview_options"))):
+            if value:
+                msg[key] = value
+            else:
+                msg.pop(key, None)
+        self._record("edit", "editMessageText", chat.id, msg["message_id"], p, msg)
+        return copy.deepcopy(msg)
+
+    def _api_editmessagereplymarkup(self, p: dict) -> dict:
+        if p.get("inline_message_id"):
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat = self._target(p)
+        msg = self._bot_message(chat, int_param(p, "message_id"), "message to edit not found")
+        if msg["from"]["id"] != self.bot_user["id"]:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        markup = self._markup(chat, p)
+        if markup == msg.get("reply_markup"):
+            raise ApiError(400, NOT_MODIFIED)
+        if markup is None:
+            msg.pop("reply_markup", None)
+        else:
+            msg["reply_markup"] = markup
+        msg["edit_date"] = int(time.time())
+        self._record("edit", "editMessageReplyMarkup", chat.id, msg["message_id"], p, msg)
+        return copy.deepcopy(msg)
+
+    def _api_deletemessage(self, p: dict) -> bool:
+        chat = self._target(p)
+        mid = int_param(p, "message_id")
+        if self._msgs.get(chat.id, {}).pop(mid, None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        self._record("delete", "deleteMessage", chat.id, mid, p, None)
+        return True
+
+    def _api_deletemessages(self, p: dict) -> bool:
+        chat = self._target(p)
+        for mid in p.get("message_ids") or []:
+            if self._msgs.get(chat.id, {}).pop(int(mid), None) is not None:
+                self._record("delete", "deleteMessages", chat.id, int(mid), p, None)
+        return True
+
+    def _api_answercallbackquery(self, p: dict) -> bool:
+        qid = str(p.get("callback_query_id") or "")
+        if qid not in self._callbacks or qid in self.callback_answers:
+            raise ApiError(400, QUERY_INVALID)
+        if len(str(p.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers[qid] = {"text": p.get("text"), "show_alert": bool_param(p, "show_alert"),
+                                      "url": p.get("url"), "cache_time": int_param(p, "cache_time", 0),
+                                      "data": self._callbacks[qid].get("data")}
+        return True
