@@ -66,8 +66,8 @@ async def measure(codes: int, chats: int) -> list[float]:
         port, secret = free_port(), secrets.token_urlsafe(32)
         settings = Settings(_env_file=None, bot_token=emu.token, telegram_api_url=emu.base_url,
                             database_path=Path(tmp) / "bot.sqlite3", getatext_api_key=fake.api_key,
-                            getatext_base_url=fake.url, poll_interval=30, webhook_host="127.0.0.1",
-                            webhook_port=port, webhook_secret=secret, backup_dir=Path(tmp) / "backups")
+                            getatext_base_url=fake.url, poll_interval=30, http_host="127.0.0.1",
+                            http_port=port, getatext_webhook_secret=secret, backup_dir=Path(tmp) / "backups")
         app = await App.open(settings)
         client = app.providers["getatext"]
         client._rent_pacer.interval = 0  # the fake's limit is off: make the rentals quickly

@@ -439,6 +439,13 @@ def create_app(pg: Playground) -> web.Application:
         b = await _body(request)
         return await pg.make_sms_arrive(int(b["chat_id"]))
 
+    @routes.get("/healthz")
+    async def healthz(request: web.Request) -> web.Response:
+        """The answer python -m bot.healthcheck reads (the image's HEALTHCHECK works for the playground too)."""
+        running = bool(getattr(pg.stack, "bot_running", True))
+        return web.json_response({"ok": running, "reason": "ok" if running else "the sandbox bot is not running"},
+                                 status=200 if running else 503)
+
     app = web.Application(middlewares=[same_origin_only])
     app.add_routes(routes)
     app.router.add_static("/static/", STATIC, append_version=False)

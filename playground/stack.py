@@ -21,7 +21,7 @@ leaks into its settings.
 Stable API (also used by the playground page):
 
 * ``Stack(workdir, *, flood_limits=False, sandbox_code_after=None, admin_ids=(900,), poll_interval=0.5,
-  extra_env=None, bot_stdout=None)``
+  extra_env=None, bot_stdout=None, telegram_webhook=False)``
 
   - ``workdir``: created if missing; holds the database (``bot.sqlite3``) and the bot's working directory.
   - ``flood_limits``: the emulator answers 429 like Telegram (1 msg/s per private chat, 20/min per group,
@@ -32,14 +32,16 @@ Stable API (also used by the playground page):
   - ``extra_env``: more settings for the bot, applied last (e.g. ``{"MARKUP_PERCENT": "20"}``).
   - ``bot_stdout``: also receives every output line of the bot (a callable taking one str, or an object with
     ``write``); the output is kept for ``bot_log()`` either way.
+  - ``telegram_webhook``: webhook mode (``PUBLIC_URL`` = the bot's HTTP server): the bot sets its webhook and
+    the emulator POSTs every update to it with the secret header, instead of the bot polling.
 
 * attributes, valid after ``start()``: ``emulator`` (TelegramEmulator), ``gotsms`` (FakeGotSms), ``getatext``
   (FakeGetAText), ``database_path``, ``webhook_port``, ``webhook_secret``, ``webhook_url``; ``bot_pid`` and
   ``bot_running`` while the bot runs; ``starts`` (how many times the bot was started); ``kill_times``
   (``time.time()`` of each SIGKILL, the clock the emulator stamps its calls and events with).
 * ``await start()`` / ``await stop()`` (idempotent; ``stop`` ends the bot gently, then the servers).
-* ``await start_bot()``: starts the bot and returns once it polls Telegram (first ``getUpdates``) — by then its
-  background jobs and the GetAText webhook listener are up. Raises ``BotStartError`` (with the log) if it exits.
+* ``await start_bot()``: starts the bot and returns once it polls Telegram (first ``getUpdates``), or in webhook
+  mode once it set its webhook — by then its background jobs and its HTTP server are up. Raises ``BotStartError`` (with the log) if it exits.
 * ``await kill_bot()``: SIGKILL and wait. ``await stop_bot()``: SIGTERM (aiogram stops polling and the bot
   shuts down cleanly), SIGKILL after ``timeout``.
 * ``bot_log()``: everything the bot printed so far, over all its runs (stdout and stderr, interleaved).
@@ -86,7 +88,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Stack:
     def __init__(self, workdir: Path, *, flood_limits: bool = False, sandbox_code_after: float | None = None,
                  admin_ids: tuple[int, ...] = (900,), poll_interval: float = 0.5, extra_env: dict | None = None,
-                 bot_stdout: Callable[[str], Any] | Any | None = None) -> None:
+                 bot_stdout: Callable[[str], Any] | Any | None = None, telegram_webhook: bool = False) -> None:
         self.workdir = Path(workdir).resolve()  # the bot runs in a subfolder: relative paths would point elsewhere
         self.flood_limits = flood_limits
         self.sandbox_code_after = sandbox_code_after
@@ -94,6 +96,7 @@ class Stack:
         self.poll_interval = poll_interval
         self.extra_env = dict(extra_env or {})
         self.bot_stdout = bot_stdout
+        self.telegram_webhook = telegram_webhook
         self.database_path = self.workdir / "bot.sqlite3"
         self.bot_cwd = self.workdir / "bot-cwd"
         self.webhook_secret = secrets.token_hex(16)
@@ -171,16 +174,24 @@ class Stack:
             "GETATEXT_BASE_URL": self.getatext.url,
             "POLL_INTERVAL": str(self.poll_interval),
             "MARKUP_PERCENT": MARKUP_PERCENT,
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(self.webhook_port),
-            "WEBHOOK_SECRET": self.webhook_secret,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.webhook_port),
+            "GETATEXT_WEBHOOK_SECRET": self.webhook_secret,
             # Scripted users tap at machine speed: the per-user budget and cooldowns have their own tests.
             "USER_RATE_PER_SECOND": "1000",
             "USER_RATE_BURST": "1000",
             "ACTION_COOLDOWN": "0",
         }
+        if self.telegram_webhook:  # Telegram posts to the bot's HTTP server; its secret_token is the bot's choice
+            env["PUBLIC_URL"] = f"http://127.0.0.1:{self.webhook_port}"
         env.update({k: str(v) for k, v in self.extra_env.items()})
         return env
+
+    def _ready_calls(self) -> int:
+        """Polling: getUpdates calls. Webhook mode: setWebhook calls that set a URL (the server listens by then)."""
+        if self.telegram_webhook:
+            return len([c for c in self.emulator.calls_to("setWebhook") if c.get("ok") and c["params"].get("url")])
+        return len(self.emulator.calls_to("getUpdates"))
 
     @property
     def bot_running(self) -> bool:
@@ -191,11 +202,11 @@ class Stack:
         return self._proc.pid if self.bot_running else None
 
     async def start_bot(self) -> None:
-        """Start `python -m bot`; return once it has called getUpdates (it is then ready)."""
+        """Start `python -m bot`; return once it has called getUpdates, or set its webhook (it is then ready)."""
         if self.bot_running:
             raise RuntimeError("the bot is already running")
         await self._reap()
-        polls_before = len(self.emulator.calls_to("getUpdates"))
+        ready_before = self._ready_calls()
         self.starts += 1
         self._emit(f"----- bot start #{self.starts} -----")
         self._proc = await asyncio.create_subprocess_exec(
@@ -206,7 +217,7 @@ class Stack:
         self._reader = asyncio.create_task(self._read_output(self._proc), name="bot-output")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        while len(self.emulator.calls_to("getUpdates")) <= polls_before:
+        while self._ready_calls() <= ready_before:
             if self._proc.returncode is not None:
                 await self._reap()
                 raise BotStartError(f"the bot exited with code {self._proc.returncode} before polling:\n"

@@ -108,6 +108,8 @@ async def test_installed_playground_serves_its_page_and_stops_cleanly(tmp_path):
             page = await http.get("/")
             assert page.status_code == 200 and "SMS rent bot — playground" in page.text
             assert (await http.get("/static/app.js")).status_code == 200  # package data
+            health = await http.get("/healthz")  # what the image's HEALTHCHECK asks in a playground container
+            assert health.status_code == 200 and health.json() == {"ok": True, "reason": "ok"}
 
             # The sandbox bot answers through the page's API, in English from the installed locales.
             sent = await http.post("/api/send", json={"chat_id": 1001, "user_id": 1001, "text": "/start"})

@@ -37,6 +37,7 @@ from aiogram.types import (
 )
 
 from playground.emulator import DEFAULT_TOKEN, EmulatorError, TelegramEmulator
+from playground.stack import wait_until
 
 ALICE, BOB, CAROL = 111, 222, 333
 GROUP = -4001
@@ -465,3 +466,48 @@ def test_standalone_cli_prints_url():
         proc.terminate()
         proc.wait(timeout=5)
         proc.stdout.close()
+
+
+async def test_set_webhook_posts_each_update_in_order_with_the_secret_and_retries_a_refusal(emu, bot):
+    """Telegram's webhook as the bot's webhook mode meets it: POST, secret header, kept until a 2xx."""
+    from aiohttp import web
+
+    received, answers = [], [503]  # the first answer refuses: the update must come again
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json()))
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    app = web.Application()
+    app.router.add_post("/telegram", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        emu.add_user(ALICE, "Alice")
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/telegram", secret_token="s3cret-token_ok",
+                                     allowed_updates=["message"])
+        with pytest.raises(TelegramConflictError):
+            await bot.get_updates(timeout=0)
+        emu.send_message(ALICE, ALICE, "first")
+        emu.send_message(ALICE, ALICE, "second")
+        await wait_until(lambda: len(received) == 3, 5.0, "three deliveries")
+        assert [secret for secret, _ in received] == ["s3cret-token_ok"] * 3
+        assert [u["message"]["text"] for _, u in received] == ["first", "first", "second"]  # refused, then again
+        assert [d["status"] for d in emu.webhook_deliveries] == [503, 200, 200]
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 0 and info.allowed_updates == ["message"]
+
+        assert await bot.delete_webhook()
+        emu.send_message(ALICE, ALICE, "after delete")
+        [update] = await bot.get_updates()
+        assert update.message.text == "after delete" and len(received) == 3
+    finally:
+        await runner.cleanup()
+
+
+async def test_set_webhook_refuses_a_secret_token_telegram_would_refuse(emu, bot):
+    with pytest.raises(TelegramBadRequest, match="secret token contains unallowed characters"):
+        await bot.set_webhook("http://127.0.0.1:9/telegram", secret_token="has space")

@@ -14,7 +14,8 @@ under ``/_control/``. Everything runs on one asyncio loop; state is plain dicts/
 
 ``TelegramEmulator`` is composed of one mixin per area of Telegram it models, each owning its part of the state:
 
-* ``server`` — the HTTP server, the call log and injected faults, the updates queue (getUpdates, webhook);
+* ``server`` — the HTTP server, the call log and injected faults, the updates queue (getUpdates);
+* ``webhook`` — setWebhook and the delivery of updates by POST with the secret header;
 * ``bot_profile`` — getMe, commands, descriptions;
 * ``messages`` — send, edit, delete, reply markup, callback answers, flood limits;
 * ``chats`` — users, private chats, groups and membership, getChat and getChatMember;
@@ -35,12 +36,15 @@ from .control import ControlMixin
 from .messages import MessagesMixin
 from .payments import PaymentsMixin
 from .server import ServerMixin
+from .webhook import WebhookMixin
 
 DEFAULT_TOKEN = "7000000001:EMULATOR-test-token-for-rentsms-bot-000"
 
 
-# PaymentsMixin before ServerMixin: its stop() releases waiting payments, then the server's stop() runs.
-class TelegramEmulator(ControlMixin, PaymentsMixin, ChatsMixin, MessagesMixin, BotProfileMixin, ServerMixin):
+# PaymentsMixin and WebhookMixin before ServerMixin: their stop() releases waiting payments and ends the webhook's
+# deliveries, then the server's stop() runs.
+class TelegramEmulator(ControlMixin, PaymentsMixin, ChatsMixin, MessagesMixin, BotProfileMixin, WebhookMixin,
+                       ServerMixin):
     def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "rentsms_test_bot",
                  bot_first_name: str = "RentSMS Test Bot", host: str = "127.0.0.1", port: int = 0,
                  flood_limits: bool = False, privacy_mode: bool = True,
@@ -51,6 +55,7 @@ class TelegramEmulator(ControlMixin, PaymentsMixin, ChatsMixin, MessagesMixin, B
         self.flood_limits, self.privacy_mode, self._clock = flood_limits, privacy_mode, clock
         self._ids = itertools.count(4_000_000_000_000_000_001)  # callback and pre-checkout query ids
         self._init_server()
+        self._init_webhook()
         self._init_bot_profile()
         self._init_messages()
         self._init_chats()

@@ -1,6 +1,7 @@
 """The Bot API's HTTP side: the aiohttp server; how a call is read (JSON, urlencoded or multipart bodies, query
 strings), dispatched, answered and logged; injected faults; and the queue of updates the bot fetches with
-getUpdates (long polling, offsets, allowed_updates, one poller at a time) or is refused while a webhook is set.
+getUpdates (long polling, offsets, allowed_updates, one poller at a time) or is refused while a webhook is set
+(webhook.py posts them instead).
 
 Routes: ``/bot{token}/{method}`` goes to the ``_api_<method>`` handler (lower-case name) of whichever area
 models that method; ``/file/bot{token}/...`` answers 404; ``/_control/...`` is the control API (control.py).
@@ -17,7 +18,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from .models import ApiError, EmulatorError, bool_param, int_param
+from .models import ApiError, EmulatorError, int_param
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ class ServerMixin:
         self.calls: list[dict] = []             # every Bot API call: method, params, ok, error_code, description
         self.unknown_methods: list[str] = []
         self.updates: list[dict] = []           # every update ever emitted
-        self.webhook_url = ""                   # while set, getUpdates answers 409 (as on Telegram)
         self._faults: dict[str, list[tuple[int, str]]] = {}  # lower-case method -> queued (status, description)
         self._pending: list[dict] = []          # updates not yet confirmed through getUpdates offset
         self._update_ids = itertools.count(1)
@@ -210,25 +210,3 @@ class ServerMixin:
             raise EmulatorError(f"no update {update_id}")
         kind = next(k for k in original if k != "update_id")
         return self._push(kind, original[kind])["update_id"]
-
-    # -------------------------------------------------------------------------------------------- webhook
-    def set_webhook(self, url: str = "https://old-deployment.example/telegram/hook") -> None:
-        """A webhook set on the token, e.g. by an earlier deployment or another tool: until the bot calls
-        deleteWebhook (or setWebhook with an empty url), getUpdates answers 409 Conflict, a waiting poll too."""
-        self.webhook_url = str(url)
-        self._wake_pollers()
-
-    def _api_deletewebhook(self, p: dict) -> bool:
-        self.webhook_url = ""
-        if bool_param(p, "drop_pending_updates"):
-            self._pending.clear()
-        return True
-
-    def _api_setwebhook(self, p: dict) -> bool:
-        self.set_webhook(str(p.get("url") or ""))  # an empty url removes the webhook, as on Telegram
-        if bool_param(p, "drop_pending_updates"):
-            self._pending.clear()
-        return True
-
-    def _api_getwebhookinfo(self, p: dict) -> dict:
-        return {"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": len(self._pending)}

@@ -484,3 +484,46 @@ async def test_flood_limits_every_code_arrives_in_order(flood_stack, e2e_report)
     for chat in targets:  # ...in the order the SMS arrived
         if pushed_codes(stack, chat) != expected[chat]:
             raise OutOfOrder(f"chat {chat}: arrived {expected[chat]}, pushed {pushed_codes(stack, chat)}")
+
+
+async def test_webhook_mode_rent_and_code_then_sigterm(tmp_path):
+    """PUBLIC_URL set: the bot sets its webhook with a secret_token, the emulator POSTs every update to it, a rent
+    and its code go through; an update without the secret is refused; SIGTERM ends it cleanly."""
+    import httpx
+
+    stack = Stack(tmp_path, telegram_webhook=True)
+    await stack.start()
+    try:
+        emu = stack.emulator
+        assert emu.webhook_url == f"http://127.0.0.1:{stack.webhook_port}/telegram"
+        secret = emu.webhook_secret
+        assert len(secret) >= 32 and secret not in stack.bot_log()  # random per start, never logged
+        alice, op = Person(stack, 111, "Alice"), Person(stack, OP, "Op")
+        await alice.send("/start", expect="Virtual numbers")
+        await credit(op, alice.chat_id, "5")
+        card = await rent(alice)
+        rent_id = gotsms_rent_id(stack, card)
+        mark = emu.mark()
+        stack.gotsms.inject_sms(rent_id, "Telegram code: 61507. Do not give this code to anyone!")
+        await emu.wait_for(chat_id=alice.chat_id, text="61507", since=mark, timeout=T)
+        assert emu.calls_to("getUpdates") == []  # every update came by webhook
+        assert emu.webhook_deliveries and {d["secret"] for d in emu.webhook_deliveries} == {secret}
+        assert all(d["status"] == 200 for d in emu.webhook_deliveries)
+        assert emu.calls_to("setWebhook")[-1]["params"].get("allowed_updates")  # chat_member asked for
+
+        forged = {"update_id": 999_001, "message": {
+            "message_id": 1, "date": int(time.time()), "chat": {"id": 777, "type": "private"},
+            "from": {"id": 777, "is_bot": False, "first_name": "Mallory"}, "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.webhook_port}") as http:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                reply = await http.post("/telegram", json=forged, headers=headers)
+                assert reply.status_code == 401
+        await asyncio.sleep(0.5)
+        assert emu.bot_messages(777) == [] and not bot_updates_handled(stack, 999_001)
+
+        await stack.stop_bot()  # SIGTERM: the webhook answers 503 from now, what runs finishes, exit 0
+        assert stack.bot_returncode == 0, stack.bot_log()[-2000:]
+        assert "received SIGTERM: stopping" in stack.bot_log()
+    finally:
+        await _teardown(stack)
