@@ -38,15 +38,15 @@ from urllib.parse import quote
 
 import httpx
 
-from . import errors
-from .base import Provider
-from .codes import extract_code
-from .errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
-from .http import HttpCore, redact, spent_reply
-from .models import BillingType, Capability, NumberStatus, Offer, Rental, RentalStatus, Service, Sms
-from .parsing import Reader
+from .. import errors
+from ..base import Provider
+from ..codes import extract_code
+from ..errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
+from ..http import HttpCore, redact, spent_reply
+from ..models import BillingType, Capability, NumberStatus, Offer, Rental, RentalStatus, Service, Sms
+from ..parsing import Reader
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)
 
 PROVIDER = "gotsms"
 PAGE_SIZE = 100  # the document's maximum per_page / limit

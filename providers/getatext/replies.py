@@ -43,15 +43,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
-from . import errors
-from .base import Provider
-from .codes import extract_code
-from .errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
-from .http import HttpCore, Pacer, redact, spent_reply
-from .models import BillingType, Capability, Offer, Rental, RentalStatus, Service, Sms
-from .parsing import Reader, to_decimal
+from .. import errors
+from ..base import Provider
+from ..codes import extract_code
+from ..errors import MalformedReplyError, NotFoundError, ProviderError, ProviderRejectedError
+from ..http import HttpCore, Pacer, redact, spent_reply
+from ..models import BillingType, Capability, Offer, Rental, RentalStatus, Service, Sms
+from ..parsing import Reader, to_decimal
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)
 
 PROVIDER = "getatext"
 WEBHOOK_SOURCE_IP = "104.198.170.54"  # the document: webhook requests come from this address
