@@ -208,7 +208,7 @@ async def test_webhook_sms_keeps_the_sms_when_rental_status_fails(getatext, monk
     elif failure == "not found":
         payload["id"] = 999
     else:
-        monkeypatch.setattr(gat.replies, "WEBHOOK_STATUS_SECONDS", 0.1)
+        monkeypatch.setattr(gat.client, "WEBHOOK_STATUS_SECONDS", 0.1)
         fake.set_mode("slow")
         fake.slow_seconds = 0.5
     caplog.set_level(logging.WARNING)
