@@ -56,6 +56,7 @@ class Background:
         self.scheduler.add_job(job(self.jobs.expire), "interval", seconds=30, id="expire")
         self.scheduler.add_job(job(self.jobs.warn_renewals), "interval", minutes=10, id="renewals")
         self.scheduler.add_job(job(self.jobs.reconcile), "interval", seconds=30, id="reconcile")
+        self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
         self.scheduler.add_job(job(app.metrics.refresh_gauges), "interval", seconds=15, id="metrics", args=[app.db])

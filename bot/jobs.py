@@ -1,4 +1,5 @@
-"""Background jobs besides polling: expiry, auto-renew, reconciliation, cleanup. Each a plain async method."""
+"""Background jobs besides polling: expiry, auto-renew, reconciliation, no code no charge, cleanup. Each a plain
+async method."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +24,7 @@ from storage.stars_refunds import StarsRefundRepo
 
 from . import stars
 from .rendering import Renderer
+from .services.no_code import NoCodeRefund, NoCodeRefunds
 from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
 from .services.switches import PlanSwitches
@@ -36,11 +38,13 @@ RENEW_CUTOFF = timedelta(hours=1)
 
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
-                 renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None) -> None:
+                 renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
+                 no_code: NoCodeRefunds | None = None) -> None:
         self.renderer = renderer
         self.db = db
         self.rentals = rentals
         self.switches = switches or PlanSwitches(rentals)
+        self.no_code = no_code or NoCodeRefunds(rentals)
         self.repo: RentalRepo = rentals.rentals
         self.chats = chats
         self.sms = sms
@@ -60,6 +64,9 @@ class Jobs:
         count = 0
         for rental in await self.repo.expired(utcnow()):
             if rental.auto_renew and await self._charge_renewal(rental):
+                continue
+            if refund := await self.no_code.at_end(rental):  # an activation's cancel undecided until now
+                await self._tell_no_code(refund)
                 continue
             await self.rentals.set_status(rental.id, "expired")
             await self._tell(rental, "notify-expired")
@@ -146,6 +153,16 @@ class Jobs:
         if await self.sms.adopt_orphans():
             self.on_new_sms()
         return len(changed)
+
+    async def refund_no_code(self) -> int:
+        """Activations about to end without an SMS: cancelled at the provider and refunded."""
+        refunds = await self.no_code.run()
+        for refund in refunds:
+            await self._tell_no_code(refund)
+        return len(refunds)
+
+    async def _tell_no_code(self, refund: NoCodeRefund) -> None:
+        await self._tell(refund.rental, "notify-no-code-refunded", price=format_money(refund.rental.price_charged))
 
     async def retry_stars_refunds(self) -> int:
         """Stars refunds whose call got no answer: asked again until Telegram says done or no."""

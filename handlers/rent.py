@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.services.catalogue import Catalogue, service_key
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
-from providers import Provider
+from providers import BillingType, Provider
 from storage import Chat, SmsRepo
 
 from . import keyboards, views
@@ -83,6 +83,8 @@ async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: 
     text = t("confirm-title", service=offer.service_name, provider=provider.title if provider else offer.provider,
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
              country=offer.country, price=format_money(price), after=format_money(chat.balance - price))
+    # The refund rule, said before paying: an activation without a code is refunded by itself.
+    text += "\n\n" + t("rule-no-code" if offer.billing == BillingType.SMS else "rule-duration")
     await show(callback, text, keyboards.confirm(t, callback_data.snap, callback_data.i, key,
                                                  format_money(price)))
 

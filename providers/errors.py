@@ -45,6 +45,11 @@ class ProviderRejectedError(ProviderError):
     """The provider understood and refused the request (400/409/422), with its own message."""
 
 
+class CancelTooSoonError(ProviderRejectedError):
+    """A cancel refused because the rental is younger than the provider allows (``Provider.min_age_to_cancel``):
+    asking later may succeed, unlike other refusals."""
+
+
 class ServerError(ProviderError):
     """5xx from the provider."""
 

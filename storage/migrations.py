@@ -175,4 +175,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "no code, no charge: what was decided for an activation that got no SMS",
+        [
+            # NULL: not decided (the job may still cancel it); 'refunded': cancelled at the provider and refunded;
+            # 'refused': the provider would not cancel it (a code came first, or it was no longer active).
+            "ALTER TABLE rentals ADD COLUMN no_code TEXT CHECK (no_code IN ('refunded', 'refused'))",
+            "CREATE INDEX rentals_activations_open ON rentals(active_till) WHERE status = 'active' AND billing = 'sms'",
+        ],
+    ),
 ]

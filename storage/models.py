@@ -95,6 +95,7 @@ class RentalRecord:
     created_at: datetime
     duration_minutes: int | None = None
     period_price: int | None = None  # one period of the current plan; None on rows written before it existed
+    no_code: str | None = None  # activations: 'refunded' or 'refused' once "no code, no charge" decided
 
     @property
     def renewal_price(self) -> int:
@@ -115,7 +116,7 @@ class RentalRecord:
             provider_cost=row["provider_cost"], status=row["status"], active_from=parse_ts(row["active_from"]),
             active_till=parse_ts(row["active_till"]), auto_renew=bool(row["auto_renew"]), failure=row["failure"],
             created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
-            period_price=row["period_price"],
+            period_price=row["period_price"], no_code=row["no_code"],
         )
 
 

@@ -99,6 +99,15 @@ class RentalRepo:
         )
         return [RentalRecord.from_row(r) for r in rows]
 
+    async def activations_without_sms(self, ending_before: datetime) -> list[RentalRecord]:
+        """Active one-time activations that end before ``ending_before``, have no SMS, and nothing decided yet."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM rentals r WHERE status = 'active' AND billing = 'sms' AND no_code IS NULL"
+            " AND active_till IS NOT NULL AND julianday(active_till) <= julianday(?)"
+            " AND provider_rental_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sms WHERE sms.rental_id = r.id)"
+            " ORDER BY active_till", (db_time(ending_before),))
+        return [RentalRecord.from_row(r) for r in rows]
+
     async def popularity(self) -> dict[str, int]:
         """Rentals per service (lower-cased name): a summary kept on insert, one row per service, not a scan."""
         rows = await self.db.fetchall("SELECT name, rentals FROM service_popularity")

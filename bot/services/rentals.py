@@ -193,6 +193,10 @@ class RentalService:
                 auto_renew=result.auto_renew,
             )
 
+    async def cancel_and_refund(self, rental_id: int, reason: str) -> RentalRecord:
+        """The provider cancelled it (confirmed): the chat gets its charge back, once."""
+        return await self._close_with_refund(rental_id, "cancelled", reason)
+
     async def fail_and_refund(self, rental_id: int, reason: str) -> None:
         await self._close_with_refund(rental_id, "failed", reason[:200])
 

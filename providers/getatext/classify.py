@@ -6,11 +6,9 @@ import re
 from typing import Any
 
 from .. import errors
-from ..errors import ProviderError, ProviderRejectedError
+from ..errors import CancelTooSoonError, ProviderError
 
-
-class CancelTooSoonError(ProviderRejectedError):
-    """GetAText refused a cancel because the rental is younger than one minute."""
+__all__ = ["CancelTooSoonError", "classify_message"]  # GetAText's "wait one minute" is the shared CancelTooSoonError
 
 
 def classify_message(message: str) -> type[ProviderError] | None:
