@@ -20,6 +20,18 @@ def nonce() -> str:
     return secrets.token_hex(3)
 
 
+def priced_nonce(price: int) -> str:
+    """A nonce that also carries the price the button shows (Rent again): ``<hex>p<minor units>``. In the
+    nonce rather than a field of its own, so that card buttons already in chats still unpack."""
+    return f"{nonce()}p{price}"
+
+
+def shown_price(value: str) -> int:
+    """The price a priced nonce carries; -1 for a button that showed none (it then shows today's first)."""
+    _, sep, digits = value.partition("p")
+    return int(digits) if sep and digits.isascii() and digits.isdigit() and len(digits) <= 9 else -1
+
+
 class Screen(enum.StrEnum):
     HOME = "home"
     RENT = "rent"

@@ -5,10 +5,11 @@ from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.services.pricing import format_money
 from providers import Capability
 
 from .callbacks import (CardAction, CardCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
-                        SwitchCb, SwitchPlanCb, nonce)
+                        SwitchCb, SwitchPlanCb, nonce, priced_nonce)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -97,13 +98,18 @@ CARD_BUTTONS: list[tuple[Capability | None, CardAction, str]] = [
 
 
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
-         can_renew_closed: bool) -> InlineKeyboardMarkup:
-    """Only buttons for actions this provider and this rental's state allow."""
+         can_renew_closed: bool, renew_price: int | None = None) -> InlineKeyboardMarkup:
+    """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
+    (``renew_price``) and is left out when the plan is not on sale now."""
     buttons = []
     for capability, action, key in CARD_BUTTONS:
         shown = capability is None and open_ or capability in actions
         if action is CardAction.RENEW:
-            shown = shown or can_renew_closed
+            if renew_price is None or not (shown or can_renew_closed):
+                continue
+            buttons.append(_button(t("btn-renew", price=format_money(renew_price)),
+                                   CardCb(id=rental_id, a=action, n=priced_nonce(renew_price))))
+            continue
         if shown:
             buttons.append(_button(t(key), CardCb(id=rental_id, a=action, n=nonce())))
     if Capability.AUTO_RENEW in actions:

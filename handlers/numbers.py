@@ -8,6 +8,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.services.errors import RenewPriceChanged
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.switches import PlanSwitches
@@ -15,8 +16,8 @@ from providers import Capability, Provider
 from storage import Chat, SmsRepo
 
 from . import keyboards, views
-from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb
-from .common import show, user_name
+from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
+from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, ensure_can_spend
 
@@ -32,8 +33,14 @@ async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental
     codes = await sms_repo.for_rental(rental.id, limit=3)
     can_renew_closed = (provider is not None and provider.supports(Capability.RENEW)
                         and rental.status in ("finished", "expired", "cancelled") and bool(rental.provider_rental_id))
-    text, markup = views.card(t, rental, codes, rentals.actions(rental), provider.title if provider else rental.provider,
-                              is_group=chat.is_group, can_renew_closed=can_renew_closed)
+    actions = rentals.actions(rental)
+    # Today's price for Rent again, from the catalogue's cached offers: the button says what it will charge.
+    renew_price = None
+    if Capability.RENEW in actions or can_renew_closed:
+        quote = await rentals.renewal_quote(rental)
+        renew_price = quote[0] if quote else None
+    text, markup = views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
+                              is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price)
     await show(event, text, markup, new=new)
 
 
@@ -91,9 +98,13 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.WAKE:
         notice = t("woken", message=await rentals.wake_up(chat.id, rental_id))
     elif action is CardAction.RENEW:
-        fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,
-                                    callback_data.n or "card")
-        rental_id, notice = fresh.id, t("renewed")
+        try:  # at the price the button showed; a button without one (older) shows today's price first
+            fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,
+                                        callback_data.n or "card", shown_price=shown_price(callback_data.n))
+        except RenewPriceChanged as changed:  # nothing charged: the card comes back with today's price
+            notice = render_error(t, changed)
+        else:
+            rental_id, notice = fresh.id, t("renewed", price=format_money(fresh.price_charged))
     elif action is CardAction.SWITCH:
         rental, snapshot, longer = await switches.offers(chat.id, rental_id)
         labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in longer]

@@ -52,7 +52,8 @@ def when(moment: datetime | None) -> str:
 
 
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
-         provider_title: str, *, is_group: bool, can_renew_closed: bool) -> tuple[str, InlineKeyboardMarkup]:
+         provider_title: str, *, is_group: bool, can_renew_closed: bool,
+         renew_price: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
     lines.append(t("card-phone", phone=rental.phone) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
@@ -72,7 +73,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     elif rental.is_open:
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed)
+                            can_renew_closed=can_renew_closed, renew_price=renew_price)
     return "\n".join(lines), markup
 
 

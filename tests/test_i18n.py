@@ -386,7 +386,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.answer("auto-renew off", await user.press(s.label("btn-auto-off")), key="auto-renew-set-off")
     s.answer("finish", await user.press(s.label("btn-finish")), key="finished")
     assert s.label("status-finished") in s.screen("finished card", user, key="card-phone")
-    s.answer("rent again", await user.press(s.label("btn-renew")), key="renewed")
+    s.answer("rent again", await user.press(s.label("btn-renew", price="$1.10")), key="renewed")  # today's price
     assert s.label("status-active") in s.screen("renewed card", user, key="card-phone")
     s.answer("cancel", await user.press(s.label("btn-cancel")), key="cancelled")
     assert s.label("status-cancelled") in s.screen("cancelled card", user, key="card-phone")

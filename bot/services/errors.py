@@ -64,5 +64,11 @@ class BadArguments(UserFacingError):
     key = "error-bad-arguments"
 
 
+class RenewPriceChanged(UserFacingError):
+    """Renting again: today's price is not the one the button showed; nothing was charged."""
+
+    key = "error-renew-price-changed"
+
+
 class AutoRenewNeedsBalance(UserFacingError):
     key = "error-auto-renew-balance"

@@ -18,6 +18,7 @@ from . import errors
 from .budget import ProviderBudget
 from .cooldowns import Cooldowns
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
 
 log = logging.getLogger(__name__)
@@ -113,18 +114,44 @@ class RentalService:
         rental = await self._charge_pending(request, offer, price, key)
         return await self._call_provider(rental, provider.rent(offer))
 
-    async def renew(self, chat_id: int, user_id: int, user_name: str, rental_id: int, nonce: str) -> RentalRecord:
-        """Re-rent the same number: a new rental row, charged like the first one."""
+    async def renewal_quote(self, rental: RentalRecord) -> tuple[int, Decimal] | None:
+        """What renting this number again costs now, (chat's price, provider's price): the provider's current
+        price for its plan (the plan's renewal price where it has one), with today's markup. None when the plan
+        is not on sale now."""
+        if rental.provider not in self.providers:
+            return None
+        service = await self.catalogue.service(service_key(rental.service_name))
+        if service is None:
+            return None
+        offers, _ = await self.catalogue.offers(service)
+        for priced in offers:
+            offer = priced.offer
+            if offer.provider == rental.provider and offer.id == rental.offer_id:
+                if offer.renew_price is None:
+                    return priced.price, offer.price
+                return price_for_chat(offer.renew_price, self.catalogue.markup_percent), offer.renew_price
+        return None
+
+    async def renew(self, chat_id: int, user_id: int, user_name: str, rental_id: int, nonce: str,
+                    shown_price: int | None = None) -> RentalRecord:
+        """Rent the same number again at today's price: a new rental row. ``shown_price`` is the price the
+        button said; when today's differs, nothing is charged and RenewPriceChanged says the new one."""
         old = await self.owned(chat_id, rental_id)
         provider = self.provider_of(old)
         if not provider.supports(Capability.RENEW) or not old.provider_rental_id or old.status == "pending":
             raise errors.ActionUnavailable()
+        quote = await self.renewal_quote(old)
+        if quote is None:
+            raise errors.NothingAvailable()
+        price, cost = quote
+        if shown_price is not None and price != shown_price:
+            raise errors.RenewPriceChanged(price=price)
         request = RentRequest(chat_id, user_id, user_name, 0, 0, nonce)
         offer = Offer(provider=old.provider, id=old.offer_id, service_id="", service_name=old.service_name,
-                      price=Decimal(old.provider_cost), billing=old.billing,
+                      price=cost, billing=old.billing,
                       duration_minutes=old.duration_minutes, duration_label=old.duration_label,
                       country=old.country)
-        rental = await self._charge_pending(request, offer, old.renewal_price, f"renew:{old.id}:{nonce}")
+        rental = await self._charge_pending(request, offer, price, f"renew:{old.id}:{nonce}")
         return await self._call_provider(rental, provider.renew(old.provider_rental_id))
 
     async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str) -> RentalRecord:
