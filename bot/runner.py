@@ -98,9 +98,9 @@ async def serve_webhook(app: App, bot: Bot, dp) -> None:
     background = Background(app, bot, telegram=telegram)
     # The same workflow data polling gives the dispatcher's startup and shutdown observers.
     workflow = {"dispatcher": dp, "bots": [bot], **dp.workflow_data}
-    await dp.emit_startup(bot=bot, **workflow)
-    await background.start()
-    try:
+    try:  # a signal during any step below still stops what was started
+        await dp.emit_startup(bot=bot, **workflow)
+        await background.start()
         url = settings.public_url + TELEGRAM_PATH
         await until_reached(settings.telegram_api_url, lambda: set_webhook(
             bot, url, secret, settings.drop_pending_updates, dp.resolve_used_update_types()))

@@ -130,8 +130,10 @@ class WebhookServer:
         self.runner = web.AppRunner(app, access_log=None)  # the access log would print the secret path
         self.host = host
         self.port = port
+        self.started = False
 
     async def start(self) -> int:
+        self.started = True
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
@@ -139,4 +141,5 @@ class WebhookServer:
         return sockets[0].getsockname()[1] if sockets else self.port
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if self.started:  # a stop after a start that never got this far has nothing to close
+            await self.runner.cleanup()

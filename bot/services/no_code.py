@@ -71,8 +71,7 @@ class NoCodeRefunds:
 
     async def _cancel(self, rental: RentalRecord) -> NoCodeRefund | None:
         provider = self.rentals.providers[rental.provider]
-        try:
-            await self.rentals.budget.spend(rental.provider)
+        try:  # a background call like polling: the client's own pacing, not the card actions' budget
             await provider.cancel(rental.provider_rental_id)
         except perr.CancelTooSoonError:  # the provider's clock says too young: the next round asks again
             return None
