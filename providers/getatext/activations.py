@@ -22,6 +22,18 @@ from .replies import (
 )
 
 
+def choices(max_price: Decimal | float | str | None, carrier: str | None, keep_carrier: bool | None) -> dict[str, Any]:
+    """The optional choices both renting calls take (price cap, carrier), only those given."""
+    body: dict[str, Any] = {}
+    if max_price is not None:
+        body["max_price"] = _money(max_price)
+    if carrier is not None:
+        body["carrier"] = carrier
+    if keep_carrier is not None:
+        body["keep_carrier"] = keep_carrier
+    return body
+
+
 class Activations(ClientCore):
     async def prices_info(self) -> list[PriceInfo]:
         """GET /api/v1/prices-info.
@@ -58,13 +70,7 @@ class Activations(ClientCore):
 
         ``rental.active_from`` is our clock when the reply arrived (the API sends no start
         time); ``cancel_available_at`` uses it."""
-        body = {"service": service}
-        if max_price is not None:
-            body["max_price"] = _money(max_price)
-        if carrier is not None:
-            body["carrier"] = carrier
-        if keep_carrier is not None:
-            body["keep_carrier"] = keep_carrier
+        body = {"service": service, **choices(max_price, carrier, keep_carrier)}
         with spent_reply(self.name, "rent-a-number"):
             data = await self._request("POST", "/api/v1/rent-a-number", json_body=body, spends_money=True, paced=True)
             return read_rent_reply(self._checked(data))

@@ -10,8 +10,9 @@ from typing import Any
 from ..http import redact, spent_reply
 from ..models import RentalStatus
 from .classify import _error_text
+from .activations import choices
 from .core import ClientCore
-from .replies import _STATUSES, MultiRentResult, _money, read_rental
+from .replies import _STATUSES, MultiRentResult, read_rental
 
 
 class MultiServiceRentals(ClientCore):
@@ -23,13 +24,8 @@ class MultiServiceRentals(ClientCore):
         keep_carrier: bool | None = None,
     ) -> MultiRentResult:
         """POST /api/v1/rent-multiple-services: several services on one number. Spends money."""
-        body: dict[str, Any] = {"services": services if isinstance(services, str) else ",".join(services)}
-        if max_price is not None:
-            body["max_price"] = _money(max_price)
-        if carrier is not None:
-            body["carrier"] = carrier
-        if keep_carrier is not None:
-            body["keep_carrier"] = keep_carrier
+        body: dict[str, Any] = {"services": services if isinstance(services, str) else ",".join(services),
+                                **choices(max_price, carrier, keep_carrier)}
         with spent_reply(self.name, "rent-multiple-services"):
             data = await self._request(
                 "POST", "/api/v1/rent-multiple-services", json_body=body, spends_money=True, paced=True
