@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.pricing import format_money
 from providers import Capability
 
+from . import phones
 from .callbacks import (CardAction, CardCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
                         SwitchCb, SwitchPlanCb, nonce, priced_nonce)
 from .i18n import Texts
@@ -97,8 +98,23 @@ CARD_BUTTONS: list[tuple[Capability | None, CardAction, str]] = [
 ]
 
 
+def copy_button(label: str, value: str) -> InlineKeyboardButton:
+    """Telegram's copy_text button: one tap puts ``value`` on the clipboard, no round trip to the bot."""
+    return InlineKeyboardButton(text=label, copy_text=CopyTextButton(text=value))
+
+
+def copy_number(t: Texts, phone: str | None) -> list[InlineKeyboardButton]:
+    """The number in both forms a service may ask for: international and national."""
+    if not phone:
+        return []
+    buttons = [copy_button(t("btn-copy", value=phones.international(phone)), phones.international(phone))]
+    if (local := phones.national(phone)) and local != phones.international(phone):
+        buttons.append(copy_button(t("btn-copy", value=local), local))
+    return buttons
+
+
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
-         can_renew_closed: bool, renew_price: int | None = None) -> InlineKeyboardMarkup:
+         can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
     (``renew_price``) and is left out when the plan is not on sale now."""
     buttons = []
@@ -115,7 +131,7 @@ def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, aut
     if Capability.AUTO_RENEW in actions:
         action, key = (CardAction.AUTO_OFF, "btn-auto-off") if auto_renew else (CardAction.AUTO_ON, "btn-auto-on")
         buttons.append(_button(t(key), CardCb(id=rental_id, a=action)))
-    return _markup(*_grid(buttons, 2),
+    return _markup(copy_number(t, phone), *_grid(buttons, 2),
                    [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 

@@ -13,7 +13,7 @@ from storage import LedgerEntry, RentalRecord, StoredSms
 from storage.models import utcnow
 
 from . import keyboards
-from .callbacks import CardAction, CardCb, nonce
+from .callbacks import CardAction, CardCb, priced_nonce
 from .i18n import Html, Texts
 
 CLOSED_STATUSES = ("finished", "cancelled", "expired")
@@ -73,7 +73,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     elif rental.is_open:
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed, renew_price=renew_price)
+                            can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone)
     return "\n".join(lines), markup
 
 
@@ -112,9 +112,15 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     if is_group and rental.user_name:
         lines.append(t("code-rented-by", name=rental.user_name))
     row = [InlineKeyboardButton(text=t("btn-open-number"), callback_data=CardCb(id=rental.id).pack())]
+    if sms.code:  # one tap puts exactly the code on the clipboard
+        row.insert(0, keyboards.copy_button(t("btn-copy", value=sms.code), sms.code))
     if Capability.RENEW in actions:
-        row.append(InlineKeyboardButton(text=t("btn-another-code", price=format_money(rental.price_charged)),
-                                        callback_data=CardCb(id=rental.id, a=CardAction.RENEW, n=nonce()).pack()))
+        # The price one more period cost; renting again charges it only if it is still today's (the card
+        # shows today's otherwise): the push path asks no provider for prices.
+        price = rental.renewal_price
+        row.append(InlineKeyboardButton(text=t("btn-another-code", price=format_money(price)),
+                                        callback_data=CardCb(id=rental.id, a=CardAction.RENEW,
+                                                             n=priced_nonce(price)).pack()))
     if Capability.FINISH in actions:
         row.append(InlineKeyboardButton(text=t("btn-finish"),
                                         callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack()))

@@ -243,6 +243,8 @@ class Playground:
                     buttons.append({"text": b["text"], "kind": "url", "url": b["url"]})
                 elif b.get("pay"):
                     buttons.append({"text": b["text"], "kind": "pay"})
+                elif isinstance(b.get("copy_text"), dict):  # Telegram copies the text on tap, no bot call
+                    buttons.append({"text": b["text"], "kind": "copy", "copy": str(b["copy_text"].get("text", ""))})
                 else:
                     buttons.append({"text": b["text"], "kind": "other"})
             out["keyboard"].append(buttons)

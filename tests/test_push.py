@@ -56,7 +56,9 @@ async def test_code_reaches_the_chat_exactly_once(app, provider, session, backgr
     first_line = message.text.splitlines()[0]
     assert "<code>48213</code>" in first_line and "Telegram" in first_line
     assert "+15550000001" in message.text and "Do not share it." in message.text
-    assert message.reply_markup.inline_keyboard[0][0].text == "📱 Number"
+    copy, number = message.reply_markup.inline_keyboard[0][:2]
+    assert copy.text == "📋 48213" and copy.copy_text.text == "48213"  # one tap: exactly the code
+    assert number.text == "📱 Number"
     assert await app.sms_repo.delivered_count() == 1
 
 

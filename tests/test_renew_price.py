@@ -77,3 +77,39 @@ async def test_no_rent_again_while_the_plan_is_not_on_sale(app, provider, alice)
         await conn.execute("DELETE FROM catalogue_cache")
     await alice.press("Refresh")
     assert not [b for b in alice.buttons() if "Rent again" in b]
+
+
+async def pushed_code(app, provider, session, settings):
+    from bot.app import build_bot
+    from bot.background import Background
+    from tests.conftest import TOKEN
+    from tests.test_push import FastLimiter
+
+    [rental], _ = await app.rentals.rentals.for_chat(1001)
+    background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 31415")
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    message = session.last(1001)  # the pushed code, as Telegram stored it
+    assert "31415" in message.text
+    return message
+
+
+async def test_another_code_under_a_pushed_code_rents_at_the_price_it_says(app, provider, session, settings, alice):
+    await rent_day(alice, app)
+    message = await pushed_code(app, provider, session, settings)
+    before = await balance(app)
+    answer = await alice.press("Another code · $1.10", message)
+    assert answer.text == "Rented again for $1.10." and await balance(app) == before - 110
+
+
+async def test_another_code_at_a_changed_price_charges_nothing_and_shows_todays(app, provider, session, settings,
+                                                                                alice):
+    await rent_day(alice, app)
+    message = await pushed_code(app, provider, session, settings)
+    provider.prices["tg"] = Decimal("2.00")
+    await forget_prices(app)
+    before = await balance(app)
+    answer = await alice.press("Another code · $1.10", message)
+    assert "The price is now $2.20" in answer.text and await balance(app) == before
+    assert "🔁 Rent again · $2.20" in alice.buttons()  # the card, as a new message under the pushed code

@@ -81,6 +81,9 @@ class MessagesMixin:
                     raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
                 if "callback_data" in button and not 1 <= len(str(button["callback_data"]).encode()) <= 64:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                copy = button.get("copy_text")
+                if copy is not None and not (isinstance(copy, dict) and 1 <= len(str(copy.get("text", ""))) <= 256):
+                    raise ApiError(400, "Bad Request: COPY_TEXT_INVALID")
                 if len(button) < 2:
                     raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
         return rm

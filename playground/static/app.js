@@ -205,6 +205,7 @@
           btn.dataset.messageId = String(m.id);
           if (b.kind === "callback") btn.dataset.callback = b.data;
           if (b.kind === "url") btn.dataset.url = b.url;
+          if (b.kind === "copy") btn.dataset.copy = b.copy;
           if (b.kind === "other") btn.disabled = true;
           kr.appendChild(btn);
         }
@@ -379,6 +380,7 @@
       if (btn.dataset.kind === "callback") press(btn);
       else if (btn.dataset.kind === "pay") pay(btn);
       else if (btn.dataset.kind === "url") window.open(btn.dataset.url, "_blank", "noopener");
+      else if (btn.dataset.kind === "copy") copy(btn.dataset.copy);
       return;
     }
     const code = e.target.closest(".tg-code");
