@@ -59,3 +59,11 @@ def alice(telegram, session) -> Person:
 
 async def credit(app: App, chat_id: int, minor: int) -> None:
     await app.wallet.adjust(ADMIN_ID, chat_id, minor, "test top-up")
+
+
+async def to_confirm(person: Person, app: App, plan: str = "1 day", balance: int = 2000) -> None:
+    """/start, the chat credited, then Rent a number → Telegram → ``plan``: the confirm screen."""
+    await person.send("/start")
+    await credit(app, person.chat_id, balance)
+    for label in ("Rent a number", "Telegram", plan):
+        await person.press(label)

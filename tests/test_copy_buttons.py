@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers import phones
 from handlers.i18n import Texts
 from handlers.keyboards import copy_number
-from tests.conftest import credit
+from tests.conftest import to_confirm
 
 
 def copies(message) -> dict[str, str]:
@@ -13,11 +13,7 @@ def copies(message) -> dict[str, str]:
 
 
 async def test_the_card_copies_the_number_in_both_forms(app, alice):
-    await alice.send("/start")
-    await credit(app, 1001, 1000)
-    await alice.press("Rent a number")
-    await alice.press("Telegram")
-    await alice.press("1 day")
+    await to_confirm(alice, app)
     await alice.press("Rent for")
     assert copies(alice.screen()) == {"📋 +15550000001": "+15550000001", "📋 5550000001": "5550000001"}
 

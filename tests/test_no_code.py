@@ -161,25 +161,17 @@ async def test_expiry_job_refunds_an_activation_the_provider_cancelled_and_tells
 
 async def test_the_confirm_screen_says_the_refund_rule_before_paying(world, settings):
     from bot.app import build_dispatcher
-    from tests.conftest import credit
+    from tests.conftest import to_confirm
     from tests.recording import Person
 
     app, background, session, _ = world
     alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
-    await alice.send("/start")
-    await credit(app, 1001, 1000)
-    await alice.press("Rent a number")
-    await alice.press("Telegram")
-    await alice.press("GetAText")
+    await to_confirm(alice, app, plan="GetAText")
     assert "No code, no charge" in alice.screen().text
 
 
 async def test_a_duration_plan_says_its_own_rule(app, alice):
-    from tests.conftest import credit
+    from tests.conftest import to_confirm
 
-    await alice.send("/start")
-    await credit(app, 1001, 1000)
-    await alice.press("Rent a number")
-    await alice.press("Telegram")
-    await alice.press("1 day")
+    await to_confirm(alice, app)
     assert "Paid for the time" in alice.screen().text and "No code, no charge" not in alice.screen().text

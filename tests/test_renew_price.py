@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.conftest import credit
+from tests.conftest import to_confirm
 
 
 async def forget_prices(app) -> None:
@@ -14,11 +14,7 @@ async def forget_prices(app) -> None:
 
 
 async def rent_day(alice, app) -> None:
-    await alice.send("/start")
-    await credit(app, 1001, 2000)
-    await alice.press("Rent a number")
-    await alice.press("Telegram")
-    await alice.press("1 day")
+    await to_confirm(alice, app)
     await alice.press("Rent for $1.10")
 
 

@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from tests.conftest import TOKEN, credit
+from tests.conftest import TOKEN, to_confirm
 from tests.recording import Person, RecordingSession
 from tests.test_push import FastLimiter, rented
 
@@ -30,11 +30,7 @@ class SlowSends(RecordingSession):
 
 
 async def at_confirm(alice: Person, app: App) -> None:
-    await alice.send("/start")
-    await credit(app, 1001, 2000)
-    await alice.press("Rent a number")
-    await alice.press("Telegram")
-    await alice.press("1 day")
+    await to_confirm(alice, app)
 
 
 async def until(predicate, timeout: float = 5.0) -> None:
