@@ -24,7 +24,7 @@ from handlers.throttle import ThrottleMiddleware
 from providers import Provider
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
-from storage import CatalogueCache, ChatRepo, Database, JobState, LedgerRepo, RentalRepo, SmsRepo
+from storage import CatalogueCache, ChatRepo, Database, FavouriteRepo, JobState, LedgerRepo, RentalRepo, SmsRepo
 
 from .metrics import Metrics, UpdateMetricsMiddleware
 from .rendering import Renderer
@@ -109,7 +109,7 @@ class App:
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
-            "db": self.db, "switches": self.switches,
+            "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
         }
 
 

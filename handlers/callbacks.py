@@ -55,6 +55,12 @@ class ServiceCb(CallbackData, prefix="s"):
     key: str
 
 
+class FavouriteCb(CallbackData, prefix="fv"):
+    """Star or unstar a service (from its plan list)."""
+
+    key: str
+
+
 class OfferCb(CallbackData, prefix="o"):
     snap: RowId
     i: Index

@@ -9,7 +9,7 @@ from bot.services.pricing import format_money
 from providers import Capability
 
 from . import phones
-from .callbacks import (CardAction, CardCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
+from .callbacks import (CardAction, CardCb, FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
                         SwitchCb, SwitchPlanCb, nonce, priced_nonce)
 from .i18n import Texts
 
@@ -68,9 +68,11 @@ def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, 
                    [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
-def offers(t: Texts, snapshot_id: int, labels: list[str]) -> InlineKeyboardMarkup:
+def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "",
+           starred: bool = False) -> InlineKeyboardMarkup:
+    star = [_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))] if service_key else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
-                   [_button(t("back"), ServicesCb(page=0))])
+                   [_button(t("back"), ServicesCb(page=0)), *star])
 
 
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str) -> InlineKeyboardMarkup:

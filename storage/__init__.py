@@ -2,6 +2,7 @@
 from .catalogue import CatalogueCache, SnapshotRepo
 from .chats import ChatRepo
 from .db import Database, DatabaseError, DatabaseTooNewError
+from .favourites import FavouriteRepo
 from .ledger import InsufficientBalanceError, LedgerRepo
 from .models import Chat, LedgerEntry, RentalRecord, StoredSms
 from .rentals import RentalRepo
@@ -9,6 +10,6 @@ from .sms import JobState, SmsRepo
 from .switches import PlanSwitch, PlanSwitchRepo
 
 __all__ = [
-    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "InsufficientBalanceError",
+    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "FavouriteRepo", "InsufficientBalanceError",
     "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

@@ -51,6 +51,9 @@ class ChatRepo:
                 return
             for table in ("rentals", "offer_snapshots", "plan_switches", "stars_refunds"):
                 await conn.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            # Favourites both rows starred stay once; the old chat keeps none.
+            await conn.execute("UPDATE OR IGNORE favourites SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            await conn.execute("DELETE FROM favourites WHERE chat_id = ?", (old_id,))
             if old.balance > 0:
                 reference = f"migrate:{old_id}:{new_id}"
                 await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note="moved to the supergroup")

@@ -184,4 +184,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX rentals_activations_open ON rentals(active_till) WHERE status = 'active' AND billing = 'sms'",
         ],
     ),
+    (
+        "favourite services per chat",
+        [
+            """CREATE TABLE favourites (
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                service_key TEXT NOT NULL,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (chat_id, service_key)
+            )""",
+        ],
+    ),
 ]
