@@ -34,6 +34,7 @@ from .services.switches import PlanSwitches
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
+from .screens import Screens
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
@@ -67,6 +68,7 @@ class App:
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
+    screens: Screens = field(init=False)  # which message is on top of each chat (a card to refresh)
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -79,9 +81,10 @@ class App:
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
-        self.renderer = ChatRenderer()
+        self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
+        self.screens = Screens()
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
 
@@ -110,6 +113,7 @@ class App:
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
+            "screens": self.screens,
         }
 
 
@@ -131,10 +135,13 @@ def build_dispatcher(app: App) -> Dispatcher:
     return dp
 
 
-def build_bot(token: str, settings: Settings, session: BaseSession | None = None) -> Bot:
+def build_bot(token: str, settings: Settings, session: BaseSession | None = None,
+              screens: Screens | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(RetryAfterMiddleware())
+    if screens is not None:
+        session.middleware(screens.middleware())  # notes the message each send puts on top of its chat
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

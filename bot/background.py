@@ -34,7 +34,7 @@ class Background:
         settings = app.settings
         self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
         self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
-                                   on_delivered=app.metrics.delivered)
+                                   on_delivered=app.metrics.delivered, screens=app.screens)
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,

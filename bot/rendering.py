@@ -9,7 +9,7 @@ from typing import Protocol
 from aiogram.types import InlineKeyboardMarkup
 
 from providers import Capability
-from storage import RentalRecord, StoredSms
+from storage import Chat, RentalRecord, StoredSms
 
 
 class Renderer(Protocol):
@@ -21,3 +21,6 @@ class Renderer(Protocol):
         """A notice to a chat (expired, renewed, refunded, ...) in its language."""
 
     def time_left(self, language: str, until: datetime, now: datetime) -> str: ...
+
+    async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
+        """A number's card as it is now (its codes, its buttons), to refresh one already shown."""

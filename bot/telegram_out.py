@@ -121,6 +121,21 @@ class ChatSender:
         finally:
             PACED_BY_CALLER.reset(token)
 
+    async def edit(self, chat_id: int, is_group: bool, message_id: int, text: str,
+                   markup: InlineKeyboardMarkup | None = None) -> bool:
+        """Edit a message the bot sent, paced like a send; False when Telegram refuses (gone, unchanged, 429)."""
+        await self.limiter.acquire(chat_id, is_group)
+        token = PACED_BY_CALLER.set(True)  # a refresh is not worth waiting out a flood limit for
+        try:
+            await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter, TelegramNetworkError,
+                TelegramServerError) as err:
+            log.info("editing message %s in chat %s refused: %s", message_id, chat_id, err)
+            return False
+        finally:
+            PACED_BY_CALLER.reset(token)
+        return True
+
     async def _send(self, chat_id: int, is_group: bool, text: str,
                     markup: InlineKeyboardMarkup | None) -> tuple[Outcome, Message | None]:
         while True:

@@ -5,15 +5,16 @@ import math
 
 from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.screens import Screens
 from bot.services.errors import RenewPriceChanged
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
-from storage import Chat, SmsRepo
+from storage import Chat, RentalRecord, SmsRepo
 
 from . import keyboards, views
 from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
@@ -27,8 +28,16 @@ SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.A
 
 
 async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental_id: int, rentals: RentalService,
-                    sms_repo: SmsRepo, providers: dict[str, Provider], *, new: bool = False) -> None:
+                    sms_repo: SmsRepo, providers: dict[str, Provider], screens: Screens, *, new: bool = False) -> None:
     rental = await rentals.owned(chat.id, rental_id)
+    text, markup = await card_view(chat, t, rental, rentals, sms_repo, providers)
+    if (shown := await show(event, text, markup, new=new)) is not None:
+        screens.card_shown(chat.id, shown.message_id, rental.id)  # a code arriving under it refreshes it
+
+
+async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
+                    providers: dict[str, Provider]) -> tuple[str, InlineKeyboardMarkup]:
+    """A number's card as it is now: its last codes, the actions it allows, today's price to rent it again."""
     provider = providers.get(rental.provider)
     codes = await sms_repo.for_rental(rental.id, limit=3)
     can_renew_closed = (provider is not None and provider.supports(Capability.RENEW)
@@ -39,9 +48,8 @@ async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental
     if Capability.RENEW in actions or can_renew_closed:
         quote = await rentals.renewal_quote(rental)
         renew_price = quote[0] if quote else None
-    text, markup = views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
-                              is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price)
-    await show(event, text, markup, new=new)
+    return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
+                      is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -75,7 +83,8 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
 
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches) -> None:
+                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
+                      screens: Screens) -> None:
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
     if action in SPENDING:
@@ -117,7 +126,7 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         return
     if notice:
         callback_answer.text = notice[:200]
-    await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, new=new)
+    await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, screens, new=new)
 
 
 async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, bot: Bot, chat: Chat, t: Texts,
@@ -143,12 +152,13 @@ async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, b
 
 async def switch_plan(callback: CallbackQuery, callback_data: SwitchCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches) -> None:
+                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
+                      screens: Screens) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
     done = await switches.switch(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
                                  callback_data.i, callback_data.n)
     callback_answer.text = t("switched", duration=done.duration_label)[:200]
-    await show_card(callback, chat, t, done.id, rentals, sms_repo, providers)
+    await show_card(callback, chat, t, done.id, rentals, sms_repo, providers, screens)
 
 
 def setup() -> Router:

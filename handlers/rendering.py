@@ -5,14 +5,22 @@ from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
 
-from providers import Capability
-from storage import RentalRecord, StoredSms
+from bot.services.rentals import RentalService
+from providers import Capability, Provider
+from storage import Chat, RentalRecord, SmsRepo, StoredSms
 
 from . import views
 from .i18n import Texts
+from .numbers import card_view  # the card screen's own view: one way to draw a card
 
 
 class ChatRenderer:
+    def __init__(self, rentals: RentalService, sms: SmsRepo, providers: dict[str, Provider]) -> None:
+        self.rentals, self.sms, self.providers = rentals, sms, providers
+
+    async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
+        return await card_view(chat, Texts(chat.language), rental, self.rentals, self.sms, self.providers)
+
     def code_message(self, language: str, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
                      is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
         return views.code_message(Texts(language), sms, rental, actions, is_group=is_group)

@@ -13,6 +13,7 @@ from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from providers import BillingType, Provider
+from bot.screens import Screens
 from storage import Chat, FavouriteRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
@@ -114,7 +115,7 @@ async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
-                      providers: dict[str, Provider]) -> None:
+                      providers: dict[str, Provider], screens: Screens) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                           callback_data.i, callback_data.n)
@@ -122,7 +123,7 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
     if rental.status == "pending":
         await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
         return
-    await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers)
+    await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
 
 
 def setup() -> Router:

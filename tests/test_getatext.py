@@ -584,6 +584,10 @@ async def test_aclose_closes_the_shared_client(fake):
 
 
 async def test_fetch_new_sms_is_paced(fake):
+    # The rents are only the setup: under load two paced rents can reach the fake closer together than its
+    # limit (a slow connection delays one), which failed this test once in a full run. What is measured
+    # below is the client's own pacing of the status polls, by the clock.
+    fake.enforce_rate_limit = False
     async with make_client(fake, poll_interval=0.05) as client:
         ids = [(await client.rent_a_number("whatsapp")).rental.id for _ in range(3)]
         start = time.monotonic()

@@ -1,0 +1,76 @@
+"""A code that arrives while the number's card is the chat's newest bot message refreshes that card too: no
+stale "No codes yet" above the code. Only then; and a refused edit never disturbs the delivery."""
+from __future__ import annotations
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import EditMessageText
+
+from bot.app import build_bot, build_dispatcher
+from bot.background import Background
+from tests.conftest import TOKEN, to_confirm
+from tests.recording import Person
+from tests.test_push import FastLimiter
+
+
+async def card_then_code(app, provider, session, settings, between=None):
+    """Alice rents (the card is on top), ``between`` may act, then a code arrives and is pushed."""
+    bot = build_bot(TOKEN, settings, session=session, screens=app.screens)  # the production bot's middleware
+    alice = Person(build_dispatcher(app), bot, session, 1001)
+    await to_confirm(alice, app)
+    await alice.press("Rent for")
+    card = alice.screen()
+    assert "No codes yet" in card.text
+    if between is not None:
+        await between(alice)
+    [rental], _ = await app.rentals.rentals.for_chat(1001)
+    background = Background(app, bot, FastLimiter())
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 60514")
+    await background.pollers[provider.name].tick()
+    assert await background.deliverer.deliver_once() == 1
+    return card
+
+
+async def test_the_card_on_top_shows_the_code_that_came(app, provider, session, settings):
+    card = await card_then_code(app, provider, session, settings)
+    refreshed = session.messages[1001][card.message_id]
+    assert "60514" in refreshed.text and "No codes yet" not in refreshed.text
+    assert len([m for m in session.sent(1001) if "60514" in m.text]) == 1  # the code itself, once
+
+
+async def test_a_card_with_newer_messages_below_is_left_as_it_was(app, provider, session, settings):
+    async def balance(alice):
+        await alice.send("/balance")  # a newer bot message: the card is no longer what the chat looks at
+
+    card = await card_then_code(app, provider, session, settings, between=balance)
+    assert session.messages[1001][card.message_id].text == card.text
+    assert not [c for c in session.calls_of(EditMessageText) if c.message_id == card.message_id and "60514" in c.text]
+
+
+async def test_a_refused_edit_leaves_the_code_delivered(app, provider, session, settings):
+    async def refuse_next_edit(alice):
+        session.fail_next(EditMessageText, TelegramBadRequest(method=None, message="Bad Request: message to edit "
+                                                                                    "not found"))
+
+    card = await card_then_code(app, provider, session, settings, between=refuse_next_edit)
+    assert [m for m in session.sent(1001) if "60514" in m.text]
+    assert await app.sms_repo.outbox() == []
+    assert session.messages[1001][card.message_id].text == card.text
+
+
+async def test_in_a_group_the_card_is_not_edited_the_groups_budget_is_for_codes(app, provider, session, settings):
+    from tests.conftest import credit
+
+    bot = build_bot(TOKEN, settings, session=session, screens=app.screens)
+    session.admins.add((-100500, 1001))
+    ann = Person(build_dispatcher(app), bot, session, 1001, chat_id=-100500, name="Ann")
+    await ann.send("/start")
+    await credit(app, -100500, 2000)
+    for label in ("Rent a number", "Telegram", "1 day", "Rent for"):
+        await ann.press(label)
+    card = ann.screen()
+    [rental], _ = await app.rentals.rentals.for_chat(-100500)
+    background = Background(app, bot, FastLimiter())
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 70707")
+    await background.pollers[provider.name].tick()
+    assert await background.deliverer.deliver_once() == 1
+    assert session.messages[-100500][card.message_id].text == card.text
