@@ -445,10 +445,15 @@ async def test_500_and_429_are_never_retried_on_rent(client, fake):
     assert len(sent(fake, RENT)) == 2 and fake.rentals == {}
 
 
+# Timeouts here leave room for a loaded machine to deliver the request before the client gives up: with 0.1 s,
+# a request still connecting when the client gave up never reached the fake, and the count below was 1 once.
+SLOW_TIMEOUT, SLOW_REPLY = 0.4, 1.5
+
+
 async def test_timeout_on_read_is_connection_failed(fake):
     fake.set_mode("slow")
-    fake.slow_seconds = 0.5
-    async with make_client(fake, timeout=0.1, max_retries=1) as client:
+    fake.slow_seconds = SLOW_REPLY
+    async with make_client(fake, timeout=SLOW_TIMEOUT, max_retries=1) as client:
         with pytest.raises(ConnectionFailedError):
             await client.balance()
     assert len(sent(fake, "/api/v1/balance")) == 2
@@ -456,8 +461,8 @@ async def test_timeout_on_read_is_connection_failed(fake):
 
 async def test_timeout_on_rent_is_outcome_unknown(fake):
     fake.set_mode("slow")
-    fake.slow_seconds = 0.5
-    async with make_client(fake, timeout=0.1) as client:
+    fake.slow_seconds = SLOW_REPLY
+    async with make_client(fake, timeout=SLOW_TIMEOUT) as client:
         with pytest.raises(OutcomeUnknownError):
             await client.rent_a_number("whatsapp")
     assert len(sent(fake, RENT)) == 1
