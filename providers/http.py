@@ -297,3 +297,15 @@ def _param(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+class HttpClientBase:
+    """What every provider client built on one HttpCore (``self._http``) does the same way: close it, watch it."""
+
+    _http: HttpCore
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def observe(self, observer) -> None:
+        self._http.add_observer(observer)

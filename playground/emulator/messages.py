@@ -128,13 +128,18 @@ class MessagesMixin:
         self._record("send", "sendMessage", chat.id, msg["message_id"], p, msg)
         return copy.deepcopy(msg)
 
-    def _api_editmessagetext(self, p: dict) -> dict:
+    def _editable(self, p: dict) -> tuple:
+        """(chat, message) for an edit call: a message the bot sent in a chat it may write to, as Telegram checks."""
         if p.get("inline_message_id"):
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
         chat = self._target(p)
         msg = self._bot_message(chat, int_param(p, "message_id"), "message to edit not found")
         if msg["from"]["id"] != self.bot_user["id"]:
             raise ApiError(400, "Bad Request: message can't be edited")
+        return chat, msg
+
+    def _api_editmessagetext(self, p: dict) -> dict:
+        chat, msg = self._editable(p)
         if "text" not in msg:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         text, entities = render_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
@@ -152,12 +157,7 @@ class MessagesMixin:
         return copy.deepcopy(msg)
 
     def _api_editmessagereplymarkup(self, p: dict) -> dict:
-        if p.get("inline_message_id"):
-            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
-        chat = self._target(p)
-        msg = self._bot_message(chat, int_param(p, "message_id"), "message to edit not found")
-        if msg["from"]["id"] != self.bot_user["id"]:
-            raise ApiError(400, "Bad Request: message can't be edited")
+        chat, msg = self._editable(p)
         markup = self._markup(chat, p)
         if markup == msg.get("reply_markup"):
             raise ApiError(400, NOT_MODIFIED)

@@ -25,12 +25,12 @@ from typing import Any
 import httpx
 
 from ..errors import ProviderError, ProviderRejectedError
-from ..http import HttpCore, Pacer, redact
+from ..http import HttpClientBase, HttpCore, Pacer, redact
 from ..parsing import Reader
 from .classify import _classify, _error_text, classify_message
 
 
-class ClientCore:
+class ClientCore(HttpClientBase):
     name: str  # the Provider's name, set by GetATextClient
 
     def __init__(
@@ -60,12 +60,6 @@ class ClientCore:
         )
         self._rent_pacer = Pacer(rent_interval)  # the document's 1 request/s endpoints
         self._poll_pacer = Pacer(poll_interval)  # reads are not limited; stay polite anyway
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def observe(self, observer) -> None:
-        self._http.add_observer(observer)
 
     async def _request(
         self,

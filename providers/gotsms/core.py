@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from ..errors import MalformedReplyError, ProviderError, ProviderRejectedError
-from ..http import HttpCore, redact
+from ..http import HttpClientBase, HttpCore, redact
 from ..parsing import Reader
 from .classify import _classify, classify_message
 
@@ -24,7 +24,7 @@ PAGE_SIZE = 100  # the document's maximum per_page / limit
 MAX_PAGES = 200  # a guard against a server whose pages never end
 
 
-class ClientCore:
+class ClientCore(HttpClientBase):
     name: str  # the Provider's name, set by GotSmsClient
 
     def __init__(
@@ -49,12 +49,6 @@ class ClientCore:
             secret=api_key,
             spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def observe(self, observer) -> None:
-        self._http.add_observer(observer)
 
     async def _call(
         self, method: str, path: str, where: str, *, params: dict[str, Any] | None = None,
