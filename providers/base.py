@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from .errors import UnsupportedOperationError
-from .models import Capability, Offer, Rental, Service, Sms
+from .models import Capability, Choice, Offer, Rental, RentChoice, Service, Sms
 
 
 class Provider(abc.ABC):
@@ -16,6 +16,10 @@ class Provider(abc.ABC):
     name: str
     title: str
     capabilities: frozenset[Capability] = frozenset()
+    # The wishes ``rent`` honours (see ``RentChoice``); carriers a user may pick by name, where the provider
+    # takes a carrier.
+    rent_choices: frozenset[Choice] = frozenset()
+    carriers: tuple[str, ...] = ()
     # Seconds a rental must be old before the provider accepts a cancel (GetAText: 60).
     min_age_to_cancel: float = 0.0
     # Plan-length rules for optional actions (GotSMS: auto-renew only monthly+, transition only from daily).
@@ -36,8 +40,9 @@ class Provider(abc.ABC):
     async def get_balance(self) -> Decimal: ...
 
     @abc.abstractmethod
-    async def rent(self, offer: Offer) -> Rental:
-        """Spends money. Never retried; a lost reply raises ``OutcomeUnknownError``."""
+    async def rent(self, offer: Offer, choice: RentChoice | None = None) -> Rental:
+        """Spends money. Never retried; a lost reply raises ``OutcomeUnknownError``. ``choice`` holds only
+        wishes listed in ``rent_choices``; ``Rental.price`` is what the provider charged, where it says."""
 
     @abc.abstractmethod
     async def get_rental(self, rental_id: str) -> Rental: ...

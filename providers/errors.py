@@ -29,6 +29,10 @@ class NothingAvailableError(ProviderError):
     """No number / stock for what was asked."""
 
 
+class NoNumberInAreaError(NothingAvailableError):
+    """Nothing in the area code asked for (GotSMS ``area_code``); any area may still have numbers."""
+
+
 class NotFoundError(ProviderError):
     """The rental, plan or resource does not exist (404)."""
 

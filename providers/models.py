@@ -20,6 +20,14 @@ class Capability(enum.StrEnum):
     WEBHOOK = "webhook"  # pushes codes to us
 
 
+class Choice(enum.StrEnum):
+    """Optional wishes a provider takes when renting; the confirm screen offers only those it lists."""
+
+    AREA_CODE = "area_code"  # GotSMS: a preferred area code
+    CARRIER = "carrier"  # GetAText: a preferred carrier, or keep the carrier of a number already rented
+    MAX_PRICE = "max_price"  # GetAText: the most the provider may charge for the number
+
+
 class BillingType(enum.StrEnum):
     DURATION = "duration"  # pay for time, any number of SMS
     SMS = "sms"  # pay per activation / per SMS
@@ -56,6 +64,16 @@ class Offer:
     renew_price: Decimal | None = None
     stock: int | None = None
     currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class RentChoice:
+    """What the user chose for one rent; None = no wish. ``max_price`` is in the provider's currency."""
+
+    area_code: str | None = None
+    carrier: str | None = None
+    keep_carrier: bool | None = None
+    max_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

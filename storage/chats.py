@@ -54,13 +54,17 @@ class ChatRepo:
             # Favourites both rows starred stay once; the old chat keeps none.
             await conn.execute("UPDATE OR IGNORE favourites SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
             await conn.execute("DELETE FROM favourites WHERE chat_id = ?", (old_id,))
+            # The supergroup's own later choices win over the group's.
+            await conn.execute("UPDATE OR IGNORE country_choices SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+            await conn.execute("DELETE FROM country_choices WHERE chat_id = ?", (old_id,))
+            await conn.execute("DELETE FROM prompts WHERE chat_id = ?", (old_id,))
             if old.balance > 0:
                 reference = f"migrate:{old_id}:{new_id}"
                 await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note="moved to the supergroup")
                 await ledger.post(conn, new_id, old.balance, "adjustment", reference, note="moved from the group")
             # The new row was made by a stray update with defaults: the group's own choices win.
-            await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, active = 1 WHERE id = ?",
-                               (old.language, int(old.members_can_rent), new_id))
+            await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1"
+                               " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone, new_id))
             await conn.execute("UPDATE chats SET active = 0 WHERE id = ?", (old_id,))
 
 

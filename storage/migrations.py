@@ -195,4 +195,27 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "choosing precisely: the chat's time zone, its last country per service, a typed answer awaited",
+        [
+            # Telegram tells no user's zone: the chat picks one in Settings; screens show times in it.
+            "ALTER TABLE chats ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC'",
+            """CREATE TABLE country_choices (
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                service_key TEXT NOT NULL,
+                country TEXT NOT NULL,
+                updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (chat_id, service_key)
+            )""",
+            # One question the bot asked a user in a chat (an area code to type): the next text answers it.
+            """CREATE TABLE prompts (
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (chat_id, user_id)
+            )""",
+        ],
+    ),
 ]

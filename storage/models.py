@@ -39,6 +39,7 @@ class Chat:
     balance: int
     members_can_rent: bool
     active: bool
+    time_zone: str = "UTC"  # an IANA name the chat chose in Settings
 
     @property
     def is_group(self) -> bool:
@@ -49,6 +50,7 @@ class Chat:
         return cls(
             id=row["id"], kind=row["kind"], title=row["title"], language=row["language"], balance=row["balance"],
             members_can_rent=bool(row["members_can_rent"]), active=bool(row["active"]),
+            time_zone=row["time_zone"],
         )
 
 
