@@ -24,7 +24,8 @@ from handlers.throttle import ThrottleMiddleware
 from providers import Provider
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
-from storage import CatalogueCache, ChatRepo, Database, FavouriteRepo, JobState, LedgerRepo, RentalRepo, SmsRepo
+from storage import (CatalogueCache, ChatRepo, CountryChoiceRepo, Database, FavouriteRepo, JobState, LedgerRepo, PromptRepo,
+                     RentalRepo, SmsRepo)
 
 from .metrics import Metrics, UpdateMetricsMiddleware
 from .rendering import Renderer
@@ -113,6 +114,7 @@ class App:
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
+            "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens,
         }
 

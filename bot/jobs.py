@@ -13,6 +13,7 @@ from storage import (
     ChatRepo,
     Database,
     InsufficientBalanceError,
+    PromptRepo,
     RentalRecord,
     RentalRepo,
     SmsRepo,
@@ -178,3 +179,4 @@ class Jobs:
     async def cleanup(self) -> None:
         await CatalogueCache(self.db).purge()
         await self.rentals.snapshots.purge(SNAPSHOT_MAX_AGE)
+        await PromptRepo(self.db).purge()

@@ -13,6 +13,10 @@ from pydantic import Field
 RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Page = Annotated[int, Field(ge=0, le=10_000)]
 Index = Annotated[int, Field(ge=0, le=99)]
+AreaCode = Annotated[str, Field(pattern=r"^[0-9]{0,5}$")]
+CarrierIndex = Annotated[int, Field(ge=0, le=99)]
+Cap = Annotated[int, Field(ge=0, le=10**7)]
+CountryKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{0,16}$")]
 
 
 def nonce() -> str:
@@ -61,15 +65,55 @@ class FavouriteCb(CallbackData, prefix="fv"):
     key: str
 
 
+class CountriesCb(CallbackData, prefix="cc"):
+    """The country picker of a service."""
+
+    key: str
+    page: Page = 0
+
+
+class CountryCb(CallbackData, prefix="cy"):
+    """A service's plans in one country (remembered for the chat); ``g`` a duration group, "" for all."""
+
+    key: str
+    c: CountryKey = ""
+    g: str = ""
+
+
 class OfferCb(CallbackData, prefix="o"):
+    """The confirm screen of one plan, with the wishes chosen so far (area code, carrier, price cap)."""
+
     snap: RowId
     i: Index
+    a: AreaCode = ""
+    c: CarrierIndex = 0
+    x: Cap = 0
+
+
+class Wish(enum.StrEnum):
+    AREA = "area"
+    CARRIER = "car"
+    CAP = "cap"
+
+
+class WishCb(CallbackData, prefix="w"):
+    """Change one wish of the confirm screen."""
+
+    snap: RowId
+    i: Index
+    w: Wish
+    a: AreaCode = ""
+    c: CarrierIndex = 0
+    x: Cap = 0
 
 
 class RentCb(CallbackData, prefix="r"):
     snap: RowId
     i: Index
     n: str
+    a: AreaCode = ""
+    c: CarrierIndex = 0
+    x: Cap = 0
 
 
 class NumbersCb(CallbackData, prefix="n"):

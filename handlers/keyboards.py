@@ -9,13 +9,17 @@ from bot.services.pricing import format_money
 from providers import Capability
 
 from . import phones
-from .callbacks import (CardAction, CardCb, FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, Screen, ServiceCb, ServicesCb,
-                        SwitchCb, SwitchPlanCb, nonce, priced_nonce)
+from bot.services.choosing import KEEP_CARRIER, Wishes
+from providers import Choice
+
+from .callbacks import (CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb,
+                        Screen, ServiceCb, ServicesCb, SwitchCb, SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
 NUMBERS_PER_PAGE = 6
 OFFERS_SHOWN = 10
+COUNTRIES_PER_PAGE = 8
 
 
 def _button(text: str, data) -> InlineKeyboardButton:
@@ -68,18 +72,71 @@ def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, 
                    [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
-def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "",
-           starred: bool = False) -> InlineKeyboardMarkup:
+def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "", starred: bool = False,
+           switch: list[InlineKeyboardButton] | None = None, back=None) -> InlineKeyboardMarkup:
     star = [_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))] if service_key else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
-                   [_button(t("back"), ServicesCb(page=0)), *star])
+                   switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
 
 
-def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [_button(t("confirm-rent", price=price), RentCb(snap=snapshot_id, i=index, n=nonce()))],
-        [_button(t("back"), ServiceCb(key=service_key))],
-    ])
+def country_switch(t: Texts, service_key: str, country: str) -> list[InlineKeyboardButton]:
+    return [_button(t("btn-country", country=country), CountriesCb(key=service_key))]
+
+
+def countries(t: Texts, service_key: str, items: list[tuple[str, str]], page: int, pages: int) -> InlineKeyboardMarkup:
+    """items: (country key, label), one per row: names and prices are long on a phone."""
+    return _markup(*([_button(label, CountryCb(key=service_key, c=key))] for key, label in items),
+                   _pager(t, page, pages, lambda p: CountriesCb(key=service_key, page=p)),
+                   [_button(t("back"), ServicesCb(page=0))])
+
+
+def duration_groups(t: Texts, service_key: str, country: str, items: list[tuple[str, str]],
+                    switch: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return _markup(*([_button(label, CountryCb(key=service_key, c=country, g=group))] for group, label in items),
+                   switch, [_button(t("back"), ServicesCb(page=0))])
+
+
+def _wished(cls, snap: int, index: int, wishes: Wishes, **changes):
+    values = {"a": wishes.area, "c": wishes.carrier, "x": wishes.cap, **changes}
+    return cls(snap=snap, i=index, **values)
+
+
+def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
+            choices: frozenset = frozenset(), wishes: Wishes = Wishes()) -> InlineKeyboardMarkup:
+    """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data."""
+    label = t("confirm-rent-cap", price=price) if wishes.cap else t("confirm-rent", price=price)
+    rent = _wished(RentCb, snapshot_id, index, wishes, n=nonce())
+    wish_buttons = [_button(t(key), _wished(WishCb, snapshot_id, index, wishes, w=wish))
+                    for choice, wish, key in ((Choice.AREA_CODE, Wish.AREA, "btn-area"),
+                                              (Choice.CARRIER, Wish.CARRIER, "btn-carrier"),
+                                              (Choice.MAX_PRICE, Wish.CAP, "btn-cap")) if choice in choices]
+    return _markup([_button(label, rent)], *_grid(wish_buttons, 2), [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def any_area(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-any-area"), _wished(OfferCb, snapshot_id, index, wishes, a=""))],
+                   [_button(t("btn-area-other"), _wished(WishCb, snapshot_id, index, wishes, a="", w=Wish.AREA))])
+
+
+def area_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-any-area"), _wished(OfferCb, snapshot_id, index, wishes, a=""))],
+                   [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
+
+
+def carrier_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes, names: list[str]) -> InlineKeyboardMarkup:
+    picks = [_button(t("btn-carrier-any"), _wished(OfferCb, snapshot_id, index, wishes, c=0))]
+    picks += [_button(name, _wished(OfferCb, snapshot_id, index, wishes, c=n)) for n, name in enumerate(names, 1)]
+    return _markup(*_grid(picks, 2),
+                   [_button(t("btn-carrier-keep"), _wished(OfferCb, snapshot_id, index, wishes, c=KEEP_CARRIER))],
+                   [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
+
+
+def cap_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes, listed: str,
+               caps: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    picks = [_button(t("btn-cap-up-to", cap=label), _wished(OfferCb, snapshot_id, index, wishes, x=cap))
+             for cap, label in caps]
+    return _markup([_button(t("btn-cap-none", price=listed), _wished(OfferCb, snapshot_id, index, wishes, x=0))],
+                   *_grid(picks, 3), [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
 
 
 def short_of_money(t: Texts, service_key: str) -> InlineKeyboardMarkup:

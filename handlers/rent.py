@@ -1,4 +1,5 @@
-"""Rent flow: service -> offers of every provider -> confirm -> number card. At most four taps from /start."""
+"""Rent flow: service -> (country) -> (duration group) -> offers of every provider -> confirm -> number card.
+Four taps from /start when the service sells in one country or the chat picked its country before."""
 from __future__ import annotations
 
 import math
@@ -8,17 +9,18 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.services import choosing, localize
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.errors import StaleButton
+from bot.services.errors import NoNumberInArea, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from providers import BillingType, Provider
 from bot.screens import Screens
-from storage import Chat, FavouriteRepo, SmsRepo
+from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
 from . import keyboards, views
-from .callbacks import FavouriteCb, OfferCb, RentCb, ServiceCb, ServicesCb
+from .callbacks import CountriesCb, CountryCb, FavouriteCb, OfferCb, RentCb, ServiceCb, ServicesCb, WishCb
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
@@ -51,10 +53,6 @@ async def rent_command(message: Message, command: CommandObject, chat: Chat, t: 
     await services_screen(message, chat, t, catalogue, favourites, 0, command.args or "")
 
 
-async def search_text(message: Message, chat: Chat, t: Texts, catalogue: Catalogue, favourites: FavouriteRepo) -> None:
-    await services_screen(message, chat, t, catalogue, favourites, 0, message.text or "")
-
-
 async def services_page(callback: CallbackQuery, callback_data: ServicesCb, chat: Chat, t: Texts,
                         catalogue: Catalogue, favourites: FavouriteRepo) -> None:
     await services_screen(callback, chat, t, catalogue, favourites, callback_data.page, callback_data.q)
@@ -62,28 +60,137 @@ async def services_page(callback: CallbackQuery, callback_data: ServicesCb, chat
 
 async def offers_screen(callback: CallbackQuery, callback_data: ServiceCb, chat: Chat, t: Texts,
                         catalogue: Catalogue, rentals: RentalService, providers: dict[str, Provider],
-                        favourites: FavouriteRepo) -> None:
-    service = await catalogue.service(callback_data.key)
+                        favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
+    """A service tapped: its plans, or first its countries when it sells in several and the chat has not
+    picked one for it before."""
+    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
+                       callback_data.key)
+
+
+async def country_plans(callback: CallbackQuery, callback_data: CountryCb, chat: Chat, t: Texts,
+                        catalogue: Catalogue, rentals: RentalService, providers: dict[str, Provider],
+                        favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
+    await prompts.clear(chat.id, callback.from_user.id)  # a country picked: typing is a service search again
+    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
+                       callback_data.key, callback_data.c or None, callback_data.g)
+
+
+async def _service_offers(event, t: Texts, catalogue: Catalogue, key: str):
+    """(service, offers, note) or None when the screen was answered already."""
+    service = await catalogue.service(key)
     if service is None:
-        await show(callback, t("error-stale"), keyboards.back_home(t))
-        return
+        await show(event, t("error-stale"), keyboards.back_home(t))
+        return None
     offers, failed = await catalogue.offers(service)
-    shown = offers[:keyboards.OFFERS_SHOWN]
     note = "\n" + t("offers-some-failed", providers=", ".join(failed)) if failed else ""
-    if not shown:
-        text = (t("error-provider-down") if failed and not offers else t("offers-none", service=service.name))
-        await show(callback, text + note, keyboards.services(t, [], 0, 1))
+    if not offers:
+        text = (t("error-provider-down") if failed else t("offers-none", service=service.name))
+        await show(event, text + note, keyboards.services(t, [], 0, 1))
+        return None
+    return service, offers, note
+
+
+async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
+                       rentals: RentalService, providers: dict[str, Provider], favourites: FavouriteRepo,
+                       country_choices: CountryChoiceRepo, prompts: PromptRepo, key: str,
+                       country: str | None = None, group: str = "") -> None:
+    found = await _service_offers(event, t, catalogue, key)
+    if found is None:
         return
+    service, offers, note = found
+    in_countries = choosing.countries(offers)
+    several = len(in_countries) > 1
+    if several:
+        known = {c.key: c for c in in_countries}
+        if country is None:
+            country = await country_choices.get(chat.id, service.key)
+        if country not in known:
+            await countries_screen(event, chat, t, rentals, prompts, service.key, service.name, in_countries)
+            return
+        await country_choices.set(chat.id, service.key, country)
+        offers = choosing.in_country(offers, country)
+        place = localize.country_label(known[country].name, t.language)
+        title = t("offers-title-country", service=service.name, country=place)
+    else:
+        country, place = "", ""
+        title = t("offers-title", service=service.name)
+    switch = keyboards.country_switch(t, service.key, place) if several else []
+    if not group and choosing.should_group(offers):
+        labels = [(name, t("group-button", group=t(f"group-{name}"), plans=count, price=format_money(cheapest)))
+                  for name, count, cheapest in choosing.groups(offers)]
+        await show(event, title + "\n" + t("groups-hint") + note,
+                   keyboards.duration_groups(t, service.key, country, labels, switch))
+        return
+    if group:
+        offers = choosing.in_group(offers, group) or offers
+    shown = offers[:keyboards.OFFERS_SHOWN]
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
-    labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in shown]
+    marks = choosing.cheapest_marks(shown)
+    labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark)
+              for p, mark in zip(shown, marks, strict=True)]
     starred = service.key in await favourites.keys(chat.id)
-    await show(callback, t("offers-title", service=service.name) + note,
-               keyboards.offers(t, snapshot, labels, service.key, starred))
+    back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
+    await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back))
+
+
+async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
+                           prompts: PromptRepo, key: str, service_name: str, found: list[choosing.CountryPlans],
+                           page: int = 0, query: str = "", last: str | None = None) -> bool:
+    """The chat's last country and the ones it rents most on top; typing a name searches (private chats)."""
+    used: dict[str, int] = {}
+    for name, count in (await rentals.rentals.countries_used(chat.id, service_name)).items():
+        used[localize.country_key(name)] = used.get(localize.country_key(name), 0) + count
+    ordered = choosing.order_countries(found, last, used)
+    if query:
+        needle = query.casefold()
+        ordered = [c for c in ordered if needle in localize.country_name(c.name, t.language).casefold()
+                   or needle in c.name.casefold()]
+    per = keyboards.COUNTRIES_PER_PAGE
+    pages = max(1, math.ceil(len(ordered) / per))
+    page = min(max(page, 0), pages - 1)
+    items = [(c.key, t("country-button", country=localize.country_label(c.name, t.language),
+                       price=format_money(c.cheapest))) for c in ordered[page * per:(page + 1) * per]]
+    if isinstance(event, CallbackQuery) and event.message is not None and event.message.chat.type == "private":
+        await prompts.ask(chat.id, event.from_user.id, "country", {"key": key})
+    text = (t("countries-search", service=service_name, query=query) if query
+            else t("countries-title", service=service_name))
+    if query and not ordered:
+        return False
+    await show(event, text, keyboards.countries(t, key, items, page, pages))
+    return True
+
+
+async def countries_page(callback: CallbackQuery, callback_data: CountriesCb, chat: Chat, t: Texts,
+                         catalogue: Catalogue, rentals: RentalService, prompts: PromptRepo,
+                         country_choices: CountryChoiceRepo) -> None:
+    found = await _service_offers(callback, t, catalogue, callback_data.key)
+    if found is None:
+        return
+    service, offers, _ = found
+    await countries_screen(callback, chat, t, rentals, prompts, service.key, service.name,
+                           choosing.countries(offers), callback_data.page,
+                           last=await country_choices.get(chat.id, service.key))
+
+
+async def search_text(message: Message, chat: Chat, t: Texts, catalogue: Catalogue, favourites: FavouriteRepo,
+                      rentals: RentalService, prompts: PromptRepo) -> None:
+    """Typed text: a country's name while a country picker is open, else a service's name."""
+    text = (message.text or "").strip()[:QUERY_MAX]
+    asked = await prompts.pending(chat.id, message.from_user.id) if message.from_user else None
+    if asked is not None and asked[0] == "country":
+        found = await _service_offers(message, t, catalogue, str(asked[1].get("key", "")))
+        if found is not None:
+            service, offers, _ = found
+            if await countries_screen(message, chat, t, rentals, prompts, service.key, service.name,
+                                      choosing.countries(offers), query=text):
+                return
+    await services_screen(message, chat, t, catalogue, favourites, 0, text)
 
 
 async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, callback_answer: CallbackAnswer,
                            chat: Chat, t: Texts, catalogue: Catalogue, rentals: RentalService,
-                           providers: dict[str, Provider], favourites: FavouriteRepo) -> None:
+                           providers: dict[str, Provider], favourites: FavouriteRepo,
+                           country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
     """Not a spend: any member may star; only services the catalogue knows are stored."""
     service = await catalogue.service(callback_data.key)
     if service is None:
@@ -91,35 +198,57 @@ async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, 
     starred = await favourites.toggle(chat.id, service.key)
     callback_answer.text = t({True: "fav-added", False: "fav-removed", None: "fav-full"}[starred],
                              service=service.name, limit=MAX_FAVOURITES)
-    await offers_screen(callback, ServiceCb(key=service.key), chat, t, catalogue, rentals, providers, favourites)
+    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
+                       service.key)
+
+
+def _wishes(data: OfferCb | RentCb | WishCb) -> choosing.Wishes:
+    return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x)
 
 
 async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: Chat, t: Texts,
-                         rentals: RentalService, providers: dict[str, Provider]) -> None:
-    offer, price = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
+                         rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo) -> None:
+    await prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
+    await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
+                                             _wishes(callback_data)))
+
+
+async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider], snap: int,
+                       index: int, wishes: choosing.Wishes):
+    offer, price = await rentals.offer_in_snapshot(chat.id, snap, index)
     key = service_key(offer.service_name)
-    if chat.balance < price:
-        text = t("confirm-short", service=offer.service_name, price=format_money(price),
-                 balance=format_money(chat.balance), missing=format_money(price - chat.balance))
-        await show(callback, text, keyboards.short_of_money(t, key))
-        return
     provider = providers.get(offer.provider)
-    text = t("confirm-title", service=offer.service_name, provider=provider.title if provider else offer.provider,
+    if provider is None:
+        raise StaleButton()
+    charge = wishes.cap or price
+    if chat.balance < charge:
+        text = t("confirm-short", service=offer.service_name, price=format_money(charge),
+                 balance=format_money(chat.balance), missing=format_money(charge - chat.balance))
+        return text, keyboards.short_of_money(t, key)
+    text = t("confirm-title", service=offer.service_name, provider=provider.title,
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
-             country=offer.country, price=format_money(price), after=format_money(chat.balance - price))
+             country=localize.country_label(offer.country, t.language), price=format_money(price),
+             after=format_money(chat.balance - charge))
+    text += views.wish_lines(t, provider, wishes, price)
     # The refund rule, said before paying: an activation without a code is refunded by itself.
     text += "\n\n" + t("rule-no-code" if offer.billing == BillingType.SMS else "rule-duration")
-    await show(callback, text, keyboards.confirm(t, callback_data.snap, callback_data.i, key,
-                                                 format_money(price)))
+    return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.rent_choices, wishes)
 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
                       providers: dict[str, Provider], screens: Screens) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+    wishes = _wishes(callback_data)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
-                          callback_data.i, callback_data.n)
-    rental = await rentals.rent(request)
+                          callback_data.i, callback_data.n, wishes)
+    try:
+        rental = await rentals.rent(request)
+    except NoNumberInArea:
+        # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
+        await show(callback, t("no-number-in-area", area=wishes.area),
+                   keyboards.any_area(t, callback_data.snap, callback_data.i, wishes))
+        return
     if rental.status == "pending":
         await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
         return
@@ -131,6 +260,8 @@ def setup() -> Router:
     router.message.register(rent_command, Command("rent"))
     router.callback_query.register(services_page, ServicesCb.filter())
     router.callback_query.register(offers_screen, ServiceCb.filter())
+    router.callback_query.register(countries_page, CountriesCb.filter())
+    router.callback_query.register(country_plans, CountryCb.filter())
     router.callback_query.register(toggle_favourite, FavouriteCb.filter())
     router.callback_query.register(confirm_screen, OfferCb.filter())
     router.callback_query.register(rent_number, RentCb.filter())

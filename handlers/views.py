@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.catalogue import PricedOffer
+from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
-from providers import BillingType, Capability, Offer
+from providers import BillingType, Capability, Choice, Offer, Provider
 from storage import LedgerEntry, RentalRecord, StoredSms
 from storage.models import utcnow
 
@@ -28,10 +29,13 @@ def duration_text(t: Texts, billing: str, label: str, minutes: int | None = None
     return t("duration-minutes", n=minutes) if minutes else t("billing-sms")
 
 
-def offer_label(t: Texts, priced: PricedOffer, provider_title: str) -> str:
+def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest: bool = False) -> str:
+    """Price first; the country is on the screen's title once a country was picked. ``cheapest``: the lowest
+    price for this length among the providers selling it."""
     o: Offer = priced.offer
-    return t("offer-label", price=format_money(priced.price), provider=provider_title,
-             duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes), country=o.country)
+    label = t("offer-label", price=format_money(priced.price), provider=provider_title,
+              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes), country=o.country)
+    return t("offer-cheapest", label=label) if cheapest else label
 
 
 def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> str:
@@ -129,3 +133,26 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
 
 def html_escape(text: str) -> str:
     return html.escape(text, quote=False)
+
+
+def carrier_name(name: str) -> str:
+    """A carrier as people write it: "at&t" -> "AT&T", "t-mobile" -> "T-Mobile"."""
+    return name.upper() if "&" in name or len(name) <= 3 else name.title()
+
+
+def wish_lines(t: Texts, provider: Provider, wishes: Wishes, listed: int) -> str:
+    """The confirm screen's lines for the wishes this provider takes (area code, carrier, price cap)."""
+    lines = []
+    if Choice.AREA_CODE in provider.rent_choices:
+        lines.append(t("confirm-area", area=wishes.area) if wishes.area else t("confirm-area-any"))
+    if Choice.CARRIER in provider.rent_choices:
+        if wishes.carrier == KEEP_CARRIER:
+            lines.append(t("confirm-carrier-keep"))
+        elif 1 <= wishes.carrier <= len(provider.carriers):
+            lines.append(t("confirm-carrier", carrier=carrier_name(provider.carriers[wishes.carrier - 1])))
+        else:
+            lines.append(t("confirm-carrier-any"))
+    if Choice.MAX_PRICE in provider.rent_choices:
+        lines.append(t("confirm-cap", cap=format_money(wishes.cap)) if wishes.cap
+                     else t("confirm-cap-none", price=format_money(listed)))
+    return ("\n" + "\n".join(lines)) if lines else ""

@@ -1,6 +1,7 @@
 """SQLite storage. Nothing here imports aiogram."""
 from .catalogue import CatalogueCache, SnapshotRepo
 from .chats import ChatRepo
+from .choices import CountryChoiceRepo, PromptRepo
 from .db import Database, DatabaseError, DatabaseTooNewError
 from .favourites import FavouriteRepo
 from .ledger import InsufficientBalanceError, LedgerRepo
@@ -10,6 +11,6 @@ from .sms import JobState, SmsRepo
 from .switches import PlanSwitch, PlanSwitchRepo
 
 __all__ = [
-    "CatalogueCache", "Chat", "ChatRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "FavouriteRepo", "InsufficientBalanceError",
-    "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
+    "CatalogueCache", "Chat", "ChatRepo", "CountryChoiceRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "FavouriteRepo", "InsufficientBalanceError",
+    "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "PromptRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

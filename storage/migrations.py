@@ -200,6 +200,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         [
             # Telegram tells no user's zone: the chat picks one in Settings; screens show times in it.
             "ALTER TABLE chats ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC'",
+            # What a rent asked for beyond the plan. price_held: a price cap held in full until the provider
+            # says its price (then settled to it); NULL = the listed price was charged.
+            "ALTER TABLE rentals ADD COLUMN area_code TEXT",
+            "ALTER TABLE rentals ADD COLUMN carrier TEXT",
+            "ALTER TABLE rentals ADD COLUMN price_held INTEGER CHECK (price_held > 0)",
             """CREATE TABLE country_choices (
                 chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
                 service_key TEXT NOT NULL,

@@ -98,6 +98,9 @@ class RentalRecord:
     duration_minutes: int | None = None
     period_price: int | None = None  # one period of the current plan; None on rows written before it existed
     no_code: str | None = None  # activations: 'refunded' or 'refused' once "no code, no charge" decided
+    area_code: str | None = None  # asked for at renting (GotSMS)
+    carrier: str | None = None  # asked for at renting (GetAText); "keep": the carrier of a number already rented
+    price_held: int | None = None  # a price cap held until the provider said its price
 
     @property
     def renewal_price(self) -> int:
@@ -118,7 +121,8 @@ class RentalRecord:
             provider_cost=row["provider_cost"], status=row["status"], active_from=parse_ts(row["active_from"]),
             active_till=parse_ts(row["active_till"]), auto_renew=bool(row["auto_renew"]), failure=row["failure"],
             created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
-            period_price=row["period_price"], no_code=row["no_code"],
+            period_price=row["period_price"], no_code=row["no_code"], area_code=row["area_code"],
+            carrier=row["carrier"], price_held=row["price_held"],
         )
 
 

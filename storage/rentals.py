@@ -108,6 +108,14 @@ class RentalRepo:
             " ORDER BY active_till", (db_time(ending_before),))
         return [RentalRecord.from_row(r) for r in rows]
 
+    async def countries_used(self, chat_id: int, service_name: str, limit: int = 200) -> dict[str, int]:
+        """Rentals of a service per country (as the provider spelled it) in this chat's latest rentals."""
+        rows = await self.db.fetchall(
+            "SELECT country, COUNT(*) AS n FROM (SELECT country, service_name FROM rentals WHERE chat_id = ?"
+            " ORDER BY id DESC LIMIT ?) WHERE lower(service_name) = lower(?) GROUP BY country",
+            (chat_id, limit, service_name))
+        return {r["country"]: r["n"] for r in rows}
+
     async def popularity(self) -> dict[str, int]:
         """Rentals per service (lower-cased name): a summary kept on insert, one row per service, not a scan."""
         rows = await self.db.fetchall("SELECT name, rentals FROM service_popularity")

@@ -49,7 +49,9 @@ class RecordingSession(BaseSession):
                 raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
             if self.flood:
                 raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=self.flood.pop(0))
-            return self._store(method.chat_id, next(self._ids), method.text, method.reply_markup)
+            # A message keeps only an inline keyboard (a ForceReply is seen in ``calls``).
+            markup = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+            return self._store(method.chat_id, next(self._ids), method.text, markup)
         if isinstance(method, EditMessageText):
             current = self.messages.get(method.chat_id, {}).get(method.message_id)
             if current is None:
@@ -111,12 +113,12 @@ class Person:
         self.chat = (Chat(id=self.chat_id, type="private", first_name=name) if self.chat_id > 0
                      else Chat(id=self.chat_id, type="supergroup", title="Team"))
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, *, reply_to: Message | None = None) -> None:
         entities = None
         if text.startswith("/"):
             entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
         message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
-                          from_user=self.user, text=text, entities=entities)
+                          from_user=self.user, text=text, entities=entities, reply_to_message=reply_to)
         await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
 
     def screen(self) -> Message:

@@ -33,8 +33,12 @@ async def test_card_offers_exactly_the_gotsms_actions_and_each_works(gotsms_worl
     await credit(app, alice.chat_id, 2000)
     await alice.press("Rent a number")
     await alice.press("Telegram")
+    countries = alice.buttons()  # Telegram is sold in two countries: the country first, cheapest first
+    assert countries[0] == "🇬🇧 United Kingdom · from $0.55" and countries[1] == "🇺🇸 United States · from $1.10"
+    await alice.press("United States")
     offers = alice.buttons()
-    assert offers[0].startswith("$0.55") and "1 day" in offers[1]  # cheapest first, across plans
+    assert offers[0].startswith("$1.10") and "1 day" in offers[0]  # cheapest first
+    assert any("United States" in b for b in offers)  # the country can be changed from the plan list
     await alice.press("1 day")
     await alice.press("Rent for $1.10")
     buttons = alice.buttons()
@@ -94,6 +98,7 @@ async def _to_switch_confirm(app, alice):
     await credit(app, alice.chat_id, 2000)
     await alice.press("Rent a number")
     await alice.press("Telegram")
+    await alice.press("United States")
     await alice.press("1 day")
     await alice.press("Rent for $1.10")
     await alice.press("Switch to monthly")

@@ -17,6 +17,7 @@ from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpd
 
 from bot.app import COMMANDS, register_commands
 from bot.background import Background
+from bot.services import choosing
 from handlers import views
 from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
@@ -115,7 +116,8 @@ def _dynamic_values() -> dict[str, set[str]]:
     migrations = (ROOT / "storage" / "migrations.py").read_text(encoding="utf-8")
     found = re.search(r"kind IN \(('topup'[^)]*)\)", migrations)
     kinds = LEDGER_KINDS | (set(re.findall(r"'([a-z_]+)'", found.group(1))) if found else set())
-    return {"status-": statuses, "ledger-": kinds, "cmd-": set(COMMANDS)}
+    groups = {name for name, _ in choosing.GROUPS}
+    return {"status-": statuses, "ledger-": kinds, "cmd-": set(COMMANDS), "group-": groups}
 
 
 def _keys_of(node: ast.expr, where: str, dynamic: dict[str, set[str]]) -> set[str]:

@@ -126,11 +126,14 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
     await expect(menu).to_contain_text("$20.00")
     await expect(messages.locator(".row.out", has_text="/start")).to_be_visible()
 
-    # Rent a number -> Telegram -> the cheapest offer -> Rent for … : four taps, one message edited in place
+    # Rent a number -> Telegram -> its country (the first time) -> the cheapest offer -> Rent for … : one message
+    # edited in place
     await page.get_by_role("button", name="📱 Rent a number").click()
     await expect(menu).to_have_count(0)
     await expect(messages.locator(".row.in", has_text="Pick a service")).to_be_visible()
     await page.get_by_role("button", name="Telegram", exact=True).click()
+    await expect(messages.locator(".row.in", has_text="pick a country")).to_be_visible(timeout=10_000)
+    await page.get_by_role("button", name=re.compile("United States")).click()
     offers = messages.locator(".row.in", has_text="pick a plan (cheapest first)")
     await expect(offers).to_be_visible(timeout=10_000)
     labels = [t for t in await offers.locator(".kb-btn").all_inner_texts() if "$" in t]
@@ -181,6 +184,7 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
     await expect(sent).to_be_visible()
     await expect(messages.locator(".row.in", has_text="Pick a service")).to_be_visible()
     await page.get_by_role("button", name="Telegram", exact=True).click()
+    await page.get_by_role("button", name=re.compile("United States")).last.click()
     offers = messages.locator(".row.in", has_text="pick a plan (cheapest first)")
     await expect(offers).to_be_visible(timeout=10_000)
     await offers.locator(".kb-btn").first.click()

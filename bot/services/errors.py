@@ -72,3 +72,15 @@ class RenewPriceChanged(UserFacingError):
 
 class AutoRenewNeedsBalance(UserFacingError):
     key = "error-auto-renew-balance"
+
+
+class BadAreaCode(UserFacingError):
+    """A typed area code that numbers of the plan's country cannot start with."""
+
+    key = "error-bad-area-code"
+
+
+class NoNumberInArea(UserFacingError):
+    """The provider has no number in the area asked for; the charge came back."""
+
+    key = "error-no-number-in-area"

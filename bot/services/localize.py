@@ -5,6 +5,7 @@ ISO 3166 code through CLDR's territory aliases and English names, so the same co
 choice, shown with its flag and its name in the chat's language."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -34,8 +35,9 @@ def country_code(name: str) -> str | None:
 
 
 def country_key(name: str) -> str:
-    """One stable key per country whoever spells it: the ISO code, else the provider's spelling folded."""
-    return country_code(name) or name.strip().casefold()[:24] or "?"
+    """One stable key per country whoever spells it: the ISO code, else the provider's spelling folded to
+    letters and digits (it travels in callback data)."""
+    return country_code(name) or re.sub(r"[^a-z0-9]+", "", name.casefold())[:16] or "x"
 
 
 def flag(code: str | None) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, Sms
+from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, RentChoice, Sms
 from providers import errors as perr
 from providers.http import GATEWAY_STATUSES
 from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
@@ -18,6 +18,7 @@ from . import errors
 from .budget import ProviderBudget
 from .cooldowns import Cooldowns
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+from .choosing import Wishes, rent_choice
 from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
 
@@ -36,10 +37,13 @@ class RentRequest:
     snapshot_id: int
     index: int
     nonce: str
+    wishes: Wishes = Wishes()
 
 
 def provider_failure(err: ProviderError) -> errors.UserFacingError:
     """What the user is told when a provider call fails. Never includes keys or raw replies."""
+    if isinstance(err, perr.NoNumberInAreaError):
+        return errors.NoNumberInArea()
     if isinstance(err, perr.NothingAvailableError):
         return errors.NothingAvailable()
     if isinstance(err, perr.ProviderRejectedError) and err.message:
@@ -110,9 +114,10 @@ class RentalService:
         provider = self.providers.get(offer.provider)
         if provider is None:
             raise errors.ProviderUnavailable()
+        choice, charge = rent_choice(request.wishes, offer.country, provider, price, self.catalogue.markup_percent)
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
-        rental = await self._charge_pending(request, offer, price, key)
-        return await self._call_provider(rental, provider.rent(offer))
+        rental = await self._charge_pending(request, offer, charge, key, choice)
+        return await self._call_provider(rental, provider.rent(offer, choice))
 
     async def renewal_quote(self, rental: RentalRecord) -> tuple[int, Decimal] | None:
         """What renting this number again costs now, (chat's price, provider's price): the provider's current
@@ -154,7 +159,12 @@ class RentalService:
         rental = await self._charge_pending(request, offer, price, f"renew:{old.id}:{nonce}")
         return await self._call_provider(rental, provider.renew(old.provider_rental_id))
 
-    async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str) -> RentalRecord:
+    async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str,
+                              choice: RentChoice | None = None) -> RentalRecord:
+        asked = {}
+        if choice is not None:
+            asked = {"area_code": choice.area_code, "carrier": "keep" if choice.keep_carrier else choice.carrier,
+                     "price_held": price if choice.max_price is not None else None}
         try:
             async with self.db.transaction() as conn:
                 rental = await RentalRepo.insert_pending(
@@ -163,6 +173,7 @@ class RentalService:
                     billing=str(offer.billing), duration_label=offer.duration_label, country=offer.country,
                     duration_minutes=offer.duration_minutes,
                     price_charged=price, period_price=price, provider_cost=str(offer.price), request_key=key,
+                    **asked,
                 )
                 if price > 0:
                     await ledger.post(conn, request.chat_id, -price, "charge", f"rental:{rental.id}",
@@ -213,11 +224,22 @@ class RentalService:
         raise errors.ProviderUnavailable() from None
 
     async def activate(self, rental_id: int, result: Rental) -> RentalRecord:
+        """The provider rented it. A rent that held a price cap settles here, in the same transaction: the
+        chat pays the provider's price plus markup and gets the rest of the hold back."""
         async with self.db.transaction() as conn:
+            rental = await RentalRepo.lock(conn, rental_id)
+            settled = {}
+            if rental.price_held is not None and rental.status == "pending" and result.price is not None:
+                actual = price_for_chat(result.price, self.catalogue.markup_percent)
+                if actual < rental.price_charged:
+                    await ledger.post(conn, rental.chat_id, rental.price_charged - actual, "refund",
+                                      f"rental:{rental.id}", idempotency_key=f"settle:rental:{rental.id}",
+                                      note=rental.service_name)
+                    settled = {"price_charged": actual, "period_price": actual, "provider_cost": str(result.price)}
             return await RentalRepo.update(
                 conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
                 active_from=result.active_from or utcnow(), active_till=result.active_till,
-                auto_renew=result.auto_renew,
+                auto_renew=result.auto_renew, **settled,
             )
 
     async def cancel_and_refund(self, rental_id: int, reason: str) -> RentalRecord:

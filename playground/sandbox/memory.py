@@ -46,7 +46,7 @@ class MemoryProvider(Provider):
     async def get_balance(self) -> Decimal:
         return self.balance
 
-    async def rent(self, offer: Offer) -> Rental:
+    async def rent(self, offer: Offer, choice=None) -> Rental:
         self.rent_calls += 1
         if self.rent_delay:
             await asyncio.sleep(self.rent_delay)

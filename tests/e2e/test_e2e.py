@@ -108,12 +108,17 @@ async def credit(op: Person, chat_id: int, amount: str) -> None:
 
 
 async def open_offers(person: Person, start: dict | None = None) -> Pressed:
-    """From a screen with the main menu (or a fresh /rent) to the offers of Telegram."""
+    """From a screen with the main menu (or a fresh /rent) to the offers of Telegram in the United States (the
+    sandbox sells Telegram in several countries: the first time in a chat, the country is picked first)."""
     if start is None:
         start = await person.send(person.command("/rent telegram"), expect="Services matching")
-        return await person.press("Telegram", start)
-    services = await person.press("Rent a number", start)
-    return await person.press("Telegram", services.screen)
+        pressed = await person.press("Telegram", start)
+    else:
+        services = await person.press("Rent a number", start)
+        pressed = await person.press("Telegram", services.screen)
+    if "pick a country" in pressed.screen["text"]:
+        pressed = await person.press("United States", pressed.screen)
+    return pressed
 
 
 async def rent(person: Person, offer: tuple[str, ...] = GOTSMS_DAY) -> dict:
