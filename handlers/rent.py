@@ -106,7 +106,8 @@ async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: 
     provider = providers.get(offer.provider)
     text = t("confirm-title", service=offer.service_name, provider=provider.title if provider else offer.provider,
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
-             country=offer.country, price=format_money(price), after=format_money(chat.balance - price))
+             country=views.country_text(t, offer.country), price=format_money(price),
+             after=format_money(chat.balance - price))
     # The refund rule, said before paying: an activation without a code is refunded by itself.
     text += "\n\n" + t("rule-no-code" if offer.billing == BillingType.SMS else "rule-duration")
     await show(callback, text, keyboards.confirm(t, callback_data.snap, callback_data.i, key,
