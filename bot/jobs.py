@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
+from bot.services.localize import duration_name
 from bot.services.pricing import format_money
 from providers import ProviderError, RentalStatus
 from storage import (
@@ -143,8 +144,11 @@ class Jobs:
     async def reconcile(self) -> int:
         for settled in await self.switches.reconcile():
             s = settled.switch
+            chat = await self.chats.get(settled.rental.chat_id)
+            # The plan in the chat's language; the provider's label only when its length is unknown.
+            duration = (duration_name(s.duration_minutes, chat.language) if chat else None) or s.duration_label
             await self._tell(settled.rental, "notify-switch-refunded" if settled.refunded else "notify-switch-done",
-                             duration=s.duration_label, price=format_money(s.price))
+                             duration=duration, price=format_money(s.price))
         changed = await self.rentals.reconcile_pending()
         for rental in changed:
             if rental.status == "active":

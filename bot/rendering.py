@@ -13,9 +13,9 @@ from storage import Chat, RentalRecord, StoredSms
 
 
 class Renderer(Protocol):
-    def code_message(self, language: str, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
-                     is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
-        """A pushed SMS: its text and buttons."""
+    def code_message(self, chat: Chat, sms: StoredSms, rental: RentalRecord,
+                     actions: set[Capability]) -> tuple[str, InlineKeyboardMarkup]:
+        """A pushed SMS: its text and buttons, in the chat's language and time zone."""
 
     def notice(self, language: str, key: str, **params) -> str:
         """A notice to a chat (expired, renewed, refunded, ...) in its language."""

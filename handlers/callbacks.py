@@ -170,3 +170,13 @@ class GroupRentCb(CallbackData, prefix="g"):
 
 class PanelCb(CallbackData, prefix="p"):
     days: Annotated[int, Field(ge=1, le=366)]
+
+
+class TimeZonesCb(CallbackData, prefix="zs"):
+    """Settings: open the time zone picker."""
+
+
+class TimeZoneCb(CallbackData, prefix="z"):
+    """A zone picked in Settings, by IANA name; one the tz data does not know is refused (forged data)."""
+
+    zone: Annotated[str, Field(max_length=60)]  # "z:" + 60 fits the 64 bytes; IANA names are at most 32

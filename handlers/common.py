@@ -23,7 +23,7 @@ MONEY_PARAMS = ("missing", "price", "balance", "amount")
 
 
 class ChatContextMiddleware(BaseMiddleware):
-    """Gives every handler ``chat`` (our record of this chat) and ``t`` (its texts)."""
+    """Gives every handler ``chat`` (our record of this chat) and ``t`` (its texts, in its language and zone)."""
 
     def __init__(self, chats: ChatRepo) -> None:
         self.chats = chats
@@ -44,7 +44,7 @@ class ChatContextMiddleware(BaseMiddleware):
             title = tg_chat.title or tg_chat.full_name or ""
             chat = await self.chats.ensure(tg_chat.id, tg_chat.type, title, pick_language(user and user.language_code))
         data["chat"] = chat
-        data["t"] = Texts(chat.language)
+        data["t"] = Texts(chat.language, chat.time_zone)
         return await handler(event, data)
 
 

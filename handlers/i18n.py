@@ -32,8 +32,9 @@ def pick_language(code: str | None) -> str:
 
 
 class Texts:
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, time_zone: str = "UTC") -> None:
         self.language = language if language in available_languages() else DEFAULT_LANGUAGE
+        self.time_zone = time_zone  # the chat's (Settings): the views show times in it
         self._own = catalog(self.language)
         self._fallback = catalog(DEFAULT_LANGUAGE)
 

@@ -144,7 +144,8 @@ async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, b
     text = t("switch-confirm", service=rental.service_name, phone=rental.phone or "",
              provider=provider.title if provider else rental.provider,
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
-             price=format_money(quote.price), ends=views.when(quote.ends_about),
+             price=format_money(quote.price), ends=views.when(t, quote.ends_about),
+             zone=views.zone_of(t, quote.ends_about),
              after=format_money(chat.balance - quote.price))
     await show(callback, text, keyboards.switch_confirm(t, rental.id, callback_data.snap, callback_data.i,
                                                         format_money(quote.price)))
@@ -157,7 +158,8 @@ async def switch_plan(callback: CallbackQuery, callback_data: SwitchCb, callback
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
     done = await switches.switch(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
                                  callback_data.i, callback_data.n)
-    callback_answer.text = t("switched", duration=done.duration_label)[:200]
+    duration = views.duration_text(t, done.billing, done.duration_label, done.duration_minutes)
+    callback_answer.text = t("switched", duration=duration)[:200]
     await show_card(callback, chat, t, done.id, rentals, sms_repo, providers, screens)
 
 

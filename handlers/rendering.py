@@ -19,11 +19,12 @@ class ChatRenderer:
         self.rentals, self.sms, self.providers = rentals, sms, providers
 
     async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
-        return await card_view(chat, Texts(chat.language), rental, self.rentals, self.sms, self.providers)
+        return await card_view(chat, Texts(chat.language, chat.time_zone), rental, self.rentals, self.sms,
+                               self.providers)
 
-    def code_message(self, language: str, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
-                     is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
-        return views.code_message(Texts(language), sms, rental, actions, is_group=is_group)
+    def code_message(self, chat: Chat, sms: StoredSms, rental: RentalRecord,
+                     actions: set[Capability]) -> tuple[str, InlineKeyboardMarkup]:
+        return views.code_message(Texts(chat.language, chat.time_zone), sms, rental, actions, is_group=chat.is_group)
 
     def notice(self, language: str, key: str, **params) -> str:
         return Texts(language)(key, **params)

@@ -227,7 +227,7 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
         return text, keyboards.short_of_money(t, key)
     text = t("confirm-title", service=offer.service_name, provider=provider.title,
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
-             country=localize.country_label(offer.country, t.language), price=format_money(price),
+             country=views.country_text(t, offer.country), price=format_money(price),
              after=format_money(chat.balance - charge))
     text += views.wish_lines(t, provider, wishes, price)
     # The refund rule, said before paying: an activation without a code is refunded by itself.

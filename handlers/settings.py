@@ -1,25 +1,34 @@
-"""Settings: the chat's language; in groups, who may spend the group balance (admins decide)."""
+"""Settings: the chat's language and time zone; in groups, who may spend the group balance (admins decide)."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services.errors import NotAllowed
+from bot.services.localize import valid_zone, zone_label, zone_offset
 from storage import Chat, ChatRepo
 
-from .callbacks import GroupRentCb, LangCb, MenuCb, Screen
+from .callbacks import GroupRentCb, LangCb, MenuCb, Screen, TimeZoneCb, TimeZonesCb
 from .common import show
 from .i18n import Texts, available_languages
 from .permissions import AdminCache
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
+# The picker's zones: where the bot's Russian- and English-speaking chats mostly are. Shown west to east by
+# their offset today (summer time moves them); a chat's own zone is always among them.
+COMMON_ZONES = ("America/Los_Angeles", "America/New_York", "America/Sao_Paulo", "UTC", "Europe/London",
+                "Europe/Berlin", "Europe/Kyiv", "Europe/Moscow", "Asia/Dubai", "Asia/Yekaterinburg", "Asia/Almaty",
+                "Asia/Kolkata", "Asia/Novosibirsk", "Asia/Shanghai", "Asia/Tokyo", "Asia/Vladivostok")
 
 
 def settings_view(t: Texts, chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
     text = t("settings-title", language=LANGUAGE_NAMES.get(chat.language, chat.language))
+    text += "\n" + t("settings-time-zone", zone=zone_label(chat.time_zone, t.language))
     rows = [[InlineKeyboardButton(text=t("btn-lang", name=LANGUAGE_NAMES.get(code, code)),
-                                  callback_data=LangCb(code=code).pack()) for code in available_languages()]]
+                                  callback_data=LangCb(code=code).pack()) for code in available_languages()],
+            [InlineKeyboardButton(text=t("btn-time-zone"), callback_data=TimeZonesCb().pack())]]
     if chat.is_group:
         who = t("settings-who-all") if chat.members_can_rent else t("settings-who-admins")
         text += "\n" + t("settings-group-rent", who=who)
@@ -27,6 +36,18 @@ def settings_view(t: Texts, chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
         rows.append([InlineKeyboardButton(text=t(key),
                                           callback_data=GroupRentCb(all=not chat.members_can_rent).pack())])
     rows.append([InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def time_zones_view(t: Texts, chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
+    """The picker: two zones a row, each its offset now and its city in the chat's language; ✓ marks the chat's."""
+    zones = sorted(filter(valid_zone, {*COMMON_ZONES, chat.time_zone}),
+                   key=lambda zone: (zone_offset(zone), zone != "UTC", zone))
+    buttons = [InlineKeyboardButton(text=("✓ " if zone == chat.time_zone else "") + zone_label(zone, t.language),
+                                    callback_data=TimeZoneCb(zone=zone).pack()) for zone in zones]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.SETTINGS).pack())])
+    text = t("time-zone-title", zone=zone_label(chat.time_zone, t.language))
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -50,7 +71,24 @@ async def set_language(callback: CallbackQuery, callback_data: LangCb, bot: Bot,
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
     await chats.set_language(chat.id, callback_data.code)
     chat = await chats.get(chat.id)
-    await show(callback, *settings_view(Texts(chat.language), chat))
+    await show(callback, *settings_view(Texts(chat.language, chat.time_zone), chat))
+
+
+async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, admins: AdminCache) -> None:
+    await _require_group_admin(bot, admins, chat, callback.from_user.id)  # the same rule as the language
+    await show(callback, *time_zones_view(t, chat))
+
+
+async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, callback_answer: CallbackAnswer,
+                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache) -> None:
+    if not valid_zone(callback_data.zone):
+        raise NotAllowed()
+    await _require_group_admin(bot, admins, chat, callback.from_user.id)
+    await chats.set_time_zone(chat.id, callback_data.zone)
+    chat = await chats.get(chat.id)
+    t = Texts(chat.language, chat.time_zone)
+    callback_answer.text = t("time-zone-set", zone=zone_label(chat.time_zone, t.language))
+    await show(callback, *settings_view(t, chat))
 
 
 async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bot: Bot, chat: Chat, t: Texts,
@@ -68,4 +106,6 @@ def setup() -> Router:
     router.callback_query.register(settings_button, MenuCb.filter(F.to == Screen.SETTINGS))
     router.callback_query.register(set_language, LangCb.filter())
     router.callback_query.register(set_group_rent, GroupRentCb.filter())
+    router.callback_query.register(time_zone_picker, TimeZonesCb.filter())
+    router.callback_query.register(set_time_zone, TimeZoneCb.filter())
     return router

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.catalogue import PricedOffer
 from bot.services.choosing import KEEP_CARRIER, Wishes
+from bot.services.localize import country_label, duration_name, format_moment, utc_offset
 from bot.services.pricing import format_money
 from providers import BillingType, Capability, Choice, Offer, Provider
 from storage import LedgerEntry, RentalRecord, StoredSms
@@ -22,11 +23,15 @@ STATUS_ICONS = {"active": "🟢", "pending": "⏳", "finished": "⚪", "cancelle
 
 
 def duration_text(t: Texts, billing: str, label: str, minutes: int | None = None) -> str:
+    """The plan's length in the chat's language; the provider's own label only when the minutes are unknown."""
     if billing == BillingType.SMS and not label:
         return t("billing-sms")
-    if label:
-        return label
-    return t("duration-minutes", n=minutes) if minutes else t("billing-sms")
+    return duration_name(minutes, t.language) or label or t("billing-sms")
+
+
+def country_text(t: Texts, country: str) -> str:
+    """A provider's country as the chat reads it: flag and name in its language."""
+    return country_label(country, t.language)
 
 
 def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest: bool = False) -> str:
@@ -34,7 +39,8 @@ def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest:
     price for this length among the providers selling it."""
     o: Offer = priced.offer
     label = t("offer-label", price=format_money(priced.price), provider=provider_title,
-              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes), country=o.country)
+              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes),
+              country=country_text(t, o.country))
     return t("offer-cheapest", label=label) if cheapest else label
 
 
@@ -50,9 +56,14 @@ def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> 
     return t("time-hours", h=hours, m=minutes) if hours else t("time-minutes", m=minutes)
 
 
-def when(moment: datetime | None) -> str:
-    """Texts label these times UTC; providers report in their own zones."""
-    return moment.astimezone(UTC).strftime("%d.%m %H:%M") if moment else "—"
+def when(t: Texts, moment: datetime | None) -> str:
+    """A stored (UTC) moment in the chat's language and time zone."""
+    return format_moment(moment, t.language, t.time_zone)
+
+
+def zone_of(t: Texts, moment: datetime | None) -> str:
+    """Names the chat's zone after a time shown in it ("UTC+03:00"), at that moment's offset; nothing after "—"."""
+    return utc_offset(t.time_zone, moment) if moment else ""
 
 
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
@@ -61,7 +72,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
     lines.append(t("card-phone", phone=rental.phone) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
-                   duration=duration_text(t, rental.billing, rental.duration_label)))
+                   duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
     if rental.status == "active" and rental.active_till:
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
     lines.append(t("card-price", price=format_money(rental.price_charged)))
@@ -73,7 +84,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     if codes:
         lines.append(t("card-codes"))
         for sms in codes:
-            lines.append(t("card-code-line", code=sms.code or "—", when=when(sms.received_at)))
+            lines.append(t("card-code-line", code=sms.code or "—", when=when(t, sms.received_at)))
     elif rental.is_open:
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
@@ -86,7 +97,7 @@ def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[
     if not messages:
         lines.append(t("history-empty"))
     for sms in messages:
-        lines.append(t("card-sms-line", when=when(sms.received_at), body=sms.body or sms.code or ""))
+        lines.append(t("card-sms-line", when=when(t, sms.received_at), body=sms.body or sms.code or ""))
     return "\n".join(lines)[:4000], keyboards.to_card(t, rental.id)
 
 
@@ -97,7 +108,7 @@ def number_label(t: Texts, rental: RentalRecord) -> str:
 
 def ledger_line(t: Texts, entry: LedgerEntry) -> str:
     amount = format_money(entry.amount)
-    return t("balance-line", when=when(entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,
+    return t("balance-line", when=when(t, entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,
              what=t(f"ledger-{entry.kind}", note=entry.note))
 
 
@@ -109,7 +120,8 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     lines = [first, t("code-number", phone=rental.phone or "")]
     if sms.body and sms.body != sms.code:
         lines.append(Html("<blockquote>") + html_escape(sms.body[:3000]) + Html("</blockquote>"))
-    lines.append(t("code-received", when=when(sms.received_at or utcnow())))
+    received = sms.received_at or utcnow()
+    lines.append(t("code-received", when=when(t, received), zone=zone_of(t, received)))
     if rental.status in CLOSED_STATUSES:
         # Posted at once even so: the user may still need it (README: codes, exactly once).
         lines.append(t("code-after-close", status=Html(t(f"status-{rental.status}"))))

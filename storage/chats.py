@@ -32,6 +32,11 @@ class ChatRepo:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE chats SET language = ? WHERE id = ?", (language, chat_id))
 
+    async def set_time_zone(self, chat_id: int, time_zone: str) -> None:
+        """An IANA name (the caller checked it): the chat's screens show times in it."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE chats SET time_zone = ? WHERE id = ?", (time_zone, chat_id))
+
     async def set_members_can_rent(self, chat_id: int, allowed: bool) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE chats SET members_can_rent = ? WHERE id = ?", (int(allowed), chat_id))

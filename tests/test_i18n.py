@@ -316,6 +316,10 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.screen("settings", user, key="settings-title")
     assert s.label("btn-lang", name=LANGUAGE_NAMES["en"]) in user.buttons()
     assert s.label("btn-lang", name=LANGUAGE_NAMES["ru"]) in user.buttons()
+    await user.press(s.label("btn-time-zone"))
+    s.screen("time zone picker", user, key="time-zone-title")
+    s.answer("time zone set", await user.press("Москва" if lang == "ru" else "Moscow"), key="time-zone-set")
+    assert "UTC+03:00" in s.screen("settings, zone set", user, key="settings-time-zone")
     await user.press(s.label("home"))
 
     # Rent: services, a service, offers, confirm without money.
@@ -497,6 +501,10 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     s.screen("group settings, all may rent", ann, key="settings-group-rent")
     assert s.label("settings-who-all") in ann.screen().text
     s.has_buttons("group settings", ann, "btn-only-admins-rent")
+    await ann.press(s.label("btn-time-zone"))
+    s.screen("group time zone picker", ann, key="time-zone-title")
+    await ann.press(s.label("back"))
+    s.screen("group settings from the picker", ann, key="settings-time-zone")
 
     await max_.send("/rent@rent_test_bot telegram")
     await max_.press("Telegram")
