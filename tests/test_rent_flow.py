@@ -119,8 +119,8 @@ async def test_outcome_unknown_stays_pending_then_reconciles(app, alice, provide
 
     real_rent = provider.rent
 
-    async def rent_then_lose_reply(offer):
-        await real_rent(offer)  # the provider rents, but the reply is lost
+    async def rent_then_lose_reply(offer, choice=None):
+        await real_rent(offer, choice)  # the provider rents, but the reply is lost
         raise perr.OutcomeUnknownError("timed out", provider="memsms")
 
     provider.rent = rent_then_lose_reply
