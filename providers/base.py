@@ -102,5 +102,14 @@ class Provider(abc.ABC):
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
+    def _check_choice(self, choice: RentChoice | None) -> None:
+        """Refuses, before anything is sent, a wish not in ``rent_choices``: silently dropping one (a price cap
+        above all) could let the provider charge more than the user agreed to. A ProviderError, so the bot
+        refunds at once."""
+        unlisted = choice.wishes() - self.rent_choices if choice is not None else frozenset()
+        if unlisted:
+            raise UnsupportedOperationError(
+                f"rent does not take {', '.join(sorted(unlisted))}", provider=self.name)
+
     def _unsupported(self, capability: Capability) -> UnsupportedOperationError:
         return UnsupportedOperationError(f"{capability} is not supported", provider=self.name)

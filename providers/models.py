@@ -75,6 +75,18 @@ class RentChoice:
     keep_carrier: bool | None = None
     max_price: Decimal | None = None
 
+    def wishes(self) -> frozenset[Choice]:
+        """The choices this asks for. A blank text is no wish; so is ``keep_carrier`` False (not keeping a
+        carrier is what a provider without carriers does anyway)."""
+        asked = set()
+        if (self.area_code or "").strip():
+            asked.add(Choice.AREA_CODE)
+        if (self.carrier or "").strip() or self.keep_carrier:
+            asked.add(Choice.CARRIER)
+        if self.max_price is not None:
+            asked.add(Choice.MAX_PRICE)
+        return frozenset(asked)
+
 
 @dataclass(frozen=True, slots=True)
 class Rental:

@@ -24,11 +24,12 @@ import pytest
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider
-from providers import Capability, Offer, Provider, Rental, RentalStatus, Service, Sms
+from providers import Capability, Choice, Offer, Provider, Rental, RentalStatus, RentChoice, Service, Sms
 from providers.codes import extract_code
 from providers.errors import (
     AuthenticationError,
     MalformedReplyError,
+    NothingAvailableError,
     NotFoundError,
     OutcomeUnknownError,
     ProviderError,
@@ -301,6 +302,85 @@ async def test_unknown_rental_is_not_found(contract):
     unknown = "9d3f8f6a-0000-4000-8000-999999999999" if provider.name == "gotsms" else "987654321"
     assert unknown != rental.id
     await raises(NotFoundError, provider.get_rental(unknown))
+
+
+# ---------------------------------------------------------------- rent choices
+
+# One wish of each kind, to ask a provider for what it may not take.
+WISHES = {
+    Choice.AREA_CODE: RentChoice(area_code="212"),
+    Choice.CARRIER: RentChoice(carrier="at&t"),
+    Choice.MAX_PRICE: RentChoice(max_price=Decimal("100")),
+}
+
+
+def need_choice(provider: Provider, choice: Choice) -> None:
+    if choice not in provider.rent_choices:
+        pytest.skip(f"{provider.name} does not take {choice}")
+
+
+async def test_rent_choices_are_declared(contract):
+    provider, _ = contract
+    assert isinstance(provider.rent_choices, frozenset) and all(isinstance(c, Choice) for c in provider.rent_choices)
+    assert isinstance(provider.carriers, tuple) and all(isinstance(c, str) and c for c in provider.carriers)
+    # Carriers to pick from exactly where a carrier may be asked for.
+    assert bool(provider.carriers) == (Choice.CARRIER in provider.rent_choices)
+
+
+async def test_rent_with_no_wishes_is_a_plain_rent(contract):
+    provider, _ = contract
+    _, offer = await first_offer(provider)
+    before = await provider.get_balance()
+    rental = await provider.rent(offer, RentChoice(area_code=" ", carrier="", keep_carrier=False))
+    assert rental.status is RentalStatus.ACTIVE and rental.provider == provider.name
+    assert await provider.get_balance() == before - offer.price
+
+
+async def test_a_wish_not_listed_is_refused_before_anything_is_sent(contract):
+    provider, driver = contract
+    unlisted = [c for c in WISHES if c not in provider.rent_choices]
+    if not unlisted:
+        pytest.skip(f"{provider.name} takes every wish")
+    _, offer = await first_offer(provider)
+    before = await provider.get_balance()
+    sent_before = driver.count_requests() if driver.http else 0
+    for choice in unlisted:
+        err = await raises(UnsupportedOperationError, provider.rent(offer, WISHES[choice]))
+        assert err.provider == provider.name and str(choice) in err.message
+    if driver.http:
+        assert driver.count_requests() == sent_before
+    assert await provider.get_balance() == before
+
+
+async def test_an_area_code_gives_a_number_in_it(contract):
+    provider, _ = contract
+    need_choice(provider, Choice.AREA_CODE)
+    offer = await find_offer(provider, lambda o: o.country == "USA")
+    rental = await provider.rent(offer, RentChoice(area_code="212"))
+    assert rental.phone.replace(" ", "").startswith("+1212")
+
+
+async def test_a_cap_below_the_price_is_refused_and_charges_nothing(contract):
+    provider, _ = contract
+    need_choice(provider, Choice.MAX_PRICE)
+    _, offer = await first_offer(provider)
+    before = await provider.get_balance()
+    await raises(NothingAvailableError, provider.rent(offer, RentChoice(max_price=offer.price - Decimal("0.01"))))
+    assert await provider.get_balance() == before
+    rental = await provider.rent(offer, RentChoice(max_price=offer.price))
+    assert rental.price == offer.price
+
+
+async def test_memory_provider_takes_the_choices_it_is_given():
+    provider = MemoryProvider(rent_choices=(Choice.AREA_CODE, Choice.MAX_PRICE))
+    [offer, _] = await provider.list_offers(provider.services[0])
+    choice = RentChoice(area_code="212", max_price=offer.price)
+    rental = await provider.rent(offer, choice)
+    assert provider.last_choice == choice and rental.phone.startswith("+1212")
+    await raises(UnsupportedOperationError, provider.rent(offer, RentChoice(carrier="at&t")))
+    assert provider.last_choice == RentChoice(carrier="at&t")  # recorded even when refused
+    await raises(NothingAvailableError, provider.rent(offer, RentChoice(max_price=offer.price / 2)))
+    assert provider.balance == Decimal("100") - offer.price and list(provider.rentals) == [rental.id]
 
 
 # ---------------------------------------------------------------- SMS

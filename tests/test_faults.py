@@ -34,7 +34,7 @@ class EasternProvider(MemoryProvider):
     """Reports end times in US Eastern, as GetAText does."""
 
     async def rent(self, offer, choice=None):
-        rental = await super().rent(offer)
+        rental = await super().rent(offer, choice)
         eastern = Rental(**{**{f: getattr(rental, f) for f in rental.__slots__},
                             "active_from": rental.active_from.astimezone(EASTERN),
                             "active_till": (datetime.now(UTC) + timedelta(minutes=10)).astimezone(EASTERN)})
@@ -506,7 +506,7 @@ def _server_error_after(provider: MemoryProvider, *, rented_anyway: bool, status
 
     async def rent(offer, choice=None):
         if rented_anyway:
-            await real(offer)
+            await real(offer, choice)
         raise errors.OutcomeUnknownError(f"server error {status}; outcome unknown", provider=provider.name,
                                          status=status)
 

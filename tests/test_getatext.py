@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from aiohttp import web
 
-from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.getatext import NO_NUMBERS_FOR_CARRIER, FakeGetAText
 from providers.errors import (
     AuthenticationError,
     ConnectionFailedError,
@@ -33,7 +33,7 @@ from providers.getatext import (
     cancel_available_at,
     parse_webhook,
 )
-from providers.models import BillingType, Capability, RentalStatus, Service
+from providers.models import BillingType, Capability, Choice, RentalStatus, RentChoice, Service
 
 KEY = "sk_test_very_secret_key_42"
 RENT = "/api/v1/rent-a-number"
@@ -123,6 +123,103 @@ async def test_rent_refused_when_the_price_rose(client, fake):
     with pytest.raises(NothingAvailableError):
         await client.rent_a_number("whatsapp", max_price="0.50")
     assert fake.balance == Decimal("100.00")
+
+
+# ------------------------------------------------------------ rent choices: carrier and price cap
+
+
+async def whatsapp(client: GetATextClient):
+    [offer] = await client.list_offers(Service("whatsapp", "Whatsapp"))
+    return offer  # $0.55 at the fake
+
+
+async def test_rent_takes_a_carrier_and_a_price_cap(client):
+    assert client.rent_choices == {Choice.CARRIER, Choice.MAX_PRICE}
+    assert client.carriers == ("at&t", "verizon", "t-mobile")
+
+
+async def test_a_carrier_and_a_cap_are_sent_and_honoured(client, fake):
+    assert fake.last_rent_body is None
+    rental = await client.rent(await whatsapp(client), RentChoice(carrier=" t-mobile ", max_price=Decimal("0.60")))
+    assert fake.last_rent_body == {"service": "whatsapp", "max_price": 0.6, "carrier": "t-mobile"}
+    assert fake.rentals[int(rental.id)].carrier == "t-mobile"
+    assert rental.price == Decimal("0.55") and fake.balance == Decimal("99.45")
+
+
+async def test_a_carrier_premium_over_the_cap_is_refused_and_charges_nothing(client, fake):
+    offer = await whatsapp(client)
+    with pytest.raises(NothingAvailableError, match="max price"):
+        await client.rent(offer, RentChoice(carrier="verizon", max_price=Decimal("0.60")))  # 0.55 + 0.10
+    assert fake.last_rent_body == {"service": "whatsapp", "max_price": 0.6, "carrier": "verizon"}
+    # Without a cap of the user's, the cap is the offer's price: the premium is refused too.
+    with pytest.raises(NothingAvailableError, match="max price"):
+        await client.rent(offer, RentChoice(carrier="verizon"))
+    assert fake.last_rent_body == {"service": "whatsapp", "max_price": 0.55, "carrier": "verizon"}
+    assert fake.balance == Decimal("100.00") and fake.rentals == {} and fake.services["whatsapp"].stock == 66
+
+
+async def test_a_carrier_premium_under_the_cap_is_charged_and_reported(client, fake):
+    rental = await client.rent(await whatsapp(client), RentChoice(carrier="Verizon", max_price=Decimal("0.70")))
+    assert rental.price == Decimal("0.65")  # the reply's price: what was charged, not the listed 0.55
+    assert fake.rentals[int(rental.id)].carrier == "verizon" and fake.balance == Decimal("99.35")
+    assert (await client.get_rental(rental.id)).price == Decimal("0.65")  # rental-status's cost agrees
+
+
+async def test_keep_carrier_takes_the_carrier_of_the_active_rental(client, fake):
+    offer = await whatsapp(client)
+    first = await client.rent(offer, RentChoice(carrier="verizon", max_price=Decimal("1")))
+    kept = await client.rent(offer, RentChoice(keep_carrier=True, max_price=Decimal("1")))
+    assert fake.last_rent_body == {"service": "whatsapp", "max_price": 1.0, "keep_carrier": True}
+    assert fake.rentals[int(kept.id)].carrier == "verizon" and kept.price == Decimal("0.65")
+    # Keeping wins over a carrier named in the same request (the document: keep it "if a number is already rented").
+    also_kept = await client.rent(offer, RentChoice(carrier="at&t", keep_carrier=True, max_price=Decimal("1")))
+    assert fake.rentals[int(also_kept.id)].carrier == "verizon"
+    # No active rental left: nothing to keep, the cheapest carrier.
+    for rental in (first, kept, also_kept):
+        await client.finish(rental.id)
+    fresh = await client.rent(offer, RentChoice(keep_carrier=True))
+    assert fake.rentals[int(fresh.id)].carrier == "at&t" and fresh.price == Decimal("0.55")
+    assert fake.balance == Decimal("100") - 3 * Decimal("0.65") - Decimal("0.55")
+
+
+async def test_keep_carrier_false_is_sent_and_ignores_the_active_rental(client, fake):
+    offer = await whatsapp(client)
+    await client.rent(offer, RentChoice(carrier="verizon", max_price=Decimal("1")))
+    other = await client.rent(offer, RentChoice(carrier="t-mobile", keep_carrier=False))
+    assert fake.last_rent_body == {
+        "service": "whatsapp", "max_price": 0.55, "carrier": "t-mobile", "keep_carrier": False}
+    assert fake.rentals[int(other.id)].carrier == "t-mobile"
+
+
+@pytest.mark.parametrize("carrier", ["t-mobile", "sprint"])  # out of stock; unknown to the fake
+async def test_a_carrier_without_numbers_is_nothing_available(client, fake, carrier):
+    fake.empty_carriers = {"t-mobile"}
+    with pytest.raises(NothingAvailableError) as caught:
+        await client.rent(await whatsapp(client), RentChoice(carrier=carrier))
+    assert caught.value.message == NO_NUMBERS_FOR_CARRIER and caught.value.status == 400
+    assert fake.balance == Decimal("100.00") and fake.rentals == {}
+
+
+async def test_an_area_code_is_refused_before_sending(client, fake):
+    with pytest.raises(UnsupportedOperationError) as caught:
+        await client.rent(await whatsapp(client), RentChoice(area_code="212", carrier="at&t"))
+    assert caught.value.provider == "getatext" and sent(fake, RENT) == [] and fake.rentals == {}
+
+
+async def test_rent_multiple_services_honours_the_carrier_premium(client, fake):
+    with pytest.raises(NothingAvailableError, match="max price"):
+        await client.rent_multiple_services(["whatsapp", "telegram"], max_price=1, carrier="verizon")  # 1.20
+    result = await client.rent_multiple_services(["whatsapp", "telegram"], max_price="1.20", carrier="verizon")
+    assert [r.price for r in result.rentals] == [Decimal("0.65"), Decimal("0.55")]
+    assert result.total_cost == Decimal("1.20") and fake.balance == Decimal("98.80")
+    assert {fake.rentals[int(r.id)].carrier for r in result.rentals} == {"verizon"}
+
+
+async def test_re_rent_keeps_the_numbers_carrier_and_its_premium(client, fake):
+    rental = await client.rent(await whatsapp(client), RentChoice(carrier="verizon", max_price=Decimal("1")))
+    renewed = await client.renew(rental.id)
+    assert fake.rentals[int(renewed.id)].carrier == "verizon" and renewed.price == Decimal("0.65")
+    assert fake.balance == Decimal("98.70")
 
 
 async def test_rent_multiple_services(client, fake):

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from playground.sandbox.gotsms import REFUND_REFUSED, FakeGotSms
+from playground.sandbox.gotsms import AREA_CODE_INVALID, NO_NUMBERS_IN_AREA, REFUND_REFUSED, FakeGotSms
 from providers import errors
 from providers.gotsms import GotSmsClient, MessagePage, PricelistEntry, RentUpdate
-from providers.models import BillingType, Capability, NumberStatus, RentalStatus
+from providers.models import BillingType, Capability, Choice, NumberStatus, RentalStatus, RentChoice
 
 SECRET = "gs-live-0123456789abcdefSECRET"
 
@@ -41,6 +42,12 @@ async def offer_for(client: GotSmsClient, service: str, duration_label: str):
     services = {s.name: s for s in await client.list_services()}
     offers = await client.list_offers(services[service])
     return next(o for o in offers if o.duration_label == duration_label)
+
+
+async def offer_in(client: GotSmsClient, service: str, country: str, duration_label: str = "1 day"):
+    services = {s.name: s for s in await client.list_services()}
+    offers = await client.list_offers(services[service])
+    return next(o for o in offers if o.duration_label == duration_label and o.country == country)
 
 
 async def rent(client: GotSmsClient, service: str = "Telegram", duration_label: str = "1 day"):
@@ -88,7 +95,8 @@ async def test_list_offers_maps_rent_plans(fake, client):
     fake.per_page_cap = 2
     telegram = next(s for s in await client.list_services() if s.name == "Telegram")
     offers = await client.list_offers(telegram)
-    assert len(offers) == 4 and {o.service_id for o in offers} == {telegram.id}
+    assert len(offers) == 6 and {o.service_id for o in offers} == {telegram.id}
+    assert sorted(o.country for o in offers if o.duration_label == "1 day") == ["Canada", "USA", "United Kingdom"]
     daily = next(o for o in offers if o.duration_label == "1 day")
     assert daily.provider == "gotsms" and daily.id == fake.find_plan("Telegram", "day")
     assert (daily.price, daily.renew_price, daily.billing) == (Decimal("1"), Decimal("1"), BillingType.DURATION)
@@ -106,8 +114,11 @@ async def test_api_list_rent_plans_filters(fake, client):
     per_sms = await client.api_list_rent_plans(billing_type=BillingType.SMS)
     assert {o.service_name for o in per_sms} == {"Telegram", "Discord"}
     canada = next(c["id"] for c in fake.countries.values() if c["name"] == "Canada")
-    assert [o.service_name for o in await client.api_list_rent_plans(country_id=canada)] == ["Google"]
-    assert [o.country for o in await client.api_list_rent_plans(search="whats")] == ["USA", "USA"]
+    in_canada = await client.api_list_rent_plans(country_id=canada)
+    assert [o.service_name for o in in_canada] == ["Google", "Telegram", "WhatsApp"]
+    assert {o.country for o in in_canada} == {"Canada"}
+    assert [o.country for o in await client.api_list_rent_plans(search="whats")] == [
+        "USA", "USA", "Canada", "United Kingdom"]
     with pytest.raises(ValueError):
         await client.api_list_rent_plans(duration_type="fortnight")
 
@@ -141,6 +152,106 @@ async def test_rent_with_nothing_available(fake, client, message):
     with pytest.raises(errors.NothingAvailableError) as caught:
         await client.rent(offer)
     assert caught.value.message == message
+
+
+# ---------------------------------------------------------------- rent choices: the area code
+
+
+async def test_rent_takes_an_area_code_and_no_carrier(client):
+    assert client.rent_choices == {Choice.AREA_CODE} and client.carriers == ()
+
+
+async def test_rent_with_an_area_code_gets_a_number_there(fake, client):
+    offer = await offer_for(client, "Telegram", "1 day")
+    rental = await client.rent(offer, RentChoice(area_code=" 212 "))
+    assert fake.last_rent_body == {"plan_id": offer.id, "area_code": "212"}
+    assert rental.phone.startswith("+1 212 555 ") and fake.rents[rental.id]["phone"] == rental.phone
+    assert rental.price == Decimal("1") and fake.balance == Decimal("99")
+
+
+@pytest.mark.parametrize(("country", "area", "phone"), [
+    ("Canada", "604", r"\+1 604 555 \d{4}"), ("Canada", None, r"\+1 416 555 \d{4}"),
+    ("United Kingdom", "20", r"\+44 20 \d{6}"), ("United Kingdom", None, r"\+44 7700 \d{6}"),
+    ("USA", None, r"\+1 800 555 \d{4}"),
+])
+async def test_the_number_is_in_the_plans_country_and_area(fake, client, country, area, phone):
+    offer = await offer_in(client, "WhatsApp", country)
+    rental = await client.rent(offer, RentChoice(area_code=area))
+    assert re.fullmatch(phone, rental.phone), rental.phone
+    assert fake.last_rent_body == ({"plan_id": offer.id} if area is None else {"plan_id": offer.id, "area_code": area})
+    assert rental.price == offer.price and fake.balance == Decimal("100") - offer.price
+
+
+async def test_an_empty_area_raises_no_number_in_area_and_charges_nothing(fake, client):
+    offer = await offer_for(client, "Telegram", "1 day")
+    with pytest.raises(errors.NoNumberInAreaError) as caught:
+        await client.rent(offer, RentChoice(area_code="907"))  # the fake's default empty area
+    assert isinstance(caught.value, errors.NothingAvailableError)
+    assert (caught.value.message, caught.value.status) == (NO_NUMBERS_IN_AREA, 422)
+    assert fake.last_rent_body == {"plan_id": offer.id, "area_code": "907"}
+    assert fake.balance == Decimal("100") and fake.rents == {}
+    # Another area, or none, still rents; which areas are empty is the test's to set.
+    assert (await client.rent(offer)).phone.startswith("+1 800 ")
+    fake.empty_areas = {"212"}
+    assert (await client.rent(offer, RentChoice(area_code="907"))).phone.startswith("+1 907 ")
+    with pytest.raises(errors.NoNumberInAreaError):
+        await client.rent(offer, RentChoice(area_code="212"))
+    assert fake.balance == Decimal("98") and len(fake.rents) == 2
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (422, "No numbers available for this plan."),  # the no-stock wording, not naming the area
+    (422, "This plan is not available right now."),  # "not available": no stock on create-rent
+    (200, "No free numbers in this area."),  # success: false in a 2xx reply
+])
+async def test_no_stock_when_an_area_was_asked_is_no_number_in_area(fake, client, status, message):
+    offer = await offer_for(client, "Telegram", "1 day")
+    fake.fail_next(status, {"success": False, "message": message})
+    with pytest.raises(errors.NoNumberInAreaError) as caught:
+        await client.rent(offer, RentChoice(area_code="212"))
+    assert caught.value.message == message
+    fake.fail_next(status, {"success": False, "message": message})
+    with pytest.raises(errors.NothingAvailableError) as caught:
+        await client.rent(offer)  # no area asked: plain no stock
+    assert not isinstance(caught.value, errors.NoNumberInAreaError)
+    assert fake.rents == {} and fake.balance == Decimal("100")
+
+
+async def test_other_refusals_with_an_area_code_keep_their_meaning(fake, client):
+    offer = await offer_for(client, "Telegram", "1 day")
+    with pytest.raises(errors.ProviderRejectedError) as caught:
+        await client.rent(offer, RentChoice(area_code="21"))  # +1 areas have 3 digits
+    assert (caught.value.message, caught.value.status) == (AREA_CODE_INVALID, 422)
+    fake.balance = Decimal("0.5")
+    with pytest.raises(errors.InsufficientFundsError):
+        await client.rent(offer, RentChoice(area_code="212"))
+    assert fake.rents == {} and fake.balance == Decimal("0.5")
+
+
+@pytest.mark.parametrize("choice", [
+    RentChoice(max_price=Decimal("5")), RentChoice(carrier="at&t"), RentChoice(area_code="212", keep_carrier=True),
+])
+async def test_a_wish_gotsms_does_not_take_is_refused_before_sending(fake, client, choice):
+    offer = await offer_for(client, "Telegram", "1 day")
+    fake.requests.clear()
+    with pytest.raises(errors.UnsupportedOperationError) as caught:
+        await client.rent(offer, choice)
+    assert caught.value.provider == "gotsms" and fake.requests == [] and fake.rents == {}
+
+
+async def test_blank_wishes_are_no_wishes(fake, client):
+    offer = await offer_for(client, "Telegram", "1 day")
+    rental = await client.rent(offer, RentChoice(area_code="  ", carrier="", keep_carrier=False))
+    assert fake.last_rent_body == {"plan_id": offer.id} and rental.phone.startswith("+1 800 ")
+
+
+async def test_transition_options_stay_in_the_rents_country(fake, client):
+    usa = await client.rent(await offer_in(client, "Telegram", "USA"))
+    canada = await client.rent(await offer_in(client, "Telegram", "Canada"))
+    assert set(usa.transition_options) == {fake.find_plan("Telegram", "month"), fake.find_plan("Telegram", "month", 3)}
+    assert canada.transition_options == ()  # no monthly Telegram plan in Canada
+    with pytest.raises(errors.ProviderRejectedError, match="monthly plan of the same service and country"):
+        await client.transition(canada.id, fake.find_plan("Telegram", "month"))
 
 
 async def test_get_rental_reads_active_rents_first(fake, client):

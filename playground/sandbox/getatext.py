@@ -10,6 +10,23 @@ a JSON list, ``ttl`` is a rental's lifetime in minutes, naive timestamps are US 
 errors are ``{"status": "error", "errors": "..."}`` with 400/404/422, handler_api.php
 answers SMS-Activate text. A bid reserves nothing (the document does not say when it is
 charged).
+
+Carriers (rent-a-number and rent-multiple-services take ``carrier``, ``keep_carrier`` and
+``max_price``): every rental has one, from ``carriers`` (name -> premium over the listed
+price; by default ``CARRIER_PREMIUMS``: "verizon" costs 0.10 more). Names match without regard
+to case. Which carrier a rent gets:
+
+* ``keep_carrier`` true (JSON true or "true", as the document's two examples send it) and the
+  account has an active short rental: the carrier of the newest one, whatever ``carrier`` says;
+* else ``carrier``, if given;
+* else the cheapest carrier in stock (ties: the first listed).
+
+A carrier in ``empty_carriers`` (empty by default), or one the fake does not know, has no
+numbers: 400 ``{"status": "error", "errors": "No numbers available for the requested
+carrier"}``. The price charged, and the reply's ``price``, is the listed price plus the
+carrier's premium; ``max_price`` is checked against that (400 "No numbers available at or
+below your max price"). Nothing is charged on a refused rent. ``last_rent_body`` is the JSON
+body of the last rent-a-number request.
 """
 from __future__ import annotations
 
@@ -40,6 +57,8 @@ RATE_LIMITED = frozenset({
     "/api/v1/rent-a-number", "/api/v1/rent-multiple-services", "/api/v1/cancel-rental", "/api/v1/re-rent",
     "handler:getNumber", "handler:setStatus", "handler:cancelRental",
 })
+CARRIER_PREMIUMS = {"at&t": Decimal("0"), "t-mobile": Decimal("0"), "verizon": Decimal("0.10")}
+NO_NUMBERS_FOR_CARRIER = "No numbers available for the requested carrier"
 LONG_PLANS = {  # rental_time -> (price, period label, days)
     "1w": (Decimal("10.55"), "1 Week", 7),
     "2w": (Decimal("19.99"), "2 Weeks", 14),
@@ -66,6 +85,7 @@ class FakeRental:
     price: Decimal
     end_time: datetime
     started: float  # time.monotonic() at creation, for the cancel wait
+    carrier: str = "at&t"
     status: str = "active"  # active | cancelled | completed (expired is derived)
     code: str | None = None
 
@@ -162,6 +182,8 @@ class FakeGetAText(FakeServer):
                 FakeService("soldout", "Sold Out", Decimal("0.30"), 5, 0),
             )
         }
+        self.carriers: dict[str, Decimal] = dict(CARRIER_PREMIUMS)  # name -> premium over the listed price
+        self.empty_carriers: set[str] = set()  # carriers with no numbers to rent
         self.rentals: dict[int, FakeRental] = {}
         self.long_rentals: dict[int, FakeLongRental] = {}
         self.auctions: dict[int, FakeAuction] = {
@@ -332,16 +354,38 @@ class FakeGetAText(FakeServer):
             raise Refused(400, message, "NO_BALANCE")
         self.balance -= amount
 
-    def _new_rental(self, service: FakeService, number: str | None = None) -> FakeRental:
+    @property
+    def last_rent_body(self) -> dict | None:
+        """The JSON body of the last rent-a-number request (None before the first)."""
+        return next((data for _, path, data in reversed(self.requests) if path == "/api/v1/rent-a-number"), None)
+
+    def _new_rental(self, service: FakeService, number: str | None = None, carrier: str = "at&t") -> FakeRental:
         rental = FakeRental(
-            id=next(self._ids), service=service, number=number or str(next(self._numbers)), price=service.price,
-            end_time=_now() + timedelta(minutes=service.ttl), started=time.monotonic(),
+            id=next(self._ids), service=service, number=number or str(next(self._numbers)),
+            price=service.price + self.carriers.get(carrier, Decimal(0)),
+            end_time=_now() + timedelta(minutes=service.ttl), started=time.monotonic(), carrier=carrier,
         )
         self.rentals[rental.id] = rental
         self._schedule_auto_code(rental.id)
         return rental
 
-    def _rent(self, api_name: Any, max_price: Any = None) -> FakeRental:
+    def _carrier(self, carrier: Any = None, keep_carrier: Any = None) -> str:
+        """The carrier a rent gets (see the module docstring); refused when it has no numbers."""
+        if str(keep_carrier).lower() == "true":  # JSON true, or the cURL example's "true"
+            active = [r for r in self.rentals.values() if self._state(r) == "active"]
+            if active:
+                carrier = max(active, key=lambda r: r.id).carrier
+        if carrier is None or carrier == "":
+            in_stock = [c for c in self.carriers if c not in self.empty_carriers]
+            if not in_stock:
+                raise Refused(400, "No numbers available for this service", "NO_NUMBERS")
+            return min(in_stock, key=lambda c: self.carriers[c])  # min keeps the first of equals
+        name = str(carrier).strip().lower()
+        if name not in self.carriers or name in self.empty_carriers:
+            raise Refused(400, NO_NUMBERS_FOR_CARRIER, "NO_NUMBERS")
+        return name
+
+    def _rent(self, api_name: Any, max_price: Any = None, carrier: Any = None, keep_carrier: Any = None) -> FakeRental:
         if not api_name:
             raise Refused(422, {"service": ["The service field is required."]}, "BAD_SERVICE")
         service = self.services.get(str(api_name))
@@ -349,11 +393,13 @@ class FakeGetAText(FakeServer):
             raise Refused(404, "Service not found", "BAD_SERVICE")
         if service.stock <= 0:
             raise Refused(400, "No numbers available for this service", "NO_NUMBERS")
-        if max_price is not None and _decimal(max_price, "max_price") < service.price:
+        chosen = self._carrier(carrier, keep_carrier)
+        price = service.price + self.carriers[chosen]  # what is charged: the cap is checked against it
+        if max_price is not None and _decimal(max_price, "max_price") < price:
             raise Refused(400, "No numbers available at or below your max price", "NO_NUMBERS")
-        self._debit(service.price)
+        self._debit(price)
         service.stock -= 1
-        return self._new_rental(service)
+        return self._new_rental(service, carrier=chosen)
 
     def _rent_json(self, rental: FakeRental) -> dict:
         return {
@@ -406,7 +452,7 @@ class FakeGetAText(FakeServer):
 
     async def _rent_a_number(self, request: web.Request) -> web.Response:
         body = request[REQUEST_DATA]
-        rental = self._rent(body.get("service"), body.get("max_price"))
+        rental = self._rent(body.get("service"), body.get("max_price"), body.get("carrier"), body.get("keep_carrier"))
         return web.json_response({**self._rent_json(rental), "new_balance": _money(self.balance)}, status=201)
 
     async def _rent_multiple(self, request: web.Request) -> web.Response:
@@ -417,7 +463,8 @@ class FakeGetAText(FakeServer):
         services = [self.services.get(n) for n in names]
         if any(s is None or s.stock <= 0 for s in services):
             raise Refused(400, "One or more services are not available on the same number")
-        total = sum((s.price for s in services), Decimal(0))
+        carrier = self._carrier(body.get("carrier"), body.get("keep_carrier"))  # one number: one carrier
+        total = sum((s.price + self.carriers[carrier] for s in services), Decimal(0))
         if body.get("max_price") is not None and _decimal(body["max_price"], "max_price") < total:
             raise Refused(400, "No numbers available at or below your max price")
         self._debit(total)
@@ -425,7 +472,7 @@ class FakeGetAText(FakeServer):
         rentals = []
         for service in services:
             service.stock -= 1
-            rentals.append(self._rent_json(self._new_rental(service, number)))
+            rentals.append(self._rent_json(self._new_rental(service, number, carrier)))
         return web.json_response(
             {"status": "success", "rentals": rentals, "new_balance": _money(self.balance), "total_cost": _money(total)},
             status=201,
@@ -453,8 +500,8 @@ class FakeGetAText(FakeServer):
 
     async def _re_rent(self, request: web.Request) -> web.Response:
         old = self._rental(request[REQUEST_DATA].get("rental_id"))
-        self._debit(old.service.price)
-        rental = self._new_rental(old.service, old.number)
+        self._debit(old.service.price + self.carriers.get(old.carrier, Decimal(0)))  # the same number: its carrier
+        rental = self._new_rental(old.service, old.number, old.carrier)
         return web.json_response({**self._rent_json(rental), "new_balance": _money(self.balance)}, status=201)
 
     async def _long_rentals(self, request: web.Request) -> web.Response:

@@ -11,8 +11,18 @@ State is plain attributes (``balance``, ``services``, ``countries``, ``plans``, 
 newest first. Choices where the document is silent: errors are ``{"success": false,
 "message": ...}`` with 422 (404 for an unknown rent); a refund is allowed while a rent is
 active and has received no SMS; ``transition_options`` lists ``{id, duration_translation,
-price}`` of the service's monthly plans for daily rents; ``mark_as_read`` accepts
-1/true/yes/on.
+price}`` of the service's monthly plans in the rent's country for daily rents;
+``mark_as_read`` accepts 1/true/yes/on.
+
+Area codes (POST /api/rents ``area_code``, documented only as "Preferred area code."): the
+number takes it, ``+1 AAA 555 NNNN`` in USA and Canada, ``+44 AAAA NNNNNN`` in the United
+Kingdom; without one, the country's default area (``COUNTRY_PHONES``). A code that is not
+3 digits (+1) or 2-4 digits (+44) is refused 422 ``{"success": false, "message": "The area
+code field format is invalid.", "errors": {"area_code": [...]}}``. An area in
+``empty_areas`` (by default ``DEFAULT_EMPTY_AREAS``, Alaska's 907) has no numbers: 422
+``{"success": false, "message": "No numbers available for the requested area code."}``.
+Nothing is charged on a refused rent. ``last_rent_body`` is the JSON body of the last
+POST /api/rents.
 """
 from __future__ import annotations
 
@@ -31,6 +41,13 @@ from .base import MODES, FakeServer
 DEFAULT_PAGE_SIZE = {"/api/services": 25, "/api/rents/plans": 25}  # others: 20, as in the document
 MINUTES = {"min": 1, "hour": 60, "day": 1440, "week": 10080, "month": 43200, "year": 525600}
 REFUND_REFUSED = "Refund not available for this rent."
+NO_NUMBERS_IN_AREA = "No numbers available for the requested area code."
+AREA_CODE_INVALID = "The area code field format is invalid."
+# Country -> (dialling code, default area, area code lengths allowed); a country not listed dials as USA.
+COUNTRY_PHONES = {
+    "USA": ("1", "800", (3,)), "Canada": ("1", "416", (3,)), "United Kingdom": ("44", "7700", (2, 3, 4)),
+}
+DEFAULT_EMPTY_AREAS = frozenset({"907"})  # Alaska: an area with no numbers, so the refusal can be seen
 
 
 class Refused(Exception):
@@ -87,6 +104,8 @@ class FakeGotSms(FakeServer):
         self.plans: dict[str, dict] = {}
         self.rents: dict[str, dict] = {}
         self.messages: list[dict] = []  # oldest first
+        self.empty_areas: set[str] = set(DEFAULT_EMPTY_AREAS)  # area codes with no numbers to rent
+        self.last_rent_body: dict | None = None  # the JSON body of the last POST /api/rents (requests keeps queries)
         self._seed()
 
     def _new_id(self) -> str:
@@ -108,6 +127,12 @@ class FakeGotSms(FakeServer):
             ("Google", "Canada", "duration", "week", 1, "2.25"),
             ("Discord", "USA", "sms", "min", 15, "0.35"),
             ("Instagram", "United Kingdom", "duration", "day", 1, "0.99"),
+            # Telegram and WhatsApp in every country, each dearer than the plans above (tests count on the
+            # cheapest Telegram plan and the first "1 day" plan being those).
+            ("Telegram", "Canada", "duration", "day", 1, "1.2"),
+            ("Telegram", "United Kingdom", "duration", "day", 1, "1.4"),
+            ("WhatsApp", "Canada", "duration", "day", 1, "1.6"),
+            ("WhatsApp", "United Kingdom", "duration", "day", 1, "1.8"),
         ):
             self.add_plan(service, country, billing, dtype, amount, price)
 
@@ -319,12 +344,14 @@ class FakeGotSms(FakeServer):
             "duration_translation": plan["duration_translation"],
             "price": _number(plan["price"]),
             "renew_price": _number(plan["renew_price"]),
-            "is_monthly_supported": bool(plan["duration_type"] == "day" and self._monthly_plans(plan["service_id"])),
+            "is_monthly_supported": bool(plan["duration_type"] == "day" and self._monthly_plans(plan)),
         }
 
-    def _monthly_plans(self, service_id: str) -> list[dict]:
+    def _monthly_plans(self, plan: dict) -> list[dict]:
+        """Monthly plans a rent of ``plan`` may move to: same service, same country (the number stays)."""
         return [p for p in self.plans.values()
-                if p["service_id"] == service_id and p["duration_type"] == "month" and p["billing_type"] == "duration"]
+                if (p["service_id"], p["country_id"]) == (plan["service_id"], plan["country_id"])
+                and p["duration_type"] == "month" and p["billing_type"] == "duration"]
 
     def _can_wake_up(self, rent: dict) -> bool:
         return rent["status"] == "active" and (rent["wake_till"] is None or rent["wake_till"] <= _now())
@@ -335,7 +362,7 @@ class FakeGotSms(FakeServer):
         options = []
         if plan["duration_type"] == "day" and rent["status"] == "active":
             options = [{"id": p["id"], "duration_translation": p["duration_translation"], "price": _number(p["price"])}
-                       for p in self._monthly_plans(rent["service_id"])]
+                       for p in self._monthly_plans(plan)]
         return {
             "id": rent["id"],
             "service": {"id": service["id"], "name": service["name"]},
@@ -439,18 +466,19 @@ class FakeGotSms(FakeServer):
 
     async def _create_rent(self, request: web.Request) -> web.Response:
         data = await self._json_body(request)
+        self.last_rent_body = data
         plan_id = data.get("plan_id")
         if not plan_id:
             raise Refused(422, "The plan id field is required.", {"plan_id": ["The plan id field is required."]})
         plan = self.plans.get(str(plan_id))
         if plan is None:
             raise Refused(422, "The selected plan id is invalid.", {"plan_id": ["The selected plan id is invalid."]})
+        phone = self._phone(plan, data.get("area_code"))  # before the debit: a refused area charges nothing
         self._debit(plan["price"])
-        area = str(data.get("area_code") or "800")
         now = _now()
         rent = {
             "id": self._new_id(), "plan_id": plan["id"], "service_id": plan["service_id"],
-            "phone": f"+1 {area} 555 {next(self._phones):04d}", "price": plan["price"], "status": "active",
+            "phone": phone, "price": plan["price"], "status": "active",
             "auto_renew": False, "active_from": now,
             "active_till": now + timedelta(minutes=plan["duration_in_minutes"]),
             "wake_from": None, "wake_till": None, "online_till": None, "sms_count": 0,
@@ -458,6 +486,18 @@ class FakeGotSms(FakeServer):
         self.rents[rent["id"]] = rent
         self._schedule_auto_code(rent["id"])
         return self._ok(self._rent_json(rent), "Rent created successfully.", status=201)
+
+    def _phone(self, plan: dict, area_code: Any) -> str:
+        """A new number in the plan's country and the area asked for (or the country's default area)."""
+        country = self.countries[plan["country_id"]]["name"]
+        dial, default_area, lengths = COUNTRY_PHONES.get(country, COUNTRY_PHONES["USA"])
+        area = default_area if area_code is None or area_code == "" else str(area_code).strip()
+        if not (area.isascii() and area.isdigit() and len(area) in lengths):
+            raise Refused(422, AREA_CODE_INVALID, {"area_code": [AREA_CODE_INVALID]})
+        if area in self.empty_areas:
+            raise Refused(422, NO_NUMBERS_IN_AREA)
+        n = next(self._phones)
+        return f"+1 {area} 555 {n:04d}" if dial == "1" else f"+{dial} {area} {900000 + n:06d}"
 
     async def _transition(self, request: web.Request) -> web.Response:
         rent = self._rent(request)
@@ -467,8 +507,8 @@ class FakeGotSms(FakeServer):
             raise Refused(422, "The selected plan id is invalid.", {"plan_id": ["The selected plan id is invalid."]})
         if rent["status"] != "active" or self.plans[rent["plan_id"]]["duration_type"] != "day":
             raise Refused(422, "Current rent plan must be daily for this transition endpoint.")
-        if target not in self._monthly_plans(rent["service_id"]):
-            raise Refused(422, "Target plan must be a monthly plan of the same service.")
+        if target not in self._monthly_plans(self.plans[rent["plan_id"]]):
+            raise Refused(422, "Target plan must be a monthly plan of the same service and country.")
         self._debit(target["price"])
         rent["plan_id"] = target["id"]
         rent["price"] += target["price"]

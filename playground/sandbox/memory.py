@@ -1,4 +1,9 @@
-"""An in-memory Provider for flow tests: same interface, programmable failures, no HTTP."""
+"""An in-memory Provider for flow tests: same interface, programmable failures, no HTTP.
+
+Rent wishes: it takes those given as ``rent_choices`` (none by default) and records the last ``RentChoice``
+it got in ``last_choice``. It honours an area code (the phone takes it) and a price cap (an offer above it is
+refused as nothing available); a carrier is only recorded.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from providers import BillingType, Capability, Offer, Provider, Rental, RentalStatus, Service, Sms
+from providers import BillingType, Capability, Choice, Offer, Provider, Rental, RentalStatus, RentChoice, Service, Sms
 from providers import errors
 from providers.codes import extract_code
 
@@ -16,9 +21,13 @@ class MemoryProvider(Provider):
     def __init__(self, name: str = "memsms", title: str = "MemSMS", *,
                  capabilities: Sequence[Capability] = (Capability.CANCEL, Capability.FINISH, Capability.RENEW,
                                                         Capability.AUTO_RENEW, Capability.HISTORY),
-                 min_age_to_cancel: float = 0.0) -> None:
+                 min_age_to_cancel: float = 0.0, rent_choices: Sequence[Choice] = (),
+                 carriers: Sequence[str] = ()) -> None:
         self.name, self.title = name, title
         self.capabilities = frozenset(capabilities)
+        self.rent_choices = frozenset(rent_choices)
+        self.carriers = tuple(carriers)
+        self.last_choice: RentChoice | None = None  # what the last rent() was given
         self.min_age_to_cancel = min_age_to_cancel
         self.services = [Service("tg", "Telegram"), Service("wa", "WhatsApp"), Service("gg", "Google")]
         self.prices = {"tg": Decimal("1.00"), "wa": Decimal("0.55"), "gg": Decimal("2.10")}
@@ -46,17 +55,22 @@ class MemoryProvider(Provider):
     async def get_balance(self) -> Decimal:
         return self.balance
 
-    async def rent(self, offer: Offer, choice=None) -> Rental:
+    async def rent(self, offer: Offer, choice: RentChoice | None = None) -> Rental:
         self.rent_calls += 1
+        self.last_choice = choice
+        self._check_choice(choice)
         if self.rent_delay:
             await asyncio.sleep(self.rent_delay)
         if self.fail_rent is not None:
             failure, self.fail_rent = self.fail_rent, None
             raise failure
+        if choice is not None and choice.max_price is not None and offer.price > choice.max_price:
+            raise errors.NothingAvailableError("no number at or below the price cap", provider=self.name)
         rental_id = str(next(self._ids))
         self.balance -= offer.price
         now = datetime.now(UTC)
-        rental = Rental(self.name, rental_id, f"+1555000{int(rental_id):04d}", offer.service_name,
+        area = (choice.area_code or "").strip() if choice is not None else ""
+        rental = Rental(self.name, rental_id, f"+1{area or '555'}000{int(rental_id):04d}", offer.service_name,
                         RentalStatus.ACTIVE, offer.price, now, now + timedelta(minutes=offer.duration_minutes or 20),
                         plan_id=offer.id)
         self.rentals[rental_id] = rental

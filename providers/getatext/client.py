@@ -3,6 +3,10 @@ per-area mixins (each documented call lives in the module of its area).
 
 All GetAText numbers are US numbers, so every offer's country is "USA". A code SMS read
 by polling and the same code pushed by webhook get one ``Sms.id`` (see ``webhook``).
+
+``rent`` takes two wishes, a carrier (or keeping the carrier of a number already rented)
+and a price cap; ``Rental.price`` is the reply's ``price``, what was charged, which a
+carrier may make more than the listed price.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from .. import errors
 from ..base import Provider
 from ..codes import extract_code
 from ..errors import NotFoundError, ProviderError
-from ..models import BillingType, Capability, Offer, Rental, Service, Sms
+from ..models import BillingType, Capability, Choice, Offer, Rental, RentChoice, Service, Sms
 from .activations import Activations
 from .auctions import Auctions
 from .handler_api import HandlerApi
@@ -37,6 +41,10 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
     title = "GetAText"
     capabilities = frozenset({Capability.CANCEL, Capability.FINISH, Capability.RENEW, Capability.WEBHOOK})
     min_age_to_cancel = float(CANCEL_WAIT_SECONDS)
+    rent_choices = frozenset({Choice.CARRIER, Choice.MAX_PRICE})
+    # The document gives "at&t" as its example and has no endpoint listing carriers: these are the big US
+    # carriers a user may pick by name. The provider may know others (or spell them otherwise); none is checked.
+    carriers = ("at&t", "verizon", "t-mobile")
 
     async def list_services(self) -> list[Service]:
         seen: dict[str, Service] = {}
@@ -69,9 +77,14 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
     async def get_balance(self) -> Decimal:
         return await self.balance()
 
-    async def rent(self, offer: Offer) -> Rental:
-        # max_price = the price we showed, so a price rise is refused instead of paid.
-        return (await self.rent_a_number(offer.id, max_price=offer.price)).rental
+    async def rent(self, offer: Offer, choice: RentChoice | None = None) -> Rental:
+        self._check_choice(choice)
+        choice = choice or RentChoice()
+        # max_price: the user's cap, else the price we showed, so a price rise is refused instead of paid.
+        cap = choice.max_price if choice.max_price is not None else offer.price
+        carrier = (choice.carrier or "").strip() or None
+        reply = await self.rent_a_number(offer.id, max_price=cap, carrier=carrier, keep_carrier=choice.keep_carrier)
+        return reply.rental  # its price is the reply's: what was charged
 
     async def get_rental(self, rental_id: str) -> Rental:
         return (await self.rental_status(rental_id)).rental

@@ -11,6 +11,13 @@ Decisions where the document is silent or ambiguous:
   never says a 5xx means nothing was done, so a 500 after the rent was created is possible.
 * "... not available" means "no stock" only for create-rent; elsewhere ("Refund not
   available for this rent.") it is the provider refusing, with its message.
+* ``area_code`` is documented only as "Preferred area code."; what the provider answers when
+  it has no number there is not. A create-rent that asked for an area code and is refused as
+  "nothing available" (whatever the wording, e.g. 422 "No numbers available for the requested
+  area code.") is ``NoNumberInAreaError``: the caller may try another area or none. The wording
+  alone could not tell "none in this area" from "none at all", and asking without the area
+  code then says which. A rent in another area (if the provider treats the code as a mere
+  preference) is not refused here: it was rented and paid for.
 """
 from __future__ import annotations
 
@@ -112,17 +119,24 @@ class GotSmsApi(ClientCore):
 
     async def api_create_rent(self, plan_id: str, area_code: str | None = None) -> Rental:
         """POST /api/rents. Spends money: sent once; a lost or unreadable reply raises
-        OutcomeUnknownError. "... not available" replies mean no stock."""
+        OutcomeUnknownError. "... not available" replies mean no stock; with ``area_code``,
+        no stock is ``NoNumberInAreaError``."""
         body = {"plan_id": str(plan_id)}
         if area_code is not None:
             body["area_code"] = str(area_code)
+        # With an area code asked for, "nothing available" is about that area (module docstring).
+        no_stock = errors.NothingAvailableError if area_code is None else errors.NoNumberInAreaError
         try:
             with spent_reply(self.name, "create rent"):
                 r = await self._call("POST", "/api/rents", "create_rent", json_body=body, spends_money=True)
                 return read_rental(r.obj("data"))
+        except errors.NothingAvailableError as err:
+            if isinstance(err, no_stock):
+                raise
+            raise no_stock(err.message, provider=self.name, status=err.status) from None
         except ProviderRejectedError as err:
             if re.search(r"not available|unavailable", err.message.lower()):
-                raise errors.NothingAvailableError(err.message, provider=self.name, status=err.status) from None
+                raise no_stock(err.message, provider=self.name, status=err.status) from None
             raise
 
     async def api_transition_rent(self, rent_id: str, plan_id: str) -> RentUpdate:

@@ -9,6 +9,9 @@ Decisions where the document is silent or ambiguous:
   kept once by id, and a cursor that did not move is logged once.
 * ``cancel`` and ``transition`` read the rental first, so that once the provider has
   acted, a failing follow-up read can no longer turn a success into an error.
+* ``rent`` takes one wish, an area code (the document's "Preferred area code."), sent as
+  given but trimmed; a rent refused for want of numbers there is ``NoNumberInAreaError``
+  (see ``api``).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from decimal import Decimal
 
 from ..base import Provider
 from ..errors import NotFoundError, ProviderError
-from ..models import Capability, Offer, Rental, RentalStatus, Service, Sms
+from ..models import Capability, Choice, Offer, Rental, RentalStatus, RentChoice, Service, Sms
 from .api import GotSmsApi
 from .core import PAGE_SIZE
 from .replies import PROVIDER, read_rental
@@ -38,6 +41,7 @@ class GotSmsClient(GotSmsApi, Provider):
     )
     auto_renew_min_minutes = 28 * 24 * 60  # "Auto renewal can be toggled only for monthly 1/3/6/12 plans."
     transition_max_minutes = 24 * 60  # "Current rent plan must be daily for this transition endpoint."
+    rent_choices = frozenset({Choice.AREA_CODE})  # create-rent's one optional field
 
     async def list_services(self) -> list[Service]:
         return await self.api_list_services(per_page=PAGE_SIZE)
@@ -49,10 +53,12 @@ class GotSmsClient(GotSmsApi, Provider):
     async def get_balance(self) -> Decimal:
         return await self.api_account_balance()
 
-    async def rent(self, offer: Offer) -> Rental:
+    async def rent(self, offer: Offer, choice: RentChoice | None = None) -> Rental:
         if offer.provider != self.name:
             raise ValueError(f"offer of {offer.provider!r} given to {self.name}")
-        return await self.api_create_rent(offer.id)
+        self._check_choice(choice)
+        area_code = (choice.area_code or "").strip() if choice is not None else ""
+        return await self.api_create_rent(offer.id, area_code=area_code or None)
 
     async def get_rental(self, rental_id: str) -> Rental:
         """There is no rent-by-id endpoint: scan active rents first (usually one page),
