@@ -86,6 +86,7 @@ async def test_refund_before_any_sms(gotsms_world):
     await credit(app, alice.chat_id, 500)
     await alice.press("Rent a number")
     await alice.press("WhatsApp")
+    await alice.press("United States")
     await alice.press("1 day")
     await alice.press("Rent for")
     answer = await alice.press("Cancel & refund")

@@ -171,7 +171,7 @@ async def test_the_plan_switch_states_its_end_in_the_chat_zone_and_language(gots
     await app.chats.set_time_zone(alice.chat_id, MOSCOW)
     await credit(app, alice.chat_id, 2000)
     await alice.send("/start")
-    for label in (RU("menu-rent"), "Telegram", "1 день", RU("confirm-rent", price="$1.10"), RU("btn-switch"),
+    for label in (RU("menu-rent"), "Telegram", "Соединенные Штаты", "1 день", RU("confirm-rent", price="$1.10"), RU("btn-switch"),
                   "$5.49"):
         await alice.press(label)
     [rental], _ = await app.rentals.rentals.for_chat(alice.chat_id)

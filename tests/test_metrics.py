@@ -36,6 +36,7 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
     await credit(app, 1001, 2000)
     await alice.press("Rent a number")
     await alice.press("Telegram")
+    await alice.press("United States")
     await alice.press("1 day")
     await alice.press("Rent for")
     [rental], _ = await app.rentals.rentals.for_chat(1001)
