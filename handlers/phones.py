@@ -30,3 +30,12 @@ def national(phone: str) -> str | None:
     digits = "".join(c for c in phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
                      if c.isdigit())
     return digits or None
+
+
+def display(phone: str) -> str:
+    """The number as people read it: international, grouped by spaces ("+1 212 555 0123"); the provider's
+    text when it is no phone number."""
+    parsed = _parsed(phone)
+    if parsed is None:
+        return phone
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL).replace("-", " ")

@@ -14,7 +14,7 @@ from providers import BillingType, Capability, Choice, Offer, Provider
 from storage import LedgerEntry, RentalRecord, StoredSms
 from storage.models import utcnow
 
-from . import keyboards
+from . import keyboards, phones
 from .callbacks import CardAction, CardCb, priced_nonce
 from .i18n import Html, Texts
 
@@ -70,7 +70,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
          renew_price: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
-    lines.append(t("card-phone", phone=rental.phone) if rental.phone else t("card-no-phone"))
+    lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
     if rental.status == "active" and rental.active_till:
@@ -93,7 +93,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
 
 
 def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[str, InlineKeyboardMarkup]:
-    lines = [t("history-title", phone=rental.phone or "")]
+    lines = [t("history-title", phone=phones.display(rental.phone or ""))]
     if not messages:
         lines.append(t("history-empty"))
     for sms in messages:
@@ -103,7 +103,7 @@ def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[
 
 def number_label(t: Texts, rental: RentalRecord) -> str:
     return t("number-label", icon=STATUS_ICONS.get(rental.status, ""), service=rental.service_name,
-             phone=rental.phone or "…")
+             phone=phones.display(rental.phone) if rental.phone else "…")
 
 
 def ledger_line(t: Texts, entry: LedgerEntry) -> str:
@@ -117,7 +117,7 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     """The pushed SMS: the code to copy on the first line, then number, full text, time, who rented."""
     first = (t("code-first-line", code=sms.code, service=rental.service_name) if sms.code
              else t("code-no-code", service=rental.service_name))
-    lines = [first, t("code-number", phone=rental.phone or "")]
+    lines = [first, t("code-number", phone=phones.display(rental.phone or ""))]
     if sms.body and sms.body != sms.code:
         lines.append(Html("<blockquote>") + html_escape(sms.body[:3000]) + Html("</blockquote>"))
     received = sms.received_at or utcnow()

@@ -10,8 +10,13 @@ from aiogram.methods import SendMessage
 from aiogram.types import ForceReply
 
 from bot.app import App, build_bot, build_dispatcher
+from bot.services.choosing import Wishes
+from bot.services.rentals import RentRequest
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
+from playground.sandbox.memory import MemoryProvider
+from providers import Choice
+from providers import errors as perr
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
@@ -235,3 +240,40 @@ async def test_many_plans_are_grouped_by_length(gotsms_world, session):
     assert prices == sorted(prices) and all("month" in p for p in plans)
     await alice.press("Back")
     assert "Pick a length" in alice.screen().text
+
+
+async def test_a_capped_rent_whose_answer_is_lost_keeps_the_hold_until_the_provider_shows_its_rental(settings):
+    """Every outcome decided: the reply of a capped rent is lost. The whole cap stays held (pending, not
+    settled on a guess, not refunded early); when the reconciler finds the provider's rental, its price
+    settles the hold in the same transaction that links it."""
+    provider = MemoryProvider(rent_choices=[Choice.MAX_PRICE])
+    app = await App.open(settings, providers={"memsms": provider})
+    try:
+        await app.chats.ensure(1001, "private", "Alice")
+        await credit(app, 1001, 1000)
+        day = (await provider.list_offers(provider.services[0]))[0]  # $1.00 at the provider, $1.10 here
+        snap = await app.rentals.snapshot(1001, "telegram", "Telegram", [day])
+        real_rent = provider.rent
+
+        async def rent_then_lose_reply(offer, choice=None):
+            await real_rent(offer, choice)
+            raise perr.OutcomeUnknownError("timed out", provider="memsms")
+
+        provider.rent = rent_then_lose_reply
+        rental = await app.rentals.rent(RentRequest(1001, 1001, "Alice", snap, 0, "n1", Wishes(cap=150)))
+        assert (rental.status, rental.price_charged, rental.price_held) == ("pending", 150, 150)
+        assert provider.last_choice.max_price == Decimal("1.36")  # $1.50 less the 10 % markup, rounded down
+        assert await balance(app) == 850
+        assert await app.rentals.reconcile_pending() == []  # too young to decide anything
+        assert await balance(app) == 850
+
+        await app.db.conn.execute("UPDATE rentals SET created_at = datetime('now', '-1 minute')")
+        [linked] = await app.rentals.reconcile_pending()
+        assert (linked.status, linked.price_charged, linked.provider_cost) == ("active", 110, "1.00")
+        assert await balance(app) == 1000 - 110
+        entries = await app.ledger_repo.recent(1001)
+        assert [(e.kind, e.amount) for e in entries[:2]] == [("refund", 40), ("charge", -150)]
+        assert await app.rentals.reconcile_pending() == [] and await balance(app) == 890  # settled once
+        assert await app.ledger_repo.totals_mismatch() == []
+    finally:
+        await app.close()

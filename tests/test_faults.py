@@ -11,6 +11,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from handlers import phones
 from playground.sandbox.memory import MemoryProvider
 from providers import Capability, Rental, RentalStatus, Service
 from storage import Database, RentalRepo
@@ -289,7 +290,7 @@ async def test_a_lost_rent_reply_is_adopted_from_the_webhook_sms_and_the_code_re
         assert abs(adopted.active_till - made.active_till) < timedelta(milliseconds=1)  # the provider's own record
         assert await background.deliverer.deliver_once() == 1
         [message] = [m for m in session.sent(1001) if "55001" in m.text]
-        assert made.phone in message.text
+        assert phones.display(made.phone) in message.text
         # ...and nothing is refunded later: it is not pending any more.
         async with app.db.transaction() as conn:
             await conn.execute("UPDATE rentals SET created_at = datetime('now', '-1 hour')")

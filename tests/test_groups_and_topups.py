@@ -55,7 +55,7 @@ async def test_group_member_refused_admin_rents_both_see_code(app, telegram, ses
     # Every member lists the group's numbers and opens the card.
     await member.send("/numbers@rent_test_bot")
     await member.press("Telegram")
-    assert "+1555" in member.screen().text
+    assert "+1 555" in member.screen().text
 
     [rental] = (await app.rentals.rentals.for_chat(GROUP))[0]
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 77441")

@@ -365,7 +365,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.screen("confirm", user, key="confirm-title")
     await user.press(s.label("confirm-rent", price="$1.10"))
     card = s.screen("number card", user, key="card-phone")
-    assert s.label("status-active") in card and "+1555" in card
+    assert s.label("status-active") in card and "+1 555" in card
     s.has_buttons("card", user, "btn-refresh", "btn-cancel", "btn-finish", "btn-history", "btn-auto-on")
 
     # Each card action the in-memory provider supports.

@@ -55,7 +55,7 @@ async def test_code_reaches_the_chat_exactly_once(app, provider, session, backgr
     [message] = pushed(session, 1001)
     first_line = message.text.splitlines()[0]
     assert "<code>48213</code>" in first_line and "Telegram" in first_line
-    assert "+15550000001" in message.text and "Do not share it." in message.text
+    assert "+1 555 000 0001" in message.text and "Do not share it." in message.text
     copy, number = message.reply_markup.inline_keyboard[0][:2]
     assert copy.text == "📋 48213" and copy.copy_text.text == "48213"  # one tap: exactly the code
     assert number.text == "📱 Number"

@@ -54,7 +54,7 @@ async def test_stop_waits_for_a_rent_whose_provider_call_is_in_flight(app, provi
     assert press.done() and press.exception() is None  # finished before stop returned, not cut off
     [rental], _ = await app.rentals.rentals.for_chat(1001)
     assert rental.status == "active"
-    assert "+1555" in alice.screen().text  # the user saw the number
+    assert "+1 555" in alice.screen().text  # the user saw the number
     assert app.inflight.count == 0
 
 
