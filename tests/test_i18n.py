@@ -7,6 +7,7 @@ import re
 import string
 import tomllib
 from datetime import UTC, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,13 +16,15 @@ from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice, SetMyCommands
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
                            SuccessfulPayment, Update)
 
-from bot.app import COMMANDS, register_commands
+from bot.app import COMMANDS, App, build_bot, build_dispatcher, register_commands
 from bot.background import Background
 from bot.services import choosing
 from handlers import views
 from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
-from tests.conftest import ADMIN_ID, credit
+from playground.sandbox.memory import MemoryProvider
+from providers import BillingType, Choice, Offer
+from tests.conftest import ADMIN_ID, TOKEN, credit
 from tests.recording import BOT_USER, Person
 from tests.test_push import FastLimiter
 
@@ -550,3 +553,61 @@ async def test_switching_language_in_settings_changes_the_following_screens(app,
 def test_language_names_cover_every_locale():
     assert set(LANGUAGE_NAMES) >= {path.stem for path in LOCALES_DIR.glob("*.toml")}
     assert catalog("ru") == load("ru")
+
+
+class WorldwideProvider(MemoryProvider):
+    """Sells Telegram in two countries, ten lengths in one of them, and takes every wish a rent may carry."""
+
+    LENGTHS = (20, 60, 1440, 3 * 1440, 10080, 2 * 10080, 43200, 3 * 43200, 6 * 43200, 525600)
+
+    def __init__(self) -> None:
+        super().__init__(rent_choices=list(Choice), carriers=("at&t", "verizon"))
+
+    async def list_offers(self, service):
+        offers = [Offer(self.name, f"{service.id}-us-{m}", service.id, service.name, Decimal(m) / 1000 + 1,
+                        BillingType.DURATION, m, "", "USA") for m in self.LENGTHS]
+        offers.append(Offer(self.name, f"{service.id}-ca", service.id, service.name, Decimal("1.20"),
+                            BillingType.DURATION, 1440, "", "Canada"))
+        return offers
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_choosing_screen_in_language(lang, settings, session, screens):
+    app = await App.open(settings, providers={"memsms": WorldwideProvider()})
+    try:
+        dp = build_dispatcher(app)
+        s = screens(lang)
+        user = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice", language=lang)
+        await user.send("/start")
+        await credit(app, user.chat_id, 50_000)
+        await user.press(s.label("menu-rent"))
+        await user.press("Telegram")
+        s.screen("country picker", user, key="countries-title")
+        await user.send("кан" if lang == "ru" else "can")
+        s.screen("country search", user, key="countries-search")
+        await user.press("🇨🇦")
+        s.screen("plans of a country", user, key="offers-title-country")
+        await user.press("🌍")
+        await user.press("🇺🇸")
+        s.screen("duration groups", user, key="groups-hint")
+        await user.press(s.label("group-days"))
+        s.screen("plans of a group", user, key="offers-title-country")
+        await user.press(user.buttons()[0])
+        s.screen("confirm with wishes", user, key="confirm-area-any")
+        await user.press(s.label("btn-area"))
+        s.screen("area prompt", user, key="area-ask")
+        await user.send("123")
+        s.screen("area refused", user, key="error-bad-area-code")
+        await user.send("212")
+        s.screen("confirm, area set", user, key="confirm-area")
+        await user.press(s.label("btn-carrier"))
+        s.screen("carrier picker", user, key="carrier-title")
+        await user.press("Verizon")
+        s.screen("confirm, carrier set", user, key="confirm-carrier")
+        await user.press(s.label("btn-cap"))
+        s.screen("cap picker", user, key="cap-title")
+        await user.press(user.buttons()[1])
+        text = s.screen("confirm, cap set", user, key="confirm-cap")
+        assert literal_part(s.label("confirm-carrier")) in text and "212" in text
+    finally:
+        await app.close()
