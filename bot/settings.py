@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # Money
     markup_percent: Decimal = Field(Decimal("20"), ge=0, le=1000)
     currency: str = "USD"
+    # Where users get help from a person: "@shop_support", an https:// link or an e-mail; shown on Help.
+    support_contact: str = Field("", max_length=200)
 
     # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
     star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)

@@ -5,11 +5,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.errors import StaleButton
 
+from . import keyboards
 from .i18n import Texts
 
 
 async def unknown_command(message: Message, t: Texts) -> None:
-    await message.answer(t("error-unknown-command"))
+    await message.answer(t("error-unknown-command"), reply_markup=keyboards.back_home(t))
 
 
 async def unknown_button(callback: CallbackQuery) -> None:

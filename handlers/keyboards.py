@@ -214,5 +214,10 @@ def switch_confirm(t: Texts, rental_id: int, snapshot_id: int, index: int, price
     ])
 
 
+def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n="ok"))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
 def to_card(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_button(t("btn-card"), CardCb(id=rental_id))]])

@@ -5,6 +5,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.pricing import format_money
+from bot.settings import Settings
 from storage import Chat
 
 from . import keyboards
@@ -22,16 +23,24 @@ async def start(message: Message, chat: Chat, t: Texts) -> None:
     await show(message, home_text(t, chat), keyboards.main_menu(t))
 
 
-async def help_command(message: Message, t: Texts) -> None:
-    await show(message, t("help"), keyboards.back_home(t))
+def help_text(t: Texts, settings: Settings) -> str:
+    """How it works, the refund rule in one sentence, and who to ask (the operator's SUPPORT_CONTACT)."""
+    text = t("help") + "\n\n" + t("help-refunds")
+    if settings.support_contact:
+        text += "\n" + t("help-support", contact=settings.support_contact)
+    return text
+
+
+async def help_command(message: Message, t: Texts, settings: Settings) -> None:
+    await show(message, help_text(t, settings), keyboards.back_home(t))
 
 
 async def home(callback: CallbackQuery, chat: Chat, t: Texts) -> None:
     await show(callback, home_text(t, chat), keyboards.main_menu(t))
 
 
-async def help_screen(callback: CallbackQuery, t: Texts) -> None:
-    await show(callback, t("help"), keyboards.back_home(t))
+async def help_screen(callback: CallbackQuery, t: Texts, settings: Settings) -> None:
+    await show(callback, help_text(t, settings), keyboards.back_home(t))
 
 
 def setup() -> Router:

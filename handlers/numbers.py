@@ -22,6 +22,8 @@ from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, ensure_can_spend
 
+CONFIRMED = "ok"  # the nonce of a confirm screen's button: the action was stated and confirmed
+
 # Actions that spend or return the chat's money: in groups only those allowed to spend may press them.
 SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.AUTO_ON, CardAction.AUTO_OFF,
             CardAction.SWITCH}
@@ -42,7 +44,7 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
     codes = await sms_repo.for_rental(rental.id, limit=3)
     can_renew_closed = (provider is not None and provider.supports(Capability.RENEW)
                         and rental.status in ("finished", "expired", "cancelled") and bool(rental.provider_rental_id))
-    actions = rentals.actions(rental)
+    actions = rentals.actions(rental, has_sms=bool(codes))
     # Today's price for Rent again, from the catalogue's cached offers: the button says what it will charge.
     renew_price = None
     if Capability.RENEW in actions or can_renew_closed:
@@ -101,6 +103,14 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.FINISH:
         await rentals.finish(chat.id, rental_id)
         notice = t("finished")
+    elif action is CardAction.AUTO_ON and callback_data.n != CONFIRMED:
+        # Said before it is on: what each renewal charges and when the first one comes.
+        text = t("auto-renew-confirm", service=rental.service_name, phone=views.phones.display(rental.phone or ""),
+                 price=format_money(rental.renewal_price), when=views.when(t, rental.active_till),
+                 zone=views.zone_of(t, rental.active_till), balance=format_money(chat.balance))
+        await show(callback, text, keyboards.auto_renew_confirm(t, rental.id, format_money(rental.renewal_price)),
+                   new=new)
+        return
     elif action in (CardAction.AUTO_ON, CardAction.AUTO_OFF):
         done = await rentals.set_auto_renew(chat.id, rental_id, action is CardAction.AUTO_ON)
         notice = t("auto-renew-set-on" if done.auto_renew else "auto-renew-set-off")

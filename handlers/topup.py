@@ -19,8 +19,8 @@ async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps) -> Non
     rows = [[InlineKeyboardButton(text=t("topup-button", stars=stars, amount=format_money(topups.credit_for(stars))),
                                   callback_data=TopUpCb(stars=stars).pack())] for stars in topups.amounts]
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
-    rate = format_money(topups.credit_for(100)) + " / 100"
-    await show(callback, t("topup-title", rate=rate), InlineKeyboardMarkup(inline_keyboard=rows))
+    await show(callback, t("topup-title", rate=format_money(topups.credit_for(100))),
+               InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot, chat: Chat, t: Texts,
@@ -30,7 +30,8 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
         raise StaleButton()
     amount = format_money(topups.credit_for(stars))
     await bot.send_invoice(
-        chat.id, title=t("invoice-title"), description=t("invoice-description", amount=amount, chat=chat.title),
+        chat.id, title=t("invoice-title"), description=(t("invoice-description", amount=amount, chat=chat.title) if chat.is_group
+                                                  else t("invoice-description-private", amount=amount)),
         payload=TopUpPayload(chat.id, stars).encode(), currency="XTR",
         prices=[LabeledPrice(label=t("invoice-label", stars=stars), amount=stars)],
     )

@@ -80,6 +80,17 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-auto-renew-on"))
     if is_group and rental.user_name:
         lines.append(t("card-rented-by", name=rental.user_name))
+    if rental.status == "active":
+        # The rules that decide a button, said where the button is (or is no longer).
+        if rental.billing == BillingType.SMS:
+            if not codes:
+                lines.append(t("card-rule-no-code"))
+        elif Capability.CANCEL in actions:
+            lines.append(t("card-rule-refund"))
+        elif codes:
+            lines.append(t("card-rule-refund-ended"))
+        if Capability.WAKE_UP in actions:
+            lines.append(t("card-wake-hint"))
     lines.append("")
     if codes:
         lines.append(t("card-codes"))

@@ -24,6 +24,8 @@ class Provider(abc.ABC):
     min_age_to_cancel: float = 0.0
     # Plan-length rules for optional actions (GotSMS: auto-renew only monthly+, transition only from daily).
     auto_renew_min_minutes: int = 0
+    # The provider refunds (cancels) a rental only until its first SMS: the card then hides Cancel & refund.
+    refund_only_without_sms: bool = False
     transition_max_minutes: int | None = None
 
     def supports(self, capability: Capability) -> bool:

@@ -9,6 +9,9 @@ from bot.app import App, build_bot, build_dispatcher
 from playground.sandbox.gotsms import FakeGotSms
 from providers import errors as perr
 from providers.gotsms import GotSmsClient
+from handlers import views
+from handlers.callbacks import CardAction, CardCb
+from handlers.i18n import Texts
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
 
@@ -70,13 +73,23 @@ async def test_card_offers_exactly_the_gotsms_actions_and_each_works(gotsms_worl
     assert switch_charge.amount == -549 and "Telegram" in switch_charge.note and "1 month" in switch_charge.note
     [rental] = (await app.rentals.rentals.for_chat(alice.chat_id))[0]
     assert rental.renewal_price == 549 and rental.price_charged == 110 + 549
-    answer = await alice.press("Auto-renew: off")
+    await alice.press("Auto-renew: off")  # stated first: the price of a period and the day it is charged
+    confirm = alice.screen().text
+    assert "Turn auto-renew on?" in confirm and "<b>$5.49</b>" in confirm
+    assert views.when(Texts("en"), rental.active_till) in confirm
+    answer = await alice.press("Turn on · $5.49")
     assert answer.text == "Auto-renew is on."
     assert "Auto-renew: on" in alice.screen().text
 
-    # GotSMS refuses a refund once an SMS arrived: the user reads the provider's reason, keeps no refund.
-    answer = await alice.press("Cancel & refund")
-    assert "refused" in answer.text and "Refund not available" in answer.text
+    # GotSMS refunds only until the first SMS: after one, the card has no Cancel & refund and says why, and an
+    # old button is answered plainly, without asking the provider.
+    card = alice.screen()
+    assert not any("Cancel & refund" in b for b in alice.buttons(card))
+    assert "An SMS has come: the provider no longer refunds this number." in card.text
+    refunds_asked = len([r for r in fake.requests if r[1].endswith("/refund")])
+    answer = await alice.press_data(CardCb(id=rental.id, a=CardAction.CANCEL, n="old").pack())
+    assert answer.text == "An SMS has come to this number, so the provider no longer refunds it."
+    assert len([r for r in fake.requests if r[1].endswith("/refund")]) == refunds_asked
     assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
 
 

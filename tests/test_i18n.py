@@ -343,7 +343,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
     assert invoice.currency == "XTR" and invoice.chat_id == user.chat_id and invoice.prices[0].amount == 100
     s.text("invoice title", invoice.title, key="invoice-title")
-    s.text("invoice description", invoice.description, key="invoice-description")
+    s.text("invoice description", invoice.description, key="invoice-description-private")  # a private chat: "your balance"
     s.text("invoice price label", invoice.prices[0].label, key="invoice-label")
     await pay(dp, bot, user, invoice.payload, 100, "charge-1")
     [accepted] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
@@ -390,7 +390,9 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.screen("SMS history", user, key="history-title")
     await user.press(s.label("btn-card"))
     s.screen("card from history", user, key="card-phone")
-    s.answer("auto-renew on", await user.press(s.label("btn-auto-on")), key="auto-renew-set-on")
+    await user.press(s.label("btn-auto-on"))
+    s.screen("auto-renew confirm", user, key="auto-renew-confirm")
+    s.answer("auto-renew on", await user.press(s.label("btn-auto-confirm", price="$1.10")), key="auto-renew-set-on")
     s.screen("card, auto-renew on", user, key="card-auto-renew-on")
     s.answer("auto-renew off", await user.press(s.label("btn-auto-off")), key="auto-renew-set-off")
     s.answer("finish", await user.press(s.label("btn-finish")), key="finished")

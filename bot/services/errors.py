@@ -74,6 +74,12 @@ class AutoRenewNeedsBalance(UserFacingError):
     key = "error-auto-renew-balance"
 
 
+class RefundEndedBySms(UserFacingError):
+    """The provider refunds only until a number's first SMS, and one came."""
+
+    key = "error-refund-after-sms"
+
+
 class BadAreaCode(UserFacingError):
     """A typed area code that numbers of the plan's country cannot start with."""
 

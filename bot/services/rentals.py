@@ -93,8 +93,9 @@ class RentalService:
         """Remember the offers shown to a chat; buttons then name one by (snapshot, index)."""
         return await self.snapshots.save(chat_id, key, service_name, [offer_to_dict(o) for o in offers])
 
-    def actions(self, rental: RentalRecord) -> set[Capability]:
-        """Actions the card offers for this rental, from the provider's capabilities and the rental's state."""
+    def actions(self, rental: RentalRecord, *, has_sms: bool = False) -> set[Capability]:
+        """Actions the card offers for this rental, from the provider's capabilities and the rental's state
+        (``has_sms``: an SMS came, which ends the refund at providers that refund only before one)."""
         provider = self.providers.get(rental.provider)
         if provider is None or rental.status != "active":
             return {Capability.HISTORY} & (provider.capabilities if provider else set())
@@ -105,6 +106,8 @@ class RentalService:
             allowed.discard(Capability.TRANSITION)
         if minutes < provider.auto_renew_min_minutes:
             allowed.discard(Capability.AUTO_RENEW)
+        if has_sms and provider.refund_only_without_sms:
+            allowed.discard(Capability.CANCEL)
         return allowed
 
     # -- renting -------------------------------------------------------------------------
@@ -273,6 +276,8 @@ class RentalService:
     async def cancel(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.CANCEL)
         provider = self.provider_of(rental)
+        if provider.refund_only_without_sms and await self.sms.for_rental(rental.id, limit=1):
+            raise errors.RefundEndedBySms()  # said plainly, before asking a provider that would refuse
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
             raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)

@@ -41,6 +41,7 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
     title = "GetAText"
     capabilities = frozenset({Capability.CANCEL, Capability.FINISH, Capability.RENEW, Capability.WEBHOOK})
     min_age_to_cancel = float(CANCEL_WAIT_SECONDS)
+    refund_only_without_sms = True  # an activation that got its code is done, not cancellable
     rent_choices = frozenset({Choice.CARRIER, Choice.MAX_PRICE})
     # The document gives "at&t" as its example and has no endpoint listing carriers: these are the big US
     # carriers a user may pick by name. The provider may know others (or spell them otherwise); none is checked.
