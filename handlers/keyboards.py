@@ -139,6 +139,11 @@ def cap_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes, listed: s
                    *_grid(picks, 3), [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
 
 
+def not_allowed_to_rent(t: Texts) -> InlineKeyboardMarkup:
+    """A group member who may not spend: what they can do instead (see the numbers and codes)."""
+    return _markup([_button(t("menu-numbers"), NumbersCb(page=0))], [_button(t("home"), MenuCb(to=Screen.HOME))])
+
+
 def short_of_money(t: Texts, service_key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))],

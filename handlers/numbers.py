@@ -20,7 +20,7 @@ from . import keyboards, views
 from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .common import render_error, show, user_name
 from .i18n import Texts
-from .permissions import AdminCache, ensure_can_spend
+from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend
 
 CONFIRMED = "ok"  # the nonce of a confirm screen's button: the action was stated and confirmed
 
@@ -90,7 +90,11 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
     if action in SPENDING:
-        await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+        try:
+            await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+        except OnlyAdmins:
+            # The reason that fits the button: renting again spends; the others manage the group's number.
+            raise (OnlyAdmins() if action in (CardAction.RENEW, CardAction.SWITCH) else OnlyAdminsManage()) from None
     # A pushed code stays in the chat: its buttons answer with a new message instead of editing it.
     new = await _under_pushed_code(callback, rental_id, sms_repo)
     notice = ""

@@ -25,6 +25,12 @@ class OnlyAdmins(UserFacingError):
     key = "error-only-admins"
 
 
+class OnlyAdminsManage(UserFacingError):
+    """Not a spend but the group's number: cancelling, finishing, auto-renew are the admins' too."""
+
+    key = "error-only-admins-manage"
+
+
 class OnlyMembers(UserFacingError):
     key = "error-only-members"
 
@@ -74,6 +80,17 @@ class AdminCache:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+async def may_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> bool:
+    """For telling someone early (the first step of renting): the cached membership is enough; the spend
+    itself asks Telegram again (``ensure_can_spend``)."""
+    if not chat.is_group:
+        return True
+    member = await admins.member(bot, chat.id, user_id)
+    if member is None or not is_member(member):
+        return False
+    return chat.members_can_rent or member.status in ADMIN_STATUSES
 
 
 async def ensure_can_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> None:

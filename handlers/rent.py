@@ -11,7 +11,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services import choosing, localize
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.errors import NoNumberInArea, StaleButton
+from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from providers import BillingType, Provider
@@ -24,13 +24,19 @@ from .callbacks import CountriesCb, CountryCb, FavouriteCb, OfferCb, RentCb, Ser
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
-from .permissions import AdminCache, ensure_can_spend
+from .permissions import AdminCache, ensure_can_spend, may_spend
 
 QUERY_MAX = 20
 
 
 async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
-                          favourites: FavouriteRepo, page: int, query: str = "") -> None:
+                          favourites: FavouriteRepo, page: int, query: str = "", admins: AdminCache | None = None,
+                          bot: Bot | None = None) -> None:
+    if admins is not None and bot is not None and event.from_user is not None \
+            and not await may_spend(bot, admins, chat, event.from_user.id):
+        # Told at the first step, not after a walk through plans to the last tap.
+        await show(event, t("rent-not-yours", title=chat.title), keyboards.not_allowed_to_rent(t))
+        return
     query = query.strip()[:QUERY_MAX]
     found = await catalogue.services(query)
     starred = await favourites.keys(chat.id)
@@ -48,14 +54,15 @@ async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, 
     await show(event, title, keyboards.services(t, items, page, pages, query))
 
 
-async def rent_command(message: Message, command: CommandObject, chat: Chat, t: Texts, catalogue: Catalogue,
-                       favourites: FavouriteRepo) -> None:
-    await services_screen(message, chat, t, catalogue, favourites, 0, command.args or "")
+async def rent_command(message: Message, command: CommandObject, bot: Bot, chat: Chat, t: Texts,
+                       catalogue: Catalogue, favourites: FavouriteRepo, admins: AdminCache) -> None:
+    await services_screen(message, chat, t, catalogue, favourites, 0, command.args or "", admins, bot)
 
 
-async def services_page(callback: CallbackQuery, callback_data: ServicesCb, chat: Chat, t: Texts,
-                        catalogue: Catalogue, favourites: FavouriteRepo) -> None:
-    await services_screen(callback, chat, t, catalogue, favourites, callback_data.page, callback_data.q)
+async def services_page(callback: CallbackQuery, callback_data: ServicesCb, bot: Bot, chat: Chat, t: Texts,
+                        catalogue: Catalogue, favourites: FavouriteRepo, admins: AdminCache) -> None:
+    await services_screen(callback, chat, t, catalogue, favourites, callback_data.page, callback_data.q, admins,
+                          bot)
 
 
 async def offers_screen(callback: CallbackQuery, callback_data: ServiceCb, chat: Chat, t: Texts,
@@ -93,11 +100,13 @@ async def _service_offers(event, t: Texts, catalogue: Catalogue, key: str):
 async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
                        rentals: RentalService, providers: dict[str, Provider], favourites: FavouriteRepo,
                        country_choices: CountryChoiceRepo, prompts: PromptRepo, key: str,
-                       country: str | None = None, group: str = "") -> None:
+                       country: str | None = None, group: str = "", notice: str = "") -> None:
     found = await _service_offers(event, t, catalogue, key)
     if found is None:
         return
     service, offers, note = found
+    if notice:
+        note += "\n" + notice
     in_countries = choosing.countries(offers)
     several = len(in_countries) > 1
     if several:
@@ -126,7 +135,8 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     shown = offers[:keyboards.OFFERS_SHOWN]
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
-    labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark)
+    labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark,
+                                sold_out=catalogue.is_sold_out(p.offer))
               for p, mark in zip(shown, marks, strict=True)]
     starred = service.key in await favourites.keys(chat.id)
     back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
@@ -237,13 +247,36 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], screens: Screens) -> None:
+                      providers: dict[str, Provider], screens: Screens, catalogue: Catalogue,
+                      favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
     wishes = _wishes(callback_data)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                           callback_data.i, callback_data.n, wishes)
     try:
         rental = await rentals.rent(request)
+    except AlreadyRequested as pressed:
+        earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
+        if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
+            raise  # the first tap is still at work: a short notice, the screen is its to change
+        # An old Rent button: what that tap did then, and the way to its number.
+        await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
+        return
+    except NothingAvailable:
+        if not wishes.empty:
+            # None that meets the wishes (a carrier, a cap): the same plan may rent without them.
+            text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
+                                              wishes)
+            await show(callback, t("no-number-with-wishes") + "\n\n" + text, markup)
+            return
+        # Sold out since the list was shown: back to the plans, read afresh, with this one marked.
+        offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
+        await catalogue.sold_out(offer)
+        await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
+                           service_key(offer.service_name), localize.country_key(offer.country),
+                           notice=t("plan-sold-out", plan=views.duration_text(t, offer.billing, offer.duration_label,
+                                                                               offer.duration_minutes)))
+        return
     except NoNumberInArea:
         # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
         await show(callback, t("no-number-in-area", area=wishes.area),

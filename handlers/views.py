@@ -34,13 +34,16 @@ def country_text(t: Texts, country: str) -> str:
     return country_label(country, t.language)
 
 
-def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest: bool = False) -> str:
+def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest: bool = False,
+                sold_out: bool = False) -> str:
     """Price first; the country is on the screen's title once a country was picked. ``cheapest``: the lowest
     price for this length among the providers selling it."""
     o: Offer = priced.offer
     label = t("offer-label", price=format_money(priced.price), provider=provider_title,
               duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes),
               country=country_text(t, o.country))
+    if sold_out:
+        return t("offer-sold-out", label=label)
     return t("offer-cheapest", label=label) if cheapest else label
 
 
@@ -110,6 +113,15 @@ def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[
     for sms in messages:
         lines.append(t("card-sms-line", when=when(t, sms.received_at), body=sms.body or sms.code or ""))
     return "\n".join(lines)[:4000], keyboards.to_card(t, rental.id)
+
+
+def already_rented(t: Texts, rental: RentalRecord) -> str:
+    """An old Rent button pressed again: what its first tap did."""
+    if rental.status == "failed":
+        return t("rent-pressed-before-failed", service=rental.service_name, price=format_money(rental.price_charged))
+    return t("rent-pressed-before", service=rental.service_name, phone=phones.display(rental.phone or ""),
+             when=when(t, rental.created_at), zone=zone_of(t, rental.created_at),
+             status=Html(t(f"status-{rental.status}")))
 
 
 def number_label(t: Texts, rental: RentalRecord) -> str:

@@ -26,6 +26,10 @@ class CatalogueCache:
                 (key, json.dumps(payload), time.time() + ttl),
             )
 
+    async def drop(self, key: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM catalogue_cache WHERE key = ?", (key,))
+
     async def purge(self) -> None:
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM catalogue_cache WHERE expires_at <= ?", (time.time(),))

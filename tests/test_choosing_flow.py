@@ -176,6 +176,7 @@ async def test_carrier_and_cap_go_to_getatext_and_the_hold_settles_to_its_price(
     await alice.press("Rent for $0.50")  # Verizon's numbers cost more than the listed price: refused, refunded
     assert fake.last_rent_body == {"service": "telegram", "max_price": 0.45, "carrier": "verizon"}
     assert await balance(app) == 1000
+    assert "No number meets these choices right now" in alice.screen().text  # still on the confirm screen
 
     await alice.press("Price cap")
     assert alice.buttons()[:4] == ["Listed price ($0.50)", "Up to $0.65", "Up to $0.75", "Up to $1.00"]

@@ -41,12 +41,14 @@ async def test_group_member_refused_admin_rents_both_see_code(app, telegram, ses
     await alice_private.send("/start")
     assert (await app.chats.get(2002)).balance == 0  # separate from the group's balance
 
-    await start_renting(member)
-    answer = await member.press("Rent for")
-    assert "Only the group's admins" in answer.text
-    assert provider.rent_calls == 0 and (await app.chats.get(GROUP)).balance == 1000
+    await member.send("/rent@rent_test_bot telegram")  # told at the first step, not at the last tap
+    assert "only the admins rent numbers" in member.screen().text
+    assert member.buttons() == ["📋 My numbers", "« Menu"]
 
     await start_renting(admin)
+    answer = await member.press("Rent for", admin.screen())  # the admin's Rent button is there for all to tap
+    assert "Only the group's admins" in answer.text
+    assert provider.rent_calls == 0 and (await app.chats.get(GROUP)).balance == 1000
     await admin.press("Rent for")
     assert provider.rent_calls == 1 and (await app.chats.get(GROUP)).balance == 890
     card = admin.screen()
@@ -67,7 +69,7 @@ async def test_group_member_refused_admin_rents_both_see_code(app, telegram, ses
 
     # Members may not cancel the group's rental either; settings are for admins.
     answer = await member.press_data(f"c:{rental.id}:cancel:x", card)
-    assert "Only the group's admins" in answer.text
+    assert "Only the group's admins can cancel" in answer.text
 
 
 async def test_admin_opens_renting_to_members(app, session, team, provider):

@@ -492,11 +492,13 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     s.screen("group /start", ann, key="welcome-group")
     await credit(app, group, 500)
     await max_.send("/rent@rent_test_bot telegram")
-    s.screen("group /rent telegram", max_, key="services-search")
-    await max_.press("Telegram")
-    await max_.press("$1.10")
-    s.screen("group confirm", max_, key="confirm-title")
-    s.answer("member may not spend", await max_.press(s.label("confirm-rent", price="$1.10")),
+    s.screen("group /rent, member may not spend", max_, key="rent-not-yours")
+    await ann.send("/rent@rent_test_bot telegram")
+    s.screen("group /rent telegram", ann, key="services-search")
+    await ann.press("Telegram")
+    await ann.press("$1.10")
+    s.screen("group confirm", ann, key="confirm-title")
+    s.answer("member may not spend", await max_.press(s.label("confirm-rent", price="$1.10"), ann.screen()),
              key="error-only-admins")
 
     await ann.send("/settings@rent_test_bot")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 
+from handlers import phones
+from handlers.callbacks import CardCb
 from providers import errors as perr
-from tests.conftest import ADMIN_ID, credit
+from tests.conftest import ADMIN_ID, credit, to_confirm
 from tests.recording import Person
 
 
@@ -62,9 +64,9 @@ async def test_provider_failure_after_charge_refunds_at_once(app, alice, provide
     await app.chats.ensure(alice.chat_id, "private", "Alice")
     await credit(app, alice.chat_id, 200)
     await rent_telegram(alice)
-    provider.fail_rent = perr.NothingAvailableError("no numbers", provider="memsms")
+    provider.fail_rent = perr.ProviderRejectedError("Service unavailable", provider="memsms", status=400)
     answer = await alice.press("Rent for")
-    assert "No numbers available" in answer.text and answer.show_alert
+    assert "Service unavailable" in answer.text and answer.show_alert
     assert (await app.chats.get(alice.chat_id)).balance == 200
     kinds = [e.kind for e in await app.ledger_repo.recent(alice.chat_id)]
     assert kinds == ["refund", "charge", "adjustment"]
@@ -89,8 +91,12 @@ async def test_double_tap_rents_once(app, alice, provider):
     confirm = alice.screen()
     data = alice.data_of("Rent for", confirm)
     await alice.press_data(data, confirm)
-    second = await alice.press_data(data, confirm)
-    assert "Already done" in second.text
+    second = await alice.press_data(data, confirm)  # the old Rent button again: what it did then
+    [rental], _ = await app.rentals.rentals.for_chat(alice.chat_id)
+    said = alice.screen().text
+    assert "This Rent button was pressed before" in said and phones.display(rental.phone) in said
+    assert "Nothing more was charged" in said and second.text is None
+    assert alice.data_of("Number") == CardCb(id=rental.id).pack()  # one tap to its card
     assert provider.rent_calls == 1
     assert (await app.chats.get(alice.chat_id)).balance == 390
 
@@ -185,7 +191,7 @@ async def test_admin_credit_and_debit_others_not_allowed(app, telegram, session,
 
 async def test_unknown_command_and_search_by_typing(app, alice):
     await alice.send("/frobnicate")
-    assert "Unknown command" in alice.screen().text
+    assert "Unknown command" in alice.screen().text and alice.buttons() == ["« Menu"]  # no dead end
     await alice.send("whats")
     assert alice.buttons()[0] == "WhatsApp"
     await alice.send("/rent goo")
@@ -200,3 +206,18 @@ async def test_balance_screen_lists_recent_ledger(app, alice):
     await alice.send("/balance")
     text = alice.screen().text
     assert "Balance: $5.00" in text and "+$5.00" in text
+
+
+async def test_a_plan_sold_out_at_the_last_tap_returns_to_fresh_plans_with_it_marked(app, alice, provider):
+    await to_confirm(alice, app, balance=5000)
+    provider.fail_rent = perr.NothingAvailableError("no numbers", provider="memsms")
+    await alice.press("Rent for")
+    screen = alice.screen()
+    assert "The 1 day plan sold out just now; the charge is back on the balance" in screen.text
+    assert "pick a plan" in screen.text  # the plan list again, not the same confirm screen and Rent button
+    [marked] = [b for b in alice.buttons() if b.startswith("⛔")]
+    assert "1 day" in marked and not any(b.startswith("⛔") and "1 month" in b for b in alice.buttons())
+    assert (await app.chats.get(alice.chat_id)).balance == 5000
+    await alice.press("1 month")  # another plan still rents
+    await alice.press("Rent for")
+    assert "active" in alice.screen().text

@@ -5,6 +5,8 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SERVICES_TTL = 600.0
 OFFERS_TTL = 60.0
+SOLD_OUT_SECONDS = 600.0  # a plan that just sold out is marked so on plan lists for this long
+SOLD_OUT_MAX = 500  # bounded: the oldest marks go first
 # Shown first when our own rental counts do not decide the order yet.
 WELL_KNOWN = ("telegram", "whatsapp", "google", "facebook", "instagram", "tiktok", "discord", "microsoft",
               "amazon", "apple", "uber", "twitter", "viber", "signal", "openai", "paypal")
@@ -69,6 +73,23 @@ class Catalogue:
         self.cache = cache
         self.rentals = rentals
         self.markup_percent = markup_percent
+        self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
+
+    async def sold_out(self, offer: Offer) -> None:
+        """A rent found no number for this plan: plan lists mark it for a while and are read afresh."""
+        key = (offer.provider, offer.id)
+        self._sold_out[key] = time.monotonic() + SOLD_OUT_SECONDS
+        self._sold_out.move_to_end(key)
+        while len(self._sold_out) > SOLD_OUT_MAX:
+            self._sold_out.popitem(last=False)
+        await self.cache.drop(f"offers:{offer.provider}:{offer.service_id}")
+
+    def is_sold_out(self, offer: Offer) -> bool:
+        until = self._sold_out.get((offer.provider, offer.id))
+        if until is not None and until <= time.monotonic():
+            del self._sold_out[(offer.provider, offer.id)]
+            return False
+        return until is not None
 
     def price(self, offer: Offer) -> int:
         return price_for_chat(offer.price, self.markup_percent)
