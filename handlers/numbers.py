@@ -51,7 +51,8 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
         quote = await rentals.renewal_quote(rental)
         renew_price = quote[0] if quote else None
     return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
-                      is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price)
+                      is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
+                      refund_until_sms=provider is not None and provider.refund_only_without_sms)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,

@@ -71,7 +71,8 @@ def zone_of(t: Texts, moment: datetime | None) -> str:
 
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
-         renew_price: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
+         renew_price: int | None = None, refund_until_sms: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """``refund_until_sms``: the provider refunds only until the first SMS (said on the card)."""
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
@@ -88,10 +89,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         if rental.billing == BillingType.SMS:
             if not codes:
                 lines.append(t("card-rule-no-code"))
-        elif Capability.CANCEL in actions:
-            lines.append(t("card-rule-refund"))
-        elif codes:
-            lines.append(t("card-rule-refund-ended"))
+        elif refund_until_sms:
+            lines.append(t("card-rule-refund-ended" if codes else "card-rule-refund"))
         if Capability.WAKE_UP in actions:
             lines.append(t("card-wake-hint"))
     lines.append("")

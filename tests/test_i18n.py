@@ -24,6 +24,7 @@ from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
 from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Choice, Offer
+from providers import errors
 from tests.conftest import ADMIN_ID, TOKEN, credit
 from tests.recording import BOT_USER, Person
 from tests.test_push import FastLimiter
@@ -615,3 +616,35 @@ async def test_every_choosing_screen_in_language(lang, settings, session, screen
         assert literal_part(s.label("confirm-carrier")) in text and "212" in text
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_phone_screen_in_language(lang, app, telegram, session, provider, screens, settings):
+    """Help with its refund rule and support contact, an old Rent button, a plan sold out at the last tap."""
+    dp, bot = telegram
+    s = screens(lang)
+    settings.support_contact = "@shop_support"
+    user = Person(dp, bot, session, 1001, name="Alice", language=lang)
+    await user.send("/start")
+    await credit(app, user.chat_id, 5000)
+    await user.press(s.label("menu-help"))
+    assert "@shop_support" in s.screen("help with support", user, key="help-refunds")
+    await user.press(s.label("home"))
+    await user.press(s.label("menu-rent"))
+    await user.press("Telegram")
+    await user.press("$1.10")
+    confirm = user.screen()
+    rent = user.data_of(s.label("confirm-rent", price="$1.10"))
+    await user.press_data(rent, confirm)
+    s.screen("card with its refund rule", user, key="card-phone")
+    await user.press_data(rent, confirm)  # the same Rent button again
+    s.screen("pressed before", user, key="rent-pressed-before")
+    await user.send("/rent telegram")
+    await user.press("Telegram")
+    await user.press("$1.10")
+    provider.fail_rent = errors.NothingAvailableError("none", provider=provider.name)
+    await user.press(s.label("confirm-rent", price="$1.10"))
+    s.screen("sold out, fresh plans", user, key="plan-sold-out")
+    await user.send("/frobnicate")
+    s.screen("unknown command", user, key="error-unknown-command")
+    s.has_buttons("unknown command", user, "home")
