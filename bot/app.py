@@ -32,6 +32,7 @@ from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.switches import PlanSwitches
+from .services.cards import CardTopUps
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -66,6 +67,7 @@ class App:
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
+    cards: CardTopUps = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -82,6 +84,8 @@ class App:
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
+        self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
+                                self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
@@ -112,7 +116,7 @@ class App:
         return {
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
-            "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
+            "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups, "cards": self.cards,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens,

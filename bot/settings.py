@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
     star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)
     topup_star_amounts: Annotated[tuple[int, ...], NoDecode] = (50, 100, 250, 500, 1000)
+    # Cards and wallets through Telegram Payments (off without a token from @BotFather > Payments): invoices
+    # in card_currency; card_rate units of the balance currency are credited per unit paid, rounded down.
+    payments_provider_token: SecretStr = SecretStr("")
+    card_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    card_rate: Decimal = Field(Decimal("1"), gt=0, le=100000)
+    card_amounts: Annotated[tuple[Decimal, ...], NoDecode] = (Decimal(5), Decimal(10), Decimal(20), Decimal(50))
 
     # Background jobs
     poll_interval: float = Field(2.0, gt=0)
@@ -110,7 +116,7 @@ class Settings(BaseSettings):
     backup_keep: int = Field(7, ge=1, le=1000)
 
     @field_validator("admin_ids", "topup_star_amounts", "getatext_webhook_allowed_ips", "http_trusted_proxies",
-                     mode="before")
+                     "card_amounts", mode="before")
     @classmethod
     def _split_list(cls, value):
         """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
@@ -131,6 +137,13 @@ class Settings(BaseSettings):
             if not low <= amount <= high:
                 raise ValueError(f"each amount must be {low}..{high} Stars, Telegram's range for one invoice; "
                                  f"got {amount}")
+        return amounts
+
+    @field_validator("card_amounts")
+    @classmethod
+    def _card_amounts(cls, amounts: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if not amounts or any(not 0 < a <= 10000 for a in amounts):
+            raise ValueError("each amount must be above 0 and at most 10000 (in CARD_CURRENCY)")
         return amounts
 
     @field_validator("public_url")

@@ -160,6 +160,12 @@ class TopUpCb(CallbackData, prefix="u"):
     stars: Annotated[int, Field(ge=1, le=100_000)]
 
 
+class CardTopUpCb(CallbackData, prefix="uc"):
+    """A card top-up amount, in minor units of the invoice currency; 0 opens the list of amounts."""
+
+    amount: Annotated[int, Field(ge=0, le=10**9)] = 0
+
+
 class LangCb(CallbackData, prefix="l"):
     code: str
 

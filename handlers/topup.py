@@ -1,23 +1,28 @@
-"""Telegram Stars top-ups: invoice -> pre-checkout -> successful payment credited once."""
+"""Top-ups: Telegram Stars, and cards through Telegram Payments: invoice -> pre-checkout -> successful payment
+credited once per charge id."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message,
                            PreCheckoutQuery)
 
+from bot.services.cards import PAYLOAD_PREFIX as CARD_PREFIX
+from bot.services.cards import CardTopUps
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
 from bot.services.topups import TopUpPayload, TopUps
 from storage import Chat
 
-from .callbacks import MenuCb, Screen, TopUpCb
+from .callbacks import CardTopUpCb, MenuCb, Screen, TopUpCb
 from .common import show
 from .i18n import Texts, pick_language
 
 
-async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps) -> None:
+async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps, cards: CardTopUps) -> None:
     rows = [[InlineKeyboardButton(text=t("topup-button", stars=stars, amount=format_money(topups.credit_for(stars))),
                                   callback_data=TopUpCb(stars=stars).pack())] for stars in topups.amounts]
+    if cards.enabled:
+        rows.append([InlineKeyboardButton(text=t("btn-topup-card"), callback_data=CardTopUpCb().pack())])
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
     await show(callback, t("topup-title", rate=format_money(topups.credit_for(100))),
                InlineKeyboardMarkup(inline_keyboard=rows))
@@ -37,8 +42,41 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
     )
 
 
-async def pre_checkout(query: PreCheckoutQuery, topups: TopUps) -> None:
-    fits = await topups.check(query.invoice_payload, query.currency, query.total_amount)
+async def card_screen(callback: CallbackQuery, t: Texts, cards: CardTopUps) -> None:
+    """Card amounts, each with what it adds to the balance: both amounts before paying."""
+    if not cards.enabled:
+        raise StaleButton()
+    rows = [[InlineKeyboardButton(text=t("topup-card-button", paid=cards.label(amount, t.language),
+                                         amount=format_money(cards.credit_for(amount))),
+                                  callback_data=CardTopUpCb(amount=amount).pack())] for amount in cards.amounts]
+    rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.TOPUP).pack())])
+    await show(callback, t("topup-card-title", currency=cards.currency), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def card_invoice(callback: CallbackQuery, callback_data: CardTopUpCb, bot: Bot, chat: Chat, t: Texts,
+                       cards: CardTopUps) -> None:
+    amount = callback_data.amount
+    if amount == 0:
+        await card_screen(callback, t, cards)
+        return
+    if not cards.enabled or amount not in cards.amounts:
+        raise StaleButton()
+    credit = format_money(cards.credit_for(amount))
+    await bot.send_invoice(
+        chat.id, title=t("invoice-title"),
+        description=(t("invoice-description", amount=credit, chat=chat.title) if chat.is_group
+                     else t("invoice-description-private", amount=credit)),
+        payload=cards.invoice(chat.id, amount).encode(), currency=cards.currency,
+        provider_token=cards.provider_token,
+        prices=[LabeledPrice(label=t("invoice-card-label", amount=credit), amount=amount)],
+    )
+
+
+async def pre_checkout(query: PreCheckoutQuery, topups: TopUps, cards: CardTopUps) -> None:
+    if query.invoice_payload.startswith(CARD_PREFIX + ":"):
+        fits = await cards.check(query.invoice_payload, query.currency, query.total_amount)
+    else:
+        fits = await topups.check(query.invoice_payload, query.currency, query.total_amount)
     if fits is None:
         language = await topups.chat_language(query.invoice_payload)
         t = Texts(language or pick_language(query.from_user.language_code))
@@ -47,10 +85,14 @@ async def pre_checkout(query: PreCheckoutQuery, topups: TopUps) -> None:
     await query.answer(ok=True)
 
 
-async def paid(message: Message, t: Texts, topups: TopUps) -> None:
+async def paid(message: Message, t: Texts, topups: TopUps, cards: CardTopUps) -> None:
     payment = message.successful_payment
-    entry = await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
-                                payment.total_amount)
+    if payment.invoice_payload.startswith(CARD_PREFIX + ":"):
+        entry = await cards.credit(payment.invoice_payload, payment.telegram_payment_charge_id,
+                                   message.from_user.id, payment.total_amount, payment.currency)
+    else:
+        entry = await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id,
+                                    message.from_user.id, payment.total_amount)
     if entry is None:
         return  # the same payment delivered again: credited already
     await message.answer(t("topup-done", amount=format_money(entry.amount), balance=format_money(entry.balance_after)))
@@ -60,6 +102,7 @@ def setup() -> Router:
     router = Router(name="topup")
     router.callback_query.register(topup_screen, MenuCb.filter(F.to == Screen.TOPUP))
     router.callback_query.register(send_invoice, TopUpCb.filter())
+    router.callback_query.register(card_invoice, CardTopUpCb.filter())
     router.pre_checkout_query.register(pre_checkout)
     router.message.register(paid, F.successful_payment)
     return router

@@ -177,6 +177,10 @@ class Stack:
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.webhook_port),
             "GETATEXT_WEBHOOK_SECRET": self.webhook_secret,
+            # Card payments in sandbox form: the emulator takes any provider token, as Telegram's test mode does.
+            "PAYMENTS_PROVIDER_TOKEN": "playground:TEST:sandbox",
+            "CARD_CURRENCY": "EUR",
+            "CARD_RATE": "1.08",
             # Scripted users tap at machine speed: the per-user budget and cooldowns have their own tests.
             "USER_RATE_PER_SECOND": "1000",
             "USER_RATE_BURST": "1000",

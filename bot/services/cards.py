@@ -1,0 +1,85 @@
+"""Card and wallet top-ups through Telegram Payments (sendInvoice with the operator's provider token): the
+invoice in the operator's currency, converted at the operator's rate, credited once per Telegram charge id."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel.numbers import format_currency, get_currency_precision
+
+from storage import Database, LedgerEntry
+from storage import ledger
+
+from . import errors
+
+PAYLOAD_PREFIX = "card"
+
+
+@dataclass(frozen=True, slots=True)
+class CardPayload:
+    chat_id: int
+    amount: int  # minor units of the invoice currency
+    credit: int  # balance cents the invoice said it adds: exactly that is credited
+
+    def encode(self) -> str:
+        return f"{PAYLOAD_PREFIX}:{self.chat_id}:{self.amount}:{self.credit}"
+
+    @classmethod
+    def decode(cls, payload: str) -> CardPayload | None:
+        parts = payload.split(":")
+        if len(parts) != 4 or parts[0] != PAYLOAD_PREFIX:
+            return None
+        try:
+            return cls(int(parts[1]), int(parts[2]), int(parts[3]))
+        except ValueError:
+            return None
+
+
+class CardTopUps:
+    def __init__(self, db: Database, provider_token: str, currency: str, rate: Decimal,
+                 amounts: tuple[Decimal, ...]) -> None:
+        self.db = db
+        self.provider_token = provider_token
+        self.currency = currency
+        self.rate = rate
+        # Minor units per unit of the currency, from CLDR (2 for EUR, 0 for JPY): what Telegram's amounts count.
+        self.exponent = get_currency_precision(currency)
+        self.amounts = tuple(int(a * 10 ** self.exponent) for a in amounts)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.provider_token)
+
+    def credit_for(self, amount: int) -> int:
+        """Balance cents for ``amount`` minor units paid: at the operator's rate, rounded down (in the operator's
+        favour, by less than one cent)."""
+        return math.floor(Decimal(amount).scaleb(-self.exponent) * self.rate * 100)
+
+    def label(self, amount: int, language: str) -> str:
+        """The invoice amount as the chat reads it ("€5.00", "5,00 €")."""
+        return format_currency(Decimal(amount).scaleb(-self.exponent), self.currency, locale=language)
+
+    def invoice(self, chat_id: int, amount: int) -> CardPayload:
+        return CardPayload(chat_id, amount, self.credit_for(amount))
+
+    async def check(self, payload: str, currency: str, total: int) -> CardPayload | None:
+        """Pre-checkout: an amount the bot offers, in its currency, at today's rate (a rate changed since the
+        invoice refuses it: the user pays nothing and asks for a new one), for a chat that is still there."""
+        parsed = CardPayload.decode(payload)
+        if (parsed is None or not self.enabled or currency != self.currency or total != parsed.amount
+                or parsed.amount not in self.amounts or parsed.credit != self.credit_for(parsed.amount)):
+            return None
+        row = await self.db.fetchone("SELECT active FROM chats WHERE id = ?", (parsed.chat_id,))
+        return parsed if row and row["active"] else None
+
+    async def credit(self, payload: str, charge_id: str, payer_id: int, total: int, currency: str) -> LedgerEntry | None:
+        """Successful payment: credit once per Telegram charge id (None when already credited): what the invoice
+        said, even if the operator changed the amounts or the rate since pre-checkout (it was paid)."""
+        parsed = CardPayload.decode(payload)
+        if parsed is None or total != parsed.amount or parsed.credit <= 0:
+            raise errors.StaleButton()
+        async with self.db.transaction() as conn:
+            return await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", f"card:{charge_id}",
+                                     idempotency_key=f"card:{charge_id}", actor_id=payer_id,
+                                     note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language

@@ -1,0 +1,139 @@
+"""Cards through Telegram Payments: both amounts shown before paying, the invoice in the operator's currency with
+the provider token, pre-checkout checked, credited exactly once per Telegram charge id (replayed, or after a
+restart between payment and credit), the ledger naming the method."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice
+from aiogram.types import Message, PreCheckoutQuery, SuccessfulPayment, Update
+from pydantic import SecretStr
+
+from bot.app import App, build_bot, build_dispatcher
+from handlers.i18n import Texts
+from handlers.views import ledger_line
+from tests.conftest import TOKEN
+from tests.recording import Person
+
+PROVIDER_TOKEN = "284685063:TEST:card-token"
+
+
+@pytest.fixture
+def card_settings(settings):
+    return settings.model_copy(update={"payments_provider_token": SecretStr(PROVIDER_TOKEN), "card_currency": "EUR",
+                                       "card_rate": Decimal("1.0837"), "card_amounts": (Decimal(5), Decimal(20))})
+
+
+@pytest.fixture
+async def world(card_settings, session):
+    app = await App.open(card_settings)
+    try:
+        dp = build_dispatcher(app)
+        bot = build_bot(TOKEN, card_settings, session=session)
+        yield app, dp, bot, Person(dp, bot, session, 1001, name="Alice")
+    finally:
+        assert await app.ledger_repo.totals_mismatch() == []
+        await app.close()
+
+
+async def pre_checkout(dp, bot, person: Person, invoice: SendInvoice, query_id: str, *, total: int | None = None,
+                       currency: str | None = None) -> AnswerPreCheckoutQuery:
+    query = PreCheckoutQuery(id=query_id, from_user=person.user, currency=currency or invoice.currency,
+                             total_amount=invoice.prices[0].amount if total is None else total,
+                             invoice_payload=invoice.payload)
+    await dp.feed_update(bot, Update(update_id=abs(hash(query_id)) % 10**8, pre_checkout_query=query))
+    return [c for c in person.session.calls if isinstance(c, AnswerPreCheckoutQuery)
+            and c.pre_checkout_query_id == query_id][-1]
+
+
+def paid_update(person: Person, invoice: SendInvoice, charge_id: str, update_id: int) -> Update:
+    payment = SuccessfulPayment(currency=invoice.currency, total_amount=invoice.prices[0].amount,
+                                invoice_payload=invoice.payload, telegram_payment_charge_id=charge_id,
+                                provider_payment_charge_id=f"prov-{charge_id}")
+    message = Message(message_id=update_id, date=datetime.now(UTC), chat=person.chat, from_user=person.user,
+                      successful_payment=payment)
+    return Update(update_id=update_id, message=message)
+
+
+async def open_card_invoice(alice: Person, amount: str = "€5.00") -> SendInvoice:
+    await alice.send("/start")
+    await alice.press("Balance")
+    await alice.press("Top up")
+    await alice.press("Pay by card")
+    await alice.press(amount)
+    return [c for c in alice.session.calls if isinstance(c, SendInvoice)][-1]
+
+
+async def test_both_amounts_before_paying_then_credited_once_under_replay(world):
+    app, dp, bot, alice = world
+    await alice.send("/start")
+    await alice.press("Balance")
+    await alice.press("Top up")
+    await alice.press("Pay by card")
+    # €5 at 1.0837 is $5.4185: rounded down, in the operator's favour by less than a cent.
+    assert alice.buttons() == ["€5.00 → $5.41", "€20.00 → $21.67", "« Back"]
+    invoice = await open_card_invoice(alice)
+    assert (invoice.currency, invoice.prices[0].amount, invoice.provider_token) == ("EUR", 500, PROVIDER_TOKEN)
+    assert "$5.41" in invoice.description
+
+    assert (await pre_checkout(dp, bot, alice, invoice, "q1")).ok
+    await dp.feed_update(bot, paid_update(alice, invoice, "charge-1", 40_000_001))
+    assert (await app.chats.get(1001)).balance == 541
+    assert "Payment received: $5.41 added" in alice.screen().text
+    await dp.feed_update(bot, paid_update(alice, invoice, "charge-1", 40_000_002))  # Telegram delivers it again
+    assert (await app.chats.get(1001)).balance == 541
+    [entry] = [e for e in await app.ledger_repo.recent(1001) if e.kind == "topup"]
+    assert ledger_line(Texts("en"), entry).endswith("+$5.41 · top-up 💳 5.00 EUR")
+    assert "пополнение 💳 5.00 EUR" in ledger_line(Texts("ru"), entry)
+
+
+async def test_a_restart_between_payment_and_credit_credits_once(card_settings, session):
+    app = await App.open(card_settings)
+    dp, bot = build_dispatcher(app), build_bot(TOKEN, card_settings, session=session)
+    alice = Person(dp, bot, session, 1001, name="Alice")
+    invoice = await open_card_invoice(alice, "€20.00")
+    assert (await pre_checkout(dp, bot, alice, invoice, "q1")).ok
+    update = paid_update(alice, invoice, "charge-7", 40_000_010)
+    await app.close()  # killed before the successful payment was handled: Telegram keeps the update
+
+    again = await App.open(card_settings)
+    try:
+        dp2 = build_dispatcher(again)
+        bot2 = build_bot(TOKEN, card_settings, session=session)
+        await dp2.feed_update(bot2, update)
+        await dp2.feed_update(bot2, update)  # and hands it over twice
+        assert (await again.chats.get(1001)).balance == 2167
+        assert len([e for e in await again.ledger_repo.recent(1001) if e.kind == "topup"]) == 1
+        assert await again.ledger_repo.totals_mismatch() == []
+    finally:
+        await again.close()
+
+
+async def test_pre_checkout_refuses_what_the_bot_did_not_offer(world):
+    app, dp, bot, alice = world
+    invoice = await open_card_invoice(alice)
+    assert not (await pre_checkout(dp, bot, alice, invoice, "q-total", total=1)).ok
+    assert not (await pre_checkout(dp, bot, alice, invoice, "q-currency", currency="USD")).ok
+    app.cards.rate = Decimal("1.5")  # the operator changed the rate since the invoice: a new one is needed
+    assert not (await pre_checkout(dp, bot, alice, invoice, "q-rate")).ok
+    forged = SendInvoice(chat_id=1001, title="t", description="d", payload="card:1001:500:999999", currency="EUR",
+                         prices=invoice.prices)
+    assert not (await pre_checkout(dp, bot, alice, forged, "q-forged")).ok
+    assert (await app.chats.get(1001)).balance == 0
+
+
+async def test_without_a_provider_token_there_is_no_card_button(settings, session):
+    app = await App.open(settings)
+    try:
+        dp = build_dispatcher(app)
+        alice = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice")
+        await alice.send("/start")
+        await alice.press("Balance")
+        await alice.press("Top up")
+        assert not any("card" in b for b in alice.buttons())
+        answer = await alice.press_data("uc:500")  # an old or forged card button
+        assert "out of date" in answer.text
+    finally:
+        await app.close()
