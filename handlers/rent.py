@@ -111,12 +111,14 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     several = len(in_countries) > 1
     if several:
         known = {c.key: c for c in in_countries}
-        if country is None:
+        picked = country is not None
+        if not picked:
             country = await country_choices.get(chat.id, service.key)
         if country not in known:
             await countries_screen(event, chat, t, rentals, prompts, service.key, service.name, in_countries)
             return
-        await country_choices.set(chat.id, service.key, country)
+        if picked:  # remembered for the chat: its next visit opens here
+            await country_choices.set(chat.id, service.key, country)
         offers = choosing.in_country(offers, country)
         place = localize.country_label(known[country].name, t.language)
         title = t("offers-title-country", service=service.name, country=place)
