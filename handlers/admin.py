@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.services import stats
 from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
+from bot.services.localize import counted
 from bot.services.pricing import format_money
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
 from bot.stars import RefundOutcome, ask_telegram
@@ -45,8 +46,8 @@ async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Pro
                      catalogue: Catalogue) -> tuple[str, InlineKeyboardMarkup]:
     figures = await stats.collect(db, days)
     lines = await asyncio.gather(*(_balance_line(t, p) for p in providers.values()))
-    text = t("admin-panel", days=days, chats=figures.chats, active_chats=figures.active_chats,
-             active_rentals=figures.active_rentals, codes=figures.codes_delivered,
+    text = t("admin-panel", period=counted(days, "day", t.language), chats=figures.chats,
+             active_chats=figures.active_chats, active_rentals=figures.active_rentals, codes=figures.codes_delivered,
              revenue=format_money(figures.revenue), cost=f"${figures.provider_cost:.2f}",
              topups=format_money(figures.topups), markup=catalogue.markup_percent,
              balances=Html("\n".join(lines) or "—"))
@@ -106,7 +107,8 @@ async def refund_stars_command(message: Message, command: CommandObject, bot: Bo
     refund = await topups.start_refund(charge_id, message.from_user.id)
     outcome, reason = await ask_telegram(bot, topups.refunds, refund)
     if outcome is RefundOutcome.REFUSED:
-        raise StarsRefundRefused(reason=reason)
+        # Telegram's own words (an error code, in English): quoted as Telegram's
+        raise StarsRefundRefused(reason=Html(t("refund-reason-telegram", reply=reason)))
     if outcome is RefundOutcome.UNKNOWN:
         raise StarsRefundPending(amount=refund.amount, chat=refund.chat_id)
     await message.answer(t("stars-refunded", charge=charge_id, amount=format_money(refund.amount),

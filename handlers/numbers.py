@@ -120,7 +120,8 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         done = await rentals.set_auto_renew(chat.id, rental_id, action is CardAction.AUTO_ON)
         notice = t("auto-renew-set-on" if done.auto_renew else "auto-renew-set-off")
     elif action is CardAction.WAKE:
-        notice = t("woken", message=await rentals.wake_up(chat.id, rental_id))
+        await rentals.wake_up(chat.id, rental_id)  # the provider's reply ("Wake up request sent.") says no more
+        notice = t("woken")
     elif action is CardAction.RENEW:
         try:  # at the price the button showed; a button without one (older) shows today's price first
             fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,

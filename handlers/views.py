@@ -8,7 +8,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.catalogue import PricedOffer
 from bot.services.choosing import KEEP_CARRIER, Wishes
-from bot.services.localize import country_label, duration_name, format_moment, utc_offset
+from bot.services.localize import counted, country_label, duration_name, format_moment, utc_offset
 from bot.services.pricing import format_money
 from providers import BillingType, Capability, Choice, Offer, Provider
 from storage import LedgerEntry, RentalRecord, StoredSms
@@ -17,6 +17,7 @@ from storage.models import utcnow
 from . import keyboards, phones
 from .callbacks import CardAction, CardCb, priced_nonce
 from .i18n import Html, Texts
+from .ledger_text import ledger_what
 
 CLOSED_STATUSES = ("finished", "cancelled", "expired")
 STATUS_ICONS = {"active": "🟢", "pending": "⏳", "finished": "⚪", "cancelled": "↩️", "expired": "⌛", "failed": "❌"}
@@ -54,9 +55,12 @@ def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> 
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
+    lang = t.language  # the nouns in the form each number asks for: "2 дня 5 часов", "21 минута"
     if days:
-        return t("time-days", d=days, h=hours)
-    return t("time-hours", h=hours, m=minutes) if hours else t("time-minutes", m=minutes)
+        return t("time-days", d=counted(days, "day", lang), h=counted(hours, "hour", lang))
+    if hours:
+        return t("time-hours", h=counted(hours, "hour", lang), m=counted(minutes, "minute", lang))
+    return counted(minutes, "minute", lang)
 
 
 def when(t: Texts, moment: datetime | None) -> str:
@@ -131,7 +135,7 @@ def number_label(t: Texts, rental: RentalRecord) -> str:
 def ledger_line(t: Texts, entry: LedgerEntry) -> str:
     amount = format_money(entry.amount)
     return t("balance-line", when=when(t, entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,
-             what=t(f"ledger-{entry.kind}", note=entry.note))
+             what=ledger_what(t, entry))
 
 
 def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from . import ledger
+from . import ledger, notes
 from .db import Database
 from .models import Chat
 
@@ -65,8 +65,8 @@ class ChatRepo:
             await conn.execute("DELETE FROM prompts WHERE chat_id = ?", (old_id,))
             if old.balance > 0:
                 reference = f"migrate:{old_id}:{new_id}"
-                await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note="moved to the supergroup")
-                await ledger.post(conn, new_id, old.balance, "adjustment", reference, note="moved from the group")
+                await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note=notes.make("moved-out"))
+                await ledger.post(conn, new_id, old.balance, "adjustment", reference, note=notes.make("moved-in"))
             # The new row was made by a stray update with defaults: the group's own choices win.
             await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1"
                                " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone, new_id))

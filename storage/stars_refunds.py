@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from . import ledger
+from . import ledger, notes
 from .db import Database
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class StarsRefundRepo:
             round_ = await _rounds(conn, charge_id)
             await ledger.post(conn, chat_id, -amount, "adjustment", f"stars-refund:{charge_id}",
                               idempotency_key=f"stars-refund:{charge_id}:{round_ + 1}", actor_id=admin_id,
-                              note="Stars refund requested")
+                              note=notes.make("stars-refund-requested"))
             async with conn.execute(
                 "INSERT INTO stars_refunds (charge_id, chat_id, payer_id, amount, state) VALUES (?, ?, ?, ?, 'pending')"
                 " ON CONFLICT(charge_id) DO UPDATE SET state = 'pending', attempts = 0, last_error = '',"
@@ -80,7 +80,7 @@ class StarsRefundRepo:
             round_ = await _rounds(conn, charge_id)
             await ledger.post(conn, refund.chat_id, refund.amount, "adjustment", f"stars-refund:{charge_id}",
                               idempotency_key=f"stars-refund-undo:{charge_id}:{round_}",
-                              note="Stars refund refused by Telegram")
+                              note=notes.make("stars-refund-refused"))
             await conn.execute("UPDATE stars_refunds SET state = 'refused', last_error = ?,"
                                " updated_at = CURRENT_TIMESTAMP WHERE charge_id = ?", (reason[:200], charge_id))
             return True

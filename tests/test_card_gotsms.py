@@ -68,7 +68,7 @@ async def test_card_offers_exactly_the_gotsms_actions_and_each_works(gotsms_worl
     await alice.press("Switch for $5.49")
     assert (await app.chats.get(alice.chat_id)).balance == 2000 - 110 - 549
     card = alice.screen().text
-    assert "1 month" in card and "Time left: 29d" in card  # the card shows the new plan's end
+    assert "1 month" in card and "Time left: 29 days" in card  # the card shows the new plan's end
     [switch_charge, *_] = await app.ledger_repo.recent(alice.chat_id)
     assert switch_charge.amount == -549 and "Telegram" in switch_charge.note and "1 month" in switch_charge.note
     [rental] = (await app.rentals.rentals.for_chat(alice.chat_id))[0]

@@ -82,6 +82,7 @@ async def test_installed_playground_serves_its_page_and_stops_cleanly(tmp_path):
     target, run = tmp_path / "site", tmp_path / "run"
     run.mkdir()
     install(target, tmp_path)
+    assert (target / "bot" / "services" / "aliases.toml").is_file()  # package data: the services' nicknames
     env = sandbox_env(target)
     assert not (run / ".env").exists()
 

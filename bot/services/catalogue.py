@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from providers import BillingType, Offer, Provider, ProviderError, Service
 from storage import CatalogueCache, RentalRepo
 
 from .pricing import price_for_chat
+from .search import fold, match
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ WELL_KNOWN = ("telegram", "whatsapp", "google", "facebook", "instagram", "tiktok
 
 
 def service_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", name.lower())[:24] or "x"
+    """One key per service whoever spells it, in any script ("Telegram", "Телеграм"): it travels in callback data."""
+    return fold(name)[:24] or "x"
 
 
 def _spelling_rank(name: str) -> tuple[int, str]:
@@ -104,12 +105,16 @@ class Catalogue:
                     entry = merged[key] = CatalogueService(key, service.name, entry.ids)
                 entry.ids[name] = service.id
         popularity = await self.rentals.popularity()
-        needle = service_key(search) if search.strip() else ""
-        found = [s for s in merged.values() if needle in s.key] if needle else list(merged.values())
+        # Folded like the keys: "гугл" or "телеграм" is searched as Latin letters, nicknames included.
+        needle = fold(search)
+        if search.strip() and not needle:
+            return []  # no letter or digit to search by: nothing found, not everything
+        matches = {s.key: match(needle, s.key) for s in merged.values()} if needle else {}
+        found = [s for s in merged.values() if matches[s.key][0]] if needle else list(merged.values())
 
         def rank(service: CatalogueService):
             known = WELL_KNOWN.index(service.key) if service.key in WELL_KNOWN else len(WELL_KNOWN)
-            starts = 0 if needle and service.key.startswith(needle) else 1
+            starts = 0 if needle and matches[service.key][1] else 1
             return (starts, -popularity.get(service.name.lower(), 0), known, service.name.lower())
 
         return sorted(found, key=rank)

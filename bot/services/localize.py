@@ -86,6 +86,12 @@ def duration_name(minutes: int | None, language: str) -> str | None:
     return format_unit(minutes // size, unit, length="long", locale=_locale(language))
 
 
+def counted(count: int, unit: str, language: str) -> str:
+    """A count of days, hours or minutes with the noun in the form the number asks for ("1 день", "2 дня",
+    "5 дней", "21 минута"): CLDR's plural rules through Babel."""
+    return format_unit(count, f"duration-{unit}", length="long", locale=_locale(language))
+
+
 # -- dates, times and time zones -----------------------------------------------------------------------------
 
 def valid_zone(name: str) -> bool:

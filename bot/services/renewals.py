@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiosqlite
 
 from storage import Database, InsufficientBalanceError, RentalRecord
-from storage import ledger
+from storage import ledger, notes
 from storage.models import db_time
 
 
@@ -42,7 +42,7 @@ async def charge_period(conn: aiosqlite.Connection, rental: RentalRecord) -> Non
     base = _base_key(rental)
     await ledger.post(conn, rental.chat_id, -rental.renewal_price, "charge", f"rental:{rental.id}",
                       idempotency_key=base if rounds == 0 else f"{base}#{rounds + 1}",
-                      note=f"{rental.service_name} renewal")
+                      note=notes.make("renewal", service=rental.service_name))
 
 
 async def release_reservation(conn: aiosqlite.Connection, rental: RentalRecord) -> int:
@@ -53,7 +53,7 @@ async def release_reservation(conn: aiosqlite.Connection, rental: RentalRecord) 
     async with conn.execute("SELECT amount FROM ledger WHERE idempotency_key = ?", (open_key,)) as cur:
         amount = -(await cur.fetchone())["amount"]
     await ledger.post(conn, rental.chat_id, amount, "refund", f"rental:{rental.id}",
-                      idempotency_key=f"release:{open_key}", note=f"{rental.service_name} renewal not made")
+                      idempotency_key=f"release:{open_key}", note=notes.make("renewal-not-made", service=rental.service_name))
     return amount
 
 

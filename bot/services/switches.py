@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from providers import Capability, Offer, ProviderError, Rental
 from providers import errors as perr
-from storage import InsufficientBalanceError, PlanSwitch, PlanSwitchRepo, RentalRecord
+from storage import InsufficientBalanceError, PlanSwitch, PlanSwitchRepo, RentalRecord, notes
 from storage.models import utcnow
 
 from . import errors
@@ -86,7 +86,9 @@ class PlanSwitches:
                 switch = await PlanSwitchRepo.open_charged(
                     conn, rental, user_id=user_id, offer_id=offer.id, duration_label=offer.duration_label,
                     duration_minutes=offer.duration_minutes, price=quote.price, provider_cost=str(offer.price),
-                    request_key=key, note=f"{rental.service_name} · {offer.duration_label}")
+                    request_key=key,
+                    note=notes.make("switch", service=rental.service_name, minutes=offer.duration_minutes,
+                                    label=offer.duration_label))
         except sqlite3.IntegrityError:
             raise errors.AlreadyRequested(rental_id=rental.id) from None
         except InsufficientBalanceError as err:
@@ -99,7 +101,7 @@ class PlanSwitches:
             raise SwitchPending() from None
         except ProviderError as err:
             log.warning("plan switch %d of rental %d refused: %s", switch.id, rental.id, err)
-            await self.repo.refund(switch.id, "plan switch failed")
+            await self.repo.refund(switch.id, notes.make("switch-failed"))
             raise provider_failure(err) from None
         # Any other exception (a bug, a cancel) leaves the switch pending: it may have come after the
         # provider acted, so the reconciler decides from the provider's rental.
@@ -128,7 +130,7 @@ class PlanSwitches:
                 if done is not None:
                     settled.append(SwitchOutcome(switch, done, refunded=False))
             elif age >= grace:
-                if await self.repo.refund(switch.id, "plan switch not made") is not None:
+                if await self.repo.refund(switch.id, notes.make("switch-not-made")) is not None:
                     settled.append(SwitchOutcome(switch, await self.rentals.rentals.get(rental.id), refunded=True))
         return settled
 
