@@ -68,7 +68,8 @@ def _pager(t: Texts, page: int, pages: int, make) -> list[InlineKeyboardButton]:
 def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, query: str = "") -> InlineKeyboardMarkup:
     """items: (service key, name) for this page."""
     names = [_button(name, ServiceCb(key=key)) for key, name in items]
-    return _markup(*_grid(names, 3), _pager(t, page, pages, lambda p: ServicesCb(page=p, q=query)),
+    # Two a row: a name and its ★ fit half a phone's width (tests/widths.py), three a row cut "★ Instagram"
+    return _markup(*_grid(names, 2), _pager(t, page, pages, lambda p: ServicesCb(page=p, q=query)),
                    [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
@@ -133,10 +134,10 @@ def carrier_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes, names
 
 def cap_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes, listed: str,
                caps: list[tuple[int, str]]) -> InlineKeyboardMarkup:
-    picks = [_button(t("btn-cap-up-to", cap=label), _wished(OfferCb, snapshot_id, index, wishes, x=cap))
-             for cap, label in caps]
+    picks = [[_button(t("btn-cap-up-to", cap=label), _wished(OfferCb, snapshot_id, index, wishes, x=cap))]
+             for cap, label in caps]  # one a row: "Up to $123.45" is too long for a third of a phone's width
     return _markup([_button(t("btn-cap-none", price=listed), _wished(OfferCb, snapshot_id, index, wishes, x=0))],
-                   *_grid(picks, 3), [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
+                   *picks, [_button(t("back"), _wished(OfferCb, snapshot_id, index, wishes))])
 
 
 def not_allowed_to_rent(t: Texts) -> InlineKeyboardMarkup:
@@ -160,6 +161,10 @@ CARD_BUTTONS: list[tuple[Capability | None, CardAction, str]] = [
     (Capability.TRANSITION, CardAction.SWITCH, "btn-switch"),
     (Capability.HISTORY, CardAction.HISTORY, "btn-history"),
 ]
+# Card actions with long labels ("Cancel & refund", "Rent again · $123.45", "Switch to monthly", "Auto-renew: off"):
+# each alone in its row, below the short ones two a row; half a phone's width cuts them (tests/widths.py).
+ONE_PER_ROW = frozenset({CardAction.CANCEL, CardAction.RENEW, CardAction.SWITCH, CardAction.AUTO_ON,
+                         CardAction.AUTO_OFF})
 
 
 def copy_button(label: str, value: str) -> InlineKeyboardButton:
@@ -181,28 +186,31 @@ def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, aut
          can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
     (``renew_price``) and is left out when the plan is not on sale now."""
-    buttons = []
+    buttons: list[tuple[CardAction, InlineKeyboardButton]] = []
     for capability, action, key in CARD_BUTTONS:
         shown = capability is None and open_ or capability in actions
         if action is CardAction.RENEW:
             if renew_price is None or not (shown or can_renew_closed):
                 continue
-            buttons.append(_button(t("btn-renew", price=format_money(renew_price)),
-                                   CardCb(id=rental_id, a=action, n=priced_nonce(renew_price))))
+            buttons.append((action, _button(t("btn-renew", price=format_money(renew_price)),
+                                            CardCb(id=rental_id, a=action, n=priced_nonce(renew_price)))))
             continue
         if shown:
-            buttons.append(_button(t(key), CardCb(id=rental_id, a=action, n=nonce())))
+            buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action, n=nonce()))))
     if Capability.AUTO_RENEW in actions:
         action, key = (CardAction.AUTO_OFF, "btn-auto-off") if auto_renew else (CardAction.AUTO_ON, "btn-auto-on")
-        buttons.append(_button(t(key), CardCb(id=rental_id, a=action)))
-    return _markup(copy_number(t, phone), *_grid(buttons, 2),
+        buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action))))
+    short = [button for action, button in buttons if action not in ONE_PER_ROW]
+    long_ = [[button] for action, button in buttons if action in ONE_PER_ROW]
+    return _markup(copy_number(t, phone), *_grid(short, 2), *long_,
                    [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def numbers(t: Texts, items: Iterable[tuple[int, str]], page: int, pages: int) -> InlineKeyboardMarkup:
     return _markup(*([_button(label, CardCb(id=rental_id))] for rental_id, label in items),
                    _pager(t, page, pages, lambda p: NumbersCb(page=p)),
-                   [_button(t("menu-rent"), ServicesCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
+                   # alone in its row: "📱 Арендовать номер" does not fit half a phone's width
+                   [_button(t("menu-rent"), ServicesCb(page=0))], [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def switch_plans(t: Texts, rental_id: int, snapshot_id: int, labels: list[str]) -> InlineKeyboardMarkup:

@@ -122,9 +122,11 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
         offers = choosing.in_country(offers, country)
         place = localize.country_label(known[country].name, t.language)
         title = t("offers-title-country", service=service.name, country=place)
-    else:
-        country, place = "", ""
-        title = t("offers-title", service=service.name)
+    else:  # one country: named on the title as well, since the plans' labels leave it out
+        country = ""
+        place = localize.country_label(in_countries[0].name, t.language) if in_countries[0].name else ""
+        title = (t("offers-title-country", service=service.name, country=place) if place
+                 else t("offers-title", service=service.name))
     switch = keyboards.country_switch(t, service.key, place) if several else []
     if not group and choosing.should_group(offers):
         labels = [(name, t("group-button", group=t(f"group-{name}"), plans=count, price=format_money(cheapest)))

@@ -37,12 +37,11 @@ def country_text(t: Texts, country: str) -> str:
 
 def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest: bool = False,
                 sold_out: bool = False) -> str:
-    """Price first; the country is on the screen's title once a country was picked. ``cheapest``: the lowest
-    price for this length among the providers selling it."""
+    """Price first; the country is on the screen's title, not on each plan (a phone's width holds no more).
+    ``cheapest``: the lowest price for this length among the providers selling it."""
     o: Offer = priced.offer
     label = t("offer-label", price=format_money(priced.price), provider=provider_title,
-              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes),
-              country=country_text(t, o.country))
+              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes))
     if sold_out:
         return t("offer-sold-out", label=label)
     return t("offer-cheapest", label=label) if cheapest else label
@@ -156,17 +155,18 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     row = [InlineKeyboardButton(text=t("btn-open-number"), callback_data=CardCb(id=rental.id).pack())]
     if sms.code:  # one tap puts exactly the code on the clipboard
         row.insert(0, keyboards.copy_button(t("btn-copy", value=sms.code), sms.code))
+    rows = [row]  # the code and the number two a row; "Another code · $123.45" and Finish each in a row of its own
     if Capability.RENEW in actions:
         # The price one more period cost; renting again charges it only if it is still today's (the card
         # shows today's otherwise): the push path asks no provider for prices.
         price = rental.renewal_price
-        row.append(InlineKeyboardButton(text=t("btn-another-code", price=format_money(price)),
-                                        callback_data=CardCb(id=rental.id, a=CardAction.RENEW,
-                                                             n=priced_nonce(price)).pack()))
+        rows.append([InlineKeyboardButton(text=t("btn-another-code", price=format_money(price)),
+                                          callback_data=CardCb(id=rental.id, a=CardAction.RENEW,
+                                                               n=priced_nonce(price)).pack())])
     if Capability.FINISH in actions:
-        row.append(InlineKeyboardButton(text=t("btn-finish"),
-                                        callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack()))
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[row])
+        rows.append([InlineKeyboardButton(text=t("btn-finish"),
+                                          callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack())])
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def html_escape(text: str) -> str:

@@ -30,6 +30,7 @@ from providers import errors
 from tests.conftest import ADMIN_ID, TOKEN, credit
 from tests.recording import BOT_USER, Person
 from tests.test_push import FastLimiter
+from tests.widths import too_wide
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ["en", "ru"]
@@ -281,7 +282,12 @@ class Screens:
             assert label and "{" not in label, f"[{self.language}] {where}: bad button {label!r}"
             if self.language == "ru":
                 assert latin_words(label, DATA_NAMES) == [], f"[ru] {where}: English button {label!r}"
+        self.keyboard(where, message.reply_markup)
         return message.text
+
+    def keyboard(self, where: str, markup) -> None:
+        """Every button fits its row at phone width (tests/widths.py)."""
+        assert too_wide(markup) == [], f"[{self.language}] {where}: labels too wide at 400 px"
 
     def has_buttons(self, where: str, person: Person, *keys: str) -> None:
         labels = person.buttons()
@@ -361,7 +367,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     await user.press(s.label("menu-rent"))
     s.screen("services", user, key="services-title")
     await user.press("Telegram")
-    s.screen("offers", user, key="offers-title")
+    s.screen("offers", user, key="offers-title-country")  # one country: on the title, not on each plan
     await user.press("$1.10")
     s.screen("confirm, balance short", user, key="confirm-short")
     assert provider.rent_calls == 0
@@ -416,6 +422,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     await background.deliverer.deliver_once()
     [pushed] = [m for m in session.sent(user.chat_id) if "55123" in m.text]
     s.text("pushed code", pushed.text, key="code-received")
+    s.keyboard("pushed code", pushed.reply_markup)
     await user.press(s.label("btn-open-number"))  # on the pushed code: it becomes the card
     s.screen("card with codes", user, key="card-codes")
     await user.press(s.label("btn-history"))

@@ -14,14 +14,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import string
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bot.services.localize import country_label
 from handlers import phones
+from handlers.i18n import Texts
+from handlers.settings import LANGUAGE_NAMES
+from playground.sandbox.memory import MemoryProvider
 from playground.server import Playground, render_entities, serve
 from playground.stack import Stack
+from providers.getatext.client import GetATextClient
+from providers.gotsms.client import GotSmsClient
+from tests.widths import BUDGET, LABEL_PX, PX_PER_UNIT, STACK_PX
 
 try:
     from playwright.async_api import async_playwright, expect
@@ -209,6 +217,160 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
     await page.screenshot(path=str(shots / "playground-topup.png"))
     assert problems == []
 
+
+
+# ------------------------------------------------------------------------------------------ at phone width
+PHONE = {"width": 400, "height": 860}
+# Every button of every bot message: cut (the label's ellipsis shows) when its text is wider than its box. And for
+# each message with a keyboard, its width and each row's buttons and label width (tests/widths.py's measurements).
+_CUT_LABELS = """() => [...document.querySelectorAll('#messages .kb-btn')]
+    .filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent)"""
+_ROW_WIDTHS = """() => [...document.querySelectorAll('#messages .stack')].filter((s) => s.querySelector('.keyboard'))
+    .map((s) => [s.clientWidth, [...s.querySelectorAll('.kb-row')].map((r) => {
+        const b = r.children[0], cs = getComputedStyle(b);
+        return [r.children.length, b.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)];
+    })])"""
+# What a person reads in one message: its text without the time and "edited" the page adds, and its buttons.
+_READ = """(row) => { const text = row.querySelector('.text'); const copy = text ? text.cloneNode(true) : null;
+    if (copy) copy.querySelectorAll('.meta').forEach((m) => m.remove());
+    return [copy ? copy.textContent : '', [...row.querySelectorAll('.kb-btn')].map((b) => b.textContent)]; }"""
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+COMMAND = re.compile(r"(?<![\w/])/[a-z_]+(@\w+)?|@\w+")  # /rent, /start@bot, @user: typed as they are
+
+
+def latin_names(stack: Stack) -> set[str]:
+    """Words a Russian screen may carry in Latin letters: names, not texts to translate. The sandbox's services and
+    providers, SMS, UTC, Telegram, Stars, the English language's own name on its button, and the operator's note
+    on the demo money (typed in /credit: data, not a text of the bot)."""
+    services = [s["name"] for s in stack.gotsms.services.values()]
+    services += [s.service_name for s in stack.getatext.services.values()]
+    providers = (GotSmsClient.title, GetATextClient.title, MemoryProvider().title)
+    words = {"SMS", "UTC", "Telegram", "Stars", LANGUAGE_NAMES["en"], "demo", "money"}
+    return words | {w for name in (*services, *providers) for w in LATIN_WORD.findall(name)}
+
+
+def line_of(t: Texts, key: str, line: int = 0) -> str:
+    """The longest fixed piece of one line of a text, tags left out: a rendered message of that text contains it."""
+    plain = re.sub(r"<[^>]+>", "", t(key)).split("\n")[line]
+    return max((literal.strip() for literal, *_ in string.Formatter().parse(plain)), key=len)
+
+
+class PhoneWalk:
+    """Checks each screen as a person at 400 px would see it: no label cut, and in Russian no English word."""
+
+    def __init__(self, page, names: set[str], shots: Path) -> None:
+        self.page, self.names, self.shots = page, names, shots
+        self.messages = page.locator("#messages")
+        self.checked: list[str] = []
+        self.rows_at_full_width: set[int] = set()  # buttons a row seen in a message as wide as it can be
+
+    def newest(self, text: str):
+        """The newest bot message containing ``text``, pinned by its id (an edit keeps it)."""
+        return self.messages.locator(".row.in", has_text=text).last
+
+    async def pin(self, text: str, timeout: float = 15_000):
+        row = self.newest(text)
+        await expect(row).to_be_visible(timeout=timeout)
+        return self.messages.locator(f'.row.in[data-message-id="{await row.get_attribute("data-message-id")}"]')
+
+    async def check(self, where: str, row, language: str) -> None:
+        tag = f"[{language}] {where}"
+        cut = await self.page.evaluate(_CUT_LABELS)
+        assert cut == [], f"{tag}: labels cut at 400 px: {cut}"
+        for width, rows in await self.page.evaluate(_ROW_WIDTHS):
+            if width < STACK_PX:
+                continue  # a narrow message: its labels are short (checked above as not cut)
+            assert width == STACK_PX, f"{tag}: a message {width} px wide; tests/widths.py measured {STACK_PX}"
+            for in_row, label_px in rows:
+                # tests/widths.py's budget, at its px a unit, fits the label box measured there
+                assert abs(label_px - LABEL_PX[in_row]) < 1 and label_px >= BUDGET[in_row] * PX_PER_UNIT, \
+                    f"{tag}: {in_row} a row leave {label_px} px, tests/widths.py measured {LABEL_PX[in_row]}"
+                self.rows_at_full_width.add(in_row)
+        if language == "ru":
+            text, labels = await row.evaluate(_READ)
+            words = [w for piece in (text, *labels) for w in LATIN_WORD.findall(COMMAND.sub(" ", piece))]
+            english = sorted(set(words) - self.names)
+            assert english == [], f"{tag}: English words {english} in {text!r} {labels}"
+        await self.page.screenshot(path=str(self.shots / f"phone-{language}-{len(self.checked):02d}.png"))
+        self.checked.append(f"{tag}")
+
+    async def press(self, row, label: str | re.Pattern, then: str, timeout: float = 15_000) -> None:
+        """Tap a button of ``row``; the bot edits that message into the screen that contains ``then``."""
+        await row.get_by_role("button", name=label, exact=isinstance(label, str)).first.click()
+        await expect(row).to_contain_text(then, timeout=timeout)
+
+    async def command(self, command: str, then: str):
+        await self.page.locator(f".chip[data-cmd='{command}']").click()
+        return await self.pin(then)
+
+
+async def walk_at_phone_width(walk: PhoneWalk, language: str) -> None:
+    """The main screens: menu, services, a service's countries and plans, confirm, the number card after renting,
+    the pushed code, balance, settings and the time zone picker."""
+    t = Texts(language)
+    menu = await walk.command("/start", line_of(t, "welcome"))
+    await walk.check("menu", menu, language)
+    await walk.press(menu, t("menu-rent"), line_of(t, "services-title"))
+    await walk.check("services", menu, language)
+    plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
+    await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
+    if plans in await menu.inner_text():  # the country picked before: its plans, with a button to change it
+        await walk.check("plans of the country picked before", menu, language)
+        await walk.press(menu, re.compile(re.escape(line_of(t, "btn-country"))), countries)
+    await walk.check("countries", menu, language)
+    await walk.press(menu, re.compile(re.escape(country_label("USA", language))), plans)
+    await walk.check("plans", menu, language)
+    await menu.locator(".kb-btn").first.click()  # the cheapest plan
+    await expect(menu).to_contain_text(line_of(t, "confirm-title"))
+    await walk.check("confirm", menu, language)
+    codes = walk.messages.locator(".row.in", has_text=line_of(t, "code-received"))
+    before = await codes.count()
+    await walk.press(menu, re.compile("^" + re.escape(line_of(t, "confirm-rent"))), line_of(t, "card-price"))
+    await walk.check("number card", menu, language)
+    await expect(codes).to_have_count(before + 1, timeout=30_000)  # the sandbox sends a code 3 s after renting
+    await walk.check("pushed code", codes.last, language)
+
+    balance = await walk.command("/balance", line_of(t, "balance-how-topup"))
+    await walk.check("balance", balance, language)
+    settings = await walk.command("/start", line_of(t, "welcome"))
+    await walk.press(settings, t("menu-settings"), line_of(t, "settings-title", 1))
+    await walk.check("settings", settings, language)
+    await walk.press(settings, t("btn-time-zone"), line_of(t, "time-zone-title", 1))
+    await walk.check("time zone picker", settings, language)
+    await walk.press(settings, t("back"), line_of(t, "settings-title", 1))
+
+
+@needs_playwright
+@needs_chromium
+async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_path):
+    """At 400 px every label of every keyboard is whole (the page cuts a label too long for its button with an
+    ellipsis, style.css .kb-btn), in English and then, switched in Settings, in Russian, where no English word
+    shows but names."""
+    stack, pg, url = playground
+    problems: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE, locale="en-US")).new_page()
+            page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+            page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
+            await page.goto(url)
+            await page.locator("#start-button").click()
+            walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
+            await walk_at_phone_width(walk, "en")
+
+            # Settings -> Русский: the same message becomes the Russian settings screen, and every next one is Russian
+            settings = await walk.pin(line_of(Texts("en"), "settings-title", 1))
+            ru = Texts("ru")
+            await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
+            await walk.check("settings after switching", settings, "ru")
+            await walk_at_phone_width(walk, "ru")
+        finally:
+            await browser.close()
+    # 10 screens in English; in Russian the settings switched, the plans of the country picked before and the 10
+    assert len(walk.checked) == 10 + 1 + 11, walk.checked
+    assert walk.rows_at_full_width >= {1, 2}, "no message as wide as tests/widths.py measured it"
+    assert problems == []
 
 
 # ------------------------------------------------------------------------------------------ DNS rebinding

@@ -1,0 +1,280 @@
+"""Every button of every keyboard fits its row at phone width (400 px), in every language, with worst-case values.
+
+The measure and the budgets, and how they were measured, are in tests/widths.py. Here every keyboard is built
+directly with the longest values the bot meets (the longest service name, country, provider title, plan length and
+carrier the providers list, prices like $123.45, a UK number with both copy buttons) and in every state of the
+number card and the pushed code. test_i18n.py checks the same on every screen it walks through the production
+Dispatcher, and tests/test_playground_browser.py in Chromium, in pixels.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import product
+
+import pytest
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.services import choosing, localize
+from bot.services.catalogue import PricedOffer
+from bot.services.choosing import KEEP_CARRIER, Wishes
+from bot.services.pricing import format_money
+from handlers import keyboards, views
+from handlers.i18n import Texts, available_languages
+from handlers.settings import COMMON_ZONES, LANGUAGE_NAMES, settings_view, time_zones_view
+from playground.sandbox.getatext import CARRIER_PREMIUMS, FakeGetAText
+from playground.sandbox.gotsms import FakeGotSms
+from playground.sandbox.memory import MemoryProvider
+from providers import BillingType, Capability, Choice, Offer
+from providers.getatext.client import GetATextClient
+from providers.gotsms.client import GotSmsClient
+from storage import Chat, RentalRecord, StoredSms
+from tests.widths import BUDGET, budget, display_width, too_wide
+
+LANGS = available_languages()
+PRICE = 12345  # $123.45
+MONEY = format_money(PRICE)
+UK_PHONE = "+447700900123"  # international +447700900123, national 07700900123: two copy buttons
+CODE = "12345678"
+ALL_ACTIONS = set(Capability)
+# Plan lengths the providers sell (their fakes' plans and the flow tests'), in minutes
+LENGTHS = (15, 20, 60, 1440, 3 * 1440, 10080, 2 * 10080, 43200, 3 * 43200, 6 * 43200, 11 * 43200, 525600)
+
+
+def _longest(values) -> str:
+    return max(values, key=display_width)
+
+
+def service_names() -> list[str]:
+    """Every service the sandbox's providers list (what the playground and the flow tests show)."""
+    names = [s["name"] for s in FakeGotSms().services.values()]
+    names += [s.service_name for s in FakeGetAText().services.values()]
+    names += [s.name for s in MemoryProvider().services]
+    return names
+
+
+SERVICE = _longest(service_names())
+PROVIDER = _longest([GotSmsClient.title, GetATextClient.title, MemoryProvider().title])
+COUNTRIES = [c["name"] for c in FakeGotSms().countries.values()] + ["USA"]
+CARRIER = _longest(views.carrier_name(name) for name in CARRIER_PREMIUMS)
+
+
+def country(language: str) -> str:
+    return _longest(localize.country_label(name, language) for name in COUNTRIES)
+
+
+def duration(language: str) -> str:
+    return _longest(localize.duration_name(minutes, language) for minutes in LENGTHS)
+
+
+def offer_labels(t: Texts) -> list[str]:
+    """Plan labels at their longest: the cheapest mark, the longest provider title, length and country."""
+    labels = []
+    for name, minutes, billing in ((c, m, b) for c in COUNTRIES for m in LENGTHS
+                                   for b in (BillingType.DURATION, BillingType.SMS)):
+        offer = Offer("p", "id", "s", SERVICE, Decimal("100"), billing, minutes, "", name)
+        labels.append(views.offer_label(t, PricedOffer(offer, PRICE), PROVIDER, cheapest=True))
+    return sorted(set(labels), key=display_width, reverse=True)[:keyboards.OFFERS_SHOWN]
+
+
+def rental(status: str = "active", *, auto_renew: bool = False, phone: str | None = UK_PHONE) -> RentalRecord:
+    now = datetime.now(UTC)
+    return RentalRecord(
+        id=123456, chat_id=1001, user_id=1001, user_name="Alexandra Konstantinopolskaya", provider="gotsms",
+        provider_rental_id="r-1", offer_id="o-1", service_name=SERVICE, billing=BillingType.DURATION,
+        duration_label="", country="United Kingdom", phone=phone, price_charged=PRICE, provider_cost="100",
+        status=status, active_from=now, active_till=now + timedelta(days=30), auto_renew=auto_renew, failure="",
+        created_at=now, duration_minutes=43200, period_price=PRICE)
+
+
+def chat(*, group: bool = False, members_can_rent: bool = False, language: str = "en",
+         zone: str = "UTC") -> Chat:
+    return Chat(id=-100123 if group else 1001, kind="supergroup" if group else "private", title="Demo group",
+                language=language, balance=PRICE, members_can_rent=members_can_rent, active=True, time_zone=zone)
+
+
+# -- every keyboard, each in every state that changes its buttons ------------------------------------------
+Keyboards = Iterator[tuple[str, InlineKeyboardMarkup]]
+
+
+def main_menu(t: Texts) -> Keyboards:
+    yield "main menu", keyboards.main_menu(t)
+
+
+def balance(t: Texts) -> Keyboards:
+    yield "balance", keyboards.balance(t)
+
+
+def back_home(t: Texts) -> Keyboards:
+    yield "back home", keyboards.back_home(t)
+
+
+def services(t: Texts) -> Keyboards:
+    names = [(f"s{i}", ("★ " if i % 2 else "") + name) for i, name in enumerate(sorted(service_names(),
+                                                                                      key=display_width))]
+    page = sorted(names, key=lambda item: display_width(item[1]), reverse=True)[:keyboards.SERVICES_PER_PAGE]
+    yield "services, a middle page", keyboards.services(t, page, 1, 3, "inst")
+    yield "services, the longest starred", keyboards.services(t, [("s", "★ " + SERVICE)] * 12, 0, 2)
+
+
+def offers(t: Texts) -> Keyboards:
+    switch = keyboards.country_switch(t, "instagram", country(t.language))
+    for starred in (False, True):
+        yield f"plans, starred={starred}", keyboards.offers(t, 99, offer_labels(t), "instagram", starred, switch)
+    yield "plans of a group", keyboards.offers(t, 99, offer_labels(t), "instagram", False, switch,
+                                               back=keyboards.CountryCb(key="instagram", c="GB"))
+
+
+def countries(t: Texts) -> Keyboards:
+    items = [(f"c{i}", t("country-button", country=country(t.language), price=MONEY))
+             for i in range(keyboards.COUNTRIES_PER_PAGE)]
+    yield "countries, a middle page", keyboards.countries(t, "instagram", items, 1, 3)
+
+
+def duration_groups(t: Texts) -> Keyboards:
+    items = [(name, t("group-button", group=t(f"group-{name}"), plans=keyboards.OFFERS_SHOWN, price=MONEY))
+             for name, _ in choosing.GROUPS]
+    switch = keyboards.country_switch(t, "instagram", country(t.language))
+    yield "duration groups", keyboards.duration_groups(t, "instagram", "GB", items, switch)
+
+
+def confirm(t: Texts) -> Keyboards:
+    for choices, cap in product((frozenset(), frozenset(Choice)), (0, PRICE * 2)):
+        wishes = Wishes(area="212", carrier=KEEP_CARRIER, cap=cap)
+        yield (f"confirm, choices={sorted(choices)}, cap={cap}",
+               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes))
+
+
+def any_area(t: Texts) -> Keyboards:
+    yield "no number in the area", keyboards.any_area(t, 99, 9, Wishes(area="212"))
+
+
+def area_choice(t: Texts) -> Keyboards:
+    yield "area prompt", keyboards.area_choice(t, 99, 9, Wishes())
+
+
+def carrier_choice(t: Texts) -> Keyboards:
+    names = [views.carrier_name(name) for name in CARRIER_PREMIUMS] + [CARRIER] * 3
+    yield "carrier picker", keyboards.carrier_choice(t, 99, 9, Wishes(), names)
+
+
+def cap_choice(t: Texts) -> Keyboards:
+    caps = [(cap, format_money(max(cap, PRICE + 1))) for cap in choosing.cap_choices(PRICE)]
+    yield "cap picker", keyboards.cap_choice(t, 99, 9, Wishes(), MONEY, caps)
+
+
+def short_of_money(t: Texts) -> Keyboards:
+    yield "short of money", keyboards.short_of_money(t, "instagram")
+
+
+def card(t: Texts) -> Keyboards:
+    """Every state: open or closed, auto-renew on or off, Rent again with a price or not, copy buttons or none,
+    and every subset of the actions that make buttons long."""
+    for open_, auto, closed_renew, price, phone, actions in product(
+            (True, False), (False, True), (False, True), (PRICE, None), (UK_PHONE, None),
+            (ALL_ACTIONS, ALL_ACTIONS - {Capability.AUTO_RENEW}, {Capability.CANCEL, Capability.RENEW},
+             {Capability.TRANSITION, Capability.HISTORY, Capability.WAKE_UP})):
+        yield (f"card open={open_} auto-renew={auto} renew-closed={closed_renew} price={price} phone={phone} "
+               f"actions={sorted(actions)}",
+               keyboards.card(t, 123456, actions, open_=open_, auto_renew=auto, can_renew_closed=closed_renew,
+                              renew_price=price, phone=phone))
+
+
+def numbers(t: Texts) -> Keyboards:
+    labels = [(i, views.number_label(t, rental(status))) for i, status in
+              enumerate(("active", "pending", "finished", "cancelled", "expired", "failed"), 1)]
+    yield "my numbers, a middle page", keyboards.numbers(t, labels, 1, 3)
+
+
+def switch_plans(t: Texts) -> Keyboards:
+    yield "switch to a monthly plan", keyboards.switch_plans(t, 123456, 99, offer_labels(t))
+
+
+def switch_confirm(t: Texts) -> Keyboards:
+    yield "switch confirm", keyboards.switch_confirm(t, 123456, 99, 9, MONEY)
+
+
+def to_card(t: Texts) -> Keyboards:
+    yield "back to the number", keyboards.to_card(t, 123456)
+
+
+KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
+    f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
+                            any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
+                            switch_plans, switch_confirm, to_card)}
+
+
+# -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------
+def card_views(t: Texts) -> Keyboards:
+    for status, auto in product(("active", "pending", "finished", "cancelled", "expired", "failed"), (False, True)):
+        _, markup = views.card(t, rental(status, auto_renew=auto), [], ALL_ACTIONS, PROVIDER, is_group=True,
+                               can_renew_closed=status != "active", renew_price=PRICE)
+        yield f"card view {status} auto-renew={auto}", markup
+
+
+def code_messages(t: Texts) -> Keyboards:
+    """The pushed SMS: with a code or without, every action, the number open or closed."""
+    for code, actions, status in product((CODE, None), (ALL_ACTIONS, set(), {Capability.RENEW}),
+                                         ("active", "finished")):
+        sms = StoredSms(1, "gotsms", "m-1", 123456, f"Your code: {code or 'none'}", code, "Instagram",
+                        datetime.now(UTC), None)
+        _, markup = views.code_message(t, sms, rental(status), actions, is_group=True)
+        yield f"code message code={code} actions={sorted(actions)} {status}", markup
+
+
+def settings_screens(t: Texts) -> Keyboards:
+    for group, members in ((False, False), (True, False), (True, True)):
+        _, markup = settings_view(t, chat(group=group, members_can_rent=members, language=t.language))
+        yield f"settings group={group} members={members}", markup
+    for zone in COMMON_ZONES:  # the chat's own zone carries a ✓
+        _, markup = time_zones_view(t, chat(zone=zone, language=t.language))
+        yield f"time zone picker, {zone} chosen", markup
+
+
+def texts_in_rows(t: Texts) -> Keyboards:
+    """Buttons made in handlers whose keyboards need a database or a provider to build (top-up, operator panel):
+    their labels at their longest, in the rows those handlers put them in (test_i18n.py walks the screens)."""
+    from aiogram.types import InlineKeyboardButton
+
+    def row(*labels: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=label, callback_data="x")
+                                                      for label in labels]])
+
+    yield "top-up amount", row(t("topup-button", stars=10_000, amount=format_money(1_234_567)))
+    from handlers.admin import PERIODS
+    yield "operator panel periods", row(*(t("btn-days", days=days) for days in PERIODS))
+    yield "language buttons", row(*(t("btn-lang", name=name) for name in LANGUAGE_NAMES.values()))
+
+
+BUILT_ELSEWHERE = (card_views, code_messages, settings_screens, texts_in_rows)
+
+
+def test_the_measure_counts_emoji_and_wide_characters_as_two():
+    assert display_width("Rent") == 4 and display_width("Аренда") == 6
+    assert display_width("🔁") == 2 and display_width("🇬🇧") == 2 and display_width("↩️") == 2
+    assert display_width("🗓") == 2 and display_width("⏱ x") == 4  # drawn as emoji even without U+FE0F
+    assert display_width("日本") == 4 and display_width("★ ·«»‹›→") == 8 and display_width("0123#*©") == 7
+    assert BUDGET[1] > BUDGET[2] > BUDGET[3] > BUDGET[4] > 0 and budget(5) == 0
+
+
+def test_the_worst_case_values_are_the_longest():
+    assert MONEY == "$123.45" and len(service_names()) >= 8
+    assert display_width(SERVICE) >= max(map(display_width, service_names()))
+    assert keyboards.copy_number(Texts("en"), UK_PHONE)[1].text.endswith("07700900123")
+
+
+def test_every_keyboard_function_is_checked():
+    built = {name for name, f in inspect.getmembers(keyboards, inspect.isfunction)
+             if f.__module__ == keyboards.__name__ and not name.startswith("_")
+             and inspect.signature(f).return_annotation in ("InlineKeyboardMarkup", InlineKeyboardMarkup)}
+    assert built - set(KEYBOARDS) == set(), "keyboards without a width check here"
+
+
+@pytest.mark.parametrize("language", LANGS)
+@pytest.mark.parametrize("builder", [*KEYBOARDS.values(), *BUILT_ELSEWHERE], ids=lambda f: f.__name__)
+def test_every_button_fits_its_row_at_phone_width(language, builder):
+    t = Texts(language)
+    problems = {where: found for where, markup in builder(t) if (found := too_wide(markup))}
+    assert problems == {}, f"[{language}] labels too wide at 400 px"
