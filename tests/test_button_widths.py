@@ -200,10 +200,18 @@ def to_card(t: Texts) -> Keyboards:
     yield "back to the number", keyboards.to_card(t, 123456)
 
 
+def auto_renew_confirm(t: Texts) -> Keyboards:
+    yield "auto-renew confirm", keyboards.auto_renew_confirm(t, 123456, MONEY)
+
+
+def not_allowed_to_rent(t: Texts) -> Keyboards:
+    yield "a member who may not rent", keyboards.not_allowed_to_rent(t)
+
+
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
-                            switch_plans, switch_confirm, to_card)}
+                            switch_plans, switch_confirm, to_card, auto_renew_confirm, not_allowed_to_rent)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------
