@@ -245,7 +245,9 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
              after=format_money(chat.balance - charge))
     text += views.wish_lines(t, provider, wishes, price)
     # The refund rule, said before paying: an activation without a code is refunded by itself.
-    text += "\n\n" + t("rule-no-code" if offer.billing == BillingType.SMS else "rule-duration")
+    rule = ("rule-no-code" if offer.billing == BillingType.SMS
+            else "rule-duration-until-sms" if provider.refund_only_without_sms else "rule-duration")
+    text += "\n\n" + t(rule)
     return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.rent_choices, wishes)
 
 

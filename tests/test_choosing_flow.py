@@ -105,6 +105,7 @@ async def to_area_prompt(app: App, alice: Person) -> None:
     for label in ("Rent a number", "Telegram", "United States", "1 day"):
         await alice.press(label)
     assert "Area code: any" in alice.screen().text
+    assert "works until the first SMS comes" in alice.screen().text  # GotSMS's refund rule, before paying
     await alice.press("Area code")
     assert "for example <b>201</b>" in alice.screen().text
 
