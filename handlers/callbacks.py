@@ -24,6 +24,9 @@ def nonce() -> str:
     return secrets.token_hex(3)
 
 
+CONFIRMED = "ok"  # the nonce of a confirm screen's button: the action was stated, then confirmed
+
+
 def priced_nonce(price: int) -> str:
     """A nonce that also carries the price the button shows (Rent again): ``<hex>p<minor units>``. In the
     nonce rather than a field of its own, so that card buttons already in chats still unpack."""

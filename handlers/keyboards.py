@@ -5,15 +5,14 @@ from collections.abc import Iterable
 
 from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
-from providers import Capability
+from providers import Capability, Choice
 
 from . import phones
-from bot.services.choosing import KEEP_CARRIER, Wishes
-from providers import Choice
-
-from .callbacks import (CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb,
-                        Screen, ServiceCb, ServicesCb, SwitchCb, SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
+from .callbacks import (CONFIRMED, CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb,
+                        RentCb, Screen, ServiceCb, ServicesCb, SwitchCb, SwitchPlanCb, Wish, WishCb, nonce,
+                        priced_nonce)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -228,7 +227,7 @@ def switch_confirm(t: Texts, rental_id: int, snapshot_id: int, index: int, price
 
 
 def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
-    return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n="ok"))],
+    return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n=CONFIRMED))],
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 

@@ -17,12 +17,10 @@ from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
 
 from . import keyboards, views
-from .callbacks import CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
+from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend
-
-CONFIRMED = "ok"  # the nonce of a confirm screen's button: the action was stated and confirmed
 
 # Actions that spend or return the chat's money: in groups only those allowed to spend may press them.
 SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.AUTO_ON, CardAction.AUTO_OFF,
