@@ -16,7 +16,7 @@ from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
 
-from . import keyboards, views
+from . import keyboards, phones, views
 from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .common import render_error, show, user_name
 from .i18n import Texts
@@ -108,7 +108,7 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         notice = t("finished")
     elif action is CardAction.AUTO_ON and callback_data.n != CONFIRMED:
         # Said before it is on: what each renewal charges and when the first one comes.
-        text = t("auto-renew-confirm", service=rental.service_name, phone=views.phones.display(rental.phone or ""),
+        text = t("auto-renew-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
                  price=format_money(rental.renewal_price), when=views.when(t, rental.active_till),
                  zone=views.zone_of(t, rental.active_till), balance=format_money(chat.balance))
         await show(callback, text, keyboards.auto_renew_confirm(t, rental.id, format_money(rental.renewal_price)),

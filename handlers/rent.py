@@ -120,11 +120,11 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
         if picked:  # remembered for the chat: its next visit opens here
             await country_choices.set(chat.id, service.key, country)
         offers = choosing.in_country(offers, country)
-        place = localize.country_label(known[country].name, t.language)
+        place = views.country_text(t, known[country].name)
         title = t("offers-title-country", service=service.name, country=place)
     else:  # one country: named on the title as well, since the plans' labels leave it out
         country = ""
-        place = localize.country_label(in_countries[0].name, t.language) if in_countries[0].name else ""
+        place = views.country_text(t, in_countries[0].name) if in_countries[0].name else ""
         title = (t("offers-title-country", service=service.name, country=place) if place
                  else t("offers-title", service=service.name))
     switch = keyboards.country_switch(t, service.key, place) if several else []
@@ -162,7 +162,7 @@ async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts,
     per = keyboards.COUNTRIES_PER_PAGE
     pages = max(1, math.ceil(len(ordered) / per))
     page = min(max(page, 0), pages - 1)
-    items = [(c.key, t("country-button", country=localize.country_label(c.name, t.language),
+    items = [(c.key, t("country-button", country=views.country_text(t, c.name),
                        price=format_money(c.cheapest))) for c in ordered[page * per:(page + 1) * per]]
     if isinstance(event, CallbackQuery) and event.message is not None and event.message.chat.type == "private":
         await prompts.ask(chat.id, event.from_user.id, "country", {"key": key})

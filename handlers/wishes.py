@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, ForceReply, Message
 
-from bot.services import choosing, localize
+from bot.services import choosing
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
@@ -51,7 +51,7 @@ async def wish_screen(callback: CallbackQuery, callback_data: WishCb, chat: Chat
     if callback_data.w is Wish.AREA:
         await prompts.ask(chat.id, callback.from_user.id, AREA_PROMPT,
                           {"snap": snap, "i": index, "c": wishes.carrier, "x": wishes.cap})
-        text = t("area-ask", country=localize.country_label(offer.country, t.language),
+        text = t("area-ask", country=views.country_text(t, offer.country),
                  example=choosing.area_example(offer.country))
         await show(callback, text, keyboards.area_choice(t, snap, index, wishes))
         if chat.is_group:  # a group member answers by replying; this opens the reply for the one who asked
@@ -79,7 +79,7 @@ async def area_typed(message: Message, asked: dict, chat: Chat, t: Texts, rental
         raise StaleButton() from None
     offer, _ = await rentals.offer_in_snapshot(chat.id, snap, index)
     if not choosing.area_code_valid(offer.country, code):
-        await message.answer(t("error-bad-area-code", code=code[:12], country=localize.country_label(offer.country, t.language),
+        await message.answer(t("error-bad-area-code", code=code[:12], country=views.country_text(t, offer.country),
                                example=choosing.area_example(offer.country)),
                              reply_markup=keyboards.area_choice(t, snap, index, wishes))
         return
