@@ -257,6 +257,9 @@ async def test_rental_status_and_get_rental(client, fake):
 
 
 async def test_fetch_new_sms(client, fake):
+    # What is tested is reading codes; the fake's own rate limit has its tests. On a loaded machine two paced
+    # calls reached the fake closer than its limit once (a 429 in a CI run).
+    fake.enforce_rate_limit = False
     a = (await client.rent_a_number("whatsapp")).rental
     b = (await client.rent_a_number("telegram")).rental
     assert await client.fetch_new_sms([a.id, b.id]) == []
