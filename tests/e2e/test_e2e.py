@@ -271,6 +271,31 @@ async def test_provider_failure_refunds_at_once(stack):
     assert stack.gotsms.rents == {}
 
 
+async def test_card_topup_through_the_emulator_credited_once(stack):
+    """The playground's sandbox card payments (EUR at 1.08): the emulator sends pre_checkout_query and
+    successful_payment to the real bot process; a redelivered payment credits nothing more."""
+    emu = stack.emulator
+    bob = Person(stack, 112, "Bob")
+    home = await bob.send("/start", expect="Virtual numbers")
+    balance = await bob.press("Balance", home)
+    topup = await bob.press("Top up", balance.screen)
+    cards = await bob.press("Pay by card", topup.screen)
+    mark = emu.mark()
+    await bob.press(("€5.00", "$5.40"), cards.screen)  # both amounts on the button: what is paid, what it adds
+    invoice = await emu.wait_for(chat_id=bob.chat_id, text="Balance top-up", since=mark, timeout=T)
+    assert invoice["invoice"]["currency"] == "EUR" and invoice["invoice"]["total_amount"] == 500
+
+    paid = await emu.pay_invoice(bob.chat_id, bob.user_id, invoice["message_id"], timeout=T)
+    assert paid["status"] == "paid", paid
+    assert emu.pre_checkout_answers[paid["pre_checkout_query_id"]]["ok"] is True
+    done = await emu.wait_for(chat_id=bob.chat_id, text="Payment received", timeout=T)
+    assert "$5.40" in done["text"]
+    again = emu.resend_update(paid["update_id"])
+    await wait_until(lambda: bot_updates_handled(stack, again), T, f"the bot handling update {again}")
+    text = await bob.balance_text()
+    assert "Balance: $5.40" in text and text.count("💳 5.00 EUR") == 1, text
+
+
 async def test_stars_topup_credited_once(stack):
     emu = stack.emulator
     alice = Person(stack, 111, "Alice")
