@@ -49,7 +49,9 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     if key := settings.gotsms_api_key.get_secret_value():
         found["gotsms"] = GotSmsClient(key, base_url=settings.gotsms_base_url, timeout=settings.provider_timeout)
     if key := settings.getatext_api_key.get_secret_value():
-        found["getatext"] = GetATextClient(key, base_url=settings.getatext_base_url, timeout=settings.provider_timeout)
+        found["getatext"] = GetATextClient(key, base_url=settings.getatext_base_url, timeout=settings.provider_timeout,
+                                           long_prices=settings.getatext_long_prices,
+                                           long_margin_percent=settings.long_hold_margin_percent)
     return found
 
 

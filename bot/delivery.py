@@ -92,7 +92,7 @@ class Deliverer:
             if not chat.active:
                 await self.sms.mark_undeliverable(sms.id, "chat inactive")
                 continue
-            text, markup = self.renderer.code_message(chat, sms, rental, self.rentals.actions(rental))
+            text, markup = self.renderer.code_message(chat, sms, rental, self.rentals.code_actions(rental))
             # Before the code goes under it. Private chats only: a group's 20 messages a minute are for codes
             # (one edit there pushed the 20th code of a burst into the next minute, 21 s -> 62 s in the e2e).
             card = None if chat.is_group else self.screens.card_on_top(chat_id, rental.id)

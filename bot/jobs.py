@@ -65,6 +65,8 @@ class Jobs:
         """Rentals past their end: renewed by the provider (auto-renew) and charged, or closed and announced."""
         count = 0
         for rental in await self.repo.expired(utcnow()):
+            if rental.renew_pending:
+                continue  # a renewal asked for is decided first (reconcile)
             if rental.auto_renew and await self._charge_renewal(rental):
                 continue
             if refund := await self.no_code.at_end(rental):  # an activation's cancel undecided until now
@@ -149,6 +151,9 @@ class Jobs:
             duration = (duration_name(s.duration_minutes, chat.language) if chat else None) or s.duration_label
             await self._tell(settled.rental, "notify-switch-refunded" if settled.refunded else "notify-switch-done",
                              duration=duration, price=format_money(s.price))
+        for renewal, made in await self.rentals.reconcile_renewals():
+            await self._tell(renewal, "notify-renewed" if made else "notify-renewal-refunded",
+                             price=format_money(renewal.renewal_price))
         changed = await self.rentals.reconcile_pending()
         for rental in changed:
             if rental.status == "active":

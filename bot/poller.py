@@ -52,8 +52,8 @@ class SmsPoller:
             return 0
         log.warning("%s: last acknowledgement was interrupted; re-reading rental histories", self.provider.name)
         new = 0
-        if self.provider.supports(Capability.HISTORY):
-            for rental in await self.rentals.open_by_provider(self.provider.name):
+        for rental in await self.rentals.open_by_provider(self.provider.name):
+            if Capability.HISTORY in self.provider.capabilities_for(rental.offer_id):
                 new += await self.store(await self.provider.history(rental.provider_rental_id))
         await self.state.set(self._ack_key, None)
         if new:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     gotsms_base_url: str = "https://app.gotsms.org"
     getatext_api_key: SecretStr = SecretStr("")
     getatext_base_url: str = "https://getatext.com"
+    # GetAText long-term numbers: the price expected per period ("1w=10.55,2w=19.99,1m=34.99,1y=299") until the
+    # provider has shown one (a period with neither is not offered), and the margin held above it while renting.
+    getatext_long_prices: Annotated[dict[str, Decimal], NoDecode] = {}
+    long_hold_margin_percent: Decimal = Field(Decimal("20"), ge=0, le=500)
     provider_timeout: float = Field(15.0, gt=0)
 
     # Money
@@ -122,6 +126,27 @@ class Settings(BaseSettings):
         """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
         if isinstance(value, str):
             return [part for part in re.split(r"[,\s]+", value.strip()) if part]
+        return value
+
+    @field_validator("getatext_long_prices", mode="before")
+    @classmethod
+    def _long_prices(cls, value):
+        """'1w=10.55, 1m=34.99' -> {"1w": 10.55, "1m": 34.99}; the periods GetAText sells."""
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in re.split(r"[,\s]+", value.strip()) if part]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("write each period as PERIOD=PRICE, e.g. 1w=10.55,1m=34.99")
+            value = {k.strip(): v.strip() for k, v in pairs}
+        unknown = set(value) - {"1w", "2w", "1m", "1y"}
+        if unknown:
+            raise ValueError(f"periods are 1w, 2w, 1m and 1y; got {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("getatext_long_prices")
+    @classmethod
+    def _long_prices_positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if any(not 0 < price <= 100000 for price in value.values()):
+            raise ValueError("each long-term price must be above 0")
         return value
 
     @field_validator("telegram_api_url", "gotsms_base_url", "getatext_base_url")

@@ -84,13 +84,14 @@ class CountryCb(CallbackData, prefix="cy"):
 
 
 class OfferCb(CallbackData, prefix="o"):
-    """The confirm screen of one plan, with the wishes chosen so far (area code, carrier, price cap)."""
+    """The confirm screen of one plan, with the wishes chosen so far (area code, carrier, price cap, auto-renew)."""
 
     snap: RowId
     i: Index
     a: AreaCode = ""
     c: CarrierIndex = 0
     x: Cap = 0
+    r: bool = False  # auto-renew from the start (long-term numbers)
 
 
 class Wish(enum.StrEnum):
@@ -108,6 +109,7 @@ class WishCb(CallbackData, prefix="w"):
     a: AreaCode = ""
     c: CarrierIndex = 0
     x: Cap = 0
+    r: bool = False  # auto-renew from the start (long-term numbers)
 
 
 class RentCb(CallbackData, prefix="r"):
@@ -117,6 +119,7 @@ class RentCb(CallbackData, prefix="r"):
     a: AreaCode = ""
     c: CarrierIndex = 0
     x: Cap = 0
+    r: bool = False  # auto-renew from the start (long-term numbers)
 
 
 class NumbersCb(CallbackData, prefix="n"):

@@ -97,20 +97,24 @@ def duration_groups(t: Texts, service_key: str, country: str, items: list[tuple[
 
 
 def _wished(cls, snap: int, index: int, wishes: Wishes, **changes):
-    values = {"a": wishes.area, "c": wishes.carrier, "x": wishes.cap, **changes}
+    values = {"a": wishes.area, "c": wishes.carrier, "x": wishes.cap, "r": wishes.renew, **changes}
     return cls(snap=snap, i=index, **values)
 
 
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
-            choices: frozenset = frozenset(), wishes: Wishes = Wishes()) -> InlineKeyboardMarkup:
+            choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False) -> InlineKeyboardMarkup:
     """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data."""
-    label = t("confirm-rent-cap", price=price) if wishes.cap else t("confirm-rent", price=price)
+    label = t("confirm-rent-cap", price=price) if wishes.cap or upto else t("confirm-rent", price=price)
     rent = _wished(RentCb, snapshot_id, index, wishes, n=nonce())
     wish_buttons = [_button(t(key), _wished(WishCb, snapshot_id, index, wishes, w=wish))
                     for choice, wish, key in ((Choice.AREA_CODE, Wish.AREA, "btn-area"),
                                               (Choice.CARRIER, Wish.CARRIER, "btn-carrier"),
                                               (Choice.MAX_PRICE, Wish.CAP, "btn-cap")) if choice in choices]
-    return _markup([_button(label, rent)], *_grid(wish_buttons, 2), [_button(t("back"), ServiceCb(key=service_key))])
+    # A toggle, no screen of its own; alone in its row ("🔁 Автопродление: выкл." is wider than half a phone).
+    renew = [_button(t("btn-auto-off" if wishes.renew else "btn-auto-on"),
+                     _wished(OfferCb, snapshot_id, index, wishes, r=not wishes.renew))] if Choice.AUTO_RENEW in choices else []
+    return _markup([_button(label, rent)], *_grid(wish_buttons, 2), renew,
+                   [_button(t("back"), ServiceCb(key=service_key))])
 
 
 def any_area(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:
@@ -182,19 +186,23 @@ def copy_number(t: Texts, phone: str | None) -> list[InlineKeyboardButton]:
 
 
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
-         can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None) -> InlineKeyboardMarkup:
+         can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None,
+         kept: bool = False) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
-    (``renew_price``) and is left out when the plan is not on sale now."""
+    (``renew_price``) and is left out when the plan is not on sale now. ``kept``: a number renewed in place
+    and ended without a refund (a long-term number): Renew now (up to a price), End."""
     buttons: list[tuple[CardAction, InlineKeyboardButton]] = []
     for capability, action, key in CARD_BUTTONS:
         shown = capability is None and open_ or capability in actions
         if action is CardAction.RENEW:
             if renew_price is None or not (shown or can_renew_closed):
                 continue
-            buttons.append((action, _button(t("btn-renew", price=format_money(renew_price)),
+            buttons.append((action, _button(t("btn-renew-now" if kept else "btn-renew", price=format_money(renew_price)),
                                             CardCb(id=rental_id, a=action, n=priced_nonce(renew_price)))))
             continue
         if shown:
+            if kept and action is CardAction.CANCEL:
+                key = "btn-end"  # asks first: nothing comes back
             buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action, n=nonce()))))
     if Capability.AUTO_RENEW in actions:
         action, key = (CardAction.AUTO_OFF, "btn-auto-off") if auto_renew else (CardAction.AUTO_ON, "btn-auto-on")
@@ -224,6 +232,11 @@ def switch_confirm(t: Texts, rental_id: int, snapshot_id: int, index: int, price
                                                                     n=nonce()))],
         [_button(t("btn-card"), CardCb(id=rental_id))],
     ])
+
+
+def end_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-end-confirm"), CardCb(id=rental_id, a=CardAction.CANCEL, n=CONFIRMED))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
 def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:

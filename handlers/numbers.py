@@ -40,7 +40,9 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
     """A number's card as it is now: its last codes, the actions it allows, today's price to rent it again."""
     provider = providers.get(rental.provider)
     codes = await sms_repo.for_rental(rental.id, limit=3)
-    can_renew_closed = (provider is not None and provider.supports(Capability.RENEW)
+    kept = provider is not None and provider.renews_in_place(rental.offer_id)
+    can_renew_closed = (provider is not None and Capability.RENEW in provider.capabilities_for(rental.offer_id)
+                        and not kept  # ended at the provider: there is nothing left to renew
                         and rental.status in ("finished", "expired", "cancelled") and bool(rental.provider_rental_id))
     actions = rentals.actions(rental, has_sms=bool(codes))
     # Today's price for Rent again, from the catalogue's cached offers: the button says what it will charge.
@@ -50,7 +52,7 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
         renew_price = quote[0] if quote else None
     return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
                       is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
-                      refund_until_sms=provider is not None and provider.refund_only_without_sms)
+                      refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -100,9 +102,16 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     if action is CardAction.REFRESH:
         await rentals.refresh(chat.id, rental_id)
         notice = t("card-refreshed")
+    elif action is CardAction.CANCEL and not rentals.cancel_refunds(rental) and callback_data.n != CONFIRMED:
+        # Ending a number that gives nothing back is asked first, with what is lost.
+        text = t("end-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
+                 when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
+        await show(callback, text, keyboards.end_confirm(t, rental.id), new=new)
+        return
     elif action is CardAction.CANCEL:
+        refunds = rentals.cancel_refunds(rental)
         done = await rentals.cancel(chat.id, rental_id)
-        notice = t("cancelled", price=format_money(done.price_charged))
+        notice = t("cancelled", price=format_money(done.price_charged)) if refunds else t("ended")
     elif action is CardAction.FINISH:
         await rentals.finish(chat.id, rental_id)
         notice = t("finished")
@@ -127,7 +136,12 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         except RenewPriceChanged as changed:  # nothing charged: the card comes back with today's price
             notice = render_error(t, changed)
         else:
-            rental_id, notice = fresh.id, t("renewed", price=format_money(fresh.price_charged))
+            if fresh.renew_pending:
+                notice = t("renewal-pending")
+            elif fresh.id == rental_id:  # one more period of the same number
+                notice = t("renewed", price=format_money(fresh.renewal_price))
+            else:
+                rental_id, notice = fresh.id, t("renewed", price=format_money(fresh.price_charged))
     elif action is CardAction.SWITCH:
         rental, snapshot, longer = await switches.offers(chat.id, rental_id)
         labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in longer]

@@ -217,7 +217,7 @@ async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, 
 
 
 def _wishes(data: OfferCb | RentCb | WishCb) -> choosing.Wishes:
-    return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x)
+    return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
 async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: Chat, t: Texts,
@@ -243,12 +243,16 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
              duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
              country=views.country_text(t, offer.country), price=format_money(price),
              after=format_money(chat.balance - charge))
-    text += views.wish_lines(t, provider, wishes, price)
+    text += views.wish_lines(t, provider, offer, wishes, price)
     # The refund rule, said before paying: an activation without a code is refunded by itself.
     rule = ("rule-no-code" if offer.billing == BillingType.SMS
+            else "rule-duration-no-refund" if not provider.cancel_refunds(offer.id)
             else "rule-duration-until-sms" if provider.refund_only_without_sms else "rule-duration")
     text += "\n\n" + t(rule)
-    return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.rent_choices, wishes)
+    if offer.price_upto:  # the provider says its price only when it rents: a hold, settled then
+        text += "\n" + t("rule-price-upto", price=format_money(price))
+    return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.choices_for(offer), wishes,
+                                   upto=offer.price_upto)
 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,

@@ -40,7 +40,8 @@ def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest:
     """Price first; the country is on the screen's title, not on each plan (a phone's width holds no more).
     ``cheapest``: the lowest price for this length among the providers selling it."""
     o: Offer = priced.offer
-    label = t("offer-label", price=format_money(priced.price), provider=provider_title,
+    label = t("offer-label-upto" if o.price_upto else "offer-label", price=format_money(priced.price),
+              provider=provider_title,
               duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes))
     if sold_out:
         return t("offer-sold-out", label=label)
@@ -74,14 +75,18 @@ def zone_of(t: Texts, moment: datetime | None) -> str:
 
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
-         renew_price: int | None = None, refund_until_sms: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """``refund_until_sms``: the provider refunds only until the first SMS (said on the card)."""
+         renew_price: int | None = None, refund_until_sms: bool = False,
+         kept: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
+    long-term number (renewed in place, ended without a refund)."""
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
     if rental.status == "active" and rental.active_till:
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
+    if rental.renew_pending:
+        lines.append(t("card-renewal-pending"))
     lines.append(t("card-price", price=format_money(rental.price_charged)))
     if rental.auto_renew and rental.status == "active":
         lines.append(t("card-auto-renew-on"))
@@ -92,6 +97,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         if rental.billing == BillingType.SMS:
             if not codes:
                 lines.append(t("card-rule-no-code"))
+        elif kept:
+            lines.append(t("card-rule-kept"))
         elif refund_until_sms:
             lines.append(t("card-rule-refund-ended" if codes else "card-rule-refund"))
         if Capability.WAKE_UP in actions:
@@ -104,7 +111,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     elif rental.is_open:
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone)
+                            can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
+                            kept=kept)
     return "\n".join(lines), markup
 
 
@@ -178,19 +186,22 @@ def carrier_name(name: str) -> str:
     return name.upper() if "&" in name or len(name) <= 3 else name.title()
 
 
-def wish_lines(t: Texts, provider: Provider, wishes: Wishes, listed: int) -> str:
-    """The confirm screen's lines for the wishes this provider takes (area code, carrier, price cap)."""
+def wish_lines(t: Texts, provider: Provider, offer: Offer, wishes: Wishes, listed: int) -> str:
+    """The confirm screen's lines for the wishes this plan takes (area code, carrier, price cap, auto-renew)."""
     lines = []
-    if Choice.AREA_CODE in provider.rent_choices:
+    takes = provider.choices_for(offer)
+    if Choice.AREA_CODE in takes:
         lines.append(t("confirm-area", area=wishes.area) if wishes.area else t("confirm-area-any"))
-    if Choice.CARRIER in provider.rent_choices:
+    if Choice.CARRIER in takes:
         if wishes.carrier == KEEP_CARRIER:
             lines.append(t("confirm-carrier-keep"))
         elif 1 <= wishes.carrier <= len(provider.carriers):
             lines.append(t("confirm-carrier", carrier=carrier_name(provider.carriers[wishes.carrier - 1])))
         else:
             lines.append(t("confirm-carrier-any"))
-    if Choice.MAX_PRICE in provider.rent_choices:
+    if Choice.MAX_PRICE in takes:
         lines.append(t("confirm-cap", cap=format_money(wishes.cap)) if wishes.cap
                      else t("confirm-cap-none", price=format_money(listed)))
+    if Choice.AUTO_RENEW in takes:
+        lines.append(t("confirm-start-renew-on" if wishes.renew else "confirm-start-renew-off"))
     return ("\n" + "\n".join(lines)) if lines else ""

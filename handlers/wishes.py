@@ -43,14 +43,14 @@ async def wish_screen(callback: CallbackQuery, callback_data: WishCb, chat: Chat
                       rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo) -> None:
     offer, price = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
     provider = providers.get(offer.provider)
-    wishes = choosing.Wishes(area=callback_data.a, carrier=callback_data.c, cap=callback_data.x)
+    wishes = choosing.Wishes(area=callback_data.a, carrier=callback_data.c, cap=callback_data.x, renew=callback_data.r)
     wanted = {Wish.AREA: Choice.AREA_CODE, Wish.CARRIER: Choice.CARRIER, Wish.CAP: Choice.MAX_PRICE}[callback_data.w]
-    if provider is None or wanted not in provider.rent_choices:
+    if provider is None or wanted not in provider.choices_for(offer):
         raise StaleButton()
     snap, index = callback_data.snap, callback_data.i
     if callback_data.w is Wish.AREA:
         await prompts.ask(chat.id, callback.from_user.id, AREA_PROMPT,
-                          {"snap": snap, "i": index, "c": wishes.carrier, "x": wishes.cap})
+                          {"snap": snap, "i": index, "c": wishes.carrier, "x": wishes.cap, "r": wishes.renew})
         text = t("area-ask", country=views.country_text(t, offer.country),
                  example=choosing.area_example(offer.country))
         await show(callback, text, keyboards.area_choice(t, snap, index, wishes))
@@ -73,7 +73,8 @@ async def area_typed(message: Message, asked: dict, chat: Chat, t: Texts, rental
     code = "".join(message.text.split())
     try:
         snap, index = int(asked["snap"]), int(asked["i"])
-        wishes = choosing.Wishes(area=code, carrier=int(asked.get("c", 0)), cap=int(asked.get("x", 0)))
+        wishes = choosing.Wishes(area=code, carrier=int(asked.get("c", 0)), cap=int(asked.get("x", 0)),
+                                 renew=bool(asked.get("r", False)))
     except (KeyError, TypeError, ValueError):
         await prompts.clear(chat.id, message.from_user.id)
         raise StaleButton() from None

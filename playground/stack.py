@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from playground.emulator import TelegramEmulator
-from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.getatext import LONG_PLANS, FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 
 # `bot` is a namespace package (no __init__.py, so no bot.__file__): its __main__ module, the one `python -m bot`
@@ -172,6 +172,8 @@ class Stack:
             "GOTSMS_BASE_URL": self.gotsms.url,
             "GETATEXT_API_KEY": GETATEXT_KEY,
             "GETATEXT_BASE_URL": self.getatext.url,
+            # Long-term numbers offered from the first screen: the sandbox's own prices as the expected ones.
+            "GETATEXT_LONG_PRICES": ",".join(f"{code}={price}" for code, (price, _, _) in LONG_PLANS.items()),
             "POLL_INTERVAL": str(self.poll_interval),
             "MARKUP_PERCENT": MARKUP_PERCENT,
             "HTTP_HOST": "127.0.0.1",

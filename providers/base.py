@@ -31,6 +31,33 @@ class Provider(abc.ABC):
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    # -- rules that differ between one provider's kinds of plan (GetAText: activations, long-term numbers) --
+
+    def capabilities_for(self, plan_id: str) -> frozenset[Capability]:
+        """The optional actions a rental of this plan has. Default: ``capabilities``."""
+        return self.capabilities
+
+    def choices_for(self, offer: Offer) -> frozenset[Choice]:
+        """The wishes ``rent`` honours for this plan. Default: ``rent_choices``."""
+        return self.rent_choices
+
+    def cancel_refunds(self, plan_id: str) -> bool:
+        """Whether cancelling a rental of this plan gives its price back (then the chat's comes back too)."""
+        return True
+
+    def renews_in_place(self, plan_id: str) -> bool:
+        """Whether ``renew`` extends the same rental (same id) rather than renting the number again."""
+        return False
+
+    def listing_scope(self, plan_id: str) -> str:
+        """Rentals of plans with one scope are listed together by ``list_rentals_like``."""
+        return ""
+
+    async def list_rentals_like(self, plan_id: str) -> list[Rental]:
+        """The provider's active rentals of this plan's kind, to reconcile a rent of it whose outcome is unknown;
+        UnsupportedOperationError where it keeps no such list. Default: ``list_active_rentals``."""
+        return await self.list_active_rentals()
+
     @abc.abstractmethod
     async def list_services(self) -> list[Service]: ...
 
@@ -104,11 +131,12 @@ class Provider(abc.ABC):
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
-    def _check_choice(self, choice: RentChoice | None) -> None:
-        """Refuses, before anything is sent, a wish not in ``rent_choices``: silently dropping one (a price cap
-        above all) could let the provider charge more than the user agreed to. A ProviderError, so the bot
-        refunds at once."""
-        unlisted = choice.wishes() - self.rent_choices if choice is not None else frozenset()
+    def _check_choice(self, choice: RentChoice | None, offer: Offer | None = None) -> None:
+        """Refuses, before anything is sent, a wish this plan does not take (``choices_for``): silently dropping
+        one (a price cap above all) could let the provider charge more than the user agreed to. A ProviderError,
+        so the bot refunds at once."""
+        takes = self.choices_for(offer) if offer is not None else self.rent_choices
+        unlisted = choice.wishes() - takes if choice is not None else frozenset()
         if unlisted:
             raise UnsupportedOperationError(
                 f"rent does not take {', '.join(sorted(unlisted))}", provider=self.name)

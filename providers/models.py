@@ -26,6 +26,7 @@ class Choice(enum.StrEnum):
     AREA_CODE = "area_code"  # GotSMS: a preferred area code
     CARRIER = "carrier"  # GetAText: a preferred carrier, or keep the carrier of a number already rented
     MAX_PRICE = "max_price"  # GetAText: the most the provider may charge for the number
+    AUTO_RENEW = "auto_renew"  # GetAText long-term numbers: auto-renewal chosen before paying
 
 
 class BillingType(enum.StrEnum):
@@ -64,6 +65,9 @@ class Offer:
     renew_price: Decimal | None = None
     stock: int | None = None
     currency: str = "USD"
+    # The provider says its price only in the renting reply (GetAText long-term numbers): ``price`` is then
+    # the most it is expected to charge, held on the chat's ledger and settled to the actual price.
+    price_upto: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class RentChoice:
     carrier: str | None = None
     keep_carrier: bool | None = None
     max_price: Decimal | None = None
+    auto_renew: bool | None = None
 
     def wishes(self) -> frozenset[Choice]:
         """The choices this asks for. A blank text is no wish; so is ``keep_carrier`` False (not keeping a
@@ -85,6 +90,8 @@ class RentChoice:
             asked.add(Choice.CARRIER)
         if self.max_price is not None:
             asked.add(Choice.MAX_PRICE)
+        if self.auto_renew:  # off is what every rent is by default
+            asked.add(Choice.AUTO_RENEW)
         return frozenset(asked)
 
 

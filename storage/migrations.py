@@ -223,4 +223,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "long-term numbers: a renewal asked for and not yet confirmed",
+        [
+            # JSON {"key", "hold", "till"}: the hold charged under ledger key ``key`` for one more period of a
+            # rental renewed in place, and its end before; cleared when settled or refunded.
+            "ALTER TABLE rentals ADD COLUMN renew_pending TEXT",
+        ],
+    ),
 ]

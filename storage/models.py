@@ -101,6 +101,7 @@ class RentalRecord:
     area_code: str | None = None  # asked for at renting (GotSMS)
     carrier: str | None = None  # asked for at renting (GetAText); "keep": the carrier of a number already rented
     price_held: int | None = None  # a price cap held until the provider said its price
+    renew_pending: str | None = None  # JSON: a renewal in place charged, its outcome not known yet
 
     @property
     def renewal_price(self) -> int:
@@ -123,6 +124,7 @@ class RentalRecord:
             created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
             period_price=row["period_price"], no_code=row["no_code"], area_code=row["area_code"],
             carrier=row["carrier"], price_held=row["price_held"],
+            renew_pending=row["renew_pending"] if "renew_pending" in row.keys() else None,
         )
 
 

@@ -74,8 +74,9 @@ def offer_labels(t: Texts) -> list[str]:
     labels = []
     for name, minutes, billing in ((c, m, b) for c in COUNTRIES for m in LENGTHS
                                    for b in (BillingType.DURATION, BillingType.SMS)):
-        offer = Offer("p", "id", "s", SERVICE, Decimal("100"), billing, minutes, "", name)
-        labels.append(views.offer_label(t, PricedOffer(offer, PRICE), PROVIDER, cheapest=True))
+        for upto in (False, billing is BillingType.DURATION):  # "≤ $123.45": long-term numbers are paid for time
+            offer = Offer("p", "id", "s", SERVICE, Decimal("100"), billing, minutes, "", name, price_upto=upto)
+            labels.append(views.offer_label(t, PricedOffer(offer, PRICE), PROVIDER, cheapest=True))
     return sorted(set(labels), key=display_width, reverse=True)[:keyboards.OFFERS_SHOWN]
 
 
@@ -141,10 +142,10 @@ def duration_groups(t: Texts) -> Keyboards:
 
 
 def confirm(t: Texts) -> Keyboards:
-    for choices, cap in product((frozenset(), frozenset(Choice)), (0, PRICE * 2)):
-        wishes = Wishes(area="212", carrier=KEEP_CARRIER, cap=cap)
-        yield (f"confirm, choices={sorted(choices)}, cap={cap}",
-               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes))
+    for choices, cap, renew in product((frozenset(), frozenset(Choice)), (0, PRICE * 2), (False, True)):
+        wishes = Wishes(area="212", carrier=KEEP_CARRIER, cap=cap, renew=renew)
+        yield (f"confirm, choices={sorted(choices)}, cap={cap}, renew={renew}",
+               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes, upto=renew))
 
 
 def any_area(t: Texts) -> Keyboards:
@@ -172,14 +173,14 @@ def short_of_money(t: Texts) -> Keyboards:
 def card(t: Texts) -> Keyboards:
     """Every state: open or closed, auto-renew on or off, Rent again with a price or not, copy buttons or none,
     and every subset of the actions that make buttons long."""
-    for open_, auto, closed_renew, price, phone, actions in product(
-            (True, False), (False, True), (False, True), (PRICE, None), (UK_PHONE, None),
+    for open_, auto, closed_renew, price, phone, kept, actions in product(
+            (True, False), (False, True), (False, True), (PRICE, None), (UK_PHONE, None), (False, True),
             (ALL_ACTIONS, ALL_ACTIONS - {Capability.AUTO_RENEW}, {Capability.CANCEL, Capability.RENEW},
              {Capability.TRANSITION, Capability.HISTORY, Capability.WAKE_UP})):
         yield (f"card open={open_} auto-renew={auto} renew-closed={closed_renew} price={price} phone={phone} "
-               f"actions={sorted(actions)}",
+               f"kept={kept} actions={sorted(actions)}",
                keyboards.card(t, 123456, actions, open_=open_, auto_renew=auto, can_renew_closed=closed_renew,
-                              renew_price=price, phone=phone))
+                              renew_price=price, phone=phone, kept=kept))
 
 
 def numbers(t: Texts) -> Keyboards:
@@ -204,6 +205,10 @@ def auto_renew_confirm(t: Texts) -> Keyboards:
     yield "auto-renew confirm", keyboards.auto_renew_confirm(t, 123456, MONEY)
 
 
+def end_confirm(t: Texts) -> Keyboards:
+    yield "end a long-term number", keyboards.end_confirm(t, 123456)
+
+
 def not_allowed_to_rent(t: Texts) -> Keyboards:
     yield "a member who may not rent", keyboards.not_allowed_to_rent(t)
 
@@ -211,7 +216,8 @@ def not_allowed_to_rent(t: Texts) -> Keyboards:
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
-                            switch_plans, switch_confirm, to_card, auto_renew_confirm, not_allowed_to_rent)}
+                            switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
+                            not_allowed_to_rent)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

@@ -70,24 +70,28 @@ def test_a_cap_is_converted_back_to_the_highest_provider_price_that_stays_within
     assert choosing.cap_choices(58) == [75, 90, 120]
 
 
+US_OFFER = Offer(provider="memory", id="p", service_id="s", service_name="S", price=Decimal(1),
+                 billing=BillingType.SMS, duration_minutes=20, duration_label="20 min", country="USA")
+
+
 def test_wishes_a_provider_does_not_take_come_from_a_forged_button():
     plain = MemoryProvider()
-    assert choosing.rent_choice(choosing.Wishes(), "USA", plain, 110, Decimal(10)) == (None, 110)
+    assert choosing.rent_choice(choosing.Wishes(), US_OFFER, plain, 110, Decimal(10)) == (None, 110)
     for wishes in (choosing.Wishes(area="212"), choosing.Wishes(carrier=1), choosing.Wishes(cap=200)):
         with pytest.raises(errors.StaleButton):
-            choosing.rent_choice(wishes, "USA", plain, 110, Decimal(10))
+            choosing.rent_choice(wishes, US_OFFER, plain, 110, Decimal(10))
 
     picky = MemoryProvider()
     picky.rent_choices = frozenset({Choice.AREA_CODE, Choice.CARRIER, Choice.MAX_PRICE})
     picky.carriers = ("at&t", "verizon")
     with pytest.raises(errors.BadAreaCode):
-        choosing.rent_choice(choosing.Wishes(area="123"), "USA", picky, 110, Decimal(10))
+        choosing.rent_choice(choosing.Wishes(area="123"), US_OFFER, picky, 110, Decimal(10))
     for forged in (choosing.Wishes(carrier=3), choosing.Wishes(cap=110), choosing.Wishes(cap=10**6)):
         with pytest.raises(errors.StaleButton):
-            choosing.rent_choice(forged, "USA", picky, 110, Decimal(10))
-    choice, charge = choosing.rent_choice(choosing.Wishes(area="212", carrier=2, cap=150), "USA", picky, 110,
+            choosing.rent_choice(forged, US_OFFER, picky, 110, Decimal(10))
+    choice, charge = choosing.rent_choice(choosing.Wishes(area="212", carrier=2, cap=150), US_OFFER, picky, 110,
                                           Decimal(10))
     assert (choice.area_code, choice.carrier, choice.keep_carrier, choice.max_price, charge) == \
         ("212", "verizon", None, Decimal("1.36"), 150)
-    keep, _ = choosing.rent_choice(choosing.Wishes(carrier=choosing.KEEP_CARRIER), "USA", picky, 110, Decimal(10))
+    keep, _ = choosing.rent_choice(choosing.Wishes(carrier=choosing.KEEP_CARRIER), US_OFFER, picky, 110, Decimal(10))
     assert keep.keep_carrier is True and keep.carrier is None and keep.max_price is None

@@ -105,7 +105,9 @@ class GetATextDriver(Driver):
 
     async def inject_code(self, rental_id: str, body_or_code: str) -> str:
         code = extract_code(body_or_code)  # the API carries only the code, never the SMS text
-        await self.fake.inject_code(rental_id, code)
+        # A long rental ("L<id>") receives whole messages; an activation only the code.
+        await self.fake.inject_code(rental_id.removeprefix("L"), code,
+                                    body_or_code if rental_id.startswith("L") else None)
         return code
 
     def make_next_request_fail(self, status: int, message: str | None = None) -> None:
@@ -159,7 +161,7 @@ async def contract(request) -> AsyncIterator[tuple[Provider, Driver]]:
             driver: Driver = GotSmsDriver(fake)
         else:
             provider = GetATextClient(API_KEY, base_url=fake.url, timeout=TIMEOUT, backoff=0.01,
-                                      rent_interval=0.01, poll_interval=0.0)
+                                      rent_interval=0.01, poll_interval=0.0, long_prices={"1w": Decimal("10.55")})
             driver = GetATextDriver(fake)
         try:
             yield provider, driver
@@ -188,6 +190,11 @@ async def find_offer(provider: Provider, accept: Callable[[Offer], bool]) -> Off
 async def rent_first(provider: Provider) -> Rental:
     _, offer = await first_offer(provider)
     return await provider.rent(offer)
+
+
+async def rent_with(provider: Provider, capability: Capability) -> Rental:
+    """A rental of the first plan whose rentals have this action (a provider's kinds of plan may differ)."""
+    return await provider.rent(await find_offer(provider, lambda o: capability in provider.capabilities_for(o.id)))
 
 
 async def raises(error: type[ProviderError], call) -> ProviderError:
@@ -533,7 +540,7 @@ async def test_transition_daily_to_monthly(contract):
 async def test_history(contract):
     provider, driver = contract
     need(provider, Capability.HISTORY)
-    rental = await rent_first(provider)
+    rental = await rent_with(provider, Capability.HISTORY)
     assert await provider.history(rental.id) == []
     await driver.inject_code(rental.id, SMS_BODY)
     fetched = await provider.fetch_new_sms([rental.id])

@@ -674,12 +674,18 @@ async def test_the_api_key_never_appears_in_errors_or_logs(fake, caplog):
 
 
 async def test_capabilities_and_unsupported_listing(client):
-    assert client.capabilities == {Capability.CANCEL, Capability.FINISH, Capability.RENEW, Capability.WEBHOOK}
+    assert client.capabilities_for("whatsapp") == {Capability.CANCEL, Capability.FINISH, Capability.RENEW,
+                                                   Capability.WEBHOOK}
+    # Long-term numbers: toggled and renewed in place, ended (not "completed"), polled (no webhook).
+    assert client.capabilities_for("long:1m") == {Capability.CANCEL, Capability.RENEW, Capability.AUTO_RENEW,
+                                                  Capability.HISTORY}
     assert (client.name, client.title) == ("getatext", "GetAText")
     with pytest.raises(UnsupportedOperationError):
         await client.list_active_rentals()
     with pytest.raises(UnsupportedOperationError):
-        await client.set_auto_renew("1", True)
+        await client.list_rentals_like("whatsapp")
+    with pytest.raises(UnsupportedOperationError):
+        await client.set_auto_renew("1", True)  # an activation has no auto-renewal
 
 
 async def test_aclose_closes_the_shared_client(fake):

@@ -8,7 +8,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 import phonenumbers
 
-from providers import Choice, Provider, RentChoice
+from providers import Choice, Offer, Provider, RentChoice
 
 from . import errors
 from .catalogue import PricedOffer
@@ -95,10 +95,11 @@ class Wishes:
     area: str = ""  # digits; "" = any area
     carrier: int = 0  # 0 = any; 1.. = Provider.carriers[n - 1]; KEEP_CARRIER
     cap: int = 0  # minor units, what the chat pays at most; 0 = the listed price
+    renew: bool = False  # auto-renewal on from the start (long-term numbers)
 
     @property
     def empty(self) -> bool:
-        return not (self.area or self.carrier or self.cap)
+        return not (self.area or self.carrier or self.cap or self.renew)
 
 
 def area_code_valid(country: str, code: str) -> bool:
@@ -151,13 +152,14 @@ def provider_cap(cap: int, markup_percent: Decimal) -> Decimal:
     return max(estimate, Decimal(0))
 
 
-def rent_choice(wishes: Wishes, offer_country: str, provider: Provider, listed: int,
+def rent_choice(wishes: Wishes, offer: Offer, provider: Provider, listed: int,
                 markup_percent: Decimal) -> tuple[RentChoice | None, int]:
-    """(what the provider is sent, what the chat is charged up front). A wish the provider does not take or
-    that is out of range came from a forged or outdated button."""
+    """(what the provider is sent, what the chat is charged up front). A wish the provider does not take for
+    this plan or that is out of range came from a forged or outdated button."""
     if wishes.empty:
         return None, listed
-    takes = provider.rent_choices
+    takes = provider.choices_for(offer)
+    offer_country = offer.country
     area = carrier = keep = max_price = None
     if wishes.area:
         if Choice.AREA_CODE not in takes:
@@ -174,10 +176,13 @@ def rent_choice(wishes: Wishes, offer_country: str, provider: Provider, listed: 
             carrier = provider.carriers[wishes.carrier - 1]
         else:
             raise errors.StaleButton()
+    if wishes.renew and Choice.AUTO_RENEW not in takes:
+        raise errors.StaleButton()
     charge = listed
     if wishes.cap:
         if Choice.MAX_PRICE not in takes or not listed < wishes.cap <= 100 * listed:
             raise errors.StaleButton()
         # The cap is held in full; the rent settles to the provider's price (plus markup) when it says it.
         charge, max_price = wishes.cap, provider_cap(wishes.cap, markup_percent)
-    return RentChoice(area_code=area, carrier=carrier, keep_carrier=keep, max_price=max_price), charge
+    return RentChoice(area_code=area, carrier=carrier, keep_carrier=keep, max_price=max_price,
+                      auto_renew=wishes.renew or None), charge

@@ -1,6 +1,7 @@
 """Everything that moves money for rentals. Charge first, then call the provider; refund on failure."""
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from providers import Capability, Offer, Provider, ProviderError, Rental, Rental
 from providers import errors as perr
 from providers.http import GATEWAY_STATUSES
 from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
-from storage import ledger
-from storage.models import utcnow
+from storage import ledger, notes
+from storage.models import db_time, parse_ts, utcnow
 
 from . import errors
 from .budget import ProviderBudget
@@ -63,6 +64,8 @@ class RentalService:
         self.renewals = Renewals(db)
         self.cooldowns = Cooldowns(cooldown)
         self.budget = ProviderBudget()
+        # Cents above a hold that providers charged and chats did not pay, per provider, since the start.
+        self.absorbed: dict[str, int] = {}
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -98,16 +101,27 @@ class RentalService:
         (``has_sms``: an SMS came, which ends the refund at providers that refund only before one)."""
         provider = self.providers.get(rental.provider)
         if provider is None or rental.status != "active":
-            return {Capability.HISTORY} & (provider.capabilities if provider else set())
-        allowed = set(provider.capabilities) - {Capability.WEBHOOK}
+            return {Capability.HISTORY} & (provider.capabilities_for(rental.offer_id) if provider else set())
+        allowed = set(provider.capabilities_for(rental.offer_id)) - {Capability.WEBHOOK}
         minutes = rental.duration_minutes or 0
         if rental.billing != "duration" or (provider.transition_max_minutes is not None
                                             and not 0 < minutes <= provider.transition_max_minutes):
             allowed.discard(Capability.TRANSITION)
         if minutes < provider.auto_renew_min_minutes:
             allowed.discard(Capability.AUTO_RENEW)
-        if has_sms and provider.refund_only_without_sms:
+        if has_sms and provider.refund_only_without_sms and provider.cancel_refunds(rental.offer_id):
             allowed.discard(Capability.CANCEL)
+        if rental.renew_pending:  # one renewal at a time
+            allowed.discard(Capability.RENEW)
+        return allowed
+
+    def code_actions(self, rental: RentalRecord) -> set[Capability]:
+        """Actions under a pushed code. "Another code" rents the number again; a number renewed in place (a
+        long-term one) keeps receiving codes, and renewing it adds a period: that stays on its card."""
+        allowed = self.actions(rental, has_sms=True)
+        provider = self.providers.get(rental.provider)
+        if provider is not None and provider.renews_in_place(rental.offer_id):
+            allowed.discard(Capability.RENEW)
         return allowed
 
     # -- renting -------------------------------------------------------------------------
@@ -117,9 +131,11 @@ class RentalService:
         provider = self.providers.get(offer.provider)
         if provider is None:
             raise errors.ProviderUnavailable()
-        choice, charge = rent_choice(request.wishes, offer.country, provider, price, self.catalogue.markup_percent)
+        choice, charge = rent_choice(request.wishes, offer, provider, price, self.catalogue.markup_percent)
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
-        rental = await self._charge_pending(request, offer, charge, key, choice)
+        # A price the provider says only when it rents (a long-term number) is held like a cap, then settled.
+        held = offer.price_upto or (choice is not None and choice.max_price is not None)
+        rental = await self._charge_pending(request, offer, charge, key, choice, held=held)
         return await self._call_provider(rental, provider.rent(offer, choice))
 
     async def renewal_quote(self, rental: RentalRecord) -> tuple[int, Decimal] | None:
@@ -142,11 +158,13 @@ class RentalService:
 
     async def renew(self, chat_id: int, user_id: int, user_name: str, rental_id: int, nonce: str,
                     shown_price: int | None = None) -> RentalRecord:
-        """Rent the same number again at today's price: a new rental row. ``shown_price`` is the price the
-        button said; when today's differs, nothing is charged and RenewPriceChanged says the new one."""
+        """Rent the same number again at today's price: a new rental row (or, where the provider renews in
+        place, one more period of this one). ``shown_price`` is the price the button said; when today's
+        differs, nothing is charged and RenewPriceChanged says the new one."""
         old = await self.owned(chat_id, rental_id)
         provider = self.provider_of(old)
-        if not provider.supports(Capability.RENEW) or not old.provider_rental_id or old.status == "pending":
+        if (Capability.RENEW not in provider.capabilities_for(old.offer_id) or not old.provider_rental_id
+                or old.status == "pending"):
             raise errors.ActionUnavailable()
         quote = await self.renewal_quote(old)
         if quote is None:
@@ -154,6 +172,8 @@ class RentalService:
         price, cost = quote
         if shown_price is not None and price != shown_price:
             raise errors.RenewPriceChanged(price=price)
+        if provider.renews_in_place(old.offer_id):
+            return await self._renew_in_place(old, provider, user_id, price, nonce)
         request = RentRequest(chat_id, user_id, user_name, 0, 0, nonce)
         offer = Offer(provider=old.provider, id=old.offer_id, service_id="", service_name=old.service_name,
                       price=cost, billing=old.billing,
@@ -162,12 +182,96 @@ class RentalService:
         rental = await self._charge_pending(request, offer, price, f"renew:{old.id}:{nonce}")
         return await self._call_provider(rental, provider.renew(old.provider_rental_id))
 
+    async def _renew_in_place(self, rental: RentalRecord, provider: Provider, user_id: int, hold: int,
+                              nonce: str) -> RentalRecord:
+        """One more period of the same rental (a long-term number): ``hold`` (today's price, a ceiling) is
+        charged with the rental marked as renewing, then settled to what the provider charged. Refused: the
+        hold comes back. No answer: kept marked, and ``reconcile_renewals`` decides from the provider's end."""
+        key = f"renew-now:{rental.id}:{nonce}"
+        try:
+            async with self.db.transaction() as conn:
+                locked = await RentalRepo.lock(conn, rental.id)
+                if locked.renew_pending or locked.status != "active":
+                    raise errors.AlreadyRequested(rental_id=rental.id)
+                await ledger.post(conn, rental.chat_id, -hold, "charge", f"rental:{rental.id}", idempotency_key=key,
+                                  actor_id=user_id, note=notes.make("renewal", service=rental.service_name))
+                rental = await RentalRepo.update(conn, rental.id, renew_pending=json.dumps(
+                    {"key": key, "hold": hold, "at": db_time(utcnow()),
+                     "till": db_time(rental.active_till) if rental.active_till else None}))
+        except sqlite3.IntegrityError:
+            raise errors.AlreadyRequested(rental_id=rental.id) from None
+        except InsufficientBalanceError as err:
+            raise errors.NotEnoughBalance(missing=err.missing, price=hold, balance=err.balance) from None
+        try:
+            await self.budget.spend(rental.provider)
+            result = await provider.renew(rental.provider_rental_id)
+        except perr.OutcomeUnknownError as err:
+            log.warning("rental %d: renewal outcome unknown (%s); kept for reconciliation", rental.id, err)
+            return rental
+        except ProviderError as err:
+            log.warning("rental %d: renewal refused by %s: %s", rental.id, rental.provider, err)
+            await self._end_renewal(rental.id, None)
+            raise provider_failure(err) from None
+        return await self._end_renewal(rental.id, result)
+
+    async def _end_renewal(self, rental_id: int, result: Rental | None) -> RentalRecord:
+        """A renewal in place decided: made (``result``, settled to its price) or not (the hold comes back)."""
+        async with self.db.transaction() as conn:
+            rental = await RentalRepo.lock(conn, rental_id)
+            if not rental.renew_pending:
+                return rental  # decided already
+            asked = json.loads(rental.renew_pending)
+            key, hold = asked["key"], int(asked["hold"])
+            if result is None:
+                await ledger.post(conn, rental.chat_id, hold, "refund", f"rental:{rental.id}",
+                                  idempotency_key=f"refund:{key}",
+                                  note=notes.make("renewal-not-made", service=rental.service_name))
+                return await RentalRepo.update(conn, rental.id, renew_pending=None)
+            paid = hold
+            if result.price is not None:
+                actual = price_for_chat(result.price, self.catalogue.markup_percent)
+                if actual < hold:
+                    await ledger.post(conn, rental.chat_id, hold - actual, "refund", f"rental:{rental.id}",
+                                      idempotency_key=f"settle:{key}", note=rental.service_name)
+                    paid = actual
+                elif actual > hold:
+                    log.warning("rental %d: renewal cost %s, above the hold of %d cents; the operator absorbs it",
+                                rental.id, result.price, hold)
+                    self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + actual - hold
+            return await RentalRepo.update(
+                conn, rental.id, renew_pending=None, period_price=paid, price_charged=rental.price_charged + paid,
+                active_till=result.active_till or rental.active_till, auto_renew=result.auto_renew,
+                renew_warned_at=None)
+
+    async def reconcile_renewals(self) -> list[tuple[RentalRecord, bool]]:
+        """Renewals in place whose call got no answer: made if the provider's end moved past the one before,
+        refunded if it has not after the grace. Returns the rentals decided, each with whether it was made."""
+        decided = []
+        rows = await self.db.fetchall("SELECT id FROM rentals WHERE renew_pending IS NOT NULL")
+        for (rental_id,) in rows:
+            rental = await self.rentals.get(rental_id)
+            provider = self.providers.get(rental.provider)
+            asked = json.loads(rental.renew_pending)
+            age = utcnow() - parse_ts(asked["at"])
+            if provider is None or age < timedelta(seconds=20):
+                continue  # the renewing call itself may still be running
+            try:
+                fresh = await provider.get_rental(rental.provider_rental_id)
+            except ProviderError as err:
+                log.warning("renewal check of rental %d: %s unreachable (%s)", rental.id, rental.provider, err)
+                continue  # never refund on a guess
+            before = asked.get("till")
+            if fresh.active_till and (before is None or fresh.active_till > parse_ts(before)):
+                decided.append((await self._end_renewal(rental.id, fresh), True))
+            elif age >= RECONCILE_GRACE:
+                decided.append((await self._end_renewal(rental.id, None), False))
+        return decided
+
     async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str,
-                              choice: RentChoice | None = None) -> RentalRecord:
-        asked = {}
+                              choice: RentChoice | None = None, held: bool = False) -> RentalRecord:
+        asked = {"price_held": price if held else None}
         if choice is not None:
-            asked = {"area_code": choice.area_code, "carrier": "keep" if choice.keep_carrier else choice.carrier,
-                     "price_held": price if choice.max_price is not None else None}
+            asked |= {"area_code": choice.area_code, "carrier": "keep" if choice.keep_carrier else choice.carrier}
         try:
             async with self.db.transaction() as conn:
                 rental = await RentalRepo.insert_pending(
@@ -214,7 +318,7 @@ class RentalService:
         """The provider answered the renting call itself with a 5xx: it has finished with the request, so one
         look at its rent list decides at once (linked if it rented after all, refunded if not). Without a list,
         or when the list cannot be read, the rental stays pending for the reconciler."""
-        listing = await self._active_at(self.providers.get(rental.provider))
+        listing = await self._active_at(self.providers.get(rental.provider), rental.offer_id)
         if listing is None or listing is UNREACHABLE:
             log.warning("rental %d: %s; kept pending for reconciliation", rental.id, err)
             return rental
@@ -234,11 +338,19 @@ class RentalService:
             settled = {}
             if rental.price_held is not None and rental.status == "pending" and result.price is not None:
                 actual = price_for_chat(result.price, self.catalogue.markup_percent)
+                settled = {"provider_cost": str(result.price)}
                 if actual < rental.price_charged:
                     await ledger.post(conn, rental.chat_id, rental.price_charged - actual, "refund",
                                       f"rental:{rental.id}", idempotency_key=f"settle:rental:{rental.id}",
                                       note=rental.service_name)
-                    settled = {"price_charged": actual, "period_price": actual, "provider_cost": str(result.price)}
+                    settled |= {"price_charged": actual, "period_price": actual}
+                elif actual > rental.price_charged:
+                    # Never more than the chat agreed to: the hold is the price, the operator carries the rest.
+                    log.warning("rental %d: %s charged %s, above the hold of %d cents; the operator absorbs %d",
+                                rental.id, rental.provider, result.price, rental.price_charged,
+                                actual - rental.price_charged)
+                    self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + (
+                        actual - rental.price_charged)
             return await RentalRepo.update(
                 conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
                 active_from=result.active_from or utcnow(), active_till=result.active_till,
@@ -273,9 +385,17 @@ class RentalService:
 
     # -- card actions --------------------------------------------------------------------
 
+    def cancel_refunds(self, rental: RentalRecord) -> bool:
+        provider = self.providers.get(rental.provider)
+        return provider is None or provider.cancel_refunds(rental.offer_id)
+
     async def cancel(self, chat_id: int, rental_id: int) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.CANCEL)
         provider = self.provider_of(rental)
+        if not provider.cancel_refunds(rental.offer_id):
+            # Ended, nothing back (the provider returns nothing): a renewal reserved for it comes back.
+            await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id))
+            return await self.set_status(rental.id, "cancelled")
         if provider.refund_only_without_sms and await self.sms.for_rental(rental.id, limit=1):
             raise errors.RefundEndedBySms()  # said plainly, before asking a provider that would refuse
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
@@ -318,11 +438,12 @@ class RentalService:
         self.cooldowns.take(rental.id, "refresh")
         fresh = await self._provider_call(rental.provider,
                                           self.provider_of(rental).get_rental(rental.provider_rental_id))
-        if fresh.status is RentalStatus.CANCELLED:
+        if fresh.status is RentalStatus.CANCELLED and self.cancel_refunds(rental):
             # The provider cancelled (refunded) it: the chat gets its money back the way a user's cancel does,
             # so the card's "cancelled, refunded" is true and the ledger shows the refund.
             return await self._close_with_refund(rental.id, "cancelled", "cancelled by the provider")
-        status = {RentalStatus.ACTIVE: "active", RentalStatus.EXPIRED: "expired"}.get(fresh.status, "finished")
+        status = {RentalStatus.ACTIVE: "active", RentalStatus.EXPIRED: "expired",
+                  RentalStatus.CANCELLED: "cancelled"}.get(fresh.status, "finished")
         if status != "active":
             return await self.set_status(rental.id, status)
         async with self.db.transaction() as conn:
@@ -333,7 +454,8 @@ class RentalService:
         """The provider's full history, stored like pushed SMS (so nothing shown here is lost), newest first."""
         rental = await self.owned(chat_id, rental_id)
         provider = self.providers.get(rental.provider)
-        if (provider is not None and provider.supports(Capability.HISTORY) and rental.provider_rental_id
+        if (provider is not None and Capability.HISTORY in provider.capabilities_for(rental.offer_id)
+                and rental.provider_rental_id
                 and self.cooldowns.ready(rental.id, "history")):  # pressed again soon: what is stored is shown
             for sms in await self._provider_call(rental.provider, provider.history(rental.provider_rental_id)):
                 # Stored as already delivered: history is shown on request, not pushed again.
@@ -368,14 +490,16 @@ class RentalService:
 
         Returns the rentals that changed, so the caller can tell their chats."""
         changed: list[RentalRecord] = []
-        listings: dict[str, list[Rental] | None] = {}
+        listings: dict[tuple[str, str], list[Rental] | None] = {}
         for rental in await self.rentals.with_status("pending"):
             age = utcnow() - rental.created_at
             if age < timedelta(seconds=20):
                 continue  # the rent call itself may still be running
-            if rental.provider not in listings:
-                listings[rental.provider] = await self._active_at(self.providers.get(rental.provider))
-            listing = listings[rental.provider]
+            provider = self.providers.get(rental.provider)
+            scope = (rental.provider, provider.listing_scope(rental.offer_id) if provider else "")
+            if scope not in listings:
+                listings[scope] = await self._active_at(provider, rental.offer_id)
+            listing = listings[scope]
             if listing is UNREACHABLE:
                 continue  # never refund on a guess while the provider cannot be asked
             match = await self._match(rental, listing or [])
@@ -422,12 +546,13 @@ class RentalService:
                       status=RentalStatus.ACTIVE, active_from=rental.created_at,
                       active_till=rental.created_at + timedelta(minutes=minutes) if minutes else None)
 
-    async def _active_at(self, provider: Provider | None):
-        """The provider's active rentals; None if it keeps no list; UNREACHABLE if it did not answer."""
+    async def _active_at(self, provider: Provider | None, plan_id: str):
+        """The provider's active rentals of this plan's kind; None if it keeps no such list; UNREACHABLE if it
+        did not answer."""
         if provider is None:
             return UNREACHABLE
         try:
-            return await provider.list_active_rentals()
+            return await provider.list_rentals_like(plan_id)
         except perr.UnsupportedOperationError:
             return None
         except ProviderError as err:
@@ -438,8 +563,8 @@ class RentalService:
         for candidate in candidates:
             if candidate.plan_id not in (None, rental.offer_id):
                 continue
-            if service_key(candidate.service_name) != service_key(rental.service_name):
-                continue
+            if candidate.service_name and service_key(candidate.service_name) != service_key(rental.service_name):
+                continue  # a number for any service (a long-term one) names none
             if candidate.active_from and candidate.active_from < rental.created_at - timedelta(minutes=2):
                 continue
             if await self.rentals.find_by_provider_id(rental.provider, candidate.id) is None:

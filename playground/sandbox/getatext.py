@@ -186,6 +186,7 @@ class FakeGetAText(FakeServer):
         self.empty_carriers: set[str] = set()  # carriers with no numbers to rent
         self.rentals: dict[int, FakeRental] = {}
         self.long_rentals: dict[int, FakeLongRental] = {}
+        self.long_plans: dict[str, tuple[Decimal, str, int]] = dict(LONG_PLANS)  # a test may raise a price
         self.auctions: dict[int, FakeAuction] = {
             1: FakeAuction(1, "Whatsapp", Decimal("0.55"), _now() + timedelta(hours=2), 100),
         }
@@ -222,6 +223,19 @@ class FakeGetAText(FakeServer):
         if body is None:
             body = {"status": "error", "errors": f"injected error {status}"}
         self.queue_failures(status, body, headers, count)
+
+    def long_rental_ends(self, rental_id: int | str) -> bool:
+        """The provider's end of a long rental's period: renewed (and charged at the plan's price now) when
+        auto-renew is on and the balance covers it, else ended. True when renewed."""
+        rental = self.long_rentals[int(rental_id)]
+        price = self.long_plans[next(k for k, v in self.long_plans.items() if v[1] == rental.period)][0]
+        if rental.auto_renew and self.balance >= price:
+            self._debit(price)
+            rental.price = price
+            rental.end_time += timedelta(days=rental.days)
+            return True
+        rental.status = "Expired"
+        return False
 
     async def inject_code(self, rental_id: int | str, code: str | int, text: str | None = None) -> dict:
         """A code arrives for a short or long rental; POSTs the webhook if ``webhook_url`` is set.
@@ -506,13 +520,15 @@ class FakeGetAText(FakeServer):
 
     async def _long_rentals(self, request: web.Request) -> web.Response:
         return web.json_response({
-            "status": "success", "long_rentals": [self._long_json(r) for r in self.long_rentals.values()],
+            # "the user's active long-term rentals": the ended ones are not listed
+            "status": "success", "long_rentals": [self._long_json(r) for r in self.long_rentals.values()
+                                                  if r.status == "Active"],
             "errors": "null",
         })
 
     async def _create_long_rental(self, request: web.Request) -> web.Response:
         body = request[REQUEST_DATA]
-        plan = LONG_PLANS.get(body.get("rental_time"))
+        plan = self.long_plans.get(body.get("rental_time"))
         if plan is None:
             raise Refused(422, {"rental_time": ["The selected rental time is invalid."]})
         if not isinstance(body.get("auto_renew"), bool):
