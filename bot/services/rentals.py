@@ -188,6 +188,7 @@ class RentalService:
         charged with the rental marked as renewing, then settled to what the provider charged. Refused: the
         hold comes back. No answer: kept marked, and ``reconcile_renewals`` decides from the provider's end."""
         key = f"renew-now:{rental.id}:{nonce}"
+        await self.budget.spend(rental.provider)  # before the charge: a call the budget refuses charges nothing
         try:
             async with self.db.transaction() as conn:
                 locked = await RentalRepo.lock(conn, rental.id)
@@ -203,7 +204,6 @@ class RentalService:
         except InsufficientBalanceError as err:
             raise errors.NotEnoughBalance(missing=err.missing, price=hold, balance=err.balance) from None
         try:
-            await self.budget.spend(rental.provider)
             result = await provider.renew(rental.provider_rental_id)
         except perr.OutcomeUnknownError as err:
             log.warning("rental %d: renewal outcome unknown (%s); kept for reconciliation", rental.id, err)
