@@ -32,6 +32,7 @@ from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.switches import PlanSwitches
+from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
 from .services.topups import TopUps
 from .services.wallet import Wallet
@@ -70,6 +71,7 @@ class App:
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
     cards: CardTopUps = field(init=False)
+    auctions: AuctionDesk = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -86,6 +88,7 @@ class App:
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
+        self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
@@ -121,7 +124,7 @@ class App:
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups, "cards": self.cards,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
-            "screens": self.screens,
+            "screens": self.screens, "auctions": self.auctions,
         }
 
 

@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.services import stats
+from bot.services.auctions import AuctionDesk
 from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.localize import counted
@@ -22,7 +23,7 @@ from storage import ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
-from .callbacks import PanelCb
+from .callbacks import AuctionsCb, BidCb, PanelCb, nonce
 from .common import show
 from .i18n import Html, Texts
 
@@ -43,7 +44,7 @@ async def _balance_line(t: Texts, provider: Provider) -> str:
 
 
 async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Provider],
-                     catalogue: Catalogue) -> tuple[str, InlineKeyboardMarkup]:
+                     catalogue: Catalogue, auctions: AuctionDesk) -> tuple[str, InlineKeyboardMarkup]:
     figures = await stats.collect(db, days)
     lines = await asyncio.gather(*(_balance_line(t, p) for p in providers.values()))
     text = t("admin-panel", period=counted(days, "day", t.language), chats=figures.chats,
@@ -52,21 +53,64 @@ async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Pro
              topups=format_money(figures.topups), markup=catalogue.markup_percent,
              balances=Html("\n".join(lines) or "—"))
     row = [InlineKeyboardButton(text=t("btn-days", days=d), callback_data=PanelCb(days=d).pack()) for d in PERIODS]
-    return text, InlineKeyboardMarkup(inline_keyboard=[row])
+    rows = [row]
+    if auctions.enabled:
+        rows.append([InlineKeyboardButton(text=t("btn-auctions"), callback_data=AuctionsCb().pack())])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 async def panel_command(message: Message, t: Texts, wallet: Wallet, db: Database, providers: dict[str, Provider],
-                        catalogue: Catalogue) -> None:
+                        catalogue: Catalogue, auctions: AuctionDesk) -> None:
     _require_admin(wallet, message.from_user.id)
-    await show(message, *await panel_view(t, 7, db, providers, catalogue))
+    await show(message, *await panel_view(t, 7, db, providers, catalogue, auctions))
 
 
 async def panel_period(callback: CallbackQuery, callback_data: PanelCb, t: Texts, wallet: Wallet, db: Database,
-                       providers: dict[str, Provider], catalogue: Catalogue) -> None:
+                       providers: dict[str, Provider], catalogue: Catalogue, auctions: AuctionDesk) -> None:
     _require_admin(wallet, callback.from_user.id)
     if callback_data.days not in PERIODS:
         raise NotAllowed()
-    await show(callback, *await panel_view(t, callback_data.days, db, providers, catalogue))
+    await show(callback, *await panel_view(t, callback_data.days, db, providers, catalogue, auctions))
+
+
+async def auctions_screen(callback: CallbackQuery, t: Texts, wallet: Wallet, auctions: AuctionDesk) -> None:
+    """Active auctions: service, current bid, quantity, end; a bid is typed as /bid (the amount is free)."""
+    _require_admin(wallet, callback.from_user.id)
+    listed = await auctions.listed()
+    lines = [t("auctions-title")]
+    lines += [t("auction-line", id=a.id, service=a.service_name, bid=f"${a.current_bid}", quantity=a.amount,
+                when=views.when(t, a.end_time)) for a in listed] or [t("auctions-none")]
+    lines.append(t("auctions-how"))
+    back = InlineKeyboardButton(text=t("back"), callback_data=PanelCb(days=7).pack())
+    await show(callback, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[[back]]))
+
+
+async def bid_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet,
+                      auctions: AuctionDesk) -> None:
+    """/bid <auction id> <amount>: the confirm screen with the total against the provider balance."""
+    _require_admin(wallet, message.from_user.id)
+    parts = (command.args or "").split()
+    try:
+        auction_id, amount = parts[0], Decimal(parts[1])
+        if len(parts) != 2 or not auction_id.isdigit() or not amount.is_finite() or amount <= 0:
+            raise ValueError
+    except (IndexError, InvalidOperation, ValueError):
+        raise BadArguments(usage=Html(t("admin-bid-usage"))) from None
+    quote = await auctions.quote(auction_id, amount)
+    text = t("bid-confirm", id=quote.auction_id, service=quote.service, amount=f"${quote.amount}",
+             quantity=quote.quantity, total=f"${quote.total}", balance=f"${quote.balance}")
+    button = InlineKeyboardButton(text=t("btn-bid", total=f"${quote.total}"), callback_data=BidCb(
+        id=quote.auction_id, cents=int(quote.amount * 100), n=nonce()).pack())
+    await message.answer(text, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))
+
+
+async def place_bid(callback: CallbackQuery, callback_data: BidCb, t: Texts, wallet: Wallet,
+                    auctions: AuctionDesk) -> None:
+    _require_admin(wallet, callback.from_user.id)  # at the tap, not only when the button was made
+    amount = Decimal(callback_data.cents) / 100
+    result = await auctions.place(callback.from_user.id, callback_data.id, amount)
+    await show(callback, t("bid-placed", id=callback_data.id, reply=result.message or "—",
+                           bid=f"${result.new_current_bid}"), None)
 
 
 async def ledger_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
@@ -131,6 +175,9 @@ def setup() -> Router:
     router = Router(name="admin")
     router.message.register(panel_command, Command("admin"))
     router.callback_query.register(panel_period, PanelCb.filter())
+    router.callback_query.register(auctions_screen, AuctionsCb.filter())
+    router.callback_query.register(place_bid, BidCb.filter())
+    router.message.register(bid_command, Command("bid"))
     router.message.register(ledger_command, Command("ledger"))
     router.message.register(markup_command, Command("markup"))
     router.message.register(refund_stars_command, Command("refund_stars"))

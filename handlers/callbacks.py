@@ -184,6 +184,18 @@ class PanelCb(CallbackData, prefix="p"):
     days: Annotated[int, Field(ge=1, le=366)]
 
 
+class AuctionsCb(CallbackData, prefix="au"):
+    """The operator's list of provider auctions."""
+
+
+class BidCb(CallbackData, prefix="bid"):
+    """Place a bid the operator confirmed: auction id, cents per unit, a one-time nonce."""
+
+    id: Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+    cents: Annotated[int, Field(ge=1, le=10**9)]
+    n: str
+
+
 class TimeZonesCb(CallbackData, prefix="zs"):
     """Settings: open the time zone picker."""
 

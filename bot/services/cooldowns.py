@@ -11,7 +11,7 @@ from collections import OrderedDict
 from . import errors
 
 # Multiples of the base cooldown: a history read can be many pages, a wake-up is a heavier provider action.
-WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0}
+WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0}
 MAX_ENTRIES = 10_000
 
 
