@@ -227,17 +227,7 @@ class RentalService:
                                   idempotency_key=f"refund:{key}",
                                   note=notes.make("renewal-not-made", service=rental.service_name))
                 return await RentalRepo.update(conn, rental.id, renew_pending=None)
-            paid = hold
-            if result.price is not None:
-                actual = price_for_chat(result.price, self.catalogue.markup_percent)
-                if actual < hold:
-                    await ledger.post(conn, rental.chat_id, hold - actual, "refund", f"rental:{rental.id}",
-                                      idempotency_key=f"settle:{key}", note=rental.service_name)
-                    paid = actual
-                elif actual > hold:
-                    log.warning("rental %d: renewal cost %s, above the hold of %d cents; the operator absorbs it",
-                                rental.id, result.price, hold)
-                    self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + actual - hold
+            paid = await self._settle_hold(conn, rental, hold, result.price, f"settle:{key}")
             return await RentalRepo.update(
                 conn, rental.id, renew_pending=None, period_price=paid, price_charged=rental.price_charged + paid,
                 active_till=result.active_till or rental.active_till, auto_renew=result.auto_renew,
@@ -337,25 +327,31 @@ class RentalService:
             rental = await RentalRepo.lock(conn, rental_id)
             settled = {}
             if rental.price_held is not None and rental.status == "pending" and result.price is not None:
-                actual = price_for_chat(result.price, self.catalogue.markup_percent)
-                settled = {"provider_cost": str(result.price)}
-                if actual < rental.price_charged:
-                    await ledger.post(conn, rental.chat_id, rental.price_charged - actual, "refund",
-                                      f"rental:{rental.id}", idempotency_key=f"settle:rental:{rental.id}",
-                                      note=rental.service_name)
-                    settled |= {"price_charged": actual, "period_price": actual}
-                elif actual > rental.price_charged:
-                    # Never more than the chat agreed to: the hold is the price, the operator carries the rest.
-                    log.warning("rental %d: %s charged %s, above the hold of %d cents; the operator absorbs %d",
-                                rental.id, rental.provider, result.price, rental.price_charged,
-                                actual - rental.price_charged)
-                    self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + (
-                        actual - rental.price_charged)
+                paid = await self._settle_hold(conn, rental, rental.price_charged, result.price,
+                                               f"settle:rental:{rental.id}")
+                settled = {"provider_cost": str(result.price), "price_charged": paid, "period_price": paid}
             return await RentalRepo.update(
                 conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
                 active_from=result.active_from or utcnow(), active_till=result.active_till,
                 auto_renew=result.auto_renew, **settled,
             )
+
+    async def _settle_hold(self, conn, rental: RentalRecord, hold: int, cost: Decimal | None, key: str) -> int:
+        """In the caller's transaction: what the chat pays for a hold once the provider said its price ``cost``
+        (plus markup). Less: the rest comes back under ``key``. More: never more than the chat agreed to, the
+        hold is the price and the operator carries the difference (logged and counted). Unknown: the hold."""
+        if cost is None:
+            return hold
+        actual = price_for_chat(cost, self.catalogue.markup_percent)
+        if actual < hold:
+            await ledger.post(conn, rental.chat_id, hold - actual, "refund", f"rental:{rental.id}",
+                              idempotency_key=key, note=rental.service_name)
+            return actual
+        if actual > hold:
+            log.warning("rental %d: %s charged %s, above the hold of %d cents; the operator absorbs %d",
+                        rental.id, rental.provider, cost, hold, actual - hold)
+            self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + actual - hold
+        return hold
 
     async def cancel_and_refund(self, rental_id: int, reason: str) -> RentalRecord:
         """The provider cancelled it (confirmed): the chat gets its charge back, once."""
