@@ -95,3 +95,22 @@ async def test_russian_auction_screens(world):
     await ru.send("/start")
     await ru.send("/bid 1 0.60")
     assert "Ставка на аукцион #1" in ru.screen().text and "✅ Поставить · $60.00" in ru.buttons()
+
+
+async def test_a_bid_without_an_answer_is_unknown_and_not_sent_again(world, monkeypatch):
+    app, fake, op, _ = world
+    await op.send("/bid 1 0.60")
+    confirm = op.screen()
+    quote = app.auctions.quote
+
+    async def checked_then_slow(*args):  # the checks answer; the bid's reply comes after the client gave up
+        result = await quote(*args)
+        fake.slow_seconds = 3.0
+        fake.set_mode("slow")
+        return result
+
+    monkeypatch.setattr(app.auctions, "quote", checked_then_slow)
+    answer = await op.press("Bid · $60.00", confirm)
+    fake.set_mode("ok")
+    assert "whether the bid was placed is not known" in (answer.text or "") + op.screen().text
+    assert len(bids(fake)) == 1  # never retried

@@ -257,3 +257,14 @@ async def test_russian_long_term_screens(world):
     assert "≤ $13.93 · GetAText · 1 неделя" in ivan.buttons()
     await ivan.press("1 неделя")
     assert "резервируется до $13.93" in ivan.screen().text and "Автопродление: выкл." in ivan.screen().text
+
+
+async def test_a_renewal_getatext_refuses_gives_the_hold_back_at_once(world):
+    app, fake, alice, _ = world
+    await to_week_confirm(app, alice)
+    await alice.press("Rent, up to $13.93")
+    fake.balance = Decimal("1.00")  # GetAText cannot charge the period: a refusal, decided at once
+    answer = await alice.press("Renew now · up to $13.93")
+    rental = await only_rental(app)
+    assert rental.renew_pending is None and await balance(app) == 5000 - PRICE_1W
+    assert answer.text  # told why, on the spot
