@@ -31,6 +31,7 @@ from .metrics import Metrics, UpdateMetricsMiddleware
 from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
+from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
 from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
@@ -67,6 +68,7 @@ class App:
     catalogue: Catalogue = field(init=False)
     rentals: RentalService = field(init=False)
     switches: PlanSwitches = field(init=False)
+    sets: ServiceSets = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
@@ -85,6 +87,7 @@ class App:
                                    self.settings.markup_percent)
         self.rentals = RentalService(self.db, self.providers, self.catalogue, self.settings.action_cooldown)
         self.switches = PlanSwitches(self.rentals)
+        self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
@@ -124,7 +127,7 @@ class App:
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups, "cards": self.cards,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
-            "screens": self.screens, "auctions": self.auctions,
+            "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
         }
 
 

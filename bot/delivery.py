@@ -70,7 +70,7 @@ class Deliverer:
     async def _refresh_card(self, chat, rental, message_id: int) -> None:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""
         try:
-            text, markup = await self.renderer.card(chat, await self.rental_repo.get(rental.id))
+            text, markup = await self.renderer.card(chat, await self.rental_repo.get(rental.card_id))
             await self.sender.edit(chat.id, chat.is_group, message_id, text, markup)
         except Exception:  # noqa: BLE001 - never let a cosmetic edit disturb the outbox
             log.warning("refreshing the card of rental %d failed", rental.id, exc_info=True)
@@ -95,7 +95,7 @@ class Deliverer:
             text, markup = self.renderer.code_message(chat, sms, rental, self.rentals.code_actions(rental))
             # Before the code goes under it. Private chats only: a group's 20 messages a minute are for codes
             # (one edit there pushed the 20th code of a burst into the next minute, 21 s -> 62 s in the e2e).
-            card = None if chat.is_group else self.screens.card_on_top(chat_id, rental.id)
+            card = None if chat.is_group else self.screens.card_on_top(chat_id, rental.card_id)
             # Written before sending: the only window for a repeat is a crash inside this one HTTP call.
             await self.sms.mark_sending(sms.id)
             outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)

@@ -122,6 +122,39 @@ class RentCb(CallbackData, prefix="r"):
     r: bool = False  # auto-renew from the start (long-term numbers)
 
 
+SetMask = Annotated[int, Field(ge=1, le=2**40 - 1)]  # bit i: the i-th service of a set's snapshot
+
+
+class SetStartCb(CallbackData, prefix="ms"):
+    """From a plan list: the same number for more services, starting from this plan."""
+
+    snap: RowId
+    i: Index
+
+
+class SetPickCb(CallbackData, prefix="mp"):
+    """The services picked so far for one number (a mask over the set's snapshot), on a page of them."""
+
+    snap: RowId
+    m: SetMask
+    p: Page = 0
+
+
+class SetOkCb(CallbackData, prefix="mo"):
+    """The confirm screen of a set: the services, the total, the balance after."""
+
+    snap: RowId
+    m: SetMask
+
+
+class SetRentCb(CallbackData, prefix="mr"):
+    """Rent the set: spends."""
+
+    snap: RowId
+    m: SetMask
+    n: str
+
+
 class NumbersCb(CallbackData, prefix="n"):
     page: Page = 0
 

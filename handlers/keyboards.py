@@ -11,8 +11,8 @@ from providers import Capability, Choice
 
 from . import phones
 from .callbacks import (CONFIRMED, CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb,
-                        RentCb, Screen, ServiceCb, ServicesCb, SwitchCb, SwitchPlanCb, Wish, WishCb, nonce,
-                        priced_nonce)
+                        RentCb, Screen, ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
+                        SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -73,10 +73,33 @@ def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, 
 
 
 def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "", starred: bool = False,
-           switch: list[InlineKeyboardButton] | None = None, back=None) -> InlineKeyboardMarkup:
+           switch: list[InlineKeyboardButton] | None = None, back=None,
+           set_from: int | None = None) -> InlineKeyboardMarkup:
+    """``set_from``: the index of a plan whose provider can put more services on the same number."""
     star = [_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))] if service_key else []
+    more = [_button(t("btn-set-start"), SetStartCb(snap=snapshot_id, i=set_from))] if set_from is not None else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
-                   switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
+                   more, switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
+
+
+SET_PICKS_PER_PAGE = 8
+
+
+def set_picker(t: Texts, snapshot_id: int, mask: int, items: list[tuple[int, str]], page: int, pages: int,
+               service_key: str, total: str | None) -> InlineKeyboardMarkup:
+    """items: (index in the snapshot, label) for this page; each toggles its service. ``total``: the set's
+    price once two or more are picked (the way on to its confirm screen)."""
+    picks = [_button(("✅ " if mask >> index & 1 else "▫️ ") + label, SetPickCb(snap=snapshot_id, m=mask ^ (1 << index), p=page))
+             for index, label in items]
+    go = [_button(t("btn-set-continue", price=total), SetOkCb(snap=snapshot_id, m=mask))] if total else []
+    return _markup(*([b] for b in picks), _pager(t, page, pages, lambda p: SetPickCb(snap=snapshot_id, m=mask, p=p)),
+                   go, [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def set_confirm(t: Texts, snapshot_id: int, mask: int, price: str, *, refused: bool) -> InlineKeyboardMarkup:
+    """Rent (not while the provider refuses this set), change the services, back."""
+    rent = [] if refused else [_button(t("btn-set-rent", price=price), SetRentCb(snap=snapshot_id, m=mask, n=nonce()))]
+    return _markup(rent, [_button(t("btn-set-change"), SetPickCb(snap=snapshot_id, m=mask))])
 
 
 def country_switch(t: Texts, service_key: str, country: str) -> list[InlineKeyboardButton]:

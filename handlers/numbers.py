@@ -12,6 +12,7 @@ from bot.screens import Screens
 from bot.services.errors import RenewPriceChanged
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
+from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
@@ -32,13 +33,15 @@ async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental
     rental = await rentals.owned(chat.id, rental_id)
     text, markup = await card_view(chat, t, rental, rentals, sms_repo, providers)
     if (shown := await show(event, text, markup, new=new)) is not None:
-        screens.card_shown(chat.id, shown.message_id, rental.id)  # a code arriving under it refreshes it
+        screens.card_shown(chat.id, shown.message_id, rental.card_id)  # a code arriving under it refreshes it
 
 
 async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
                     providers: dict[str, Provider]) -> tuple[str, InlineKeyboardMarkup]:
     """A number's card as it is now: its last codes, the actions it allows, today's price to rent it again."""
     provider = providers.get(rental.provider)
+    if rental.set_id:
+        return await _set_card_view(chat, t, rental, rentals, sms_repo, provider)
     codes = await sms_repo.for_rental(rental.id, limit=3)
     kept = provider is not None and provider.renews_in_place(rental.offer_id)
     can_renew_closed = (provider is not None and Capability.RENEW in provider.capabilities_for(rental.offer_id)
@@ -55,6 +58,18 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
                       refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept)
 
 
+async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
+                         provider: Provider | None) -> tuple[str, InlineKeyboardMarkup]:
+    members = []
+    cancellable = False
+    for member in await rentals.rentals.in_set(rental.set_id):
+        codes = await sms_repo.for_rental(member.id, limit=3)
+        cancellable |= Capability.CANCEL in rentals.actions(member, has_sms=bool(codes))
+        members.append((member, codes))
+    return views.set_card(t, members, cancellable, provider.title if provider else rental.provider,
+                          is_group=chat.is_group)
+
+
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
                          page: int) -> None:
     per = keyboards.NUMBERS_PER_PAGE
@@ -63,7 +78,8 @@ async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, r
         await show(event, t("numbers-empty"), keyboards.main_menu(t))
         return
     pages = math.ceil(total / per)
-    labels = [(r.id, views.number_label(t, r)) for r in items]
+    names = await rentals.rentals.set_names([r.set_id for r in items if r.set_id])
+    labels = [(r.id, views.number_label(t, r, names.get(r.set_id))) for r in items]
     await show(event, t("numbers-title", page=min(page, pages - 1) + 1, pages=pages),
                keyboards.numbers(t, labels, page, pages))
 
@@ -87,7 +103,7 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
                       providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
-                      screens: Screens) -> None:
+                      screens: Screens, sets: ServiceSets) -> None:
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
     if action in SPENDING:
@@ -99,7 +115,17 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     # A pushed code stays in the chat: its buttons answer with a new message instead of editing it.
     new = await _under_pushed_code(callback, rental_id, sms_repo)
     notice = ""
-    if action is CardAction.REFRESH:
+    if rental.set_id and action in (CardAction.REFRESH, CardAction.CANCEL) and rental.id == rental.set_id:
+        # The card of a number shared by several services: its buttons act on all of them.
+        if action is CardAction.CANCEL:
+            _, back = await sets.cancel(chat.id, rental.set_id)
+            notice = t("cancelled", price=format_money(back))
+        else:
+            for member in await sets.members(rental):
+                if member.status == "active":
+                    await rentals.refresh(chat.id, member.id)
+            notice = t("card-refreshed")
+    elif action is CardAction.REFRESH:
         await rentals.refresh(chat.id, rental_id)
         notice = t("card-refreshed")
     elif action is CardAction.CANCEL and not rentals.cancel_refunds(rental) and callback_data.n != CONFIRMED:

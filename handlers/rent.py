@@ -144,7 +144,11 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
               for p, mark in zip(shown, marks, strict=True)]
     starred = service.key in await favourites.keys(chat.id)
     back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
-    await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back))
+    # The same number for more services: from the first plan whose provider rents sets (an activation).
+    set_from = next((i for i, p in enumerate(shown) if providers[p.offer.provider].rents_sets
+                     and not p.offer.price_upto), None)
+    await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back,
+                                                     set_from=set_from))
 
 
 async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,

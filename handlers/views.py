@@ -116,6 +116,44 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     return "\n".join(lines), markup
 
 
+def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], cancellable: bool,
+             provider_title: str, *, is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
+    """One number shared by several services (each a rental, the first one first, with its last codes): the
+    services and where each stands, the codes naming their service, one Cancel for all that can still be."""
+    first = members[0][0]
+    rentals = [m for m, _ in members]
+    status = next((s for s in ("active", "pending") if any(r.status == s for r in rentals)), first.status)
+    names = " + ".join(r.service_name for r in rentals)
+    phone = next((r.phone for r in rentals if r.phone), None)
+    lines = [t("card-title", service=names, status=Html(t(f"status-{status}")))]
+    lines.append(t("card-phone", phone=phones.display(phone)) if phone else t("card-no-phone"))
+    lines.append(t("card-provider", provider=provider_title,
+                   duration=duration_text(t, first.billing, first.duration_label, first.duration_minutes)))
+    ends = [r.active_till for r in rentals if r.status == "active" and r.active_till]
+    if ends:
+        lines.append(t("card-time-left", left=time_left(t, max(ends))))
+    paid = sum(r.price_charged for r in rentals if r.status not in ("failed", "cancelled"))
+    lines.append(t("card-price", price=format_money(paid)))
+    if is_group and first.user_name:
+        lines.append(t("card-rented-by", name=first.user_name))
+    lines.append("")
+    for rental, codes in members:
+        state = (t("set-state-code", code=codes[0].code or "—") if codes
+                 else t("set-state-waiting") if rental.status == "active" else t(f"status-{rental.status}"))
+        lines.append(t("set-member", service=rental.service_name, state=Html(state)))
+    if any(r.status == "active" and r.billing == BillingType.SMS for r, c in members if not c):
+        lines.append(t("card-rule-no-code"))
+    recent = sorted(((sms, r) for r, codes in members for sms in codes),
+                    key=lambda pair: pair[0].received_at.timestamp() if pair[0].received_at else 0.0, reverse=True)
+    if recent:
+        lines += ["", t("card-codes")]
+        lines += [t("card-code-line-service", code=sms.code or "—", service=r.service_name,
+                    when=when(t, sms.received_at)) for sms, r in recent[:5]]
+    markup = keyboards.card(t, first.id, {Capability.CANCEL} if cancellable else set(), open_=status == "active",
+                            auto_renew=False, can_renew_closed=False, phone=phone)
+    return "\n".join(lines), markup
+
+
 def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[str, InlineKeyboardMarkup]:
     lines = [t("history-title", phone=phones.display(rental.phone or ""))]
     if not messages:
@@ -134,8 +172,11 @@ def already_rented(t: Texts, rental: RentalRecord) -> str:
              status=Html(t(f"status-{rental.status}")))
 
 
-def number_label(t: Texts, rental: RentalRecord) -> str:
-    return t("number-label", icon=STATUS_ICONS.get(rental.status, ""), service=rental.service_name,
+def number_label(t: Texts, rental: RentalRecord, names: list[str] | None = None) -> str:
+    """``names``: the services of a number shared by several: the first named, the others counted ("➕2"),
+    so the label fits a phone's width (the card names them all)."""
+    service = f"{rental.service_name} ➕{len(names) - 1}" if names and len(names) > 1 else rental.service_name
+    return t("number-label", icon=STATUS_ICONS.get(rental.status, ""), service=service,
              phone=phones.display(rental.phone) if rental.phone else "…")
 
 

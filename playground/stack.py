@@ -105,6 +105,8 @@ class Stack:
         self.emulator = TelegramEmulator(flood_limits=flood_limits)
         self.gotsms = FakeGotSms(GOTSMS_KEY, auto_code_after=sandbox_code_after)
         self.getatext = FakeGetAText(GETATEXT_KEY, auto_code_after=sandbox_code_after)
+        # One number for several services: this pair is one no sandbox number has, to show a refused set.
+        self.getatext.apart = {frozenset({"telegram", "instagram"})}
         self.starts = 0
         self.kill_times: list[float] = []  # time.time() of each SIGKILL, taken just before the signal
         self._proc: asyncio.subprocess.Process | None = None

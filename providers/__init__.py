@@ -1,7 +1,7 @@
 """SMS providers behind one interface. Nothing here imports aiogram."""
 from .base import Provider
 from .errors import ProviderError
-from .models import BillingType, Capability, Choice, Offer, Rental, RentalStatus, RentChoice, Service, Sms
+from .models import BillingType, Capability, Choice, Offer, Rental, RentalStatus, RentChoice, Service, SetRent, Sms
 
 __all__ = [
     "BillingType",
@@ -14,5 +14,6 @@ __all__ = [
     "RentalStatus",
     "RentChoice",
     "Service",
+    "SetRent",
     "Sms",
 ]

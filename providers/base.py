@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from .errors import UnsupportedOperationError
-from .models import Capability, Choice, Offer, Rental, RentChoice, Service, Sms
+from .models import Capability, Choice, Offer, Rental, RentChoice, Service, SetRent, Sms
 
 
 class Provider(abc.ABC):
@@ -27,6 +27,10 @@ class Provider(abc.ABC):
     # The provider refunds (cancels) a rental only until its first SMS: the card then hides Cancel & refund.
     refund_only_without_sms: bool = False
     transition_max_minutes: int | None = None
+    # Several services on one number in one request (GetAText rent-multiple-services), and how long the
+    # provider keeps refusing a combination it refused once (GetAText: "cached for 5-15 minutes").
+    rents_sets: bool = False
+    set_refusal_seconds: float = 0.0
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -95,6 +99,17 @@ class Provider(abc.ABC):
         unread SMS as read and returns what it marked (which the caller stores too, since
         an SMS may have arrived in between). Default: the provider keeps no read state."""
         return []
+
+    async def list_set_offers(self) -> list[Offer]:
+        """Every plan, of any service, that may share one number with others (``rents_sets``)."""
+        raise UnsupportedOperationError("renting several services on one number is not supported", provider=self.name)
+
+    async def rent_set(self, offers: Sequence[Offer], choice: RentChoice | None = None) -> SetRent:
+        """Spends money: one number for the services of ``offers`` (from ``list_set_offers``), never charged
+        above the sum of their prices. Never retried; a lost reply raises ``OutcomeUnknownError``. Refused as a
+        whole (a ProviderError) when one service cannot share the number; a reply may also pay for some
+        entries and fail others (``SetRent.failures``)."""
+        raise UnsupportedOperationError("renting several services on one number is not supported", provider=self.name)
 
     async def cancel(self, rental_id: str) -> Rental:
         raise self._unsupported(Capability.CANCEL)

@@ -112,6 +112,16 @@ class Rental:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRent:
+    """One number rented for several services in one request: a rental per service that was paid for, the
+    provider's words for each entry that was not, and the total it charged (where it says)."""
+
+    rentals: tuple[Rental, ...]
+    failures: tuple[str, ...] = ()
+    total_cost: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sms:
     provider: str
     id: str  # unique per provider

@@ -231,4 +231,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE rentals ADD COLUMN renew_pending TEXT",
         ],
     ),
+    (
+        "one number for several services: the set a rental belongs to, combinations a provider refused",
+        [
+            # The id of the set's first rental, on every rental of the set (that one included); NULL: alone.
+            "ALTER TABLE rentals ADD COLUMN set_id INTEGER REFERENCES rentals(id)",
+            "CREATE INDEX rentals_set ON rentals(set_id) WHERE set_id IS NOT NULL",
+            # A provider refuses a combination it refused once for a while: asked again only after ``until``.
+            """CREATE TABLE refused_sets (
+                provider TEXT NOT NULL,
+                combination TEXT NOT NULL,
+                until TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (provider, combination)
+            )""",
+        ],
+    ),
 ]

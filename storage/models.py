@@ -102,11 +102,17 @@ class RentalRecord:
     carrier: str | None = None  # asked for at renting (GetAText); "keep": the carrier of a number already rented
     price_held: int | None = None  # a price cap held until the provider said its price
     renew_pending: str | None = None  # JSON: a renewal in place charged, its outcome not known yet
+    set_id: int | None = None  # one number for several services: the id of the set's first rental
 
     @property
     def renewal_price(self) -> int:
         """What renewing one more period costs the chat."""
         return self.price_charged if self.period_price is None else self.period_price
+
+    @property
+    def card_id(self) -> int:
+        """The rental whose card shows this one: the set's first for a number shared by several services."""
+        return self.set_id or self.id
 
     @property
     def is_open(self) -> bool:
@@ -125,6 +131,7 @@ class RentalRecord:
             period_price=row["period_price"], no_code=row["no_code"], area_code=row["area_code"],
             carrier=row["carrier"], price_held=row["price_held"],
             renew_pending=row["renew_pending"] if "renew_pending" in row.keys() else None,
+            set_id=row["set_id"] if "set_id" in row.keys() else None,
         )
 
 

@@ -8,6 +8,8 @@ from .db import Database, first_row
 from .models import RentalRecord, db_time
 
 OPEN_STATUSES = ("active", "pending")
+# A number shared by several services is listed once, by its set's first rental.
+SHOWN_ALONE = "(set_id IS NULL OR set_id = id)"
 
 
 class RentalRepo:
@@ -56,14 +58,31 @@ class RentalRepo:
     async def for_chat(self, chat_id: int, *, offset: int = 0, limit: int = 6) -> tuple[list[RentalRecord], int]:
         """Open rentals first (newest first), then the rest; with the total count."""
         rows = await self.db.fetchall(
-            "SELECT * FROM rentals WHERE chat_id = ? AND status <> 'failed'"
+            f"SELECT * FROM rentals WHERE chat_id = ? AND status <> 'failed' AND {SHOWN_ALONE}"
             " ORDER BY status NOT IN ('active', 'pending'), id DESC LIMIT ? OFFSET ?",
             (chat_id, limit, offset),
         )
         total = await self.db.fetchone(
-            "SELECT COUNT(*) FROM rentals WHERE chat_id = ? AND status <> 'failed'", (chat_id,)
+            f"SELECT COUNT(*) FROM rentals WHERE chat_id = ? AND status <> 'failed' AND {SHOWN_ALONE}", (chat_id,)
         )
         return [RentalRecord.from_row(r) for r in rows], total[0]
+
+    async def in_set(self, set_id: int) -> list[RentalRecord]:
+        """The rentals of one number shared by several services, the first one first."""
+        rows = await self.db.fetchall("SELECT * FROM rentals WHERE set_id = ? ORDER BY id", (set_id,))
+        return [RentalRecord.from_row(r) for r in rows]
+
+    async def set_names(self, set_ids: list[int]) -> dict[int, list[str]]:
+        """Per set, its services' names (in renting order)."""
+        if not set_ids:
+            return {}
+        marks = ", ".join("?" for _ in set_ids)
+        rows = await self.db.fetchall(
+            f"SELECT set_id, service_name FROM rentals WHERE set_id IN ({marks}) ORDER BY id", tuple(set_ids))
+        names: dict[int, list[str]] = {}
+        for row in rows:
+            names.setdefault(row["set_id"], []).append(row["service_name"])
+        return names
 
     async def active_provider_ids(self, provider: str, closed_since: datetime | None = None) -> list[str]:
         """Just the provider's ids of our active rentals (and of those closed since ``closed_since``, whose late

@@ -126,6 +126,20 @@ def offers(t: Texts) -> Keyboards:
         yield f"plans, starred={starred}", keyboards.offers(t, 99, offer_labels(t), "instagram", starred, switch)
     yield "plans of a group", keyboards.offers(t, 99, offer_labels(t), "instagram", False, switch,
                                                back=keyboards.CountryCb(key="instagram", c="GB"))
+    yield "plans with more services on one number", keyboards.offers(t, 99, offer_labels(t), "instagram", True,
+                                                                     switch, set_from=0)
+
+
+def set_picker(t: Texts) -> Keyboards:
+    """The longest service names with a price, picked and not, a middle page, the way on with a total."""
+    items = [(i, t("set-pick", service=SERVICE, price=MONEY)) for i in range(1, keyboards.SET_PICKS_PER_PAGE + 1)]
+    for total in (None, MONEY):
+        yield f"set picker, total={total}", keyboards.set_picker(t, 99, 0b1010101, items, 1, 3, "instagram", total)
+
+
+def set_confirm(t: Texts) -> Keyboards:
+    for refused in (False, True):
+        yield f"set confirm, refused={refused}", keyboards.set_confirm(t, 99, 0b11, MONEY, refused=refused)
 
 
 def countries(t: Texts) -> Keyboards:
@@ -187,6 +201,8 @@ def numbers(t: Texts) -> Keyboards:
     labels = [(i, views.number_label(t, rental(status))) for i, status in
               enumerate(("active", "pending", "finished", "cancelled", "expired", "failed"), 1)]
     yield "my numbers, a middle page", keyboards.numbers(t, labels, 1, 3)
+    shared = [(i, views.number_label(t, rental(status), [SERVICE] * 5)) for i, status in enumerate(("active",), 1)]
+    yield "my numbers, a number shared by five services", keyboards.numbers(t, shared, 0, 1)
 
 
 def switch_plans(t: Texts) -> Keyboards:
@@ -217,7 +233,7 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
-                            not_allowed_to_rent)}
+                            not_allowed_to_rent, set_picker, set_confirm)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

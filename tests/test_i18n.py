@@ -39,7 +39,7 @@ CYRILLIC = re.compile("[А-Яа-яЁё]")
 # Telegram (its Stars are "звёзды"), and each language named in itself in the language picker ("English")...
 TEXT_NAMES = {"SMS", "UTC", "Telegram", *LANGUAGE_NAMES.values()}
 # ... and those of the data the tests give the bot: services, the provider, carriers, people, a group.
-DATA_NAMES = {"WhatsApp", "Google", "MemSMS", "AT&T", "Verizon", "Alice", "Ann", "Max", "Op", "Team"}
+DATA_NAMES = {"WhatsApp", "Whatsapp", "Instagram", "GetAText", "Google", "MemSMS", "AT&T", "Verizon", "Alice", "Ann", "Max", "Op", "Team"}
 # Tags Telegram accepts in HTML parse mode.
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
                  "pre", "blockquote", "tg-emoji"}
@@ -686,3 +686,47 @@ async def test_every_phone_screen_in_language(lang, app, telegram, session, prov
     await user.send("/frobnicate")
     s.screen("unknown command", user, key="error-unknown-command")
     s.has_buttons("unknown command", user, "home")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_set_screen_in_language(lang, settings, session, screens):
+    """One number for several services: the picker, a set picked, its confirm, its card, a refused set."""
+    from playground.sandbox.getatext import FakeGetAText
+    from providers.getatext import GetATextClient
+
+    async with FakeGetAText(api_key="k", rate_limit_interval=0.0) as fake:
+        fake.enforce_rate_limit = False
+        fake.apart = {frozenset({"telegram", "instagram"})}
+        client = GetATextClient("k", base_url=fake.url, timeout=2, backoff=0.01, rent_interval=0.0, poll_interval=0.0)
+        app = await App.open(settings, providers={"getatext": client})
+        try:
+            s = screens(lang)
+            user = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001,
+                          name="Alice", language=lang)
+            await user.send("/start")
+            await credit(app, user.chat_id, 5000)
+            await user.press(s.label("menu-rent"))
+            await user.press("Telegram")
+            await user.press(s.label("btn-set-start"))
+            s.screen("set picker", user, key="set-title")
+            await user.press("Whatsapp")
+            s.screen("set picked", user, key="set-picked")
+            await user.press(s.label("btn-set-continue", price="$1.11"))
+            s.screen("set confirm", user, key="set-confirm-line")
+            await user.press(s.label("btn-set-rent", price="$1.11"))
+            s.screen("set card", user, key="set-state-waiting")
+            await user.send("/numbers")
+            s.screen("numbers with a set", user, key="numbers-title")
+            await user.send("/rent telegram")
+            await user.press("Telegram")
+            await user.press(s.label("btn-set-start"))
+            await user.press("Instagram")
+            await user.press(s.label("btn-set-continue", price="$1.05"))
+            answer = await user.press(s.label("btn-set-rent", price="$1.05"))
+            s.answer("set refused", answer, key="error-set-refused")
+            text = s.screen("set confirm, refused", user, key="set-confirm-line")
+            assert "«" in text or "“" in text  # the provider's words, quoted as its own
+            await user.press(s.label("btn-set-change"))
+            s.screen("set picker, refused", user, key="set-title")
+        finally:
+            await app.close()

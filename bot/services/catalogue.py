@@ -144,6 +144,21 @@ class Catalogue:
         offers.sort(key=lambda p: (p.price, p.offer.duration_minutes or 0))
         return offers, failed
 
+    async def set_offers(self, name: str) -> list[PricedOffer]:
+        """Every plan of this provider that may share a number with others, named as the catalogue names the
+        service (so a set's card, codes and ledger spell it as its plan list does), cached like offers."""
+        key = f"setoffers:{name}"
+        cached = await self.cache.get(key)
+        if cached is None:
+            offers = await self.providers[name].list_set_offers()
+            await self.cache.put(key, [offer_to_dict(o) for o in offers], OFFERS_TTL)
+        else:
+            offers = [offer_from_dict(d) for d in cached]
+        names = {s.key: s.name for s in await self.services()}
+        named = [dataclasses.replace(o, service_name=names.get(service_key(o.service_name), o.service_name))
+                 for o in offers]
+        return [PricedOffer(o, self.price(o)) for o in named]
+
     async def _services_by_provider(self) -> dict[str, list[Service]]:
         result: dict[str, list[Service]] = {}
         for name, provider in self.providers.items():

@@ -90,3 +90,9 @@ class NoNumberInArea(UserFacingError):
     """The provider has no number in the area asked for; the charge came back."""
 
     key = "error-no-number-in-area"
+
+
+class SetRefused(UserFacingError):
+    """The provider refused to put these services on one number; it refuses the same set for a while."""
+
+    key = "error-set-refused"

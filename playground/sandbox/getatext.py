@@ -25,7 +25,11 @@ A carrier in ``empty_carriers`` (empty by default), or one the fake does not kno
 numbers: 400 ``{"status": "error", "errors": "No numbers available for the requested
 carrier"}``. The price charged, and the reply's ``price``, is the listed price plus the
 carrier's premium; ``max_price`` is checked against that (400 "No numbers available at or
-below your max price"). Nothing is charged on a refused rent. ``last_rent_body`` is the JSON
+below your max price"). Nothing is charged on a refused rent.
+
+rent-multiple-services fails as a whole when a service is sold out or unknown, or when two of them are a
+pair in ``apart`` (no number has both); the combination is then refused again, without a look, for
+``set_refusal_seconds`` (the document's "cached for 5-15 minutes"). ``last_rent_body`` is the JSON
 body of the last rent-a-number request.
 """
 from __future__ import annotations
@@ -184,6 +188,11 @@ class FakeGetAText(FakeServer):
         }
         self.carriers: dict[str, Decimal] = dict(CARRIER_PREMIUMS)  # name -> premium over the listed price
         self.empty_carriers: set[str] = set()  # carriers with no numbers to rent
+        # rent-multiple-services: services no number has together (each pair a frozenset of api names), and
+        # combinations refused lately, refused again without a look until then (monotonic time), as documented.
+        self.apart: set[frozenset[str]] = set()
+        self.set_refusal_seconds = 600.0
+        self.refused_sets: dict[frozenset[str], float] = {}
         self.rentals: dict[int, FakeRental] = {}
         self.long_rentals: dict[int, FakeLongRental] = {}
         self.long_plans: dict[str, tuple[Decimal, str, int]] = dict(LONG_PLANS)  # a test may raise a price
@@ -475,7 +484,11 @@ class FakeGetAText(FakeServer):
         if not names:
             raise Refused(422, {"services": ["The services field is required."]})
         services = [self.services.get(n) for n in names]
-        if any(s is None or s.stock <= 0 for s in services):
+        combination = frozenset(names)
+        if self.refused_sets.get(combination, 0.0) > time.monotonic():
+            raise Refused(400, "One or more services are not available on the same number")
+        if any(s is None or s.stock <= 0 for s in services) or any(pair <= combination for pair in self.apart):
+            self.refused_sets[combination] = time.monotonic() + self.set_refusal_seconds
             raise Refused(400, "One or more services are not available on the same number")
         carrier = self._carrier(body.get("carrier"), body.get("keep_carrier"))  # one number: one carrier
         total = sum((s.price + self.carriers[carrier] for s in services), Decimal(0))

@@ -24,7 +24,7 @@ from .. import errors
 from ..base import Provider
 from ..codes import extract_code
 from ..errors import NotFoundError, ProviderError
-from ..models import BillingType, Capability, Choice, Offer, Rental, RentalStatus, RentChoice, Service, Sms
+from ..models import BillingType, Capability, Choice, Offer, Rental, RentalStatus, RentChoice, Service, SetRent, Sms
 from . import long_plans
 from .activations import Activations
 from .auctions import Auctions
@@ -55,6 +55,9 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
     # The document gives "at&t" as its example and has no endpoint listing carriers: these are the big US
     # carriers a user may pick by name. The provider may know others (or spell them otherwise); none is checked.
     carriers = ("at&t", "verizon", "t-mobile")
+    rents_sets = True
+    # "the service combination is cached for 5-15 minutes": the longest, since which one applies is not said.
+    set_refusal_seconds = 15 * 60.0
 
     def __init__(self, api_key: str, *, long_prices: Mapping[str, Decimal] | None = None,
                  long_margin_percent: Decimal = Decimal(20), **options) -> None:
@@ -133,7 +136,12 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
     async def list_offers(self, service: Service) -> list[Offer]:
         """One short (per-activation) offer per prices-info entry of this service, then the long-term
         numbers (see ``long_plans``), whose prices are ceilings."""
-        short = [
+        short = [o for o in await self.list_set_offers() if o.service_id == service.id]
+        return short + await self._long_offers(service) if short else short
+
+    async def list_set_offers(self) -> list[Offer]:
+        """One per-activation offer per prices-info entry, every service's (one request)."""
+        return [
             Offer(
                 provider=self.name,
                 id=info.api_name,
@@ -147,9 +155,19 @@ class GetATextClient(Activations, MultiServiceRentals, LongRentals, Auctions, Ha
                 stock=info.stock,
             )
             for info in await self.prices_info()
-            if info.api_name == service.id
         ]
-        return short + await self._long_offers(service) if short else short
+
+    async def rent_set(self, offers: Sequence[Offer], choice: RentChoice | None = None) -> SetRent:
+        if not offers or any(o.provider != self.name or long_plans.is_long_plan(o.id) for o in offers):
+            raise errors.UnsupportedOperationError("a set is made of GetAText activations", provider=self.name)
+        self._check_choice(choice)
+        choice = choice or RentChoice()
+        # max_price: the user's cap, else the sum of the prices shown: a rise is refused instead of paid.
+        cap = choice.max_price if choice.max_price is not None else sum((o.price for o in offers), Decimal(0))
+        carrier = (choice.carrier or "").strip() or None
+        result = await self.rent_multiple_services([o.id for o in offers], max_price=cap, carrier=carrier,
+                                                   keep_carrier=choice.keep_carrier)
+        return SetRent(result.rentals, result.failures, result.total_cost)
 
     async def get_balance(self) -> Decimal:
         return await self.balance()
