@@ -22,6 +22,7 @@ from handlers.permissions import AdminCache
 from handlers.rendering import ChatRenderer
 from handlers.throttle import ThrottleMiddleware
 from providers import Provider
+from providers.cryptopay import CryptoPayClient
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from storage import (CatalogueCache, ChatRepo, CountryChoiceRepo, Database, FavouriteRepo, JobState, LedgerRepo, PromptRepo,
@@ -35,6 +36,7 @@ from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
 from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
+from .services.cryptopay import CryptoTopUps
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -57,6 +59,13 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     return found
 
 
+def build_cryptopay(settings: Settings) -> CryptoPayClient | None:
+    """Crypto Pay's client when its token is set."""
+    if token := settings.cryptopay_token.get_secret_value().strip():
+        return CryptoPayClient(token, base_url=settings.cryptopay_api_url, timeout=settings.provider_timeout)
+    return None
+
+
 @dataclass
 class App:
     settings: Settings
@@ -73,6 +82,7 @@ class App:
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
     cards: CardTopUps = field(init=False)
+    crypto: CryptoTopUps = field(init=False)
     auctions: AuctionDesk = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
@@ -94,12 +104,17 @@ class App:
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
+        self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
+                                   self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
+                                   self.settings.cryptopay_expires_in, self.settings.action_cooldown)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
         self.screens = Screens()
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
+        if self.crypto.client is not None:
+            self.crypto.client.observe(self.metrics.provider_call)
 
     @classmethod
     async def open(cls, settings: Settings, providers: dict[str, Provider] | None = None) -> App:
@@ -117,6 +132,8 @@ class App:
     async def close(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        if self.crypto.client is not None:
+            await self.crypto.client.aclose()
         await self.db.close()
 
     def dependencies(self) -> dict:
@@ -125,6 +142,7 @@ class App:
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups, "cards": self.cards,
+            "crypto": self.crypto,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets,

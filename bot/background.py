@@ -12,9 +12,12 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from providers import Capability, Sms
+from providers.cryptopay import Invoice
 from storage import JobState
+from storage.crypto_invoices import Credit, Outcome
 
 from .app import App
+from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
 from .jobs import Jobs
 from .poller import SmsPoller
@@ -43,7 +46,7 @@ class Background:
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
-                         app.switches)
+                         app.switches, crypto=app.crypto)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
@@ -59,6 +62,9 @@ class Background:
         self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
+        if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
+            self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,
+                                   id="cryptopay")
         self.scheduler.add_job(job(app.metrics.refresh_gauges), "interval", seconds=15, id="metrics", args=[app.db])
         if settings.backup_interval_hours:
             self.scheduler.add_job(job(self.jobs.backup), "interval", hours=settings.backup_interval_hours,
@@ -80,6 +86,9 @@ class Background:
                                settings.getatext_webhook_allowed_ips, self.on_webhook_sms,
                                parse=self.app.providers["getatext"].webhook_sms,  # restores lost leading zeros
                                trusted_proxies=settings.http_trusted_proxies)
+        if settings.cryptopay_webhook and self.app.crypto.enabled:
+            add_cryptopay_route(web_app, settings.cryptopay_webhook_path,
+                                settings.cryptopay_token.get_secret_value().strip(), self.on_crypto_paid)
         add_routes(web_app, self.health, self.app.metrics, settings.metrics_token.get_secret_value())
         if telegram is not None:
             telegram.add_to(web_app)
@@ -91,11 +100,20 @@ class Background:
             paths.append(f"{TELEGRAM_PATH} (Telegram's updates)")
         if self.app.settings.getatext_webhook and "getatext" in self.pollers:
             paths.append("/getatext/<secret> (GetAText's codes)")
+        if self.app.settings.cryptopay_webhook and self.app.crypto.enabled:
+            paths.append(f"{self.app.settings.cryptopay_webhook_path} (Crypto Pay's paid invoices)")
         return ", ".join(paths)
 
     async def on_webhook_sms(self, sms: Sms) -> None:
         await self.pollers["getatext"].store([sms])
         self.deliverer.wake()
+
+    async def on_crypto_paid(self, invoice: Invoice) -> Credit:
+        """A signed invoice_paid update: credited once, and the chat told."""
+        result = await self.app.inflight.job(self.app.crypto.confirm)(invoice)
+        if result.outcome is Outcome.CREDITED:
+            await self.jobs.tell_credited(result)
+        return result
 
     async def start(self) -> None:
         for poller in self.pollers.values():

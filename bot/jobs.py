@@ -22,10 +22,12 @@ from storage import (
 )
 from storage.catalogue import CatalogueCache
 from storage.models import db_time, utcnow
+from storage.crypto_invoices import Credit
 from storage.stars_refunds import StarsRefundRepo
 
 from . import stars
 from .rendering import Renderer
+from .services.cryptopay import CryptoTopUps
 from .services.no_code import NoCodeRefund, NoCodeRefunds
 from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
@@ -41,8 +43,9 @@ RENEW_CUTOFF = timedelta(hours=1)
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
                  renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
-                 no_code: NoCodeRefunds | None = None) -> None:
+                 no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None) -> None:
         self.renderer = renderer
+        self.crypto = crypto
         self.db = db
         self.rentals = rentals
         self.switches = switches or PlanSwitches(rentals)
@@ -177,6 +180,24 @@ class Jobs:
     async def retry_stars_refunds(self) -> int:
         """Stars refunds whose call got no answer: asked again until Telegram says done or no."""
         return await stars.retry_pending(self.sender.bot, StarsRefundRepo(self.db))
+
+    async def reconcile_crypto(self) -> int:
+        """Open Crypto Pay invoices: paid ones credited (a webhook that never came), expired ones closed."""
+        if self.crypto is None or not self.crypto.enabled:
+            return 0
+        credited = await self.crypto.reconcile()
+        for credit in credited:
+            await self.tell_credited(credit)
+        return len(credited)
+
+    async def tell_credited(self, credit: Credit) -> None:
+        """The chat that paid is told what came in and its balance."""
+        chat = await self.chats.get(credit.entry.chat_id)
+        if chat is None or not chat.active:
+            return
+        text = self.renderer.notice(chat.language, "topup-done", amount=format_money(credit.entry.amount),
+                                    balance=format_money(credit.entry.balance_after))
+        await self.sender.send(chat.id, chat.is_group, text)
 
     async def backup(self, database: Path, folder: Path, keep: int) -> backup.BackupFile:
         """An online copy of the database, checked; in a thread (the copy blocks)."""

@@ -142,6 +142,10 @@ def _log_configuration(app: App) -> None:
     log.info("providers enabled: %s", ", ".join(app.providers) or "none")
     if settings.getatext_webhook and "getatext" not in app.providers:
         log.warning("GETATEXT_WEBHOOK_SECRET is set but GETATEXT_API_KEY is not: the GetAText webhook stays off")
+    if app.crypto.enabled:
+        log.info("crypto top-ups on: %s, polled every %g s%s", ", ".join(settings.cryptopay_assets),
+                 settings.cryptopay_poll_interval, "" if settings.cryptopay_webhook else
+                 "; no webhook without HTTP_PORT (set it to be told of payments at once)")
 
 
 @contextmanager

@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     card_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     card_rate: Decimal = Field(Decimal("1"), gt=0, le=100000)
     card_amounts: Annotated[tuple[Decimal, ...], NoDecode] = (Decimal(5), Decimal(10), Decimal(20), Decimal(50))
+    # Crypto through Crypto Pay (@CryptoBot > Crypto Pay > Create App; off without its token): invoices of the
+    # amounts below in the balance currency, payable in any of the assets allowed, each open expires_in seconds;
+    # confirmed by the signed webhook at cryptopay_webhook_path on the HTTP server, and polled as a fallback.
+    cryptopay_token: SecretStr = SecretStr("")
+    cryptopay_api_url: str = "https://pay.crypt.bot/api"
+    cryptopay_assets: Annotated[tuple[str, ...], NoDecode] = ("USDT", "TON", "BTC")
+    cryptopay_amounts: Annotated[tuple[Decimal, ...], NoDecode] = (Decimal(5), Decimal(10), Decimal(20), Decimal(50))
+    cryptopay_expires_in: int = Field(3600, ge=60, le=2678400)  # Crypto Pay accepts 1..2678400 (31 days)
+    cryptopay_webhook_path: str = Field("/cryptopay", pattern=r"^/[A-Za-z0-9_/-]{1,200}$")
+    cryptopay_poll_interval: float = Field(30.0, ge=1, le=3600)
 
     # Background jobs
     poll_interval: float = Field(2.0, gt=0)
@@ -120,7 +130,7 @@ class Settings(BaseSettings):
     backup_keep: int = Field(7, ge=1, le=1000)
 
     @field_validator("admin_ids", "topup_star_amounts", "getatext_webhook_allowed_ips", "http_trusted_proxies",
-                     "card_amounts", mode="before")
+                     "card_amounts", "cryptopay_assets", "cryptopay_amounts", mode="before")
     @classmethod
     def _split_list(cls, value):
         """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
@@ -149,7 +159,7 @@ class Settings(BaseSettings):
             raise ValueError("each long-term price must be above 0")
         return value
 
-    @field_validator("telegram_api_url", "gotsms_base_url", "getatext_base_url")
+    @field_validator("telegram_api_url", "gotsms_base_url", "getatext_base_url", "cryptopay_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_url(value)
@@ -170,6 +180,29 @@ class Settings(BaseSettings):
         if not amounts or any(not 0 < a <= 10000 for a in amounts):
             raise ValueError("each amount must be above 0 and at most 10000 (in CARD_CURRENCY)")
         return amounts
+
+    @field_validator("cryptopay_assets")
+    @classmethod
+    def _cryptopay_assets(cls, assets: tuple[str, ...]) -> tuple[str, ...]:
+        assets = tuple(dict.fromkeys(a.strip().upper() for a in assets))
+        if not assets or any(not re.fullmatch(r"[A-Z0-9]{2,10}", a) for a in assets):
+            raise ValueError("expected asset codes as Crypto Pay writes them, e.g. USDT,TON,BTC")
+        return assets
+
+    @field_validator("cryptopay_amounts")
+    @classmethod
+    def _cryptopay_amounts(cls, amounts: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+        if not amounts or any(not 0 < a <= 25000 or a != a.quantize(Decimal("0.01")) for a in amounts):
+            raise ValueError("each amount must be above 0 and at most 25000, in whole cents of the balance currency")
+        return amounts
+
+    @field_validator("cryptopay_webhook_path")
+    @classmethod
+    def _cryptopay_path(cls, path: str) -> str:
+        path = path.rstrip("/") or path
+        if path in ("/telegram", "/healthz", "/metrics") or path.startswith("/getatext"):
+            raise ValueError("that path is taken by another route of the HTTP server; e.g. /cryptopay")
+        return path
 
     @field_validator("public_url")
     @classmethod
@@ -210,6 +243,11 @@ class Settings(BaseSettings):
     def getatext_webhook(self) -> bool:
         return bool(self.http_port and self.getatext_webhook_secret.get_secret_value())
 
+    @property
+    def cryptopay_webhook(self) -> bool:
+        """Crypto Pay's signed webhook is served (it needs the HTTP server); without it, polling alone confirms."""
+        return bool(self.http_port and self.cryptopay_token.get_secret_value())
+
     def require_token(self) -> str:
         token = self.bot_token.get_secret_value().strip()
         if not token:
@@ -223,7 +261,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value set, for masking in logs."""
         return [s.get_secret_value() for s in (self.bot_token, self.gotsms_api_key, self.getatext_api_key,
-                                               self.getatext_webhook_secret, self.telegram_webhook_secret, self.metrics_token)
+                                               self.getatext_webhook_secret, self.telegram_webhook_secret, self.metrics_token,
+                                               self.payments_provider_token, self.cryptopay_token)
                 if s.get_secret_value()]
 
 

@@ -205,6 +205,12 @@ class CardTopUpCb(CallbackData, prefix="uc"):
     amount: Annotated[int, Field(ge=0, le=10**9)] = 0
 
 
+class CryptoTopUpCb(CallbackData, prefix="ux"):
+    """A crypto top-up amount, in balance minor units; 0 opens the list of amounts."""
+
+    cents: Annotated[int, Field(ge=0, le=10**9)] = 0
+
+
 class LangCb(CallbackData, prefix="l"):
     code: str
 

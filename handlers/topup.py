@@ -1,5 +1,6 @@
 """Top-ups: Telegram Stars, and cards through Telegram Payments: invoice -> pre-checkout -> successful payment
-credited once per charge id."""
+credited once per charge id. Crypto through Crypto Pay: an invoice with its pay button; the payment is credited by
+the webhook or the poll (bot/services/cryptopay.py), not here."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
@@ -8,21 +9,26 @@ from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMa
 
 from bot.services.cards import PAYLOAD_PREFIX as CARD_PREFIX
 from bot.services.cards import CardTopUps
+from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
 from bot.services.topups import TopUpPayload, TopUps
 from storage import Chat
 
-from .callbacks import CardTopUpCb, MenuCb, Screen, TopUpCb
+from . import views
+from .callbacks import CardTopUpCb, CryptoTopUpCb, MenuCb, Screen, TopUpCb
 from .common import show
 from .i18n import Texts, pick_language
 
 
-async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps, cards: CardTopUps) -> None:
+async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps, cards: CardTopUps,
+                       crypto: CryptoTopUps) -> None:
     rows = [[InlineKeyboardButton(text=t("topup-button", stars=stars, amount=format_money(topups.credit_for(stars))),
                                   callback_data=TopUpCb(stars=stars).pack())] for stars in topups.amounts]
     if cards.enabled:
         rows.append([InlineKeyboardButton(text=t("btn-topup-card"), callback_data=CardTopUpCb().pack())])
+    if crypto.enabled:
+        rows.append([InlineKeyboardButton(text=t("btn-topup-crypto"), callback_data=CryptoTopUpCb().pack())])
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
     await show(callback, t("topup-title", rate=format_money(topups.credit_for(100))),
                InlineKeyboardMarkup(inline_keyboard=rows))
@@ -72,6 +78,34 @@ async def card_invoice(callback: CallbackQuery, callback_data: CardTopUpCb, bot:
     )
 
 
+async def crypto_screen(callback: CallbackQuery, t: Texts, crypto: CryptoTopUps) -> None:
+    """Crypto amounts: what the invoice asks (in the balance currency, paid in an allowed asset) and what it adds."""
+    if not crypto.enabled:
+        raise StaleButton()
+    rows = [[InlineKeyboardButton(text=t("topup-crypto-button", paid=crypto.paid_label(cents), amount=format_money(cents)),
+                                  callback_data=CryptoTopUpCb(cents=cents).pack())] for cents in crypto.amounts]
+    rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.TOPUP).pack())])
+    await show(callback, t("topup-crypto-title", assets=", ".join(crypto.assets)),
+               InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+async def crypto_invoice(callback: CallbackQuery, callback_data: CryptoTopUpCb, chat: Chat, t: Texts,
+                         crypto: CryptoTopUps) -> None:
+    """An invoice at Crypto Pay (or the chat's open one of this amount again), in a message of its own with its
+    pay button, so it stays at hand while the buyer pays in @CryptoBot."""
+    if callback_data.cents == 0:
+        await crypto_screen(callback, t, crypto)
+        return
+    credit = format_money(callback_data.cents)
+    invoice = await crypto.open(chat.id, callback.from_user.id, callback_data.cents,
+                                t("invoice-crypto-description", amount=credit))
+    paid = crypto.paid_label(invoice.credit)
+    button = InlineKeyboardButton(text=t("btn-crypto-pay", paid=paid), url=invoice.pay_url)
+    await show(callback, t("crypto-invoice", amount=credit, paid=paid, assets=", ".join(invoice.assets),
+                           until=views.when(t, invoice.expires_at)),
+               InlineKeyboardMarkup(inline_keyboard=[[button]]), new=True)
+
+
 async def pre_checkout(query: PreCheckoutQuery, topups: TopUps, cards: CardTopUps) -> None:
     if query.invoice_payload.startswith(CARD_PREFIX + ":"):
         fits = await cards.check(query.invoice_payload, query.currency, query.total_amount)
@@ -103,6 +137,7 @@ def setup() -> Router:
     router.callback_query.register(topup_screen, MenuCb.filter(F.to == Screen.TOPUP))
     router.callback_query.register(send_invoice, TopUpCb.filter())
     router.callback_query.register(card_invoice, CardTopUpCb.filter())
+    router.callback_query.register(crypto_invoice, CryptoTopUpCb.filter())
     router.pre_checkout_query.register(pre_checkout)
     router.message.register(paid, F.successful_payment)
     return router

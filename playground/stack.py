@@ -1,4 +1,4 @@
-"""A whole local stack: the Telegram Bot API emulator, both fake providers and the real bot process.
+"""A whole local stack: the Telegram Bot API emulator, both fake providers, a fake Crypto Pay and the real bot process.
 
     stack = Stack(tmp_path)
     await stack.start()                      # emulator + fakes in this process, then `python -m bot`
@@ -36,7 +36,8 @@ Stable API (also used by the playground page):
     the emulator POSTs every update to it with the secret header, instead of the bot polling.
 
 * attributes, valid after ``start()``: ``emulator`` (TelegramEmulator), ``gotsms`` (FakeGotSms), ``getatext``
-  (FakeGetAText), ``database_path``, ``webhook_port``, ``webhook_secret``, ``webhook_url``; ``bot_pid`` and
+  (FakeGetAText), ``cryptopay`` (FakeCryptoPay: its invoices' pay buttons open its own page with a "Pay" button,
+  which posts the signed webhook to the bot), ``database_path``, ``webhook_port``, ``webhook_secret``, ``webhook_url``; ``bot_pid`` and
   ``bot_running`` while the bot runs; ``starts`` (how many times the bot was started); ``kill_times``
   (``time.time()`` of each SIGKILL, the clock the emulator stamps its calls and events with).
 * ``await start()`` / ``await stop()`` (idempotent; ``stop`` ends the bot gently, then the servers).
@@ -62,6 +63,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from playground.emulator import TelegramEmulator
+from playground.sandbox.cryptopay import FakeCryptoPay
 from playground.sandbox.getatext import LONG_PLANS, FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 
@@ -70,6 +72,7 @@ from playground.sandbox.gotsms import FakeGotSms
 BOT_IMPORT_ROOT = Path(importlib.util.find_spec("bot.__main__").origin).resolve().parent.parent
 GOTSMS_KEY = "e2e-gotsms-key"
 GETATEXT_KEY = "e2e-getatext-key"
+CRYPTOPAY_TOKEN = "e2e-cryptopay-app-token"
 MARKUP_PERCENT = "10"
 START_TIMEOUT = 30.0
 
@@ -107,6 +110,7 @@ class Stack:
         self.getatext = FakeGetAText(GETATEXT_KEY, auto_code_after=sandbox_code_after)
         # One number for several services: this pair is one no sandbox number has, to show a refused set.
         self.getatext.apart = {frozenset({"telegram", "instagram"})}
+        self.cryptopay = FakeCryptoPay(CRYPTOPAY_TOKEN)
         self.starts = 0
         self.kill_times: list[float] = []  # time.time() of each SIGKILL, taken just before the signal
         self._proc: asyncio.subprocess.Process | None = None
@@ -128,9 +132,11 @@ class Stack:
             await self.emulator.start()
             await self.gotsms.start()
             await self.getatext.start()
+            await self.cryptopay.start()
             self.webhook_port = free_port()
             self.webhook_url = f"http://127.0.0.1:{self.webhook_port}/getatext/{self.webhook_secret}"
             self.getatext.webhook_url = self.webhook_url
+            self.cryptopay.webhook_url = f"http://127.0.0.1:{self.webhook_port}/cryptopay"
             await self.start_bot()
         except BaseException:
             await self.stop()
@@ -144,6 +150,7 @@ class Stack:
             else:
                 await self._reap()
         finally:
+            await self.cryptopay.stop()
             await self.getatext.stop()
             await self.gotsms.stop()
             await self.emulator.stop()
@@ -185,6 +192,12 @@ class Stack:
             "PAYMENTS_PROVIDER_TOKEN": "playground:TEST:sandbox",
             "CARD_CURRENCY": "EUR",
             "CARD_RATE": "1.08",
+            # Crypto payments in sandbox form: the fake's pay page stands in for @CryptoBot; its signed webhook
+            # reaches the bot's HTTP server, and the poll finds what a dropped webhook missed.
+            "CRYPTOPAY_TOKEN": CRYPTOPAY_TOKEN,
+            "CRYPTOPAY_API_URL": self.cryptopay.api_url,
+            "CRYPTOPAY_WEBHOOK_PATH": "/cryptopay",
+            "CRYPTOPAY_POLL_INTERVAL": "5",
             # Scripted users tap at machine speed: the per-user budget and cooldowns have their own tests.
             "USER_RATE_PER_SECOND": "1000",
             "USER_RATE_BURST": "1000",

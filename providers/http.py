@@ -285,6 +285,8 @@ def error_message(response: httpx.Response) -> str:
             value = body.get(key)
             if isinstance(value, str) and value and value != "null":
                 return value[:300]
+            if isinstance(value, dict) and isinstance(value.get("name"), str):  # {"code": 400, "name": "..."}
+                return value["name"][:300]
             if isinstance(value, dict) and value:
                 first = next(iter(value.values()))
                 if isinstance(first, list) and first:

@@ -247,4 +247,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "crypto top-ups: Crypto Pay invoices, each credited once",
+        [
+            # One row per invoice Crypto Pay made for a chat. credit: the balance minor units it adds when paid.
+            # amount/currency: what the invoice asks (a fiat amount payable in any of `assets`); paid_*: what came.
+            # active -> credited (paid and credited, once, with its ledger row crypto:<invoice_id>)
+            #        | expired (closed: Crypto Pay expired or deleted it; never credited after)
+            #        | paid (paid, but not as the invoice was recorded: left to the operator, not credited)
+            """CREATE TABLE crypto_invoices (
+                invoice_id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                credit INTEGER NOT NULL CHECK (credit > 0),
+                amount TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                assets TEXT NOT NULL,
+                pay_url TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('active', 'paid', 'expired', 'credited')),
+                paid_asset TEXT NOT NULL DEFAULT '',
+                paid_amount TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX crypto_invoices_active ON crypto_invoices(chat_id, credit) WHERE status = 'active'",
+        ],
+    ),
 ]

@@ -273,6 +273,10 @@ def texts_in_rows(t: Texts) -> Keyboards:
                                                       for label in labels]])
 
     yield "top-up amount", row(t("topup-button", stars=10_000, amount=format_money(1_234_567)))
+    yield "top-up methods", row(t("btn-topup-crypto"))
+    # Crypto amounts at their longest (CRYPTOPAY_AMOUNTS up to 25000, in whole cents) and the invoice's pay button.
+    yield "crypto amount", row(t("topup-crypto-button", paid="24999.99 USD", amount=format_money(2_499_999)))
+    yield "crypto pay button", row(t("btn-crypto-pay", paid="24999.99 USD"))
     from handlers.admin import PERIODS
     yield "operator panel periods", row(*(t("btn-days", days=days) for days in PERIODS))
     yield "language buttons", row(*(t("btn-lang", name=name) for name in LANGUAGE_NAMES.values()))

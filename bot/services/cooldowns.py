@@ -1,4 +1,5 @@
-"""Provider calls a user can trigger again and again (Refresh, SMS history, Wake up) wait between presses.
+"""Provider calls a user can trigger again and again (Refresh, SMS history, Wake up, a new crypto invoice) wait
+between presses.
 
 Provider limits are per operator account, so the polling that delivers everyone's codes would inherit
 the 429s of one busy finger. Keyed per rental and action; the table is bounded."""
@@ -11,7 +12,7 @@ from collections import OrderedDict
 from . import errors
 
 # Multiples of the base cooldown: a history read can be many pages, a wake-up is a heavier provider action.
-WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0}
+WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0, "invoice": 1.0}
 MAX_ENTRIES = 10_000
 
 

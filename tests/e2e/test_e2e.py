@@ -296,6 +296,36 @@ async def test_card_topup_through_the_emulator_credited_once(stack):
     assert "Balance: $5.40" in text and text.count("💳 5.00 EUR") == 1, text
 
 
+async def test_crypto_topup_through_the_sandbox_pay_page_credited_once(stack):
+    """The playground's sandbox crypto payments: the pay button opens the fake Crypto Pay's page; its "Pay" posts
+    the signed webhook to the real bot process, which credits once; a replayed update credits nothing more."""
+    import httpx
+
+    emu = stack.emulator
+    bob = Person(stack, 113, "Bob")
+    home = await bob.send("/start", expect="Virtual numbers")
+    balance = await bob.press("Balance", home)
+    topup = await bob.press("Top up", balance.screen)
+    crypto = await bob.press("Pay with crypto", topup.screen)
+    mark = emu.mark()
+    await bob.press(("10 USD", "$10.00"), crypto.screen)  # what is paid, what it adds
+    invoice = await emu.wait_for(chat_id=bob.chat_id, text="Invoice for $10.00", since=mark, timeout=T)
+    [[button]] = invoice["reply_markup"]["inline_keyboard"]
+    assert button["url"].startswith(stack.cryptopay.url + "/pay/")
+    async with httpx.AsyncClient() as client:
+        page = await client.get(button["url"])
+        assert page.status_code == 200 and "Pay" in page.text and "10.00 USD" in page.text
+        paid = await client.post(button["url"], data={"asset": "TON"})
+        assert "Paid with" in paid.text
+    done = await emu.wait_for(chat_id=bob.chat_id, text="Payment received", timeout=T)
+    assert "$10.00" in done["text"]
+    update, status = stack.cryptopay.webhooks_sent[-1]
+    assert status == 200
+    assert await stack.cryptopay.send_webhook(update) == 200  # Crypto Pay retries: nothing more
+    text = await bob.balance_text()
+    assert "Balance: $10.00" in text and text.count("top-up in crypto") == 1, text
+
+
 async def test_stars_topup_credited_once(stack):
     emu = stack.emulator
     alice = Person(stack, 111, "Alice")
