@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-ADMIN_ID = 900                 # the operator (in ADMIN_IDS): credits the demo chats with /credit, never shown
+ADMIN_ID = 900                 # the operator (in ADMIN_IDS): credits the demo chats; its private chat is a tab
 ME = (1001, "You")             # the person using the page
 MEMBER = (1002, "Sam")         # the other member of the demo group
 GROUP = (-100123, "Demo group")
@@ -161,8 +161,10 @@ class Playground:
             reply = await emu.wait_for(chat_id=ADMIN_ID, since=mark, timeout=timeout)
             if not await asyncio.to_thread(self.balance, chat_id):
                 raise RuntimeError(f"the demo credit of chat {chat_id} failed; the bot answered: {reply.get('text')}")
-        # The page opens on an empty private chat with a START button, as Telegram does.
-        self._hidden_upto[self.me.id] = max((m["message_id"] for m in emu.messages(self.me.id)), default=0)
+        # The page opens on an empty private chat with a START button, as Telegram does; the operator's chat opens
+        # without the seeding's /credit lines.
+        for chat_id in (self.me.id, ADMIN_ID):
+            self._hidden_upto[chat_id] = max((m["message_id"] for m in emu.messages(chat_id)), default=0)
 
     # ------------------------------------------------------------------ reading
     def state(self) -> dict:
@@ -177,16 +179,20 @@ class Playground:
         return {
             "bot": {"id": bot["id"], "name": bot["first_name"], "username": bot["username"]},
             "me": {"id": self.me.id, "name": self.me.name},
+            "operator": {"id": ADMIN_ID, "name": "Operator"},
             "chats": [
                 {"id": self.me.id, "kind": "private", "title": bot["first_name"], "subtitle": "bot",
                  "users": [{"id": self.me.id, "name": self.me.name, "role": "you"}]},
                 {"id": self.group_id, "kind": "group", "title": self.group_title,
                  "subtitle": f"{len(members) + 1} members", "users": members},
+                # The operator's own private chat with the bot: /admin, the panel, auctions and /bid by tapping.
+                {"id": ADMIN_ID, "kind": "operator", "title": bot["first_name"], "subtitle": "bot · as the operator",
+                 "users": [{"id": ADMIN_ID, "name": "Operator", "role": "operator"}]},
             ],
         }
 
     def _chat_ids(self) -> list[int]:
-        return [self.me.id, self.group_id]
+        return [self.me.id, self.group_id, ADMIN_ID]
 
     def _visible(self, chat_id: int) -> list[dict]:
         hidden = self._hidden_upto.get(chat_id, 0)
@@ -262,7 +268,8 @@ class Playground:
 
     # ------------------------------------------------------------------ acting
     def _check_user(self, chat_id: int, user_id: int) -> None:
-        allowed = [self.me.id] if chat_id == self.me.id else [self.me.id, self.member.id]
+        allowed = ([self.me.id] if chat_id == self.me.id else [ADMIN_ID] if chat_id == ADMIN_ID
+                   else [self.me.id, self.member.id])
         if chat_id not in self._chat_ids() or user_id not in allowed:
             raise ValueError(f"user {user_id} cannot act in chat {chat_id}")
 

@@ -219,6 +219,86 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
 
 
 
+async def _open_plans(page, messages, *, wanted: re.Pattern, group: str) -> None:
+    """/rent → Telegram → its plans (the country was picked before); into ``group`` when the list is grouped."""
+    await page.locator(".chip[data-cmd='/rent']").click()
+    await page.get_by_role("button", name="Telegram", exact=True).last.click()
+    plans = messages.locator(".row.in", has_text="pick a plan").last
+    await expect(plans).to_be_visible(timeout=10_000)
+    if not await plans.get_by_role("button", name=wanted).count():
+        await plans.get_by_role("button", name=re.compile(group)).click()
+    await expect(messages.get_by_role("button", name=wanted).last).to_be_visible(timeout=10_000)
+
+
+async def _type(page, text: str) -> None:
+    await page.locator("#input").fill(text)
+    await page.locator("#send").click()
+
+
+@needs_playwright
+@needs_chromium
+async def test_page_rents_a_long_term_number_and_a_number_for_two_services_and_the_operator_bids(
+        playground, browser_page, tmp_path):
+    """GetAText's whole catalogue by tapping: a week-long number (held, then settled), one number for Telegram and
+    WhatsApp (one charge, a code for each), and the operator's auction bid from its own chat."""
+    stack, pg, url = playground
+    page, problems = browser_page
+    shots = _shots(tmp_path)
+    messages = page.locator("#messages")
+    await page.goto(url)
+    await page.locator(".chip[data-cmd='/start']").click()
+    await page.get_by_role("button", name="📱 Rent a number").click()
+    await page.get_by_role("button", name="Telegram", exact=True).click()
+    await page.get_by_role("button", name=re.compile("United States")).click()
+    await expect(messages.locator(".row.in", has_text="pick a")).to_be_visible(timeout=10_000)
+
+    # A long-term number: "at most" on the plan list, the hold said before paying, auto-renew chosen there.
+    week = re.compile(r"^≤ \$\d+\.\d\d · GetAText · 1 week$")
+    await _open_plans(page, messages, wanted=week, group="Weeks")
+    await messages.get_by_role("button", name=week).last.click()
+    confirm = messages.locator(".row.in", has_text="is held").last
+    await expect(confirm).to_contain_text("Ending it early gives nothing back")
+    await confirm.get_by_role("button", name=re.compile("Auto-renew")).click()
+    await expect(messages.locator(".row.in", has_text="Auto-renew: on").last).to_be_visible()
+    await messages.get_by_role("button", name=re.compile(r"Rent, up to \$")).last.click()
+    card = messages.locator(".row.in", has_text="A number for any service").last
+    await expect(card).to_be_visible(timeout=15_000)
+    await expect(card.get_by_role("button", name="⏹ End this number")).to_be_visible()
+    [long_rental] = stack.getatext.long_rentals.values()
+    assert long_rental.auto_renew is True and long_rental.period == "1 Week"
+    pushed = messages.locator(".row.in", has_text="🔑")
+    await expect(pushed).to_have_count(1, timeout=30_000)  # the sandbox's code, through the long-rental poll
+    await page.screenshot(path=str(shots / "playground-long-term.png"))
+
+    # One number for two services: the combined price while picking, one charge, one card, a code for each.
+    more = re.compile("Same number, more services")
+    await _open_plans(page, messages, wanted=more, group="Under a day")
+    await messages.get_by_role("button", name=more).last.click()
+    picker = messages.locator(".row.in", has_text="on one number").last
+    await picker.get_by_role("button", name=re.compile(r"^▫️ WhatsApp")).click()
+    await expect(messages.locator(".row.in", has_text="Telegram + WhatsApp").last).to_be_visible()
+    await messages.get_by_role("button", name=re.compile(r"^Continue · \$")).last.click()
+    await messages.get_by_role("button", name=re.compile(r"^✅ Rent all for \$")).last.click()
+    shared = messages.locator(".row.in", has_text="• WhatsApp:").last  # spelt as the plan lists spell it
+    await expect(shared).to_contain_text("Telegram + WhatsApp", timeout=15_000)
+    await expect(pushed).to_have_count(3, timeout=30_000)
+    assert {r.service.api_name for r in stack.getatext.rentals.values()} == {"telegram", "whatsapp"}
+    assert len({r.number for r in stack.getatext.rentals.values()}) == 1
+    await page.screenshot(path=str(shots / "playground-one-number-two-services.png"))
+
+    # The operator's chat: the panel, the auctions, a bid confirmed with its total and placed.
+    await page.locator("#tab-operator").click()
+    await _type(page, "/admin")
+    await page.get_by_role("button", name="🔨 Auctions").click()
+    await expect(messages.locator(".row.in", has_text="Provider auctions")).to_be_visible(timeout=10_000)
+    await _type(page, "/bid 1 0.60")
+    await expect(messages.locator(".row.in", has_text="Bid on auction #1")).to_be_visible(timeout=10_000)
+    await messages.get_by_role("button", name=re.compile(r"^✅ Bid · \$60\.00")).last.click()
+    await expect(messages.locator(".row.in", has_text="Current bid: $0.60")).to_be_visible(timeout=10_000)
+    assert stack.getatext.auctions[1].current_bid == Decimal("0.60")
+    await page.screenshot(path=str(shots / "playground-operator-bid.png"))
+    assert problems == []
+
 # ------------------------------------------------------------------------------------------ at phone width
 PHONE = {"width": 400, "height": 860}
 # Every button of every bot message: cut (the label's ellipsis shows) when its text is wider than its box. And for

@@ -9,7 +9,7 @@
     avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
-    tabs: { private: $("tab-private"), group: $("tab-group") },
+    tabs: { private: $("tab-private"), group: $("tab-group"), operator: $("tab-operator") },
   };
 
   const app = {
@@ -54,6 +54,7 @@
 
   // ------------------------------------------------------------------ chats
   function currentUserId() {
+    if (app.chat.kind === "operator") return app.state.operator.id;
     return app.chat.kind === "group" ? app.asUser : app.state.me.id;
   }
 
