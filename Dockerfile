@@ -12,6 +12,7 @@ COPY handlers ./handlers
 COPY providers ./providers
 COPY storage ./storage
 COPY playground ./playground
+COPY terms ./terms
 
 RUN useradd --create-home --uid 10001 bot && mkdir -p /app/data && chown bot:bot /app/data
 USER bot

@@ -16,6 +16,7 @@ from aiogram.types import BotCommand
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 import handlers
+from handlers.bans import BanGate
 from handlers.common import ChatContextMiddleware, FeedbackMiddleware
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
@@ -25,6 +26,7 @@ from providers import Provider
 from providers.cryptopay import CryptoPayClient
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
+from storage.bans import BanRepo
 from storage import (CatalogueCache, ChatRepo, CountryChoiceRepo, Database, FavouriteRepo, JobState, LedgerRepo, PromptRepo,
                      RentalRepo, SmsRepo)
 
@@ -34,6 +36,7 @@ from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
+from .services.transfers import Limits, Transfers
 from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
@@ -44,7 +47,7 @@ from .screens import Screens
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
-COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
+COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help", "terms", "paysupport")
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
@@ -78,6 +81,8 @@ class App:
     rentals: RentalService = field(init=False)
     switches: PlanSwitches = field(init=False)
     sets: ServiceSets = field(init=False)
+    bans: BanRepo = field(init=False)
+    transfers: Transfers = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
     topups: TopUps = field(init=False)
@@ -98,6 +103,8 @@ class App:
         self.rentals = RentalService(self.db, self.providers, self.catalogue, self.settings.action_cooldown)
         self.switches = PlanSwitches(self.rentals)
         self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
+        self.bans = BanRepo(self.db)
+        self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
@@ -146,6 +153,7 @@ class App:
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
+            "bans": self.bans, "transfers": self.transfers,
         }
 
 
@@ -163,6 +171,9 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.message.middleware(FeedbackMiddleware())
     dp.callback_query.middleware(FeedbackMiddleware())
+    gate = BanGate(app.bans)  # inside Feedback: a ban is answered like any refusal
+    for observer in (dp.message, dp.callback_query, dp.pre_checkout_query):
+        observer.middleware(gate)
     dp.include_routers(*handlers.setup_routers())
     return dp
 

@@ -64,8 +64,16 @@ class Deliverer:
         for sms in pending:
             rental = await self.rental_repo.get(sms.rental_id)
             by_chat[rental.chat_id].append((sms, rental))
-        sent = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()))
-        return sum(sent)
+        # Every chat's part of the round finishes before the next round reads the outbox: a chat that failed must
+        # not end the round while another is still sending (the next round would pick up its code, in flight).
+        results = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()),
+                                       return_exceptions=True)
+        for chat_id, result in zip(by_chat, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                log.error("delivery to chat %s failed; retried next round", chat_id, exc_info=result)
+        return sum(r for r in results if isinstance(r, int))
 
     async def _refresh_card(self, chat, rental, message_id: int) -> None:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     currency: str = "USD"
     # Where users get help from a person: "@shop_support", an https:// link or an e-mail; shown on Help.
     support_contact: str = Field("", max_length=200)
+    # The operator's terms and refund policy for /terms: <terms_dir>/<language>.html (Telegram HTML), edited by
+    # the operator; the English file stands in for a language without its own.
+    terms_dir: str = "terms"
+    # Transfers from a member's own balance into a group or to another user, in the balance currency: each
+    # between min and max, at most daily_max a day per sender (0 max: transfers off).
+    transfer_min: Decimal = Field(Decimal("1"), ge=Decimal("0.01"), le=100000)
+    transfer_max: Decimal = Field(Decimal("100"), ge=0, le=100000)
+    transfer_daily_max: Decimal = Field(Decimal("300"), ge=0, le=1000000)
 
     # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
     star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)

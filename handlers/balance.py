@@ -33,6 +33,8 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
     else:
         lines.append(t("balance-empty-ledger"))
     lines += ["", t("balance-how-topup")]
+    if not chat.is_group:  # how others send money here (/transfer)
+        lines.append(t("balance-your-id", id=chat.id))
     await show(event, "\n".join(lines), keyboards.balance(t))
 
 

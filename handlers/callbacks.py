@@ -243,3 +243,12 @@ class TimeZoneCb(CallbackData, prefix="z"):
     """A zone picked in Settings, by IANA name; one the tz data does not know is refused (forged data)."""
 
     zone: Annotated[str, Field(max_length=60)]  # "z:" + 60 fits the 64 bytes; IANA names are at most 32
+
+
+class TransferCb(CallbackData, prefix="tr"):
+    """Move money the sender confirmed: to a chat (a group, or a user's private chat), cents, the sender, a nonce."""
+
+    to: Annotated[int, Field(ge=-(10**15), le=10**15)]
+    c: Annotated[int, Field(ge=1, le=10**9)]
+    u: RowId
+    n: str

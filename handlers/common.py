@@ -4,22 +4,26 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
+from collections import OrderedDict
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
                            TelegramObject)
 
 from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
+from bot.services.support import support_url
 from storage import ChatRepo
 
+from . import keyboards
 from .i18n import Texts, pick_language
 
 log = logging.getLogger(__name__)
 
-MONEY_PARAMS = ("missing", "price", "balance", "amount")
+MONEY_PARAMS = ("missing", "price", "balance", "amount", "low", "high")
 
 
 class ChatContextMiddleware(BaseMiddleware):
@@ -48,21 +52,63 @@ class ChatContextMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+# Errors that tell the user to try again later: said with the operator's Support button where one is set.
+TRY_LATER = frozenset({"error-provider-down", "error-generic"})
+SUPPORT_NOTE_SECONDS = 600.0  # a chat gets the Support button with such an error at most this often
+SUPPORT_NOTE_CHATS = 4096
+
+
 class FeedbackMiddleware(BaseMiddleware):
     """Inner middleware: a UserFacingError becomes a short answer; anything else is logged, answered, survived."""
+
+    def __init__(self) -> None:
+        self._noted: OrderedDict[int, float] = OrderedDict()  # chat -> when it was last given the Support button
 
     async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:
             return await handler(event, data)
         except UserFacingError as err:
-            await tell(event, data, render_error(_texts(data), err))
+            await self._answer(event, data, err.key, render_error(_texts(data), err))
         except TelegramBadRequest as err:
             if "message is not modified" not in str(err):
                 log.warning("telegram refused a call: %s", err)
         except Exception:
             log.exception("handler failed")
-            await tell(event, data, _texts(data)("error-generic"))
+            await self._answer(event, data, "error-generic", _texts(data)("error-generic"))
         return None
+
+    async def _answer(self, event: TelegramObject, data: dict[str, Any], key: str, text: str) -> None:
+        url = _support_url(data) if key in TRY_LATER else None
+        if url is None or isinstance(event, PreCheckoutQuery):
+            await tell(event, data, text)
+            return
+        t = _texts(data)
+        if isinstance(event, Message):
+            await event.answer(text, reply_markup=keyboards.with_support(t, url, home=False))
+            return
+        await tell(event, data, text)  # an alert cannot carry a button: the button follows, once in a while
+        chat = data.get("chat")
+        if chat is None or not self._due(chat.id):
+            return
+        try:
+            await event.bot.send_message(chat.id, text, reply_markup=keyboards.with_support(t, url, home=False))
+        except TelegramAPIError as err:
+            log.warning("the Support note was not sent: %s", err)
+
+    def _due(self, chat_id: int) -> bool:
+        now = time.monotonic()
+        if self._noted.get(chat_id, float("-inf")) + SUPPORT_NOTE_SECONDS > now:
+            return False
+        self._noted[chat_id] = now
+        self._noted.move_to_end(chat_id)
+        while len(self._noted) > SUPPORT_NOTE_CHATS:
+            self._noted.popitem(last=False)
+        return True
+
+
+def _support_url(data: dict[str, Any]) -> str | None:
+    settings = data.get("settings")
+    return support_url(settings.support_contact) if settings is not None else None
 
 
 def _texts(data: dict[str, Any]) -> Texts:

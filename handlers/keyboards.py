@@ -55,6 +55,21 @@ def back_home(t: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_button(t("home"), MenuCb(to=Screen.HOME))]])
 
 
+def transfer_confirm(t: Texts, data, amount: str) -> InlineKeyboardMarkup:
+    """Move (the sender's tap only, checked on press), or back to the balance."""
+    return _markup([_button(t("btn-transfer", amount=amount), data)], [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
+
+
+def support_button(t: Texts, url: str | None) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=t("btn-support"), url=url)] if url else []
+
+
+def with_support(t: Texts, url: str | None, home: bool = True) -> InlineKeyboardMarkup:
+    """A Support button (the operator's contact) above Home: on Help, /paysupport, /terms and errors that say
+    "try again later"."""
+    return _markup(support_button(t, url), [_button(t("home"), MenuCb(to=Screen.HOME))] if home else [])
+
+
 def _pager(t: Texts, page: int, pages: int, make) -> list[InlineKeyboardButton]:
     row = []
     if page > 0:

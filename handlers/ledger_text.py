@@ -15,7 +15,8 @@ def ledger_what(t: Texts, entry: LedgerEntry) -> str:
         minutes = fields.get("minutes")
         # The plan in the chat's language; the provider's label only when its length is unknown.
         duration = duration_name(minutes if isinstance(minutes, int) else None, t.language) or fields.get("label", "")
-        return t(f"note-{note.why}", service=fields.get("service", ""), duration=duration, paid=fields.get("paid", ""))
+        return t(f"note-{note.why}", service=fields.get("service", ""), duration=duration, paid=fields.get("paid", ""),
+                 party=fields.get("party", ""))
     if entry.kind == "adjustment" and note.text:
         # The operator's own words (/credit, /debit), in whatever language they were typed: quoted as theirs.
         return t("ledger-adjustment-by-operator", note=note.text)

@@ -5,6 +5,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.pricing import format_money
+from bot.services.support import support_url
 from bot.settings import Settings
 from storage import Chat
 
@@ -32,7 +33,7 @@ def help_text(t: Texts, settings: Settings) -> str:
 
 
 async def help_command(message: Message, t: Texts, settings: Settings) -> None:
-    await show(message, help_text(t, settings), keyboards.back_home(t))
+    await show(message, help_text(t, settings), keyboards.with_support(t, support_url(settings.support_contact)))
 
 
 async def home(callback: CallbackQuery, chat: Chat, t: Texts) -> None:
@@ -40,7 +41,7 @@ async def home(callback: CallbackQuery, chat: Chat, t: Texts) -> None:
 
 
 async def help_screen(callback: CallbackQuery, t: Texts, settings: Settings) -> None:
-    await show(callback, help_text(t, settings), keyboards.back_home(t))
+    await show(callback, help_text(t, settings), keyboards.with_support(t, support_url(settings.support_contact)))
 
 
 def setup() -> Router:

@@ -16,9 +16,11 @@ from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
+from storage.bans import BanRepo
 
 from . import keyboards, phones, views
 from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
+from .bans import ensure_not_banned
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend
@@ -103,9 +105,11 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
                       providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
-                      screens: Screens, sets: ServiceSets) -> None:
+                      screens: Screens, sets: ServiceSets, bans: BanRepo) -> None:
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
+    if action in (CardAction.RENEW, CardAction.SWITCH, CardAction.AUTO_ON):  # renting more: not while banned
+        await ensure_not_banned(bans, chat.id, callback.from_user.id)
     if action in SPENDING:
         try:
             await ensure_can_spend(bot, admins, chat, callback.from_user.id)
@@ -223,5 +227,5 @@ def setup() -> Router:
     router.callback_query.register(numbers_page, NumbersCb.filter())
     router.callback_query.register(card_action, CardCb.filter())
     router.callback_query.register(switch_confirm, SwitchPlanCb.filter())
-    router.callback_query.register(switch_plan, SwitchCb.filter())
+    router.callback_query.register(switch_plan, SwitchCb.filter(), flags={"spends": True})
     return router

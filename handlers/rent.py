@@ -311,7 +311,7 @@ def setup() -> Router:
     router.callback_query.register(country_plans, CountryCb.filter())
     router.callback_query.register(toggle_favourite, FavouriteCb.filter())
     router.callback_query.register(confirm_screen, OfferCb.filter())
-    router.callback_query.register(rent_number, RentCb.filter())
+    router.callback_query.register(rent_number, RentCb.filter(), flags={"spends": True})
     # Typing a name searches services (private chats only: in groups the bot sees commands, not chatter).
     router.message.register(search_text, F.chat.type == "private", F.text, ~F.text.startswith("/"))
     return router

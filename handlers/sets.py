@@ -122,5 +122,5 @@ def setup() -> Router:
     router.callback_query.register(start, SetStartCb.filter())
     router.callback_query.register(pick, SetPickCb.filter())
     router.callback_query.register(confirm, SetOkCb.filter())
-    router.callback_query.register(rent, SetRentCb.filter())
+    router.callback_query.register(rent, SetRentCb.filter(), flags={"spends": True})
     return router

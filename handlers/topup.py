@@ -134,10 +134,10 @@ async def paid(message: Message, t: Texts, topups: TopUps, cards: CardTopUps) ->
 
 def setup() -> Router:
     router = Router(name="topup")
-    router.callback_query.register(topup_screen, MenuCb.filter(F.to == Screen.TOPUP))
-    router.callback_query.register(send_invoice, TopUpCb.filter())
-    router.callback_query.register(card_invoice, CardTopUpCb.filter())
-    router.callback_query.register(crypto_invoice, CryptoTopUpCb.filter())
-    router.pre_checkout_query.register(pre_checkout)
+    router.callback_query.register(topup_screen, MenuCb.filter(F.to == Screen.TOPUP), flags={"tops_up": True})
+    router.callback_query.register(send_invoice, TopUpCb.filter(), flags={"tops_up": True})
+    router.callback_query.register(card_invoice, CardTopUpCb.filter(), flags={"tops_up": True})
+    router.callback_query.register(crypto_invoice, CryptoTopUpCb.filter(), flags={"tops_up": True})
+    router.pre_checkout_query.register(pre_checkout, flags={"tops_up": True})
     router.message.register(paid, F.successful_payment)
     return router

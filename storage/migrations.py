@@ -274,4 +274,37 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX crypto_invoices_active ON crypto_invoices(chat_id, credit) WHERE status = 'active'",
         ],
     ),
+    (
+        "business: ledger kinds of their own for transfers, referral rewards and promo codes; bans",
+        [
+            # SQLite cannot change a CHECK: the ledger is rebuilt with the new kinds, rows and ids unchanged.
+            """CREATE TABLE ledger_new (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                amount INTEGER NOT NULL CHECK (amount <> 0),
+                balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+                kind TEXT NOT NULL CHECK (kind IN ('topup', 'charge', 'refund', 'adjustment', 'transfer',
+                                                   'referral', 'promo')),
+                reference TEXT NOT NULL,
+                idempotency_key TEXT UNIQUE,
+                actor_id INTEGER,
+                note TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )""",
+            "INSERT INTO ledger_new SELECT id, chat_id, amount, balance_after, kind, reference, idempotency_key,"
+            " actor_id, note, created_at FROM ledger",
+            "DROP TABLE ledger",
+            "ALTER TABLE ledger_new RENAME TO ledger",
+            "CREATE INDEX ledger_chat ON ledger(chat_id, id)",
+            # A banned user (id > 0: everywhere, their private chat too) or group (id < 0): no renting, no top-ups;
+            # balances and ledger untouched. told: the reason was said to them once.
+            """CREATE TABLE bans (
+                target INTEGER PRIMARY KEY,
+                reason TEXT NOT NULL DEFAULT '',
+                banned_by INTEGER NOT NULL,
+                told INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+            )""",
+        ],
+    ),
 ]

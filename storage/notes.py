@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 # Why -> the ledger kind of the rows it explains. Each has a text "note-<why>" in the locales.
 KIND_OF = {"renewal": "charge", "renewal-not-made": "refund", "switch": "charge", "switch-failed": "refund",
            "switch-not-made": "refund", "stars-refund-requested": "adjustment", "stars-refund-refused": "adjustment",
-           "moved-out": "adjustment", "moved-in": "adjustment", "crypto-topup": "topup"}
+           "moved-out": "adjustment", "moved-in": "adjustment", "crypto-topup": "topup",
+           "transfer-out": "transfer", "transfer-in": "transfer"}
 WHY = tuple(KIND_OF)
 
 # What the bot wrote before notes were data (exact phrases, or the service name before a suffix).

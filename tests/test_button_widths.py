@@ -21,6 +21,7 @@ from bot.services import choosing, localize
 from bot.services.catalogue import PricedOffer
 from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
+from handlers.callbacks import TransferCb
 from handlers import keyboards, views
 from handlers.i18n import Texts, available_languages
 from handlers.settings import COMMON_ZONES, LANGUAGE_NAMES, settings_view, time_zones_view
@@ -137,6 +138,16 @@ def set_picker(t: Texts) -> Keyboards:
         yield f"set picker, total={total}", keyboards.set_picker(t, 99, 0b1010101, items, 1, 3, "instagram", total)
 
 
+def with_support(t: Texts) -> Keyboards:
+    for home in (True, False):
+        yield f"support, home={home}", keyboards.with_support(t, "https://t.me/shop_support", home)
+
+
+def transfer_confirm(t: Texts) -> Keyboards:
+    data = TransferCb(to=-1001234567890, c=10**6, u=123456789, n="abcdef")
+    yield "transfer confirm", keyboards.transfer_confirm(t, data, MONEY)
+
+
 def set_confirm(t: Texts) -> Keyboards:
     for refused in (False, True):
         yield f"set confirm, refused={refused}", keyboards.set_confirm(t, 99, 0b11, MONEY, refused=refused)
@@ -233,7 +244,8 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
-                            not_allowed_to_rent, set_picker, set_confirm)}
+                            not_allowed_to_rent, set_picker, set_confirm,
+                            with_support, transfer_confirm)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

@@ -580,3 +580,33 @@ async def test_migration_rekeys_getatext_codes_with_leading_zeros(tmp_path, monk
         assert [r[0] for r in rows] == [sms_id("77", "012345"), sms_id("77", "ABC012"), sms_id("77", "000")]
     finally:
         await db.close()
+
+
+async def test_a_chat_whose_delivery_fails_does_not_end_the_round_while_another_chat_sends(
+        app, provider, session, background, monkeypatch):
+    """One chat's failure must not end the round early: the next round would read the outbox while another chat's
+    code is still being sent (not yet marked delivered) and send it again."""
+    import asyncio
+
+    from tests.test_push import rented
+    broken, slow = await rented(app, 1001), await rented(app, 1002)
+    provider.inject_sms(broken.provider_rental_id, "code 111111")
+    provider.inject_sms(slow.provider_rental_id, "code 222222")
+    await background.pollers[provider.name].tick()
+    deliverer = background.deliverer
+    real_send, real_render = deliverer.sender.send, deliverer.renderer.code_message
+
+    def render(chat, sms, rental, actions):
+        if chat.id == 1001:
+            raise RuntimeError("a bug rendering this chat's code")
+        return real_render(chat, sms, rental, actions)
+
+    async def send(chat_id, *args, **kwargs):
+        await asyncio.sleep(0.3)  # still sending when the other chat has failed
+        return await real_send(chat_id, *args, **kwargs)
+
+    monkeypatch.setattr(deliverer.renderer, "code_message", render)
+    monkeypatch.setattr(deliverer.sender, "send", send)
+    assert await deliverer.deliver_once() == 1  # returned only once the slow chat's send was done and marked
+    assert await deliverer.deliver_once() == 0  # so the next round sends nothing twice
+    assert len([m for m in session.sent(1002) if "222222" in m.text]) == 1

@@ -37,7 +37,7 @@ LANGS = ["en", "ru"]
 CYRILLIC = re.compile("[А-Яа-яЁё]")
 # Latin words a Russian screen may show: names, never English. The texts' own: SMS, UTC (a zone's offset),
 # Telegram (its Stars are "звёзды"), and each language named in itself in the language picker ("English")...
-TEXT_NAMES = {"SMS", "UTC", "Telegram", *LANGUAGE_NAMES.values()}
+TEXT_NAMES = {"SMS", "UTC", "Telegram", "CSV", *LANGUAGE_NAMES.values()}
 # ... and those of the data the tests give the bot: services, the provider, carriers, people, a group.
 DATA_NAMES = {"WhatsApp", "Whatsapp", "Instagram", "GetAText", "Google", "MemSMS", "AT&T", "Verizon", "Alice", "Ann", "Max", "Op", "Team"}
 # Tags Telegram accepts in HTML parse mode.
@@ -46,7 +46,7 @@ TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "sp
 
 # Values an f-string key like t(f"status-{rental.status}") can take.
 RENTAL_STATUSES = {"pending", "active", "finished", "cancelled", "expired", "failed"}
-LEDGER_KINDS = {"topup", "charge", "refund", "adjustment"}
+LEDGER_KINDS = {"topup", "charge", "refund", "adjustment", "transfer"}
 
 
 def load(language: str) -> dict[str, str]:

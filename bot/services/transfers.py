@@ -1,0 +1,104 @@
+"""Money moved by a member: from their own (private) balance into a group they belong to, or to another user's.
+One transaction, a "transfer" row on each side, never below zero, within the operator's limits; confirmed first,
+and one tap moves it once (the confirm button's nonce is the idempotency key)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from providers.models import to_minor_units
+from storage import Database, InsufficientBalanceError, ledger, notes
+from storage.db import first_row
+
+from . import errors
+
+# What a sender moved out today (UTC), from the ledger itself: its created_at is SQLite's "YYYY-MM-DD HH:MM:SS".
+SENT_TODAY = ("SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE chat_id = ? AND kind = 'transfer' AND amount < 0"
+              " AND created_at >= ?")
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d 00:00:00")
+
+
+class TransfersOff(errors.UserFacingError):
+    key = "error-transfers-off"
+
+
+class TransferOutOfLimits(errors.UserFacingError):
+    key = "error-transfer-limits"
+
+
+class TransferDailyLimit(errors.UserFacingError):
+    key = "error-transfer-daily"
+
+
+class TransferToSelf(errors.UserFacingError):
+    key = "error-transfer-self"
+
+
+class RecipientUnknown(errors.UserFacingError):
+    """The recipient never started the bot: there is no balance of theirs to move money into."""
+
+    key = "error-transfer-recipient"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    low: int  # minor units
+    high: int  # 0: transfers off
+    daily: int
+
+    @classmethod
+    def from_settings(cls, settings) -> Limits:
+        return cls(to_minor_units(settings.transfer_min), to_minor_units(settings.transfer_max),
+                   to_minor_units(settings.transfer_daily_max))
+
+
+class Transfers:
+    def __init__(self, db: Database, limits: Limits) -> None:
+        self.db = db
+        self.limits = limits
+
+    def check_amount(self, amount: int) -> None:
+        if self.limits.high <= 0:
+            raise TransfersOff()
+        if not self.limits.low <= amount <= self.limits.high:
+            raise TransferOutOfLimits(low=self.limits.low, high=self.limits.high)
+
+    async def sent_today(self, sender: int) -> int:
+        row = await self.db.fetchone(SENT_TODAY, (sender, _today()))
+        return int(row[0])
+
+    async def check(self, sender: int, recipient: int, amount: int) -> None:
+        """Before the confirm screen: the same checks the move makes again in its transaction."""
+        self.check_amount(amount)
+        if sender == recipient:
+            raise TransferToSelf()
+        if await self.db.fetchone("SELECT 1 FROM chats WHERE id = ? AND active = 1", (recipient,)) is None:
+            raise RecipientUnknown()
+        if await self.sent_today(sender) + amount > self.limits.daily:
+            raise TransferDailyLimit(amount=self.limits.daily)
+
+    async def move(self, sender: int, recipient: int, amount: int, nonce: str, *, sender_name: str,
+                   recipient_name: str) -> int:
+        """Moves ``amount`` from the sender's own balance; returns the sender's balance after. A second tap of the
+        same button moves nothing (AlreadyRequested)."""
+        await self.check(sender, recipient, amount)
+        key = f"transfer:{sender}:{nonce}"
+        try:
+            async with self.db.transaction() as conn:
+                # Checked again inside the write: two confirm screens tapped at once stay within the daily limit.
+                if int((await first_row(conn, SENT_TODAY, (sender, _today())))[0]) + amount > self.limits.daily:
+                    raise TransferDailyLimit(amount=self.limits.daily)
+                out = await ledger.post(conn, sender, -amount, "transfer", f"transfer:{recipient}",
+                                        idempotency_key=f"{key}:out", actor_id=sender,
+                                        note=notes.make("transfer-out", party=recipient_name))
+                if out is None:
+                    raise errors.AlreadyRequested()
+                await ledger.post(conn, recipient, amount, "transfer", f"transfer:{sender}",
+                                  idempotency_key=f"{key}:in", actor_id=sender,
+                                  note=notes.make("transfer-in", party=sender_name))
+                return out.balance_after
+        except InsufficientBalanceError as err:
+            raise errors.NotEnoughBalance(missing=err.missing, price=amount, balance=err.balance) from None

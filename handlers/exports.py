@@ -1,0 +1,49 @@
+"""The operator's CSV exports, sent as documents: /export <chat id> (its ledger), /revenue [days] (by day)."""
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+
+from bot.services import exports
+from bot.services.errors import BadArguments, NotAllowed, UnknownChat
+from bot.services.wallet import Wallet
+from storage import ChatRepo, Database
+
+from .balance import CHAT_ID
+from .i18n import Html, Texts
+
+REVENUE_DAYS_MAX = 366
+
+
+async def export_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database,
+                         chats: ChatRepo) -> None:
+    if not wallet.is_admin(message.from_user.id):
+        raise NotAllowed()
+    arg = (command.args or "").strip()
+    if not CHAT_ID.fullmatch(arg):
+        raise BadArguments(usage=Html(t("export-usage")))
+    chat_id = int(arg)
+    if await chats.get(chat_id) is None:
+        raise UnknownChat(chat_id=chat_id)
+    text, rows = await exports.ledger_csv(db, chat_id)
+    await message.answer_document(BufferedInputFile(text.encode(), filename=f"ledger-{chat_id}.csv"),
+                                  caption=t("export-ledger", chat=chat_id, rows=rows))
+
+
+async def revenue_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database) -> None:
+    if not wallet.is_admin(message.from_user.id):
+        raise NotAllowed()
+    arg = (command.args or "30").strip()
+    if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= REVENUE_DAYS_MAX:
+        raise BadArguments(usage=Html(t("revenue-usage")))
+    text, days = await exports.revenue_csv(db, int(arg))
+    await message.answer_document(BufferedInputFile(text.encode(), filename=f"revenue-{arg}d.csv"),
+                                  caption=t("export-revenue", days=arg, rows=days))
+
+
+def setup() -> Router:
+    router = Router(name="exports")
+    router.message.register(export_command, Command("export"))
+    router.message.register(revenue_command, Command("revenue"))
+    return router
