@@ -37,6 +37,8 @@ from .services.switches import PlanSwitches
 from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
+from .services.promos import Promos
+from .services.referrals import Referrals
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -44,7 +46,7 @@ from .screens import Screens
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
-COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help")
+COMMANDS = ("start", "rent", "numbers", "balance", "invite", "redeem", "settings", "help")
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
@@ -84,6 +86,8 @@ class App:
     cards: CardTopUps = field(init=False)
     crypto: CryptoTopUps = field(init=False)
     auctions: AuctionDesk = field(init=False)
+    referrals: Referrals = field(init=False)
+    promos: Promos = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -100,13 +104,18 @@ class App:
         self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
-        self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
+        self.referrals = Referrals(self.db, self.settings.referral_percent)
+        self.promos = Promos(self.db)
+        self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
+                             self.referrals)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
-                                self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
+                                self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
+                                self.referrals)
         self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
                                    self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
-                                   self.settings.cryptopay_expires_in, self.settings.action_cooldown)
+                                   self.settings.cryptopay_expires_in, self.settings.action_cooldown,
+                                   self.referrals)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
@@ -146,6 +155,7 @@ class App:
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
+            "referrals": self.referrals, "promos": self.promos,
         }
 
 

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     currency: str = "USD"
     # Where users get help from a person: "@shop_support", an https:// link or an e-mail; shown on Help.
     support_contact: str = Field("", max_length=200)
+    # Referrals: the inviter's share of each payment (Stars, card, crypto) of a user they invited, in percent
+    # (rounded down to the cent); 0: invitations are not rewarded. Operator credits and promo codes never reward.
+    referral_percent: Decimal = Field(Decimal("10"), ge=0, le=100)
 
     # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
     star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)

@@ -33,7 +33,7 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
     else:
         lines.append(t("balance-empty-ledger"))
     lines += ["", t("balance-how-topup")]
-    await show(event, "\n".join(lines), keyboards.balance(t))
+    await show(event, "\n".join(lines), keyboards.balance(t, private=not chat.is_group))
 
 
 async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:

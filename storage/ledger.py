@@ -6,7 +6,7 @@ import aiosqlite
 from .db import Database, first_row
 from .models import LedgerEntry
 
-KINDS = ("topup", "charge", "refund", "adjustment")
+KINDS = ("topup", "charge", "refund", "adjustment", "referral", "promo")
 
 
 class InsufficientBalanceError(Exception):
