@@ -21,6 +21,9 @@ from bot.services.referrals import decode_inviter
 from handlers.i18n import Texts
 from handlers.views import ledger_line
 from playground.sandbox.cryptopay import FakeCryptoPay
+from storage import Database, LedgerRepo, ledger
+from storage import db as storage_db
+from storage.referrals import ReferralRepo
 from tests.conftest import ADMIN_ID, TOKEN
 from tests.recording import Person
 from tests.test_push import FastLimiter
@@ -282,3 +285,38 @@ async def test_a_crypto_payment_rewards_once_by_webhook_replay_and_poll(ref_sett
         finally:
             await background.http.stop()
             await app.close()
+
+
+async def test_the_migration_keeps_the_ledger_and_gives_users_known_before_no_inviter(tmp_path, monkeypatch):
+    """A file as the release before referrals left it: its ledger rows kept (ids, keys, kinds), its private users
+    recorded as started (a link they open later sets no inviter), and the new kinds accepted."""
+    path = tmp_path / "old.sqlite3"
+    before = next(i for i, (description, _) in enumerate(storage_db.MIGRATIONS) if description.startswith("referrals"))
+    monkeypatch.setattr(storage_db, "MIGRATIONS", storage_db.MIGRATIONS[:before])
+    old = Database(path)
+    await old.connect()
+    async with old.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind, balance) VALUES (1001, 'private', 300), (-100, 'group', 0)")
+        await conn.execute("INSERT INTO ledger (chat_id, amount, balance_after, kind, reference, idempotency_key)"
+                           " VALUES (1001, 500, 500, 'topup', 'stars:c1', 'stars:c1'),"
+                           " (1001, -200, 300, 'charge', 'rent:1', NULL)")
+    await old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    await db.connect()
+    try:
+        assert await db.schema_version() == len(storage_db.MIGRATIONS)
+        rows = await db.fetchall("SELECT id, amount, kind, idempotency_key FROM ledger ORDER BY id")
+        assert [tuple(r) for r in rows] == [(1, 500, "topup", "stars:c1"), (2, -200, "charge", None)]
+        invites = await db.fetchall("SELECT user_id, inviter_id FROM invites")
+        assert [tuple(r) for r in invites] == [(1001, None)]
+        assert await ReferralRepo(db).record_start(1001, 1002) is None  # known before: no inviter now
+        async with db.transaction() as conn:
+            await ledger.post(conn, 1001, 5, "referral", "referral:x", idempotency_key="referral:x")
+            await ledger.post(conn, 1001, 5, "promo", "promo:X:1001", idempotency_key="promo:X:1001")
+        indexes = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")
+        assert "ledger_chat" in {r[0] for r in indexes}
+        assert await LedgerRepo(db).totals_mismatch() == []
+    finally:
+        await db.close()
