@@ -52,6 +52,8 @@ class Referrals:
 
     async def started(self, user_id: int, args: str | None) -> int | None:
         """A /start in private, with a deep link's payload or none: the inviter recorded now, if any."""
+        if await self.repo.started(user_id):
+            return None  # not the first start: a read, no write transaction for each /start of a known user
         return await self.repo.record_start(user_id, decode_inviter(args))
 
     async def summary(self, user_id: int) -> InviteSummary:
