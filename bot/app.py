@@ -40,6 +40,8 @@ from .services.transfers import Limits, Transfers
 from .services.auctions import AuctionDesk
 from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
+from .services.promos import Promos
+from .services.referrals import Referrals
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -47,7 +49,8 @@ from .screens import Screens
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
-COMMANDS = ("start", "rent", "numbers", "balance", "settings", "help", "terms", "paysupport")
+COMMANDS = ("start", "rent", "numbers", "balance", "invite", "redeem", "settings", "help", "terms",
+            "paysupport")
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
@@ -89,6 +92,8 @@ class App:
     cards: CardTopUps = field(init=False)
     crypto: CryptoTopUps = field(init=False)
     auctions: AuctionDesk = field(init=False)
+    referrals: Referrals = field(init=False)
+    promos: Promos = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -107,13 +112,18 @@ class App:
         self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
-        self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
+        self.referrals = Referrals(self.db, self.settings.referral_percent)
+        self.promos = Promos(self.db)
+        self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
+                             self.referrals)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
-                                self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
+                                self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
+                                self.referrals)
         self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
                                    self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
-                                   self.settings.cryptopay_expires_in, self.settings.action_cooldown)
+                                   self.settings.cryptopay_expires_in, self.settings.action_cooldown,
+                                   self.referrals)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
@@ -154,6 +164,7 @@ class App:
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
             "bans": self.bans, "transfers": self.transfers,
+            "referrals": self.referrals, "promos": self.promos,
         }
 
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     transfer_min: Decimal = Field(Decimal("1"), ge=Decimal("0.01"), le=100000)
     transfer_max: Decimal = Field(Decimal("100"), ge=0, le=100000)
     transfer_daily_max: Decimal = Field(Decimal("300"), ge=0, le=1000000)
+    # Referrals: the inviter's share of each payment (Stars, card, crypto) of a user they invited, in percent
+    # (rounded down to the cent); 0: invitations are not rewarded. Operator credits and promo codes never reward.
+    referral_percent: Decimal = Field(Decimal("10"), ge=0, le=100)
 
     # Telegram Stars top-ups: balance minor units (cents) credited per star, rounded down
     star_value_cents: Decimal = Field(Decimal("1.3"), gt=0, le=1000)

@@ -35,7 +35,7 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
     lines += ["", t("balance-how-topup")]
     if not chat.is_group:  # how others send money here (/transfer)
         lines.append(t("balance-your-id", id=chat.id))
-    await show(event, "\n".join(lines), keyboards.balance(t))
+    await show(event, "\n".join(lines), keyboards.balance(t, private=not chat.is_group))
 
 
 async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:

@@ -47,6 +47,8 @@ class Screen(enum.StrEnum):
     HELP = "help"
     TOPUP = "topup"
     SETTINGS = "settings"
+    INVITE = "invite"  # the user's invite link, invited count and earnings
+    PROMO = "promo"  # asks for a promo code to redeem
 
 
 class MenuCb(CallbackData, prefix="m"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import quote, urlencode
 
 from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -44,11 +45,26 @@ def main_menu(t: Texts) -> InlineKeyboardMarkup:
     )
 
 
-def balance(t: Texts) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
+def balance(t: Texts, *, private: bool = True) -> InlineKeyboardMarkup:
+    """Invitations are a person's (their link, their private balance): offered in private chats only."""
+    return _markup(
         [_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))],
+        [_button(t("btn-promo"), MenuCb(to=Screen.PROMO))],
+        [_button(t("btn-invite"), MenuCb(to=Screen.INVITE))] if private else [],
         [_button(t("home"), MenuCb(to=Screen.HOME))],
-    ])
+    )
+
+
+def invite(t: Texts, link: str) -> InlineKeyboardMarkup:
+    """The invite link: copied with one tap, or shared through Telegram's share sheet."""
+    share = "https://t.me/share/url?" + urlencode({"url": link, "text": t("invite-share-text")}, quote_via=quote)
+    return _markup([copy_button(t("btn-invite-copy"), link)],
+                   [InlineKeyboardButton(text=t("btn-invite-share"), url=share)],
+                   [_button(t("back"), MenuCb(to=Screen.BALANCE))])
+
+
+def promo_prompt(t: Texts) -> InlineKeyboardMarkup:
+    return _markup([_button(t("back"), MenuCb(to=Screen.BALANCE))])
 
 
 def back_home(t: Texts) -> InlineKeyboardMarkup:

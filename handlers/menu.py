@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.pricing import format_money
@@ -46,7 +46,7 @@ async def help_screen(callback: CallbackQuery, t: Texts, settings: Settings) -> 
 
 def setup() -> Router:
     router = Router(name="menu")
-    router.message.register(start, CommandStart())
+    # /start itself is handlers/invites.py's: it records the first start (and an invite link's inviter)
     router.message.register(help_command, Command("help"))
     router.callback_query.register(home, MenuCb.filter(F.to == Screen.HOME))
     router.callback_query.register(help_screen, MenuCb.filter(F.to == Screen.HELP))

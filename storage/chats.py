@@ -63,6 +63,8 @@ class ChatRepo:
             await conn.execute("UPDATE OR IGNORE country_choices SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
             await conn.execute("DELETE FROM country_choices WHERE chat_id = ?", (old_id,))
             await conn.execute("DELETE FROM prompts WHERE chat_id = ?", (old_id,))
+            # A promo code either row redeemed stays redeemed by the supergroup, once.
+            await conn.execute("UPDATE OR IGNORE promo_redemptions SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
             if old.balance > 0:
                 reference = f"migrate:{old_id}:{new_id}"
                 await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note=notes.make("moved-out"))

@@ -3,6 +3,7 @@ the credit writes its ledger row (key ``crypto:<invoice_id>``) in the same one."
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -55,6 +56,9 @@ class Credit:
     entry: LedgerEntry | None = None  # the ledger row written, when CREDITED
 
 
+OnCredit = Callable[[aiosqlite.Connection, int, "LedgerEntry | None"], Awaitable[object]]
+
+
 def ledger_key(invoice_id: int) -> str:
     return f"crypto:{invoice_id}"
 
@@ -94,9 +98,10 @@ class CryptoInvoiceRepo:
         return [CryptoInvoice.from_row(r) for r in rows]
 
     async def credit(self, invoice_id: int, amount: Decimal, currency: str, paid_asset: str,
-                     paid_amount: Decimal | None) -> Credit:
+                     paid_amount: Decimal | None, on_credit: OnCredit | None = None) -> Credit:
         """Crypto Pay says this invoice is paid: active -> credited with its ledger row, once; what it says must be
-        what was recorded when it was made (else -> paid, not credited). Closed invoices stay closed."""
+        what was recorded when it was made (else -> paid, not credited). Closed invoices stay closed.
+        ``on_credit(conn, payer, entry)`` runs in the same transaction (the payer's inviter's share)."""
         paid = f"{paid_amount.normalize():f} {paid_asset}" if paid_amount is not None and paid_asset else ""
         async with self.db.transaction() as conn:
             row = await first_row(conn, "SELECT * FROM crypto_invoices WHERE invoice_id = ?", (invoice_id,))
@@ -112,6 +117,8 @@ class CryptoInvoiceRepo:
             note = notes.make("crypto-topup", paid=paid or f"{invoice.amount.normalize():f} {invoice.currency}")
             entry = await ledger.post(conn, invoice.chat_id, invoice.credit, "topup", ledger_key(invoice_id),
                                       idempotency_key=ledger_key(invoice_id), actor_id=invoice.user_id, note=note)
+            if on_credit is not None:
+                await on_credit(conn, invoice.user_id, entry)
             await _set(conn, invoice_id, "credited", paid_asset, str(paid_amount or ""))
             return Credit(Outcome.CREDITED if entry else Outcome.ALREADY, invoice, entry)
 

@@ -275,9 +275,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
-        "business: ledger kinds of their own for transfers, referral rewards and promo codes; bans",
+        "business: ledger kinds of their own (transfers, referral rewards, promo codes); bans; invitations and promo"
+        " codes",
         [
-            # SQLite cannot change a CHECK: the ledger is rebuilt with the new kinds, rows and ids unchanged.
+            # SQLite cannot change a CHECK: the ledger is rebuilt with the kinds 'transfer', 'referral' (an inviter's
+            # share of a friend's payment) and 'promo' (a promo code redeemed), rows and ids kept.
             """CREATE TABLE ledger_new (
                 id INTEGER PRIMARY KEY,
                 chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
@@ -291,11 +293,42 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 note TEXT NOT NULL DEFAULT '',
                 created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
             )""",
-            "INSERT INTO ledger_new SELECT id, chat_id, amount, balance_after, kind, reference, idempotency_key,"
-            " actor_id, note, created_at FROM ledger",
+            "INSERT INTO ledger_new (id, chat_id, amount, balance_after, kind, reference, idempotency_key, actor_id,"
+            " note, created_at) SELECT id, chat_id, amount, balance_after, kind, reference, idempotency_key, actor_id,"
+            " note, created_at FROM ledger",
             "DROP TABLE ledger",
             "ALTER TABLE ledger_new RENAME TO ledger",
             "CREATE INDEX ledger_chat ON ledger(chat_id, id)",
+            # One row per user at their first /start in private: who invited them (NULL: nobody), never changed.
+            # Users already known came before invitations: they have no inviter and get none later.
+            """CREATE TABLE invites (
+                user_id INTEGER PRIMARY KEY,
+                inviter_id INTEGER,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                CHECK (inviter_id IS NULL OR inviter_id <> user_id)
+            )""",
+            "CREATE INDEX invites_inviter ON invites(inviter_id) WHERE inviter_id IS NOT NULL",
+            "INSERT OR IGNORE INTO invites (user_id) SELECT id FROM chats WHERE kind = 'private'",
+            # The operator's codes: amount (minor units) per redemption, at most max_uses redemptions in all.
+            """CREATE TABLE promo_codes (
+                code TEXT PRIMARY KEY,
+                amount INTEGER NOT NULL CHECK (amount > 0),
+                max_uses INTEGER NOT NULL CHECK (max_uses > 0),
+                uses INTEGER NOT NULL DEFAULT 0 CHECK (uses >= 0 AND uses <= max_uses),
+                expires_at TEXT,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_by INTEGER NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            # A code once per chat, and once per user (in whichever chat they redeemed it).
+            """CREATE TABLE promo_redemptions (
+                code TEXT NOT NULL REFERENCES promo_codes(code),
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (code, chat_id),
+                UNIQUE (code, user_id)
+            )""",
             # A banned user (id > 0: everywhere, their private chat too) or group (id < 0): no renting, no top-ups;
             # balances and ledger untouched. told: the reason was said to them once.
             """CREATE TABLE bans (

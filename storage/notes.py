@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 KIND_OF = {"renewal": "charge", "renewal-not-made": "refund", "switch": "charge", "switch-failed": "refund",
            "switch-not-made": "refund", "stars-refund-requested": "adjustment", "stars-refund-refused": "adjustment",
            "moved-out": "adjustment", "moved-in": "adjustment", "crypto-topup": "topup",
-           "transfer-out": "transfer", "transfer-in": "transfer"}
+           "transfer-out": "transfer", "transfer-in": "transfer", "referral": "referral", "promo": "promo"}
 WHY = tuple(KIND_OF)
 
 # What the bot wrote before notes were data (exact phrases, or the service name before a suffix).
@@ -29,7 +29,7 @@ _LEGACY_SWITCH = re.compile(r"(?P<service>.+) Â· (?P<label>.+)")  # "{service} Â
 class Note:
     why: str | None  # one of WHY; None: free text, shown as written
     text: str = ""
-    fields: dict[str, str | int] = field(default_factory=dict)  # service, minutes, label
+    fields: dict[str, str | int] = field(default_factory=dict)  # service, minutes, label, paid, payment, code
 
 
 def make(why: str, **fields: str | int | None) -> str:

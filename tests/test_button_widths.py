@@ -107,6 +107,15 @@ def main_menu(t: Texts) -> Keyboards:
 
 def balance(t: Texts) -> Keyboards:
     yield "balance", keyboards.balance(t)
+    yield "balance of a group", keyboards.balance(t, private=False)
+
+
+def invite(t: Texts) -> Keyboards:
+    yield "invite link", keyboards.invite(t, "https://t.me/rent_test_bot?start=cmVmOjEyMzQ1Njc4OTAxMjM0NTY")
+
+
+def promo_prompt(t: Texts) -> Keyboards:
+    yield "promo code asked", keyboards.promo_prompt(t)
 
 
 def back_home(t: Texts) -> Keyboards:
@@ -245,7 +254,7 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
                             not_allowed_to_rent, set_picker, set_confirm,
-                            with_support, transfer_confirm)}
+                            with_support, transfer_confirm, invite, promo_prompt)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

@@ -20,7 +20,7 @@ from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpd
 from bot.app import COMMANDS, App, build_bot, build_dispatcher, register_commands
 from bot.background import Background
 from bot.services import choosing
-from storage import notes
+from storage import ledger, notes
 from handlers import views
 from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
@@ -46,7 +46,7 @@ TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "sp
 
 # Values an f-string key like t(f"status-{rental.status}") can take.
 RENTAL_STATUSES = {"pending", "active", "finished", "cancelled", "expired", "failed"}
-LEDGER_KINDS = {"topup", "charge", "refund", "adjustment", "transfer"}
+LEDGER_KINDS = set(ledger.KINDS)
 
 
 def load(language: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from storage import Database, LedgerEntry
 from storage import ledger
 
 from . import errors
+from .referrals import Referrals
 
 PAYLOAD_PREFIX = "card"
 
@@ -38,8 +39,9 @@ class CardPayload:
 
 class CardTopUps:
     def __init__(self, db: Database, provider_token: str, currency: str, rate: Decimal,
-                 amounts: tuple[Decimal, ...]) -> None:
+                 amounts: tuple[Decimal, ...], referrals: Referrals | None = None) -> None:
         self.db = db
+        self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
         self.provider_token = provider_token
         self.currency = currency
         self.rate = rate
@@ -80,6 +82,9 @@ class CardTopUps:
         if parsed is None or total != parsed.amount or parsed.credit <= 0:
             raise errors.StaleButton()
         async with self.db.transaction() as conn:
-            return await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", f"card:{charge_id}",
-                                     idempotency_key=f"card:{charge_id}", actor_id=payer_id,
-                                     note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language
+            entry = await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", f"card:{charge_id}",
+                                      idempotency_key=f"card:{charge_id}", actor_id=payer_id,
+                                      note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language
+            if self.referrals is not None:
+                await self.referrals.on_payment(conn, payer_id, entry)
+            return entry

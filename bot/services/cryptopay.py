@@ -18,6 +18,7 @@ from storage.crypto_invoices import Credit, CryptoInvoice, CryptoInvoiceRepo, Ou
 from storage.models import utcnow
 
 from . import errors
+from .referrals import Referrals
 from .cooldowns import Cooldowns
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ class CryptoInvoiceUnknown(errors.UserFacingError):
 
 class CryptoTopUps:
     def __init__(self, db: Database, client: CryptoPayClient | None, currency: str, assets: tuple[str, ...],
-                 amounts: tuple[Decimal, ...], expires_in: int, cooldown: float = 10.0) -> None:
+                 amounts: tuple[Decimal, ...], expires_in: int, cooldown: float = 10.0,
+                 referrals: Referrals | None = None) -> None:
         self.repo = CryptoInvoiceRepo(db)
+        self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
         self.client = client
         self.currency = currency  # the invoices' fiat: the balance currency, so exactly the amount is credited
         self.assets = assets
@@ -84,7 +87,8 @@ class CryptoTopUps:
         if invoice.status != "paid":
             return Credit(Outcome.UNKNOWN)
         result = await self.repo.credit(invoice.invoice_id, invoice.amount, invoice.currency, invoice.paid_asset,
-                                        invoice.paid_amount)
+                                        invoice.paid_amount,
+                                        on_credit=self.referrals.on_payment if self.referrals is not None else None)
         if result.outcome is Outcome.CLOSED:
             log.warning("Crypto Pay: invoice %d reported paid after it was closed; not credited (see the app's "
                         "balance in @CryptoBot)", invoice.invoice_id)

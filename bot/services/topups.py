@@ -10,6 +10,7 @@ from storage import ledger
 from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
 from . import errors
+from .referrals import Referrals
 
 PAYLOAD_PREFIX = "topup"
 
@@ -44,8 +45,10 @@ class StarsRefundPending(errors.UserFacingError):
 
 
 class TopUps:
-    def __init__(self, db: Database, star_value_cents: Decimal, amounts: tuple[int, ...]) -> None:
+    def __init__(self, db: Database, star_value_cents: Decimal, amounts: tuple[int, ...],
+                 referrals: Referrals | None = None) -> None:
         self.db = db
+        self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
         self.star_value_cents = star_value_cents
         self.amounts = amounts
         self.refunds = StarsRefundRepo(db)
@@ -73,9 +76,12 @@ class TopUps:
             raise errors.StaleButton()
         amount = self.credit_for(stars)
         async with self.db.transaction() as conn:
-            return await ledger.post(conn, parsed.chat_id, amount, "topup", f"stars:{charge_id}",
-                                     idempotency_key=f"stars:{charge_id}", actor_id=payer_id,
-                                     note=f"{stars} XTR")
+            entry = await ledger.post(conn, parsed.chat_id, amount, "topup", f"stars:{charge_id}",
+                                      idempotency_key=f"stars:{charge_id}", actor_id=payer_id,
+                                      note=f"{stars} XTR")
+            if self.referrals is not None:
+                await self.referrals.on_payment(conn, payer_id, entry)
+            return entry
 
     async def payment(self, charge_id: str) -> LedgerEntry | None:
         row = await self.db.fetchone("SELECT * FROM ledger WHERE idempotency_key = ?", (f"stars:{charge_id}",))
