@@ -268,3 +268,36 @@ async def test_a_renewal_getatext_refuses_gives_the_hold_back_at_once(world):
     rental = await only_rental(app)
     assert rental.renew_pending is None and await balance(app) == 5000 - PRICE_1W
     assert answer.text  # told why, on the spot
+
+
+async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, session):
+    """The whole journey the issue names: a 1-month number with auto-renew, two codes, renewed, ended."""
+    app, fake, alice, background = world
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 12000)
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("1 month")
+    await alice.press("Auto-renew: off")
+    await alice.press("Rent, up to $46.19")  # 34.99 + 20 % = 41.99, + 10 % markup
+    [created] = fake.long_rentals.values()
+    assert created.auto_renew is True and created.period == "1 Month"
+    rental = await only_rental(app)
+    assert rental.price_charged == 3849 and await balance(app) == 12000 - 3849  # settled to 34.99 + 10 %
+    for code in ("510001", "510002"):
+        await fake.inject_code(created.id, code, f"Your code is {code}")
+        await background.pollers["getatext"].tick()
+        await background.deliverer.deliver_once()
+    pushed = [m.text for m in session.sent(alice.chat_id) if "51000" in m.text]
+    assert len(pushed) == 2 and "510001" in pushed[0] and "510002" in pushed[1]
+    await alice.send("/numbers")
+    await alice.press("Telegram")
+    before = await only_rental(app)
+    await alice.press("Renew now · up to $46.19")
+    after = await only_rental(app)
+    assert after.active_till - before.active_till == timedelta(days=30) and after.renew_pending is None
+    assert await balance(app) == 12000 - 2 * 3849
+    await alice.press("End this number")
+    await alice.press("End it, nothing back")
+    assert (await only_rental(app)).status == "cancelled" and created.status == "Cancelled"
+    assert await balance(app) == 12000 - 2 * 3849  # ended early: nothing back, as the confirm screen said
