@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from babel.numbers import list_currencies
-from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice, SetMyCommands
+from aiogram.methods import AnswerPreCheckoutQuery, SendDocument, SendInvoice, SetMyCommands
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
                            SuccessfulPayment, Update)
 
@@ -730,3 +730,51 @@ async def test_every_set_screen_in_language(lang, settings, session, screens):
             s.screen("set picker, refused", user, key="set-title")
         finally:
             await app.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_business_screen_in_language(lang, app, telegram, session, settings, screens, tmp_path):
+    """Transfers, a ban said once then short, /paysupport, /terms (the shipped file and none), the exports."""
+    dp, bot = telegram
+    s = screens(lang)
+    settings.support_contact = "@shop_support"
+    group = -100555
+    ann_private = Person(dp, bot, session, 2001, name="Ann", language=lang)
+    ann = Person(dp, bot, session, 2001, chat_id=group, name="Ann", language=lang)
+    op = Person(dp, bot, session, ADMIN_ID, name="Op", language=lang)
+    session.admins.add((group, 2001))
+    await ann_private.send("/start")
+    await op.send("/start")
+    await ann.send("/start@rent_test_bot")
+    await credit(app, 2001, 2000)
+    await ann.send("/transfer 5")
+    s.screen("transfer confirm", ann, key="transfer-confirm")
+    await ann.press(s.label("btn-transfer", amount="$5.00"))
+    s.screen("transfer done", ann, key="transfer-done")
+    await ann.send("/transfer")
+    s.screen("transfer usage", ann, key="error-bad-arguments")
+    await ann_private.send("/balance")
+    s.screen("balance with the id for transfers", ann_private, key="balance-your-id")
+    await ann_private.send("/paysupport")
+    s.screen("paysupport", ann_private, key="paysupport")
+    s.has_buttons("paysupport", ann_private, "btn-support")
+    await ann_private.send("/terms")
+    s.screen("terms, shipped", ann_private)
+    settings.terms_dir = str(tmp_path / "none")
+    await ann_private.send("/terms")
+    s.screen("terms, none", ann_private, key="terms-missing")
+    await op.send("/ban 2001 fraud")
+    s.screen("ban done", op, key="banned")
+    await ann_private.send("/balance")
+    answer = await ann_private.press(s.label("menu-topup"))
+    s.answer("banned, told why", answer, key="error-banned")
+    answer = await ann_private.press(s.label("menu-topup"))
+    s.answer("banned, again", answer, key="error-banned-again")
+    await op.send("/unban 2001")
+    s.screen("unban done", op, key="unbanned")
+    await op.send("/ban")
+    s.screen("ban usage", op, key="error-bad-arguments")
+    await op.send("/export 2001")
+    s.text("export caption", session.calls_of(SendDocument)[-1].caption, key="export-ledger")
+    await op.send("/revenue 7")
+    s.text("revenue caption", session.calls_of(SendDocument)[-1].caption, key="export-revenue")
