@@ -35,6 +35,7 @@ from .services.rentals import RentalService
 from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
 from .services.auctions import AuctionDesk
+from .services.broadcasts import Broadcasts
 from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
 from .services.topups import TopUps
@@ -84,6 +85,7 @@ class App:
     cards: CardTopUps = field(init=False)
     crypto: CryptoTopUps = field(init=False)
     auctions: AuctionDesk = field(init=False)
+    broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -102,6 +104,7 @@ class App:
         self.admins = AdminCache()
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
+        self.broadcasts = Broadcasts(self.db)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts)
         self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
@@ -145,7 +148,7 @@ class App:
             "crypto": self.crypto,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
-            "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
+            "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
         }
 
 

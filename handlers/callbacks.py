@@ -243,3 +243,19 @@ class TimeZoneCb(CallbackData, prefix="z"):
     """A zone picked in Settings, by IANA name; one the tz data does not know is refused (forged data)."""
 
     zone: Annotated[str, Field(max_length=60)]  # "z:" + 60 fits the 64 bytes; IANA names are at most 32
+
+
+class BroadcastAct(enum.StrEnum):
+    PICK = "p"  # the audience chosen: its confirm screen
+    BACK = "b"  # back to the audience choice
+    SEND = "s"  # confirmed: send to the audience
+    DROP = "d"  # the draft dropped
+    STOP = "x"  # a broadcast under way stopped
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    """The operator's broadcast: its id, what the button does, the audience (all, private, groups)."""
+
+    id: RowId
+    act: BroadcastAct
+    to: Annotated[str, Field(pattern=r"^(|all|private|groups)$")] = ""
