@@ -72,7 +72,8 @@ async def broadcast_command(message: Message, t: Texts, chat: Chat, wallet: Wall
         await broadcasts.cancel(draft.id)
         await message.answer(t("broadcast-refused", reply=err.message[:200]))
         return
-    await message.answer(*await _choice_view(t, broadcasts, draft))
+    text, markup = await _choice_view(t, broadcasts, draft)
+    await message.answer(text, reply_markup=markup)
 
 
 async def broadcast_button(callback: CallbackQuery, callback_data: BroadcastCb, t: Texts, wallet: Wallet,
