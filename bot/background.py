@@ -29,6 +29,7 @@ from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 log = logging.getLogger(__name__)
 
 DRAIN_POLL = 0.05  # seconds between looks at the outbox while a shutdown drains it
+BROADCAST_STOP_WAIT = 5.0  # seconds a stop waits for the broadcast message in flight (then it is left in doubt)
 
 
 class Background:
@@ -149,11 +150,16 @@ class Background:
                             " (a charge whose provider call was cut off is reconciled at the next start)",
                             inflight.count)
         if self._broadcasts is not None:  # the rest of a broadcast goes out at the next start, none of it twice
-            self._broadcasts.cancel()
+            self.broadcaster.halt()  # the message in flight is finished (and marked sent), no other started
             try:
-                await self._broadcasts
-            except asyncio.CancelledError:
-                pass
+                async with asyncio.timeout(min(BROADCAST_STOP_WAIT, max(deadline - loop.time(), 0))):
+                    await self._broadcasts
+            except TimeoutError:
+                self._broadcasts.cancel()
+                try:
+                    await self._broadcasts
+                except asyncio.CancelledError:
+                    pass
         await self._drain_outbox(deadline - loop.time())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

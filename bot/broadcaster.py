@@ -39,9 +39,15 @@ class Broadcaster:
         self.codes_waiting = codes_waiting
         self.progress_interval = progress_interval
         self.sent_count = 0  # messages sent by this process (the benchmark's figure)
+        self._halting = False
+
+    def halt(self) -> None:
+        """Stopping the bot: finish the send in flight (its row then says sent), start no other."""
+        self._halting = True
+        self.broadcasts.changed.set()  # out of run()'s idle wait at once
 
     async def run(self, idle: float = 5.0) -> None:
-        while True:
+        while not self._halting:
             try:
                 await self.run_once()
             except asyncio.CancelledError:
@@ -82,6 +88,8 @@ class Broadcaster:
                 await asyncio.sleep(self.sender.limiter.slot)  # chats that could not take it a moment ago
             for row in rows:
                 cursor = max(cursor, row.id)
+                if self._halting:
+                    return False
                 if self.broadcasts.stopped(broadcast.id):  # Cancel pressed (the database is read a batch at a time)
                     await self._show_progress(broadcast)
                     return False

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 
 import pytest
 from aiogram.methods import EditMessageText, SendMessage, SendPhoto
-from aiogram.types import MessageEntity
+from aiogram.types import Message, MessageEntity
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
@@ -120,17 +121,16 @@ async def test_a_photo_with_its_caption_and_a_reply_to_a_message(app, world, ses
     assert isinstance(photo, SendPhoto) and photo.photo == "AgACphoto-file-id" and photo.caption == "Look at this"
     assert photo.reply_markup.inline_keyboard[0][0].url == "https://example.com"
 
-    # A message written first, then /broadcast as a reply to it: that message is the one sent.
-    await op.send("Maintenance tonight 02:00-03:00 UTC.")
-    written = op.session.calls[-1]  # what the bot answered does not matter; the operator's message does
-    assert written is not None
-    from aiogram.types import Chat, Message
-    from datetime import UTC, datetime
-    original = Message(message_id=77, date=datetime.now(UTC), chat=Chat(id=ADMIN_ID, type="private"),
-                       from_user=op.user, text="Maintenance tonight 02:00-03:00 UTC.")
+    # A message written first, then /broadcast as a reply to it: that message, with its formatting, is sent.
+    original = Message(message_id=77, date=datetime.now(UTC), chat=op.chat, from_user=op.user,
+                       text="Maintenance tonight 02:00-03:00 UTC.",
+                       entities=[MessageEntity(type="italic", offset=12, length=7)])
     await op.send("/broadcast", reply_to=original)
     preview = sorted(session.messages[ADMIN_ID].values(), key=lambda m: m.message_id)[-2]
-    assert preview.text == "Maintenance tonight 02:00-03:00 UTC."
+    assert preview.text == "Maintenance <i>tonight</i> 02:00-03:00 UTC."
+    await confirm(op, "Private chats", 11)
+    await background.broadcaster.run_once()
+    assert [c.text for c in to_chat(session, PRIVATE[3])] == ["Maintenance <i>tonight</i> 02:00-03:00 UTC."]
 
 
 async def test_what_cannot_be_sent_is_said_before_anything_is_stored(app, world, session):
@@ -357,3 +357,28 @@ async def test_russian_broadcast_screens(app, world, session):
     await background.broadcaster.run_once()
     shown = session.messages[ADMIN_ID][choice.message_id].text
     assert "готово" in shown and "Отправлено 3 · ошибок 0 · заблокировали 0, всего 3" in shown
+
+
+async def test_stopping_the_bot_finishes_the_message_in_flight_and_leaves_none_in_doubt(app, world, session):
+    op, _ = world
+    many = list(range(6001, 6061))
+    for chat_id in many:
+        await app.chats.ensure(chat_id, "private", "Someone")
+    background = Background(app, op.bot, RateLimiter(per_second=100, chat_interval=0.0))
+    await op.send("/broadcast Before a SIGTERM")
+    await confirm(op, "Private chats", 71)
+    await background.start()
+    while len(broadcast_sends(session, many)) < 10:
+        await asyncio.sleep(0.005)
+    await background.stop()
+    counts = await app.broadcasts.counts(1)
+    assert await app.db.fetchone("SELECT 1 FROM broadcast_chats WHERE status = 'sending'") is None
+    assert counts.failed == 0 and 0 < counts.pending < 71
+
+    def reached() -> list[int]:  # the preview in the operator's chat is the bot's reply, not one of these
+        return [c.chat_id for c in session.calls if isinstance(c, SendMessage) and c.text == "Before a SIGTERM"][1:]
+
+    assert counts.sent == len(reached())
+    assert await Background(app, op.bot, quick()).broadcaster.run_once() == 1  # the next start: the rest, once
+    assert sorted(reached()) == sorted([ADMIN_ID, *PRIVATE, *many])
+    assert (await app.broadcasts.counts(1)).sent == 71
