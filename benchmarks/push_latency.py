@@ -1,6 +1,7 @@
 """Push latency of SMS codes, provider load per poll tick, and delivery throughput under a burst.
 
     python -m benchmarks.push_latency --sizes 1,100,1000,10000 --tick 1.0 --codes 50 --burst 1000
+    python -m benchmarks.push_latency --sizes '' --burst 0 --broadcast 10000 --codes 100
 
 Everything runs in this one process against local fakes on 127.0.0.1: playground.sandbox.gotsms.FakeGotSms
 (the provider) and playground.emulator.TelegramEmulator (the Bot API). The bot side is the production
@@ -21,6 +22,10 @@ chat, which is also added to the emulator as a user, so sendMessage succeeds.
    emulator's sendMessage handler) minus time.monotonic() just before FakeGotSms.inject_sms().
    Provider requests per tick = requests logged by the fake during the run / ticks during the run (a tick
    is counted by its first unread-listing request: page 1 without mark_as_read).
+   With --broadcast N (N = the size of that run): the latency run at size N twice, one after the other: as above,
+   then with a broadcast to all N private chats confirmed just before the codes (through bot.services.broadcasts,
+   sent by the production bot.broadcaster.Broadcaster in Background, through the same ChatSender and RateLimiter).
+   Both p99 figures and their difference are printed; the broadcast's own sends during the codes are counted.
 2. Burst (flood limits ON): --burst rentals in --burst private chats, one code each, all injected at once.
    Rate = (delivered - 1) / (last accepted send - first accepted send); 429s as counted by the emulator.
 """
@@ -45,6 +50,7 @@ import httpx
 
 from bot.app import App, build_bot
 from bot.background import Background
+from bot.services.broadcasts import parse
 from bot.settings import Settings
 from playground.emulator import TelegramEmulator
 from playground.sandbox.gotsms import FakeGotSms
@@ -52,6 +58,7 @@ from playground.sandbox.gotsms import FakeGotSms
 CODE_IN_TEXT = re.compile(r"<code>(\d+)</code>")
 FIRST_CHAT = 10_000_000  # chat i (private, = user id) is FIRST_CHAT + i
 P50_MAX, P99_MAX, BURST_MIN = 1.5, 3.0, 27.0
+BROADCAST_P99_MAX_RISE = 1.0  # seconds a running broadcast may add to the code push p99
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -204,10 +211,30 @@ class Rig:
             await asyncio.sleep(0.02)
 
 
-async def measure_latency(size: int, args) -> dict:
+async def start_broadcast(rig: Rig) -> tuple[int, int]:
+    """A broadcast to every private chat, confirmed as the operator's buttons would (progress message in chat 0).
+    Returns (broadcast id, chats); waits until it is sending."""
+    operator = FIRST_CHAT
+    progress = await rig.bot.send_message(operator, "broadcast progress")
+    broadcasts = rig.app.broadcasts
+    draft = await broadcasts.draft(operator, operator, "en", parse("/broadcast <b>News</b>: new services are in."
+                                                                   "\nOpen | https://example.com/news"))
+    await broadcasts.start(draft.id, "private", progress.message_id)
+    chats = (await broadcasts.counts(draft.id)).total
+    deadline = time.monotonic() + 30
+    while rig.background.broadcaster.sent_count < 28 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # a second of it has gone out: running at its pace
+    return draft.id, chats
+
+
+async def measure_latency(size: int, args, broadcast: bool = False) -> dict:
     rng = random.Random(size)
     async with Rig(size, args.tick, flood_limits=False) as rig:
         await asyncio.sleep(args.tick * 1.5)  # the scheduler's first ticks have run: steady state
+        extra = {}
+        if broadcast:
+            extra["broadcast_id"], extra["broadcast_chats"] = await start_broadcast(rig)
+            sent_before, began = rig.background.broadcaster.sent_count, time.monotonic()
         order = rng.sample(range(size), size)
         codes = [str(c) for c in rng.sample(range(10_000_000, 100_000_000), args.codes)]
         slot = args.tick * (2 if size == 1 else 1)
@@ -217,12 +244,18 @@ async def measure_latency(size: int, args) -> dict:
             await asyncio.sleep(max(0.0, start + k * slot + rng.uniform(0, args.tick) - time.monotonic()))
             injected[code] = rig.inject(order[k % size], code)
         await rig.wait_delivered(codes, timeout=30 + 10 * args.tick)
+        if broadcast:
+            span = time.monotonic() - began
+            extra["broadcast_sent"] = rig.background.broadcaster.sent_count - sent_before
+            extra["broadcast_rate"] = extra["broadcast_sent"] / span
+            counts = await rig.app.broadcasts.counts(extra["broadcast_id"])
+            extra["broadcast_left"] = counts.pending
         requests = rig.fake.requests[first_request:]
         latencies = [rig.delivered[c] - t for c, t in injected.items() if c in rig.delivered]
         ticks = rig.ticks(requests)
         return {"size": size, "setup": rig.setup_seconds, "codes": len(codes), "delivered": len(latencies),
                 "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": max(latencies, default=0),
-                "ticks": ticks, "req_per_tick": len(requests) / ticks if ticks else float("nan")}
+                "ticks": ticks, "req_per_tick": len(requests) / ticks if ticks else float("nan"), **extra}
 
 
 async def measure_burst(args) -> dict:
@@ -255,7 +288,29 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def report_broadcast(pair: tuple[dict, dict]) -> None:
+    alone, beside = pair
+    rise = beside["p99"] - alone["p99"]
+    good = (alone["delivered"] == alone["codes"] and beside["delivered"] == beside["codes"]
+            and rise <= BROADCAST_P99_MAX_RISE and beside["broadcast_left"] > 0)
+    print(f"\nCodes while a broadcast runs: {alone['size']} rentals, {alone['codes']} codes each run, the same "
+          f"injection schedule; the broadcast to all {beside['broadcast_chats']} private chats (the same chats)")
+    print(f"  without a broadcast: p50 {alone['p50']:.3f} s  p99 {alone['p99']:.3f} s  max {alone['max']:.3f} s  "
+          f"delivered {alone['delivered']}/{alone['codes']}")
+    print(f"  with the broadcast:  p50 {beside['p50']:.3f} s  p99 {beside['p99']:.3f} s  max {beside['max']:.3f} s  "
+          f"delivered {beside['delivered']}/{beside['codes']}; broadcast sent {beside['broadcast_sent']} meanwhile "
+          f"({beside['broadcast_rate']:.1f} msg/s), {beside['broadcast_left']} still to go at the end")
+    print(f"  p99 difference {rise:+.3f} s (target <= {BROADCAST_P99_MAX_RISE:g} s; the broadcast still running)   "
+          f"{verdict(good)}")
+
+
 def report(rows: list[dict], burst: dict | None, args) -> None:
+    if rows:
+        report_sizes(rows, args)
+    report_burst(burst)
+
+
+def report_sizes(rows: list[dict], args) -> None:
     print(f"\nPush latency: SMS injected into FakeGotSms -> sendMessage accepted by TelegramEmulator "
           f"(tick {args.tick:g} s, APScheduler interval job from bot.background; {args.codes} codes per size)")
     print(f"{'rentals':>8} {'setup s':>8} {'codes':>6} {'deliv.':>6} {'p50 s':>7} {'p99 s':>7} {'max s':>7} "
@@ -268,6 +323,9 @@ def report(rows: list[dict], burst: dict | None, args) -> None:
         p50s = [r["p50"] for r in rows]
         print(f"flatness: p50 spread across sizes {max(p50s) - min(p50s):.3f} s "
               f"(p99 {min(r['p99'] for r in rows):.3f}..{max(r['p99'] for r in rows):.3f} s)")
+
+
+def report_burst(burst: dict | None) -> None:
     if burst:
         b = burst
         good = b["delivered"] == b["codes"] and b["rate"] >= BURST_MIN and b["http_429"] == 0
@@ -285,8 +343,17 @@ async def main(args) -> None:
     for size in args.sizes:
         rows.append(await measure_latency(size, args))
         print(f"  size {size}: done", flush=True)
+    pair = None
+    if args.broadcast:
+        alone = await measure_latency(args.broadcast, args)
+        print(f"  size {args.broadcast} without a broadcast: done", flush=True)
+        beside = await measure_latency(args.broadcast, args, broadcast=True)
+        print(f"  size {args.broadcast} with a broadcast: done", flush=True)
+        pair = (alone, beside)
     burst = await measure_burst(args) if args.burst else None
     report(rows, burst, args)
+    if pair:
+        report_broadcast(pair)
 
 
 def parse_args(argv=None):
@@ -295,6 +362,8 @@ def parse_args(argv=None):
     ap.add_argument("--tick", default=1.0, type=float, help="poll interval in seconds (POLL_INTERVAL)")
     ap.add_argument("--codes", default=50, type=int, help="codes injected per size")
     ap.add_argument("--burst", default=1000, type=int, help="codes/chats in the burst (0: skip)")
+    ap.add_argument("--broadcast", default=10000, type=int,
+                    help="rentals/chats of the latency run repeated with a broadcast to all of them running (0: skip)")
     return ap.parse_args(argv)
 
 

@@ -38,6 +38,7 @@ from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
 from .services.transfers import Limits, Transfers
 from .services.auctions import AuctionDesk
+from .services.broadcasts import Broadcasts
 from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
 from .services.promos import Promos
@@ -94,6 +95,7 @@ class App:
     auctions: AuctionDesk = field(init=False)
     referrals: Referrals = field(init=False)
     promos: Promos = field(init=False)
+    broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
@@ -117,6 +119,7 @@ class App:
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
                              self.referrals)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
+        self.broadcasts = Broadcasts(self.db)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
                                 self.referrals)
@@ -162,7 +165,7 @@ class App:
             "crypto": self.crypto,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
-            "screens": self.screens, "auctions": self.auctions, "sets": self.sets,
+            "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers,
             "referrals": self.referrals, "promos": self.promos,
         }

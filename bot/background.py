@@ -17,6 +17,7 @@ from storage import JobState
 from storage.crypto_invoices import Credit, Outcome
 
 from .app import App
+from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
 from .jobs import Jobs
@@ -28,6 +29,7 @@ from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 log = logging.getLogger(__name__)
 
 DRAIN_POLL = 0.05  # seconds between looks at the outbox while a shutdown drains it
+BROADCAST_STOP_WAIT = 5.0  # seconds a stop waits for the broadcast message in flight (then it is left in doubt)
 
 
 class Background:
@@ -38,6 +40,9 @@ class Background:
         self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
         self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
                                    on_delivered=app.metrics.delivered, screens=app.screens)
+        # Broadcasts share the codes' limiter and sender, and take a slot only when no code wants one.
+        self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer, codes_waiting=lambda: self.deliverer.busy,
+                                       progress_interval=settings.broadcast_progress_interval)
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,
@@ -75,6 +80,7 @@ class Background:
         self.telegram = telegram
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
+        self._broadcasts: asyncio.Task | None = None
 
     def _http_server(self, telegram: TelegramUpdates | None) -> WebhookServer:
         """One server for everything that comes in: Telegram's updates (webhook mode), GetAText's codes (when its
@@ -122,6 +128,7 @@ class Background:
             except Exception:
                 log.exception("recovery of %s failed; the poll job carries on", poller.provider.name)
         self._delivery = asyncio.create_task(self.deliverer.run(), name="delivery")
+        self._broadcasts = asyncio.create_task(self.broadcaster.run(), name="broadcasts")  # resumes any unfinished
         self.scheduler.start()
         if self.http is not None:
             port = await self.http.start()
@@ -142,6 +149,17 @@ class Background:
                 log.warning("stopping: %d update(s) and job(s) still running after SHUTDOWN_TIMEOUT; cut off"
                             " (a charge whose provider call was cut off is reconciled at the next start)",
                             inflight.count)
+        if self._broadcasts is not None:  # the rest of a broadcast goes out at the next start, none of it twice
+            self.broadcaster.halt()  # the message in flight is finished (and marked sent), no other started
+            try:
+                async with asyncio.timeout(min(BROADCAST_STOP_WAIT, max(deadline - loop.time(), 0))):
+                    await self._broadcasts
+            except TimeoutError:
+                self._broadcasts.cancel()
+                try:
+                    await self._broadcasts
+                except asyncio.CancelledError:
+                    pass
         await self._drain_outbox(deadline - loop.time())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

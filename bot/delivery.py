@@ -34,12 +34,28 @@ class Deliverer:
         self.on_delivered = on_delivered  # (provider, received at, stored at): for metrics
         self.screens = screens or Screens()
         self._wake = asyncio.Event()
+        self._unbooked = 0  # outbox reads under way, and chats of a pass whose first code has not booked its slot
+        self._looping = False  # run() is serving wake()s
+
+    @property
+    def busy(self) -> bool:
+        """Codes are on their way and have not booked their send slots yet: new SMS were stored and not looked at,
+        the outbox is being read, or a chat's first code is being prepared. The broadcast sender takes no slot
+        meanwhile (bot/broadcaster.py). A code that has booked its slot needs nothing more: that slot is its own."""
+        return self._unbooked > 0 or (self._looping and self._wake.is_set())
 
     def wake(self) -> None:
         """New SMS were stored: deliver now rather than at the next round."""
         self._wake.set()
 
     async def run(self, idle: float = 1.0) -> None:
+        self._looping = True
+        try:
+            await self._loop(idle)
+        finally:
+            self._looping = False
+
+    async def _loop(self, idle: float) -> None:
         while True:
             try:
                 await self.deliver_once()
@@ -57,13 +73,18 @@ class Deliverer:
 
     async def deliver_once(self, batch: int = 1000) -> int:
         """One pass over the outbox; chats are served concurrently, each in order. Returns messages sent."""
-        pending = await self.sms.outbox(limit=batch)
-        if not pending:
+        self._unbooked += 1
+        try:
+            pending = await self.sms.outbox(limit=batch)
+            by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
+            for sms in pending:
+                rental = await self.rental_repo.get(sms.rental_id)
+                by_chat[rental.chat_id].append((sms, rental))
+            self._unbooked += len(by_chat)  # each chat takes its own off when its first code books a slot
+        finally:
+            self._unbooked -= 1
+        if not by_chat:
             return 0
-        by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
-        for sms in pending:
-            rental = await self.rental_repo.get(sms.rental_id)
-            by_chat[rental.chat_id].append((sms, rental))
         # Every chat's part of the round finishes before the next round reads the outbox: a chat that failed must
         # not end the round while another is still sending (the next round would pick up its code, in flight).
         results = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()),
@@ -94,6 +115,14 @@ class Deliverer:
         await self.sms.defer_chat(chat_id, now + pause)
 
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
+        booked = [False]
+        try:
+            return await self._deliver_chat_items(chat_id, items, booked)
+        finally:
+            if not booked[0]:
+                self._unbooked -= 1
+
+    async def _deliver_chat_items(self, chat_id: int, items: list, booked: list[bool]) -> int:
         chat = await self.chats.get(chat_id)
         count = 0
         for sms, rental in items:
@@ -106,6 +135,9 @@ class Deliverer:
             card = None if chat.is_group else self.screens.card_on_top(chat_id, rental.card_id)
             # Written before sending: the only window for a repeat is a crash inside this one HTTP call.
             await self.sms.mark_sending(sms.id)
+            if not booked[0]:  # send() books the slot before its first await: from here the slot is this code's
+                booked[0] = True
+                self._unbooked -= 1
             outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)
             if outcome is Outcome.SENT:
                 await self.sms.mark_delivered(sms.id, message.message_id if message else None)

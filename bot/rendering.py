@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from providers import Capability
 from storage import Chat, RentalRecord, StoredSms
+from storage.broadcasts import Broadcast, Counts
 
 
 class Renderer(Protocol):
@@ -24,3 +25,9 @@ class Renderer(Protocol):
 
     async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
         """A number's card as it is now (its codes, its buttons), to refresh one already shown."""
+
+    def broadcast_message(self, broadcast: Broadcast) -> InlineKeyboardMarkup | None:
+        """The URL button under a broadcast's message (its text is the operator's, sent as written)."""
+
+    def broadcast_progress(self, broadcast: Broadcast, counts: Counts) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The one progress message in the operator's chat: sent, failed, blocked, and Cancel while it runs."""

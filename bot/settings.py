@@ -113,6 +113,8 @@ class Settings(BaseSettings):
 
     # Background jobs
     poll_interval: float = Field(2.0, gt=0)
+    # Seconds between edits of a broadcast's progress message in the operator's chat
+    broadcast_progress_interval: float = Field(3.0, ge=1, le=60)
 
     # Per-user budget of taps and typed messages: a burst, then this many a second
     user_rate_per_second: float = Field(2.0, gt=0)

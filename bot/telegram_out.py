@@ -56,17 +56,64 @@ class RateLimiter:
         while slot in self._taken:
             slot += 1
         self._taken.add(slot)
-        if len(self._taken) > 4096:  # forget what lies in the past
-            oldest = math.floor(now / self.slot) - 1
-            self._taken = {s for s in self._taken if s >= oldest}
-            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-            for chat in [c for c, q in self._group_sent.items() if not q or q[-1] <= now - self.group_window]:
-                del self._group_sent[chat]
+        self._forget(now)
         at = slot * self.slot
         self._chat_next[chat_id] = at + self.chat_interval
         if is_group:
             self._group_sent[chat_id].append(at)
         return at
+
+    def _forget(self, now: float) -> None:
+        """Forget what lies in the past."""
+        if len(self._taken) > 4096:
+            oldest = math.floor(now / self.slot) - 1
+            self._taken = {s for s in self._taken if s >= oldest}
+            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+            for chat in [c for c, q in self._group_sent.items() if not q or q[-1] <= now - self.group_window]:
+                del self._group_sent[chat]
+
+    # -- sends that must never delay a code (broadcasts) ----------------------------------------------------
+    # A code books the first free slot at or after the moment it asks (reserve). A spare send books only the
+    # slot whose moment has just passed, if nobody booked it: no code can ask for a slot in the past, so a spare
+    # send never takes a slot a code would have had, and it never books ahead, so a code asking at any moment
+    # finds none of its slots taken by one. Of the per-second cap on actual sends it leaves one place free.
+    # Its chat must be ready for it now (see chat_ready); the caller puts a chat that is not aside.
+    GROUP_SPARE = 5  # of a group's messages a minute, the last this many are left to codes
+
+    def chat_ready(self, chat_id: int, is_group: bool, now: float | None = None) -> bool:
+        """Whether a spare send to this chat could go now: no message booked there within the chat's
+        interval, and a group's minute window not nearly full."""
+        now = time.monotonic() if now is None else now
+        if self._chat_next.get(chat_id, 0.0) > now:
+            return False
+        if is_group:
+            sent = self._group_sent.get(chat_id)
+            if sent and sum(1 for at in sent if at > now - self.group_window) >= self.group_per_minute - self.GROUP_SPARE:
+                return False
+        return True
+
+    def take_spare(self, chat_id: int, is_group: bool, now: float) -> bool:
+        """Book the slot that has just passed for a spare send, if it is free and the chat is ready."""
+        slot = math.floor(now / self.slot)
+        while self._sent and self._sent[0] <= now - 1.0:
+            self._sent.popleft()
+        if slot in self._taken or len(self._sent) >= self.per_second - 1 or not self.chat_ready(chat_id, is_group, now):
+            return False
+        self._taken.add(slot)
+        self._forget(now)
+        self._chat_next[chat_id] = now + self.chat_interval
+        if is_group:
+            self._group_sent[chat_id].append(now)
+        self._sent.append(now)
+        return True
+
+    async def acquire_spare(self, chat_id: int, is_group: bool) -> None:
+        """Wait for a slot no code wants (see above); looks again at each slot's boundary."""
+        while True:
+            now = time.monotonic()
+            if self.take_spare(chat_id, is_group, now):
+                return
+            await asyncio.sleep(max((math.floor(now / self.slot) + 1) * self.slot - now, 0.001))
 
     async def acquire(self, chat_id: int, is_group: bool) -> None:
         now = time.monotonic()
@@ -113,18 +160,23 @@ class ChatSender:
         self.retry_after_count = 0
         self.on_flood = on_flood
 
-    async def send(self, chat_id: int, is_group: bool, text: str,
-                   markup: InlineKeyboardMarkup | None = None) -> tuple[Outcome, Message | None]:
+    async def send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None = None, *,
+                   photo: str = "", spare: bool = False) -> tuple[Outcome, Message | None]:
+        """A message (a photo with ``text`` as its caption when ``photo`` is a file id). ``spare``: a send that
+        must never delay a code (a broadcast), paced by RateLimiter.acquire_spare."""
         token = PACED_BY_CALLER.set(True)  # 429s are waited out here, through the limiter
         try:
-            return await self._send(chat_id, is_group, text, markup)
+            return await self._send(chat_id, is_group, text, markup, photo, spare)
         finally:
             PACED_BY_CALLER.reset(token)
 
     async def edit(self, chat_id: int, is_group: bool, message_id: int, text: str,
-                   markup: InlineKeyboardMarkup | None = None) -> bool:
+                   markup: InlineKeyboardMarkup | None = None, *, spare: bool = False) -> bool:
         """Edit a message the bot sent, paced like a send; False when Telegram refuses (gone, unchanged, 429)."""
-        await self.limiter.acquire(chat_id, is_group)
+        if spare:
+            await self.limiter.acquire_spare(chat_id, is_group)
+        else:
+            await self.limiter.acquire(chat_id, is_group)
         token = PACED_BY_CALLER.set(True)  # a refresh is not worth waiting out a flood limit for
         try:
             await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
@@ -136,12 +188,18 @@ class ChatSender:
             PACED_BY_CALLER.reset(token)
         return True
 
-    async def _send(self, chat_id: int, is_group: bool, text: str,
-                    markup: InlineKeyboardMarkup | None) -> tuple[Outcome, Message | None]:
+    async def _send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None,
+                    photo: str = "", spare: bool = False) -> tuple[Outcome, Message | None]:
         while True:
-            await self.limiter.acquire(chat_id, is_group)
+            if spare:
+                await self.limiter.acquire_spare(chat_id, is_group)
+            else:
+                await self.limiter.acquire(chat_id, is_group)
             try:
-                message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                if photo:
+                    message = await self.bot.send_photo(chat_id, photo, caption=text, reply_markup=markup)
+                else:
+                    message = await self.bot.send_message(chat_id, text, reply_markup=markup)
                 return Outcome.SENT, message
             except TelegramRetryAfter as err:
                 self.retry_after_count += 1

@@ -254,3 +254,19 @@ class TransferCb(CallbackData, prefix="tr"):
     c: Annotated[int, Field(ge=1, le=10**9)]
     u: RowId
     n: str
+
+
+class BroadcastAct(enum.StrEnum):
+    PICK = "p"  # the audience chosen: its confirm screen
+    BACK = "b"  # back to the audience choice
+    SEND = "s"  # confirmed: send to the audience
+    DROP = "d"  # the draft dropped
+    STOP = "x"  # a broadcast under way stopped
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    """The operator's broadcast: its id, what the button does, the audience (all, private, groups)."""
+
+    id: RowId
+    act: BroadcastAct
+    to: Annotated[str, Field(pattern=r"^(|all|private|groups)$")] = ""

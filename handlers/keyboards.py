@@ -11,7 +11,7 @@ from bot.services.pricing import format_money
 from providers import Capability, Choice
 
 from . import phones
-from .callbacks import (CONFIRMED, CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb,
+from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb,
                         RentCb, Screen, ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
 from .i18n import Texts
@@ -300,3 +300,36 @@ def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMa
 
 def to_card(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_button(t("btn-card"), CardCb(id=rental_id))]])
+
+
+# -- the operator's broadcasts ---------------------------------------------------------------------------------
+BROADCAST_AUDIENCES = {"all": "btn-broadcast-all", "private": "btn-broadcast-private", "groups": "btn-broadcast-groups"}
+
+
+def broadcast_link(label: str, url: str) -> InlineKeyboardMarkup | None:
+    """The one URL button the operator put under a broadcast (none when there is none)."""
+    if not label or not url:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=label, url=url)]])
+
+
+def broadcast_audience(t: Texts, broadcast_id: int, sizes: dict[str, int]) -> InlineKeyboardMarkup:
+    """Who gets it: each audience with its number of active chats now; then Discard."""
+    return _markup(
+        *([_button(t(key, count=sizes.get(audience, 0)), BroadcastCb(id=broadcast_id, act=BroadcastAct.PICK, to=audience))]
+          for audience, key in BROADCAST_AUDIENCES.items()),
+        [_button(t("btn-broadcast-drop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.DROP))],
+    )
+
+
+def broadcast_confirm(t: Texts, broadcast_id: int, audience: str, count: int) -> InlineKeyboardMarkup:
+    return _markup(
+        [_button(t("btn-broadcast-send", count=count), BroadcastCb(id=broadcast_id, act=BroadcastAct.SEND, to=audience))],
+        [_button(t("back"), BroadcastCb(id=broadcast_id, act=BroadcastAct.BACK)),
+         _button(t("btn-broadcast-drop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.DROP))],
+    )
+
+
+def broadcast_running(t: Texts, broadcast_id: int) -> InlineKeyboardMarkup:
+    """Under the progress message while it sends."""
+    return _markup([_button(t("btn-broadcast-stop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.STOP))])

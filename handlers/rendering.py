@@ -8,8 +8,10 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.services.rentals import RentalService
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo, StoredSms
+from storage.broadcasts import Broadcast, Counts
 
-from . import views
+from . import keyboards, views
+from .broadcasts import progress_view
 from .i18n import Texts
 from .numbers import card_view  # the card screen's own view: one way to draw a card
 
@@ -31,3 +33,9 @@ class ChatRenderer:
 
     def time_left(self, language: str, until: datetime, now: datetime) -> str:
         return views.time_left(Texts(language), until, now)
+
+    def broadcast_message(self, broadcast: Broadcast) -> InlineKeyboardMarkup | None:
+        return keyboards.broadcast_link(broadcast.button_text, broadcast.button_url)
+
+    def broadcast_progress(self, broadcast: Broadcast, counts: Counts) -> tuple[str, InlineKeyboardMarkup | None]:
+        return progress_view(Texts(broadcast.language), broadcast, counts)

@@ -340,4 +340,45 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "broadcasts: the operator's messages to many chats, and each chat's delivery of them",
+        [
+            # status: draft (previewed, audience not chosen) -> sending (confirmed: broadcast_chats holds its
+            # audience) -> done | cancelled. text: HTML as it is sent (a photo's caption when photo is set);
+            # photo: a Telegram file id; button_*: one URL button under it, or empty.
+            """CREATE TABLE broadcasts (
+                id INTEGER PRIMARY KEY,
+                created_by INTEGER NOT NULL,
+                chat_id INTEGER NOT NULL,
+                language TEXT NOT NULL DEFAULT 'en',
+                text TEXT NOT NULL,
+                photo TEXT NOT NULL DEFAULT '',
+                button_text TEXT NOT NULL DEFAULT '',
+                button_url TEXT NOT NULL DEFAULT '',
+                audience TEXT NOT NULL DEFAULT '' CHECK (audience IN ('', 'all', 'private', 'groups')),
+                status TEXT NOT NULL CHECK (status IN ('draft', 'sending', 'done', 'cancelled')),
+                progress_message_id INTEGER,
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT
+            )""",
+            "CREATE INDEX broadcasts_sending ON broadcasts(id) WHERE status = 'sending'",
+            # One row per chat of a confirmed broadcast's audience. pending -> sending (written before the HTTP
+            # call) -> sent | failed | blocked; a row found 'sending' at the next start was in flight when the
+            # process stopped: it becomes failed ("interrupted") and is never sent again.
+            """CREATE TABLE broadcast_chats (
+                id INTEGER PRIMARY KEY,
+                broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'blocked')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                message_id INTEGER,
+                error TEXT NOT NULL DEFAULT '',
+                updated_at TEXT,
+                UNIQUE (broadcast_id, chat_id)
+            )""",
+            "CREATE INDEX broadcast_chats_status ON broadcast_chats(broadcast_id, status, id)",
+        ],
+    ),
 ]

@@ -10,10 +10,10 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage,
+from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage, SendPhoto,
                              TelegramMethod)
 from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
-                           InlineKeyboardMarkup, Message, MessageEntity, Update, User)
+                           InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
 
@@ -52,6 +52,14 @@ class RecordingSession(BaseSession):
             # A message keeps only an inline keyboard (a ForceReply is seen in ``calls``).
             markup = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
             return self._store(method.chat_id, next(self._ids), method.text, markup)
+        if isinstance(method, SendPhoto):  # a photo by file id (a broadcast's): kept with its caption
+            if method.chat_id in self.blocked:
+                raise TelegramForbiddenError(method=method, message="Forbidden: bot was blocked by the user")
+            if self.flood:
+                raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=self.flood.pop(0))
+            markup = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+            return self._store(method.chat_id, next(self._ids), None, markup, caption=method.caption,
+                               photo=str(method.photo))
         if isinstance(method, EditMessageText):
             current = self.messages.get(method.chat_id, {}).get(method.message_id)
             if current is None:
@@ -74,10 +82,12 @@ class RecordingSession(BaseSession):
             return BOT_USER
         return True
 
-    def _store(self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Message:
+    def _store(self, chat_id: int, message_id: int, text: str | None, markup: InlineKeyboardMarkup | None, *,
+               caption: str | None = None, photo: str | None = None) -> Message:
         chat = Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup", title=None if chat_id > 0 else "G")
+        photos = [PhotoSize(file_id=photo, file_unique_id=photo, width=800, height=600)] if photo else None
         message = Message(message_id=message_id, date=datetime.now(UTC), chat=chat, from_user=BOT_USER,
-                          text=text, reply_markup=markup)
+                          text=text, caption=caption, photo=photos, reply_markup=markup)
         self.messages.setdefault(chat_id, {})[message_id] = message
         return message
 
@@ -113,12 +123,27 @@ class Person:
         self.chat = (Chat(id=self.chat_id, type="private", first_name=name) if self.chat_id > 0
                      else Chat(id=self.chat_id, type="supergroup", title="Team"))
 
-    async def send(self, text: str, *, reply_to: Message | None = None) -> None:
-        entities = None
+    async def send(self, text: str, *, reply_to: Message | None = None,
+                   entities: list[MessageEntity] | None = None) -> None:
+        """A typed message; ``entities``: its formatting (bold, links...), as the user's app marks it."""
+        entities = list(entities or [])
         if text.startswith("/"):
-            entities = [MessageEntity(type="bot_command", offset=0, length=len(text.split()[0]))]
+            entities.insert(0, MessageEntity(type="bot_command", offset=0, length=len(text.split()[0])))
+        entities = entities or None
         message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
                           from_user=self.user, text=text, entities=entities, reply_to_message=reply_to)
+        await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
+
+    async def send_photo(self, file_id: str, caption: str = "", *, reply_to: Message | None = None) -> None:
+        """A photo (by file id, as Telegram gives it to the bot) with a caption; a caption starting with /command
+        is a command, as Telegram marks it."""
+        entities = None
+        if caption.startswith("/"):
+            entities = [MessageEntity(type="bot_command", offset=0, length=len(caption.split()[0]))]
+        message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
+                          from_user=self.user, caption=caption or None, caption_entities=entities,
+                          photo=[PhotoSize(file_id=file_id, file_unique_id=file_id, width=1280, height=960)],
+                          reply_to_message=reply_to)
         await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
 
     def screen(self) -> Message:

@@ -249,12 +249,37 @@ def not_allowed_to_rent(t: Texts) -> Keyboards:
     yield "a member who may not rent", keyboards.not_allowed_to_rent(t)
 
 
+BIG_COUNT = 1_234_567  # active chats of an audience, at their longest
+
+
+def broadcast_audience(t: Texts) -> Keyboards:
+    yield "broadcast audience", keyboards.broadcast_audience(t, 123456, dict.fromkeys(("all", "private", "groups"),
+                                                                                      BIG_COUNT))
+
+
+def broadcast_confirm(t: Texts) -> Keyboards:
+    for audience in ("all", "private", "groups"):
+        yield f"broadcast confirm {audience}", keyboards.broadcast_confirm(t, 123456, audience, BIG_COUNT)
+
+
+def broadcast_running(t: Texts) -> Keyboards:
+    yield "broadcast progress", keyboards.broadcast_running(t, 123456)
+
+
+def broadcast_link(t: Texts) -> Keyboards:
+    """The operator's own button: its label as long as /broadcast accepts, of wide characters."""
+    from bot.services.broadcasts import LABEL_MAX
+    for label in ("W" * LABEL_MAX, "😀" * (LABEL_MAX // 2), "Ш" * LABEL_MAX):
+        yield f"broadcast's URL button {label[0]}", keyboards.broadcast_link(label, "https://example.com")
+
+
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
                             not_allowed_to_rent, set_picker, set_confirm,
-                            with_support, transfer_confirm, invite, promo_prompt)}
+                            with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
+                            broadcast_confirm, broadcast_running, broadcast_link)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------
