@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SERVICES_TTL = 600.0
 OFFERS_TTL = 60.0
+# The quote lock (README): at a Rent tap the plan's price is the provider's as read at most this long ago.
+QUOTE_FRESH = 15.0
 SOLD_OUT_SECONDS = 600.0  # a plan that just sold out is marked so on plan lists for this long
 SOLD_OUT_MAX = 500  # bounded: the oldest marks go first
 # Shown first when our own rental counts do not decide the order yet.
@@ -174,9 +176,19 @@ class Catalogue:
             result[name] = [Service(sid, sname) for sid, sname in cached]
         return result
 
-    async def _offers_of(self, name: str, service: Service) -> list[Offer]:
+    async def current_offer(self, offer: Offer, max_age: float = QUOTE_FRESH) -> Offer | None:
+        """The plan as its provider sells it now (read at most ``max_age`` seconds ago), named as ``offer``;
+        None when the provider no longer lists it. A ProviderError when the provider cannot be asked."""
+        if offer.provider not in self.providers:
+            return None
+        fresh = await self._offers_of(offer.provider, Service(offer.service_id, offer.service_name), max_age)
+        found = next((o for o in fresh if o.id == offer.id), None)
+        return dataclasses.replace(found, service_name=offer.service_name) if found is not None else None
+
+    async def _offers_of(self, name: str, service: Service, max_age: float | None = None) -> list[Offer]:
         key = f"offers:{name}:{service.id}"
-        cached = await self.cache.get(key)
+        cached = (await self.cache.get(key) if max_age is None
+                  else await self.cache.get_fresh(key, OFFERS_TTL, max_age))
         if cached is None:
             offers = await self.providers[name].list_offers(service)
             await self.cache.put(key, [offer_to_dict(o) for o in offers], OFFERS_TTL)
