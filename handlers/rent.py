@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.services import choosing, localize
+from bot.services import choosing, delivery_record, localize
 from bot.services.catalogue import Catalogue, service_key
 from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, QuoteRose, StaleButton
 from bot.services.pricing import format_money
@@ -136,7 +136,10 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
         return
     if group:
         offers = choosing.in_group(offers, group) or offers
+    records = await catalogue.records.figures(service.name)
+    offers = delivery_record.rank(offers, records)
     shown = offers[:keyboards.OFFERS_SHOWN]
+    note = views.record_lines(t, shown, records, {n: p.title for n, p in providers.items()}) + note
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
     labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark,

@@ -77,6 +77,8 @@ class Catalogue:
         self.rentals = rentals
         self.markup_percent = markup_percent
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
+        from .delivery_record import DeliveryRecords  # a cycle at import time: it ranks PricedOffer
+        self.records = DeliveryRecords(cache.db)
 
     async def sold_out(self, offer: Offer) -> None:
         """A rent found no number for this plan: plan lists mark it for a while and are read afresh."""
@@ -143,6 +145,9 @@ class Catalogue:
             # ledger all take the rental's name from here.
             offers.extend(PricedOffer(dataclasses.replace(o, service_name=service.name), self.price(o))
                           for o in result)
+        hidden = await self.records.hidden()
+        if hidden:  # plans the operator hid are offered nowhere
+            offers = [p for p in offers if (p.offer.provider, service.name, p.offer.country) not in hidden]
         offers.sort(key=lambda p: (p.price, p.offer.duration_minutes or 0))
         return offers, failed
 

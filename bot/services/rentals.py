@@ -153,7 +153,7 @@ class RentalService:
             log.warning("quote check of %s %s: provider unreachable (%s); the shown price stands",
                         offer.provider, offer.id, err)
             return offer, price
-        if now is None:
+        if now is None or (offer.provider, offer.service_name, offer.country) in await self.catalogue.records.hidden():
             raise errors.NothingAvailable()
         now_price = self.catalogue.price(now)
         agreed = request.wishes.cap or price
