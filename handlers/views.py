@@ -62,7 +62,7 @@ def record_lines(t: Texts, shown: list[PricedOffer], records: dict, titles: dict
         figure = t("record-figure", share=round(100 * record.share), seconds=record.median_seconds or 0)
         lines.append(t("record-line", provider=titles.get(priced.offer.provider, priced.offer.provider),
                        figure=figure))
-    return ("\n" + "\n".join(lines)) if lines else ""
+    return ("\n" + "\n".join([*lines, t("record-ranked")])) if lines else ""
 
 
 def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> str:
