@@ -171,6 +171,38 @@ async def backup_command(message: Message, t: Texts, wallet: Wallet, settings: S
                            chats=made.chats, rows=made.ledger_rows))
 
 
+async def plans_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, catalogue: Catalogue,
+                        providers: dict[str, Provider]) -> None:
+    """Each provider's plans with their delivery record over the window, worst first; hidden ones marked."""
+    _require_admin(wallet, message.from_user.id)
+    hidden = await catalogue.records.hidden()
+    lines = [t("admin-plans-title")]
+    for name, provider in providers.items():
+        found = await catalogue.records.of_provider(name)
+        lines.append(t("admin-plans-provider", provider=provider.title))
+        for r in found[:30]:
+            lines.append(t("admin-plans-line", service=r.service, country=r.country or "—", rentals=r.rentals,
+                           share=round(100 * r.share), seconds=r.median_seconds or 0,
+                           hidden=Html(" 🙈") if (name, r.service, r.country) in hidden else ""))
+        if not found:
+            lines.append("—")
+    lines.append(t("admin-plans-hint"))
+    await message.answer("\n".join(lines)[:4000])
+
+
+async def hide_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, catalogue: Catalogue,
+                       providers: dict[str, Provider]) -> None:
+    """/hide provider;service;country (and /unhide): the plan is offered to nobody until shown again."""
+    _require_admin(wallet, message.from_user.id)
+    parts = [p.strip() for p in (command.args or "").split(";")]
+    if len(parts) != 3 or parts[0] not in providers or not parts[1]:
+        raise BadArguments(usage=Html(t("admin-hide-usage", example="/hide gotsms;Telegram;USA")))
+    hide = command.command == "hide"
+    await catalogue.records.set_hidden(parts[0], parts[1], parts[2], hide, message.from_user.id)
+    await message.answer(t("admin-plan-hidden" if hide else "admin-plan-shown", provider=parts[0],
+                           service=parts[1], country=parts[2] or "—"))
+
+
 def setup() -> Router:
     router = Router(name="admin")
     router.message.register(panel_command, Command("admin"))
@@ -180,6 +212,8 @@ def setup() -> Router:
     router.message.register(bid_command, Command("bid"))
     router.message.register(ledger_command, Command("ledger"))
     router.message.register(markup_command, Command("markup"))
+    router.message.register(plans_command, Command("plans"))
+    router.message.register(hide_command, Command("hide", "unhide"))
     router.message.register(refund_stars_command, Command("refund_stars"))
     router.message.register(backup_command, Command("backup"))
     return router

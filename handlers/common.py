@@ -23,7 +23,7 @@ from .i18n import Texts, pick_language
 
 log = logging.getLogger(__name__)
 
-MONEY_PARAMS = ("missing", "price", "balance", "amount", "low", "high")
+MONEY_PARAMS = ("missing", "price", "balance", "amount", "low", "high", "shown")
 
 
 class ChatContextMiddleware(BaseMiddleware):

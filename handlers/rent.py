@@ -9,9 +9,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.services import choosing, localize
+from bot.services import choosing, delivery_record, localize
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, StaleButton
+from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, QuoteRose, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from providers import BillingType, Provider
@@ -136,7 +136,10 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
         return
     if group:
         offers = choosing.in_group(offers, group) or offers
+    records = await catalogue.records.figures(service.name)
+    offers = delivery_record.rank(offers, records)
     shown = offers[:keyboards.OFFERS_SHOWN]
+    note = views.record_lines(t, shown, records, {n: p.title for n, p in providers.items()}) + note
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
     labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark,
@@ -291,6 +294,9 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
                            notice=t("plan-sold-out", plan=views.duration_text(t, offer.billing, offer.duration_label,
                                                                                offer.duration_minutes)))
         return
+    except QuoteRose as rose:
+        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, wishes))
+        return
     except NoNumberInArea:
         # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
         await show(callback, t("no-number-in-area", area=wishes.area),
@@ -300,6 +306,21 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
         await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
         return
     await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
+
+
+async def quote_rose_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider],
+                          rose: QuoteRose, wishes: choosing.Wishes):
+    """The quote lock: the plan costs more than the screen said (nothing charged, or charged and refunded): the old
+    and the new price, then the plan's confirm screen at the new price (its Rent button says it)."""
+    shown, price = format_money(rose.params["shown"]), format_money(rose.params["price"])
+    snap = rose.params.get("snap") or 0
+    if not snap:
+        return t("quote-rose-gone", shown=shown), keyboards.back_home(t)
+    # A cap below the new price no longer means anything: the new screen starts from the new price.
+    again = choosing.Wishes(area=wishes.area, carrier=wishes.carrier, renew=wishes.renew)
+    text, markup = await confirm_view(chat, t, rentals, providers, snap, 0, again)
+    head = t("quote-rose-refunded" if rose.params.get("refunded") else "quote-rose", shown=shown, price=price)
+    return head + "\n\n" + text, markup
 
 
 def setup() -> Router:

@@ -48,6 +48,23 @@ def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest:
     return t("offer-cheapest", label=label) if cheapest else label
 
 
+def record_lines(t: Texts, shown: list[PricedOffer], records: dict, titles: dict[str, str]) -> str:
+    """Each shown plan's delivery record (provider x service x country: on a plan list, one line a provider),
+    in the text above the plans: their labels are at a phone's width already. Nothing for a plan without
+    enough rentals (records holds only those)."""
+    lines, seen = [], set()
+    for priced in shown:
+        key = (priced.offer.provider, priced.offer.country)
+        record = records.get(key)
+        if record is None or key in seen:
+            continue
+        seen.add(key)
+        figure = t("record-figure", share=round(100 * record.share), seconds=record.median_seconds or 0)
+        lines.append(t("record-line", provider=titles.get(priced.offer.provider, priced.offer.provider),
+                       figure=figure))
+    return ("\n" + "\n".join([*lines, t("record-ranked")])) if lines else ""
+
+
 def time_left(t: Texts, until: datetime | None, now: datetime | None = None) -> str:
     if until is None:
         return "—"

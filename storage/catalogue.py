@@ -18,6 +18,14 @@ class CatalogueCache:
         )
         return json.loads(row["payload"]) if row else None
 
+    async def get_fresh(self, key: str, ttl: float, max_age: float) -> Any | None:
+        """The payload only if it was put (with ``ttl``) at most ``max_age`` seconds ago."""
+        row = await self.db.fetchone(
+            "SELECT payload FROM catalogue_cache WHERE key = ? AND expires_at > ?",
+            (key, time.time() + ttl - max_age),
+        )
+        return json.loads(row["payload"]) if row else None
+
     async def put(self, key: str, payload: Any, ttl: float) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(

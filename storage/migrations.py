@@ -381,4 +381,33 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX broadcast_chats_status ON broadcast_chats(broadcast_id, status, id)",
         ],
     ),
+    (
+        "delivery record: per plan per day outcomes (rentals, with a code, time-to-first-code histogram), which"
+        " rentals were counted, plans hidden by the operator",
+        [
+            """CREATE TABLE plan_outcomes (
+                provider TEXT NOT NULL,
+                service TEXT NOT NULL,
+                country TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                rentals INTEGER NOT NULL DEFAULT 0,
+                delivered INTEGER NOT NULL DEFAULT 0,
+                hist TEXT NOT NULL,
+                PRIMARY KEY (service, country, provider, day)
+            )""",
+            "CREATE INDEX plan_outcomes_provider ON plan_outcomes(provider, day)",
+            """CREATE TABLE outcome_marks (
+                rental_id INTEGER PRIMARY KEY,
+                delivered INTEGER NOT NULL
+            )""",
+            """CREATE TABLE hidden_plans (
+                provider TEXT NOT NULL,
+                service TEXT NOT NULL,
+                country TEXT NOT NULL,
+                hidden_by INTEGER NOT NULL,
+                hidden_at TEXT NOT NULL,
+                PRIMARY KEY (provider, service, country)
+            )""",
+        ],
+    ),
 ]

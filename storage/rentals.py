@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from .db import Database, first_row
+from . import outcomes
 from .models import RentalRecord, db_time
 
 OPEN_STATUSES = ("active", "pending")
@@ -32,9 +33,12 @@ class RentalRepo:
     @staticmethod
     async def update(conn: aiosqlite.Connection, rental_id: int, **fields) -> RentalRecord:
         sets = ", ".join(f"{name} = ?" for name in fields)
-        return RentalRecord.from_row(await first_row(
+        updated = RentalRecord.from_row(await first_row(
             conn, f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ? RETURNING *",
             (*[_db_value(v) for v in fields.values()], rental_id)))
+        if "status" in fields:
+            await outcomes.ended(conn, updated)  # the plan's delivery record, in the same transaction
+        return updated
 
     @staticmethod
     async def lock(conn: aiosqlite.Connection, rental_id: int) -> RentalRecord | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .db import Database
+from . import outcomes
 from .models import StoredSms, db_time, utcnow
 
 
@@ -25,6 +26,8 @@ class SmsRepo:
                 (provider, provider_message_id, rental_id, body, code, sender, db_time(received_at),
                  now, now if delivered else None),
             )
+            if cur.rowcount == 1 and code:
+                await outcomes.first_code(conn, rental_id, received_at)  # the plan's delivery record
             return cur.rowcount == 1
 
     async def store_orphan(self, *, provider: str, provider_message_id: str, provider_rental_id: str, body: str,

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SERVICES_TTL = 600.0
 OFFERS_TTL = 60.0
+# The quote lock (README): at a Rent tap the plan's price is the provider's as read at most this long ago.
+QUOTE_FRESH = 15.0
 SOLD_OUT_SECONDS = 600.0  # a plan that just sold out is marked so on plan lists for this long
 SOLD_OUT_MAX = 500  # bounded: the oldest marks go first
 # Shown first when our own rental counts do not decide the order yet.
@@ -75,6 +77,8 @@ class Catalogue:
         self.rentals = rentals
         self.markup_percent = markup_percent
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
+        from .delivery_record import DeliveryRecords  # a cycle at import time: it ranks PricedOffer
+        self.records = DeliveryRecords(cache.db)
 
     async def sold_out(self, offer: Offer) -> None:
         """A rent found no number for this plan: plan lists mark it for a while and are read afresh."""
@@ -141,6 +145,9 @@ class Catalogue:
             # ledger all take the rental's name from here.
             offers.extend(PricedOffer(dataclasses.replace(o, service_name=service.name), self.price(o))
                           for o in result)
+        hidden = await self.records.hidden()
+        if hidden:  # plans the operator hid are offered nowhere
+            offers = [p for p in offers if (p.offer.provider, service.name, p.offer.country) not in hidden]
         offers.sort(key=lambda p: (p.price, p.offer.duration_minutes or 0))
         return offers, failed
 
@@ -174,9 +181,19 @@ class Catalogue:
             result[name] = [Service(sid, sname) for sid, sname in cached]
         return result
 
-    async def _offers_of(self, name: str, service: Service) -> list[Offer]:
+    async def current_offer(self, offer: Offer, max_age: float = QUOTE_FRESH) -> Offer | None:
+        """The plan as its provider sells it now (read at most ``max_age`` seconds ago), named as ``offer``;
+        None when the provider no longer lists it. A ProviderError when the provider cannot be asked."""
+        if offer.provider not in self.providers:
+            return None
+        fresh = await self._offers_of(offer.provider, Service(offer.service_id, offer.service_name), max_age)
+        found = next((o for o in fresh if o.id == offer.id), None)
+        return dataclasses.replace(found, service_name=offer.service_name) if found is not None else None
+
+    async def _offers_of(self, name: str, service: Service, max_age: float | None = None) -> list[Offer]:
         key = f"offers:{name}:{service.id}"
-        cached = await self.cache.get(key)
+        cached = (await self.cache.get(key) if max_age is None
+                  else await self.cache.get_fresh(key, OFFERS_TTL, max_age))
         if cached is None:
             offers = await self.providers[name].list_offers(service)
             await self.cache.put(key, [offer_to_dict(o) for o in offers], OFFERS_TTL)

@@ -70,6 +70,13 @@ class RenewPriceChanged(UserFacingError):
     key = "error-renew-price-changed"
 
 
+class QuoteRose(UserFacingError):
+    """Renting: the plan costs more now than the confirm screen said; nothing was charged. ``snap`` names a
+    snapshot holding the plan at its new price (``new``), for a Rent button at that price."""
+
+    key = "error-quote-rose"
+
+
 class AutoRenewNeedsBalance(UserFacingError):
     key = "error-auto-renew-balance"
 

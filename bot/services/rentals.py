@@ -18,7 +18,7 @@ from storage.models import db_time, parse_ts, utcnow
 from . import errors
 from .budget import ProviderBudget
 from .cooldowns import Cooldowns
-from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+from .catalogue import QUOTE_FRESH, Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
 from .choosing import Wishes, rent_choice
 from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
@@ -66,6 +66,8 @@ class RentalService:
         self.budget = ProviderBudget()
         # Cents above a hold that providers charged and chats did not pay, per provider, since the start.
         self.absorbed: dict[str, int] = {}
+        # Rentals cancelled and refunded because the provider charged above the quote, per provider.
+        self.refused_above_quote: dict[str, int] = {}
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class RentalService:
         provider = self.providers.get(offer.provider)
         if provider is None:
             raise errors.ProviderUnavailable()
+        offer, price = await self._locked_quote(request, offer, price)
         choice, charge = rent_choice(request.wishes, offer, provider, price, self.catalogue.markup_percent)
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
         # A price the provider says only when it rents (a long-term number) is held like a cap, then settled.
@@ -138,21 +141,60 @@ class RentalService:
         rental = await self._charge_pending(request, offer, charge, key, choice, held=held)
         return await self._call_provider(rental, provider.rent(offer, choice))
 
-    async def renewal_quote(self, rental: RentalRecord) -> tuple[int, Decimal] | None:
+    async def _locked_quote(self, request: RentRequest, offer: Offer, price: int) -> tuple[Offer, int]:
+        """The quote lock, before anything is charged: the plan's current price (catalogue.QUOTE_FRESH) against
+        the most this tap agreed to pay (the price shown, or the user's cap). Higher: QuoteRose, with a new
+        snapshot holding the plan at its new price. Gone: NothingAvailable. The
+        provider not answering: the shown price stands (the rent call's own guards still hold: GetAText's
+        max_price, the reply's price checked in ``_call_provider``)."""
+        try:
+            now = await self.catalogue.current_offer(offer)
+        except ProviderError as err:
+            log.warning("quote check of %s %s: provider unreachable (%s); the shown price stands",
+                        offer.provider, offer.id, err)
+            return offer, price
+        if now is None or (offer.provider, offer.service_name, offer.country) in await self.catalogue.records.hidden():
+            raise errors.NothingAvailable()
+        now_price = self.catalogue.price(now)
+        agreed = request.wishes.cap or price
+        if now_price > agreed:
+            snap = await self.snapshot(request.chat_id, service_key(offer.service_name), offer.service_name, [now])
+            log.info("rent of %s %s: price rose from %d to %d since shown; asked again", offer.provider, offer.id,
+                     agreed, now_price)
+            raise errors.QuoteRose(shown=agreed, price=now_price, snap=snap)
+        # At or below the quote: the quote stands (what the chat agreed to, and the provider's price it holds
+        # the provider to), so a provider that charges above its own list cannot loop the chat through re-asks.
+        return offer, price
+
+    async def renewal_quote(self, rental: RentalRecord,
+                            max_age: float | None = None) -> tuple[int, Decimal] | None:
         """What renting this number again costs now, (chat's price, provider's price): the provider's current
         price for its plan (the plan's renewal price where it has one), with today's markup. None when the plan
-        is not on sale now."""
+        is not on sale now. ``max_age``: the provider's price read at most that long ago (the tap that charges
+        it); else the catalogue's cached list (a card shown)."""
         if rental.provider not in self.providers:
             return None
         service = await self.catalogue.service(service_key(rental.service_name))
         if service is None:
             return None
-        offers, _ = await self.catalogue.offers(service)
-        for priced in offers:
-            offer = priced.offer
+        if max_age is not None and rental.provider in service.ids:
+            try:
+                found = await self.catalogue.current_offer(
+                    Offer(provider=rental.provider, id=rental.offer_id, service_id=service.ids[rental.provider],
+                          service_name=service.name, price=Decimal(0), billing=rental.billing,
+                          duration_minutes=rental.duration_minutes, duration_label=rental.duration_label,
+                          country=rental.country), max_age)
+                priced = [PricedOffer(found, self.catalogue.price(found))] if found is not None else []
+            except ProviderError as err:
+                log.warning("renewal quote of rental %d: %s unreachable (%s)", rental.id, rental.provider, err)
+                priced, _ = await self.catalogue.offers(service)
+        else:
+            priced, _ = await self.catalogue.offers(service)
+        for entry in priced:
+            offer = entry.offer
             if offer.provider == rental.provider and offer.id == rental.offer_id:
                 if offer.renew_price is None:
-                    return priced.price, offer.price
+                    return entry.price, offer.price
                 return price_for_chat(offer.renew_price, self.catalogue.markup_percent), offer.renew_price
         return None
 
@@ -166,11 +208,13 @@ class RentalService:
         if (Capability.RENEW not in provider.capabilities_for(old.offer_id) or not old.provider_rental_id
                 or old.status == "pending"):
             raise errors.ActionUnavailable()
-        quote = await self.renewal_quote(old)
+        # The quote lock: today's price read afresh at the tap; above the button's, nothing is charged and the
+        # card comes back with the new price; at or below it, charged as it is now.
+        quote = await self.renewal_quote(old, QUOTE_FRESH)
         if quote is None:
             raise errors.NothingAvailable()
         price, cost = quote
-        if shown_price is not None and price != shown_price:
+        if shown_price is not None and price > shown_price:
             raise errors.RenewPriceChanged(price=price)
         if provider.renews_in_place(old.offer_id):
             return await self._renew_in_place(old, provider, user_id, price, nonce)
@@ -302,7 +346,66 @@ class RentalService:
             # here would hand out a number the provider may have rented for free.
             log.warning("rental %d: the provider call did not finish; kept pending for reconciliation", rental.id)
             raise
+        if self._above_quote(rental, result):
+            return await self._refuse_above_quote(rental, result)
         return await self.activate(rental.id, result)
+
+    async def _requote(self, rental: RentalRecord, cost: Decimal) -> int:
+        """A snapshot holding this rental's plan at the provider price ``cost``, for a Rent button at it; 0 when
+        there is none to offer (a hold, or the service no longer listed)."""
+        service = await self.catalogue.service(service_key(rental.service_name))
+        if rental.price_held is not None or service is None or rental.provider not in service.ids:
+            return 0
+        offer = Offer(provider=rental.provider, id=rental.offer_id, service_id=service.ids[rental.provider],
+                      service_name=rental.service_name, price=cost, billing=rental.billing,
+                      duration_minutes=rental.duration_minutes, duration_label=rental.duration_label,
+                      country=rental.country)
+        return await self.snapshot(rental.chat_id, service.key, rental.service_name, [offer])
+
+    def _above_quote(self, rental: RentalRecord, result: Rental) -> bool:
+        """The rent reply says the provider charged more than the quote: its price above the provider price the
+        chat was quoted, or (a hold) its price for the chat above the hold."""
+        if result.price is None or rental.status != "pending":
+            return False
+        if rental.price_held is not None:
+            return price_for_chat(result.price, self.catalogue.markup_percent) > rental.price_held
+        try:
+            return result.price > Decimal(rental.provider_cost)
+        except ArithmeticError:
+            return False
+
+    async def _refuse_above_quote(self, rental: RentalRecord, result: Rental) -> RentalRecord:
+        """The quote lock after the fact (README): a rental the provider charged above the quote for is cancelled
+        at once and the chat refunded in full, where cancelling gives the provider's price back; the chat is
+        then asked again at the new price (QuoteRose). Where it cannot be cancelled (or the cancel fails), the
+        rental stands at the quote and the operator absorbs the difference, logged and counted."""
+        provider = self.providers.get(rental.provider)
+        actual = price_for_chat(result.price, self.catalogue.markup_percent)
+        if provider is not None and provider.cancel_refunds(rental.offer_id) and result.id:
+            try:
+                await provider.cancel(result.id)
+            except ProviderError as err:
+                log.warning("rental %d: charged %s above the quote, and the cancel failed (%s)", rental.id,
+                            result.price, err)
+            else:
+                log.warning("rental %d: %s charged %s, above the quoted %s: cancelled and refunded", rental.id,
+                            rental.provider, result.price, rental.provider_cost)
+                async with self.db.transaction() as conn:
+                    await RentalRepo.update(conn, rental.id, provider_rental_id=result.id, phone=result.phone,
+                                            provider_cost=str(result.price))
+                await self._close_with_refund(rental.id, "cancelled", "charged above the quote")
+                self.refused_above_quote[rental.provider] = self.refused_above_quote.get(rental.provider, 0) + 1
+                raise errors.QuoteRose(shown=rental.price_charged, price=actual, refunded=True,
+                                       snap=await self._requote(rental, result.price))
+        activated = await self.activate(rental.id, result)
+        if rental.price_held is None:  # a hold's excess is counted where it settles (_settle_hold)
+            log.warning("rental %d: %s charged %s, above the quoted %s; the operator absorbs %d cents", rental.id,
+                        rental.provider, result.price, rental.provider_cost, actual - rental.price_charged)
+            self.absorbed[rental.provider] = (self.absorbed.get(rental.provider, 0)
+                                              + max(actual - rental.price_charged, 0))
+            async with self.db.transaction() as conn:
+                activated = await RentalRepo.update(conn, rental.id, provider_cost=str(result.price))
+        return activated
 
     async def _settle_after_server_error(self, rental: RentalRecord, err: perr.OutcomeUnknownError) -> RentalRecord:
         """The provider answered the renting call itself with a 5xx: it has finished with the request, so one

@@ -377,6 +377,10 @@ class FakeGetAText(FakeServer):
             raise Refused(400, message, "NO_BALANCE")
         self.balance -= amount
 
+    def raise_price(self, api_name: str, price: Decimal | str) -> None:
+        """Sandbox, the quote lock: list and charge the service's numbers at ``price`` from now on."""
+        self.services[api_name].price = Decimal(price)
+
     @property
     def last_rent_body(self) -> dict | None:
         """The JSON body of the last rent-a-number request (None before the first)."""

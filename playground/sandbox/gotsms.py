@@ -23,6 +23,10 @@ code field format is invalid.", "errors": {"area_code": [...]}}``. An area in
 ``{"success": false, "message": "No numbers available for the requested area code."}``.
 Nothing is charged on a refused rent. ``last_rent_body`` is the JSON body of the last
 POST /api/rents.
+
+Prices (sandbox, the quote lock): ``raise_price(plan_id, price)`` changes what a plan is listed and charged
+at; ``surcharge`` (0 by default) is added to what a new rent is charged above its plan's listed price, so the
+rent reply's ``price`` is above the listing (the document promises nothing else).
 """
 from __future__ import annotations
 
@@ -106,7 +110,13 @@ class FakeGotSms(FakeServer):
         self.messages: list[dict] = []  # oldest first
         self.empty_areas: set[str] = set(DEFAULT_EMPTY_AREAS)  # area codes with no numbers to rent
         self.last_rent_body: dict | None = None  # the JSON body of the last POST /api/rents (requests keeps queries)
+        self.surcharge = Decimal(0)  # charged on a new rent above its plan's listed price (see the docstring)
         self._seed()
+
+    def raise_price(self, plan_id: str, price: Decimal | str) -> None:
+        """List and charge the plan at ``price`` from now on (its renewal price too)."""
+        self.plans[plan_id]["price"] = Decimal(price)
+        self.plans[plan_id]["renew_price"] = Decimal(price)
 
     def _new_id(self) -> str:
         return f"9d3f8f6a-0000-4000-8000-{next(self._ids):012d}"
@@ -474,11 +484,12 @@ class FakeGotSms(FakeServer):
         if plan is None:
             raise Refused(422, "The selected plan id is invalid.", {"plan_id": ["The selected plan id is invalid."]})
         phone = self._phone(plan, data.get("area_code"))  # before the debit: a refused area charges nothing
-        self._debit(plan["price"])
+        charged = plan["price"] + self.surcharge
+        self._debit(charged)
         now = _now()
         rent = {
             "id": self._new_id(), "plan_id": plan["id"], "service_id": plan["service_id"],
-            "phone": phone, "price": plan["price"], "status": "active",
+            "phone": phone, "price": charged, "status": "active",
             "auto_renew": False, "active_from": now,
             "active_till": now + timedelta(minutes=plan["duration_in_minutes"]),
             "wake_from": None, "wake_till": None, "online_till": None, "sms_count": 0,

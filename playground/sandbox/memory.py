@@ -36,6 +36,7 @@ class MemoryProvider(Provider):
         self.fail_rent: Exception | None = None  # raised by the next rent()
         self.rent_delay = 0.0
         self.rent_calls = 0
+        self.surcharge = Decimal(0)  # charged on a rent above the listed price (the rent reply says so)
         self.balance = Decimal("100")
         self.closed = False
         self._ids = itertools.count(1)
@@ -64,17 +65,22 @@ class MemoryProvider(Provider):
         if self.fail_rent is not None:
             failure, self.fail_rent = self.fail_rent, None
             raise failure
-        if choice is not None and choice.max_price is not None and offer.price > choice.max_price:
+        charged = offer.price + self.surcharge
+        if choice is not None and choice.max_price is not None and charged > choice.max_price:
             raise errors.NothingAvailableError("no number at or below the price cap", provider=self.name)
         rental_id = str(next(self._ids))
-        self.balance -= offer.price
+        self.balance -= charged
         now = datetime.now(UTC)
         area = (choice.area_code or "").strip() if choice is not None else ""
         rental = Rental(self.name, rental_id, f"+1{area or '555'}000{int(rental_id):04d}", offer.service_name,
-                        RentalStatus.ACTIVE, offer.price, now, now + timedelta(minutes=offer.duration_minutes or 20),
+                        RentalStatus.ACTIVE, charged, now, now + timedelta(minutes=offer.duration_minutes or 20),
                         plan_id=offer.id)
         self.rentals[rental_id] = rental
         return rental
+
+    def raise_price(self, service_id: str, price: Decimal | str) -> None:
+        """List and charge the service's plans at ``price`` (a day; a month ten times it) from now on."""
+        self.prices[service_id] = Decimal(price)
 
     async def get_rental(self, rental_id: str) -> Rental:
         if rental_id not in self.rentals:
@@ -103,8 +109,10 @@ class MemoryProvider(Provider):
     async def renew(self, rental_id: str) -> Rental:
         old = await self.get_rental(rental_id)
         new_id = str(next(self._ids))
+        service_id, _, length = (old.plan_id or "").partition("-")
+        price = self.prices.get(service_id, old.price) * (10 if length == "month" else 1)  # today's price
         self.rentals[new_id] = Rental(self.name, new_id, old.phone, old.service_name, RentalStatus.ACTIVE,
-                                      old.price, datetime.now(UTC), datetime.now(UTC) + timedelta(days=1))
+                                      price, datetime.now(UTC), datetime.now(UTC) + timedelta(days=1))
         return self.rentals[new_id]
 
     async def set_auto_renew(self, rental_id: str, enabled: bool) -> bool:
