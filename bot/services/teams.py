@@ -29,6 +29,7 @@ from . import errors
 from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
 from .choosing import Wishes
 from .localize import _zone
+from .pricing import format_money
 from .rentals import RentalService, RentRequest
 
 PERIODS = ("day", "week")
@@ -86,7 +87,8 @@ class MemberBudget:
         if self.limit:
             spent = await member_spent(conn, chat_id, user_id, self.since)
             if spent + price > self.limit:
-                raise OverLimit(limit=self.limit, spent=spent, left=max(0, self.limit - spent),
+                raise OverLimit(limit=format_money(self.limit), spent=format_money(spent),
+                                left=format_money(max(0, self.limit - spent)),
                                 period=errors.TextKey(PERIOD_KEYS[self.period]))
 
 
