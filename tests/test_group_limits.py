@@ -231,7 +231,7 @@ async def test_the_cap_on_open_numbers_even_for_taps_at_once(app, team, provider
     second = max_.screen()
     answers = await asyncio.gather(max_.press("Rent for", first), max_.press("Rent for", second))
     assert provider.rent_calls == 1 and await balance(app) == 890
-    assert any(a.text and "at most 1 open numbers" in a.text for a in answers)
+    assert any(a.text and "Open numbers per member here: at most 1" in a.text for a in answers)
     # Admins are not bounded; a number ended frees a place.
     await to_confirm(ann)
     await ann.press("Rent for")
