@@ -36,6 +36,7 @@ from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.service_sets import ServiceSets
 from .services.switches import PlanSwitches
+from .services.teams import Teams
 from .services.transfers import Limits, Transfers
 from .services.auctions import AuctionDesk
 from .services.broadcasts import Broadcasts
@@ -86,6 +87,7 @@ class App:
     switches: PlanSwitches = field(init=False)
     sets: ServiceSets = field(init=False)
     bans: BanRepo = field(init=False)
+    teams: Teams = field(init=False)
     transfers: Transfers = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
@@ -111,6 +113,7 @@ class App:
         self.switches = PlanSwitches(self.rentals)
         self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
         self.bans = BanRepo(self.db)
+        self.teams = Teams(self.db, self.rentals, self.catalogue, self.settings.team_request_minutes)
         self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
@@ -166,7 +169,7 @@ class App:
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
-            "bans": self.bans, "transfers": self.transfers,
+            "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
             "referrals": self.referrals, "promos": self.promos,
         }
 

@@ -67,6 +67,8 @@ class Background:
         self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
+        self.bot = bot
+        self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
             self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,
                                    id="cryptopay")
@@ -81,6 +83,15 @@ class Background:
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
         self._broadcasts: asyncio.Task | None = None
+
+    async def expire_requests(self) -> int:
+        """Members' requests no admin decided in time: expired (nothing was charged), their messages say so."""
+        from handlers.teams import mark_expired  # the message is the handlers' to word
+
+        expired = await self.app.teams.expire_due()
+        for found in expired:
+            await mark_expired(self.bot, self.app.chats, found)
+        return len(expired)
 
     def _http_server(self, telegram: TelegramUpdates | None) -> WebhookServer:
         """One server for everything that comes in: Telegram's updates (webhook mode), GetAText's codes (when its

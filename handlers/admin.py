@@ -19,13 +19,15 @@ from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
 from bot.settings import Settings
 from providers import Provider, ProviderError
-from storage import ChatRepo, Database, JobState, LedgerRepo, backup
+from bot.services.teams import Teams
+from storage import Chat, ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
 from .callbacks import AuctionsCb, BidCb, PanelCb, nonce
 from .common import show
 from .i18n import Html, Texts
+from .teams import group_ledger
 
 PERIODS = (1, 7, 30)
 
@@ -113,8 +115,11 @@ async def place_bid(callback: CallbackQuery, callback_data: BidCb, t: Texts, wal
                            bid=f"${result.new_current_bid}"), None)
 
 
-async def ledger_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
-                         ledger_repo: LedgerRepo) -> None:
+async def ledger_command(message: Message, command: CommandObject, chat: Chat, t: Texts, wallet: Wallet,
+                         chats: ChatRepo, ledger_repo: LedgerRepo, db: Database, teams: Teams) -> None:
+    if chat.is_group and not command.args:  # a group's own: for its members to read, who spent and who approved
+        await group_ledger(message, chat, t, ledger_repo, db, teams)
+        return
     _require_admin(wallet, message.from_user.id)
     if not command.args or not CHAT_ID.fullmatch(command.args.strip()):
         raise BadArguments(usage=Html(t("admin-ledger-usage")))

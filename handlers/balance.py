@@ -12,24 +12,33 @@ from bot.services.errors import BadArguments, NotAllowed
 from bot.services.pricing import format_money
 from bot.services.wallet import Wallet
 from providers.models import to_minor_units
-from storage import Chat, LedgerRepo
+from bot.services.teams import Teams
+from storage import Chat, Database, LedgerRepo
 
 from . import keyboards, views
 from .callbacks import MenuCb, Screen
 from .common import show
 from .i18n import Html, Texts
+from .teams import ledger_lines, member_lines, who_spent
 
 # ASCII digits only: int() and \d also take '٥' and '５', which an operator did not mean to type.
 AMOUNT = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")
 CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 
 
-async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
+async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo,
+                         db: Database, teams: Teams) -> None:
     entries = await ledger_repo.recent(chat.id, limit=8)
-    lines = [t("balance-title", balance=format_money(chat.balance)), ""]
+    lines = [t("balance-title", balance=format_money(chat.balance))]
+    if chat.is_group and event.from_user is not None:  # the member's own spending, and what is left of a limit
+        lines += await member_lines(t, chat, event.from_user.id, teams)
+    lines.append("")
     if entries:
         lines.append(t("balance-recent"))
-        lines.extend(views.ledger_line(t, e) for e in entries)
+        if chat.is_group:  # who rented, who approved
+            lines.extend(ledger_lines(t, entries, await who_spent(db, teams, entries)))
+        else:
+            lines.extend(views.ledger_line(t, e) for e in entries)
     else:
         lines.append(t("balance-empty-ledger"))
     lines += ["", t("balance-how-topup")]
@@ -38,12 +47,14 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
     await show(event, "\n".join(lines), keyboards.balance(t, private=not chat.is_group))
 
 
-async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
-    await balance_screen(message, chat, t, ledger_repo)
+async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
+                          teams: Teams) -> None:
+    await balance_screen(message, chat, t, ledger_repo, db, teams)
 
 
-async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo) -> None:
-    await balance_screen(callback, chat, t, ledger_repo)
+async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
+                         teams: Teams) -> None:
+    await balance_screen(callback, chat, t, ledger_repo, db, teams)
 
 
 def parse_adjustment(args: str | None) -> tuple[int, int, str]:

@@ -270,3 +270,37 @@ class BroadcastCb(CallbackData, prefix="bc"):
     id: RowId
     act: BroadcastAct
     to: Annotated[str, Field(pattern=r"^(|all|private|groups)$")] = ""
+
+
+class RequestCb(CallbackData, prefix="rq"):
+    """A member asks the group's admins for this plan (the confirm screen's wishes with it): posts the request."""
+
+    snap: RowId
+    i: Index
+    n: str
+    a: AreaCode = ""
+    c: CarrierIndex = 0
+    x: Cap = 0
+    r: bool = False
+
+
+class DecideCb(CallbackData, prefix="rd"):
+    """An admin approves (at the price ``p`` the button showed; 0: the request's own) or declines a request."""
+
+    id: RowId
+    ok: bool
+    p: Cap = 0
+
+
+class TeamSetting(enum.StrEnum):
+    LIMIT = "lim"  # minor units a member may spend per period; 0: none
+    PERIOD = "per"  # 0: a day, 1: a week
+    CAP = "cap"  # open numbers per member; 0: none
+    TOP_UP = "top"  # 1: members top the group up
+
+
+class TeamCb(CallbackData, prefix="gs"):
+    """Group settings: one of them set to ``v`` (one of the values the screen offers; others are refused)."""
+
+    f: TeamSetting
+    v: Annotated[int, Field(ge=0, le=10**7)]

@@ -11,9 +11,11 @@ from bot.services.pricing import format_money
 from providers import Capability, Choice
 
 from . import phones
-from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, FavouriteCb, MenuCb, NumbersCb, OfferCb,
-                        RentCb, Screen, ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
+from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
+                        FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
+                        ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
+from .callbacks import GroupRentCb
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -156,10 +158,14 @@ def _wished(cls, snap: int, index: int, wishes: Wishes, **changes):
 
 
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
-            choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False) -> InlineKeyboardMarkup:
-    """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data."""
+            choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False,
+            ask: bool = False) -> InlineKeyboardMarkup:
+    """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data.
+    ``ask``: a group whose members rent within bounds or not at all: "Request this number" for the admins too."""
     label = t("confirm-rent-cap", price=price) if wishes.cap or upto else t("confirm-rent", price=price)
-    rent = _wished(RentCb, snapshot_id, index, wishes, n=nonce())
+    once = nonce()
+    rent = _wished(RentCb, snapshot_id, index, wishes, n=once)
+    request = [_button(t("btn-request"), _wished(RequestCb, snapshot_id, index, wishes, n=once))] if ask else []
     wish_buttons = [_button(t(key), _wished(WishCb, snapshot_id, index, wishes, w=wish))
                     for choice, wish, key in ((Choice.AREA_CODE, Wish.AREA, "btn-area"),
                                               (Choice.CARRIER, Wish.CARRIER, "btn-carrier"),
@@ -167,7 +173,7 @@ def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str
     # A toggle, no screen of its own; alone in its row ("🔁 Автопродление: выкл." is wider than half a phone).
     renew = [_button(t("btn-auto-off" if wishes.renew else "btn-auto-on"),
                      _wished(OfferCb, snapshot_id, index, wishes, r=not wishes.renew))] if Choice.AUTO_RENEW in choices else []
-    return _markup([_button(label, rent)], *_grid(wish_buttons, 2), renew,
+    return _markup([_button(label, rent)], request, *_grid(wish_buttons, 2), renew,
                    [_button(t("back"), ServiceCb(key=service_key))])
 
 
@@ -333,3 +339,35 @@ def broadcast_confirm(t: Texts, broadcast_id: int, audience: str, count: int) ->
 def broadcast_running(t: Texts, broadcast_id: int) -> InlineKeyboardMarkup:
     """Under the progress message while it sends."""
     return _markup([_button(t("btn-broadcast-stop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.STOP))])
+
+
+def request_decision(t: Texts, request_id: int, price: str, agreed: int = 0) -> InlineKeyboardMarkup:
+    """Under a member's request: Approve (at the price shown; ``agreed`` when it was asked again) or Decline."""
+    return _markup([_button(t("btn-approve", price=price), DecideCb(id=request_id, ok=True, p=agreed))],
+                   [_button(t("btn-decline"), DecideCb(id=request_id, ok=False))])
+
+
+LIMIT_STEPS = (0, 100, 200, 500, 1000, 2000, 5000, 10000)  # a member's limit per period, minor units; 0: none
+CAP_STEPS = (0, 1, 2, 3, 5, 10)  # open numbers per member; 0: none
+
+
+def _next(steps: tuple[int, ...], value: int) -> int:
+    later = [step for step in steps if step > value]
+    return later[0] if later else steps[0]
+
+
+def group_settings(t: Texts, *, members_rent: bool, limit: int, week: bool, cap: int,
+                   members_top_up: bool) -> list[list[InlineKeyboardButton]]:
+    """The group rows of Settings: who rents, each member's limit (a tap: the next amount) and its period, the
+    cap on open numbers, whether members top up. Each label says the setting now; a tap moves it on."""
+    top_up = [_button(t("btn-top-up-members-yes" if members_top_up else "btn-top-up-members-no"),
+                      TeamCb(f=TeamSetting.TOP_UP, v=int(not members_top_up)))]
+    if not members_rent:
+        return [[_button(t("btn-members-can-rent"), GroupRentCb(all=True))], top_up]
+    limit_label = t("btn-limit", limit=format_money(limit)) if limit else t("btn-limit-none")
+    cap_label = t("btn-member-cap", cap=cap) if cap else t("btn-member-cap-none")
+    return [[_button(t("btn-only-admins-rent"), GroupRentCb(all=False))],
+            [_button(limit_label, TeamCb(f=TeamSetting.LIMIT, v=_next(LIMIT_STEPS, limit)))],
+            [_button(t("btn-per-week" if week else "btn-per-day"), TeamCb(f=TeamSetting.PERIOD, v=int(not week)))],
+            [_button(cap_label, TeamCb(f=TeamSetting.CAP, v=_next(CAP_STEPS, cap)))],
+            top_up]

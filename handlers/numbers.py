@@ -112,7 +112,9 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         await ensure_not_banned(bans, chat.id, callback.from_user.id)
     if action in SPENDING:
         try:
-            await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+            # Cancelling, finishing, auto-renew off spend nothing more: a member within a limit may (no budget).
+            await ensure_can_spend(bot, admins, chat, callback.from_user.id,
+                                   budgeted=action in (CardAction.CANCEL, CardAction.FINISH, CardAction.AUTO_OFF))
         except OnlyAdmins:
             # The reason that fits the button: renting again spends; the others manage the group's number.
             raise (OnlyAdmins() if action in (CardAction.RENEW, CardAction.SWITCH) else OnlyAdminsManage()) from None

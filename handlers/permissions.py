@@ -13,6 +13,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import ChatMember
 
 from bot.services.errors import UserFacingError
+from bot.services.teams import BoundedMembersRentOnly, MemberBudget
 from storage import Chat
 
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
@@ -29,6 +30,10 @@ class OnlyAdminsManage(UserFacingError):
     """Not a spend but the group's number: cancelling, finishing, auto-renew are the admins' too."""
 
     key = "error-only-admins-manage"
+
+
+class OnlyAdminsTopUp(UserFacingError):
+    key = "error-only-admins-top-up"
 
 
 class OnlyMembers(UserFacingError):
@@ -93,11 +98,27 @@ async def may_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> b
     return chat.members_can_rent or member.status in ADMIN_STATUSES
 
 
-async def ensure_can_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> None:
+async def ensure_can_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int, *,
+                           budgeted: bool = False) -> MemberBudget | None:
+    """Raises unless this user may spend the chat's balance now. A member within a limit or a cap gets the
+    budget the charging transaction checks (``RentRequest.budget``); a caller that cannot check one
+    (``budgeted`` False: renewals, plan switches, sets) refuses such a member: they rent single numbers, or ask."""
     if not chat.is_group:
-        return
+        return None
     member = await admins.member(bot, chat.id, user_id, fresh=True)
     if member is None or not is_member(member):
         raise OnlyMembers() if chat.members_can_rent else OnlyAdmins()
-    if not chat.members_can_rent and member.status not in ADMIN_STATUSES:
+    if member.status in ADMIN_STATUSES:
+        return None
+    if not chat.members_can_rent:
         raise OnlyAdmins()
+    budget = MemberBudget.of(chat)
+    if budget is not None and not budgeted:
+        raise BoundedMembersRentOnly()
+    return budget
+
+
+async def ensure_can_top_up(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> None:
+    """In a group whose admins turned members' top-ups off, only admins top it up."""
+    if chat.is_group and not chat.members_top_up and not await admins.is_admin(bot, chat.id, user_id):
+        raise OnlyAdminsTopUp()

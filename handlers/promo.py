@@ -47,7 +47,7 @@ class AwaitingPromo(Filter):
 async def redeem(message: Message, bot: Bot, chat: Chat, t: Texts, promos: Promos, admins: AdminCache,
                  code: str) -> None:
     """In a group only those who may spend its balance redeem into it (the group's one use of the code)."""
-    await ensure_can_spend(bot, admins, chat, message.from_user.id)
+    await ensure_can_spend(bot, admins, chat, message.from_user.id, budgeted=True)  # adds, spends nothing
     result = await promos.redeem(chat.id, message.from_user.id, code)
     await message.answer(t("promo-redeemed", code=result.promo.code, amount=format_money(result.entry.amount),
                            balance=format_money(result.entry.balance_after)))

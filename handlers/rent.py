@@ -20,7 +20,7 @@ from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
 from . import keyboards, views
-from .callbacks import CountriesCb, CountryCb, FavouriteCb, OfferCb, RentCb, ServiceCb, ServicesCb, WishCb
+from .callbacks import CountriesCb, CountryCb, FavouriteCb, OfferCb, RentCb, RequestCb, ServiceCb, ServicesCb, WishCb
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
@@ -32,11 +32,10 @@ QUERY_MAX = 20
 async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
                           favourites: FavouriteRepo, page: int, query: str = "", admins: AdminCache | None = None,
                           bot: Bot | None = None) -> None:
-    if admins is not None and bot is not None and event.from_user is not None \
-            and not await may_spend(bot, admins, chat, event.from_user.id):
-        # Told at the first step, not after a walk through plans to the last tap.
-        await show(event, t("rent-not-yours", title=chat.title), keyboards.not_allowed_to_rent(t))
-        return
+    # Told at the first step, not after a walk through plans to the last tap; they may still pick one to request.
+    refused = (admins is not None and bot is not None and event.from_user is not None
+               and not await may_spend(bot, admins, chat, event.from_user.id))
+    told = t("rent-not-yours", title=chat.title) + "\n\n" if refused else ""
     query = query.strip()[:QUERY_MAX]
     found = await catalogue.services(query)
     starred = await favourites.keys(chat.id)
@@ -51,7 +50,7 @@ async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, 
     items = [(s.key, ("★ " if s.key in starred else "") + s.name) for s in found[page * per:(page + 1) * per]]
     title = (t("services-search", query=query, page=page + 1, pages=pages) if query
              else t("services-title", page=page + 1, pages=pages))
-    await show(event, title, keyboards.services(t, items, page, pages, query))
+    await show(event, told + title, keyboards.services(t, items, page, pages, query))
 
 
 async def rent_command(message: Message, command: CommandObject, bot: Bot, chat: Chat, t: Texts,
@@ -223,7 +222,7 @@ async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, 
                        service.key)
 
 
-def _wishes(data: OfferCb | RentCb | WishCb) -> choosing.Wishes:
+def _wishes(data: OfferCb | RentCb | WishCb | RequestCb) -> choosing.Wishes:
     return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
@@ -258,18 +257,20 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
     text += "\n\n" + t(rule)
     if offer.price_upto:  # the provider says its price only when it rents: a hold, settled then
         text += "\n" + t("rule-price-upto", price=format_money(price))
+    # A group whose members rent within bounds, or not at all: anyone may ask its admins for this one.
+    ask = chat.is_group and (not chat.members_can_rent or chat.members_bounded)
     return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.choices_for(offer), wishes,
-                                   upto=offer.price_upto)
+                                   upto=offer.price_upto, ask=ask)
 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
                       providers: dict[str, Provider], screens: Screens, catalogue: Catalogue,
                       favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
-    await ensure_can_spend(bot, admins, chat, callback.from_user.id)
+    budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
     wishes = _wishes(callback_data)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
-                          callback_data.i, callback_data.n, wishes)
+                          callback_data.i, callback_data.n, wishes, budget=budget)
     try:
         rental = await rentals.rent(request)
     except AlreadyRequested as pressed:

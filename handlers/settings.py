@@ -10,7 +10,12 @@ from bot.services.errors import NotAllowed
 from bot.services.localize import valid_zone, zone_label, zone_offset
 from storage import Chat, ChatRepo
 
-from .callbacks import GroupRentCb, LangCb, MenuCb, Screen, TimeZoneCb, TimeZonesCb
+from bot.services.pricing import format_money
+from bot.services.teams import PERIOD_KEYS
+from bot.settings import Settings
+
+from . import keyboards
+from .callbacks import GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb
 from .common import show
 from .i18n import Texts, available_languages
 from .permissions import AdminCache
@@ -23,18 +28,34 @@ COMMON_ZONES = ("America/Los_Angeles", "America/New_York", "America/Sao_Paulo", 
                 "Asia/Kolkata", "Asia/Novosibirsk", "Asia/Shanghai", "Asia/Tokyo", "Asia/Vladivostok")
 
 
-def settings_view(t: Texts, chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
+def team_lines(t: Texts, chat: Chat, request_minutes: int) -> str:
+    """Who may rent with the group's balance and how much, said in full on the settings screen."""
+    if not chat.members_can_rent:
+        who = t("settings-who-admins")
+    elif chat.member_limit:
+        who = t("settings-who-limited", limit=format_money(chat.member_limit),
+                period=t(PERIOD_KEYS[chat.limit_period]))
+    else:
+        who = t("settings-who-all")
+    lines = [t("settings-group-rent", who=who)]
+    if chat.members_can_rent:
+        lines.append(t("settings-cap", cap=chat.member_cap) if chat.member_cap else t("settings-cap-none"))
+    lines.append(t("settings-top-up-yes" if chat.members_top_up else "settings-top-up-no"))
+    lines.append(t("settings-requests", minutes=request_minutes))
+    return "\n".join(lines)
+
+
+def settings_view(t: Texts, chat: Chat, request_minutes: int = 60) -> tuple[str, InlineKeyboardMarkup]:
     text = t("settings-title", language=LANGUAGE_NAMES.get(chat.language, chat.language))
     text += "\n" + t("settings-time-zone", zone=zone_label(chat.time_zone, t.language))
     rows = [[InlineKeyboardButton(text=t("btn-lang", name=LANGUAGE_NAMES.get(code, code)),
                                   callback_data=LangCb(code=code).pack()) for code in available_languages()],
             [InlineKeyboardButton(text=t("btn-time-zone"), callback_data=TimeZonesCb().pack())]]
     if chat.is_group:
-        who = t("settings-who-all") if chat.members_can_rent else t("settings-who-admins")
-        text += "\n" + t("settings-group-rent", who=who)
-        key = "btn-only-admins-rent" if chat.members_can_rent else "btn-members-can-rent"
-        rows.append([InlineKeyboardButton(text=t(key),
-                                          callback_data=GroupRentCb(all=not chat.members_can_rent).pack())])
+        text += "\n" + team_lines(t, chat, request_minutes)
+        rows += keyboards.group_settings(t, members_rent=chat.members_can_rent, limit=chat.member_limit,
+                                         week=chat.limit_period == "week", cap=chat.member_cap,
+                                         members_top_up=chat.members_top_up)
     rows.append([InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -57,22 +78,22 @@ async def _require_group_admin(bot: Bot, admins: AdminCache, chat: Chat, user_id
         raise NotAllowed()
 
 
-async def settings_command(message: Message, chat: Chat, t: Texts) -> None:
-    await show(message, *settings_view(t, chat))
+async def settings_command(message: Message, chat: Chat, t: Texts, settings: Settings) -> None:
+    await show(message, *settings_view(t, chat, settings.team_request_minutes))
 
 
-async def settings_button(callback: CallbackQuery, chat: Chat, t: Texts) -> None:
-    await show(callback, *settings_view(t, chat))
+async def settings_button(callback: CallbackQuery, chat: Chat, t: Texts, settings: Settings) -> None:
+    await show(callback, *settings_view(t, chat, settings.team_request_minutes))
 
 
 async def set_language(callback: CallbackQuery, callback_data: LangCb, bot: Bot, chat: Chat, chats: ChatRepo,
-                       admins: AdminCache) -> None:
+                       admins: AdminCache, settings: Settings) -> None:
     if callback_data.code not in available_languages():
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
     await chats.set_language(chat.id, callback_data.code)
     chat = await chats.get(chat.id)
-    await show(callback, *settings_view(Texts(chat.language, chat.time_zone), chat))
+    await show(callback, *settings_view(Texts(chat.language, chat.time_zone), chat, settings.team_request_minutes))
 
 
 async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, admins: AdminCache) -> None:
@@ -81,7 +102,7 @@ async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Tex
 
 
 async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, callback_answer: CallbackAnswer,
-                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache) -> None:
+                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
     if not valid_zone(callback_data.zone):
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
@@ -89,16 +110,34 @@ async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, call
     chat = await chats.get(chat.id)
     t = Texts(chat.language, chat.time_zone)
     callback_answer.text = t("time-zone-set", zone=zone_label(chat.time_zone, t.language))
-    await show(callback, *settings_view(t, chat))
+    await show(callback, *settings_view(t, chat, settings.team_request_minutes))
 
 
 async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bot: Bot, chat: Chat, t: Texts,
-                         chats: ChatRepo, admins: AdminCache) -> None:
+                         chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
     if not chat.is_group:
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
     await chats.set_members_can_rent(chat.id, callback_data.all)
-    await show(callback, *settings_view(t, await chats.get(chat.id)))
+    await show(callback, *settings_view(t, await chats.get(chat.id), settings.team_request_minutes))
+
+
+TEAM_VALUES = {TeamSetting.LIMIT: keyboards.LIMIT_STEPS, TeamSetting.CAP: keyboards.CAP_STEPS,
+               TeamSetting.PERIOD: (0, 1), TeamSetting.TOP_UP: (0, 1)}
+
+
+async def set_team(callback: CallbackQuery, callback_data: TeamCb, bot: Bot, chat: Chat, t: Texts,
+                   chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
+    """A group setting moved on by an admin: only the values the screen offers are taken."""
+    if not chat.is_group or callback_data.v not in TEAM_VALUES[callback_data.f]:
+        raise NotAllowed()
+    await _require_group_admin(bot, admins, chat, callback.from_user.id)
+    value = callback_data.v
+    field = {TeamSetting.LIMIT: ("member_limit", value), TeamSetting.CAP: ("member_cap", value),
+             TeamSetting.PERIOD: ("limit_period", "week" if value else "day"),
+             TeamSetting.TOP_UP: ("members_top_up", bool(value))}[callback_data.f]
+    await chats.set_team(chat.id, **dict([field]))
+    await show(callback, *settings_view(t, await chats.get(chat.id), settings.team_request_minutes))
 
 
 def setup() -> Router:
@@ -107,6 +146,7 @@ def setup() -> Router:
     router.callback_query.register(settings_button, MenuCb.filter(F.to == Screen.SETTINGS))
     router.callback_query.register(set_language, LangCb.filter())
     router.callback_query.register(set_group_rent, GroupRentCb.filter())
+    router.callback_query.register(set_team, TeamCb.filter())
     router.callback_query.register(time_zone_picker, TimeZonesCb.filter())
     router.callback_query.register(set_time_zone, TimeZoneCb.filter())
     return router

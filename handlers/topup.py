@@ -13,16 +13,18 @@ from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
 from bot.services.topups import TopUpPayload, TopUps
-from storage import Chat
+from storage import Chat, ChatRepo
 
 from . import views
 from .callbacks import CardTopUpCb, CryptoTopUpCb, MenuCb, Screen, TopUpCb
 from .common import show
 from .i18n import Texts, pick_language
+from .permissions import AdminCache, ensure_can_top_up
 
 
-async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps, cards: CardTopUps,
-                       crypto: CryptoTopUps) -> None:
+async def topup_screen(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, topups: TopUps, cards: CardTopUps,
+                       crypto: CryptoTopUps, admins: AdminCache) -> None:
+    await ensure_can_top_up(bot, admins, chat, callback.from_user.id)
     rows = [[InlineKeyboardButton(text=t("topup-button", stars=stars, amount=format_money(topups.credit_for(stars))),
                                   callback_data=TopUpCb(stars=stars).pack())] for stars in topups.amounts]
     if cards.enabled:
@@ -35,7 +37,8 @@ async def topup_screen(callback: CallbackQuery, t: Texts, topups: TopUps, cards:
 
 
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot, chat: Chat, t: Texts,
-                       topups: TopUps) -> None:
+                       topups: TopUps, admins: AdminCache) -> None:
+    await ensure_can_top_up(bot, admins, chat, callback.from_user.id)
     stars = callback_data.stars
     if stars not in topups.amounts:
         raise StaleButton()
@@ -60,7 +63,8 @@ async def card_screen(callback: CallbackQuery, t: Texts, cards: CardTopUps) -> N
 
 
 async def card_invoice(callback: CallbackQuery, callback_data: CardTopUpCb, bot: Bot, chat: Chat, t: Texts,
-                       cards: CardTopUps) -> None:
+                       cards: CardTopUps, admins: AdminCache) -> None:
+    await ensure_can_top_up(bot, admins, chat, callback.from_user.id)
     amount = callback_data.amount
     if amount == 0:
         await card_screen(callback, t, cards)
@@ -89,10 +93,11 @@ async def crypto_screen(callback: CallbackQuery, t: Texts, crypto: CryptoTopUps)
                InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-async def crypto_invoice(callback: CallbackQuery, callback_data: CryptoTopUpCb, chat: Chat, t: Texts,
-                         crypto: CryptoTopUps) -> None:
+async def crypto_invoice(callback: CallbackQuery, callback_data: CryptoTopUpCb, bot: Bot, chat: Chat, t: Texts,
+                         crypto: CryptoTopUps, admins: AdminCache) -> None:
     """An invoice at Crypto Pay (or the chat's open one of this amount again), in a message of its own with its
     pay button, so it stays at hand while the buyer pays in @CryptoBot."""
+    await ensure_can_top_up(bot, admins, chat, callback.from_user.id)
     if callback_data.cents == 0:
         await crypto_screen(callback, t, crypto)
         return
@@ -106,11 +111,24 @@ async def crypto_invoice(callback: CallbackQuery, callback_data: CryptoTopUpCb, 
                InlineKeyboardMarkup(inline_keyboard=[[button]]), new=True)
 
 
-async def pre_checkout(query: PreCheckoutQuery, topups: TopUps, cards: CardTopUps) -> None:
+async def _members_may_pay(bot: Bot, chats: ChatRepo, admins: AdminCache, payload: str, user_id: int) -> bool:
+    """An invoice posted in a group is payable by anyone there: a member pays it only if members top up."""
+    parts = payload.split(":")
+    chat_id = int(parts[1]) if len(parts) > 2 and parts[1].lstrip("-").isdigit() else 0
+    chat = await chats.get(chat_id) if chat_id < 0 else None
+    return (chat is None or not chat.is_group or chat.members_top_up
+            or await admins.is_admin(bot, chat.id, user_id))
+
+
+async def pre_checkout(query: PreCheckoutQuery, bot: Bot, topups: TopUps, cards: CardTopUps, chats: ChatRepo,
+                       admins: AdminCache) -> None:
     if query.invoice_payload.startswith(CARD_PREFIX + ":"):
         fits = await cards.check(query.invoice_payload, query.currency, query.total_amount)
     else:
         fits = await topups.check(query.invoice_payload, query.currency, query.total_amount)
+    if fits is not None and not await _members_may_pay(bot, chats, admins, query.invoice_payload,
+                                                       query.from_user.id):
+        fits = None
     if fits is None:
         language = await topups.chat_language(query.invoice_payload)
         t = Texts(language or pick_language(query.from_user.language_code))

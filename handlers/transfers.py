@@ -21,7 +21,7 @@ from . import keyboards
 from .callbacks import TransferCb, nonce
 from .common import show, user_name
 from .i18n import Html, Texts
-from .permissions import AdminCache, OnlyMembers, is_member
+from .permissions import AdminCache, OnlyMembers, ensure_can_top_up, is_member
 
 
 class StartPrivateFirst(BadArguments):
@@ -66,6 +66,8 @@ async def transfer_command(message: Message, command: CommandObject, bot: Bot, c
         raise StartPrivateFirst()
     if chat.is_group:
         await _member_now(bot, admins, chat.id, sender.id)
+        if recipient_id == chat.id:  # funding the group is topping it up: the group's setting decides
+            await ensure_can_top_up(bot, admins, chat, sender.id)
     await transfers.check(sender.id, recipient_id, amount)
     recipient = await chats.get(recipient_id)
     own = await chats.get(sender.id)
@@ -86,6 +88,8 @@ async def transfer_confirmed(callback: CallbackQuery, callback_data: TransferCb,
         raise StaleButton()  # a group is funded only from inside it
     if chat.is_group:
         await _member_now(bot, admins, chat.id, sender.id)  # asked again at the tap: they may have left
+        if callback_data.to == chat.id:
+            await ensure_can_top_up(bot, admins, chat, sender.id)
     recipient = await chats.get(callback_data.to)
     if recipient is None:
         raise StaleButton()

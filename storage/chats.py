@@ -41,6 +41,16 @@ class ChatRepo:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE chats SET members_can_rent = ? WHERE id = ?", (int(allowed), chat_id))
 
+    async def set_team(self, chat_id: int, **fields: int | str | bool) -> None:
+        """Group settings: member_limit, limit_period, member_cap, members_top_up (the caller checked values)."""
+        allowed = {"member_limit", "limit_period", "member_cap", "members_top_up"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"unknown team settings {sorted(set(fields) - allowed)}")
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
+        async with self.db.transaction() as conn:
+            await conn.execute(f"UPDATE chats SET {sets} WHERE id = ?", (*values, chat_id))
+
     async def migrate(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: everything moves to the new id, whatever order the updates came in.
 
@@ -54,7 +64,8 @@ class ChatRepo:
             if await _chat(conn, new_id) is None:
                 await conn.execute("UPDATE chats SET id = ?, kind = 'supergroup' WHERE id = ?", (new_id, old_id))
                 return
-            for table in ("rentals", "offer_snapshots", "plan_switches", "stars_refunds", "crypto_invoices"):
+            for table in ("rentals", "offer_snapshots", "plan_switches", "stars_refunds", "crypto_invoices",
+                          "spend_requests"):
                 await conn.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
             # Favourites both rows starred stay once; the old chat keeps none.
             await conn.execute("UPDATE OR IGNORE favourites SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
@@ -70,8 +81,11 @@ class ChatRepo:
                 await ledger.post(conn, old_id, -old.balance, "adjustment", reference, note=notes.make("moved-out"))
                 await ledger.post(conn, new_id, old.balance, "adjustment", reference, note=notes.make("moved-in"))
             # The new row was made by a stray update with defaults: the group's own choices win.
-            await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1"
-                               " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone, new_id))
+            await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1,"
+                               " member_limit = ?, limit_period = ?, member_cap = ?, members_top_up = ?"
+                               " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone,
+                                                 old.member_limit, old.limit_period, old.member_cap,
+                                                 int(old.members_top_up), new_id))
             await conn.execute("UPDATE chats SET active = 0 WHERE id = ?", (old_id,))
 
 

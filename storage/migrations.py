@@ -410,4 +410,39 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "team groups: who may rent and how much, members topping up, requests admins approve",
+        [
+            # members_can_rent stays the switch "members rent"; member_limit (minor units, 0: none) per
+            # limit_period ('day' or 'week', in the group's time zone) and member_cap (open numbers, 0: none)
+            # bound each member who is not an admin. members_top_up: whether members may top the group up.
+            "ALTER TABLE chats ADD COLUMN member_limit INTEGER NOT NULL DEFAULT 0 CHECK (member_limit >= 0)",
+            "ALTER TABLE chats ADD COLUMN limit_period TEXT NOT NULL DEFAULT 'day'"
+            " CHECK (limit_period IN ('day', 'week'))",
+            "ALTER TABLE chats ADD COLUMN member_cap INTEGER NOT NULL DEFAULT 0 CHECK (member_cap >= 0)",
+            "ALTER TABLE chats ADD COLUMN members_top_up INTEGER NOT NULL DEFAULT 1",
+            # A member's request for a number, decided by one admin: the offer and price as shown (the snapshot
+            # it came from expires), the request key (a double tap posts one), who decided, the rental made.
+            """CREATE TABLE spend_requests (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                user_name TEXT NOT NULL DEFAULT '',
+                request_key TEXT NOT NULL UNIQUE,
+                offer TEXT NOT NULL,
+                wishes TEXT NOT NULL DEFAULT '{}',
+                price INTEGER NOT NULL CHECK (price >= 0),
+                status TEXT NOT NULL DEFAULT 'open'
+                    CHECK (status IN ('open', 'renting', 'approved', 'declined', 'expired', 'failed')),
+                message_id INTEGER,
+                decided_by INTEGER,
+                decided_name TEXT NOT NULL DEFAULT '',
+                rental_id INTEGER REFERENCES rentals(id),
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX spend_requests_open ON spend_requests(status, expires_at) WHERE status IN ('open', 'renting')",
+            "CREATE INDEX spend_requests_rental ON spend_requests(rental_id) WHERE rental_id IS NOT NULL",
+        ],
+    ),
 ]

@@ -40,17 +40,28 @@ class Chat:
     members_can_rent: bool
     active: bool
     time_zone: str = "UTC"  # an IANA name the chat chose in Settings
+    # Groups as teams (members_can_rent on): what each member who is not an admin may spend.
+    member_limit: int = 0  # minor units per limit_period; 0: no limit
+    limit_period: str = "day"  # 'day' or 'week', in the chat's time zone
+    member_cap: int = 0  # open numbers per member; 0: no cap
+    members_top_up: bool = True
 
     @property
     def is_group(self) -> bool:
         return self.kind in ("group", "supergroup")
+
+    @property
+    def members_bounded(self) -> bool:
+        """Members rent, within a limit or a cap: their spend is checked inside its transaction."""
+        return self.members_can_rent and bool(self.member_limit or self.member_cap)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Chat:
         return cls(
             id=row["id"], kind=row["kind"], title=row["title"], language=row["language"], balance=row["balance"],
             members_can_rent=bool(row["members_can_rent"]), active=bool(row["active"]),
-            time_zone=row["time_zone"],
+            time_zone=row["time_zone"], member_limit=row["member_limit"], limit_period=row["limit_period"],
+            member_cap=row["member_cap"], members_top_up=bool(row["members_top_up"]),
         )
 
 

@@ -244,3 +244,15 @@ async def test_the_operator_exports_a_chats_ledger_and_revenue_by_day_as_csv(app
     assert "Unknown chat 999" in op.screen().text
     await ann_private.send("/export 2001")
     assert "Not allowed" in ann_private.screen().text
+
+
+async def test_a_member_funds_the_group_only_where_members_may_top_up(app, people, session):
+    ann_private, ann, max_, max_private, _ = people
+    await started(app, people)
+    await credit(app, 2002, 1000)
+    await app.chats.set_team(GROUP, members_top_up=False)
+    await max_.send("/transfer 5")
+    assert "Only the group's admins" in max_.screen().text and await balance(app, GROUP) == 0
+    await ann.send("/transfer 5")  # an admin still funds it
+    await ann.press("Move $5.00")
+    assert await balance(app, GROUP) == 500

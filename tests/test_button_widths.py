@@ -92,9 +92,10 @@ def rental(status: str = "active", *, auto_renew: bool = False, phone: str | Non
 
 
 def chat(*, group: bool = False, members_can_rent: bool = False, language: str = "en",
-         zone: str = "UTC") -> Chat:
+         zone: str = "UTC", **team) -> Chat:
     return Chat(id=-100123 if group else 1001, kind="supergroup" if group else "private", title="Demo group",
-                language=language, balance=PRICE, members_can_rent=members_can_rent, active=True, time_zone=zone)
+                language=language, balance=PRICE, members_can_rent=members_can_rent, active=True, time_zone=zone,
+                **team)
 
 
 # -- every keyboard, each in every state that changes its buttons ------------------------------------------
@@ -176,10 +177,12 @@ def duration_groups(t: Texts) -> Keyboards:
 
 
 def confirm(t: Texts) -> Keyboards:
-    for choices, cap, renew in product((frozenset(), frozenset(Choice)), (0, PRICE * 2), (False, True)):
+    for choices, cap, renew, ask in product((frozenset(), frozenset(Choice)), (0, PRICE * 2), (False, True),
+                                            (False, True)):
         wishes = Wishes(area="212", carrier=KEEP_CARRIER, cap=cap, renew=renew)
-        yield (f"confirm, choices={sorted(choices)}, cap={cap}, renew={renew}",
-               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes, upto=renew))
+        yield (f"confirm, choices={sorted(choices)}, cap={cap}, renew={renew}, ask={ask}",
+               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes, upto=renew,
+                                 ask=ask))
 
 
 def any_area(t: Texts) -> Keyboards:
@@ -273,11 +276,16 @@ def broadcast_link(t: Texts) -> Keyboards:
         yield f"broadcast's URL button {label[0]}", keyboards.broadcast_link(label, "https://example.com")
 
 
+def request_decision(t: Texts) -> Keyboards:
+    yield "a member's request", keyboards.request_decision(t, 123456, MONEY)
+    yield "a member's request, asked again at a higher price", keyboards.request_decision(t, 123456, MONEY, PRICE)
+
+
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
-                            not_allowed_to_rent, set_picker, set_confirm,
+                            not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
                             broadcast_confirm, broadcast_running, broadcast_link)}
 
@@ -304,6 +312,12 @@ def settings_screens(t: Texts) -> Keyboards:
     for group, members in ((False, False), (True, False), (True, True)):
         _, markup = settings_view(t, chat(group=group, members_can_rent=members, language=t.language))
         yield f"settings group={group} members={members}", markup
+    # The group's team settings at their longest: the largest limit and cap, a week, members' top-ups off.
+    for limit, cap, period, top_up in product((0, max(keyboards.LIMIT_STEPS)), (0, max(keyboards.CAP_STEPS)),
+                                              ("day", "week"), (True, False)):
+        _, markup = settings_view(t, chat(group=True, members_can_rent=True, language=t.language, member_limit=limit,
+                                          member_cap=cap, limit_period=period, members_top_up=top_up))
+        yield f"team settings limit={limit} cap={cap} {period} top-up={top_up}", markup
     for zone in COMMON_ZONES:  # the chat's own zone carries a ✓
         _, markup = time_zones_view(t, chat(zone=zone, language=t.language))
         yield f"time zone picker, {zone} chosen", markup

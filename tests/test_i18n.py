@@ -559,6 +559,43 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     card = s.screen("group card", max_, key="card-rented-by")
     assert "@max" in card
 
+    # Groups as teams: a limit, a cap, members' top-ups; a request, approved and declined; the ledger; a balance.
+    await ann.send("/settings@rent_test_bot")
+    await ann.press(s.label("btn-limit-none"))
+    s.screen("team settings, a limit", ann, key="settings-requests")
+    assert s.label("settings-who-limited", limit="$1.00", period=s.label("period-day")) in ann.screen().text
+    await ann.press(s.label("btn-per-day"))
+    s.screen("team settings, a week", ann, key="settings-cap-none")
+    await ann.press(s.label("btn-member-cap-none"))
+    s.screen("team settings, a cap", ann, key="settings-cap", )
+    await ann.press(s.label("btn-top-up-members-yes"))
+    s.screen("team settings, members' top-ups off", ann, key="settings-top-up-no")
+    s.has_buttons("team settings", ann, "btn-per-week", "btn-top-up-members-no")
+    await max_.send("/balance@rent_test_bot")
+    s.screen("group balance of a member with a limit", max_, key="balance-member-limit")
+    s.answer("member's top-up refused", await max_.press(s.label("menu-topup")), key="error-only-admins-top-up")
+    await max_.send("/rent@rent_test_bot telegram")
+    await max_.press("Telegram")
+    await max_.press("$1.10")
+    s.has_buttons("group confirm with a request", max_, "btn-request")
+    s.answer("member over the cap", await max_.press(s.label("confirm-rent", price="$1.10")), key="error-over-cap")
+    s.answer("request sent", await max_.press(s.label("btn-request")), key="request-sent")
+    s.screen("a member's request", max_, key="request-until")
+    await ann.press(s.label("btn-approve", price="$1.10"))
+    s.screen("a request approved", ann, key="request-approved")
+    await max_.send("/rent@rent_test_bot telegram")
+    await max_.press("Telegram")
+    await max_.press("$1.10")
+    await max_.press(s.label("btn-request"))
+    s.answer("a member may not decide", await max_.press(s.label("btn-decline")), key="error-only-admins-decide")
+    await ann.press(s.label("btn-decline"))
+    s.screen("a request declined", ann, key="request-declined")
+    await ann.send("/ledger@rent_test_bot")
+    ledger = s.screen("group ledger", ann, key="team-ledger-title")
+    assert "@max" in ledger and "@ann" in ledger
+    await ann.send("/balance@rent_test_bot")
+    s.screen("group balance of an admin", ann, key="balance-member-limit")
+
 
 async def test_switching_language_in_settings_changes_the_following_screens(app, alice, screens):
     en, ru = screens("en"), screens("ru")

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, RentChoice, Sms
 from providers import errors as perr
@@ -39,6 +40,12 @@ class RentRequest:
     index: int
     nonce: str
     wishes: Wishes = Wishes()
+    # A member's request an admin approved (bot/services/teams.py): the offer as quoted then (its snapshot may
+    # have expired) and a key derived from the request, so it rents once whoever taps.
+    offer: Offer | None = None
+    key: str | None = None
+    # A member within a limit or a cap: checked inside the charging transaction (concurrent taps cannot pass it).
+    budget: Any = None
 
 
 def provider_failure(err: ProviderError) -> errors.UserFacingError:
@@ -129,13 +136,16 @@ class RentalService:
     # -- renting -------------------------------------------------------------------------
 
     async def rent(self, request: RentRequest) -> RentalRecord:
-        offer, price = await self.offer_in_snapshot(request.chat_id, request.snapshot_id, request.index)
+        if request.offer is not None:
+            offer, price = request.offer, self.catalogue.price(request.offer)
+        else:
+            offer, price = await self.offer_in_snapshot(request.chat_id, request.snapshot_id, request.index)
         provider = self.providers.get(offer.provider)
         if provider is None:
             raise errors.ProviderUnavailable()
         offer, price = await self._locked_quote(request, offer, price)
         choice, charge = rent_choice(request.wishes, offer, provider, price, self.catalogue.markup_percent)
-        key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
+        key = request.key or f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
         # A price the provider says only when it rents (a long-term number) is held like a cap, then settled.
         held = offer.price_upto or (choice is not None and choice.max_price is not None)
         rental = await self._charge_pending(request, offer, charge, key, choice, held=held)
@@ -316,6 +326,8 @@ class RentalService:
                     price_charged=price, period_price=price, provider_cost=str(offer.price), request_key=key,
                     **asked,
                 )
+                if request.budget is not None:
+                    await request.budget.check(conn, request.chat_id, request.user_id, price)
                 if price > 0:
                     await ledger.post(conn, request.chat_id, -price, "charge", f"rental:{rental.id}",
                                       actor_id=request.user_id, note=offer.service_name)
