@@ -20,6 +20,7 @@ from .app import App
 from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
+from .hiding import CodeHider
 from .jobs import Jobs
 from .poller import SmsPoller
 from .telegram_out import ChatSender, RateLimiter
@@ -69,6 +70,10 @@ class Background:
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
         self.bot = bot
         self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")
+        # Code messages groups asked to delete after N minutes; spare slots only, codes first.
+        self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy)
+        self.scheduler.add_job(job(self.hider.run_once), "interval", seconds=settings.code_hide_interval,
+                               id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
             self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,
                                    id="cryptopay")

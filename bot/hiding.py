@@ -1,0 +1,49 @@
+"""Codes that hide themselves in groups: a delivered code message is deleted from the group N minutes after it was
+delivered (the group's code_delete_minutes), once; the card then says "code received at ..., hidden" and the
+renter and the admins can have it sent privately (handlers/numbers.py).
+
+Never losing a code not yet seen: only messages Telegram accepted (their telegram_message_id was stored by
+Deliverer after the send) are ever deleted; an SMS still in the outbox, backed off or undeliverable has none and
+stays on the card. Codes first: each deletion takes a slot only by RateLimiter.acquire_spare (ChatSender.delete),
+and waits while codes have not booked their slots yet (Deliverer.busy), like a broadcast."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from storage import SmsRepo
+from storage.models import utcnow
+
+from .telegram_out import ChatSender, Outcome
+
+log = logging.getLogger(__name__)
+
+MAX_HIDE_ATTEMPTS = 5  # deletions that got no answer (network, 429) are asked again this many times, then given up
+
+
+class CodeHider:
+    def __init__(self, sms: SmsRepo, sender: ChatSender, codes_waiting: Callable[[], bool] = lambda: False) -> None:
+        self.sms = sms
+        self.sender = sender
+        self.codes_waiting = codes_waiting
+        self.deleted = 0  # by this process
+
+    async def run_once(self, batch: int = 100) -> int:
+        """One pass over the messages due; returns how many were deleted."""
+        count = 0
+        for sms, chat_id, kind in await self.sms.to_hide(utcnow(), limit=batch):
+            while self.codes_waiting():  # codes go first
+                await asyncio.sleep(self.sender.limiter.slot)
+            attempts = await self.sms.hide_attempt(sms.id)
+            outcome, why = await self.sender.delete(chat_id, kind != "private", sms.telegram_message_id)
+            if outcome is Outcome.SENT:
+                await self.sms.mark_hidden(sms.id, "deleted")
+                count += 1
+            elif outcome is Outcome.GONE:  # too old (48 h), already deleted, no rights: never asked again
+                await self.sms.mark_hidden(sms.id, f"refused: {why}")
+            elif attempts >= MAX_HIDE_ATTEMPTS:
+                log.warning("deleting the code message of sms %d: no answer %d times; given up", sms.id, attempts)
+                await self.sms.mark_hidden(sms.id, f"gave up: {why}")
+        self.deleted += count
+        return count
