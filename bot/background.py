@@ -71,7 +71,8 @@ class Background:
         self.bot = bot
         self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")
         # Code messages groups asked to delete after N minutes; spare slots only, codes first.
-        self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy)
+        self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy,
+                               refresh_card=self._refresh_hidden_card)
         self.scheduler.add_job(job(self.hider.run_once), "interval", seconds=settings.code_hide_interval,
                                id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
@@ -88,6 +89,17 @@ class Background:
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
         self._broadcasts: asyncio.Task | None = None
+
+    async def _refresh_hidden_card(self, chat_id: int, rental_id: int) -> None:
+        """A code was deleted from the group: the card the group was shown last, if it is this number's, says
+        "code received at ..., hidden" too (edited on a spare slot: codes first)."""
+        rental = await self.app.rentals.rentals.get(rental_id)
+        message_id = self.app.screens.card_shown_last(chat_id, rental.card_id) if rental else None
+        chat = await self.app.chats.get(chat_id)
+        if message_id is None or chat is None:
+            return
+        text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
+        await self.sender.edit(chat_id, chat.is_group, message_id, text, markup, spare=True)
 
     async def expire_requests(self) -> int:
         """Members' requests no admin decided in time: expired (nothing was charged), their messages say so."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from storage import SmsRepo
 from storage.models import utcnow
@@ -23,15 +23,18 @@ MAX_HIDE_ATTEMPTS = 5  # deletions that got no answer (network, 429) are asked a
 
 
 class CodeHider:
-    def __init__(self, sms: SmsRepo, sender: ChatSender, codes_waiting: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, sms: SmsRepo, sender: ChatSender, codes_waiting: Callable[[], bool] = lambda: False,
+                 refresh_card: Callable[[int, int], Awaitable[None]] | None = None) -> None:
         self.sms = sms
         self.sender = sender
         self.codes_waiting = codes_waiting
+        self.refresh_card = refresh_card  # (chat id, rental id): the card shown there says "hidden" now
         self.deleted = 0  # by this process
 
     async def run_once(self, batch: int = 100) -> int:
         """One pass over the messages due; returns how many were deleted."""
         count = 0
+        touched: dict[tuple[int, int], None] = {}
         for sms, chat_id, kind in await self.sms.to_hide(utcnow(), limit=batch):
             while self.codes_waiting():  # codes go first
                 await asyncio.sleep(self.sender.limiter.slot)
@@ -39,6 +42,7 @@ class CodeHider:
             outcome, why = await self.sender.delete(chat_id, kind != "private", sms.telegram_message_id)
             if outcome is Outcome.SENT:
                 await self.sms.mark_hidden(sms.id, "deleted")
+                touched[chat_id, sms.rental_id] = None
                 count += 1
             elif outcome is Outcome.GONE:  # too old (48 h), already deleted, no rights: never asked again
                 await self.sms.mark_hidden(sms.id, f"refused: {why}")
@@ -46,4 +50,10 @@ class CodeHider:
                 log.warning("deleting the code message of sms %d: no answer %d times; given up", sms.id, attempts)
                 await self.sms.mark_hidden(sms.id, f"gave up: {why}")
         self.deleted += count
+        if self.refresh_card is not None:
+            for chat_id, rental_id in touched:
+                try:
+                    await self.refresh_card(chat_id, rental_id)
+                except Exception:  # noqa: BLE001 - a cosmetic edit never disturbs the deletions
+                    log.warning("refreshing the card of rental %d after hiding failed", rental_id, exc_info=True)
         return count

@@ -232,3 +232,18 @@ async def test_a_code_arriving_while_deletions_run_is_sent_first(app, telegram, 
     assert waited < 0.6  # at most the group's own interval after the deletion in flight
     # The new code is not due yet: it stays.
     assert (await app.db.fetchone("SELECT hidden_at FROM sms WHERE code = '70707'"))[0] is None
+
+
+async def test_the_card_shown_in_the_group_is_refreshed_when_its_code_is_deleted(app, telegram, session, team,
+                                                                                 provider):
+    rental = await setup_group(app, team)
+    background = Background(app, telegram[1], InstantLimiter())
+    await push(app, background, provider, rental, "Telegram code: 12321")
+    zoe = team[2]
+    assert "<tg-spoiler><code>12321</code></tg-spoiler>" in await open_card(zoe)
+    card = zoe.screen()
+    await age_deliveries(app)
+    assert await background.hider.run_once() == 1
+    refreshed = session.messages[GROUP][card.message_id]
+    assert "12321" not in refreshed.text and "code received at" in refreshed.text
+    assert "🔒 Hidden codes privately" in zoe.buttons(refreshed)
