@@ -70,10 +70,11 @@ class Background:
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
         self.bot = bot
         self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")
-        # Code messages groups asked to delete after N minutes; spare slots only, codes first.
+        # Code messages groups asked to delete after N minutes; spare slots only, codes first. Not held by a
+        # SIGTERM (no job() wrapper): a pass cut off is safe, a deletion asked again is refused and marked.
         self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy,
                                refresh_card=self._refresh_hidden_card)
-        self.scheduler.add_job(job(self.hider.run_once), "interval", seconds=settings.code_hide_interval,
+        self.scheduler.add_job(self.hider.run_once, "interval", seconds=settings.code_hide_interval,
                                id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
             self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from storage import SmsRepo
@@ -19,6 +20,9 @@ from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 
+# A pass starts no deletion after this many seconds: it ends well within the health check's 3 job intervals even
+# when its last deletion waits out a group's full minute.
+PASS_BUDGET = 15.0
 MAX_HIDE_ATTEMPTS = 5  # deletions that got no answer (network, 429) are asked again this many times, then given up
 
 
@@ -31,11 +35,15 @@ class CodeHider:
         self.refresh_card = refresh_card  # (chat id, rental id): the card shown there says "hidden" now
         self.deleted = 0  # by this process
 
-    async def run_once(self, batch: int = 100) -> int:
-        """One pass over the messages due; returns how many were deleted."""
+    async def run_once(self, batch: int = 100, budget: float = PASS_BUDGET) -> int:
+        """One pass over the messages due, starting no deletion after ``budget`` seconds (the rest waits for the
+        next pass: a group's deletions are spaced like its messages); returns how many were deleted."""
         count = 0
         touched: dict[tuple[int, int], None] = {}
+        ends = time.monotonic() + budget
         for sms, chat_id, kind in await self.sms.to_hide(utcnow(), limit=batch):
+            if time.monotonic() > ends:
+                break
             while self.codes_waiting():  # codes go first
                 await asyncio.sleep(self.sender.limiter.slot)
             attempts = await self.sms.hide_attempt(sms.id)

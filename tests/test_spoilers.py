@@ -247,3 +247,23 @@ async def test_the_card_shown_in_the_group_is_refreshed_when_its_code_is_deleted
     refreshed = session.messages[GROUP][card.message_id]
     assert "12321" not in refreshed.text and "code received at" in refreshed.text
     assert "🔒 Hidden codes privately" in zoe.buttons(refreshed)
+
+
+async def test_a_pass_stops_at_its_time_budget_and_the_next_one_carries_on(app, telegram, session, team, provider):
+    rental = await setup_group(app, team)
+    background = Background(app, telegram[1], InstantLimiter())
+    await push(app, background, provider, rental, "Telegram code: 80808")
+    await age_deliveries(app)
+    assert await background.hider.run_once(budget=-1) == 0 and session.calls_of(DeleteMessage) == []
+    assert await background.hider.run_once() == 1
+
+
+async def test_the_code_settings_survive_a_supergroup_migration(app, team):
+    ann, _, _ = team
+    await ann.send("/settings@rent_test_bot")
+    await ann.press("Spoiler: off")
+    await ann.press("Delete codes: never")
+    await app.chats.ensure(-100999, "supergroup", "Team")  # the new id spoke first: a row with defaults
+    await app.chats.migrate(GROUP, -100999)
+    moved = await app.chats.get(-100999)
+    assert moved.code_spoiler and moved.code_delete_minutes == 5
