@@ -20,6 +20,7 @@ from .app import App
 from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
+from .hiding import CodeHider
 from .jobs import Jobs
 from .poller import SmsPoller
 from .telegram_out import ChatSender, RateLimiter
@@ -69,6 +70,12 @@ class Background:
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
         self.bot = bot
         self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")
+        # Code messages groups asked to delete after N minutes; spare slots only, codes first. Not held by a
+        # SIGTERM (no job() wrapper): a pass cut off is safe, a deletion asked again is refused and marked.
+        self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy,
+                               refresh_card=self._refresh_hidden_card)
+        self.scheduler.add_job(self.hider.run_once, "interval", seconds=settings.code_hide_interval,
+                               id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
             self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,
                                    id="cryptopay")
@@ -83,6 +90,17 @@ class Background:
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
         self._broadcasts: asyncio.Task | None = None
+
+    async def _refresh_hidden_card(self, chat_id: int, rental_id: int) -> None:
+        """A code was deleted from the group: the card the group was shown last, if it is this number's, says
+        "code received at ..., hidden" too (edited on a spare slot: codes first)."""
+        rental = await self.app.rentals.rentals.get(rental_id)
+        message_id = self.app.screens.card_shown_last(chat_id, rental.card_id) if rental else None
+        chat = await self.app.chats.get(chat_id)
+        if message_id is None or chat is None:
+            return
+        text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
+        await self.sender.edit(chat_id, chat.is_group, message_id, text, markup, spare=True)
 
     async def expire_requests(self) -> int:
         """Members' requests no admin decided in time: expired (nothing was charged), their messages say so."""

@@ -40,6 +40,12 @@ class Screens:
             return None
         return card[0]
 
+    def card_shown_last(self, chat_id: int, rental_id: int) -> int | None:
+        """The message id of this rental's card when it is the card the chat was shown last (other messages may
+        have come under it): a code deleted from the chat leaves that card too (bot/hiding.py)."""
+        card = self._cards.get(chat_id)
+        return card[0] if card is not None and card[1] == rental_id else None
+
     def middleware(self) -> BaseRequestMiddleware:
         return _NoteSent(self)
 

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     action_cooldown: float = Field(10.0, ge=0)
     # Groups: a member's request for a number waits this long for an admin's decision, then expires (free).
     team_request_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    # Groups that delete codes after N minutes (their Settings): seconds between looks for code messages due
+    code_hide_interval: float = Field(30.0, ge=1)
 
     # The bot's HTTP server (off when http_port is 0): Telegram's webhook, GetAText's, /healthz, /metrics
     http_host: str = Field("0.0.0.0", validation_alias=_renamed("http_host"))

@@ -188,6 +188,24 @@ class ChatSender:
             PACED_BY_CALLER.reset(token)
         return True
 
+    async def delete(self, chat_id: int, is_group: bool, message_id: int) -> tuple[Outcome, str]:
+        """Delete a message the bot sent, paced as a spare send (a deletion never delays a code). SENT: deleted;
+        GONE: Telegram refused for good (too old, already deleted, no rights, chat gone): not worth asking again;
+        LATER: no answer (flood limit, network, Telegram trouble): ask again on a later round."""
+        await self.limiter.acquire_spare(chat_id, is_group)
+        token = PACED_BY_CALLER.set(True)  # a 429 is not waited out here: the next round asks again
+        try:
+            await self.bot.delete_message(chat_id=chat_id, message_id=message_id)
+        except (TelegramBadRequest, TelegramForbiddenError) as err:
+            log.info("deleting message %s in chat %s refused: %s", message_id, chat_id, err.message)
+            return Outcome.GONE, err.message
+        except (TelegramRetryAfter, TelegramNetworkError, TelegramServerError) as err:
+            log.info("deleting message %s in chat %s failed for now: %s", message_id, chat_id, err)
+            return Outcome.LATER, str(err)
+        finally:
+            PACED_BY_CALLER.reset(token)
+        return Outcome.SENT, "deleted"
+
     async def _send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None,
                     photo: str = "", spare: bool = False) -> tuple[Outcome, Message | None]:
         while True:

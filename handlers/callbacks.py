@@ -172,6 +172,7 @@ class CardAction(enum.StrEnum):
     WAKE = "wake"
     SWITCH = "sw"
     HISTORY = "hist"
+    PRIVATE = "priv"  # the codes deleted from a group, sent privately to the renter or an admin
 
 
 class CardCb(CallbackData, prefix="c"):
@@ -297,6 +298,8 @@ class TeamSetting(enum.StrEnum):
     PERIOD = "per"  # 0: a day, 1: a week
     CAP = "cap"  # open numbers per member; 0: none
     TOP_UP = "top"  # 1: members top the group up
+    SPOILER = "spo"  # 1: codes under a spoiler
+    DELETE = "del"  # minutes after delivery a code message is deleted; 0: never
 
 
 class TeamCb(CallbackData, prefix="gs"):

@@ -247,7 +247,7 @@ def copy_number(t: Texts, phone: str | None) -> list[InlineKeyboardButton]:
 
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
          can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None,
-         kept: bool = False) -> InlineKeyboardMarkup:
+         kept: bool = False, show_hidden: bool = False) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
     (``renew_price``) and is left out when the plan is not on sale now. ``kept``: a number renewed in place
     and ended without a refund (a long-term number): Renew now (up to a price), End."""
@@ -269,6 +269,8 @@ def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, aut
         buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action))))
     short = [button for action, button in buttons if action not in ONE_PER_ROW]
     long_ = [[button] for action, button in buttons if action in ONE_PER_ROW]
+    if show_hidden:  # a group deleted some of its codes: the renter and admins get them privately
+        long_.append([_button(t("btn-show-hidden"), CardCb(id=rental_id, a=CardAction.PRIVATE))])
     return _markup(copy_number(t, phone), *_grid(short, 2), *long_,
                    [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
@@ -349,6 +351,7 @@ def request_decision(t: Texts, request_id: int, price: str, agreed: int = 0) -> 
 
 LIMIT_STEPS = (0, 100, 200, 500, 1000, 2000, 5000, 10000)  # a member's limit per period, minor units; 0: none
 CAP_STEPS = (0, 1, 2, 3, 5, 10)  # open numbers per member; 0: none
+DELETE_STEPS = (0, 5, 15, 60, 240, 1440)  # minutes after delivery a group's code message is deleted; 0: never
 
 
 def _next(steps: tuple[int, ...], value: int) -> int:
@@ -357,17 +360,23 @@ def _next(steps: tuple[int, ...], value: int) -> int:
 
 
 def group_settings(t: Texts, *, members_rent: bool, limit: int, week: bool, cap: int,
-                   members_top_up: bool) -> list[list[InlineKeyboardButton]]:
+                   members_top_up: bool, spoiler: bool = False,
+                   delete_minutes: int = 0) -> list[list[InlineKeyboardButton]]:
     """The group rows of Settings: who rents, each member's limit (a tap: the next amount) and its period, the
-    cap on open numbers, whether members top up. Each label says the setting now; a tap moves it on."""
+    cap on open numbers, whether members top up, codes under a spoiler, code messages deleted after N minutes.
+    Each label says the setting now; a tap moves it on."""
     top_up = [_button(t("btn-top-up-members-yes" if members_top_up else "btn-top-up-members-no"),
                       TeamCb(f=TeamSetting.TOP_UP, v=int(not members_top_up)))]
+    codes = [[_button(t("btn-spoiler-on" if spoiler else "btn-spoiler-off"),
+                      TeamCb(f=TeamSetting.SPOILER, v=int(not spoiler)))],
+             [_button(t("btn-delete-after", minutes=delete_minutes) if delete_minutes else t("btn-delete-never"),
+                      TeamCb(f=TeamSetting.DELETE, v=_next(DELETE_STEPS, delete_minutes)))]]
     if not members_rent:
-        return [[_button(t("btn-members-can-rent"), GroupRentCb(all=True))], top_up]
+        return [[_button(t("btn-members-can-rent"), GroupRentCb(all=True))], top_up, *codes]
     limit_label = t("btn-limit", limit=format_money(limit)) if limit else t("btn-limit-none")
     cap_label = t("btn-member-cap", cap=cap) if cap else t("btn-member-cap-none")
     return [[_button(t("btn-only-admins-rent"), GroupRentCb(all=False))],
             [_button(limit_label, TeamCb(f=TeamSetting.LIMIT, v=_next(LIMIT_STEPS, limit)))],
             [_button(t("btn-per-week" if week else "btn-per-day"), TeamCb(f=TeamSetting.PERIOD, v=int(not week)))],
             [_button(cap_label, TeamCb(f=TeamSetting.CAP, v=_next(CAP_STEPS, cap)))],
-            top_up]
+            top_up, *codes]

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import math
 
+import logging
+
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
-from bot.services.errors import RenewPriceChanged
+from bot.services.errors import RenewPriceChanged, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.service_sets import ServiceSets
@@ -24,6 +27,18 @@ from .bans import ensure_not_banned
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend
+
+log = logging.getLogger(__name__)
+PRIVATE_CODES = 5  # the hidden codes "show privately" sends, newest first
+
+
+class OnlyRenterOrAdmins(UserFacingError):
+    key = "error-only-renter-or-admins"
+
+
+class PrivateRefused(UserFacingError):
+    key = "error-private-refused"
+
 
 # Actions that spend or return the chat's money: in groups only those allowed to spend may press them.
 SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.AUTO_ON, CardAction.AUTO_OFF,
@@ -55,21 +70,24 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
     if Capability.RENEW in actions or can_renew_closed:
         quote = await rentals.renewal_quote(rental)
         renew_price = quote[0] if quote else None
+    has_hidden = chat.is_group and bool(await sms_repo.hidden_for_rental(rental.id, limit=1))
     return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
                       is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
-                      refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept)
+                      refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept,
+                      spoiler=chat.spoils_codes, has_hidden=has_hidden)
 
 
 async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
                          provider: Provider | None) -> tuple[str, InlineKeyboardMarkup]:
     members = []
-    cancellable = False
+    cancellable = has_hidden = False
     for member in await rentals.rentals.in_set(rental.set_id):
         codes = await sms_repo.for_rental(member.id, limit=3)
         cancellable |= Capability.CANCEL in rentals.actions(member, has_sms=bool(codes))
+        has_hidden |= chat.is_group and bool(await sms_repo.hidden_for_rental(member.id, limit=1))
         members.append((member, codes))
     return views.set_card(t, members, cancellable, provider.title if provider else rental.provider,
-                          is_group=chat.is_group)
+                          is_group=chat.is_group, spoiler=chat.spoils_codes, has_hidden=has_hidden)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -182,11 +200,44 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         return
     elif action is CardAction.HISTORY:
         messages = await rentals.history(chat.id, rental_id)
-        await show(callback, *views.history(t, rental, messages), new=new)
+        await show(callback, *views.history(t, rental, messages, spoiler=chat.spoils_codes), new=new)
+        return
+    elif action is CardAction.PRIVATE:
+        callback_answer.text = await send_hidden_privately(bot, chat, t, rental, callback.from_user.id, sms_repo,
+                                                           admins, rentals)
         return
     if notice:
         callback_answer.text = notice[:200]
     await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, screens, new=new)
+
+
+async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, user_id: int,
+                                sms_repo: SmsRepo, admins: AdminCache, rentals: RentalService) -> str:
+    """The codes deleted from the group, in a private message to the member who rented the number or an admin
+    (asked of Telegram at the tap: a demoted admin gets nothing). Returns the tap's answer."""
+    if not chat.is_group:
+        raise OnlyRenterOrAdmins()
+    members = await rentals.rentals.in_set(rental.set_id) if rental.set_id else [rental]
+    renters = {member.user_id for member in members}
+    if user_id not in renters and not await admins.is_admin(bot, chat.id, user_id):
+        raise OnlyRenterOrAdmins()
+    hidden = []
+    for member in members:
+        hidden += [(sms, member) for sms in await sms_repo.hidden_for_rental(member.id, limit=PRIVATE_CODES)]
+    if not hidden:
+        return t("private-codes-none")
+    hidden.sort(key=lambda pair: pair[0].id, reverse=True)
+    texts = []
+    for member in {m.id: m for _, m in hidden}.values():
+        mine = [sms for sms, m in hidden[:PRIVATE_CODES] if m.id == member.id]
+        if mine:
+            texts.append(views.private_codes(t, member, mine, chat.title))
+    try:
+        await bot.send_message(user_id, "\n\n".join(texts))
+    except (TelegramForbiddenError, TelegramBadRequest) as err:  # never started the bot, or blocked it
+        log.info("hidden codes of rental %d: private message to %d refused: %s", rental.id, user_id, err.message)
+        raise PrivateRefused() from None
+    return t("private-codes-sent")
 
 
 async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, bot: Bot, chat: Chat, t: Texts,

@@ -26,7 +26,8 @@ class ChatRenderer:
 
     def code_message(self, chat: Chat, sms: StoredSms, rental: RentalRecord,
                      actions: set[Capability]) -> tuple[str, InlineKeyboardMarkup]:
-        return views.code_message(Texts(chat.language, chat.time_zone), sms, rental, actions, is_group=chat.is_group)
+        return views.code_message(Texts(chat.language, chat.time_zone), sms, rental, actions, is_group=chat.is_group,
+                                  spoiler=chat.spoils_codes)
 
     def notice(self, language: str, key: str, **params) -> str:
         return Texts(language)(key, **params)

@@ -42,6 +42,9 @@ def team_lines(t: Texts, chat: Chat, request_minutes: int) -> str:
         lines.append(t("settings-cap", cap=chat.member_cap) if chat.member_cap else t("settings-cap-none"))
     lines.append(t("settings-top-up-yes" if chat.members_top_up else "settings-top-up-no"))
     lines.append(t("settings-requests", minutes=request_minutes))
+    lines.append(t("settings-spoiler-on" if chat.code_spoiler else "settings-spoiler-off"))
+    lines.append(t("settings-delete-after", minutes=chat.code_delete_minutes) if chat.code_delete_minutes
+                 else t("settings-delete-never"))
     return "\n".join(lines)
 
 
@@ -55,7 +58,8 @@ def settings_view(t: Texts, chat: Chat, request_minutes: int = 60) -> tuple[str,
         text += "\n" + team_lines(t, chat, request_minutes)
         rows += keyboards.group_settings(t, members_rent=chat.members_can_rent, limit=chat.member_limit,
                                          week=chat.limit_period == "week", cap=chat.member_cap,
-                                         members_top_up=chat.members_top_up)
+                                         members_top_up=chat.members_top_up, spoiler=chat.code_spoiler,
+                                         delete_minutes=chat.code_delete_minutes)
     rows.append([InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -123,7 +127,8 @@ async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bo
 
 
 TEAM_VALUES = {TeamSetting.LIMIT: keyboards.LIMIT_STEPS, TeamSetting.CAP: keyboards.CAP_STEPS,
-               TeamSetting.PERIOD: (0, 1), TeamSetting.TOP_UP: (0, 1)}
+               TeamSetting.PERIOD: (0, 1), TeamSetting.TOP_UP: (0, 1), TeamSetting.SPOILER: (0, 1),
+               TeamSetting.DELETE: keyboards.DELETE_STEPS}
 
 
 async def set_team(callback: CallbackQuery, callback_data: TeamCb, bot: Bot, chat: Chat, t: Texts,
@@ -135,7 +140,9 @@ async def set_team(callback: CallbackQuery, callback_data: TeamCb, bot: Bot, cha
     value = callback_data.v
     field = {TeamSetting.LIMIT: ("member_limit", value), TeamSetting.CAP: ("member_cap", value),
              TeamSetting.PERIOD: ("limit_period", "week" if value else "day"),
-             TeamSetting.TOP_UP: ("members_top_up", bool(value))}[callback_data.f]
+             TeamSetting.TOP_UP: ("members_top_up", bool(value)),
+             TeamSetting.SPOILER: ("code_spoiler", bool(value)),
+             TeamSetting.DELETE: ("code_delete_minutes", value)}[callback_data.f]
     await chats.set_team(chat.id, **dict([field]))
     await show(callback, *settings_view(t, await chats.get(chat.id), settings.team_request_minutes))
 

@@ -90,12 +90,27 @@ def zone_of(t: Texts, moment: datetime | None) -> str:
     return utc_offset(t.time_zone, moment) if moment else ""
 
 
+def code_line(t: Texts, sms: StoredSms, spoiler: bool, service: str | None = None) -> str:
+    """A code on the card: as it is, under a spoiler (a group setting), or "received at ..., hidden" once its
+    message was deleted from the group (its text is sent privately on request: handlers/numbers.py)."""
+    moment = when(t, sms.received_at)
+    if service is not None:
+        if sms.hidden:
+            return t("card-code-line-service-hidden", service=service, when=moment)
+        return t("card-code-line-service-spoiler" if spoiler else "card-code-line-service", code=sms.code or "—",
+                 service=service, when=moment)
+    if sms.hidden:
+        return t("card-code-line-hidden", when=moment)
+    return t("card-code-line-spoiler" if spoiler else "card-code-line", code=sms.code or "—", when=moment)
+
+
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
          renew_price: int | None = None, refund_until_sms: bool = False,
-         kept: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+         kept: bool = False, spoiler: bool = False, has_hidden: bool = False) -> tuple[str, InlineKeyboardMarkup]:
     """``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
-    long-term number (renewed in place, ended without a refund)."""
+    long-term number (renewed in place, ended without a refund). ``spoiler``: the group shows codes under a
+    spoiler; ``has_hidden``: some code messages were deleted from the group (Show hidden codes privately)."""
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
@@ -124,17 +139,18 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     if codes:
         lines.append(t("card-codes"))
         for sms in codes:
-            lines.append(t("card-code-line", code=sms.code or "—", when=when(t, sms.received_at)))
+            lines.append(code_line(t, sms, spoiler))
     elif rental.is_open:
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
                             can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
-                            kept=kept)
+                            kept=kept, show_hidden=is_group and has_hidden)
     return "\n".join(lines), markup
 
 
 def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], cancellable: bool,
-             provider_title: str, *, is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
+             provider_title: str, *, is_group: bool, spoiler: bool = False,
+             has_hidden: bool = False) -> tuple[str, InlineKeyboardMarkup]:
     """One number shared by several services (each a rental, the first one first, with its last codes): the
     services and where each stands, the codes naming their service, one Cancel for all that can still be."""
     first = members[0][0]
@@ -155,7 +171,8 @@ def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], canc
         lines.append(t("card-rented-by", name=first.user_name))
     lines.append("")
     for rental, codes in members:
-        state = (t("set-state-code", code=codes[0].code or "—") if codes
+        state = (t("set-state-hidden") if codes and codes[0].hidden
+                 else t("set-state-code-spoiler" if spoiler else "set-state-code", code=codes[0].code or "—") if codes
                  else t("set-state-waiting") if rental.status == "active" else t(f"status-{rental.status}"))
         lines.append(t("set-member", service=rental.service_name, state=Html(state)))
     if any(r.status == "active" and r.billing == BillingType.SMS for r, c in members if not c):
@@ -164,19 +181,24 @@ def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], canc
                     key=lambda pair: pair[0].received_at.timestamp() if pair[0].received_at else 0.0, reverse=True)
     if recent:
         lines += ["", t("card-codes")]
-        lines += [t("card-code-line-service", code=sms.code or "—", service=r.service_name,
-                    when=when(t, sms.received_at)) for sms, r in recent[:5]]
+        lines += [code_line(t, sms, spoiler, r.service_name) for sms, r in recent[:5]]
     markup = keyboards.card(t, first.id, {Capability.CANCEL} if cancellable else set(), open_=status == "active",
-                            auto_renew=False, can_renew_closed=False, phone=phone)
+                            auto_renew=False, can_renew_closed=False, phone=phone, show_hidden=is_group and has_hidden)
     return "\n".join(lines), markup
 
 
-def history(t: Texts, rental: RentalRecord, messages: list[StoredSms]) -> tuple[str, InlineKeyboardMarkup]:
+def history(t: Texts, rental: RentalRecord, messages: list[StoredSms], *,
+            spoiler: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """In a group, a code deleted from the chat stays hidden here too (sent privately on request)."""
     lines = [t("history-title", phone=phones.display(rental.phone or ""))]
     if not messages:
         lines.append(t("history-empty"))
     for sms in messages:
-        lines.append(t("card-sms-line", when=when(t, sms.received_at), body=sms.body or sms.code or ""))
+        if sms.hidden:
+            lines.append(t("card-sms-line-hidden", when=when(t, sms.received_at)))
+        else:
+            lines.append(t("card-sms-line-spoiler" if spoiler else "card-sms-line", when=when(t, sms.received_at),
+                           body=sms.body or sms.code or ""))
     return "\n".join(lines)[:4000], keyboards.to_card(t, rental.id)
 
 
@@ -204,13 +226,19 @@ def ledger_line(t: Texts, entry: LedgerEntry) -> str:
 
 
 def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Capability], *,
-                 is_group: bool) -> tuple[str, InlineKeyboardMarkup]:
-    """The pushed SMS: the code to copy on the first line, then number, full text, time, who rented."""
-    first = (t("code-first-line", code=sms.code, service=rental.service_name) if sms.code
+                 is_group: bool, spoiler: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """The pushed SMS: the code to copy on the first line, then number, full text, time, who rented.
+    ``spoiler`` (a group setting): the code and the SMS text under a spoiler; the copy button keeps the code
+    (a tap copies it, an explicit reveal to the one who taps) but its label no longer shows it."""
+    first = (t("code-first-line-spoiler" if spoiler else "code-first-line", code=sms.code,
+               service=rental.service_name) if sms.code
              else t("code-no-code", service=rental.service_name))
     lines = [first, t("code-number", phone=phones.display(rental.phone or ""))]
     if sms.body and sms.body != sms.code:
-        lines.append(Html("<blockquote>") + html_escape(sms.body[:3000]) + Html("</blockquote>"))
+        body = html_escape(sms.body[:3000])
+        if spoiler:
+            body = "<tg-spoiler>" + body + "</tg-spoiler>"
+        lines.append(Html("<blockquote>") + body + Html("</blockquote>"))
     received = sms.received_at or utcnow()
     lines.append(t("code-received", when=when(t, received), zone=zone_of(t, received)))
     if rental.status in CLOSED_STATUSES:
@@ -220,7 +248,8 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
         lines.append(t("code-rented-by", name=rental.user_name))
     row = [InlineKeyboardButton(text=t("btn-open-number"), callback_data=CardCb(id=rental.id).pack())]
     if sms.code:  # one tap puts exactly the code on the clipboard
-        row.insert(0, keyboards.copy_button(t("btn-copy", value=sms.code), sms.code))
+        label = t("btn-copy-code") if spoiler else t("btn-copy", value=sms.code)
+        row.insert(0, keyboards.copy_button(label, sms.code))
     rows = [row]  # the code and the number two a row; "Another code · $123.45" and Finish each in a row of its own
     if Capability.RENEW in actions:
         # The price one more period cost; renting again charges it only if it is still today's (the card
@@ -233,6 +262,18 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
         rows.append([InlineKeyboardButton(text=t("btn-finish"),
                                           callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack())])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def private_codes(t: Texts, rental: RentalRecord, hidden: list[StoredSms], title: str) -> str:
+    """The codes deleted from a group, sent privately to the renter or an admin who asked, newest first."""
+    lines = [t("private-codes-title", service=rental.service_name, phone=phones.display(rental.phone or ""),
+               title=title)]
+    for sms in hidden:
+        lines.append(t("private-code-line", code=sms.code or "—", when=when(t, sms.received_at),
+                       zone=zone_of(t, sms.received_at)))
+        if sms.body and sms.body != sms.code:
+            lines.append(Html("<blockquote>") + html_escape(sms.body[:600]) + Html("</blockquote>"))
+    return "\n".join(lines)  # at most PRIVATE_CODES of them: well under Telegram's 4096
 
 
 def html_escape(text: str) -> str:

@@ -42,8 +42,10 @@ class ChatRepo:
             await conn.execute("UPDATE chats SET members_can_rent = ? WHERE id = ?", (int(allowed), chat_id))
 
     async def set_team(self, chat_id: int, **fields: int | str | bool) -> None:
-        """Group settings: member_limit, limit_period, member_cap, members_top_up (the caller checked values)."""
-        allowed = {"member_limit", "limit_period", "member_cap", "members_top_up"}
+        """Group settings: member_limit, limit_period, member_cap, members_top_up, code_spoiler,
+        code_delete_minutes (the caller checked values)."""
+        allowed = {"member_limit", "limit_period", "member_cap", "members_top_up", "code_spoiler",
+                   "code_delete_minutes"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"unknown team settings {sorted(set(fields) - allowed)}")
         sets = ", ".join(f"{name} = ?" for name in fields)
@@ -82,10 +84,12 @@ class ChatRepo:
                 await ledger.post(conn, new_id, old.balance, "adjustment", reference, note=notes.make("moved-in"))
             # The new row was made by a stray update with defaults: the group's own choices win.
             await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1,"
-                               " member_limit = ?, limit_period = ?, member_cap = ?, members_top_up = ?"
+                               " member_limit = ?, limit_period = ?, member_cap = ?, members_top_up = ?,"
+                               " code_spoiler = ?, code_delete_minutes = ?"
                                " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone,
                                                  old.member_limit, old.limit_period, old.member_cap,
-                                                 int(old.members_top_up), new_id))
+                                                 int(old.members_top_up), int(old.code_spoiler),
+                                                 old.code_delete_minutes, new_id))
             await conn.execute("UPDATE chats SET active = 0 WHERE id = ?", (old_id,))
 
 

@@ -445,4 +445,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX spend_requests_rental ON spend_requests(rental_id) WHERE rental_id IS NOT NULL",
         ],
     ),
+    (
+        "codes that hide themselves in groups: under a spoiler, deleted from the chat after N minutes",
+        [
+            # code_spoiler: pushed codes (and the card's) under a spoiler; code_delete_minutes (0: never): a
+            # delivered code message is deleted from the group this long after it was delivered.
+            "ALTER TABLE chats ADD COLUMN code_spoiler INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE chats ADD COLUMN code_delete_minutes INTEGER NOT NULL DEFAULT 0"
+            " CHECK (code_delete_minutes >= 0)",
+            # hidden_at: the deletion was settled (deleted, or refused by Telegram: never asked again);
+            # hide_result says which; hide_attempts bounds the retries of calls that got no answer.
+            "ALTER TABLE sms ADD COLUMN hidden_at TEXT",
+            "ALTER TABLE sms ADD COLUMN hide_result TEXT",
+            "ALTER TABLE sms ADD COLUMN hide_attempts INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX sms_to_hide ON sms(delivered_at) WHERE telegram_message_id IS NOT NULL AND hidden_at IS NULL",
+        ],
+    ),
 ]

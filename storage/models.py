@@ -45,6 +45,14 @@ class Chat:
     limit_period: str = "day"  # 'day' or 'week', in the chat's time zone
     member_cap: int = 0  # open numbers per member; 0: no cap
     members_top_up: bool = True
+    # Codes that hide themselves (groups): pushed under a spoiler; deleted from the chat N minutes after delivery.
+    code_spoiler: bool = False
+    code_delete_minutes: int = 0  # 0: never deleted
+
+    @property
+    def spoils_codes(self) -> bool:
+        """Codes are shown under a spoiler here (a group setting)."""
+        return self.is_group and self.code_spoiler
 
     @property
     def is_group(self) -> bool:
@@ -62,6 +70,7 @@ class Chat:
             members_can_rent=bool(row["members_can_rent"]), active=bool(row["active"]),
             time_zone=row["time_zone"], member_limit=row["member_limit"], limit_period=row["limit_period"],
             member_cap=row["member_cap"], members_top_up=bool(row["members_top_up"]),
+            code_spoiler=bool(row["code_spoiler"]), code_delete_minutes=row["code_delete_minutes"],
         )
 
 
@@ -159,6 +168,12 @@ class StoredSms:
     delivered_at: datetime | None
     stored_at: datetime | None = None
     delivery_attempts: int = 0
+    hidden_at: datetime | None = None  # its message was deleted from the group (or Telegram refused to)
+    telegram_message_id: int | None = None  # the pushed message, once Telegram accepted it
+
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_at is not None
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> StoredSms:
@@ -167,4 +182,5 @@ class StoredSms:
             rental_id=row["rental_id"], body=row["body"], code=row["code"], sender=row["sender"],
             received_at=parse_ts(row["received_at"]), delivered_at=parse_ts(row["delivered_at"]),
             stored_at=parse_ts(row["stored_at"]), delivery_attempts=row["delivery_attempts"],
+            hidden_at=parse_ts(row["hidden_at"]), telegram_message_id=row["telegram_message_id"],
         )

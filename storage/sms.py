@@ -108,6 +108,38 @@ class SmsRepo:
                                      (rental_id, telegram_message_id))
         return row is not None
 
+    # -- codes that hide themselves (groups with code_delete_minutes) ---------------------------------------
+    async def to_hide(self, now: datetime, limit: int = 100) -> list[tuple[StoredSms, int, str]]:
+        """Delivered code messages due for deletion: (sms, chat id, chat kind), oldest first. Only messages Telegram
+        accepted (a telegram_message_id): an SMS still in the outbox, refused or undeliverable is never touched."""
+        rows = await self.db.fetchall(
+            "SELECT s.*, c.id AS hide_chat_id, c.kind AS hide_chat_kind FROM sms s"
+            " JOIN rentals r ON r.id = s.rental_id JOIN chats c ON c.id = r.chat_id"
+            " WHERE s.telegram_message_id IS NOT NULL AND s.delivered_at IS NOT NULL AND s.hidden_at IS NULL"
+            " AND c.kind IN ('group', 'supergroup') AND c.active = 1 AND c.code_delete_minutes > 0"
+            " AND julianday(s.delivered_at) <= julianday(?) - c.code_delete_minutes / 1440.0"
+            " ORDER BY s.delivered_at, s.id LIMIT ?", (db_time(now), limit))
+        return [(StoredSms.from_row(r), r["hide_chat_id"], r["hide_chat_kind"]) for r in rows]
+
+    async def hide_attempt(self, sms_id: int) -> int:
+        """Counted before the delete call; returns the attempts so far (this one included)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE sms SET hide_attempts = hide_attempts + 1 WHERE id = ?", (sms_id,))
+            async with conn.execute("SELECT hide_attempts FROM sms WHERE id = ?", (sms_id,)) as cur:
+                return (await cur.fetchone())[0]
+
+    async def mark_hidden(self, sms_id: int, result: str) -> None:
+        """The deletion is settled (``result``: deleted, or why Telegram refused): never asked again."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE sms SET hidden_at = ?, hide_result = ? WHERE id = ? AND hidden_at IS NULL",
+                               (db_time(utcnow()), result[:200], sms_id))
+
+    async def hidden_for_rental(self, rental_id: int, limit: int = 20) -> list[StoredSms]:
+        """The codes deleted from the chat, newest first: what "show privately" sends."""
+        rows = await self.db.fetchall("SELECT * FROM sms WHERE rental_id = ? AND hidden_at IS NOT NULL"
+                                      " ORDER BY id DESC LIMIT ?", (rental_id, limit))
+        return [StoredSms.from_row(r) for r in rows]
+
     async def delivered_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NOT NULL")
         return row[0]

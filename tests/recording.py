@@ -10,8 +10,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.methods import (AnswerCallbackQuery, EditMessageText, GetChatMember, GetMe, SendMessage, SendPhoto,
-                             TelegramMethod)
+from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChatMember, GetMe, SendMessage,
+                             SendPhoto, TelegramMethod)
 from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
                            InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
 
@@ -67,6 +67,10 @@ class RecordingSession(BaseSession):
             if current.text == method.text and current.reply_markup == method.reply_markup:
                 raise TelegramBadRequest(method=method, message="Bad Request: message is not modified")
             return self._store(method.chat_id, method.message_id, method.text, method.reply_markup)
+        if isinstance(method, DeleteMessage):  # the bot's own message; gone from what users see
+            if self.messages.get(method.chat_id, {}).pop(method.message_id, None) is None:
+                raise TelegramBadRequest(method=method, message="Bad Request: message to delete not found")
+            return True
         if isinstance(method, GetChatMember):
             user = User(id=method.user_id, is_bot=False, first_name=f"user{method.user_id}")
             key = (method.chat_id, method.user_id)

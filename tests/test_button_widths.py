@@ -210,14 +210,15 @@ def short_of_money(t: Texts) -> Keyboards:
 def card(t: Texts) -> Keyboards:
     """Every state: open or closed, auto-renew on or off, Rent again with a price or not, copy buttons or none,
     and every subset of the actions that make buttons long."""
-    for open_, auto, closed_renew, price, phone, kept, actions in product(
+    for open_, auto, closed_renew, price, phone, kept, hidden, actions in product(
             (True, False), (False, True), (False, True), (PRICE, None), (UK_PHONE, None), (False, True),
+            (False, True),
             (ALL_ACTIONS, ALL_ACTIONS - {Capability.AUTO_RENEW}, {Capability.CANCEL, Capability.RENEW},
              {Capability.TRANSITION, Capability.HISTORY, Capability.WAKE_UP})):
         yield (f"card open={open_} auto-renew={auto} renew-closed={closed_renew} price={price} phone={phone} "
-               f"kept={kept} actions={sorted(actions)}",
+               f"kept={kept} show-hidden={hidden} actions={sorted(actions)}",
                keyboards.card(t, 123456, actions, open_=open_, auto_renew=auto, can_renew_closed=closed_renew,
-                              renew_price=price, phone=phone, kept=kept))
+                              renew_price=price, phone=phone, kept=kept, show_hidden=hidden))
 
 
 def numbers(t: Texts) -> Keyboards:
@@ -300,12 +301,12 @@ def card_views(t: Texts) -> Keyboards:
 
 def code_messages(t: Texts) -> Keyboards:
     """The pushed SMS: with a code or without, every action, the number open or closed."""
-    for code, actions, status in product((CODE, None), (ALL_ACTIONS, set(), {Capability.RENEW}),
-                                         ("active", "finished")):
+    for code, actions, status, spoiler in product((CODE, None), (ALL_ACTIONS, set(), {Capability.RENEW}),
+                                                  ("active", "finished"), (False, True)):
         sms = StoredSms(1, "gotsms", "m-1", 123456, f"Your code: {code or 'none'}", code, "Instagram",
                         datetime.now(UTC), None)
-        _, markup = views.code_message(t, sms, rental(status), actions, is_group=True)
-        yield f"code message code={code} actions={sorted(actions)} {status}", markup
+        _, markup = views.code_message(t, sms, rental(status), actions, is_group=True, spoiler=spoiler)
+        yield f"code message code={code} actions={sorted(actions)} {status} spoiler={spoiler}", markup
 
 
 def settings_screens(t: Texts) -> Keyboards:
@@ -318,6 +319,11 @@ def settings_screens(t: Texts) -> Keyboards:
         _, markup = settings_view(t, chat(group=True, members_can_rent=True, language=t.language, member_limit=limit,
                                           member_cap=cap, limit_period=period, members_top_up=top_up))
         yield f"team settings limit={limit} cap={cap} {period} top-up={top_up}", markup
+    # Codes that hide themselves: the spoiler on and off, each deletion delay (the longest number last).
+    for members, spoiler, minutes in product((False, True), (False, True), keyboards.DELETE_STEPS):
+        _, markup = settings_view(t, chat(group=True, members_can_rent=members, language=t.language,
+                                          code_spoiler=spoiler, code_delete_minutes=minutes))
+        yield f"code settings members={members} spoiler={spoiler} delete={minutes}", markup
     for zone in COMMON_ZONES:  # the chat's own zone carries a ✓
         _, markup = time_zones_view(t, chat(zone=zone, language=t.language))
         yield f"time zone picker, {zone} chosen", markup

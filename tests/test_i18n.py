@@ -22,6 +22,7 @@ from bot.background import Background
 from bot.services import choosing
 from storage import ledger, notes
 from handlers import views
+from handlers.callbacks import CardCb
 from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
 from playground.sandbox.memory import MemoryProvider
@@ -595,6 +596,40 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     assert "@max" in ledger and "@ann" in ledger
     await ann.send("/balance@rent_test_bot")
     s.screen("group balance of an admin", ann, key="balance-member-limit")
+
+    # Codes that hide themselves: under a spoiler, deleted after N minutes, the card's hidden codes sent privately.
+    await ann.send("/settings@rent_test_bot")
+    await ann.press(s.label("btn-spoiler-off"))
+    s.screen("group settings, codes under a spoiler", ann, key="settings-spoiler-on")
+    await ann.press(s.label("btn-delete-never"))
+    s.screen("group settings, codes deleted", ann, key="settings-delete-after")
+    s.has_buttons("code settings", ann, "btn-spoiler-on")
+    rental = next(r for r in (await app.rentals.rentals.for_chat(group))[0] if r.status == "active")
+    background = Background(app, bot, FastLimiter())
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 31337")
+    await background.pollers[provider.name].tick()
+    await background.deliverer.deliver_once()
+    pushed = session.last(group)
+    s.screen("a code under a spoiler", ann, pushed, key="code-first-line-spoiler")
+    await ann.press_data(CardCb(id=rental.id).pack())
+    s.screen("a card with a code under a spoiler", ann, key="card-code-line-spoiler")
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE sms SET delivered_at = '2000-01-01T00:00:00.000+00:00'")
+    assert await background.hider.run_once() == 1
+    await ann.press_data(CardCb(id=rental.id).pack())
+    s.screen("a card with a hidden code", ann, key="card-code-line-hidden")
+    s.has_buttons("a card with a hidden code", ann, "btn-show-hidden")
+    await ann.press(s.label("btn-history"))
+    s.screen("SMS history with a hidden code", ann, key="card-sms-line-hidden")
+    await ann.press_data(CardCb(id=rental.id).pack())
+    s.answer("hidden codes sent privately", await ann.press(s.label("btn-show-hidden")), key="private-codes-sent")
+    s.text("hidden codes in a private message", session.sent(2001)[-1].text, key="private-codes-title")
+    zoe = Person(dp, bot, session, 2009, chat_id=group, name="Zoe", language=lang)
+    s.answer("hidden codes refused to a member", await zoe.press(s.label("btn-show-hidden"), ann.screen()),
+             key="error-only-renter-or-admins")
+    session.blocked.add(2001)
+    s.answer("hidden codes: no private chat", await ann.press(s.label("btn-show-hidden")),
+             key="error-private-refused")
 
 
 async def test_switching_language_in_settings_changes_the_following_screens(app, alice, screens):

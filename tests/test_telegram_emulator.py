@@ -167,6 +167,33 @@ async def test_bot_api_errors(emu, bot):
         await stranger.session.close()
 
 
+async def test_spoiler_entities_and_deleting_in_a_group(emu, bot):
+    """Codes under a spoiler and deleted after N minutes (issue 18): <tg-spoiler> and <span class="tg-spoiler">
+    become spoiler entities; deleteMessage removes the bot's message once, and refuses one older than 48 hours."""
+    emu.create_group(GROUP, "Renters", {ALICE: "creator", BOB: "member"})
+    sent = await bot.send_message(GROUP, "🔑 <tg-spoiler><code>48213</code></tg-spoiler> — Telegram\n"
+                                         '<blockquote><span class="tg-spoiler">code 48213</span></blockquote>',
+                                  parse_mode="HTML")
+    assert sent.text == "🔑 48213 — Telegram\ncode 48213"
+    units = sent.text.encode("utf-16-le")  # entity offsets count UTF-16 code units (🔑 is two)
+    kinds = {(e.type, units[2 * e.offset:2 * (e.offset + e.length)].decode("utf-16-le")) for e in sent.entities}
+    assert ("spoiler", "48213") in kinds and ("code", "48213") in kinds and ("spoiler", "code 48213") in kinds
+    [stored] = [m for m in emu.messages(GROUP) if m["message_id"] == sent.message_id]
+    assert {"type": "spoiler", "offset": 3, "length": 5} in stored["entities"]  # "🔑 ": three units
+
+    assert await bot.delete_message(GROUP, sent.message_id) is True
+    assert all(m["message_id"] != sent.message_id for m in emu.messages(GROUP))
+    assert [h["method"] for h in emu.history(GROUP)][-1] == "deleteMessage"
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(GROUP, sent.message_id)
+
+    old = await bot.send_message(GROUP, "an old code")
+    emu._msgs[GROUP][old.message_id]["date"] -= 49 * 3600  # sent two days ago
+    with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
+        await bot.delete_message(GROUP, old.message_id)
+    assert any(m["message_id"] == old.message_id for m in emu.messages(GROUP))
+
+
 async def test_commands_and_noops(emu, bot):
     await bot.delete_webhook(drop_pending_updates=True)
     await bot.set_my_commands([BotCommand(command="rent", description="Rent a number"),

@@ -169,11 +169,17 @@ class MessagesMixin:
         self._record("edit", "editMessageReplyMarkup", chat.id, msg["message_id"], p, msg)
         return copy.deepcopy(msg)
 
+    DELETE_WINDOW = 48 * 3600  # Telegram lets a bot delete a message only this long after it was sent
+
     def _api_deletemessage(self, p: dict) -> bool:
         chat = self._target(p)
         mid = int_param(p, "message_id")
-        if self._msgs.get(chat.id, {}).pop(mid, None) is None:
+        msg = self._msgs.get(chat.id, {}).get(mid)
+        if msg is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        if time.time() - msg["date"] > self.DELETE_WINDOW:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        del self._msgs[chat.id][mid]
         self._record("delete", "deleteMessage", chat.id, mid, p, None)
         return True
 
