@@ -118,6 +118,7 @@ class App:
         self.bans = BanRepo(self.db)
         self.alerts = Alerts(AlertRepo(self.db), self.catalogue, self.rentals.budget, self.settings.alerts_per_chat,
                              self.settings.alert_hours, self.settings.alert_services_per_check)
+        self.catalogue.alerts_offered = self.settings.alerts_per_chat > 0
         self.teams = Teams(self.db, self.rentals, self.catalogue, self.settings.team_request_minutes)
         self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)

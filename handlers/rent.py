@@ -150,7 +150,7 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     set_from = next((i for i, p in enumerate(shown) if providers[p.offer.provider].rents_sets
                      and not p.offer.price_upto), None)
     await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back,
-                                                     set_from=set_from, alert=True))
+                                                     set_from=set_from, alert=catalogue.alerts_offered))
 
 
 async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,

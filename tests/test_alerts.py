@@ -168,3 +168,27 @@ async def test_one_catalogue_read_per_service_a_round_whatever_the_alerts(app, a
     before = reads
     assert await jobs.check_alerts() == 0
     assert reads == before + 1
+
+
+async def test_a_round_that_needs_a_provider_call_waits_when_the_budget_has_none(app, alice, provider, jobs, session):
+    from bot.services.budget import ProviderBudget
+
+    await to_plans(alice, app)
+    await alice.press(BELL)
+    await alice.press("Under $0.99")
+    provider.raise_price("tg", "0.50")
+    await time_passes(app, 61)  # the cached list expired: the round would call the provider
+    spent = app.alerts.budget
+    app.alerts.budget = ProviderBudget(rate=1e-6, burst=0.0)  # the card actions took every call
+    calls = provider.rent_calls
+    assert await jobs.check_alerts() == 0
+    assert alert_messages(session) == []
+    app.alerts.budget = spent
+    assert await jobs.check_alerts() == 1
+    assert provider.rent_calls == calls
+
+
+async def test_no_bell_when_alerts_are_off(app, alice):
+    app.catalogue.alerts_offered = False
+    await to_plans(alice, app)
+    assert not any(BELL in b for b in alice.buttons())

@@ -85,10 +85,14 @@ class Alerts:
         await self.repo.expire_due()
         fired: list[Fired] = []
         for key in (await self.repo.due_services())[:self.services_per_check]:
-            service = await self.catalogue.service(key)
-            if service is None or not await self._readable(service):
+            try:
+                service = await self.catalogue.service(key)
+                if service is None or not await self._readable(service):
+                    continue
+                offers, _ = await self.catalogue.offers(service)
+            except Exception:  # noqa: BLE001 - one service's failure leaves the others' alerts to be checked
+                log.exception("alerts: reading %s failed; tried again next round", key)
                 continue
-            offers, _ = await self.catalogue.offers(service)
             live = [p for p in offers if in_stock(self.catalogue, p)]
             for alert in await self.repo.open_for_service(key):
                 found = self._met(alert, live)
