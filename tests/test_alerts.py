@@ -192,3 +192,12 @@ async def test_no_bell_when_alerts_are_off(app, alice):
     app.catalogue.alerts_offered = False
     await to_plans(alice, app)
     assert not any(BELL in b for b in alice.buttons())
+
+
+async def test_settings_lead_to_the_alerts(app, alice):
+    await to_plans(alice, app)
+    await alice.press(BELL)
+    await alice.press("Under $0.99")
+    await alice.send("/settings")
+    await alice.press("My alerts")
+    assert "Telegram under $0.99" in alice.screen().text
