@@ -34,7 +34,9 @@ from .metrics import Metrics, UpdateMetricsMiddleware
 from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
+from .services.alerts import Alerts
 from .services.service_sets import ServiceSets
+from storage.alerts import AlertRepo
 from .services.switches import PlanSwitches
 from .services.teams import Teams
 from .services.transfers import Limits, Transfers
@@ -51,7 +53,7 @@ from .screens import Screens
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
-COMMANDS = ("start", "rent", "numbers", "balance", "invite", "redeem", "settings", "help", "terms",
+COMMANDS = ("start", "rent", "numbers", "alerts", "balance", "invite", "redeem", "settings", "help", "terms",
             "paysupport")
 
 
@@ -87,6 +89,7 @@ class App:
     switches: PlanSwitches = field(init=False)
     sets: ServiceSets = field(init=False)
     bans: BanRepo = field(init=False)
+    alerts: Alerts = field(init=False)  # 🔔 back in stock / under a price (bot/services/alerts.py)
     teams: Teams = field(init=False)
     transfers: Transfers = field(init=False)
     wallet: Wallet = field(init=False)
@@ -113,6 +116,9 @@ class App:
         self.switches = PlanSwitches(self.rentals)
         self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
         self.bans = BanRepo(self.db)
+        self.alerts = Alerts(AlertRepo(self.db), self.catalogue, self.rentals.budget, self.settings.alerts_per_chat,
+                             self.settings.alert_hours, self.settings.alert_services_per_check)
+        self.catalogue.alerts_offered = self.settings.alerts_per_chat > 0
         self.teams = Teams(self.db, self.rentals, self.catalogue, self.settings.team_request_minutes)
         self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)
@@ -170,7 +176,7 @@ class App:
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
-            "referrals": self.referrals, "promos": self.promos,
+            "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts,
         }
 
 

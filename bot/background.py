@@ -52,7 +52,7 @@ class Background:
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
-                         app.switches, crypto=app.crypto)
+                         app.switches, crypto=app.crypto, alerts=app.alerts)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
@@ -67,6 +67,9 @@ class Background:
         self.scheduler.add_job(job(self.jobs.reconcile), "interval", seconds=30, id="reconcile")
         self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
+        if settings.alerts_per_chat:  # paced: one read per service a round, within the providers' call budget
+            self.scheduler.add_job(job(self.jobs.check_alerts), "interval", seconds=settings.alert_check_seconds,
+                                   id="alerts")
         self.scheduler.add_job(job(self.jobs.retry_stars_refunds), "interval", minutes=5, id="stars_refunds")
         self.bot = bot
         self.scheduler.add_job(job(self.expire_requests), "interval", seconds=60, id="requests")

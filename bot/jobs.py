@@ -27,6 +27,7 @@ from storage.stars_refunds import StarsRefundRepo
 
 from . import stars
 from .rendering import Renderer
+from .services.alerts import Alerts
 from .services.cryptopay import CryptoTopUps
 from .services.no_code import NoCodeRefund, NoCodeRefunds
 from .services.renewals import charge_period
@@ -43,7 +44,9 @@ RENEW_CUTOFF = timedelta(hours=1)
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
                  renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
-                 no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None) -> None:
+                 no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None,
+                 alerts: Alerts | None = None) -> None:
+        self.alerts = alerts
         self.renderer = renderer
         self.crypto = crypto
         self.db = db
@@ -176,6 +179,20 @@ class Jobs:
 
     async def _tell_no_code(self, refund: NoCodeRefund) -> None:
         await self._tell(refund.rental, "notify-no-code-refunded", price=format_money(refund.rental.price_charged))
+
+    async def check_alerts(self) -> int:
+        """Alerts met since the last round: each fired once (open -> fired first), then its one message sent;
+        a chat gone or blocked gets none (the alert is done either way)."""
+        if self.alerts is None:
+            return 0
+        fired = await self.alerts.check()
+        for found in fired:
+            chat = await self.chats.get(found.alert.chat_id)
+            if chat is None or not chat.active:
+                continue
+            text, markup = self.renderer.alert_fired(chat, found)
+            await self.sender.send(chat.id, chat.is_group, text, markup)
+        return len(fired)
 
     async def retry_stars_refunds(self) -> int:
         """Stars refunds whose call got no answer: asked again until Telegram says done or no."""

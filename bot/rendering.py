@@ -23,6 +23,9 @@ class Renderer(Protocol):
 
     def time_left(self, language: str, until: datetime, now: datetime) -> str: ...
 
+    def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:
+        """The message of a fired alert (bot/services/alerts.py Fired) with its Rent button."""
+
     async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
         """A number's card as it is now (its codes, its buttons), to refresh one already shown."""
 

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     team_request_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     # Groups that delete codes after N minutes (their Settings): seconds between looks for code messages due
     code_hide_interval: float = Field(30.0, ge=1)
+    # Alerts (🔔 from a plan list: a sold-out plan back in stock, a service under a price): at most this many open
+    # per chat, each ending unfired after ALERT_HOURS; checked every ALERT_CHECK_SECONDS from the catalogue's
+    # cached offers, at most ALERT_SERVICES_PER_CHECK services a round (one provider read per service, paced).
+    alerts_per_chat: int = Field(5, ge=0, le=50)
+    alert_hours: int = Field(24, ge=1, le=24 * 30)
+    alert_check_seconds: float = Field(120.0, ge=10)
+    alert_services_per_check: int = Field(20, ge=1, le=1000)
 
     # The bot's HTTP server (off when http_port is 0): Telegram's webhook, GetAText's, /healthz, /metrics
     http_host: str = Field("0.0.0.0", validation_alias=_renamed("http_host"))

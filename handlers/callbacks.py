@@ -307,3 +307,32 @@ class TeamCb(CallbackData, prefix="gs"):
 
     f: TeamSetting
     v: Annotated[int, Field(ge=0, le=10**7)]
+
+
+class AlertNewCb(CallbackData, prefix="an"):
+    """🔔 under a plan list: the alert choices for the list's snapshot (its service, country and plans)."""
+
+    snap: RowId
+
+
+class AlertSetCb(CallbackData, prefix="as"):
+    """An alert chosen: ``x`` 0: plan ``i`` of the snapshot back in stock; else the service under ``x``."""
+
+    snap: RowId
+    i: Index = 0
+    x: Cap = 0
+
+
+class AlertsCb(CallbackData, prefix="al"):
+    """The chat's open alerts (also /alerts)."""
+
+
+class AlertCancelCb(CallbackData, prefix="ax"):
+    a: RowId
+
+
+class AlertRentCb(CallbackData, prefix="ar"):
+    """Rent under a fired alert: the offer it found, with the quote lock (asked again if it rose)."""
+
+    a: RowId
+    n: str

@@ -15,7 +15,7 @@ from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb
                         FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
                         ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
-from .callbacks import GroupRentCb
+from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertSetCb, GroupRentCb
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -107,12 +107,38 @@ def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, 
 
 def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "", starred: bool = False,
            switch: list[InlineKeyboardButton] | None = None, back=None,
-           set_from: int | None = None) -> InlineKeyboardMarkup:
-    """``set_from``: the index of a plan whose provider can put more services on the same number."""
+           set_from: int | None = None, alert: bool = False) -> InlineKeyboardMarkup:
+    """``set_from``: the index of a plan whose provider can put more services on the same number.
+    ``alert``: 🔔 tell me when a sold-out plan is back or the service is cheaper."""
     star = [_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))] if service_key else []
     more = [_button(t("btn-set-start"), SetStartCb(snap=snapshot_id, i=set_from))] if set_from is not None else []
+    bell = [_button(t("btn-alert"), AlertNewCb(snap=snapshot_id))] if alert else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
-                   more, switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
+                   more, bell, switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
+
+
+def alert_choice(t: Texts, snapshot_id: int, service_key: str, back_in_stock: list[tuple[int, str]],
+                 under: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """back_in_stock: (plan index in the snapshot, plan name); under: (price in minor units, that price)."""
+    return _markup(*([_button(t("btn-alert-back", plan=plan), AlertSetCb(snap=snapshot_id, i=i))]
+                     for i, plan in back_in_stock),
+                   *_grid([_button(t("btn-alert-under", price=price), AlertSetCb(snap=snapshot_id, x=x))
+                           for x, price in under], 2),
+                   [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def alert_saved(t: Texts, service_key: str) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-alerts"), AlertsCb())], [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def alerts(t: Texts, items: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """items: (alert id, label): a tap cancels it."""
+    return _markup(*([_button(t("btn-alert-cancel", alert=label), AlertCancelCb(a=a))] for a, label in items),
+                   [_button(t("home"), MenuCb(to=Screen.HOME))])
+
+
+def alert_fired(t: Texts, alert_id: int, price: str) -> InlineKeyboardMarkup:
+    return _markup([_button(t("confirm-rent", price=price), AlertRentCb(a=alert_id, n=nonce()))])
 
 
 SET_PICKS_PER_PAGE = 8

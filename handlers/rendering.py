@@ -24,6 +24,13 @@ class ChatRenderer:
         return await card_view(chat, Texts(chat.language, chat.time_zone), rental, self.rentals, self.sms,
                                self.providers)
 
+    def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:
+        """The one message a fired alert sends, with its Rent button at the price it found."""
+        t = Texts(chat.language, chat.time_zone)
+        provider = self.providers.get(fired.offer.offer.provider)
+        text = views.alert_fired(t, fired.alert, fired.offer, provider.title if provider else fired.offer.offer.provider)
+        return text, keyboards.alert_fired(t, fired.alert.id, views.format_money(fired.offer.price))
+
     def code_message(self, chat: Chat, sms: StoredSms, rental: RentalRecord,
                      actions: set[Capability]) -> tuple[str, InlineKeyboardMarkup]:
         return views.code_message(Texts(chat.language, chat.time_zone), sms, rental, actions, is_group=chat.is_group,

@@ -142,7 +142,7 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
     labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark,
-                                sold_out=catalogue.is_sold_out(p.offer))
+                                sold_out=p.offer.stock == 0 or catalogue.is_sold_out(p.offer))
               for p, mark in zip(shown, marks, strict=True)]
     starred = service.key in await favourites.keys(chat.id)
     back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
@@ -150,7 +150,7 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     set_from = next((i for i, p in enumerate(shown) if providers[p.offer.provider].rents_sets
                      and not p.offer.price_upto), None)
     await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back,
-                                                     set_from=set_from))
+                                                     set_from=set_from, alert=catalogue.alerts_offered))
 
 
 async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,

@@ -15,7 +15,7 @@ from bot.services.teams import PERIOD_KEYS
 from bot.settings import Settings
 
 from . import keyboards
-from .callbacks import GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb
+from .callbacks import AlertsCb, GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb
 from .common import show
 from .i18n import Texts, available_languages
 from .permissions import AdminCache
@@ -60,6 +60,7 @@ def settings_view(t: Texts, chat: Chat, request_minutes: int = 60) -> tuple[str,
                                          week=chat.limit_period == "week", cap=chat.member_cap,
                                          members_top_up=chat.members_top_up, spoiler=chat.code_spoiler,
                                          delete_minutes=chat.code_delete_minutes)
+    rows.append([InlineKeyboardButton(text=t("btn-alerts"), callback_data=AlertsCb().pack())])  # /alerts too
     rows.append([InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 

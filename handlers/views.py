@@ -304,3 +304,18 @@ def wish_lines(t: Texts, provider: Provider, offer: Offer, wishes: Wishes, liste
     if Choice.AUTO_RENEW in takes:
         lines.append(t("confirm-start-renew-on" if wishes.renew else "confirm-start-renew-off"))
     return ("\n" + "\n".join(lines)) if lines else ""
+
+
+def alert_label(t: Texts, alert) -> str:
+    """One open alert, short (a button's width): the service and what it waits for."""
+    if alert.kind == "stock":
+        return t("alert-label-back", service=alert.service_name, plan=alert.plan)
+    return t("alert-label-under", service=alert.service_name, price=format_money(alert.below))
+
+
+def alert_fired(t: Texts, alert, priced, provider_title: str) -> str:
+    """The one message an alert sends: the offer it found at the price it found."""
+    o = priced.offer
+    return t("alert-fired-back" if alert.kind == "stock" else "alert-fired-under", service=alert.service_name,
+             below=format_money(alert.below), price=format_money(priced.price), provider=provider_title,
+             duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes))

@@ -461,4 +461,32 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX sms_to_hide ON sms(delivered_at) WHERE telegram_message_id IS NOT NULL AND hidden_at IS NULL",
         ],
     ),
+    (
+        "alerts: tell a chat once when a sold-out plan is back or a service is under a price",
+        [
+            # kind 'stock': the plan (provider, offer_id) listed again with numbers; kind 'price': the service in
+            # that country (country_key, '' for any) at or under ``below`` (minor units, the chat's price).
+            # Fired once: status 'open' -> 'fired' in one UPDATE, with the offer found (JSON) and its price.
+            """CREATE TABLE price_alerts (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                service_key TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                country TEXT NOT NULL DEFAULT '',
+                kind TEXT NOT NULL CHECK (kind IN ('stock', 'price')),
+                provider TEXT NOT NULL DEFAULT '',
+                offer_id TEXT NOT NULL DEFAULT '',
+                plan TEXT NOT NULL DEFAULT '',
+                below INTEGER NOT NULL DEFAULT 0 CHECK (below >= 0),
+                status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'fired', 'expired', 'cancelled')),
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                fired_at TEXT,
+                offer TEXT,
+                price INTEGER
+            )""",
+            "CREATE INDEX price_alerts_open ON price_alerts(status, service_key) WHERE status = 'open'",
+            "CREATE INDEX price_alerts_chat ON price_alerts(chat_id, status)",
+        ],
+    ),
 ]

@@ -139,6 +139,8 @@ def offers(t: Texts) -> Keyboards:
                                                back=keyboards.CountryCb(key="instagram", c="GB"))
     yield "plans with more services on one number", keyboards.offers(t, 99, offer_labels(t), "instagram", True,
                                                                      switch, set_from=0)
+    yield "plans with the alert bell", keyboards.offers(t, 99, offer_labels(t), "instagram", True, switch,
+                                                        set_from=0, alert=True)
 
 
 def set_picker(t: Texts) -> Keyboards:
@@ -282,13 +284,40 @@ def request_decision(t: Texts) -> Keyboards:
     yield "a member's request, asked again at a higher price", keyboards.request_decision(t, 123456, MONEY, PRICE)
 
 
+def alert_choice(t: Texts) -> Keyboards:
+    plans = [(i, duration(t.language)) for i in range(3)]
+    under = [(PRICE, MONEY)] * 3
+    yield "alert choice, sold-out plans and prices", keyboards.alert_choice(t, 99, "instagram", plans, under)
+    yield "alert choice, prices only", keyboards.alert_choice(t, 99, "instagram", [], under)
+
+
+def alert_saved(t: Texts) -> Keyboards:
+    yield "alert saved", keyboards.alert_saved(t, "instagram")
+
+
+def alerts(t: Texts) -> Keyboards:
+    from storage.alerts import Alert
+    items = []
+    for kind in ("stock", "price"):
+        alert = Alert(1, 1, "s", SERVICE, "", kind, "p", "id", duration(t.language), PRICE, "open",
+                      datetime.now(UTC), None, None)
+        items.append((len(items) + 1, views.alert_label(t, alert)))
+    yield "alerts, the longest labels", keyboards.alerts(t, items)
+    yield "alerts, none", keyboards.alerts(t, [])
+
+
+def alert_fired(t: Texts) -> Keyboards:
+    yield "alert fired", keyboards.alert_fired(t, 123456, MONEY)
+
+
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
                             not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
-                            broadcast_confirm, broadcast_running, broadcast_link)}
+                            broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved,
+                            alerts, alert_fired)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

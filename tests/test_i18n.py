@@ -850,3 +850,52 @@ async def test_every_business_screen_in_language(lang, app, telegram, session, s
     s.text("export caption", session.calls_of(SendDocument)[-1].caption, key="export-ledger")
     await op.send("/revenue 7")
     s.text("revenue caption", session.calls_of(SendDocument)[-1].caption, key="export-revenue")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_alert_screen_in_language(lang, app, telegram, session, provider, screens):
+    """🔔 from a plan list: the choice, saved, the limit, /alerts, cancelled, the fired message, its Rent."""
+    from bot.jobs import Jobs
+    from bot.telegram_out import ChatSender, RateLimiter
+
+    dp, bot = telegram
+    s = screens(lang)
+    app.alerts.per_chat = 2
+    user = Person(dp, bot, session, 1001, name="Alice", language=lang)
+    provider.set_stock("tg", 0)
+    await user.send("/start")
+    await credit(app, user.chat_id, 5000)
+    await user.press(s.label("menu-rent"))
+    await user.press("Telegram")
+    s.has_buttons("plans with the bell", user, "btn-alert")
+    await user.press(s.label("btn-alert"))
+    s.screen("alert choice", user, key="alert-choice")
+    plan = views.duration_text(s.t, "duration", "1 day", 1440)
+    await user.press(s.label("btn-alert-back", plan=plan))
+    s.screen("alert saved", user, key="alert-saved")
+    await user.press(s.label("back"))
+    for price in ("$0.99", "$0.88"):
+        await user.press(s.label("btn-alert"))
+        await user.press(s.label("btn-alert-under", price=price))
+        if price == "$0.99":
+            await user.press(s.label("back"))
+    s.screen("alerts full", user, key="alerts-full")
+    await user.send("/alerts")
+    s.screen("alerts list", user, key="alerts-title")
+    await user.press(s.label("btn-alert-cancel", alert=s.t("alert-label-under", service="Telegram", price="$0.99")))
+    s.screen("alert cancelled", user, key="alerts-title")
+    await user.press(s.label("btn-alert-cancel", alert=s.t("alert-label-back", service="Telegram", plan=plan)))
+    s.screen("no alerts", user, key="alerts-none")
+    await user.send("/rent telegram")
+    await user.press("Telegram")
+    await user.press(s.label("btn-alert"))
+    await user.press(s.label("btn-alert-back", plan=plan))
+    provider.set_stock("tg", 5)
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - 61")
+    jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats, RateLimiter(1000, 0, 1000)),
+                app.renderer, alerts=app.alerts)
+    assert await jobs.check_alerts() == 1
+    s.screen("alert fired", user, key="alert-fired-back")
+    await user.press(s.label("confirm-rent", price="$1.10"))
+    s.screen("rented from an alert", user, key="card-phone")

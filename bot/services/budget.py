@@ -34,3 +34,8 @@ class ProviderBudget:
                 raise ProviderBusy()
             await asyncio.sleep(wait)
             waited += wait
+
+    def try_spend(self, provider: str) -> bool:
+        """A background read (alerts): a call taken only when one is free now, never waited for, so it never
+        holds up a user's card action; False leaves it to the next round."""
+        return self._buckets.take(provider) == 0

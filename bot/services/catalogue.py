@@ -76,6 +76,7 @@ class Catalogue:
         self.cache = cache
         self.rentals = rentals
         self.markup_percent = markup_percent
+        self.alerts_offered = True  # 🔔 under plan lists (off when ALERTS_PER_CHAT is 0)
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
         from .delivery_record import DeliveryRecords  # a cycle at import time: it ranks PricedOffer
         self.records = DeliveryRecords(cache.db)

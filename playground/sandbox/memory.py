@@ -31,6 +31,7 @@ class MemoryProvider(Provider):
         self.min_age_to_cancel = min_age_to_cancel
         self.services = [Service("tg", "Telegram"), Service("wa", "WhatsApp"), Service("gg", "Google")]
         self.prices = {"tg": Decimal("1.00"), "wa": Decimal("0.55"), "gg": Decimal("2.10")}
+        self.stock: dict[str, int] = {}  # service id -> numbers left (listed as the plans' stock); unset: unknown
         self.rentals: dict[str, Rental] = {}
         self.unread: list[Sms] = []
         self.fail_rent: Exception | None = None  # raised by the next rent()
@@ -46,11 +47,12 @@ class MemoryProvider(Provider):
 
     async def list_offers(self, service: Service) -> list[Offer]:
         price = self.prices[service.id]
+        stock = self.stock.get(service.id)
         return [
             Offer(self.name, f"{service.id}-day", service.id, service.name, price, BillingType.DURATION, 1440,
-                  "1 day", "USA", renew_price=price),
+                  "1 day", "USA", renew_price=price, stock=stock),
             Offer(self.name, f"{service.id}-month", service.id, service.name, price * 10, BillingType.DURATION,
-                  43200, "1 month", "USA", renew_price=price * 10),
+                  43200, "1 month", "USA", renew_price=price * 10, stock=stock),
         ]
 
     async def get_balance(self) -> Decimal:
@@ -65,6 +67,8 @@ class MemoryProvider(Provider):
         if self.fail_rent is not None:
             failure, self.fail_rent = self.fail_rent, None
             raise failure
+        if self.stock.get(offer.service_id) == 0:
+            raise errors.NothingAvailableError("sold out", provider=self.name)
         charged = offer.price + self.surcharge
         if choice is not None and choice.max_price is not None and charged > choice.max_price:
             raise errors.NothingAvailableError("no number at or below the price cap", provider=self.name)
@@ -81,6 +85,13 @@ class MemoryProvider(Provider):
     def raise_price(self, service_id: str, price: Decimal | str) -> None:
         """List and charge the service's plans at ``price`` (a day; a month ten times it) from now on."""
         self.prices[service_id] = Decimal(price)
+
+    def set_stock(self, service_id: str, count: int | None) -> None:
+        """The service's plans list ``count`` numbers left (0: sold out, renting finds none); None: unknown."""
+        if count is None:
+            self.stock.pop(service_id, None)
+        else:
+            self.stock[service_id] = count
 
     async def get_rental(self, rental_id: str) -> Rental:
         if rental_id not in self.rentals:

@@ -1,0 +1,152 @@
+"""Alerts (issue 17): 🔔 under a plan list → back in stock (a sold-out plan) or under $X (the service in the list's
+country) → saved; /alerts lists and cancels them; the Rent button of a fired alert rents its offer with the quote
+lock. Setting one makes no provider call: the choices come from the list's snapshot."""
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot.services import localize
+from bot.services.alerts import Alerts, AlertsFull, price_steps
+from bot.services.catalogue import Catalogue, offer_from_dict, service_key
+from bot.services.errors import AlreadyRequested, NothingAvailable, QuoteRose, StaleButton
+from bot.services.pricing import format_money
+from bot.services.rentals import SNAPSHOT_MAX_AGE, RentalService, RentRequest
+from bot.screens import Screens
+from bot.services.errors import OfferExpired
+from providers import Provider
+from storage import Chat, SmsRepo
+
+from . import keyboards, views
+from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertSetCb
+from .common import show, user_name
+from .i18n import Texts
+from .numbers import show_card
+from .permissions import AdminCache, ensure_can_spend
+
+BACK_IN_STOCK_SHOWN = 3  # sold-out plans offered on the choice screen
+
+
+async def _snapshot(rentals: RentalService, chat: Chat, snap: int) -> dict:
+    found = await rentals.snapshots.get(snap, chat.id, SNAPSHOT_MAX_AGE)
+    if found is None or not found["offers"]:
+        raise OfferExpired()
+    return found
+
+
+def _country(offers) -> str:
+    """The list's country key: the plans of one list share one ('' when they do not)."""
+    keys = {localize.country_key(o.country) for o in offers}
+    return keys.pop() if len(keys) == 1 else ""
+
+
+async def alert_choice(callback: CallbackQuery, callback_data: AlertNewCb, chat: Chat, t: Texts,
+                       rentals: RentalService, catalogue: Catalogue, alerts: Alerts) -> None:
+    found = await _snapshot(rentals, chat, callback_data.snap)
+    offers = [offer_from_dict(d) for d in found["offers"]]
+    sold = [(i, views.duration_text(t, o.billing, o.duration_label, o.duration_minutes))
+            for i, o in enumerate(offers) if o.stock == 0 or catalogue.is_sold_out(o)][:BACK_IN_STOCK_SHOWN]
+    cheapest = min(catalogue.price(o) for o in offers)
+    under = [(x, format_money(x)) for x in price_steps(cheapest)]
+    text = t("alert-choice", service=found["service_name"], price=format_money(cheapest), hours=alerts.hours)
+    await show(callback, text, keyboards.alert_choice(t, callback_data.snap, found["service_key"], sold, under))
+
+
+async def alert_set(callback: CallbackQuery, callback_data: AlertSetCb, chat: Chat, t: Texts,
+                    rentals: RentalService, alerts: Alerts) -> None:
+    found = await _snapshot(rentals, chat, callback_data.snap)
+    offers = [offer_from_dict(d) for d in found["offers"]]
+    key, name = found["service_key"], found["service_name"]
+    try:
+        if callback_data.x:
+            made = await alerts.create(chat.id, key, name, _country(offers), "price", below=callback_data.x)
+        else:
+            if not callback_data.i < len(offers):
+                raise StaleButton()
+            o = offers[callback_data.i]
+            made = await alerts.create(chat.id, key, name, localize.country_key(o.country), "stock",
+                                       provider=o.provider, offer_id=o.id,
+                                       plan=views.duration_text(t, o.billing, o.duration_label, o.duration_minutes))
+    except AlertsFull:
+        await show(callback, t("alerts-full", limit=alerts.per_chat), keyboards.alert_saved(t, key))
+        return
+    text = t("alert-saved", alert=views.alert_label(t, made), left=views.time_left(t, made.expires_at))
+    await show(callback, text, keyboards.alert_saved(t, key))
+
+
+async def alerts_view(chat: Chat, t: Texts, alerts: Alerts, notice: str = ""):
+    found = await alerts.repo.open_of(chat.id)
+    head = notice + "\n\n" if notice else ""
+    if not found:
+        return head + t("alerts-none"), keyboards.alerts(t, [])
+    lines = [t("alert-line", alert=views.alert_label(t, a), left=views.time_left(t, a.expires_at)) for a in found]
+    text = head + t("alerts-title", count=len(found), limit=alerts.per_chat) + "\n" + "\n".join(lines)
+    return text, keyboards.alerts(t, [(a.id, views.alert_label(t, a)) for a in found])
+
+
+async def alerts_command(message: Message, chat: Chat, t: Texts, alerts: Alerts) -> None:
+    await show(message, *await alerts_view(chat, t, alerts))
+
+
+async def alerts_screen(callback: CallbackQuery, chat: Chat, t: Texts, alerts: Alerts) -> None:
+    await show(callback, *await alerts_view(chat, t, alerts))
+
+
+async def alert_cancel(callback: CallbackQuery, callback_data: AlertCancelCb, callback_answer: CallbackAnswer,
+                       chat: Chat, t: Texts, alerts: Alerts) -> None:
+    if await alerts.repo.cancel(chat.id, callback_data.a):
+        callback_answer.text = t("alert-cancelled")
+    await show(callback, *await alerts_view(chat, t, alerts))
+
+
+async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, bot: Bot, chat: Chat, t: Texts,
+                     rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo, providers: dict[str, Provider],
+                     screens: Screens, catalogue: Catalogue, alerts: Alerts) -> None:
+    """The offer the alert found, rented once per alert (its request key), at most at the price the message said:
+    RentalService.rent re-reads it (the quote lock); higher by now, the plan's confirm screen at the new price."""
+    from .rent import quote_rose_view  # the rent screens' own view of a rise
+
+    alert = await alerts.repo.get(callback_data.a)
+    if alert is None or alert.chat_id != chat.id or alert.offer is None:
+        raise StaleButton()
+    budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
+    offer = offer_from_dict(alert.offer)
+    request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), 0, 0, callback_data.n,
+                          offer=offer, key=f"alert:{alert.id}", budget=budget)
+    try:
+        rental = await rentals.rent(request)
+    except AlreadyRequested as pressed:
+        earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
+        if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
+            raise
+        await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
+        return
+    except NothingAvailable:
+        await catalogue.sold_out(offer)
+        await show(callback, t("alert-gone", service=alert.service_name),
+                   keyboards.alert_saved(t, service_key(offer.service_name)))
+        return
+    except QuoteRose as rose:
+        from bot.services.choosing import Wishes
+        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, Wishes()))
+        return
+    if rental.status == "pending":
+        await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
+        return
+    await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
+
+
+def setup() -> Router:
+    router = Router(name="alerts")
+    router.message.register(alerts_command, Command("alerts"))
+    router.callback_query.register(alert_choice, AlertNewCb.filter())
+    router.callback_query.register(alert_set, AlertSetCb.filter())
+    router.callback_query.register(alerts_screen, AlertsCb.filter())
+    router.callback_query.register(alert_cancel, AlertCancelCb.filter())
+    router.callback_query.register(alert_rent, AlertRentCb.filter(), flags={"spends": True})
+    return router
+
+
+
