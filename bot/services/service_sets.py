@@ -106,7 +106,7 @@ class ServiceSets:
         if len(quote.offers) < 2:
             raise errors.StaleButton()
         if quote.refused is not None:
-            raise self._refused(quote, *quote.refused)
+            raise self._refused(quote, quote.refused[0])
         key = f"set:{chat_id}:{snapshot_id}:{mask}:{nonce}"
         members = await self._charge_pending(chat_id, user_id, user_name, quote, key)
         try:
@@ -125,7 +125,7 @@ class ServiceSets:
                     and "price" not in err.message.lower()):
                 until = utcnow() + timedelta(seconds=quote.provider.set_refusal_seconds)
                 await self.refusals.remember(quote.provider.name, [o.id for o in quote.offers], until, err.message)
-                raise self._refused(quote, until, err.message) from None
+                raise self._refused(quote, until) from None
             raise provider_failure(err) from None
         except BaseException:
             log.warning("set %d: the provider call did not finish; kept pending for reconciliation", members[0].id)
@@ -183,7 +183,7 @@ class ServiceSets:
             await self.rentals.fail_and_refund(member.id, reason)
         return [await self.rentals.rentals.get(m.id) for m in members]
 
-    def _refused(self, quote: SetQuote, until: datetime, reason: str = "") -> errors.UserFacingError:
+    def _refused(self, quote: SetQuote, until: datetime) -> errors.UserFacingError:
         minutes = max(1, -(-int((until - utcnow()).total_seconds()) // 60))
         return errors.SetRefused(services=quote.names, minutes=minutes)
 
