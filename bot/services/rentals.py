@@ -48,6 +48,13 @@ class RentRequest:
     budget: Any = None
 
 
+def _plan_of(rental: RentalRecord, service_id: str, service_name: str, price: Decimal) -> Offer:
+    """A rental's plan as an offer at ``price`` (to read its price today, or to quote it again)."""
+    return Offer(provider=rental.provider, id=rental.offer_id, service_id=service_id, service_name=service_name,
+                 price=price, billing=rental.billing, duration_minutes=rental.duration_minutes,
+                 duration_label=rental.duration_label, country=rental.country)
+
+
 def provider_failure(err: ProviderError) -> errors.UserFacingError:
     """What the user is told when a provider call fails. Never includes keys or raw replies."""
     if isinstance(err, perr.NoNumberInAreaError):
@@ -190,10 +197,7 @@ class RentalService:
         if max_age is not None and rental.provider in service.ids:
             try:
                 found = await self.catalogue.current_offer(
-                    Offer(provider=rental.provider, id=rental.offer_id, service_id=service.ids[rental.provider],
-                          service_name=service.name, price=Decimal(0), billing=rental.billing,
-                          duration_minutes=rental.duration_minutes, duration_label=rental.duration_label,
-                          country=rental.country), max_age)
+                    _plan_of(rental, service.ids[rental.provider], service.name, Decimal(0)), max_age)
                 priced = [PricedOffer(found, self.catalogue.price(found))] if found is not None else []
             except ProviderError as err:
                 log.warning("renewal quote of rental %d: %s unreachable (%s)", rental.id, rental.provider, err)
@@ -368,10 +372,7 @@ class RentalService:
         service = await self.catalogue.service(service_key(rental.service_name))
         if rental.price_held is not None or service is None or rental.provider not in service.ids:
             return 0
-        offer = Offer(provider=rental.provider, id=rental.offer_id, service_id=service.ids[rental.provider],
-                      service_name=rental.service_name, price=cost, billing=rental.billing,
-                      duration_minutes=rental.duration_minutes, duration_label=rental.duration_label,
-                      country=rental.country)
+        offer = _plan_of(rental, service.ids[rental.provider], rental.service_name, cost)
         return await self.snapshot(rental.chat_id, service.key, rental.service_name, [offer])
 
     def _above_quote(self, rental: RentalRecord, result: Rental) -> bool:
