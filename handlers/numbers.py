@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMark
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
+from bot.services.cooldowns import CoolingDown
 from bot.services.errors import RenewPriceChanged, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
@@ -38,6 +39,10 @@ class OnlyRenterOrAdmins(UserFacingError):
 
 class PrivateRefused(UserFacingError):
     key = "error-private-refused"
+
+
+class PrivateTooSoon(UserFacingError):
+    key = "error-private-too-soon"
 
 
 # Actions that spend or return the chat's money: in groups only those allowed to spend may press them.
@@ -221,6 +226,11 @@ async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRe
     renters = {member.user_id for member in members}
     if user_id not in renters and not await admins.is_admin(bot, chat.id, user_id):
         raise OnlyRenterOrAdmins()
+    # A private message per tap: paced per person and number (Telegram's limits are the bot's, shared by all).
+    try:
+        rentals.cooldowns.take(rental.id, f"private:{user_id}")
+    except CoolingDown as wait:
+        raise PrivateTooSoon(seconds=wait.params["seconds"]) from None
     hidden = []
     for member in members:
         hidden += [(sms, member) for sms in await sms_repo.hidden_for_rental(member.id, limit=PRIVATE_CODES)]

@@ -342,6 +342,12 @@ class Playground:
         return {"ok": True, "phone": rental["phone"], "service": rental["service_name"],
                 "provider": rental["provider"], "code": code}
 
+    def set_codes_arrive(self, arrive: bool) -> dict:
+        """New rents at both sandbox providers get their codes (their usual delay), or none at all."""
+        for fake in (self.stack.gotsms, self.stack.getatext):
+            fake.set_delivery("*", None if arrive else "never")
+        return {"ok": True, "arrive": arrive}
+
 
 # ------------------------------------------------------------------------------------------ HTTP
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -447,6 +453,14 @@ def create_app(pg: Playground) -> web.Application:
     async def sms(request: web.Request) -> dict:
         b = await _body(request)
         return await pg.make_sms_arrive(int(b["chat_id"]))
+
+    @routes.post("/api/codes")
+    @guarded
+    async def codes(request: web.Request) -> dict:
+        arrive = (await _body(request)).get("arrive", True)
+        if not isinstance(arrive, bool):
+            raise ValueError("arrive is true or false")
+        return pg.set_codes_arrive(arrive)
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:

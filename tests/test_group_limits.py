@@ -3,6 +3,8 @@ members' requests that one admin approves or declines, expiry, a price that rose
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +13,7 @@ from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText
 from aiogram.types import PreCheckoutQuery, Update
 
 from bot.background import Background
+from bot.services import exports
 from bot.services.rentals import RentRequest
 from bot.services.topups import TopUpPayload
 from storage.models import db_time, utcnow
@@ -128,6 +131,11 @@ async def test_member_within_limit_rents_over_it_asks_and_an_admin_approves(app,
     await max_.send("/balance@rent_test_bot")
     assert "Your spending today: $2.20 of $2.00, $0.00 left." in max_.screen().text
     assert "@max, approved by @ann" in max_.screen().text
+    # The operator's export says the same: who rented, and the admin who approved the second one.
+    text, _ = await exports.ledger_csv(app.db, GROUP)
+    charges = [r for r in csv.DictReader(io.StringIO(text)) if r["kind"] == "charge"]
+    assert [(r["by"], r["by_name"], r["approved_by"], r["approved_by_name"]) for r in charges] == [
+        ("2002", "@max", "", ""), ("2002", "@max", "2001", "@ann")]
     assert await app.ledger_repo.totals_mismatch() == []
 
 

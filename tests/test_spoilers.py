@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import DeleteMessage, SendMessage
 
 from bot.background import Background
+from bot.services.cooldowns import Cooldowns
 from bot.telegram_out import RateLimiter
 from storage.models import db_time, utcnow
 from tests.conftest import credit
@@ -173,15 +174,20 @@ async def test_a_never_delivered_code_is_never_deleted(app, telegram, session, t
     assert "44444" in await open_card(team[2])
 
 
-async def test_hidden_codes_privately_to_the_renter_and_admins_only(app, telegram, session, team, provider):
-    ann, max_, zoe = team
+async def hidden_card(app, telegram, team, provider, text: str):
+    """A group's number whose one code was pushed and then deleted from the group: its card as Zoe sees it."""
     rental = await setup_group(app, team)
     background = Background(app, telegram[1], InstantLimiter())
-    await push(app, background, provider, rental, "Telegram code: 90210")
+    await push(app, background, provider, rental, text)
     await age_deliveries(app)
     assert await background.hider.run_once() == 1
-    await open_card(zoe)
-    card = zoe.screen()
+    await open_card(team[2])
+    return team[2].screen()
+
+
+async def test_hidden_codes_privately_to_the_renter_and_admins_only(app, telegram, session, team, provider):
+    ann, max_, zoe = team
+    card = await hidden_card(app, telegram, team, provider, "Telegram code: 90210")
     assert "90210" not in card.text and ", hidden" in card.text
 
     answer = await zoe.press("Hidden codes privately", card)
@@ -209,6 +215,19 @@ async def test_hidden_codes_privately_to_the_renter_and_admins_only(app, telegra
     await zoe.press("SMS history", card)
     history = zoe.screen().text
     assert "SMS history" in history and "90210" not in history and "code received, hidden" in history
+
+
+async def test_hidden_codes_privately_are_paced_per_person(app, telegram, session, team, provider):
+    """Each tap is a private message: one person's taps wait between them; another person's do not."""
+    ann, max_, zoe = team
+    app.rentals.cooldowns = Cooldowns(10.0)  # the tests' settings turn the base cooldown off
+    card = await hidden_card(app, telegram, team, provider, "Telegram code: 31337")
+    assert (await max_.press("Hidden codes privately", card)).text == "Sent to you in a private message."
+    again = await max_.press("Hidden codes privately", card)
+    assert "Sent to you a moment ago. Try again in" in again.text
+    assert len(session.sent(2002)) == 1
+    assert (await ann.press("Hidden codes privately", card)).text == "Sent to you in a private message."
+    assert len(session.sent(2001)) == 1
 
 
 async def test_a_code_arriving_while_deletions_run_is_sent_first(app, telegram, session, team, provider):

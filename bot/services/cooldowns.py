@@ -12,7 +12,9 @@ from collections import OrderedDict
 from . import errors
 
 # Multiples of the base cooldown: a history read can be many pages, a wake-up is a heavier provider action.
-WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0, "invoice": 1.0}
+# "private": a group's hidden codes sent to one person privately (a Telegram call per tap), keyed per person
+# as "private:<user id>" (the part before the colon picks the weight).
+WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0, "invoice": 1.0, "private": 3.0}
 MAX_ENTRIES = 10_000
 
 
@@ -34,7 +36,7 @@ class Cooldowns:
         ready = self._next.get(key, 0.0)
         if ready > now:
             raise CoolingDown(seconds=math.ceil(ready - now))
-        self._next[key] = now + self.seconds.get(action, 0.0)
+        self._next[key] = now + self.seconds.get(action.partition(":")[0], 0.0)
         self._next.move_to_end(key)
         while len(self._next) > self.max_entries:
             self._next.popitem(last=False)

@@ -28,15 +28,22 @@ def _note(note: str, kind: str) -> str:
 
 async def ledger_csv(db: Database, chat_id: int) -> tuple[str, int]:
     """(CSV text, rows): every ledger row of the chat, oldest first, with the balance after each."""
+    # A rental's rows name who rented it and, for a member's request, the admin who approved it (its id and name
+    # at the time): a group's accounts say who spent, and on whose word.
     rows = await db.fetchall(
-        "SELECT id, created_at, kind, amount, balance_after, reference, actor_id, note FROM ledger WHERE chat_id = ?"
-        " ORDER BY id LIMIT ?", (chat_id, LEDGER_ROWS_MAX))
+        "SELECT l.id, l.created_at, l.kind, l.amount, l.balance_after, l.reference, l.actor_id, l.note,"
+        " r.user_name, q.decided_by, q.decided_name FROM ledger l"
+        " LEFT JOIN rentals r ON l.reference LIKE 'rental:%' AND r.id = CAST(substr(l.reference, 8) AS INTEGER)"
+        " LEFT JOIN spend_requests q ON q.rental_id = r.id AND q.status = 'approved'"
+        " WHERE l.chat_id = ? ORDER BY l.id LIMIT ?", (chat_id, LEDGER_ROWS_MAX))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "time_utc", "kind", "amount", "balance_after", "reference", "by", "note"])
+    writer.writerow(["id", "time_utc", "kind", "amount", "balance_after", "reference", "by", "by_name",
+                     "approved_by", "approved_by_name", "note"])
     for r in rows:
         writer.writerow([r["id"], r["created_at"], r["kind"], _money(r["amount"]), _money(r["balance_after"]),
-                         r["reference"], r["actor_id"] or "", _note(r["note"], r["kind"])])
+                         r["reference"], r["actor_id"] or "", r["user_name"] or "", r["decided_by"] or "",
+                         r["decided_name"] or "", _note(r["note"], r["kind"])])
     return out.getvalue(), len(rows)
 
 

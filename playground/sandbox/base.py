@@ -20,6 +20,10 @@ class FakeServer:
         self._failures: deque[tuple[int, Any, dict | None]] = deque()
         self._auto_tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
+        self.auto_code_after: float | None = None
+        # Per plan (GotSMS: the plan id; GetAText: the service's api name): its codes never come (None) or come
+        # that many seconds after a rent, whatever auto_code_after says; "*" for every plan.
+        self.deliveries: dict[str, float | None] = {}
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
@@ -61,6 +65,26 @@ class FakeServer:
         """The next ``count`` requests get this reply instead (each fake's fail_next picks the default body)."""
         for _ in range(count):
             self._failures.append((status, body, headers))
+
+    def set_delivery(self, plan: str, when: str | float | None) -> None:
+        """Sandbox: this plan's rents get no code ("never"), one after ``when`` seconds (late, or at once with
+        0), or, with None, the fake's default again (``auto_code_after``). ``plan`` "*" is every plan."""
+        if when is None:
+            self.deliveries.pop(plan, None)
+        elif when == "never":
+            self.deliveries[plan] = None
+        else:
+            seconds = float(when)
+            if seconds < 0:
+                raise ValueError("a delivery delay is never negative")
+            self.deliveries[plan] = seconds
+
+    def code_delay(self, plan: str) -> float | None:
+        """Seconds after a rent of ``plan`` that its code comes; None: never."""
+        for key in (plan, "*"):
+            if key in self.deliveries:
+                return self.deliveries[key]
+        return self.auto_code_after
 
     def later(self, job: Coroutine) -> None:
         """Run a sandbox job (e.g. a code arriving in a few seconds); stop() cancels what is pending."""

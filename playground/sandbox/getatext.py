@@ -285,12 +285,13 @@ class FakeGetAText(FakeServer):
             self.webhooks_sent.append(payload)
         return payload
 
-    def _schedule_auto_code(self, rental_id: int) -> None:
-        if self.auto_code_after is None:
+    def _schedule_auto_code(self, rental_id: int, plan: str) -> None:
+        delay = self.code_delay(plan)
+        if delay is None:
             return
 
         async def later() -> None:
-            await asyncio.sleep(self.auto_code_after)
+            await asyncio.sleep(delay)
             code = f"{random.randint(100000, 999999)}"
             self.auto_codes.append((rental_id, code))
             try:
@@ -393,7 +394,7 @@ class FakeGetAText(FakeServer):
             end_time=_now() + timedelta(minutes=service.ttl), started=time.monotonic(), carrier=carrier,
         )
         self.rentals[rental.id] = rental
-        self._schedule_auto_code(rental.id)
+        self._schedule_auto_code(rental.id, service.api_name)
         return rental
 
     def _carrier(self, carrier: Any = None, keep_carrier: Any = None) -> str:
@@ -558,7 +559,7 @@ class FakeGetAText(FakeServer):
             price=price, period=period, days=days, auto_renew=body["auto_renew"],
         )
         self.long_rentals[rental.id] = rental
-        self._schedule_auto_code(rental.id)
+        self._schedule_auto_code(rental.id, f"long:{body['rental_time']}")
         return web.json_response({"status": "success", "long_rental": self._long_json(rental), "errors": "null"})
 
     async def _update_long_rental(self, request: web.Request) -> web.Response:

@@ -189,11 +189,12 @@ class FakeGotSms(FakeServer):
         return message["id"]
 
     def _schedule_auto_code(self, rent_id: str) -> None:
-        if self.auto_code_after is None:
+        delay = self.code_delay(self.rents[rent_id]["plan_id"])
+        if delay is None:
             return
 
         async def later() -> None:
-            await asyncio.sleep(self.auto_code_after)
+            await asyncio.sleep(delay)
             rent = self.rents.get(rent_id)
             if rent is None:
                 return

@@ -7,7 +7,7 @@
   const els = {
     messages: $("messages"), intro: $("empty-intro"), title: $("chat-title"), subtitle: $("chat-subtitle"),
     avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
-    asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), toast: $("toast"),
+    asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
     tabs: { private: $("tab-private"), group: $("tab-group"), operator: $("tab-operator") },
   };
@@ -412,6 +412,22 @@
       toast(err.message);
     } finally {
       els.sms.disabled = false;
+    }
+  });
+  // The sandbox providers' codes: on (the default), or never coming, to watch the no-code refund by tapping.
+  els.codes.addEventListener("click", async () => {
+    const arrive = els.codes.getAttribute("aria-pressed") !== "true";
+    els.codes.disabled = true;
+    try {
+      const res = await api("/api/codes", { arrive });
+      els.codes.setAttribute("aria-pressed", String(res.arrive));
+      els.codes.textContent = res.arrive ? "📵 Codes stop coming" : "📲 Codes come again";
+      toast(res.arrive ? "Codes come again as usual" : "From now on new numbers get no code: the bot refunds them",
+            3000);
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      els.codes.disabled = false;
     }
   });
   for (const [kind, tab] of Object.entries(els.tabs)) tab.addEventListener("click", () => selectChat(kind));
