@@ -20,7 +20,7 @@ from providers import Provider
 from storage import Chat, SmsRepo
 
 from . import keyboards, views
-from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertSetCb
+from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
@@ -74,6 +74,21 @@ async def alert_set(callback: CallbackQuery, callback_data: AlertSetCb, chat: Ch
         return
     text = t("alert-saved", alert=views.alert_label(t, made), left=views.time_left(t, made.expires_at))
     await show(callback, text, keyboards.alert_saved(t, key))
+
+
+async def alert_service(callback: CallbackQuery, callback_data: AlertServiceCb, chat: Chat, t: Texts,
+                        catalogue: Catalogue, alerts: Alerts) -> None:
+    """A service with no plans: a stock alert on the service itself, fired by the first plan of it in stock."""
+    service = await catalogue.service(callback_data.key)
+    if service is None:
+        raise StaleButton()
+    try:
+        made = await alerts.create(chat.id, service.key, service.name, "", "stock")
+    except AlertsFull:
+        await show(callback, t("alerts-full", limit=alerts.per_chat), keyboards.alert_saved(t, service.key))
+        return
+    text = t("alert-saved", alert=views.alert_label(t, made), left=views.time_left(t, made.expires_at))
+    await show(callback, text, keyboards.alert_saved(t, service.key))
 
 
 async def alerts_view(chat: Chat, t: Texts, alerts: Alerts, notice: str = ""):
@@ -143,6 +158,7 @@ def setup() -> Router:
     router.message.register(alerts_command, Command("alerts"))
     router.callback_query.register(alert_choice, AlertNewCb.filter())
     router.callback_query.register(alert_set, AlertSetCb.filter())
+    router.callback_query.register(alert_service, AlertServiceCb.filter())
     router.callback_query.register(alerts_screen, AlertsCb.filter())
     router.callback_query.register(alert_cancel, AlertCancelCb.filter())
     router.callback_query.register(alert_rent, AlertRentCb.filter(), flags={"spends": True})

@@ -323,6 +323,12 @@ class AlertSetCb(CallbackData, prefix="as"):
     x: Cap = 0
 
 
+class AlertServiceCb(CallbackData, prefix="ab"):
+    """🔔 under a service with no plans at all: tell me when any plan of it is back."""
+
+    key: str
+
+
 class AlertsCb(CallbackData, prefix="al"):
     """The chat's open alerts (also /alerts)."""
 

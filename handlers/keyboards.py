@@ -15,7 +15,7 @@ from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb
                         FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
                         ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
-from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertSetCb, GroupRentCb
+from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb, GroupRentCb
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -125,6 +125,12 @@ def alert_choice(t: Texts, snapshot_id: int, service_key: str, back_in_stock: li
                    *_grid([_button(t("btn-alert-under", price=price), AlertSetCb(snap=snapshot_id, x=x))
                            for x, price in under], 2),
                    [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def offers_none(t: Texts, service_key: str, alert: bool) -> InlineKeyboardMarkup:
+    """A service with no plans right now: 🔔 tell me when it is back (alerts on), then the way to other services."""
+    bell = [_button(t("btn-alert-any"), AlertServiceCb(key=service_key))] if alert else []
+    return _markup(bell, *services(t, [], 0, 1).inline_keyboard)
 
 
 def alert_saved(t: Texts, service_key: str) -> InlineKeyboardMarkup:

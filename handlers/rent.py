@@ -90,8 +90,11 @@ async def _service_offers(event, t: Texts, catalogue: Catalogue, key: str):
     offers, failed = await catalogue.offers(service)
     note = "\n" + t("offers-some-failed", providers=", ".join(failed)) if failed else ""
     if not offers:
-        text = (t("error-provider-down") if failed else t("offers-none", service=service.name))
-        await show(event, text + note, keyboards.services(t, [], 0, 1))
+        if failed:
+            await show(event, t("error-provider-down") + note, keyboards.services(t, [], 0, 1))
+        else:  # none listed: the chat may ask to be told when one is
+            await show(event, t("offers-none", service=service.name),
+                       keyboards.offers_none(t, service.key, catalogue.alerts_offered))
         return None
     return service, offers, note
 

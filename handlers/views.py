@@ -309,6 +309,8 @@ def wish_lines(t: Texts, provider: Provider, offer: Offer, wishes: Wishes, liste
 def alert_label(t: Texts, alert) -> str:
     """One open alert, short (a button's width): the service and what it waits for."""
     if alert.kind == "stock":
+        if not alert.plan:  # the service had no plans when it was set: any of them back
+            return t("alert-label-any", service=alert.service_name)
         return t("alert-label-back", service=alert.service_name, plan=alert.plan)
     return t("alert-label-under", service=alert.service_name, price=format_money(alert.below))
 

@@ -188,6 +188,50 @@ async def test_a_round_that_needs_a_provider_call_waits_when_the_budget_has_none
     assert provider.rent_calls == calls
 
 
+def unlisted(provider, service_id: str):
+    """The provider lists no plan of this service (it still names the service): what it listed before, to restore."""
+    listed = provider.list_offers
+
+    async def offers(service):
+        return [] if service.id == service_id else await listed(service)
+
+    provider.list_offers = offers
+    return listed
+
+
+async def test_a_service_with_no_plans_offers_an_alert_that_fires_once_the_first_plan_is_listed(app, alice,
+                                                                                                 provider, jobs,
+                                                                                                 session):
+    listed = unlisted(provider, "tg")
+    await to_plans(alice, app)
+    assert "no numbers available right now" in alice.screen().text
+    assert "🔔 Tell me when it's back" in alice.buttons()
+    await alice.press("Tell me when it's back")
+    assert "Done: Telegram back" in alice.screen().text
+    await alice.press("Back")
+    await alice.press("Tell me when it's back")
+    assert "Done: Telegram back" in alice.screen().text
+    assert len(await app.alerts.repo.open_of(1001)) == 1  # the same alert twice: one
+    assert await jobs.check_alerts() == 0
+    provider.list_offers = listed
+    await time_passes(app, 61)
+    assert await jobs.check_alerts() == 1
+    assert alert_messages(session) == ["🔔 <b>Telegram</b> is back: $1.10 · MemSMS · 1 day"]
+    await time_passes(app, 61)
+    assert await jobs.check_alerts() == 0  # fired once
+    await alice.press("Rent for $1.10", alice.screen())
+    assert "+1 555 000 0001" in alice.screen().text and await balance(app) == 2000 - 110
+    assert await app.ledger_repo.totals_mismatch() == []
+
+
+async def test_no_alert_for_a_service_without_plans_when_alerts_are_off(app, alice, provider):
+    app.catalogue.alerts_offered = False
+    unlisted(provider, "tg")
+    await to_plans(alice, app)
+    assert "no numbers available right now" in alice.screen().text
+    assert not any("🔔" in b for b in alice.buttons())
+
+
 async def test_no_bell_when_alerts_are_off(app, alice):
     app.catalogue.alerts_offered = False
     await to_plans(alice, app)

@@ -295,6 +295,11 @@ def alert_saved(t: Texts) -> Keyboards:
     yield "alert saved", keyboards.alert_saved(t, "instagram")
 
 
+def offers_none(t: Texts) -> Keyboards:
+    yield "a service without plans, with the bell", keyboards.offers_none(t, "instagram", True)
+    yield "a service without plans, alerts off", keyboards.offers_none(t, "instagram", False)
+
+
 def alerts(t: Texts) -> Keyboards:
     from storage.alerts import Alert
     items = []
@@ -316,7 +321,7 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
                             switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm,
                             not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
-                            broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved,
+                            broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved, offers_none,
                             alerts, alert_fired)}
 
 

@@ -899,3 +899,16 @@ async def test_every_alert_screen_in_language(lang, app, telegram, session, prov
     s.screen("alert fired", user, key="alert-fired-back")
     await user.press(s.label("confirm-rent", price="$1.10"))
     s.screen("rented from an alert", user, key="card-phone")
+
+    async def unlisted(service):  # the service named, no plan of it listed
+        return []
+
+    provider.list_offers = unlisted
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - 61")
+    await user.send("/rent telegram")
+    await user.press("Telegram")
+    s.screen("a service without plans", user, key="offers-none")
+    await user.press(s.label("btn-alert-any"))
+    s.screen("alert on a service saved", user, key="alert-saved")
+    assert s.t("alert-label-any", service="Telegram") in user.screen().text

@@ -102,8 +102,8 @@ class Alerts:
 
     @staticmethod
     def _met(alert: Alert, live: list[PricedOffer]) -> PricedOffer | None:
-        if alert.kind == "stock":
-            return next((p for p in live if p.offer.provider == alert.provider and p.offer.id == alert.offer_id),
-                        None)
+        if alert.kind == "stock":  # that plan back; with no plan named (the service had none), any plan of it
+            return next((p for p in live if not alert.provider
+                         or (p.offer.provider == alert.provider and p.offer.id == alert.offer_id)), None)
         there = [p for p in live if not alert.country or localize.country_key(p.offer.country) == alert.country]
         return next((p for p in there if p.price <= alert.below), None)  # offers come cheapest first
