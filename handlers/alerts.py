@@ -54,26 +54,31 @@ async def alert_choice(callback: CallbackQuery, callback_data: AlertNewCb, chat:
     await show(callback, text, keyboards.alert_choice(t, callback_data.snap, found["service_key"], sold, under))
 
 
-async def alert_set(callback: CallbackQuery, callback_data: AlertSetCb, chat: Chat, t: Texts,
-                    rentals: RentalService, alerts: Alerts) -> None:
-    found = await _snapshot(rentals, chat, callback_data.snap)
-    offers = [offer_from_dict(d) for d in found["offers"]]
-    key, name = found["service_key"], found["service_name"]
+async def _save(callback: CallbackQuery, chat: Chat, t: Texts, alerts: Alerts, key: str, service_name: str,
+                country: str, kind: str, **fields) -> None:
+    """Saves an alert of the service ``key`` and shows it, or that the chat has as many as it may."""
     try:
-        if callback_data.x:
-            made = await alerts.create(chat.id, key, name, _country(offers), "price", below=callback_data.x)
-        else:
-            if not callback_data.i < len(offers):
-                raise StaleButton()
-            o = offers[callback_data.i]
-            made = await alerts.create(chat.id, key, name, localize.country_key(o.country), "stock",
-                                       provider=o.provider, offer_id=o.id,
-                                       plan=views.duration_text(t, o.billing, o.duration_label, o.duration_minutes))
+        made = await alerts.create(chat.id, key, service_name, country, kind, **fields)
     except AlertsFull:
         await show(callback, t("alerts-full", limit=alerts.per_chat), keyboards.alert_saved(t, key))
         return
     text = t("alert-saved", alert=views.alert_label(t, made), left=views.time_left(t, made.expires_at))
     await show(callback, text, keyboards.alert_saved(t, key))
+
+
+async def alert_set(callback: CallbackQuery, callback_data: AlertSetCb, chat: Chat, t: Texts,
+                    rentals: RentalService, alerts: Alerts) -> None:
+    found = await _snapshot(rentals, chat, callback_data.snap)
+    offers = [offer_from_dict(d) for d in found["offers"]]
+    key, name = found["service_key"], found["service_name"]
+    if callback_data.x:
+        await _save(callback, chat, t, alerts, key, name, _country(offers), "price", below=callback_data.x)
+        return
+    if not callback_data.i < len(offers):
+        raise StaleButton()
+    o = offers[callback_data.i]
+    await _save(callback, chat, t, alerts, key, name, localize.country_key(o.country), "stock", provider=o.provider,
+                offer_id=o.id, plan=views.duration_text(t, o.billing, o.duration_label, o.duration_minutes))
 
 
 async def alert_service(callback: CallbackQuery, callback_data: AlertServiceCb, chat: Chat, t: Texts,
@@ -82,13 +87,7 @@ async def alert_service(callback: CallbackQuery, callback_data: AlertServiceCb, 
     service = await catalogue.service(callback_data.key)
     if service is None:
         raise StaleButton()
-    try:
-        made = await alerts.create(chat.id, service.key, service.name, "", "stock")
-    except AlertsFull:
-        await show(callback, t("alerts-full", limit=alerts.per_chat), keyboards.alert_saved(t, service.key))
-        return
-    text = t("alert-saved", alert=views.alert_label(t, made), left=views.time_left(t, made.expires_at))
-    await show(callback, text, keyboards.alert_saved(t, service.key))
+    await _save(callback, chat, t, alerts, service.key, service.name, "", "stock")
 
 
 async def alerts_view(chat: Chat, t: Texts, alerts: Alerts, notice: str = ""):

@@ -21,8 +21,9 @@ class FakeServer:
         self._auto_tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self.auto_code_after: float | None = None
-        # Per plan (GotSMS: the plan id; GetAText: the service's api name): its codes never come (None) or come
-        # that many seconds after a rent, whatever auto_code_after says; "*" for every plan.
+        # Per plan (GotSMS: the plan id; GetAText: the service's api name, long:<rental_time> for a long-term
+        # number): its codes never come (None) or come that many seconds after a rent, whatever auto_code_after
+        # says; "*" for every plan.
         self.deliveries: dict[str, float | None] = {}
 
     def build_app(self) -> web.Application:
