@@ -35,6 +35,7 @@ from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.alerts import Alerts
+from .services.fallback_chain import FallbackChains
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
 from .services.switches import PlanSwitches
@@ -89,6 +90,7 @@ class App:
     switches: PlanSwitches = field(init=False)
     sets: ServiceSets = field(init=False)
     bans: BanRepo = field(init=False)
+    chains: FallbackChains = field(init=False)  # "if no code, try the next plan" (bot/services/fallback_chain.py)
     alerts: Alerts = field(init=False)  # 🔔 back in stock / under a price (bot/services/alerts.py)
     teams: Teams = field(init=False)
     transfers: Transfers = field(init=False)
@@ -119,6 +121,7 @@ class App:
         self.alerts = Alerts(AlertRepo(self.db), self.catalogue, self.rentals.budget, self.settings.alerts_per_chat,
                              self.settings.alert_hours, self.settings.alert_services_per_check)
         self.catalogue.alerts_offered = self.settings.alerts_per_chat > 0
+        self.chains = FallbackChains(self.db, self.rentals, self.catalogue)
         self.teams = Teams(self.db, self.rentals, self.catalogue, self.settings.team_request_minutes)
         self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
         self.wallet = Wallet(self.db, self.settings.admin_ids)
@@ -176,7 +179,7 @@ class App:
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
-            "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts,
+            "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts, "chains": self.chains,
         }
 
 

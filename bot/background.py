@@ -16,6 +16,8 @@ from providers.cryptopay import Invoice
 from storage import JobState
 from storage.crypto_invoices import Credit, Outcome
 
+from .services.errors import UnknownChat
+
 from .app import App
 from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
@@ -52,7 +54,9 @@ class Background:
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
-                         app.switches, crypto=app.crypto, alerts=app.alerts)
+                         app.switches, crypto=app.crypto, alerts=app.alerts, chains=app.chains)
+        app.chains.no_code = self.jobs.no_code
+        app.chains.permit = self._may_spend
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
@@ -67,6 +71,7 @@ class Background:
         self.scheduler.add_job(job(self.jobs.reconcile), "interval", seconds=30, id="reconcile")
         self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
+        self.scheduler.add_job(job(self.step_chains), "interval", seconds=settings.chain_step_seconds, id="chains")
         if settings.alerts_per_chat:  # paced: one read per service a round, within the providers' call budget
             self.scheduler.add_job(job(self.jobs.check_alerts), "interval", seconds=settings.alert_check_seconds,
                                    id="alerts")
@@ -104,6 +109,33 @@ class Background:
             return
         text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
         await self.sender.edit(chat_id, chat.is_group, message_id, text, markup, spare=True)
+
+    async def _may_spend(self, chat_id: int, user_id: int):
+        """A fallback chain's next attempt: may its user still spend the chat's balance (a member's budget)."""
+        from handlers.permissions import ensure_can_spend  # the rule is the handlers' (admins, members' limits)
+
+        chat = await self.app.chats.get(chat_id)
+        if chat is None or not chat.active:
+            raise UnknownChat()
+        return await ensure_can_spend(self.bot, self.app.admins, chat, user_id, budgeted=True)
+
+    async def step_chains(self) -> int:
+        """Fallback chains moved on (bot/services/fallback_chain.py), each changed card edited in place (a new
+        message when the tap's was never recorded); a spare slot: codes first."""
+        changed = await self.app.chains.step()
+        for chain_id in changed:
+            view = await self.app.chains.view(chain_id)
+            chat = await self.app.chats.get(view.chain.chat_id)
+            if chat is None or not chat.active:
+                continue
+            text, markup = self.app.renderer.chain_card(chat, view)
+            if view.chain.card_message_id is not None:
+                await self.sender.edit(chat.id, chat.is_group, view.chain.card_message_id, text, markup, spare=True)
+            else:
+                _, message = await self.sender.send(chat.id, chat.is_group, text, markup, spare=True)
+                if message is not None:
+                    await self.app.chains.repo.set_card(chain_id, chat.id, message.message_id)
+        return len(changed)
 
     async def expire_requests(self) -> int:
         """Members' requests no admin decided in time: expired (nothing was charged), their messages say so."""

@@ -29,6 +29,7 @@ from . import stars
 from .rendering import Renderer
 from .services.alerts import Alerts
 from .services.cryptopay import CryptoTopUps
+from .services.fallback_chain import FallbackChains
 from .services.no_code import NoCodeRefund, NoCodeRefunds
 from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
@@ -39,14 +40,17 @@ log = logging.getLogger(__name__)
 
 RENEW_WARNING = timedelta(hours=24)
 RENEW_CUTOFF = timedelta(hours=1)
+# A fallback chain's attempts tell their story on the chain's card, not one notice each.
+CHAIN_TELLS = frozenset({"notify-expired", "notify-rent-confirmed", "notify-rent-refunded", "notify-no-code-refunded"})
 
 
 class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
                  renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
                  no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None,
-                 alerts: Alerts | None = None) -> None:
+                 alerts: Alerts | None = None, chains: FallbackChains | None = None) -> None:
         self.alerts = alerts
+        self.chains = chains
         self.renderer = renderer
         self.crypto = crypto
         self.db = db
@@ -60,6 +64,8 @@ class Jobs:
         self.on_new_sms = on_new_sms
 
     async def _tell(self, rental: RentalRecord, key: str, **params) -> None:
+        if key in CHAIN_TELLS and self.chains is not None and await self.chains.quiet(rental.id):
+            return  # a fallback chain's attempt without a code: its card says it (bot/services/fallback_chain.py)
         chat = await self.chats.get(rental.chat_id)
         if chat is None or not chat.active:
             return

@@ -26,6 +26,9 @@ class Renderer(Protocol):
     def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:
         """The message of a fired alert (bot/services/alerts.py Fired) with its Rent button."""
 
+    def chain_card(self, chat: Chat, view) -> tuple[str, InlineKeyboardMarkup]:
+        """A fallback chain's card (bot/services/fallback_chain.py ChainView), to edit it in place."""
+
     async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
         """A number's card as it is now (its codes, its buttons), to refresh one already shown."""
 

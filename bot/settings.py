@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     alert_hours: int = Field(24, ge=1, le=24 * 30)
     alert_check_seconds: float = Field(120.0, ge=10)
     alert_services_per_check: int = Field(20, ge=1, le=1000)
+    # The fallback chain's step (bot/services/fallback_chain.py): how often open chains are moved on
+    chain_step_seconds: float = Field(10.0, ge=1, le=300)
 
     # The bot's HTTP server (off when http_port is 0): Telegram's webhook, GetAText's, /healthz, /metrics
     http_host: str = Field("0.0.0.0", validation_alias=_renamed("http_host"))

@@ -122,6 +122,39 @@ class RentCb(CallbackData, prefix="r"):
     c: CarrierIndex = 0
     x: Cap = 0
     r: bool = False  # auto-renew from the start (long-term numbers)
+    f: Cap = 0  # the fallback chain's budget the screen showed (minor units); 0: off
+
+
+class FallbackOp(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+    BUDGET = "bud"  # the next budget of the cycle
+    WAIT = "wait"  # the next wait of the cycle
+    COUNTRIES = "cty"  # other countries too, or not
+
+
+class FallbackCb(CallbackData, prefix="fb"):
+    """Change the confirm screen's "if no code, try the next plan" (remembered for the chat), wishes kept."""
+
+    snap: RowId
+    i: Index
+    op: FallbackOp
+    a: AreaCode = ""
+    c: CarrierIndex = 0
+    x: Cap = 0
+    r: bool = False
+
+
+class ChainAction(enum.StrEnum):
+    SHOW = "show"
+    STOP = "stop"
+
+
+class ChainCb(CallbackData, prefix="ch"):
+    """A fallback chain's card: drawn again, or stopped."""
+
+    id: RowId
+    a: ChainAction = ChainAction.SHOW
 
 
 SetMask = Annotated[int, Field(ge=1, le=2**40 - 1)]  # bit i: the i-th service of a set's snapshot

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
@@ -15,6 +16,7 @@ from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb
                         FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
                         ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
+from .callbacks import ChainAction, ChainCb, FallbackCb, FallbackOp
 from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb, GroupRentCb
 from .i18n import Texts
 
@@ -189,14 +191,27 @@ def _wished(cls, snap: int, index: int, wishes: Wishes, **changes):
     return cls(snap=snap, i=index, **values)
 
 
+@dataclass(frozen=True, slots=True)
+class FallbackChoice:
+    """The confirm screen's "if no code, try the next plan", as the chat last chose it."""
+
+    enabled: bool
+    budget: int  # minor units: what the Rent button agrees to in all
+    wait: str  # the wait, in words
+    other_countries: bool
+
+
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
             choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False,
-            ask: bool = False) -> InlineKeyboardMarkup:
+            ask: bool = False, fallback: FallbackChoice | None = None) -> InlineKeyboardMarkup:
     """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data.
-    ``ask``: a group whose members rent within bounds or not at all: "Request this number" for the admins too."""
+    ``ask``: a group whose members rent within bounds or not at all: "Request this number" for the admins too.
+    ``fallback``: an activation's "try the next plan" choices (each tap changes one and draws the screen again);
+    on, the Rent button carries the budget it agrees to."""
     label = t("confirm-rent-cap", price=price) if wishes.cap or upto else t("confirm-rent", price=price)
     once = nonce()
-    rent = _wished(RentCb, snapshot_id, index, wishes, n=once)
+    chained = fallback is not None and fallback.enabled
+    rent = _wished(RentCb, snapshot_id, index, wishes, n=once, f=fallback.budget if chained else 0)
     request = [_button(t("btn-request"), _wished(RequestCb, snapshot_id, index, wishes, n=once))] if ask else []
     wish_buttons = [_button(t(key), _wished(WishCb, snapshot_id, index, wishes, w=wish))
                     for choice, wish, key in ((Choice.AREA_CODE, Wish.AREA, "btn-area"),
@@ -206,7 +221,34 @@ def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str
     renew = [_button(t("btn-auto-off" if wishes.renew else "btn-auto-on"),
                      _wished(OfferCb, snapshot_id, index, wishes, r=not wishes.renew))] if Choice.AUTO_RENEW in choices else []
     return _markup([_button(label, rent)], request, *_grid(wish_buttons, 2), renew,
+                   *_fallback_rows(t, snapshot_id, index, wishes, fallback),
                    [_button(t("back"), ServiceCb(key=service_key))])
+
+
+def _fallback_rows(t: Texts, snapshot_id: int, index: int, wishes: Wishes,
+                   fallback: FallbackChoice | None) -> list[list[InlineKeyboardButton]]:
+    if fallback is None:
+        return []
+
+    def change(op: FallbackOp) -> FallbackCb:
+        return _wished(FallbackCb, snapshot_id, index, wishes, op=op)
+
+    if not fallback.enabled:
+        return [[_button(t("btn-fallback-on"), change(FallbackOp.ON))]]
+    return [[_button(t("btn-fallback-budget", budget=format_money(fallback.budget)), change(FallbackOp.BUDGET))],
+            [_button(t("btn-fallback-wait", wait=fallback.wait), change(FallbackOp.WAIT))],
+            [_button(t("btn-fallback-countries-on" if fallback.other_countries else "btn-fallback-countries-off"),
+                     change(FallbackOp.COUNTRIES))],
+            [_button(t("btn-fallback-off"), change(FallbackOp.OFF))]]
+
+
+def chain_card(t: Texts, chain_id: int, current_id: int | None, current_phone: str, running: bool) -> InlineKeyboardMarkup:
+    """The fallback chain's card: the current number's own card, Stop while it runs, and drawn again."""
+    number = [_button(t("btn-chain-number", phone=phones.display(current_phone) if current_phone else "…"),
+                      CardCb(id=current_id))] if current_id else []
+    stop = [_button(t("btn-chain-stop"), ChainCb(id=chain_id, a=ChainAction.STOP))] if running else []
+    return _markup(number, stop, [_button(t("btn-chain-refresh"), ChainCb(id=chain_id)),
+                                  _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def any_area(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:

@@ -24,6 +24,10 @@ class ChatRenderer:
         return await card_view(chat, Texts(chat.language, chat.time_zone), rental, self.rentals, self.sms,
                                self.providers)
 
+    def chain_card(self, chat: Chat, view) -> tuple[str, InlineKeyboardMarkup]:
+        return views.chain_card(Texts(chat.language, chat.time_zone), view,
+                                {n: p.title for n, p in self.providers.items()})
+
     def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:
         """The one message a fired alert sends, with its Rent button at the price it found."""
         t = Texts(chat.language, chat.time_zone)

@@ -3,6 +3,7 @@ Four taps from /start when the service sells in one country or the chat picked i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -10,6 +11,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services import choosing, delivery_record, localize
+from bot.services import fallback_chain
+from bot.services.fallback_chain import FallbackChains
 from bot.services.catalogue import Catalogue, service_key
 from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, QuoteRose, StaleButton
 from bot.services.pricing import format_money
@@ -20,7 +23,8 @@ from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
 from . import keyboards, views
-from .callbacks import CountriesCb, CountryCb, FavouriteCb, OfferCb, RentCb, RequestCb, ServiceCb, ServicesCb, WishCb
+from .callbacks import CountriesCb, CountryCb, FallbackCb, FallbackOp, FavouriteCb, OfferCb, RentCb, RequestCb
+from .callbacks import ServiceCb, ServicesCb, WishCb
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
@@ -225,19 +229,60 @@ async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, 
                        service.key)
 
 
-def _wishes(data: OfferCb | RentCb | WishCb | RequestCb) -> choosing.Wishes:
+def _wishes(data: OfferCb | RentCb | WishCb | RequestCb | FallbackCb) -> choosing.Wishes:
     return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
 async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: Chat, t: Texts,
-                         rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo) -> None:
+                         rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo,
+                         chains: FallbackChains) -> None:
     await prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
     await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
-                                             _wishes(callback_data)))
+                                             _wishes(callback_data), chains))
+
+
+async def fallback_choice(callback: CallbackQuery, callback_data: FallbackCb, chat: Chat, t: Texts,
+                          rentals: RentalService, providers: dict[str, Provider], chains: FallbackChains) -> None:
+    """One of "if no code, try the next plan"'s choices changed: remembered for the chat (its last choice is
+    the next screen's), the screen drawn again. Not a spend: the Rent tap is."""
+    offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
+    if not fallback_chain.offers_fallback(offer):
+        raise StaleButton()
+    prefs = await chains.prefs(chat.id)
+    op = callback_data.op
+    if op in (FallbackOp.ON, FallbackOp.OFF):
+        prefs = replace(prefs, enabled=op is FallbackOp.ON)
+    elif op is FallbackOp.BUDGET:
+        prefs = replace(prefs, budget_percent=_after(fallback_chain.BUDGET_PERCENTS, prefs.budget_percent))
+    elif op is FallbackOp.WAIT:
+        prefs = replace(prefs, window_minutes=_after(fallback_chain.windows_for(offer.duration_minutes),
+                                                     prefs.window_minutes))
+    else:
+        prefs = replace(prefs, other_countries=not prefs.other_countries)
+    await chains.set_prefs(chat.id, prefs)
+    await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
+                                             _wishes(callback_data), chains))
+
+
+def _after(cycle: tuple[int, ...], value: int) -> int:
+    """The next choice of a cycling button (the first when the current one is not offered here)."""
+    return cycle[(cycle.index(value) + 1) % len(cycle)] if value in cycle else cycle[0]
+
+
+def _fallback(t: Texts, chains_prefs, offer, charge: int) -> keyboards.FallbackChoice | None:
+    if chains_prefs is None or not fallback_chain.offers_fallback(offer):
+        return None
+    windows = fallback_chain.windows_for(offer.duration_minutes)
+    window = chains_prefs.window_minutes if chains_prefs.window_minutes in windows else 0
+    percent = (chains_prefs.budget_percent if chains_prefs.budget_percent in fallback_chain.BUDGET_PERCENTS
+               else fallback_chain.BUDGET_PERCENTS[1])
+    return keyboards.FallbackChoice(chains_prefs.enabled, fallback_chain.budget_for(charge, percent),
+                                    views.fallback_wait(t, window, offer.duration_minutes),
+                                    chains_prefs.other_countries)
 
 
 async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider], snap: int,
-                       index: int, wishes: choosing.Wishes):
+                       index: int, wishes: choosing.Wishes, chains: FallbackChains | None = None):
     offer, price = await rentals.offer_in_snapshot(chat.id, snap, index)
     key = service_key(offer.service_name)
     provider = providers.get(offer.provider)
@@ -260,22 +305,31 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
     text += "\n\n" + t(rule)
     if offer.price_upto:  # the provider says its price only when it rents: a hold, settled then
         text += "\n" + t("rule-price-upto", price=format_money(price))
+    # An activation: "if no code, try the next plan", as the chat chose last time.
+    fallback = _fallback(t, await chains.prefs(chat.id) if chains is not None else None, offer, charge)
+    if fallback is not None and fallback.enabled:
+        text += "\n" + views.fallback_line(t, fallback, offer.country)
     # A group whose members rent within bounds, or not at all: anyone may ask its admins for this one.
     ask = chat.is_group and (not chat.members_can_rent or chat.members_bounded)
     return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.choices_for(offer), wishes,
-                                   upto=offer.price_upto, ask=ask)
+                                   upto=offer.price_upto, ask=ask, fallback=fallback)
 
 
 async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
                       providers: dict[str, Provider], screens: Screens, catalogue: Catalogue,
-                      favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
+                      favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo,
+                      chains: FallbackChains) -> None:
     budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
     wishes = _wishes(callback_data)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                           callback_data.i, callback_data.n, wishes, budget=budget)
+    chain = None
     try:
-        rental = await rentals.rent(request)
+        if callback_data.f:  # "if no code, try the next plan": the chain's first attempt is this plan
+            chain, rental = await chains.start(request, callback_data.f)
+        else:
+            rental = await rentals.rent(request)
     except AlreadyRequested as pressed:
         earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
         if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
@@ -287,7 +341,7 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
         if not wishes.empty:
             # None that meets the wishes (a carrier, a cap): the same plan may rent without them.
             text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
-                                              wishes)
+                                              wishes, chains)
             await show(callback, t("no-number-with-wishes") + "\n\n" + text, markup)
             return
         # Sold out since the list was shown: back to the plans, read afresh, with this one marked.
@@ -299,12 +353,15 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
                                                                                offer.duration_minutes)))
         return
     except QuoteRose as rose:
-        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, wishes))
+        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, wishes, chains))
         return
     except NoNumberInArea:
         # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
         await show(callback, t("no-number-in-area", area=wishes.area),
                    keyboards.any_area(t, callback_data.snap, callback_data.i, wishes))
+        return
+    if chain is not None:  # one card for the whole chain, edited in place as it goes (bot/background.py)
+        await show_chain(callback, chat, t, chains, providers, chain.id)
         return
     if rental.status == "pending":
         await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
@@ -312,8 +369,17 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
     await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
 
 
+async def show_chain(callback: CallbackQuery, chat: Chat, t: Texts, chains: FallbackChains,
+                     providers: dict[str, Provider], chain_id: int) -> None:
+    view = await chains.view(chain_id)
+    message = await show(callback, *views.chain_card(t, view, {n: p.title for n, p in providers.items()}))
+    if message is not None:
+        await chains.repo.set_card(chain_id, message.chat.id, message.message_id)
+    chains.drawn(view)
+
+
 async def quote_rose_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider],
-                          rose: QuoteRose, wishes: choosing.Wishes):
+                          rose: QuoteRose, wishes: choosing.Wishes, chains: FallbackChains | None = None):
     """The quote lock: the plan costs more than the screen said (nothing charged, or charged and refunded): the old
     and the new price, then the plan's confirm screen at the new price (its Rent button says it)."""
     shown, price = format_money(rose.params["shown"]), format_money(rose.params["price"])
@@ -322,7 +388,7 @@ async def quote_rose_view(chat: Chat, t: Texts, rentals: RentalService, provider
         return t("quote-rose-gone", shown=shown), keyboards.back_home(t)
     # A cap below the new price no longer means anything: the new screen starts from the new price.
     again = choosing.Wishes(area=wishes.area, carrier=wishes.carrier, renew=wishes.renew)
-    text, markup = await confirm_view(chat, t, rentals, providers, snap, 0, again)
+    text, markup = await confirm_view(chat, t, rentals, providers, snap, 0, again, chains)
     head = t("quote-rose-refunded" if rose.params.get("refunded") else "quote-rose", shown=shown, price=price)
     return head + "\n\n" + text, markup
 
@@ -336,6 +402,7 @@ def setup() -> Router:
     router.callback_query.register(country_plans, CountryCb.filter())
     router.callback_query.register(toggle_favourite, FavouriteCb.filter())
     router.callback_query.register(confirm_screen, OfferCb.filter())
+    router.callback_query.register(fallback_choice, FallbackCb.filter())
     router.callback_query.register(rent_number, RentCb.filter(), flags={"spends": True})
     # Typing a name searches services (private chats only: in groups the bot sees commands, not chatter).
     router.message.register(search_text, F.chat.type == "private", F.text, ~F.text.startswith("/"))

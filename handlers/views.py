@@ -321,3 +321,66 @@ def alert_fired(t: Texts, alert, priced, provider_title: str) -> str:
     return t("alert-fired-back" if alert.kind == "stock" else "alert-fired-under", service=alert.service_name,
              below=format_money(alert.below), price=format_money(priced.price), provider=provider_title,
              duration=duration_text(t, o.billing, o.duration_label, o.duration_minutes))
+
+
+def fallback_wait(t: Texts, window_minutes: int, own_minutes: int | None) -> str:
+    """The fallback chain's wait in words: the activation's own when none shorter was chosen."""
+    return (duration_name(window_minutes or own_minutes, t.language) or t("fallback-wait-own"))
+
+
+def fallback_line(t: Texts, choice: keyboards.FallbackChoice, country: str) -> str:
+    """The confirm screen's line for "if no code, try the next plan" when it is on."""
+    where = t("fallback-where-any") if choice.other_countries else t("fallback-where-country",
+                                                                     country=country_text(t, country))
+    return t("confirm-fallback", wait=choice.wait, budget=format_money(choice.budget), where=where)
+
+
+CHAIN_ENDED = {"error-balance": "chain-ended-balance", "error-only-admins": "chain-ended-not-allowed",
+               "error-only-members": "chain-ended-not-allowed", "error-over-limit": "chain-ended-limit",
+               "error-over-cap": "chain-ended-limit"}
+
+
+def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeyboardMarkup]:
+    """The one message of a fallback chain (bot/services/fallback_chain.py ChainView), edited as it goes: each
+    attempt and how it ended, the current number (the user types it), what was spent, and Stop while it runs."""
+    chain = view.chain
+    lines = [t("chain-title", service=chain.service_name)]
+    current = view.current
+    for n, rental in enumerate(view.attempts, 1):
+        title = titles.get(rental.provider, rental.provider)
+        if rental.id == view.with_code:
+            outcome = t("chain-outcome-code")
+        elif rental.status in ("active", "pending") and rental.no_code is None:
+            outcome = t("chain-outcome-now")
+        elif rental.no_code == "refused":
+            outcome = t("chain-outcome-kept")
+        elif rental.status in ("cancelled", "failed"):
+            outcome = t("chain-outcome-refunded")
+        else:
+            outcome = t("chain-outcome-none")
+        lines.append(t("chain-attempt", n=n, provider=title, country=country_text(t, rental.country),
+                       phone=phones.display(rental.phone) if rental.phone else "…", outcome=outcome))
+    status = chain.status
+    if status == "done":
+        won = next((r for r in view.attempts if r.id == view.with_code), current)
+        lines.append("\n" + t("chain-done", n=view.attempts.index(won) + 1 if won in view.attempts else 1,
+                              phone=phones.display(won.phone or "") if won else "…"))
+    elif status == "running" and current is not None and current.status == "active":
+        lines.append("\n" + t("chain-current", phone=phones.display(current.phone or ""), service=chain.service_name))
+        if view.gives_up_at is not None:
+            lines.append(t("chain-next-at", when=when(t, view.gives_up_at)))
+    elif status == "running":
+        lines.append("\n" + t("chain-renting"))
+    elif status == "stopping":
+        lines.append("\n" + t("chain-stopping"))
+    elif status == "stopped":
+        lines.append("\n" + t("chain-stopped"))
+    elif status == "exhausted":
+        lines.append("\n" + t("chain-exhausted-budget" if chain.reason == "budget" else "chain-exhausted-none"))
+    else:
+        lines.append("\n" + t(CHAIN_ENDED.get(chain.reason, "chain-ended")))
+    lines.append(t("chain-spent", spent=format_money(view.spent), budget=format_money(chain.budget),
+                   left=format_money(view.left)))
+    shown = view.with_code or (current.id if current is not None else None)
+    phone = next((r.phone or "" for r in view.attempts if r.id == shown), "")
+    return "\n".join(lines), keyboards.chain_card(t, chain.id, shown, phone, chain.is_open)

@@ -20,6 +20,7 @@ from .callbacks import Wish, WishCb
 from .common import show
 from .i18n import Texts
 from .rent import confirm_view
+from bot.services.fallback_chain import FallbackChains
 
 AREA_PROMPT = "area"
 
@@ -69,7 +70,7 @@ async def wish_screen(callback: CallbackQuery, callback_data: WishCb, chat: Chat
 
 
 async def area_typed(message: Message, asked: dict, chat: Chat, t: Texts, rentals: RentalService,
-                     providers: dict[str, Provider], prompts: PromptRepo) -> None:
+                     providers: dict[str, Provider], prompts: PromptRepo, chains: FallbackChains) -> None:
     code = "".join(message.text.split())
     try:
         snap, index = int(asked["snap"]), int(asked["i"])
@@ -85,7 +86,7 @@ async def area_typed(message: Message, asked: dict, chat: Chat, t: Texts, rental
                              reply_markup=keyboards.area_choice(t, snap, index, wishes))
         return
     await prompts.clear(chat.id, message.from_user.id)
-    await show(message, *await confirm_view(chat, t, rentals, providers, snap, index, wishes))
+    await show(message, *await confirm_view(chat, t, rentals, providers, snap, index, wishes, chains))
 
 
 def setup() -> Router:

@@ -489,4 +489,52 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX price_alerts_chat ON price_alerts(chat_id, status)",
         ],
     ),
+    (
+        "the fallback chain: try the next plan when no code comes, within a budget (issue 17)",
+        [
+            # A chat's last choice on the confirm screen (remembered for its next one). budget_percent of the
+            # first price; window_minutes 0: each activation's own wait.
+            """CREATE TABLE fallback_prefs (
+                chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON UPDATE CASCADE,
+                enabled INTEGER NOT NULL DEFAULT 0,
+                budget_percent INTEGER NOT NULL DEFAULT 200 CHECK (budget_percent >= 100),
+                window_minutes INTEGER NOT NULL DEFAULT 0 CHECK (window_minutes >= 0),
+                other_countries INTEGER NOT NULL DEFAULT 0
+            )""",
+            # One chain per Rent tap (request_key: the tap's rent key, so a double tap starts one). first_offer:
+            # the plan tapped (JSON, as quoted); tried: plans refused before renting (JSON [[provider, id]]).
+            """CREATE TABLE fallback_chains (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                user_name TEXT NOT NULL DEFAULT '',
+                service_key TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                first_offer TEXT NOT NULL,
+                country TEXT NOT NULL DEFAULT '',
+                other_countries INTEGER NOT NULL DEFAULT 0,
+                window_minutes INTEGER NOT NULL DEFAULT 0,
+                budget INTEGER NOT NULL CHECK (budget >= 0),
+                status TEXT NOT NULL DEFAULT 'running'
+                    CHECK (status IN ('running', 'stopping', 'stopped', 'done', 'exhausted', 'ended')),
+                reason TEXT NOT NULL DEFAULT '',
+                tried TEXT NOT NULL DEFAULT '[]',
+                card_chat_id INTEGER,
+                card_message_id INTEGER,
+                request_key TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX fallback_chains_open ON fallback_chains(status) WHERE status IN ('running', 'stopping')",
+            # Each attempt's rental, written in the transaction that charges it (so a kill cannot lose the link).
+            """CREATE TABLE chain_attempts (
+                chain_id INTEGER NOT NULL REFERENCES fallback_chains(id),
+                attempt INTEGER NOT NULL,
+                rental_id INTEGER NOT NULL UNIQUE REFERENCES rentals(id),
+                PRIMARY KEY (chain_id, attempt)
+            )""",
+            # A chain's spend is read from the ledger by its rentals' references.
+            "CREATE INDEX ledger_chat_reference ON ledger(chat_id, reference)",
+        ],
+    ),
 ]

@@ -185,6 +185,19 @@ def confirm(t: Texts) -> Keyboards:
         yield (f"confirm, choices={sorted(choices)}, cap={cap}, renew={renew}, ask={ask}",
                keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes, upto=renew,
                                  ask=ask))
+    # An activation's "if no code, try the next plan": off, and on with the widest wait and budget.
+    wait = _longest(views.fallback_wait(t, w, 20) for w in (0, 10, 5, 3, 1))
+    for enabled, countries in product((False, True), (False, True)):
+        choice = keyboards.FallbackChoice(enabled, PRICE * 5, wait, countries)
+        yield (f"confirm with the fallback chain, on={enabled}, other countries={countries}",
+               keyboards.confirm(t, 99, 9, "instagram", MONEY, frozenset(Choice), Wishes(cap=PRICE * 2), ask=True,
+                                 fallback=choice))
+
+
+def chain_card(t: Texts) -> Keyboards:
+    for running, current in product((False, True), (None, 123456)):
+        yield (f"fallback chain, running={running}, current={current}",
+               keyboards.chain_card(t, 123456, current, UK_PHONE, running))
 
 
 def any_area(t: Texts) -> Keyboards:
@@ -322,7 +335,7 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
                             not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
                             broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved, offers_none,
-                            alerts, alert_fired)}
+                            alerts, alert_fired, chain_card)}
 
 
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------

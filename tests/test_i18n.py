@@ -912,3 +912,68 @@ async def test_every_alert_screen_in_language(lang, app, telegram, session, prov
     await user.press(s.label("btn-alert-any"))
     s.screen("alert on a service saved", user, key="alert-saved")
     assert s.t("alert-label-any", service="Telegram") in user.screen().text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_fallback_chain_screen_in_language(lang, settings, session, screens):
+    """The confirm screen's "if no code, try the next plan", the chain's card running, stopped, out of plans and
+    done (bot/services/fallback_chain.py), against the GetAText sandbox."""
+    from datetime import timedelta
+
+    from playground.sandbox.getatext import FakeGetAText
+    from providers.getatext import GetATextClient
+    from storage.models import db_time, utcnow
+
+    async with FakeGetAText(api_key="k", cancel_after_seconds=0, rate_limit_interval=0.0) as fake:
+        fake.enforce_rate_limit = False
+        fake.set_delivery("telegram", "never")
+        client = GetATextClient("k", base_url=fake.url, timeout=5, backoff=0.01, rent_interval=0.0, poll_interval=0.0)
+        client.min_age_to_cancel = 0
+        app = await App.open(settings, providers={"getatext": client})
+        try:
+            bot = build_bot(TOKEN, settings, session=session)
+            background = Background(app, bot, FastLimiter())
+            s = screens(lang)
+            user = Person(build_dispatcher(app), bot, session, 1001, name="Alice", language=lang)
+            await user.send("/start")
+            await credit(app, user.chat_id, 5000)
+
+            async def to_confirm():
+                await user.send("/rent")
+                await user.press("Telegram")
+                await user.press("$0.50")
+
+            await to_confirm()
+            s.has_buttons("confirm of an activation", user, "btn-fallback-on")
+            await user.press(s.label("btn-fallback-on"))
+            s.screen("confirm with the fallback chain", user, key="confirm-fallback")
+            await user.press(s.label("btn-fallback-countries-off"))
+            s.screen("confirm, other countries too", user, key="fallback-where-any")
+            await user.press(user.buttons()[0])  # Rent
+            s.screen("chain card, running", user, key="chain-current")
+            s.answer("chain stopped", await user.press(s.label("btn-chain-stop")), key="chain-stopped-answer")
+            s.screen("chain card, stopped", user, key="chain-stopped")
+
+            await to_confirm()
+            await user.press(user.buttons()[0])
+            card = user.screen()
+            [attempt] = await app.chains.repo.attempts(2)
+            async with app.db.transaction() as conn:
+                await conn.execute("UPDATE rentals SET active_from = ?, active_till = ? WHERE id = ?",
+                                   (db_time(utcnow() - timedelta(minutes=9)), db_time(utcnow() + timedelta(seconds=30)),
+                                    attempt.id))
+            await background.step_chains()
+            s.screen("chain card, no plan left", user, session.messages[user.chat_id][card.message_id],
+                     key="chain-exhausted-none")
+
+            fake.set_delivery("telegram", None)
+            await to_confirm()
+            await user.press(user.buttons()[0])
+            card = user.screen()
+            [attempt] = await app.chains.repo.attempts(3)
+            await fake.inject_code(attempt.provider_rental_id, "52817")
+            await background.pollers["getatext"].tick()
+            await background.step_chains()
+            s.screen("chain card, done", user, session.messages[user.chat_id][card.message_id], key="chain-done")
+        finally:
+            await app.close()

@@ -46,7 +46,7 @@ class NoCodeRefunds:
                 continue
             if (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) > now:
                 continue  # the provider refuses a cancel this young: the next round asks
-            if done := await self._cancel(rental):
+            if done := await self.cancel(rental):
                 refunded.append(done)
         return refunded
 
@@ -69,7 +69,9 @@ class NoCodeRefunds:
         await self._decide(rental, "refused")
         return None
 
-    async def _cancel(self, rental: RentalRecord) -> NoCodeRefund | None:
+    async def cancel(self, rental: RentalRecord) -> NoCodeRefund | None:
+        """Cancelled and refunded (the provider said so), or None: refused (``no_code`` 'refused') or no answer.
+        Also the fallback chain's way to give up on an attempt."""
         provider = self.rentals.providers[rental.provider]
         try:  # a background call like polling: the client's own pacing, not the card actions' budget
             await provider.cancel(rental.provider_rental_id)

@@ -1,0 +1,200 @@
+"""The fallback chain (issue 17): "if no code in N minutes, try the next plan", within a budget. Through the
+production dispatcher against both sandbox providers; the chain's step job is run by hand, time moved on by
+ageing the attempts in the database."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App, build_bot, build_dispatcher
+from bot.background import Background
+from playground.sandbox.getatext import FakeGetAText
+from playground.sandbox.gotsms import FakeGotSms
+from providers.getatext import GetATextClient
+from providers.gotsms import GotSmsClient
+from storage.models import db_time, utcnow
+from tests.conftest import TOKEN, credit
+from tests.recording import Person
+from tests.test_push import FastLimiter
+
+
+@pytest.fixture
+async def world(settings, session):
+    async with (FakeGotSms(balance="1000") as gotsms,
+                FakeGetAText(api_key="chain-key", cancel_after_seconds=0, rate_limit_interval=0.0) as getatext):
+        getatext.enforce_rate_limit = False
+        a = GetATextClient("chain-key", base_url=getatext.url, timeout=5, backoff=0.01, rent_interval=0.0,
+                           poll_interval=0.0)
+        a.min_age_to_cancel = 0  # the fake cancels at once
+        g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
+        app = await App.open(settings, providers={"getatext": a, "gotsms": g})
+        bot = build_bot(TOKEN, settings, session=session)
+        background = Background(app, bot, FastLimiter())
+        alice = Person(build_dispatcher(app), bot, session, 1001, name="Alice")
+        try:
+            yield app, background, alice, gotsms, getatext
+        finally:
+            assert await app.ledger_repo.totals_mismatch() == []
+            await app.close()
+
+
+async def to_confirm(app: App, alice: Person) -> None:
+    """Telegram in the United States, GetAText's 10-minute activation at $0.50: its confirm screen."""
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 2000)
+    for label in ("Rent a number", "Telegram", "United States", "$0.50 · GetAText"):
+        await alice.press(label)
+
+
+async def attempts(app: App, chain_id: int = 1):
+    return await app.chains.repo.attempts(chain_id)
+
+
+async def waited(app: App, rental_id: int, minutes: float = 2) -> None:
+    """The attempt's wait passed: it became active ``minutes`` ago."""
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rentals SET active_from = ?, created_at = ? WHERE id = ?",
+                           (db_time(utcnow() - timedelta(minutes=minutes)),
+                            db_time(utcnow() - timedelta(minutes=minutes)), rental_id))
+
+
+async def balance(app: App) -> int:
+    return (await app.chats.get(1001)).balance
+
+
+def chain_cards(session) -> list:
+    return [m for m in session.messages[1001].values() if m.text and "trying until a code comes" in m.text]
+
+
+async def test_three_attempts_across_both_providers_end_in_a_code(world, session):
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    gotsms.set_delivery(gotsms.find_plan("Telegram", "min", 20), "never")  # the UK activation
+    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "0.6")  # $0.66: it delivers
+    await to_confirm(app, alice)
+    assert "🔄 If no code, try the next plan" in alice.buttons()
+    await alice.press("If no code, try the next plan")
+    screen = alice.screen()
+    assert "If no code comes in 10 minutes" in screen.text and "up to $1.00 in all (🇺🇸 United States only)" in screen.text
+    for wait in ("5 minutes", "3 minutes", "1 minute"):
+        await alice.press("⏱ Wait")
+        assert f"⏱ Wait {wait}" in alice.buttons()
+    await alice.press("Other countries too: no")
+    assert "other countries too" in alice.screen().text and "🌍 Other countries too: yes" in alice.buttons()
+    assert (await app.chains.prefs(1001)).window_minutes == 1  # remembered for the chat's next screen
+
+    await alice.press("Rent for $0.50")
+    card = alice.screen()
+    assert "1. GetAText · 🇺🇸 United States" in card.text and "Now: " in card.text
+    assert "Spent $0.50 of $1.00" in card.text and "⏹ Stop trying" in alice.buttons()
+    [first] = await attempts(app)
+    assert first.provider == "getatext" and first.status == "active"
+
+    await background.step_chains()
+    assert len(await attempts(app)) == 1  # its minute has not passed
+    await waited(app, first.id)
+    await background.step_chains()
+    first, second = await attempts(app)
+    assert first.status == "cancelled" and first.no_code == "refunded"
+    assert second.provider == "gotsms" and second.country == "United Kingdom" and second.status == "active"
+    card = session.messages[1001][card.message_id]
+    assert "no code, refunded" in card.text and "2. GotSMS · 🇬🇧 United Kingdom" in card.text
+    assert "Spent $0.55 of $1.00" in card.text
+
+    await waited(app, second.id)
+    await background.step_chains()
+    _, second, third = await attempts(app)
+    assert second.status == "cancelled" and third.country == "Canada" and third.price_charged == 66
+    gotsms.inject_sms(third.provider_rental_id, "Telegram code: 52817", code="52817")
+    await background.pollers["gotsms"].tick()
+    await background.deliverer.deliver_once()
+    await background.step_chains()
+
+    chain = await app.chains.repo.get(1)
+    assert chain.status == "done"
+    card = session.messages[1001][card.message_id]
+    assert "The code came on attempt 3" in card.text and "⏹ Stop trying" not in alice.buttons(card)
+    assert any("52817" in (m.text or "") for m in session.messages[1001].values())  # pushed as usual
+    assert await balance(app) == 2000 - 66
+    kinds = [e.kind for e in await app.ledger_repo.recent(1001)]
+    assert kinds.count("charge") == 3 and kinds.count("refund") == 2
+    assert len(chain_cards(session)) == 1  # one card, edited in place
+    assert not [m for m in session.sent(1001) if "No code came" in (m.text or "")]  # the card said it
+
+
+async def test_stopped_by_the_user_cancels_the_current_number_and_tries_nothing_more(world, session):
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    await alice.press("Rent for $0.50")
+    answer = await alice.press("Stop trying")
+    assert answer.text == "Stopped"
+    [only] = await attempts(app)
+    assert only.status == "cancelled" and await balance(app) == 2000
+    assert "Stopped: no other plan is tried" in alice.screen().text and "⏹ Stop trying" not in alice.buttons()
+    await background.step_chains()
+    assert len(await attempts(app)) == 1 and (await app.chains.repo.get(1)).status == "stopped"
+
+
+async def test_a_plan_over_the_budget_is_not_tried(world, session):
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    gotsms.set_delivery(gotsms.find_plan("Telegram", "min", 20), "never")
+    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "0.9")  # $0.99: above what is left
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    for _ in range(3):  # x3, x5, then x1.5
+        await alice.press("💰 Up to")
+    assert "💰 Up to $0.75 in all" in alice.buttons()
+    for _ in range(3):  # 5, 3, then 1 minute
+        await alice.press("⏱ Wait")
+    await alice.press("Other countries too: no")
+    await alice.press("Rent for $0.50")
+    card = alice.screen()
+    for _ in range(2):
+        await waited(app, (await attempts(app))[-1].id)
+        await background.step_chains()
+    tried = await attempts(app)
+    assert [r.country for r in tried] == ["USA", "United Kingdom"]
+    assert (await app.chains.repo.get(1)).status == "exhausted"
+    assert "No plan left within the budget" in session.messages[1001][card.message_id].text
+    assert await balance(app) == 2000
+
+
+async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, session, settings):
+    """The no-code job refunded attempt 1 and the process died before the chain rented attempt 2: the next
+    start rents it once, however many steps run, and the refund's notice is the card's."""
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    await alice.press("Other countries too: no")
+    await alice.press("Rent for $0.50")
+    [first] = await attempts(app)
+    async with app.db.transaction() as conn:  # the activation is about to end: "no code, no charge" decides it
+        await conn.execute("UPDATE rentals SET active_till = ? WHERE id = ?",
+                           (db_time(utcnow() + timedelta(seconds=30)), first.id))
+    assert await background.jobs.refund_no_code() == 1
+    assert not [m for m in session.sent(1001) if "No code came" in (m.text or "")]
+
+    # Killed here. The next start: a new app on the same database, new clients.
+    await app.close()
+    a = GetATextClient("chain-key", base_url=getatext.url, timeout=5, backoff=0.01, rent_interval=0.0,
+                       poll_interval=0.0)
+    g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
+    again = await App.open(settings, providers={"getatext": a, "gotsms": g})
+    try:
+        restarted = Background(again, build_bot(TOKEN, settings, session=session), FastLimiter())
+        await asyncio.gather(restarted.step_chains(), restarted.step_chains())
+        await restarted.step_chains()
+        first, second = await attempts(again)
+        assert first.status == "cancelled" and second.provider == "gotsms" and second.country == "United Kingdom"
+        assert len(gotsms.rents) == 1
+        assert (await again.chats.get(1001)).balance == 2000 - 55
+        assert await again.ledger_repo.totals_mismatch() == []
+    finally:
+        await again.close()
+        await app.db.connect()  # the fixture's last check reads the same database
