@@ -235,3 +235,20 @@ async def test_the_setting_is_off_by_default_and_admins_only(app, emu, bot, prov
     assert "Not allowed" in (answer["text"] or "") and not (await app.chats.get(FORUM)).topic_per_number
     rental = await rent(app, ann)  # off: no topic
     assert emu.chat_topics(FORUM) == [] and rental.topic_id is None
+
+
+async def test_the_playground_shows_topics_on_messages_and_their_service_lines(emu, tmp_path):
+    from types import SimpleNamespace
+
+    from playground.server import Playground
+
+    pg = Playground(SimpleNamespace(emulator=emu), tmp_path / "none.sqlite3")
+    emu.add_user(ANN, "Ann")
+    emu.create_group(FORUM, "Renters", {ANN: "creator"}, forum=True)
+    thread = emu.create_topic(FORUM, "Telegram · +1 555 010 0199", by_user_id=ANN)["message_thread_id"]
+    emu.send_message(FORUM, ANN, "hi", message_thread_id=thread)
+    emu.close_topic(FORUM, thread, by_user_id=ANN)
+    rendered = [pg.render_message(FORUM, m) for m in emu.messages(FORUM)]
+    assert [r["service"] for r in rendered][-3:] == ["Ann created the topic “Telegram · +1 555 010 0199”", None,
+                                                      "Ann closed the topic “Telegram · +1 555 010 0199”"]
+    assert rendered[-2]["topic"] == "Telegram · +1 555 010 0199"
