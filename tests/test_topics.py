@@ -252,3 +252,16 @@ async def test_the_playground_shows_topics_on_messages_and_their_service_lines(e
     assert [r["service"] for r in rendered][-3:] == ["Ann created the topic “Telegram · +1 555 010 0199”", None,
                                                       "Ann closed the topic “Telegram · +1 555 010 0199”"]
     assert rendered[-2]["topic"] == "Telegram · +1 555 010 0199"
+
+
+async def test_cancelled_on_its_card_in_the_topic_the_topic_closes_at_once(app, emu, bot, provider):
+    ann = await group(app, emu, bot)
+    await topics_on(ann)
+    rental = await rent(app, ann)
+    card = ann.screen(rental.topic_id)
+    answer = await ann.press("Cancel & refund", card)
+    assert "refund" in (answer["text"] or "").lower() or "cancel" in (answer["text"] or "").lower()
+    assert (await app.rentals.rentals.get(rental.id)).status == "cancelled"
+    assert emu.chat_topics(FORUM)[0]["closed"] is True  # no job round needed
+    assert (await app.rentals.rentals.get(rental.id)).topic_state == "closed"
+    assert "Cancel & refund" not in str(ann.screen(rental.topic_id).get("reply_markup"))  # the card, edited there
