@@ -11,7 +11,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.app import build_bot, build_dispatcher
+from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.topics import NAME_MAX, topic_name
 from handlers import phones
@@ -27,14 +27,18 @@ ANN = 2001  # the group's creator: rents, changes settings
 class Group:
     """A person in a group of the emulator, the bot fed its updates through getUpdates."""
 
-    def __init__(self, emu: TelegramEmulator, dp: Dispatcher, bot: Bot, chat_id: int, user_id: int) -> None:
+    def __init__(self, emu: TelegramEmulator, dp: Dispatcher, bot: Bot, chat_id: int, user_id: int,
+                 offset: list[int] | None = None) -> None:
         self.emu, self.dp, self.bot, self.chat_id, self.user_id = emu, dp, bot, chat_id, user_id
-        self.offset = 0
+        self.offset = offset if offset is not None else [0]  # shared by the people of one bot
+
+    def as_user(self, user_id: int) -> Group:
+        return Group(self.emu, self.dp, self.bot, self.chat_id, user_id, self.offset)
 
     async def pump(self) -> None:
-        while updates := await self.bot.get_updates(offset=self.offset, timeout=0):
+        while updates := await self.bot.get_updates(offset=self.offset[0], timeout=0):
             for update in updates:
-                self.offset = update.update_id + 1
+                self.offset[0] = update.update_id + 1
                 await self.dp.feed_update(self.bot, update)
 
     async def send(self, text: str) -> None:
@@ -69,9 +73,9 @@ async def bot(emu, settings):
     await bot.session.close()
 
 
-async def group(app, emu, bot, *, forum: bool = True, right: bool = True) -> Group:
-    emu.add_user(ANN, "Ann")
-    emu.create_group(FORUM, "Renters", {ANN: "creator"}, supergroup=True, forum=forum)
+async def group(app, emu, bot, *, forum: bool = True, right: bool = True, members: dict | None = None) -> Group:
+    emu.add_user(ANN, "Ann", username="ann")
+    emu.create_group(FORUM, "Renters", {ANN: "creator", **(members or {})}, supergroup=True, forum=forum)
     if right is not None:
         emu.set_bot_rights(FORUM, can_manage_topics=right)
     ann = Group(emu, build_dispatcher(app), bot, FORUM, ANN)
@@ -229,8 +233,7 @@ async def test_the_setting_is_off_by_default_and_admins_only(app, emu, bot, prov
     emu.add_user(2002, "Max")
     emu.set_member_status(FORUM, 2002, "member")
     await ann.send("/settings@rent_test_bot")
-    max_ = Group(emu, ann.dp, bot, FORUM, 2002)
-    max_.offset = ann.offset
+    max_ = ann.as_user(2002)
     answer = await max_.press("A topic per number: off", ann.screen())
     assert "Not allowed" in (answer["text"] or "") and not (await app.chats.get(FORUM)).topic_per_number
     rental = await rent(app, ann)  # off: no topic
@@ -265,3 +268,59 @@ async def test_cancelled_on_its_card_in_the_topic_the_topic_closes_at_once(app, 
     assert emu.chat_topics(FORUM)[0]["closed"] is True  # no job round needed
     assert (await app.rentals.rentals.get(rental.id)).topic_state == "closed"
     assert "Cancel & refund" not in str(ann.screen(rental.topic_id).get("reply_markup"))  # the card, edited there
+
+
+async def test_a_members_request_approved_the_number_gets_its_topic_with_its_card(app, emu, bot, provider):
+    emu.add_user(2002, "Max", username="max")
+    ann = await group(app, emu, bot, members={2002: "member"})
+    await topics_on(ann)
+    max_ = ann.as_user(2002)
+    await max_.send("/rent@rent_test_bot telegram")
+    await max_.press("Telegram")
+    await max_.press("$1.10")
+    await max_.press("Request this number")
+    request = max_.screen()
+    assert "asks for a number" in request["text"]
+    await ann.press("Approve", request)
+    [rental] = (await app.rentals.rentals.for_chat(FORUM))[0]
+    assert rental.user_id == 2002 and rental.topic_state == "open"
+    [topic] = emu.chat_topics(FORUM)
+    assert topic["message_thread_id"] == rental.topic_id
+    assert any("Telegram" in t for t in texts(emu, rental.topic_id))  # the card, in its topic
+    assert any("Approved by @ann" in t for t in texts(emu, None))  # the request stays in the main chat
+
+
+@pytest.fixture
+async def getatext_app(settings):
+    from playground.sandbox.getatext import FakeGetAText
+    from providers.getatext import GetATextClient
+
+    async with FakeGetAText(api_key="set-key", rate_limit_interval=0.0, cancel_after_seconds=0) as fake:
+        fake.enforce_rate_limit = False
+        client = GetATextClient("set-key", base_url=fake.url, timeout=2.0, backoff=0.01, rent_interval=0.0,
+                                poll_interval=0.0)
+        app = await App.open(settings, providers={"getatext": client})
+        try:
+            yield app
+        finally:
+            assert await app.ledger_repo.totals_mismatch() == []
+            await app.close()
+
+
+async def test_one_number_for_several_services_one_topic_named_for_all(getatext_app, emu, bot):
+    app = getatext_app
+    ann = await group(app, emu, bot)
+    await credit(app, FORUM, 4000)
+    await topics_on(ann)
+    await ann.send("/rent@rent_test_bot telegram")
+    await ann.press("Telegram")
+    await ann.press("Same number, more services")
+    await ann.press("Whatsapp")
+    await ann.press("Continue")
+    await ann.press("Rent all for")
+    first, second = [await app.rentals.rentals.get(r["id"]) for r in
+                     await app.db.fetchall("SELECT id FROM rentals ORDER BY id")]
+    assert second.set_id == first.id and first.topic_state == "open" and second.topic_state is None
+    [topic] = emu.chat_topics(FORUM)
+    assert topic["name"].startswith("Telegram + Whatsapp · ") and topic["message_thread_id"] == first.topic_id
+    assert "its own topic" in ann.screen()["text"]
