@@ -38,6 +38,7 @@ from .services.alerts import Alerts
 from .services.fallback_chain import FallbackChains
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
+from storage.topics import NumberTopicRepo
 from .services.switches import PlanSwitches
 from .services.teams import Teams
 from .services.transfers import Limits, Transfers
@@ -51,6 +52,7 @@ from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
 from .screens import Screens
+from .topics import NumberTopics
 from .shutdown import InFlight
 from .telegram_retry import RetryAfterMiddleware
 
@@ -107,6 +109,7 @@ class App:
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
     screens: Screens = field(init=False)  # which message is on top of each chat (a card to refresh)
+    topics: NumberTopics = field(init=False)  # a topic per number in forum groups (bot/topics.py)
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)
@@ -143,6 +146,7 @@ class App:
         self.metrics = Metrics()
         self.inflight = InFlight()
         self.screens = Screens()
+        self.topics = NumberTopics(NumberTopicRepo(self.db))
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
         if self.crypto.client is not None:
@@ -180,6 +184,7 @@ class App:
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
             "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts, "chains": self.chains,
+            "number_topics": self.topics,
         }
 
 

@@ -42,7 +42,8 @@ class Background:
         settings = app.settings
         self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
         self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
-                                   on_delivered=app.metrics.delivered, screens=app.screens)
+                                   on_delivered=app.metrics.delivered, screens=app.screens,
+                                   topics=app.topics.repo)
         # Broadcasts share the codes' limiter and sender, and take a slot only when no code wants one.
         self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer, codes_waiting=lambda: self.deliverer.busy,
                                        progress_interval=settings.broadcast_progress_interval)
@@ -54,7 +55,7 @@ class Background:
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
-                         app.switches, crypto=app.crypto, alerts=app.alerts, chains=app.chains)
+                         app.switches, crypto=app.crypto, alerts=app.alerts, topics=app.topics, chains=app.chains)
         app.chains.no_code = self.jobs.no_code
         app.chains.permit = self._may_spend
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
@@ -72,6 +73,7 @@ class Background:
         self.scheduler.add_job(job(self.jobs.refund_no_code), "interval", seconds=20, id="no_code")
         self.scheduler.add_job(job(self.jobs.cleanup), "interval", minutes=30, id="cleanup")
         self.scheduler.add_job(job(self.step_chains), "interval", seconds=settings.chain_step_seconds, id="chains")
+        self.scheduler.add_job(job(self.jobs.close_topics), "interval", seconds=30, id="topics")
         if settings.alerts_per_chat:  # paced: one read per service a round, within the providers' call budget
             self.scheduler.add_job(job(self.jobs.check_alerts), "interval", seconds=settings.alert_check_seconds,
                                    id="alerts")

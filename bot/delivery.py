@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
 from storage.models import utcnow
+from storage.topics import NumberTopicRepo
 
 from .rendering import Renderer
 from .screens import Screens
@@ -24,8 +25,9 @@ NOT_NOW_GIVE_UP = timedelta(hours=24)
 class Deliverer:
     def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender,
                  renderer: Renderer, on_delivered=lambda provider, received_at, stored_at: None,
-                 screens: Screens | None = None) -> None:
+                 screens: Screens | None = None, topics: NumberTopicRepo | None = None) -> None:
         self.sms = sms
+        self.topics = topics or NumberTopicRepo(sms.db)  # a number's own topic in a forum group
         self.rentals = rentals
         self.rental_repo: RentalRepo = rentals.rentals
         self.chats = chats
@@ -114,6 +116,26 @@ class Deliverer:
         pause = min(NOT_NOW_FIRST_PAUSE * 2 ** sms.delivery_attempts, NOT_NOW_MAX_PAUSE)  # attempts before this one
         await self.sms.defer_chat(chat_id, now + pause)
 
+    async def _send_code(self, chat, rental, text: str, markup):
+        """(outcome, message, noted rental id). Into the number's topic when it has one; when a person deleted or
+        closed it, into the main chat, the first such code with a note: the topic stays 'lost' until that code is
+        marked delivered (then 'moved', by the caller), so a kill repeats the note, never the code."""
+        if not chat.is_group:
+            return *await self.sender.send(chat.id, chat.is_group, text, markup), None
+        card = await self.rental_repo.get(rental.card_id) or rental  # read now: an earlier code may have moved it
+        if card.topic_thread is not None:
+            outcome, message = await self.sender.send(chat.id, chat.is_group, text, markup,
+                                                      message_thread_id=card.topic_thread)
+            if outcome is not Outcome.TOPIC_GONE:
+                return outcome, message, None
+            await self.topics.lost(card.id)
+            card = await self.rental_repo.get(card.id) or card
+        if card.topic_state != "lost":
+            return *await self.sender.send(chat.id, chat.is_group, text, markup), None
+        note = self.renderer.notice(chat.language, "topic-gone-note", phone=card.phone or "",
+                                    service=card.service_name)
+        return *await self.sender.send(chat.id, chat.is_group, note + "\n\n" + text, markup), card.id
+
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
         booked = [False]
         try:
@@ -138,9 +160,11 @@ class Deliverer:
             if not booked[0]:  # send() books the slot before its first await: from here the slot is this code's
                 booked[0] = True
                 self._unbooked -= 1
-            outcome, message = await self.sender.send(chat_id, chat.is_group, text, markup)
+            outcome, message, noted = await self._send_code(chat, rental, text, markup)
             if outcome is Outcome.SENT:
                 await self.sms.mark_delivered(sms.id, message.message_id if message else None)
+                if noted is not None:  # after the code is marked: a kill between repeats the note, not the code
+                    await self.topics.told(noted)
                 self.on_delivered(sms.provider, sms.received_at, sms.stored_at)
                 count += 1
                 if card is not None:  # the code is delivered: refreshing the card above it is a nicety

@@ -35,6 +35,7 @@ from .services.renewals import charge_period
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
 from .services.switches import PlanSwitches
 from .telegram_out import ChatSender
+from .topics import NumberTopics
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ class Jobs:
     def __init__(self, db: Database, rentals: RentalService, chats: ChatRepo, sms: SmsRepo, sender: ChatSender,
                  renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
                  no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None,
-                 alerts: Alerts | None = None, chains: FallbackChains | None = None) -> None:
+                 alerts: Alerts | None = None, topics: NumberTopics | None = None,
+                 chains: FallbackChains | None = None) -> None:
         self.alerts = alerts
+        self.topics = topics
         self.chains = chains
         self.renderer = renderer
         self.crypto = crypto
@@ -87,7 +90,19 @@ class Jobs:
             await self.rentals.set_status(rental.id, "expired")
             await self._tell(rental, "notify-expired")
             count += 1
+        if count:
+            await self.close_topics()
         return count
+
+    async def close_topics(self) -> int:
+        """Numbers that ended (expired, cancelled, refunded, finished): their topics closed, best effort."""
+        if self.topics is None:
+            return 0
+        try:
+            return await self.topics.close_ended(self.sender.bot)
+        except Exception:  # noqa: BLE001 - a topic left open is cosmetic: the next round tries again
+            log.warning("closing the topics of ended numbers failed", exc_info=True)
+            return 0
 
     async def _charge_renewal(self, rental: RentalRecord) -> bool:
         """An auto-renewing rental reached its end: if the provider renewed it, the reserved period is its

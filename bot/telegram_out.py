@@ -19,6 +19,7 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from storage import ChatRepo
 
 from .telegram_retry import PACED_BY_CALLER
+from .topics import topic_is_gone
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class Outcome(enum.Enum):
     GONE = "gone"  # blocked, kicked, chat deleted: do not try again
     LATER = "later"  # network or Telegram trouble: try again on a later round
     NOT_NOW = "not_now"  # the chat is there but refuses this message (no rights, topic closed): back off
+    TOPIC_GONE = "topic_gone"  # sent into a topic (message_thread_id) a person deleted or closed: nothing sent
 
 
 # Bad Request texts that mean the chat itself is gone for the bot. Any other 400 ("not enough rights to send
@@ -161,12 +163,14 @@ class ChatSender:
         self.on_flood = on_flood
 
     async def send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None = None, *,
-                   photo: str = "", spare: bool = False) -> tuple[Outcome, Message | None]:
+                   photo: str = "", spare: bool = False,
+                   message_thread_id: int | None = None) -> tuple[Outcome, Message | None]:
         """A message (a photo with ``text`` as its caption when ``photo`` is a file id). ``spare``: a send that
-        must never delay a code (a broadcast), paced by RateLimiter.acquire_spare."""
+        must never delay a code (a broadcast), paced by RateLimiter.acquire_spare. ``message_thread_id``: into
+        that forum topic; TOPIC_GONE when it was deleted or closed (the caller sends elsewhere)."""
         token = PACED_BY_CALLER.set(True)  # 429s are waited out here, through the limiter
         try:
-            return await self._send(chat_id, is_group, text, markup, photo, spare)
+            return await self._send(chat_id, is_group, text, markup, photo, spare, message_thread_id)
         finally:
             PACED_BY_CALLER.reset(token)
 
@@ -207,7 +211,8 @@ class ChatSender:
         return Outcome.SENT, "deleted"
 
     async def _send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None,
-                    photo: str = "", spare: bool = False) -> tuple[Outcome, Message | None]:
+                    photo: str = "", spare: bool = False,
+                    thread: int | None = None) -> tuple[Outcome, Message | None]:
         while True:
             if spare:
                 await self.limiter.acquire_spare(chat_id, is_group)
@@ -215,9 +220,11 @@ class ChatSender:
                 await self.limiter.acquire(chat_id, is_group)
             try:
                 if photo:
-                    message = await self.bot.send_photo(chat_id, photo, caption=text, reply_markup=markup)
+                    message = await self.bot.send_photo(chat_id, photo, caption=text, reply_markup=markup,
+                                                        message_thread_id=thread)
                 else:
-                    message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                    message = await self.bot.send_message(chat_id, text, reply_markup=markup,
+                                                          message_thread_id=thread)
                 return Outcome.SENT, message
             except TelegramRetryAfter as err:
                 self.retry_after_count += 1
@@ -232,6 +239,9 @@ class ChatSender:
                 await self.chats.set_active(chat_id, False)
                 return Outcome.GONE, None
             except TelegramBadRequest as err:
+                if thread is not None and topic_is_gone(err.message):
+                    log.info("topic %s in chat %s is gone (%s)", thread, chat_id, err.message)
+                    return Outcome.TOPIC_GONE, None
                 if chat_is_gone(err.message):
                     log.info("chat %s is gone (%s): marked inactive", chat_id, err.message)
                     await self.chats.set_active(chat_id, False)

@@ -333,6 +333,7 @@ class TeamSetting(enum.StrEnum):
     TOP_UP = "top"  # 1: members top the group up
     SPOILER = "spo"  # 1: codes under a spoiler
     DELETE = "del"  # minutes after delivery a code message is deleted; 0: never
+    TOPICS = "tpc"  # 1: a topic per number (forum groups)
 
 
 class TeamCb(CallbackData, prefix="gs"):

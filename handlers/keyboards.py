@@ -454,3 +454,15 @@ def group_settings(t: Texts, *, members_rent: bool, limit: int, week: bool, cap:
             [_button(t("btn-per-week" if week else "btn-per-day"), TeamCb(f=TeamSetting.PERIOD, v=int(not week)))],
             [_button(cap_label, TeamCb(f=TeamSetting.CAP, v=_next(CAP_STEPS, cap)))],
             top_up, *codes]
+
+
+# -- a topic per number (forum groups) -------------------------------------------------------------------------
+def topic_setting(t: Texts, on: bool) -> list[list[InlineKeyboardButton]]:
+    """The group settings row: a topic per number, on or off (a tap: the other)."""
+    return [[_button(t("btn-topics-on" if on else "btn-topics-off"), TeamCb(f=TeamSetting.TOPICS, v=int(not on)))]]
+
+
+def topic_link(t: Texts, url: str | None) -> InlineKeyboardMarkup:
+    """Under "its card and codes are in its topic": the way there (when Telegram has a link for it), Home."""
+    rows = [[InlineKeyboardButton(text=t("btn-open-topic"), url=url)]] if url else []
+    return _markup(*rows, [_button(t("home"), MenuCb(to=Screen.HOME))])

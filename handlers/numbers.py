@@ -18,6 +18,7 @@ from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
+from bot.topics import NumberTopics
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
 from storage.bans import BanRepo
@@ -128,7 +129,7 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
                       providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
-                      screens: Screens, sets: ServiceSets, bans: BanRepo) -> None:
+                      screens: Screens, sets: ServiceSets, bans: BanRepo, number_topics: NumberTopics) -> None:
     action, rental_id = callback_data.a, callback_data.id
     rental = await rentals.owned(chat.id, rental_id)
     if action in (CardAction.RENEW, CardAction.SWITCH, CardAction.AUTO_ON):  # renting more: not while banned
@@ -214,6 +215,8 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     if notice:
         callback_answer.text = notice[:200]
     await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, screens, new=new)
+    if action in (CardAction.CANCEL, CardAction.FINISH) and chat.topic_per_number:
+        await number_topics.close_ended(bot)  # its topic closed now (the job would, within 30 s); best effort
 
 
 async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, user_id: int,

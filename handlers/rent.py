@@ -19,6 +19,7 @@ from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from providers import BillingType, Provider
 from bot.screens import Screens
+from bot.topics import NumberTopics
 from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
@@ -28,6 +29,7 @@ from .callbacks import ServiceCb, ServicesCb, WishCb
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
+from .topics import card_in_topic
 from .permissions import AdminCache, ensure_can_spend, may_spend
 
 QUERY_MAX = 20
@@ -319,7 +321,7 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
                       rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
                       providers: dict[str, Provider], screens: Screens, catalogue: Catalogue,
                       favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo,
-                      chains: FallbackChains) -> None:
+                      chains: FallbackChains, number_topics: NumberTopics) -> None:
     budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
     wishes = _wishes(callback_data)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
@@ -366,6 +368,8 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
     if rental.status == "pending":
         await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
         return
+    if await card_in_topic(callback, bot, chat, t, rental, rentals, sms_repo, providers, screens, number_topics):
+        return  # a forum group with a topic per number: the card is in the number's topic
     await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
 
 

@@ -9,6 +9,7 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
+from bot.topics import NumberTopics
 from bot.services.errors import AlreadyRequested, SetRefused, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
@@ -22,6 +23,7 @@ from .callbacks import SetOkCb, SetPickCb, SetRentCb, SetStartCb
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .numbers import show_card
+from .topics import card_in_topic
 from .permissions import AdminCache, ensure_can_spend
 
 
@@ -91,7 +93,7 @@ async def confirm(callback: CallbackQuery, callback_data: SetOkCb, chat: Chat, t
 async def rent(callback: CallbackQuery, callback_data: SetRentCb, callback_answer: CallbackAnswer, bot: Bot,
                chat: Chat, t: Texts,
                sets: ServiceSets, rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
-               providers: dict[str, Provider], screens: Screens) -> None:
+               providers: dict[str, Provider], screens: Screens, number_topics: NumberTopics) -> None:
     await ensure_can_spend(bot, admins, chat, callback.from_user.id)
     try:
         members = await sets.rent(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
@@ -114,6 +116,8 @@ async def rent(callback: CallbackQuery, callback_data: SetRentCb, callback_answe
     if failed:
         callback_answer.text = t("set-partly", services=", ".join(failed))[:200]
         callback_answer.show_alert = True
+    if await card_in_topic(callback, bot, chat, t, members[0], rentals, sms_repo, providers, screens, number_topics):
+        return  # a forum group with a topic per number: the set's card is in the number's topic
     await show_card(callback, chat, t, members[0].id, rentals, sms_repo, providers, screens)
 
 

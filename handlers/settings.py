@@ -13,12 +13,15 @@ from storage import Chat, ChatRepo
 from bot.services.pricing import format_money
 from bot.services.teams import PERIOD_KEYS
 from bot.settings import Settings
+from bot.topics import NumberTopics
 
 from . import keyboards
 from .callbacks import AlertsCb, GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb
 from .common import show
 from .i18n import Texts, available_languages
 from .permissions import AdminCache
+from .topics import CHECK_KEYS as TOPIC_CHECK_KEYS
+from .topics import settings_lines as topic_settings_lines
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 # The picker's zones: where the bot's Russian- and English-speaking chats mostly are. Shown west to east by
@@ -48,7 +51,8 @@ def team_lines(t: Texts, chat: Chat, request_minutes: int) -> str:
     return "\n".join(lines)
 
 
-def settings_view(t: Texts, chat: Chat, request_minutes: int = 60) -> tuple[str, InlineKeyboardMarkup]:
+def settings_view(t: Texts, chat: Chat, request_minutes: int = 60,
+                  topics_lines: str = "") -> tuple[str, InlineKeyboardMarkup]:
     text = t("settings-title", language=LANGUAGE_NAMES.get(chat.language, chat.language))
     text += "\n" + t("settings-time-zone", zone=zone_label(chat.time_zone, t.language))
     rows = [[InlineKeyboardButton(text=t("btn-lang", name=LANGUAGE_NAMES.get(code, code)),
@@ -60,9 +64,18 @@ def settings_view(t: Texts, chat: Chat, request_minutes: int = 60) -> tuple[str,
                                          week=chat.limit_period == "week", cap=chat.member_cap,
                                          members_top_up=chat.members_top_up, spoiler=chat.code_spoiler,
                                          delete_minutes=chat.code_delete_minutes)
+        text += "\n" + (topics_lines or t("settings-topics-on" if chat.topic_per_number else "settings-topics-off"))
+        rows += keyboards.topic_setting(t, chat.topic_per_number)
     rows.append([InlineKeyboardButton(text=t("btn-alerts"), callback_data=AlertsCb().pack())])  # /alerts too
     rows.append([InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def settings_screen(t: Texts, bot: Bot, chat: Chat, settings: Settings,
+                          number_topics: NumberTopics) -> tuple[str, InlineKeyboardMarkup]:
+    """The settings screen as it is now, with what Telegram says about topics in a group that wants them."""
+    return settings_view(t, chat, settings.team_request_minutes,
+                         await topic_settings_lines(t, bot, chat, number_topics))
 
 
 def time_zones_view(t: Texts, chat: Chat) -> tuple[str, InlineKeyboardMarkup]:
@@ -83,22 +96,25 @@ async def _require_group_admin(bot: Bot, admins: AdminCache, chat: Chat, user_id
         raise NotAllowed()
 
 
-async def settings_command(message: Message, chat: Chat, t: Texts, settings: Settings) -> None:
-    await show(message, *settings_view(t, chat, settings.team_request_minutes))
+async def settings_command(message: Message, bot: Bot, chat: Chat, t: Texts, settings: Settings,
+                           number_topics: NumberTopics) -> None:
+    await show(message, *await settings_screen(t, bot, chat, settings, number_topics))
 
 
-async def settings_button(callback: CallbackQuery, chat: Chat, t: Texts, settings: Settings) -> None:
-    await show(callback, *settings_view(t, chat, settings.team_request_minutes))
+async def settings_button(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, settings: Settings,
+                          number_topics: NumberTopics) -> None:
+    await show(callback, *await settings_screen(t, bot, chat, settings, number_topics))
 
 
 async def set_language(callback: CallbackQuery, callback_data: LangCb, bot: Bot, chat: Chat, chats: ChatRepo,
-                       admins: AdminCache, settings: Settings) -> None:
+                       admins: AdminCache, settings: Settings, number_topics: NumberTopics) -> None:
     if callback_data.code not in available_languages():
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
     await chats.set_language(chat.id, callback_data.code)
     chat = await chats.get(chat.id)
-    await show(callback, *settings_view(Texts(chat.language, chat.time_zone), chat, settings.team_request_minutes))
+    await show(callback, *await settings_screen(Texts(chat.language, chat.time_zone), bot, chat, settings,
+                                                number_topics))
 
 
 async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, admins: AdminCache) -> None:
@@ -107,7 +123,8 @@ async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Tex
 
 
 async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, callback_answer: CallbackAnswer,
-                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
+                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache, settings: Settings,
+                        number_topics: NumberTopics) -> None:
     if not valid_zone(callback_data.zone):
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
@@ -115,25 +132,27 @@ async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, call
     chat = await chats.get(chat.id)
     t = Texts(chat.language, chat.time_zone)
     callback_answer.text = t("time-zone-set", zone=zone_label(chat.time_zone, t.language))
-    await show(callback, *settings_view(t, chat, settings.team_request_minutes))
+    await show(callback, *await settings_screen(t, bot, chat, settings, number_topics))
 
 
 async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bot: Bot, chat: Chat, t: Texts,
-                         chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
+                         chats: ChatRepo, admins: AdminCache, settings: Settings,
+                         number_topics: NumberTopics) -> None:
     if not chat.is_group:
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
     await chats.set_members_can_rent(chat.id, callback_data.all)
-    await show(callback, *settings_view(t, await chats.get(chat.id), settings.team_request_minutes))
+    await show(callback, *await settings_screen(t, bot, await chats.get(chat.id), settings, number_topics))
 
 
 TEAM_VALUES = {TeamSetting.LIMIT: keyboards.LIMIT_STEPS, TeamSetting.CAP: keyboards.CAP_STEPS,
                TeamSetting.PERIOD: (0, 1), TeamSetting.TOP_UP: (0, 1), TeamSetting.SPOILER: (0, 1),
-               TeamSetting.DELETE: keyboards.DELETE_STEPS}
+               TeamSetting.DELETE: keyboards.DELETE_STEPS, TeamSetting.TOPICS: (0, 1)}
 
 
-async def set_team(callback: CallbackQuery, callback_data: TeamCb, bot: Bot, chat: Chat, t: Texts,
-                   chats: ChatRepo, admins: AdminCache, settings: Settings) -> None:
+async def set_team(callback: CallbackQuery, callback_data: TeamCb, callback_answer: CallbackAnswer, bot: Bot,
+                   chat: Chat, t: Texts, chats: ChatRepo, admins: AdminCache, settings: Settings,
+                   number_topics: NumberTopics) -> None:
     """A group setting moved on by an admin: only the values the screen offers are taken."""
     if not chat.is_group or callback_data.v not in TEAM_VALUES[callback_data.f]:
         raise NotAllowed()
@@ -143,9 +162,15 @@ async def set_team(callback: CallbackQuery, callback_data: TeamCb, bot: Bot, cha
              TeamSetting.PERIOD: ("limit_period", "week" if value else "day"),
              TeamSetting.TOP_UP: ("members_top_up", bool(value)),
              TeamSetting.SPOILER: ("code_spoiler", bool(value)),
-             TeamSetting.DELETE: ("code_delete_minutes", value)}[callback_data.f]
+             TeamSetting.DELETE: ("code_delete_minutes", value),
+             TeamSetting.TOPICS: ("topic_per_number", bool(value))}[callback_data.f]
     await chats.set_team(chat.id, **dict([field]))
-    await show(callback, *settings_view(t, await chats.get(chat.id), settings.team_request_minutes))
+    text, markup = await settings_screen(t, bot, await chats.get(chat.id), settings, number_topics)
+    if callback_data.f is TeamSetting.TOPICS and value:  # switched on where it cannot work: said at the tap too
+        check = await number_topics.check(bot, chat.id)
+        if check in TOPIC_CHECK_KEYS:
+            callback_answer.text, callback_answer.show_alert = t(TOPIC_CHECK_KEYS[check]), True
+    await show(callback, text, markup)
 
 
 def setup() -> Router:

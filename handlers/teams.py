@@ -13,8 +13,12 @@ from bot.services.catalogue import offer_from_dict
 from bot.services.choosing import Wishes
 from bot.services.errors import NotAllowed, UserFacingError
 from bot.services.pricing import format_money
+from bot.screens import Screens
+from bot.services.rentals import RentalService
 from bot.services.teams import SINCE_KEYS, Teams
-from storage import Chat, ChatRepo, Database, LedgerEntry, LedgerRepo
+from bot.topics import NumberTopics
+from providers import Provider
+from storage import Chat, ChatRepo, Database, LedgerEntry, LedgerRepo, SmsRepo
 from storage.teams import SpendRequest
 
 from . import keyboards, views
@@ -22,6 +26,7 @@ from .callbacks import DecideCb, RequestCb
 from .common import show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, OnlyMembers, is_member
+from .topics import open_with_card
 
 log = logging.getLogger(__name__)
 LEDGER_ROWS = 20
@@ -76,7 +81,8 @@ async def request_number(callback: CallbackQuery, callback_data: RequestCb, call
 
 
 async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answer: CallbackAnswer, bot: Bot,
-                 chat: Chat, t: Texts, teams: Teams, admins: AdminCache) -> None:
+                 chat: Chat, t: Texts, teams: Teams, admins: AdminCache, rentals: RentalService, sms_repo: SmsRepo,
+                 providers: dict[str, Provider], screens: Screens, number_topics: NumberTopics) -> None:
     if not chat.is_group or not await admins.is_admin(bot, chat.id, callback.from_user.id):
         raise OnlyAdminsDecide()  # asked at the tap: a demoted admin decides nothing
     name = user_name(callback.from_user)
@@ -94,6 +100,9 @@ async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answ
     elif decision.outcome == "expired":
         callback_answer.text = t("request-expired-short")
     await show(callback, request_text(t, found), request_markup(t, found))
+    if decision.outcome == "approved" and decision.rental is not None and decision.rental.status == "active":
+        # A topic per number: the approved number gets its topic, its card there (the request stays here).
+        await open_with_card(bot, chat, t, decision.rental, rentals, sms_repo, providers, screens, number_topics)
 
 
 async def mark_expired(bot: Bot, chats: ChatRepo, found: SpendRequest) -> None:

@@ -38,6 +38,7 @@ ADMIN_ID = 900                 # the operator (in ADMIN_IDS): credits the demo c
 ME = (1001, "You")             # the person using the page
 MEMBER = (1002, "Sam")         # the other member of the demo group
 GROUP = (-100123, "Demo group")
+FORUM = (-100124, "Demo forum")  # a supergroup with topics; the bot may manage them (a topic per number)
 DEMO_CREDIT = "20"             # dollars credited to the private chat and to the group at start
 LONG_POLL_MAX = 25.0
 ANSWER_WAIT = 20.0             # a callback is answered after its handler ran (renting calls the provider)
@@ -136,6 +137,7 @@ class Playground:
         self.db_path = Path(db_path)
         self.me, self.member = DemoUser(*ME), DemoUser(*MEMBER)
         self.group_id, self.group_title = GROUP
+        self.forum_id, self.forum_title = FORUM
         self._hidden_upto: dict[int, int] = {}  # chat -> last message id of the seeding (not shown)
 
     # ------------------------------------------------------------------ seeding
@@ -155,7 +157,13 @@ class Playground:
                          added_by=self.me.id)
         await emu.wait_for(chat_id=self.group_id, since=mark, timeout=timeout)
 
-        for chat_id in (self.me.id, self.group_id):
+        mark = emu.mark()  # the forum: the bot an administrator allowed to manage topics
+        emu.create_group(self.forum_id, self.forum_title, {self.me.id: "creator", self.member.id: "member"},
+                         added_by=self.me.id, forum=True)
+        emu.set_bot_rights(self.forum_id, can_manage_topics=True)
+        await emu.wait_for(chat_id=self.forum_id, since=mark, timeout=timeout)
+
+        for chat_id in (self.me.id, self.group_id, self.forum_id):
             mark = emu.mark()
             emu.send_message(ADMIN_ID, ADMIN_ID, f"/credit {chat_id} {credit} demo money")
             reply = await emu.wait_for(chat_id=ADMIN_ID, since=mark, timeout=timeout)
@@ -185,6 +193,9 @@ class Playground:
                  "users": [{"id": self.me.id, "name": self.me.name, "role": "you"}]},
                 {"id": self.group_id, "kind": "group", "title": self.group_title,
                  "subtitle": f"{len(members) + 1} members", "users": members},
+                # The forum: Settings → "A topic per number" gives each number its topic (shown on its messages).
+                {"id": self.forum_id, "kind": "forum", "title": self.forum_title,
+                 "subtitle": f"{len(members) + 1} members · topics", "users": members},
                 # The operator's own private chat with the bot: /admin, the panel, auctions and /bid by tapping.
                 {"id": ADMIN_ID, "kind": "operator", "title": bot["first_name"], "subtitle": "bot · as the operator",
                  "users": [{"id": ADMIN_ID, "name": "Operator", "role": "operator"}]},
@@ -192,7 +203,7 @@ class Playground:
         }
 
     def _chat_ids(self) -> list[int]:
-        return [self.me.id, self.group_id, ADMIN_ID]
+        return [self.me.id, self.group_id, ADMIN_ID, self.forum_id]
 
     def _visible(self, chat_id: int) -> list[dict]:
         hidden = self._hidden_upto.get(chat_id, 0)
@@ -219,7 +230,20 @@ class Playground:
             return "The group was upgraded to a supergroup"
         if m.get("group_chat_created"):
             return f"{actor} created the group"
+        if created := m.get("forum_topic_created"):
+            return f"{actor} created the topic “{created.get('name', '')}”"
+        if m.get("forum_topic_closed") is not None:
+            return f"{actor} closed the topic “{self._topic_name(m)}”"
+        if m.get("forum_topic_reopened") is not None:
+            return f"{actor} reopened the topic “{self._topic_name(m)}”"
+        if m.get("forum_topic_edited") is not None:
+            return f"{actor} renamed the topic to “{self._topic_name(m)}”"
         return None
+
+    def _topic_name(self, m: dict) -> str:
+        thread = m.get("message_thread_id")
+        topic = self.emulator.topics.get((m["chat"]["id"], thread)) if thread else None
+        return topic.name if topic else "deleted topic" if thread else ""
 
     def render_message(self, chat_id: int, m: dict) -> dict:
         sender = m.get("from") or {}
@@ -229,6 +253,7 @@ class Playground:
             "out": sender.get("id") == self.me.id, "bot": is_bot,
             "sender": {"id": sender.get("id"), "name": self._name(sender), "color": self._color(sender.get("id", 0))},
             "html": None, "keyboard": [], "service": self._service_text(m), "invoice": None, "reply": None,
+            "topic": self._topic_name(m) if m.get("is_topic_message") else None,
         }
         if "text" in m:
             out["html"] = render_entities(m["text"], m.get("entities"))

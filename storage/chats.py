@@ -43,9 +43,9 @@ class ChatRepo:
 
     async def set_team(self, chat_id: int, **fields: int | str | bool) -> None:
         """Group settings: member_limit, limit_period, member_cap, members_top_up, code_spoiler,
-        code_delete_minutes (the caller checked values)."""
+        code_delete_minutes, topic_per_number (the caller checked values)."""
         allowed = {"member_limit", "limit_period", "member_cap", "members_top_up", "code_spoiler",
-                   "code_delete_minutes"}
+                   "code_delete_minutes", "topic_per_number"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"unknown team settings {sorted(set(fields) - allowed)}")
         sets = ", ".join(f"{name} = ?" for name in fields)
@@ -85,11 +85,11 @@ class ChatRepo:
             # The new row was made by a stray update with defaults: the group's own choices win.
             await conn.execute("UPDATE chats SET language = ?, members_can_rent = ?, time_zone = ?, active = 1,"
                                " member_limit = ?, limit_period = ?, member_cap = ?, members_top_up = ?,"
-                               " code_spoiler = ?, code_delete_minutes = ?"
+                               " code_spoiler = ?, code_delete_minutes = ?, topic_per_number = ?"
                                " WHERE id = ?", (old.language, int(old.members_can_rent), old.time_zone,
                                                  old.member_limit, old.limit_period, old.member_cap,
                                                  int(old.members_top_up), int(old.code_spoiler),
-                                                 old.code_delete_minutes, new_id))
+                                                 old.code_delete_minutes, int(old.topic_per_number), new_id))
             await conn.execute("UPDATE chats SET active = 0 WHERE id = ?", (old_id,))
 
 

@@ -537,4 +537,19 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX ledger_chat_reference ON ledger(chat_id, reference)",
         ],
     ),
+    (
+        "a topic per number in forum groups: the setting, and each rental's topic and its state",
+        [
+            # topic_per_number: a forum group's rentals each get a topic ("WhatsApp · +1 555 ..."), card and codes.
+            "ALTER TABLE chats ADD COLUMN topic_per_number INTEGER NOT NULL DEFAULT 0",
+            # topic_id: the topic's message_thread_id (on a set's first rental: the card's). topic_state:
+            # 'open' codes go there; 'lost' a person deleted or closed it, the next code goes to the main chat
+            # with a note; 'moved' the note was given, codes go to the main chat; 'closed' the bot closed it at
+            # the rental's end (or found it gone then).
+            "ALTER TABLE rentals ADD COLUMN topic_id INTEGER",
+            "ALTER TABLE rentals ADD COLUMN topic_state TEXT"
+            " CHECK (topic_state IN ('open', 'lost', 'moved', 'closed'))",
+            "CREATE INDEX rentals_topic_to_close ON rentals(status) WHERE topic_state IN ('open', 'lost', 'moved')",
+        ],
+    ),
 ]

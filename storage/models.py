@@ -48,6 +48,8 @@ class Chat:
     # Codes that hide themselves (groups): pushed under a spoiler; deleted from the chat N minutes after delivery.
     code_spoiler: bool = False
     code_delete_minutes: int = 0  # 0: never deleted
+    # A forum group: each number gets its own topic (storage/topics.py), when the bot may manage topics.
+    topic_per_number: bool = False
 
     @property
     def spoils_codes(self) -> bool:
@@ -71,6 +73,7 @@ class Chat:
             time_zone=row["time_zone"], member_limit=row["member_limit"], limit_period=row["limit_period"],
             member_cap=row["member_cap"], members_top_up=bool(row["members_top_up"]),
             code_spoiler=bool(row["code_spoiler"]), code_delete_minutes=row["code_delete_minutes"],
+            topic_per_number=bool(row["topic_per_number"]) if "topic_per_number" in row.keys() else False,
         )
 
 
@@ -123,6 +126,8 @@ class RentalRecord:
     price_held: int | None = None  # a price cap held until the provider said its price
     renew_pending: str | None = None  # JSON: a renewal in place charged, its outcome not known yet
     set_id: int | None = None  # one number for several services: the id of the set's first rental
+    topic_id: int | None = None  # its topic's message_thread_id in a forum group (storage/topics.py)
+    topic_state: str | None = None  # 'open', 'lost', 'moved', 'closed' (migration: a topic per number)
 
     @property
     def renewal_price(self) -> int:
@@ -138,6 +143,11 @@ class RentalRecord:
     def is_open(self) -> bool:
         return self.status in ("active", "pending")
 
+    @property
+    def topic_thread(self) -> int | None:
+        """The topic its codes go to now (None: the chat's main thread)."""
+        return self.topic_id if self.topic_state == "open" else None
+
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> RentalRecord:
         return cls(
@@ -152,6 +162,8 @@ class RentalRecord:
             carrier=row["carrier"], price_held=row["price_held"],
             renew_pending=row["renew_pending"] if "renew_pending" in row.keys() else None,
             set_id=row["set_id"] if "set_id" in row.keys() else None,
+            topic_id=row["topic_id"] if "topic_id" in row.keys() else None,
+            topic_state=row["topic_state"] if "topic_state" in row.keys() else None,
         )
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChatMember, GetMe, SendMessage,
-                             SendPhoto, TelegramMethod)
-from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
+from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChat, GetChatMember, GetMe,
+                             SendMessage, SendPhoto, TelegramMethod)
+from aiogram.types import (CallbackQuery, Chat, ChatFullInfo, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
                            InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
@@ -84,6 +84,9 @@ class RecordingSession(BaseSession):
             return ChatMemberMember(user=user)
         if isinstance(method, GetMe):
             return BOT_USER
+        if isinstance(method, GetChat):  # no group here is a forum (tests/test_topics.py uses the emulator)
+            kind = "private" if int(method.chat_id) > 0 else "supergroup"
+            return ChatFullInfo.model_construct(id=method.chat_id, type=kind, is_forum=None)
         return True
 
     def _store(self, chat_id: int, message_id: int, text: str | None, markup: InlineKeyboardMarkup | None, *,

@@ -425,3 +425,27 @@ def test_every_button_fits_its_row_at_phone_width(language, builder):
     t = Texts(language)
     problems = {where: found for where, markup in builder(t) if (found := too_wide(markup))}
     assert problems == {}, f"[{language}] labels too wide at 400 px"
+
+
+# -- a topic per number (forum groups) ---------------------------------------------------------------------------
+def topic_link(t: Texts) -> Keyboards:
+    yield "the card is in its topic, with a link", keyboards.topic_link(t, "https://t.me/c/1234567890/123456")
+    yield "the card is in its topic, no link", keyboards.topic_link(t, None)
+
+
+def topic_settings(t: Texts) -> Keyboards:
+    for members, on in product((False, True), (False, True)):
+        _, markup = settings_view(t, chat(group=True, members_can_rent=members, language=t.language,
+                                          topic_per_number=on))
+        yield f"topic settings members={members} on={on}", markup
+
+
+KEYBOARDS[topic_link.__name__] = topic_link
+
+
+@pytest.mark.parametrize("language", LANGS)
+@pytest.mark.parametrize("builder", [topic_link, topic_settings], ids=lambda f: f.__name__)
+def test_topic_buttons_fit_their_rows(language, builder):
+    t = Texts(language)
+    problems = {where: found for where, markup in builder(t) if (found := too_wide(markup))}
+    assert problems == {}, f"[{language}] labels too wide at 400 px"

@@ -631,6 +631,15 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     s.answer("hidden codes: no private chat", await ann.press(s.label("btn-show-hidden")),
              key="error-private-refused")
 
+    # A topic per number: switched on in a group that is no forum, said at the tap and on the screen.
+    await ann.send("/settings@rent_test_bot")
+    s.screen("group settings, no topic per number", ann, key="settings-topics-off")
+    s.answer("a topic per number in no forum", await ann.press(s.label("btn-topics-off")),
+             key="settings-topics-not-forum")
+    s.screen("group settings, a topic per number", ann, key="settings-topics-on")
+    s.screen("group settings, topics off in the group", ann, key="settings-topics-not-forum")
+    s.has_buttons("topic settings", ann, "btn-topics-on")
+
 
 async def test_switching_language_in_settings_changes_the_following_screens(app, alice, screens):
     en, ru = screens("en"), screens("ru")

@@ -122,6 +122,10 @@ async def test_installed_playground_serves_its_page_and_stops_cleanly(tmp_path):
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError(f"the bot did not answer /start: {messages}")
+            # The demo forum was seeded too: a supergroup with topics the bot may manage, credited like the group.
+            state = (await http.get("/api/state")).json()
+            [forum] = [c for c in state["chats"] if c["kind"] == "forum"]
+            assert (await http.get(f"/api/chats/{forum['id']}/messages")).status_code == 200
 
         proc.send_signal(signal.SIGTERM)
         rest = await asyncio.wait_for(proc.stdout.read(), STOP_TIMEOUT)

@@ -538,3 +538,93 @@ async def test_set_webhook_posts_each_update_in_order_with_the_secret_and_retrie
 async def test_set_webhook_refuses_a_secret_token_telegram_would_refuse(emu, bot):
     with pytest.raises(TelegramBadRequest, match="secret token contains unallowed characters"):
         await bot.set_webhook("http://127.0.0.1:9/telegram", secret_token="has space")
+
+
+FORUM = -100777
+
+
+async def test_forum_topics_create_send_close_delete(emu, bot):
+    emu.add_user(ALICE, "Alice")
+    emu.create_group(FORUM, "Team", {ALICE: "creator"}, forum=True)
+    plain = -100778
+    emu.create_group(plain, "Plain", {ALICE: "creator"}, supergroup=True)
+    assert (await bot.get_chat(FORUM)).is_forum is True
+    assert not (await bot.get_chat(plain)).is_forum
+    # a member bot, then an admin without the right: refused; with it: created
+    with pytest.raises(TelegramBadRequest, match="not enough rights to create a topic"):
+        await bot.create_forum_topic(FORUM, "WhatsApp")
+    emu.set_bot_rights(FORUM, can_manage_topics=False)
+    me = await bot.get_chat_member(FORUM, emu.bot_user["id"])
+    assert me.status == "administrator" and me.can_manage_topics is False
+    with pytest.raises(TelegramBadRequest, match="not enough rights to create a topic"):
+        await bot.create_forum_topic(FORUM, "WhatsApp")
+    emu.set_bot_rights(FORUM, can_manage_topics=True)
+    assert (await bot.get_chat_member(FORUM, emu.bot_user["id"])).can_manage_topics is True
+    emu.set_bot_rights(plain)
+    with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+        await bot.create_forum_topic(plain, "WhatsApp")
+    topic = await bot.create_forum_topic(FORUM, "WhatsApp · +1 555 0100")
+    assert topic.name == "WhatsApp · +1 555 0100" and topic.icon_color == 7322096
+    with pytest.raises(TelegramBadRequest, match="TOPIC_TITLE_INVALID"):
+        await bot.create_forum_topic(FORUM, "x" * 129)
+
+    sent = await bot.send_message(FORUM, "code 1234", message_thread_id=topic.message_thread_id)
+    assert sent.message_thread_id == topic.message_thread_id and sent.is_topic_message
+    general = await bot.send_message(FORUM, "hello all")
+    assert general.message_thread_id is None
+    assert [m.get("text") for m in emu.topic_messages(FORUM, topic.message_thread_id)] == [None, "code 1234"]
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(FORUM, "x", message_thread_id=9999)
+
+    # a person closes it: sends refused; the bot reopens its own topic, then closes it
+    emu.close_topic(FORUM, topic.message_thread_id, by_user_id=ALICE)
+    assert emu.chat_topics(FORUM)[0]["closed"] is True
+    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
+        await bot.send_message(FORUM, "x", message_thread_id=topic.message_thread_id)
+    assert await bot.reopen_forum_topic(FORUM, topic.message_thread_id)
+    assert await bot.edit_forum_topic(FORUM, topic.message_thread_id, name="WhatsApp · ended")
+    assert await bot.close_forum_topic(FORUM, topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_NOT_MODIFIED"):
+        await bot.close_forum_topic(FORUM, topic.message_thread_id)
+    closed = [m for m in emu.messages(FORUM) if "forum_topic_closed" in m]
+    assert [m["from"]["id"] for m in closed] == [ALICE, emu.bot_user["id"]]
+
+    # a person deletes it: its messages go, later sends are not found
+    emu.delete_topic(FORUM, topic.message_thread_id)
+    assert emu.chat_topics(FORUM) == [] and emu.topic_messages(FORUM, topic.message_thread_id) == []
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(FORUM, "x", message_thread_id=topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.close_forum_topic(FORUM, topic.message_thread_id)
+    other = await bot.create_forum_topic(FORUM, "Telegram · +44")
+    assert await bot.delete_forum_topic(FORUM, other.message_thread_id)
+    assert [m.get("text") for m in emu.messages(FORUM) if m.get("text")] == ["hello all"]
+
+
+async def test_forum_control_endpoints(emu):
+    async with httpx.AsyncClient(base_url=emu.base_url, timeout=5) as http:
+        async def control(path: str, **body):
+            response = await http.post(f"/_control/{path}", json=body)
+            assert response.status_code == 200, response.text
+            return response.json()["result"]
+
+        await control("users", user_id=ALICE, first_name="Alice")
+        await control("groups", chat_id=FORUM, title="Team", members={str(ALICE): "creator"}, supergroup=True)
+        await control(f"groups/{FORUM}/forum", enabled=True)
+        await control(f"groups/{FORUM}/bot_rights", can_manage_topics=True)
+        api = f"/bot{emu.token}"
+        topic = (await http.post(f"{api}/createForumTopic", json={"chat_id": FORUM, "name": "SMS"})).json()["result"]
+        thread = topic["message_thread_id"]
+        await control("send", chat_id=FORUM, user_id=ALICE, text="hi", message_thread_id=thread)
+        await control(f"groups/{FORUM}/topics/{thread}/close", by_user_id=ALICE)
+        refused = (await http.post(f"{api}/sendMessage", json={"chat_id": FORUM, "text": "x",
+                                                               "message_thread_id": thread})).json()
+        assert refused == {"ok": False, "error_code": 400, "description": "Bad Request: TOPIC_CLOSED"}
+        topics = (await http.get(f"/_control/chats/{FORUM}/topics")).json()["result"]
+        assert topics == [{"message_thread_id": thread, "name": "SMS", "icon_color": 7322096, "closed": True}]
+        await control(f"groups/{FORUM}/topics/{thread}/delete")
+        gone = (await http.post(f"{api}/sendMessage", json={"chat_id": FORUM, "text": "x",
+                                                            "message_thread_id": thread})).json()
+        assert gone["description"] == "Bad Request: message thread not found"
+        state = (await http.get("/_control/state")).json()["result"]
+        assert next(c for c in state["chats"] if c["id"] == FORUM)["is_forum"] is True

@@ -84,6 +84,13 @@ class ChatsMixin:
                      is_member=True, until_date=0)
         return d
 
+    def _bot_member(self, chat: EmuChat, status: str) -> dict:
+        """The bot's ChatMember; an administrator of a supergroup says whether it may manage topics."""
+        d = self._member(self.bot_user, status)
+        if status == "administrator" and chat.type == "supergroup":
+            d["can_manage_topics"] = chat.bot_can_manage_topics
+        return d
+
     def _bot_sees(self, chat: EmuChat, msg: dict) -> bool:
         if chat.type == "private" or not self.privacy_mode or chat.bot_status == "administrator":
             return True
@@ -97,7 +104,7 @@ class ChatsMixin:
         chat, user_id = self._target(p, write=False), int_param(p, "user_id")
         if user_id == self.bot_user["id"]:
             status = "member" if chat.type == "private" else chat.bot_status
-            return self._member(self.bot_user, "kicked" if chat.user and chat.user.blocked else status)
+            return self._bot_member(chat, "kicked" if chat.user and chat.user.blocked else status)
         if user_id not in self.users:
             raise ApiError(400, "Bad Request: user not found")
         if chat.type == "private":
@@ -111,7 +118,7 @@ class ChatsMixin:
         admins = [self._member(self.users[uid].to_dict(), status) for uid, status in chat.members.items()
                   if status in ("creator", "administrator")]
         if chat.bot_status == "administrator":
-            admins.append(self._member(self.bot_user, "administrator"))
+            admins.append(self._bot_member(chat, "administrator"))
         return admins
 
     def _api_getchatmembercount(self, p: dict) -> int:
@@ -153,13 +160,15 @@ class ChatsMixin:
                                       "new_chat_member": self._member(self.bot_user, new)})
 
     def create_group(self, chat_id: int, title: str, members: dict[int, str] | None = None, supergroup: bool = False,
-                     *, bot_status: str = "member", added_by: int | None = None) -> dict:
+                     *, bot_status: str = "member", added_by: int | None = None, forum: bool = False) -> dict:
         """Create a group (negative id) with ``{user_id: creator|administrator|member}`` and add the bot to it
-        (emits my_chat_member and a new_chat_members service message). Unknown member ids become users."""
+        (emits my_chat_member and a new_chat_members service message). Unknown member ids become users.
+        ``forum``: a supergroup with topics (topics.py)."""
         chat_id = int(chat_id)
         if chat_id >= 0:
             raise EmulatorError("group ids are negative")
-        chat = EmuChat(chat_id, "supergroup" if supergroup else "group", title, bot_status="left")
+        chat = EmuChat(chat_id, "supergroup" if supergroup or forum else "group", title, bot_status="left",
+                       is_forum=forum)
         for uid, status in (members or {}).items():
             if int(uid) not in self.users:
                 self.add_user(int(uid), f"User {uid}")

@@ -21,7 +21,8 @@ from .server import json_response
 
 class ControlMixin:
     # -------------------------------------------------------------------------------------------- control: acting
-    def send_message(self, chat_id: int, user_id: int, text: str, *, reply_to_message_id: int | None = None) -> dict:
+    def send_message(self, chat_id: int, user_id: int, text: str, *, reply_to_message_id: int | None = None,
+                     message_thread_id: int | None = None) -> dict:
         """The user writes ``text`` in the chat; returns the Message dict. Commands get bot_command entities.
         In groups with privacy mode (the default) a non-admin bot only receives commands, replies to it and
         mentions, exactly like Telegram; other messages are stored but no update is emitted."""
@@ -41,8 +42,14 @@ class ControlMixin:
             if reply is None:
                 raise EmulatorError(f"no message {reply_to_message_id} in chat {chat_id}")
             reply.pop("reply_to_message", None)
+        thread = None
+        if message_thread_id is not None:
+            topic = self.topics.get((chat.id, int(message_thread_id)))
+            if topic is None or topic.closed:
+                raise EmulatorError(f"no open topic {message_thread_id} in chat {chat_id}")
+            thread = topic.thread_id
         msg = self._new_message(chat, user.to_dict(), text=text, entities=detect_entities(text, []),
-                                reply_to_message=reply)
+                                reply_to_message=reply, **self._topic_fields(chat, thread))
         if self._bot_sees(chat, msg):
             self._push("message", msg)
         return copy.deepcopy(msg)
@@ -104,7 +111,7 @@ class ControlMixin:
         while True:
             for event in self._events[pos:]:
                 m = event["message"]
-                if event["action"] == "delete" or (chat_id is not None and event["chat_id"] != int(chat_id)):
+                if m is None or (chat_id is not None and event["chat_id"] != int(chat_id)):
                     continue
                 haystack = m.get("text") or m.get("caption") or " ".join(
                     str(v) for k, v in m.get("invoice", {}).items() if k in ("title", "description"))
@@ -156,7 +163,7 @@ class ControlMixin:
                 last_name=b.get("last_name"), started=b.get("started", True)))),
             ("POST", "groups", ctl(lambda b, r: self.create_group(
                 b["chat_id"], b["title"], {int(k): v for k, v in (b.get("members") or {}).items()},
-                b.get("supergroup", False), bot_status=b.get("bot_status", "member")))),
+                b.get("supergroup", False), bot_status=b.get("bot_status", "member"), forum=b.get("forum", False)))),
             ("POST", "groups/{chat_id}/remove_bot", ctl(lambda b, r: self.remove_bot_from_group(
                 cid(r), status=b.get("status", "kicked"), by_user_id=b.get("by_user_id")))),
             ("POST", "groups/{chat_id}/add_bot", ctl(lambda b, r: self.add_bot_to_group(
@@ -166,7 +173,8 @@ class ControlMixin:
             ("POST", "groups/{chat_id}/members", ctl(lambda b, r: self.set_member_status(
                 cid(r), b["user_id"], b["status"]))),
             ("POST", "send", ctl(lambda b, r: self.send_message(
-                b["chat_id"], b["user_id"], b["text"], reply_to_message_id=b.get("reply_to_message_id")))),
+                b["chat_id"], b["user_id"], b["text"], reply_to_message_id=b.get("reply_to_message_id"),
+                message_thread_id=b.get("message_thread_id")))),
             ("POST", "press", ctl(lambda b, r: {"callback_query_id": self.press_button(
                 b["chat_id"], b["user_id"], b["message_id"], b.get("text"), b.get("callback_data"))})),
             ("POST", "pay", ctl(lambda b, r: self.pay_invoice(
@@ -183,6 +191,7 @@ class ControlMixin:
             ("POST", "wait", ctl(lambda b, r: self.wait_for(
                 chat_id=b.get("chat_id"), text=b.get("text"), timeout=float(b.get("timeout", 5.0)),
                 since=b.get("since")))),
+            *self._topic_routes(ctl, cid),
             ("GET", "chats/{chat_id}/messages", ctl(lambda b, r: self.messages(cid(r)))),
             ("GET", "chats/{chat_id}/history", ctl(lambda b, r: self.history(cid(r)))),
             ("GET", "calls", ctl(lambda b, r: self.calls_to(r.query["method"]) if "method" in r.query

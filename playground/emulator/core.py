@@ -19,6 +19,7 @@ under ``/_control/``. Everything runs on one asyncio loop; state is plain dicts/
 * ``bot_profile`` — getMe, commands, descriptions;
 * ``messages`` — send, edit, delete, reply markup, callback answers, flood limits;
 * ``chats`` — users, private chats, groups and membership, getChat and getChatMember;
+* ``topics`` — forums, their topics (create, edit, close, reopen, delete), messages sent into one;
 * ``payments`` — invoices, pre-checkout, successful payments, Stars refunds;
 * ``control`` — what a test does and reads (send_message, press_button, wait_for, ...) and ``/_control/``;
 
@@ -36,6 +37,7 @@ from .control import ControlMixin
 from .messages import MessagesMixin
 from .payments import PaymentsMixin
 from .server import ServerMixin
+from .topics import TopicsMixin
 from .webhook import WebhookMixin
 
 DEFAULT_TOKEN = "7000000001:EMULATOR-test-token-for-rentsms-bot-000"
@@ -43,8 +45,8 @@ DEFAULT_TOKEN = "7000000001:EMULATOR-test-token-for-rentsms-bot-000"
 
 # PaymentsMixin and WebhookMixin before ServerMixin: their stop() releases waiting payments and ends the webhook's
 # deliveries, then the server's stop() runs.
-class TelegramEmulator(ControlMixin, PaymentsMixin, ChatsMixin, MessagesMixin, BotProfileMixin, WebhookMixin,
-                       ServerMixin):
+class TelegramEmulator(ControlMixin, PaymentsMixin, TopicsMixin, ChatsMixin, MessagesMixin, BotProfileMixin,
+                       WebhookMixin, ServerMixin):
     def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "rentsms_test_bot",
                  bot_first_name: str = "RentSMS Test Bot", host: str = "127.0.0.1", port: int = 0,
                  flood_limits: bool = False, privacy_mode: bool = True,
@@ -60,5 +62,6 @@ class TelegramEmulator(ControlMixin, PaymentsMixin, ChatsMixin, MessagesMixin, B
         self._init_messages()
         self._init_chats()
         self._init_payments()
+        self._init_topics()
         self._api = {name[5:]: getattr(self, name) for name in dir(self) if name.startswith("_api_")}
         self._api.update(self._acknowledged_api())

@@ -119,12 +119,14 @@ class MessagesMixin:
         chat = self._target(p)
         text, entities = render_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
         markup, reply_to = self._markup(chat, p), self._reply_to(chat, p)
+        thread = self._thread(chat, p)
         self._flood_check(chat)
         lpo = p.get("link_preview_options")
         if bool_param(p, "disable_web_page_preview"):
             lpo = {**(lpo or {}), "is_disabled": True}
         msg = self._new_message(chat, self.bot_user, text=text, entities=entities, reply_markup=markup,
-                                reply_to_message=reply_to, link_preview_options=lpo)
+                                reply_to_message=reply_to, link_preview_options=lpo,
+                                **self._topic_fields(chat, thread))
         self._record("send", "sendMessage", chat.id, msg["message_id"], p, msg)
         return copy.deepcopy(msg)
 

@@ -56,6 +56,8 @@ class EmuChat:
     bot_status: str = "member"
     migrated_to: int | None = None
     migrated_from: int | None = None
+    is_forum: bool = False  # a supergroup with topics (topics.py)
+    bot_can_manage_topics: bool = False  # the bot, an administrator, may manage topics
 
     def to_dict(self) -> dict:
         if self.type == "private":
@@ -65,7 +67,10 @@ class EmuChat:
                 if getattr(self.user, k):
                     d[k] = getattr(self.user, k)
             return d
-        return {"id": self.id, "type": self.type, "title": self.title}
+        d = {"id": self.id, "type": self.type, "title": self.title}
+        if self.is_forum:
+            d["is_forum"] = True
+        return d
 
 
 def int_param(p: dict, key: str, default: Any = ...) -> Any:

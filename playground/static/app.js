@@ -9,7 +9,7 @@
     avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
-    tabs: { private: $("tab-private"), group: $("tab-group"), operator: $("tab-operator") },
+    tabs: { private: $("tab-private"), group: $("tab-group"), forum: $("tab-forum"), operator: $("tab-operator") },
   };
 
   const app = {
@@ -53,9 +53,12 @@
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") els.alert.hidden = true; });
 
   // ------------------------------------------------------------------ chats
+  // The demo forum is a group too (the same people); its messages in a topic say which.
+  function isGroupKind(kind) { return kind === "group" || kind === "forum"; }
+
   function currentUserId() {
     if (app.chat.kind === "operator") return app.state.operator.id;
-    return app.chat.kind === "group" ? app.asUser : app.state.me.id;
+    return isGroupKind(app.chat.kind) ? app.asUser : app.state.me.id;
   }
 
   function initials(name) {
@@ -95,9 +98,9 @@
     els.title.textContent = chat.title;
     els.subtitle.textContent = chat.subtitle;
     els.avatar.textContent = initials(chat.title);
-    els.avatar.classList.toggle("group", kind === "group");
-    els.asRow.hidden = kind !== "group";
-    const who = kind === "group" ? chat.users.find((u) => u.id === app.asUser) : null;
+    els.avatar.classList.toggle("group", isGroupKind(kind));
+    els.asRow.hidden = !isGroupKind(kind);
+    const who = isGroupKind(kind) ? chat.users.find((u) => u.id === app.asUser) : null;
     els.input.placeholder = who ? `Message as ${who.name}` : "Message";
     // Start from a clean list: the snapshot of the newly selected chat fills it.
     for (const { row } of app.nodes.values()) row.remove();
@@ -121,7 +124,7 @@
     }
     const row = document.createElement("div");
     row.className = "row " + (m.out ? "out" : "in");
-    const isGroup = app.chat.kind === "group";
+    const isGroup = isGroupKind(app.chat.kind);
     if (isGroup && !m.out) {
       const slot = document.createElement("div");
       slot.className = "avatar-slot";
@@ -142,6 +145,12 @@
       name.textContent = m.sender.name;
       name.style.color = m.bot ? "#3390ec" : m.sender.color;
       bubble.appendChild(name);
+    }
+    if (m.topic) {
+      const topic = document.createElement("div");
+      topic.className = "topic";
+      topic.textContent = `🧵 ${m.topic}`;
+      bubble.appendChild(topic);
     }
     if (m.reply) {
       const r = document.createElement("div");

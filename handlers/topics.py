@@ -1,0 +1,78 @@
+"""A topic per number in forum groups: the rented number's card posted in its own topic (the screen that rented
+it points there), and the settings lines that say whether the group can have them (bot/topics.py does the rest)."""
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery
+
+from bot.screens import Screens
+from bot.services.rentals import RentalService
+from bot.topics import NumberTopics, TopicsCheck, topic_name
+from providers import Provider
+from storage import Chat, RentalRecord, SmsRepo
+
+from . import keyboards, phones
+from .common import show
+from .i18n import Texts
+
+log = logging.getLogger(__name__)
+
+CHECK_KEYS = {TopicsCheck.NOT_FORUM: "settings-topics-not-forum", TopicsCheck.NO_RIGHT: "settings-topics-no-right",
+              TopicsCheck.UNKNOWN: "settings-topics-unknown"}
+
+
+def topic_url(chat_id: int, thread_id: int) -> str | None:
+    """t.me/c/<id>/<topic> for a supergroup (its Bot API id is -100<id>); None when the id has no such form."""
+    internal = -chat_id - 10**12
+    return f"https://t.me/c/{internal}/{thread_id}" if internal > 0 else None
+
+
+async def settings_lines(t: Texts, bot: Bot, chat: Chat, topics: NumberTopics) -> str:
+    """The setting, and while it is on and cannot work, why the numbers stay in the main chat."""
+    if not chat.is_group:
+        return ""
+    if not chat.topic_per_number:
+        return t("settings-topics-off")
+    check = await topics.check(bot, chat.id)
+    return t("settings-topics-on") + ("\n" + t(CHECK_KEYS[check]) if check in CHECK_KEYS else "")
+
+
+async def open_with_card(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService,
+                         sms_repo: SmsRepo, providers: dict[str, Provider], screens: Screens,
+                         topics: NumberTopics) -> tuple[int, str] | None:
+    """The number's topic opened and its card posted there: (thread id, topic name); None: no topic (off, not a
+    forum, no right, Telegram trouble), the card belongs in the main chat."""
+    from .numbers import card_view  # here: numbers -> bans -> balance -> teams imports this module
+
+    if not (chat.is_group and chat.topic_per_number):
+        return None
+    card = await rentals.owned(chat.id, rental.card_id)
+    services = (await rentals.rentals.set_names([card.set_id])).get(card.set_id) if card.set_id else None
+    name = topic_name(" + ".join(services) if services else card.service_name, phones.display(card.phone or ""))
+    thread = await topics.open(bot, chat, card.id, name)
+    if thread is None:
+        return None
+    text, markup = await card_view(chat, t, card, rentals, sms_repo, providers)
+    try:
+        sent = await bot.send_message(chat.id, text, reply_markup=markup, message_thread_id=thread)
+    except TelegramAPIError as err:  # the topic stays the number's: its codes go there; the card shows here
+        log.warning("posting the card of rental %d in its topic failed: %s", card.id, err)
+        return None
+    screens.card_shown(chat.id, sent.message_id, card.card_id)
+    return thread, name
+
+
+async def card_in_topic(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, rental: RentalRecord,
+                        rentals: RentalService, sms_repo: SmsRepo, providers: dict[str, Provider],
+                        screens: Screens, topics: NumberTopics) -> bool:
+    """A number rented in a group with a topic per number: its card in its topic, and the screen that rented it
+    says so. False: no topic; the caller shows the card here."""
+    opened = await open_with_card(bot, chat, t, rental, rentals, sms_repo, providers, screens, topics)
+    if opened is None:
+        return False
+    thread, name = opened
+    await show(callback, t("topic-card-there", name=name), keyboards.topic_link(t, topic_url(chat.id, thread)))
+    return True
