@@ -198,3 +198,37 @@ async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, sessi
     finally:
         await again.close()
         await app.db.connect()  # the fixture's last check reads the same database
+
+
+async def test_an_attempt_whose_rent_got_no_answer_waits_for_the_reconciler_then_goes_on(world, session):
+    """Attempt 2's rent call gets a gateway timeout: its outcome is unknown, so the chain neither rents another
+    nor counts it refunded until the reconciler decides (here: no rental at GotSMS, refunded), then goes on."""
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "0.6")
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    for _ in range(3):
+        await alice.press("⏱ Wait")
+    await alice.press("Other countries too: no")
+    await alice.press("Rent for $0.50")
+    [first] = await attempts(app)
+    await waited(app, first.id)
+    gotsms.fail_next(504, count=1)  # the UK rent's answer is lost on the way
+    await background.step_chains()
+    _, second = await attempts(app)
+    assert second.status == "pending" and not gotsms.rents
+    assert await balance(app) == 2000 - 55  # charged, outcome unknown: kept pending, not guessed
+    await background.step_chains()
+    assert len(await attempts(app)) == 2  # nothing more while it is undecided
+
+    async with app.db.transaction() as conn:  # the reconciler's grace passes: no such rental at GotSMS
+        await conn.execute("UPDATE rentals SET created_at = ? WHERE id = ?",
+                           (db_time(utcnow() - timedelta(minutes=10)), second.id))
+    await background.jobs.reconcile()
+    await background.step_chains()
+    _, second, third = await attempts(app)
+    assert second.status == "failed" and third.country == "Canada" and third.status == "active"
+    assert await balance(app) == 2000 - 66
+    assert not [m for m in session.sent(1001) if "refunded" in (m.text or "").lower() and "Telegram" in (m.text or "")
+                and "trying" not in (m.text or "")]
