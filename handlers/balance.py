@@ -19,7 +19,7 @@ from . import keyboards, views
 from .callbacks import MenuCb, Screen
 from .common import show
 from .i18n import Html, Texts
-from .teams import ledger_lines, member_lines, who_spent
+from .team_ledger import ledger_lines, member_lines, who_spent
 
 # ASCII digits only: int() and \d also take '٥' and '５', which an operator did not mean to type.
 AMOUNT = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")

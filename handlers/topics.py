@@ -16,6 +16,7 @@ from storage import Chat, RentalRecord, SmsRepo
 
 from . import keyboards, phones
 from .common import show
+from .numbers import card_view
 from .i18n import Texts
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ async def open_with_card(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, r
                          topics: NumberTopics) -> tuple[int, str] | None:
     """The number's topic opened and its card posted there: (thread id, topic name); None: no topic (off, not a
     forum, no right, Telegram trouble), the card belongs in the main chat."""
-    from .numbers import card_view  # here: numbers -> bans -> balance -> teams imports this module
-
     if not (chat.is_group and chat.topic_per_number):
         return None
     card = await rentals.owned(chat.id, rental.card_id)
