@@ -35,6 +35,8 @@ from .rendering import Renderer
 from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.alerts import Alerts
+from .services.forwarding import Forwarding
+from storage.forwards import ForwardRepo
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
 from .services.switches import PlanSwitches
@@ -100,6 +102,7 @@ class App:
     auctions: AuctionDesk = field(init=False)
     referrals: Referrals = field(init=False)
     promos: Promos = field(init=False)
+    forwarding: Forwarding = field(init=False)  # codes of a number also to another chat or a URL (bot/forwarder.py)
     broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
@@ -129,6 +132,7 @@ class App:
                              self.referrals)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.broadcasts = Broadcasts(self.db)
+        self.forwarding = Forwarding(ForwardRepo(self.db), self.settings.forward_allowed_hosts)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
                                 self.referrals)
@@ -177,6 +181,7 @@ class App:
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
             "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts,
+            "forwarding": self.forwarding,
         }
 
 

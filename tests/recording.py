@@ -10,9 +10,9 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChatMember, GetMe, SendMessage,
-                             SendPhoto, TelegramMethod)
-from aiogram.types import (CallbackQuery, Chat, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
+from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChat, GetChatMember, GetMe,
+                             SendMessage, SendPhoto, TelegramMethod)
+from aiogram.types import (CallbackQuery, Chat, ChatFullInfo, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
                            InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
@@ -29,6 +29,7 @@ class RecordingSession(BaseSession):
         self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
         self.blocked: set[int] = set()  # chats that blocked or removed the bot
         self.failures: list[tuple[type, Exception]] = []  # (method type, error): raised by the next such call
+        self.unknown_chats: set[int] = set()  # getChat: "chat not found" (the bot is not there)
         self._ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -82,6 +83,11 @@ class RecordingSession(BaseSession):
                 # model_construct: the permission flags grow with each Bot API version; only the status matters here
                 return ChatMemberAdministrator.model_construct(user=user, status="administrator")
             return ChatMemberMember(user=user)
+        if isinstance(method, GetChat):
+            if method.chat_id in self.unknown_chats or method.chat_id in self.blocked:
+                raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
+            kind = "private" if int(method.chat_id) > 0 else "supergroup"
+            return ChatFullInfo.model_construct(id=method.chat_id, type=kind, title=None if kind == "private" else "G")
         if isinstance(method, GetMe):
             return BOT_USER
         return True
