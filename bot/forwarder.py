@@ -35,7 +35,7 @@ GIVE_UP = timedelta(hours=24)  # a target failing without a break this long is s
 
 def pause_after(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failure in a row: 30 s, 1 min, 2 min, ... up to 30 min."""
-    return min(FIRST_PAUSE * 2 ** max(attempts - 1, 0), MAX_PAUSE)
+    return min(FIRST_PAUSE * 2 ** min(max(attempts - 1, 0), 10), MAX_PAUSE)  # 2**10 x 30 s is past the cap
 
 
 def payload(forward: Forward, rental) -> bytes:
