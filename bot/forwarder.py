@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -159,8 +160,9 @@ class Forwarder:
         language = chat.language if chat else "en"
         if forward.kind == "notice":
             target = await self.repo.target(forward.rental_id)
+            shown = "" if target is None else target.target if target.kind == "chat" else urlsplit(target.target).netloc
             text = self.renderer.notice(language, "forward-switched-off", service=rental.service_name,
-                                        phone=rental.phone or "", target=target.target if target else "")
+                                        phone=rental.phone or "", target=shown)
             to = forward.chat_id
         else:
             text = self.renderer.notice(language, "forward-code", service=rental.service_name,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -156,7 +157,8 @@ def forward_target_text(forward) -> str:
     """A target as the card and the forward screen say it: the chat's id, or the URL's host and path."""
     if forward.kind == "chat":
         return forward.target
-    return forward.target.split("://", 1)[-1][:60]
+    parts = urlsplit(forward.target)  # never its query: a token there is not for the whole group to read
+    return (parts.netloc + parts.path)[:60]
 
 
 def forward_line(t: Texts, forward) -> str:

@@ -441,3 +441,39 @@ def test_the_back_off_doubles_from_30_seconds_to_a_30_minute_cap():
     from bot.forwarder import pause_after
     assert [pause_after(n).total_seconds() for n in (1, 2, 3, 4, 5, 6, 7)] == [30, 60, 120, 240, 480, 960, 1800]
     assert pause_after(10_000) == timedelta(minutes=30)  # a day of failures: no overflow
+
+
+def test_a_urls_query_is_never_shown():
+    from handlers import views
+    from handlers.i18n import Texts
+    from storage.forwards import ForwardTarget
+    target = ForwardTarget(1, "url", "https://hooks.example.com/in?token=s3cret", 1, utcnow(), None, None)
+    line = views.forward_line(Texts("en"), target)
+    assert "hooks.example.com/in" in line and "s3cret" not in line
+
+
+async def test_a_kill_inside_the_post_repeats_it_with_the_same_idempotency_key(local_app, local_settings, provider,
+                                                                                receiver):
+    """The attempt was written, the POST went out, the process died before marking it sent: the restart POSTs it
+    again, with the same X-Idempotency-Key, so the receiver can drop the repeat."""
+    app = local_app
+    from tests.test_push import rented
+    rental = await rented(app)
+    await app.forwarding.set_url(1001, rental.id, receiver.url, 7)
+    first = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    await store_code(first, provider, rental, "Your code is 808080")
+    [forward] = await app.forwarding.repo.due(utcnow())
+    await app.forwarding.repo.mark_attempt(forward.id)
+    await first.forwarder._post(forward, rental)  # delivered; then "killed" before mark_sent
+    await first.forwarder.aclose()
+    await app.db.close()
+    reopened = await App.open(local_settings, providers={provider.name: provider})
+    try:
+        again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+        assert await again.forwarder.forward_once() == 1
+        await again.forwarder.aclose()
+    finally:
+        await reopened.db.close()
+    keys = [headers["X-Idempotency-Key"] for _, headers in receiver.requests]
+    assert keys == [str(forward.sms.id)] * 2
+    await app.db.connect()
