@@ -36,6 +36,8 @@ from .services.catalogue import Catalogue
 from .services.rentals import RentalService
 from .services.alerts import Alerts
 from .services.fallback_chain import FallbackChains
+from .services.forwarding import Forwarding
+from storage.forwards import ForwardRepo
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
 from storage.topics import NumberTopicRepo
@@ -104,6 +106,7 @@ class App:
     auctions: AuctionDesk = field(init=False)
     referrals: Referrals = field(init=False)
     promos: Promos = field(init=False)
+    forwarding: Forwarding = field(init=False)  # codes of a number also to another chat or a URL (bot/forwarder.py)
     broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     metrics: Metrics = field(init=False)
@@ -135,6 +138,7 @@ class App:
                              self.referrals)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.broadcasts = Broadcasts(self.db)
+        self.forwarding = Forwarding(ForwardRepo(self.db), self.settings.forward_allowed_hosts)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
                                 self.referrals)
@@ -185,6 +189,7 @@ class App:
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
             "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts, "chains": self.chains,
             "number_topics": self.topics,
+            "forwarding": self.forwarding,
         }
 
 

@@ -22,6 +22,7 @@ from .app import App
 from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
+from .forwarder import Forwarder
 from .hiding import CodeHider
 from .jobs import Jobs
 from .poller import SmsPoller
@@ -47,9 +48,12 @@ class Background:
         # Broadcasts share the codes' limiter and sender, and take a slot only when no code wants one.
         self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer, codes_waiting=lambda: self.deliverer.busy,
                                        progress_interval=settings.broadcast_progress_interval)
+        # Codes of a number also to another chat or a URL: its own loop, spare slots only (bot/forwarder.py).
+        self.forwarder = Forwarder(app.forwarding.repo, app.forwarding, app.rentals.rentals, app.chats, self.sender,
+                                   app.renderer, timeout=settings.forward_timeout)
         state = JobState(app.db)
         self.pollers = {
-            name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.deliverer.wake,
+            name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.stored,
                             app.rentals.adopt_from_sms,
                             lambda provider, new: app.metrics.codes_received.labels(provider).inc(new))
             for name, provider in app.providers.items()
@@ -100,6 +104,12 @@ class Background:
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
         self._broadcasts: asyncio.Task | None = None
+        self._forwards: asyncio.Task | None = None
+
+    def stored(self) -> None:
+        """New SMS were stored: pushed to their chats, and forwarded, now rather than at the next round."""
+        self.deliverer.wake()
+        self.forwarder.wake()
 
     async def _refresh_hidden_card(self, chat_id: int, rental_id: int) -> None:
         """A code was deleted from the group: the card the group was shown last, if it is this number's, says
@@ -178,7 +188,7 @@ class Background:
 
     async def on_webhook_sms(self, sms: Sms) -> None:
         await self.pollers["getatext"].store([sms])
-        self.deliverer.wake()
+        self.stored()
 
     async def on_crypto_paid(self, invoice: Invoice) -> Credit:
         """A signed invoice_paid update: credited once, and the chat told."""
@@ -195,6 +205,7 @@ class Background:
                 log.exception("recovery of %s failed; the poll job carries on", poller.provider.name)
         self._delivery = asyncio.create_task(self.deliverer.run(), name="delivery")
         self._broadcasts = asyncio.create_task(self.broadcaster.run(), name="broadcasts")  # resumes any unfinished
+        self._forwards = asyncio.create_task(self.forwarder.run(), name="forwards")
         self.scheduler.start()
         if self.http is not None:
             port = await self.http.start()
@@ -235,6 +246,13 @@ class Background:
                 await self._delivery
             except asyncio.CancelledError:
                 pass
+        if self._forwards is not None:  # what is not marked sent goes out at the next start
+            self._forwards.cancel()
+            try:
+                await self._forwards
+            except asyncio.CancelledError:
+                pass
+        await self.forwarder.aclose()
         if self.http is not None:
             await self.http.stop()
 

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     alert_services_per_check: int = Field(20, ge=1, le=1000)
     # The fallback chain's step (bot/services/fallback_chain.py): how often open chains are moved on
     chain_step_seconds: float = Field(10.0, ge=1, le=300)
+    # Forwarding codes per number (the card's "Forward codes"): host names a URL target may use although they
+    # resolve to a private or loopback address, or over plain http (an operator's own receiver; the tests' server)
+    forward_allowed_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    forward_timeout: float = Field(5.0, gt=0, le=60)  # seconds for each POST to a URL target
 
     # The bot's HTTP server (off when http_port is 0): Telegram's webhook, GetAText's, /healthz, /metrics
     http_host: str = Field("0.0.0.0", validation_alias=_renamed("http_host"))
@@ -156,13 +160,18 @@ class Settings(BaseSettings):
     backup_keep: int = Field(7, ge=1, le=1000)
 
     @field_validator("admin_ids", "topup_star_amounts", "getatext_webhook_allowed_ips", "http_trusted_proxies",
-                     "card_amounts", "cryptopay_assets", "cryptopay_amounts", mode="before")
+                     "card_amounts", "cryptopay_assets", "cryptopay_amounts", "forward_allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value):
         """Lists come from the environment as 'a,b c'; pydantic then checks and converts each item."""
         if isinstance(value, str):
             return [part for part in re.split(r"[,\s]+", value.strip()) if part]
         return value
+
+    @field_validator("forward_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: frozenset[str]) -> frozenset[str]:
+        return frozenset(host.strip().lower().rstrip(".") for host in value if host.strip())
 
     @field_validator("getatext_long_prices", mode="before")
     @classmethod

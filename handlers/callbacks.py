@@ -376,3 +376,19 @@ class AlertRentCb(CallbackData, prefix="ar"):
 
     a: RowId
     n: str
+
+
+class ForwardAction(enum.StrEnum):
+    SHOW = "show"
+    CHAT = "chat"  # asks for the chat to forward to
+    URL = "url"  # asks for the URL
+    STOP = "stop"
+    SECRET = "key"  # the chat's signing secret: on the screen in a private chat, privately in a group
+    ROTATE = "rot"  # a new secret
+
+
+class ForwardCb(CallbackData, prefix="fw"):
+    """📤 Forward codes of a number (its renter or a group's admin, checked on each press)."""
+
+    id: RowId
+    a: ForwardAction = ForwardAction.SHOW

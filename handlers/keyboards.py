@@ -18,6 +18,7 @@ from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
 from .callbacks import ChainAction, ChainCb, FallbackCb, FallbackOp
 from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb, GroupRentCb
+from .callbacks import ForwardAction, ForwardCb
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -321,7 +322,7 @@ def copy_number(t: Texts, phone: str | None) -> list[InlineKeyboardButton]:
 
 def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
          can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None,
-         kept: bool = False, show_hidden: bool = False) -> InlineKeyboardMarkup:
+         kept: bool = False, show_hidden: bool = False, forward: bool = False) -> InlineKeyboardMarkup:
     """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
     (``renew_price``) and is left out when the plan is not on sale now. ``kept``: a number renewed in place
     and ended without a refund (a long-term number): Renew now (up to a price), End."""
@@ -345,6 +346,8 @@ def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, aut
     long_ = [[button] for action, button in buttons if action in ONE_PER_ROW]
     if show_hidden:  # a group deleted some of its codes: the renter and admins get them privately
         long_.append([_button(t("btn-show-hidden"), CardCb(id=rental_id, a=CardAction.PRIVATE))])
+    if forward:  # codes also to another chat or a URL (its renter and a group's admins)
+        long_.append([_button(t("btn-forward"), ForwardCb(id=rental_id))])
     return _markup(copy_number(t, phone), *_grid(short, 2), *long_,
                    [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
@@ -466,3 +469,19 @@ def topic_link(t: Texts, url: str | None) -> InlineKeyboardMarkup:
     """Under "its card and codes are in its topic": the way there (when Telegram has a link for it), Home."""
     rows = [[InlineKeyboardButton(text=t("btn-open-topic"), url=url)]] if url else []
     return _markup(*rows, [_button(t("home"), MenuCb(to=Screen.HOME))])
+
+
+# -- forwarding a number's codes -----------------------------------------------------------------------------
+def forward_menu(t: Texts, rental_id: int, *, on: bool, group: bool, secret_shown: bool = False) -> InlineKeyboardMarkup:
+    """To a chat, to a URL, Stop (when a target is set), the chat's secret (privately in a group) and a new one."""
+    secret = [] if secret_shown else [_button(t("btn-forward-secret-private" if group else "btn-forward-secret"),
+                                              ForwardCb(id=rental_id, a=ForwardAction.SECRET))]
+    return _markup([_button(t("btn-forward-chat"), ForwardCb(id=rental_id, a=ForwardAction.CHAT)),
+                    _button(t("btn-forward-url"), ForwardCb(id=rental_id, a=ForwardAction.URL))],
+                   [_button(t("btn-forward-stop"), ForwardCb(id=rental_id, a=ForwardAction.STOP))] if on else [],
+                   secret, [_button(t("btn-forward-rotate"), ForwardCb(id=rental_id, a=ForwardAction.ROTATE))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
+def forward_prompt(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
+    return _markup([_button(t("back"), ForwardCb(id=rental_id))])

@@ -22,6 +22,7 @@ from bot.topics import NumberTopics
 from providers import Capability, Provider
 from storage import Chat, RentalRecord, SmsRepo
 from storage.bans import BanRepo
+from storage.forwards import ForwardRepo
 
 from . import keyboards, phones, views
 from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
@@ -77,10 +78,12 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
         quote = await rentals.renewal_quote(rental)
         renew_price = quote[0] if quote else None
     has_hidden = chat.is_group and bool(await sms_repo.hidden_for_rental(rental.id, limit=1))
+    forward = await ForwardRepo(sms_repo.db).target(rental.id)  # 📤 codes also to another chat or a URL
     return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
                       is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
                       refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept,
-                      spoiler=chat.spoils_codes, has_hidden=has_hidden)
+                      spoiler=chat.spoils_codes, has_hidden=has_hidden, forward=forward,
+                      can_forward=rental.is_open or forward is not None)
 
 
 async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -107,8 +108,10 @@ def code_line(t: Texts, sms: StoredSms, spoiler: bool, service: str | None = Non
 def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
          renew_price: int | None = None, refund_until_sms: bool = False,
-         kept: bool = False, spoiler: bool = False, has_hidden: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
+         kept: bool = False, spoiler: bool = False, has_hidden: bool = False,
+         forward=None, can_forward: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
+    ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
     long-term number (renewed in place, ended without a refund). ``spoiler``: the group shows codes under a
     spoiler; ``has_hidden``: some code messages were deleted from the group (Show hidden codes privately)."""
     lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
@@ -124,6 +127,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-auto-renew-on"))
     if is_group and rental.user_name:
         lines.append(t("card-rented-by", name=rental.user_name))
+    if forward is not None:
+        lines.append(forward_line(t, forward))
     if rental.status == "active":
         # The rules that decide a button, said where the button is (or is no longer).
         if rental.billing == BillingType.SMS:
@@ -144,8 +149,23 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
                             can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
-                            kept=kept, show_hidden=is_group and has_hidden)
+                            kept=kept, show_hidden=is_group and has_hidden, forward=can_forward)
     return "\n".join(lines), markup
+
+
+def forward_target_text(forward) -> str:
+    """A target as the card and the forward screen say it: the chat's id, or the URL's host and path."""
+    if forward.kind == "chat":
+        return forward.target
+    parts = urlsplit(forward.target)  # never its query: a token there is not for the whole group to read
+    return (parts.netloc + parts.path)[:60]
+
+
+def forward_line(t: Texts, forward) -> str:
+    if not forward.active:
+        return t("card-forwarding-off", target=forward_target_text(forward))
+    return t("card-forwarding-chat" if forward.kind == "chat" else "card-forwarding-url",
+             target=forward_target_text(forward))
 
 
 def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], cancellable: bool,

@@ -552,4 +552,40 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX rentals_topic_to_close ON rentals(status) WHERE topic_state IN ('open', 'lost', 'moved')",
         ],
     ),
+    (
+        "forwarding codes per number: a rental's forward target, each chat's signing secret, the forward outbox",
+        [
+            # One target per rental: kind 'chat' (target: the chat id) or 'url' (target: the https URL), set by
+            # set_by. failing_since: the first failure of the current unbroken run (cleared by a success);
+            # disabled_at: switched off after failing for 24 h (the chat told once).
+            """CREATE TABLE rental_forwards (
+                rental_id INTEGER PRIMARY KEY REFERENCES rentals(id),
+                kind TEXT NOT NULL CHECK (kind IN ('chat', 'url')),
+                target TEXT NOT NULL,
+                set_by INTEGER NOT NULL,
+                set_at TEXT NOT NULL,
+                failing_since TEXT,
+                disabled_at TEXT
+            )""",
+            # The chat's secret signing its URL forwards (HMAC-SHA256 of the body, X-Signature); rotated by admins.
+            "ALTER TABLE chats ADD COLUMN forward_secret TEXT",
+            # Each SMS to each target once: inserted in the transaction that stores the SMS (only for targets set
+            # by then). kind 'notice': the chat told its target was switched off (target 'notice:<rental id>').
+            """CREATE TABLE forward_outbox (
+                id INTEGER PRIMARY KEY,
+                sms_id INTEGER NOT NULL REFERENCES sms(id),
+                rental_id INTEGER NOT NULL REFERENCES rentals(id),
+                kind TEXT NOT NULL CHECK (kind IN ('chat', 'url', 'notice')),
+                target TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_try_at TEXT NOT NULL,
+                last_error TEXT,
+                created_at TEXT NOT NULL,
+                sent_at TEXT,
+                UNIQUE (sms_id, target)
+            )""",
+            "CREATE INDEX forward_outbox_due ON forward_outbox(next_try_at) WHERE status = 'pending'",
+        ],
+    ),
 ]

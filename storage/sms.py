@@ -5,6 +5,7 @@ from datetime import datetime
 
 from .db import Database
 from . import outcomes
+from .forwards import queue_forwards
 from .models import StoredSms, db_time, utcnow
 
 
@@ -28,6 +29,8 @@ class SmsRepo:
             )
             if cur.rowcount == 1 and code:
                 await outcomes.first_code(conn, rental_id, received_at)  # the plan's delivery record
+            if cur.rowcount == 1:  # forwarded to the rental's target set by now (bot/forwarder.py), exactly once
+                await queue_forwards(conn, cur.lastrowid, rental_id, now)
             return cur.rowcount == 1
 
     async def store_orphan(self, *, provider: str, provider_message_id: str, provider_rental_id: str, body: str,
@@ -49,6 +52,13 @@ class SmsRepo:
                 " FROM orphan_sms o JOIN rentals r ON r.provider = o.provider AND r.provider_rental_id = o.provider_rental_id"
                 " WHERE true ON CONFLICT(provider, provider_message_id) DO NOTHING"
             )
+            now = db_time(utcnow())
+            await conn.execute(  # adopted now: forwarded to the rental's target like any SMS stored now
+                "INSERT INTO forward_outbox (sms_id, rental_id, kind, target, next_try_at, created_at)"
+                " SELECT s.id, f.rental_id, f.kind, f.target, ?, ? FROM orphan_sms o"
+                " JOIN sms s ON s.provider = o.provider AND s.provider_message_id = o.provider_message_id"
+                " JOIN rental_forwards f ON f.rental_id = s.rental_id WHERE f.disabled_at IS NULL"
+                " ON CONFLICT(sms_id, target) DO NOTHING", (now, now))
             await conn.execute(
                 "DELETE FROM orphan_sms WHERE EXISTS (SELECT 1 FROM sms s WHERE s.provider = orphan_sms.provider"
                 " AND s.provider_message_id = orphan_sms.provider_message_id)"

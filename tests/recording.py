@@ -29,6 +29,7 @@ class RecordingSession(BaseSession):
         self.flood: list[int] = []  # retry_after values to raise on the next sendMessage calls
         self.blocked: set[int] = set()  # chats that blocked or removed the bot
         self.failures: list[tuple[type, Exception]] = []  # (method type, error): raised by the next such call
+        self.unknown_chats: set[int] = set()  # getChat: "chat not found" (the bot is not there)
         self._ids = itertools.count(1000)
 
     async def close(self) -> None:
@@ -82,6 +83,11 @@ class RecordingSession(BaseSession):
                 # model_construct: the permission flags grow with each Bot API version; only the status matters here
                 return ChatMemberAdministrator.model_construct(user=user, status="administrator")
             return ChatMemberMember(user=user)
+        if isinstance(method, GetChat):
+            if method.chat_id in self.unknown_chats or method.chat_id in self.blocked:
+                raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
+            kind = "private" if int(method.chat_id) > 0 else "supergroup"
+            return ChatFullInfo.model_construct(id=method.chat_id, type=kind, title=None if kind == "private" else "G")
         if isinstance(method, GetMe):
             return BOT_USER
         if isinstance(method, GetChat):  # no group here is a forum (tests/test_topics.py uses the emulator)

@@ -338,6 +338,35 @@ KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
                             alerts, alert_fired, chain_card)}
 
 
+
+# Forwarding a number's codes (issue 18): the card's button, the forward screen in each state, the prompt.
+def forward_menu(t: Texts) -> Keyboards:
+    for on, group, shown in product((False, True), (False, True), (False, True)):
+        yield (f"forward screen on={on} group={group} secret-shown={shown}",
+               keyboards.forward_menu(t, 2**63 - 1, on=on, group=group, secret_shown=shown))
+
+
+def forward_prompt(t: Texts) -> Keyboards:
+    yield "forward target asked", keyboards.forward_prompt(t, 2**63 - 1)
+
+
+def forward_card(t: Texts) -> Keyboards:
+    for hidden in (False, True):
+        yield (f"card with forwarding, show-hidden={hidden}",
+               keyboards.card(t, 123456, ALL_ACTIONS, open_=True, auto_renew=False, can_renew_closed=False,
+                              renew_price=PRICE, phone=UK_PHONE, show_hidden=hidden, forward=True))
+
+
+KEYBOARDS.update({f.__name__: f for f in (forward_menu, forward_prompt)})
+
+
+def test_forward_callback_data_fits_64_bytes_with_the_largest_id():
+    for builder in (forward_menu, forward_prompt, forward_card):
+        for where, markup in builder(Texts("en")):
+            for row in markup.inline_keyboard:
+                for button in row:
+                    assert button.callback_data is None or len(button.callback_data.encode()) <= 64, where
+
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------
 def card_views(t: Texts) -> Keyboards:
     for status, auto in product(("active", "pending", "finished", "cancelled", "expired", "failed"), (False, True)):
@@ -395,7 +424,7 @@ def texts_in_rows(t: Texts) -> Keyboards:
     yield "language buttons", row(*(t("btn-lang", name=name) for name in LANGUAGE_NAMES.values()))
 
 
-BUILT_ELSEWHERE = (card_views, code_messages, settings_screens, texts_in_rows)
+BUILT_ELSEWHERE = (card_views, code_messages, settings_screens, texts_in_rows, forward_card)
 
 
 def test_the_measure_counts_emoji_and_wide_characters_as_two():

@@ -986,3 +986,112 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             s.screen("chain card, done", user, session.messages[user.chat_id][card.message_id], key="chain-done")
         finally:
             await app.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_every_forwarding_screen_in_language(lang, app, telegram, session, provider, screens):
+    """📤 Forward codes (issue 18): the card's button and line, the screen, its prompts, refusals and notices."""
+    from storage.models import db_time, utcnow
+    dp, bot = telegram
+    s = screens(lang)
+    user = Person(dp, bot, session, 1001, name="Alice", language=lang)
+    await user.send("/start")
+    await credit(app, user.chat_id, 500)
+    await user.press(s.label("menu-rent"))
+    await user.press("Telegram")
+    await user.press("$1.10")
+    await user.press(s.label("confirm-rent", price="$1.10"))
+    s.has_buttons("card", user, "btn-forward")
+
+    async def forward_screen() -> None:
+        await user.send("/numbers")
+        await user.press("Telegram")
+        await user.press(s.label("btn-forward"))
+
+    await user.press(s.label("btn-forward"))
+    s.screen("forward screen", user, key="forward-title")
+    s.has_buttons("forward screen", user, "btn-forward-chat", "btn-forward-url", "btn-forward-rotate", "btn-card")
+    await user.press(s.label("btn-forward-secret"))
+    s.screen("forward screen, the secret", user, key="forward-secret")
+    s.answer("new secret", await user.press(s.label("btn-forward-rotate")), key="forward-secret-rotated")
+    for url, key in (("https://10.0.0.1/hook", "error-forward-url-private"), ("http://10.0.0.1/x", "error-forward-url-scheme"),
+                     ("ftp://x", "error-forward-url-invalid")):
+        await forward_screen()
+        await user.press(s.label("btn-forward-url"))
+        s.screen("forward URL asked", user, key="forward-ask-url")
+        await user.send(url)
+        s.screen(f"forward URL refused ({key})", user, key=key)
+    session.admins.add((-100777, 1001))
+    for typed, key in (("x", "error-forward-chat-invalid"), ("2002", "error-forward-chat-not-yours"),
+                       ("me", "error-forward-chat-same"), ("-100778", "error-forward-chat-not-admin")):
+        await forward_screen()
+        await user.press(s.label("btn-forward-chat"))
+        s.screen("forward chat asked", user, key="forward-ask-chat")
+        await user.send(typed)
+        s.screen(f"forward chat refused ({key})", user, key=key)
+    session.unknown_chats.add(-100666)
+    session.admins.add((-100666, 1001))
+    await forward_screen()
+    await user.press(s.label("btn-forward-chat"))
+    await user.send("-100666")
+    s.screen("forward chat unreachable", user, key="error-forward-chat-unreachable")
+    session.left.add((-100778, BOT_USER.id))
+    session.admins.add((-100778, 1001))
+    await forward_screen()
+    await user.press(s.label("btn-forward-chat"))
+    await user.send("-100778")
+    s.screen("forward chat, the bot may not post", user, key="error-forward-chat-cannot-post")
+    await forward_screen()
+    await user.press(s.label("btn-forward-chat"))
+    await user.send("-100777")
+    s.screen("forward chat set", user, key="forward-set-chat")
+    await user.send("/numbers")
+    await user.press("Telegram")
+    s.screen("card, forwarding", user, key="card-forwarding-chat")
+
+    [rental], _ = await app.rentals.rentals.for_chat(user.chat_id)
+    provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
+    background = Background(app, bot, FastLimiter())
+    background.sender.limiter.acquire_spare = background.sender.limiter.acquire
+    await background.pollers[provider.name].tick()
+    assert await background.forwarder.forward_once() == 1
+    s.text("forwarded code", session.last(-100777).text, key="forward-code")
+    s.text("forwarding switched off", app.renderer.notice(lang, "forward-switched-off", service="Telegram",
+                                                          phone="+15550000001", target="-100777"),
+           key="forward-switched-off")
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rental_forwards SET disabled_at = ?", (db_time(utcnow()),))
+    await user.send("/numbers")
+    await user.press("Telegram")
+    s.screen("card, forwarding off", user, key="card-forwarding-off")
+    await user.press(s.label("btn-forward"))
+    s.answer("forwarding stopped", await user.press(s.label("btn-forward-stop")), key="forward-stopped")
+    s.screen("forward screen, none", user, key="forward-state-none")
+    await user.press(s.label("btn-forward-url"))
+    await user.press(s.label("back"))
+    s.screen("forward screen from the prompt", user, key="forward-title")
+
+    # A group: the prompt's reply, the secret privately, a member refused.
+    group = -100555
+    ann = Person(dp, bot, session, 2001, chat_id=group, name="Ann", language=lang)
+    max_ = Person(dp, bot, session, 2002, chat_id=group, name="Max", language=lang)
+    session.admins.add((group, ann.user.id))
+    await ann.send("/start@rent_test_bot")
+    await credit(app, group, 500)
+    await ann.send("/rent@rent_test_bot telegram")
+    await ann.press("Telegram")
+    await ann.press("$1.10")
+    await ann.press(s.label("confirm-rent", price="$1.10"))
+    card = ann.screen()
+    s.answer("a member may not forward", await max_.press(s.label("btn-forward"), card), key="error-forward-not-allowed")
+    await ann.press(s.label("btn-forward"), card)
+    s.screen("group forward screen", ann, key="forward-title")
+    s.answer("secret privately", await ann.press(s.label("btn-forward-secret-private")), key="forward-secret-sent")
+    s.text("the secret in private", session.last(2001).text, key="forward-secret-private")
+    await ann.press(s.label("btn-forward-chat"), session.messages[group][card.message_id])
+    s.text("group forward prompt", session.last(group).text, key="forward-reply-here")
+    await ann.send("me", reply_to=session.last(group))
+    s.screen("group forward set", ann, key="forward-set-chat")
+    await ann.press(s.label("btn-forward-url"))
+    await ann.send("https://10.0.0.1/x", reply_to=session.last(group))
+    s.screen("group forward URL refused", ann, key="error-forward-url-private")
