@@ -140,7 +140,7 @@ class Forwarder:
 
     async def _post(self, forward: Forward, rental) -> str | None:
         try:
-            url = await self.forwarding.check(forward.target)
+            pinned = await self.forwarding.pin(forward.target)
         except UserFacingError as err:
             return f"refused: {err.key} {err.params}"
         body = payload(forward, rental)
@@ -148,7 +148,8 @@ class Forwarder:
         headers = {"Content-Type": "application/json", "X-Signature": sign(secret, body),
                    "X-Idempotency-Key": str(forward.sms.id)}
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            response = await self.client.post(pinned.url, content=body, headers={**headers, **pinned.headers},
+                                              extensions=pinned.extensions)
         except httpx.HTTPError as err:
             return f"{type(err).__name__}: {err}"[:200]
         if 200 <= response.status_code < 300:

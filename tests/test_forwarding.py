@@ -322,6 +322,35 @@ async def test_the_url_rules():
             await check_url(bad, frozenset(), public)
     # The operator's allowed hosts: their own receiver, inside the network, over http too.
     assert await check_url("http://LocalHost:8080/h", LOCAL, resolver("127.0.0.1"))
+    with pytest.raises(ForwardUrlPrivate):  # carrier-grade NAT: not named private, still not the internet
+        await check_url("https://example.com/h", frozenset(), resolver("100.64.0.1"))
+
+
+async def test_a_post_goes_to_the_address_checked_never_to_a_name_resolved_again():
+    """DNS rebinding: the name is resolved once, checked, and the POST connects to that address (the Host header
+    and TLS's server name stay the name, so the certificate is still checked against it)."""
+    import httpx
+
+    from bot.services.forwarding import pin_url
+
+    pinned = await pin_url("https://example.com:8443/h?x=1", frozenset(), resolver("93.184.216.34"))
+    assert pinned.url == "https://93.184.216.34:8443/h?x=1"
+    assert pinned.headers == {"Host": "example.com:8443"} and pinned.extensions == {"sni_hostname": "example.com"}
+    v6 = await pin_url("https://example.com/h", frozenset(), resolver("2606:2800:220:1:248:1893:25c8:1946"))
+    assert v6.url == "https://[2606:2800:220:1:248:1893:25c8:1946]/h" and v6.headers == {"Host": "example.com"}
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer), follow_redirects=False) as client:
+        await client.post(pinned.url, content=b"{}", headers=pinned.headers, extensions=pinned.extensions)
+    [request] = seen
+    assert request.url.host == "93.184.216.34" and request.headers["Host"] == "example.com:8443"
+    assert request.extensions["sni_hostname"] == "example.com"
+    # An allowed host is the operator's own: connected to as named.
+    assert (await pin_url("http://localhost:8080/h", LOCAL, resolver("127.0.0.1"))).url == "http://localhost:8080/h"
 
 
 async def test_a_name_resolving_inside_the_network_later_is_refused_at_send(local_app, local_settings, provider):

@@ -11,7 +11,8 @@ import ipaddress
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from storage.forwards import ForwardRepo, ForwardTarget
 
@@ -61,6 +62,35 @@ async def check_url(url: str, allowed_hosts: frozenset[str], resolve: Resolve = 
     """The URL, if codes may be POSTed to it now; raises with the reason otherwise. Asked when the URL is set and
     again before each send (a name may resolve elsewhere later). https only; http and addresses inside a network
     only for the operator's FORWARD_ALLOWED_HOSTS."""
+    return (await _checked(url, allowed_hosts, resolve))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """A POST's request with the address that was checked in place of the name, so a name that resolves
+    elsewhere a moment later (DNS rebinding) is never connected to: the Host header and TLS's server name (its
+    certificate checked against it) stay the name."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
+
+
+async def pin_url(url: str, allowed_hosts: frozenset[str], resolve: Resolve = resolve_host) -> Pinned:
+    """check_url, then the request pinned to the first address checked (an allowed host: as named)."""
+    url, addresses = await _checked(url, allowed_hosts, resolve)
+    if not addresses:
+        return Pinned(url, {}, {})
+    parts = urlsplit(url)
+    address = addresses[0].split("%", 1)[0]
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{parts.port}" if parts.port else ""
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return Pinned(urlunsplit(parts._replace(netloc=literal + port)), {"Host": parts.hostname + port}, extensions)
+
+
+async def _checked(url: str, allowed_hosts: frozenset[str], resolve: Resolve) -> tuple[str, list[str]]:
+    """(the URL, the addresses checked: none for an allowed host), or the reason it is refused."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -75,7 +105,7 @@ async def check_url(url: str, allowed_hosts: frozenset[str], resolve: Resolve = 
     if parts.scheme != "https" and not allowed:
         raise ForwardUrlScheme()
     if allowed:
-        return url
+        return url, []
     try:
         addresses = await resolve(host, port or 443)
     except (OSError, UnicodeError):
@@ -89,7 +119,7 @@ async def check_url(url: str, allowed_hosts: frozenset[str], resolve: Resolve = 
             refused = True
         if refused:
             raise ForwardUrlPrivate(host=host, address=address)
-    return url
+    return url, addresses
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -122,6 +152,10 @@ class Forwarding:
 
     async def check(self, url: str) -> str:
         return await check_url(url, self.allowed_hosts, self.resolve)
+
+    async def pin(self, url: str) -> Pinned:
+        """Checked again and pinned to the address checked, for one POST (bot/forwarder.py)."""
+        return await pin_url(url, self.allowed_hosts, self.resolve)
 
     async def stop(self, rental_id: int) -> bool:
         return await self.repo.remove_target(rental_id)

@@ -459,6 +459,88 @@ async def test_sigkill_while_codes_arrive_every_code_once(stack, e2e_report):
     assert outside == {}, f"codes delivered other than once: {describe_copies(stack, outside)}"
 
 
+
+FORWARD_CODES = 12
+
+
+async def test_sigkill_while_codes_arrive_each_forward_posted_with_one_key(tmp_path, e2e_report):
+    """A number forwarding to a URL (a local receiver, allowed by FORWARD_ALLOWED_HOSTS), SIGKILLed while its codes
+    arrive: every code is POSTed, signed with the chat's secret, and every copy of one code carries the same
+    X-Idempotency-Key (a kill inside a POST repeats it: the receiver deduplicates by the key, README)."""
+    import hashlib
+    import hmac
+    import json
+
+    from aiohttp import web
+
+    received: list[tuple[str, bytes, str]] = []  # (idempotency key, raw body, signature)
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((request.headers.get("X-Idempotency-Key", ""), await request.read(),
+                         request.headers.get("X-Signature", "")))
+        return web.Response(text="ok")
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    runner = web.AppRunner(receiver, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    stack = Stack(tmp_path, extra_env={"FORWARD_ALLOWED_HOSTS": "127.0.0.1"})
+    await stack.start()
+    try:
+        op, alice = Person(stack, OP, "Op"), Person(stack, 311, "Alice")
+        await alice.send("/start", expect="Virtual numbers")
+        await credit(op, alice.chat_id, "5")
+        card = await rent(alice)
+        menu = await alice.press("Forward codes", card)
+        shown = await alice.press("Show the secret", menu.screen)
+        secret = re.search(r"Secret of this chat: (\S+)", shown.screen["text"]).group(1)
+        await alice.press("To a URL", shown.screen)
+        set_reply = await alice.send(f"http://127.0.0.1:{port}/hook", expect="now also sent")
+        assert "127.0.0.1" in set_reply["text"]
+        rent_id = gotsms_rent_id(stack, card)
+        codes = [str(c) for c in random.sample(range(100000, 999999), FORWARD_CODES)]
+
+        async def arrive() -> None:
+            for code in codes:
+                stack.gotsms.inject_sms(rent_id, f"Telegram code: {code}. Do not give this code to anyone!")
+                await asyncio.sleep(4.0 / FORWARD_CODES)
+
+        started = time.monotonic()
+        arriving = asyncio.create_task(arrive())
+        pauses = []
+        try:
+            for _ in range(2):
+                pauses.append(round(random.uniform(0.3, 1.5), 2))
+                await asyncio.sleep(pauses[-1])
+                await stack.kill_bot()
+                await stack.start_bot()
+            await arriving
+        finally:
+            arriving.cancel()
+
+        def posted() -> set[str]:
+            return {json.loads(body).get("code") for _, body, _ in received}
+
+        await wait_until(lambda: set(codes) <= posted(), 90,
+                         f"every code forwarded ({len(posted() & set(codes))}/{len(codes)})\n{stack.bot_log()[-3000:]}")
+        for key, body, signature in received:
+            assert hmac.compare_digest(signature, hmac.new(secret.encode(), body, hashlib.sha256).hexdigest())
+        keys: dict[str, set[str]] = {}
+        for key, body, _ in received:
+            keys.setdefault(json.loads(body)["code"], set()).add(key)
+        assert all(len(k) == 1 for k in keys.values()), keys  # a repeat is the same delivery, the same key
+        assert len({k for ks in keys.values() for k in ks}) == len(codes)
+        repeats = len(received) - len(codes)
+        e2e_report(f"{len(codes)} codes forwarded to a URL across SIGKILLs after {pauses} s, all posted "
+                   f"{time.monotonic() - started:.1f} s after the first; POSTs repeated (same key): {repeats}")
+    finally:
+        await _teardown(stack)
+        await runner.cleanup()
+
+
 DOCUMENTED_WINDOW = 0.3  # seconds from Telegram accepting a message to our write that it was delivered, at most
 
 
