@@ -232,3 +232,36 @@ async def test_an_attempt_whose_rent_got_no_answer_waits_for_the_reconciler_then
     assert await balance(app) == 2000 - 66
     assert not [m for m in session.sent(1001) if "refunded" in (m.text or "").lower() and "Telegram" in (m.text or "")
                 and "trying" not in (m.text or "")]
+
+
+async def test_a_member_who_may_no_longer_spend_ends_the_chain_at_the_next_attempt(world, session):
+    """In a group whose members rent within a limit: the member's chain rents its first plan under the limit;
+    once the member has left the group, the next attempt is not made and the card says why."""
+    app, background, alice, gotsms, getatext = world
+    group = -100777
+    ann = Person(alice.dp, alice.bot, session, 2001, chat_id=group, name="Ann")
+    max_ = Person(alice.dp, alice.bot, session, 2002, chat_id=group, name="Max")
+    session.admins.add((group, 2001))
+    getatext.set_delivery("telegram", "never")
+    await ann.send("/start@rent_test_bot")
+    await credit(app, group, 2000)
+    await app.chats.set_members_can_rent(group, True)
+    await app.chats.set_team(group, member_limit=500)
+    await max_.send("/rent@rent_test_bot telegram")
+    for label in ("Telegram", "United States", "$0.50 · GetAText", "If no code, try the next plan"):
+        await max_.press(label)
+    for _ in range(3):
+        await max_.press("⏱ Wait")
+    await max_.press("Other countries too: no")
+    await max_.press("Rent for $0.50")
+    card = max_.screen()
+    [first] = await app.chains.repo.attempts(1)
+    assert first.user_id == 2002 and "Now: " in card.text
+
+    session.left.add((group, 2002))
+    await waited(app, first.id)
+    await background.step_chains()
+    chain = await app.chains.repo.get(1)
+    assert chain.status == "ended" and len(await app.chains.repo.attempts(1)) == 1
+    assert "may no longer spend" in session.messages[group][card.message_id].text
+    assert (await app.chats.get(group)).balance == 2000  # the attempt without a code was refunded
