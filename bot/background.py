@@ -62,6 +62,7 @@ class Background:
                          app.switches, crypto=app.crypto, alerts=app.alerts, topics=app.topics, chains=app.chains)
         app.chains.no_code = self.jobs.no_code
         app.chains.permit = self._may_spend
+        self.jobs.on_confirmed = self._card_in_topic
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
@@ -130,6 +131,21 @@ class Background:
         if chat is None or not chat.active:
             raise UnknownChat()
         return await ensure_can_spend(self.bot, self.app.admins, chat, user_id, budgeted=True)
+
+    async def _card_in_topic(self, rental) -> None:
+        """A number confirmed by the reconciler in a forum group with a topic per number: its topic opened and its
+        card posted there, as the Rent tap would have (best effort: without one, it stays in the main chat)."""
+        from handlers.i18n import Texts  # the card is the handlers' to draw
+        from handlers.topics import open_with_card
+
+        chat = await self.app.chats.get(rental.chat_id)
+        if chat is None or not chat.active or not (chat.is_group and chat.topic_per_number):
+            return
+        try:
+            await open_with_card(self.bot, chat, Texts(chat.language, chat.time_zone), rental, self.app.rentals,
+                                 self.app.sms_repo, self.app.providers, self.app.screens, self.app.topics)
+        except Exception:  # noqa: BLE001 - the number is confirmed either way; its card stays in the main chat
+            log.warning("rental %d: its topic after the reconciler confirmed it failed", rental.id, exc_info=True)
 
     async def step_chains(self) -> int:
         """Fallback chains moved on (bot/services/fallback_chain.py), each changed card edited in place (a new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Jobs:
         self.alerts = alerts
         self.topics = topics
         self.chains = chains
+        # A number the reconciler confirmed after its rent reply was lost: its card where a tap would have put it
+        # (a forum group's topic per number); wired by Background (the card is the handlers' to draw).
+        self.on_confirmed: Callable[[RentalRecord], Awaitable[object]] | None = None
         self.renderer = renderer
         self.crypto = crypto
         self.db = db
@@ -185,6 +189,8 @@ class Jobs:
         for rental in changed:
             if rental.status == "active":
                 await self._tell(rental, "notify-rent-confirmed")
+                if self.on_confirmed is not None and not (self.chains and await self.chains.quiet(rental.id)):
+                    await self.on_confirmed(rental)
             else:
                 await self._tell(rental, "notify-rent-refunded", price=format_money(rental.price_charged))
         if await self.sms.adopt_orphans():

@@ -324,3 +324,32 @@ async def test_one_number_for_several_services_one_topic_named_for_all(getatext_
     [topic] = emu.chat_topics(FORUM)
     assert topic["name"].startswith("Telegram + Whatsapp · ") and topic["message_thread_id"] == first.topic_id
     assert "its own topic" in ann.screen()["text"]
+
+
+async def test_a_number_the_reconciler_confirmed_gets_its_topic_with_its_card(app, emu, bot, provider):
+    """The rent reply was lost (pending), the provider had rented it: the reconciler links it, and the number gets
+    its topic and card as the tap would have given it."""
+    from providers import errors
+
+    ann = await group(app, emu, bot)
+    await topics_on(ann)
+    provider.fail_rent = errors.OutcomeUnknownError("request timed out; outcome unknown", provider=provider.name)
+    await ann.send("/rent@rent_test_bot telegram")
+    await ann.press("Telegram")
+    await ann.press("$1.10")
+    await ann.press("Rent for")
+    [pending] = (await app.rentals.rentals.for_chat(FORUM))[0]
+    assert pending.status == "pending" and emu.chat_topics(FORUM) == []
+    await provider.rent((await provider.list_offers(provider.services[0]))[0])  # what the provider did
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE rentals SET created_at = ? WHERE id = ?",
+                           ((utcnow() - timedelta(minutes=1)).isoformat(), pending.id))
+    background = Background(app, bot, InstantLimiter())
+    assert await background.jobs.reconcile() == 1
+    rental = await app.rentals.rentals.get(pending.id)
+    [topic] = emu.chat_topics(FORUM)
+    assert rental.status == "active" and rental.topic_id == topic["message_thread_id"]
+    [card] = [m for m in emu.topic_messages(FORUM, topic["message_thread_id"]) if m["from"]["is_bot"] and "text" in m]
+    assert phones.display(rental.phone) in card["text"]
+    await push(background, provider, rental, "Telegram code: 40777")
+    assert any("40777" in text for text in texts(emu, topic["message_thread_id"]))
