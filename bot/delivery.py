@@ -13,6 +13,7 @@ from storage.topics import NumberTopicRepo
 from .rendering import Renderer
 from .screens import Screens
 from .services.rentals import RentalService
+from .rounds import run_rounds
 from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
@@ -53,25 +54,9 @@ class Deliverer:
     async def run(self, idle: float = 1.0) -> None:
         self._looping = True
         try:
-            await self._loop(idle)
+            await run_rounds(self.deliver_once, self._wake, idle, "delivery")
         finally:
             self._looping = False
-
-    async def _loop(self, idle: float) -> None:
-        while True:
-            try:
-                await self.deliver_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery round failed; retrying")
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands with wake()
-                async with asyncio.timeout(idle):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
 
     async def deliver_once(self, batch: int = 1000) -> int:
         """One pass over the outbox; chats are served concurrently, each in order. Returns messages sent."""

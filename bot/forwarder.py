@@ -24,6 +24,7 @@ from storage.models import db_time, utcnow
 
 from .rendering import Renderer
 from .services.errors import UserFacingError
+from .rounds import run_rounds
 from .services.forwarding import Forwarding, sign
 from .telegram_out import ChatSender, Outcome
 
@@ -78,19 +79,7 @@ class Forwarder:
             self._client = None
 
     async def run(self, idle: float = 2.0) -> None:
-        while True:
-            try:
-                await self.forward_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("forwarding round failed; retrying")
-            try:
-                async with asyncio.timeout(idle):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        await run_rounds(self.forward_once, self._wake, idle, "forwarding")
 
     async def forward_once(self) -> int:
         """One pass over what is due; each target served in order, targets concurrently. Returns rows sent."""
