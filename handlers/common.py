@@ -16,7 +16,7 @@ from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMar
 from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.support import support_url
-from storage import ChatRepo
+from storage import Chat, ChatRepo, PromptRepo
 
 from . import keyboards
 from .i18n import Texts, pick_language
@@ -160,6 +160,18 @@ async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboard
             raise
         return result if isinstance(result, Message) else message
     return await event.answer(text, reply_markup=markup)
+
+
+async def prompt_answered(message: Message, chat: Chat, prompts: PromptRepo, kind: str) -> dict | None:
+    """The payload of the question of ``kind`` the bot asked this user here, when ``message`` answers it: a text,
+    not a command, and in a group a reply to the bot (not the chatter around); None otherwise."""
+    if message.from_user is None or not message.text or message.text.startswith("/"):
+        return None
+    if chat.is_group and (message.reply_to_message is None or message.reply_to_message.from_user is None
+                          or not message.reply_to_message.from_user.is_bot):
+        return None
+    asked = await prompts.pending(chat.id, message.from_user.id)
+    return asked[1] if asked is not None and asked[0] == kind else None
 
 
 def user_name(user) -> str:

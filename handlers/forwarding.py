@@ -21,7 +21,7 @@ from storage import Chat, PromptRepo, RentalRecord
 
 from . import keyboards, phones, views
 from .callbacks import ForwardAction, ForwardCb
-from .common import show
+from .common import prompt_answered, show
 from .i18n import Texts
 from .permissions import ADMIN_STATUSES, AdminCache, is_member
 
@@ -172,15 +172,8 @@ class AwaitingForward(Filter):
     """A text answering "send the chat / the URL" from this user in this chat (in a group: a reply to the bot)."""
 
     async def __call__(self, message: Message, chat: Chat, prompts: PromptRepo) -> bool | dict[str, Any]:
-        if message.from_user is None or not message.text or message.text.startswith("/"):
-            return False
-        if chat.is_group and (message.reply_to_message is None or message.reply_to_message.from_user is None
-                              or not message.reply_to_message.from_user.is_bot):
-            return False
-        asked = await prompts.pending(chat.id, message.from_user.id)
-        if asked is None or asked[0] != FORWARD_PROMPT:
-            return False
-        return {"forward_asked": asked[1]}
+        asked = await prompt_answered(message, chat, prompts, FORWARD_PROMPT)
+        return False if asked is None else {"forward_asked": asked}
 
 
 async def target_typed(message: Message, forward_asked: dict, bot: Bot, chat: Chat, t: Texts, rentals: RentalService,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, Filter
@@ -23,7 +22,7 @@ from storage.promos import PromoCode
 from . import keyboards, views
 from .balance import AMOUNT
 from .callbacks import MenuCb, Screen
-from .common import show
+from .common import prompt_answered, show
 from .i18n import Html, Texts
 from .permissions import AdminCache, ensure_can_spend
 
@@ -34,14 +33,8 @@ USES = re.compile(r"[0-9]{1,7}")
 class AwaitingPromo(Filter):
     """A text answering the bot's "type the promo code" to this user in this chat (in a group: a reply to the bot)."""
 
-    async def __call__(self, message: Message, chat: Chat, prompts: PromptRepo) -> bool | dict[str, Any]:
-        if message.from_user is None or not message.text or message.text.startswith("/"):
-            return False
-        if chat.is_group and (message.reply_to_message is None or message.reply_to_message.from_user is None
-                              or not message.reply_to_message.from_user.is_bot):
-            return False
-        asked = await prompts.pending(chat.id, message.from_user.id)
-        return asked is not None and asked[0] == PROMO_PROMPT
+    async def __call__(self, message: Message, chat: Chat, prompts: PromptRepo) -> bool:
+        return await prompt_answered(message, chat, prompts, PROMO_PROMPT) is not None
 
 
 async def redeem(message: Message, bot: Bot, chat: Chat, t: Texts, promos: Promos, admins: AdminCache,

@@ -17,7 +17,7 @@ from storage import Chat, PromptRepo
 
 from . import keyboards, views
 from .callbacks import Wish, WishCb
-from .common import show
+from .common import prompt_answered, show
 from .i18n import Texts
 from .rent import confirm_view
 from bot.services.fallback_chain import FallbackChains
@@ -29,15 +29,8 @@ class AwaitingArea(Filter):
     """Matches a text that answers the bot's "type the area code" question to this user in this chat."""
 
     async def __call__(self, message: Message, chat: Chat, prompts: PromptRepo) -> bool | dict[str, Any]:
-        if message.from_user is None or not message.text or message.text.startswith("/"):
-            return False
-        if chat.is_group and (message.reply_to_message is None or message.reply_to_message.from_user is None
-                              or not message.reply_to_message.from_user.is_bot):
-            return False  # in a group only a reply to the bot answers it, not the chatter around
-        asked = await prompts.pending(chat.id, message.from_user.id)
-        if asked is None or asked[0] != AREA_PROMPT:
-            return False
-        return {"asked": asked[1]}
+        asked = await prompt_answered(message, chat, prompts, AREA_PROMPT)
+        return False if asked is None else {"asked": asked}
 
 
 async def wish_screen(callback: CallbackQuery, callback_data: WishCb, chat: Chat, t: Texts,
