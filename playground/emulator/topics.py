@@ -73,13 +73,18 @@ class TopicsMixin:
             return {}
         return {"message_thread_id": thread, "is_topic_message": True if chat.is_forum else None}
 
-    def _bot_topic(self, p: dict, *, own_ok: bool) -> tuple[EmuChat, EmuTopic]:
+    def _forum_topic(self, p: dict) -> tuple[EmuChat, EmuTopic]:
+        """The call's forum and topic (message_thread_id), or Telegram's error for a chat or topic that is none."""
         chat = self._target(p)
         if not chat.is_forum:
             raise ApiError(400, NOT_A_FORUM)
         topic = self.topics.get((chat.id, int_param(p, "message_thread_id")))
         if topic is None:
             raise ApiError(400, THREAD_NOT_FOUND)
+        return chat, topic
+
+    def _bot_topic(self, p: dict, *, own_ok: bool) -> tuple[EmuChat, EmuTopic]:
+        chat, topic = self._forum_topic(p)
         if not self._bot_may_manage_topics(chat) and not (own_ok and topic.created_by == self.bot_user["id"]):
             raise ApiError(400, NO_RIGHTS_MANAGE)
         return chat, topic
@@ -157,12 +162,7 @@ class TopicsMixin:
         return True
 
     def _api_deleteforumtopic(self, p: dict) -> bool:
-        chat = self._target(p)
-        if not chat.is_forum:
-            raise ApiError(400, NOT_A_FORUM)
-        topic = self.topics.get((chat.id, int_param(p, "message_thread_id")))
-        if topic is None:
-            raise ApiError(400, THREAD_NOT_FOUND)
+        chat, topic = self._forum_topic(p)
         if chat.bot_status != "administrator":
             raise ApiError(400, "Bad Request: CHAT_ADMIN_REQUIRED")
         self._remove_topic(chat, topic)
