@@ -9,7 +9,7 @@ wiring, unchanged: App.open() with a temporary DATABASE_PATH builds the real Got
 build_bot() gives an aiogram Bot on AiohttpSession(api=TelegramAPIServer.from_base(emulator URL)), and
 bot.background.Background is started as in production: its APScheduler AsyncIOScheduler runs SmsPoller.tick
 every --tick seconds (POLL_INTERVAL), Deliverer.run() drains the SQLite outbox through ChatSender with the real
-RateLimiter (default limits). Its other jobs (expire, reconcile, ...) run too.
+the one outbound path (bot/outbound.py, default limits). Its other jobs (expire, reconcile, ...) run too.
 
 Setup per size: N active rentals are written straight into the fake's ``rents`` dict (the same record
 _create_rent builds) and into our ``chats``/``rentals`` tables with executemany; each rental has its own private
@@ -24,7 +24,7 @@ chat, which is also added to the emulator as a user, so sendMessage succeeds.
    is counted by its first unread-listing request: page 1 without mark_as_read).
    With --broadcast N (N = the size of that run): the latency run at size N twice, one after the other: as above,
    then with a broadcast to all N private chats confirmed just before the codes (through bot.services.broadcasts,
-   sent by the production bot.broadcaster.Broadcaster in Background, through the same ChatSender and RateLimiter).
+   sent by the production bot.broadcaster.Broadcaster in Background, through the same ChatSender and outbound path).
    Both p99 figures and their difference are printed; the broadcast's own sends during the codes are counted.
 2. Burst (flood limits ON): --burst rentals in --burst private chats, one code each, all injected at once.
    Rate = (delivered - 1) / (last accepted send - first accepted send); 429s as counted by the emulator.
@@ -139,7 +139,7 @@ class Rig:
             for i in range(self.size):
                 self.emu.add_user(FIRST_CHAT + i, f"User {i}")
         self.bot = build_bot(self.emu.token, settings)
-        self.background = Background(self.app, self.bot)  # default RateLimiter(): 30/s, 1/s per chat
+        self.background = Background(self.app, self.bot)  # default limits: 28 new messages/s, 0.9/s per chat
         await self.background.start()
         self.setup_seconds = time.monotonic() - started
         return self
@@ -280,7 +280,7 @@ async def measure_burst(args) -> dict:
                 "rate": (len(sent) - 1) / span if span else float("nan"), "span": span,
                 "first": sent[0] - start if sent else float("nan"), "last": sent[-1] - start if sent else float("nan"),
                 "gap": percentile(gaps, 50), "http_429": await rig.emu.count_429(),
-                "retry_after": rig.background.sender.retry_after_count,
+                "retry_after": rig.background.outbound.flood_waits,
                 "requests": len(rig.fake.requests) - first_request}
 
 

@@ -13,11 +13,10 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 import handlers
 from handlers.bans import BanGate
-from handlers.common import ChatContextMiddleware, FeedbackMiddleware
+from handlers.common import ChatContextMiddleware, FeedbackMiddleware, TimelyCallbackAnswer
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
 from handlers.rendering import ChatRenderer
@@ -56,7 +55,7 @@ from .settings import Settings
 from .screens import Screens
 from .topics import NumberTopics
 from .shutdown import InFlight
-from .telegram_retry import RetryAfterMiddleware
+from .outbound import Limits as SendLimits, Outbound, UpdatePriority
 
 COMMANDS = ("start", "rent", "numbers", "alerts", "balance", "invite", "redeem", "settings", "help", "terms",
             "paysupport")
@@ -197,6 +196,7 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
     dp.update.outer_middleware(app.inflight.middleware())
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
+    dp.update.outer_middleware(UpdatePriority())  # what a handler sends answers a person who waits
     throttle = ThrottleMiddleware(app.settings.user_rate_per_second, app.settings.user_rate_burst)
     # first: a flood costs no database work
     for observer in (dp.message, dp.callback_query):
@@ -204,7 +204,7 @@ def build_dispatcher(app: App) -> Dispatcher:
         observer.outer_middleware(ChatContextMiddleware(app.chats))
     dp["throttle"] = throttle
     dp.pre_checkout_query.middleware(FeedbackMiddleware())
-    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.callback_query.middleware(TimelyCallbackAnswer())  # a busy group's tap is answered within a second
     dp.message.middleware(FeedbackMiddleware())
     dp.callback_query.middleware(FeedbackMiddleware())
     gate = BanGate(app.bans)  # inside Feedback: a ban is answered like any refusal
@@ -215,10 +215,11 @@ def build_dispatcher(app: App) -> Dispatcher:
 
 
 def build_bot(token: str, settings: Settings, session: BaseSession | None = None,
-              screens: Screens | None = None) -> Bot:
+              screens: Screens | None = None, outbound: Outbound | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    session.middleware(RetryAfterMiddleware())
+    # Outermost: every call is paced and its 429s waited out before anything else sees it.
+    session.middleware(outbound or Outbound(SendLimits.from_settings(settings)))
     if screens is not None:
         session.middleware(screens.middleware())  # notes the message each send puts on top of its chat
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

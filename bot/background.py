@@ -15,6 +15,7 @@ from providers import Capability, Sms
 from providers.cryptopay import Invoice
 from storage import JobState
 from storage.crypto_invoices import Credit, Outcome
+from storage.notices import MoneyNoticeRepo
 
 from .services.errors import UnknownChat
 
@@ -25,8 +26,11 @@ from .delivery import Deliverer
 from .forwarder import Forwarder
 from .hiding import CodeHider
 from .jobs import Jobs
+from .notices import MoneyNews
+from .poll_loop import PollLoop
 from .poller import SmsPoller
-from .telegram_out import ChatSender, RateLimiter
+from .outbound import Limits, outbound_of
+from .telegram_out import ChatSender
 from .inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
 from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 
@@ -37,20 +41,30 @@ BROADCAST_STOP_WAIT = 5.0  # seconds a stop waits for the broadcast message in f
 
 
 class Background:
-    def __init__(self, app: App, bot: Bot, limiter: RateLimiter | None = None,
+    def __init__(self, app: App, bot: Bot, limits: Limits | None = None,
                  telegram: TelegramUpdates | None = None) -> None:
         self.app = app
         settings = app.settings
-        self.sender = ChatSender(bot, app.chats, limiter or RateLimiter(), on_flood=app.metrics.telegram_429.inc)
+        self.outbound = outbound_of(bot)  # the one pace of everything the bot sends (bot/outbound.py)
+        if limits is not None:
+            self.outbound.limits = limits
+        self.outbound.on_flood = app.metrics.telegram_429.inc
+        self.outbound.on_granted = lambda level, waited: app.metrics.outbound_wait.labels(level.name.lower()).observe(
+            waited)
+        self.sender = ChatSender(bot, app.chats, self.outbound)
         self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
                                    on_delivered=app.metrics.delivered, screens=app.screens,
                                    topics=app.topics.repo)
-        # Broadcasts share the codes' limiter and sender, and take a slot only when no code wants one.
+        # Broadcasts share the codes' sender and outbound path, at the lowest priority: after codes, replies, notices.
         self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer, codes_waiting=lambda: self.deliverer.busy,
                                        progress_interval=settings.broadcast_progress_interval)
         # Codes of a number also to another chat or a URL: its own loop, spare slots only (bot/forwarder.py).
         self.forwarder = Forwarder(app.forwarding.repo, app.forwarding, app.rentals.rentals, app.chats, self.sender,
                                    app.renderer, timeout=settings.forward_timeout)
+        # Money news (payments, refunds, renewals, transfers): its own outbox and loop, woken by whoever wrote one.
+        self.money_news = MoneyNews(MoneyNoticeRepo(app.db), app.chats, self.sender, app.renderer)
+        for service in (app.topups, app.cards, app.crypto, app.transfers):
+            service.on_notice = self.money_news.wake
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.stored,
@@ -63,15 +77,10 @@ class Background:
         app.chains.no_code = self.jobs.no_code
         app.chains.permit = self._may_spend
         self.jobs.on_confirmed = self._card_in_topic
+        self.jobs.on_notice = self.money_news.wake
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
-        for name, poller in self.pollers.items():
-            interval = settings.poll_interval
-            if settings.getatext_webhook and app.providers[name].supports(Capability.WEBHOOK):
-                interval = max(interval * 5, 10.0)  # the webhook pushes; polling is the fallback
-            self.scheduler.add_job(job(poller.tick), "interval", seconds=interval, id=f"poll:{name}",
-                                   name=f"poll {name}")
         self.scheduler.add_job(job(self.jobs.expire), "interval", seconds=30, id="expire")
         self.scheduler.add_job(job(self.jobs.warn_renewals), "interval", minutes=10, id="renewals")
         self.scheduler.add_job(job(self.jobs.reconcile), "interval", seconds=30, id="reconcile")
@@ -101,11 +110,23 @@ class Background:
         self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.health = Health(app.db, self.scheduler)
         self.scheduler.add_listener(self.health.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        # Each provider's poll is its own loop, not a scheduler job (which skips a run while the last one runs): an
+        # overrun is counted and the next poll starts at once (bot/poll_loop.py). Told to the jobs' listeners.
+        self.polls: list[PollLoop] = []
+        for name, poller in self.pollers.items():
+            interval = settings.poll_interval
+            if settings.getatext_webhook and app.providers[name].supports(Capability.WEBHOOK):
+                interval = max(interval * 5, 10.0)  # the webhook pushes; polling is the fallback
+            self.polls.append(PollLoop(name, job(poller.tick), interval, listeners=(
+                app.metrics.job_event, app.metrics.poll_event, self.health.job_event)))
+            self.health.watch(self.polls[-1].job_id, interval)
+        self._poll_tasks: list[asyncio.Task] = []
         self.telegram = telegram
         self.http = self._http_server(telegram) if settings.http_port else None
         self._delivery: asyncio.Task | None = None
         self._broadcasts: asyncio.Task | None = None
         self._forwards: asyncio.Task | None = None
+        self._money_news: asyncio.Task | None = None
 
     def stored(self) -> None:
         """New SMS were stored: pushed to their chats, and forwarded, now rather than at the next round."""
@@ -149,7 +170,7 @@ class Background:
 
     async def step_chains(self) -> int:
         """Fallback chains moved on (bot/services/fallback_chain.py), each changed card edited in place (a new
-        message when the tap's was never recorded); a spare slot: codes first."""
+        message when the tap's was never recorded); a notice: codes and replies first."""
         changed = await self.app.chains.step()
         for chain_id in changed:
             view = await self.app.chains.view(chain_id)
@@ -158,9 +179,9 @@ class Background:
                 continue
             text, markup = self.app.renderer.chain_card(chat, view)
             if view.chain.card_message_id is not None:
-                await self.sender.edit(chat.id, chat.is_group, view.chain.card_message_id, text, markup, spare=True)
+                await self.sender.edit(chat.id, chat.is_group, view.chain.card_message_id, text, markup)
             else:
-                _, message = await self.sender.send(chat.id, chat.is_group, text, markup, spare=True)
+                _, message = await self.sender.send(chat.id, chat.is_group, text, markup)
                 if message is not None:
                     await self.app.chains.repo.set_card(chain_id, chat.id, message.message_id)
         return len(changed)
@@ -222,7 +243,9 @@ class Background:
         self._delivery = asyncio.create_task(self.deliverer.run(), name="delivery")
         self._broadcasts = asyncio.create_task(self.broadcaster.run(), name="broadcasts")  # resumes any unfinished
         self._forwards = asyncio.create_task(self.forwarder.run(), name="forwards")
+        self._money_news = asyncio.create_task(self.money_news.run(), name="money news")  # resumes what is unsent
         self.scheduler.start()
+        self._poll_tasks = [asyncio.create_task(poll.run(), name=poll.job_id) for poll in self.polls]
         if self.http is not None:
             port = await self.http.start()
             log.info("HTTP server on port %d: %s", port, self.served())
@@ -235,6 +258,8 @@ class Background:
             self.telegram.close()  # 503 from now on: Telegram keeps those updates for the next start
         if self.scheduler.running:
             self.scheduler.pause()  # no new job runs; those running are waited for below
+        for poll in self.polls:
+            poll.stop()  # nor a new poll; one running is waited for below
         inflight = self.app.inflight
         if inflight.count:
             log.info("stopping: waiting for %d update(s) and job(s) in flight", inflight.count)
@@ -256,18 +281,14 @@ class Background:
         await self._drain_outbox(deadline - loop.time())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._delivery is not None:
-            self._delivery.cancel()
-            try:
-                await self._delivery
-            except asyncio.CancelledError:
-                pass
-        if self._forwards is not None:  # what is not marked sent goes out at the next start
-            self._forwards.cancel()
-            try:
-                await self._forwards
-            except asyncio.CancelledError:
-                pass
+        for task in self._poll_tasks:
+            task.cancel()  # ended, unless its poll outlived SHUTDOWN_TIMEOUT: cut off (safe: bot/poller.py)
+        await asyncio.gather(*self._poll_tasks, return_exceptions=True)
+        # What is not marked sent (codes, forwards, money news) goes out at the next start.
+        loops = [task for task in (self._delivery, self._forwards, self._money_news) if task is not None]
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
         await self.forwarder.aclose()
         if self.http is not None:
             await self.http.stop()

@@ -1,10 +1,10 @@
-"""Sending broadcasts: one chat at a time, through the codes' limiter, never ahead of a code.
+"""Sending broadcasts: one chat at a time, on the bot's one outbound path, never ahead of a code.
 
 Codes first, by two rules:
-* each broadcast send takes a slot only by RateLimiter.acquire_spare: the slot that has just passed unbooked,
-  never one ahead, and never the last place of a second's cap, so a code asking at any moment gets the same
-  slot it would have had with no broadcast running (at worst the next one, on a slot boundary);
-* before each send the sender waits while the outbox has codes that have not booked their slots yet
+* each broadcast send is BULK (bot/outbound.py): it gets a turn only when no code, reply or notice that could go
+  at that moment is waiting, never the last places of the bot's second, and a chat not ready for it (a code went
+  there a moment ago, a group's minute nearly full) is put aside and come back to;
+* before each send the sender waits while the outbox has codes that have not asked for their turn yet
   (Deliverer.busy: SMS stored and not looked at, the outbox being read, a chat's first code being prepared).
 
 One chat at a time, and each chat's row is marked ``sending`` before the HTTP call and ``sent`` after it: a
@@ -25,6 +25,7 @@ from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 
+LOOK_AGAIN = 0.05  # seconds: codes still being prepared, or chats put aside, are looked at again after this
 LATER_TRIES = 3  # a chat Telegram could not be reached for (network, 5xx) is tried this many times in all
 BATCH = 500
 
@@ -85,7 +86,7 @@ class Broadcaster:
                 if not aside:
                     break
                 rows, aside = sorted(aside.values(), key=lambda r: r.id), {}
-                await asyncio.sleep(self.sender.limiter.slot)  # chats that could not take it a moment ago
+                await asyncio.sleep(LOOK_AGAIN)  # chats that could not take it a moment ago
             for row in rows:
                 cursor = max(cursor, row.id)
                 if self._halting:
@@ -94,8 +95,8 @@ class Broadcaster:
                     await self._show_progress(broadcast)
                     return False
                 while self.codes_waiting():  # codes go first
-                    await asyncio.sleep(self.sender.limiter.slot)
-                if row.active and not self.sender.limiter.chat_ready(row.chat_id, row.is_group):
+                    await asyncio.sleep(LOOK_AGAIN)
+                if row.active and not self.sender.outbound.chat_ready(row.chat_id):
                     aside[row.id] = row  # a code went there a moment ago, or a group's minute is nearly full
                     continue
                 if not await self._send_one(broadcast, row, body_markup):

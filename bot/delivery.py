@@ -13,7 +13,8 @@ from storage.topics import NumberTopicRepo
 from .rendering import Renderer
 from .screens import Screens
 from .services.rentals import RentalService
-from .rounds import run_rounds
+from .rounds import ChatTasks, run_rounds, wait_for_all
+from .outbound import Priority
 from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._unbooked = 0  # outbox reads under way, and chats of a pass whose first code has not booked its slot
         self._looping = False  # run() is serving wake()s
+        self._serving = ChatTasks("delivery", self._wake)  # chat -> the task sending its codes now
 
     @property
     def busy(self) -> bool:
@@ -54,34 +56,34 @@ class Deliverer:
     async def run(self, idle: float = 1.0) -> None:
         self._looping = True
         try:
-            await run_rounds(self.deliver_once, self._wake, idle, "delivery")
+            await run_rounds(self.start_round, self._wake, idle, "delivery")
         finally:
             self._looping = False
+            await self._serving.cancel_all()
 
     async def deliver_once(self, batch: int = 1000) -> int:
-        """One pass over the outbox; chats are served concurrently, each in order. Returns messages sent."""
+        """One pass over the outbox, waited for to the end (tests, benchmarks). Returns messages sent."""
+        return await wait_for_all(await self.start_round(batch))
+
+    async def start_round(self, batch: int = 1000) -> list[asyncio.Task]:
+        """Read the outbox and start one task per chat that has codes to send and none running (ChatTasks); a code
+        another task is still sending is never read twice."""
         self._unbooked += 1
         try:
             pending = await self.sms.outbox(limit=batch)
             by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
+            rentals: dict[int, object] = {}
             for sms in pending:
-                rental = await self.rental_repo.get(sms.rental_id)
-                by_chat[rental.chat_id].append((sms, rental))
-            self._unbooked += len(by_chat)  # each chat takes its own off when its first code books a slot
+                rental = rentals.get(sms.rental_id)
+                if rental is None:
+                    rental = rentals[sms.rental_id] = await self.rental_repo.get(sms.rental_id)
+                if rental.chat_id not in self._serving:  # its codes are being sent now: in order, by its own task
+                    by_chat[rental.chat_id].append((sms, rental))
+            self._unbooked += len(by_chat)  # each chat takes its own off when its first code asks for its turn
         finally:
             self._unbooked -= 1
-        if not by_chat:
-            return 0
-        # Every chat's part of the round finishes before the next round reads the outbox: a chat that failed must
-        # not end the round while another is still sending (the next round would pick up its code, in flight).
-        results = await asyncio.gather(*(self._deliver_chat(chat_id, items) for chat_id, items in by_chat.items()),
-                                       return_exceptions=True)
-        for chat_id, result in zip(by_chat, results, strict=True):
-            if isinstance(result, asyncio.CancelledError):
-                raise result
-            if isinstance(result, BaseException):
-                log.error("delivery to chat %s failed; retried next round", chat_id, exc_info=result)
-        return sum(r for r in results if isinstance(r, int))
+        return [self._serving.start(chat_id, self._deliver_chat(chat_id, items), len(items))
+                for chat_id, items in by_chat.items()]
 
     async def _refresh_card(self, chat, rental, message_id: int) -> None:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""
@@ -105,21 +107,22 @@ class Deliverer:
         """(outcome, message, noted rental id). Into the number's topic when it has one; when a person deleted or
         closed it, into the main chat, the first such code with a note: the topic stays 'lost' until that code is
         marked delivered (then 'moved', by the caller), so a kill repeats the note, never the code."""
+        code = Priority.CODE
         if not chat.is_group:
-            return *await self.sender.send(chat.id, chat.is_group, text, markup), None
+            return *await self.sender.send(chat.id, chat.is_group, text, markup, priority=code), None
         card = await self.rental_repo.get(rental.card_id) or rental  # read now: an earlier code may have moved it
         if card.topic_thread is not None:
-            outcome, message = await self.sender.send(chat.id, chat.is_group, text, markup,
+            outcome, message = await self.sender.send(chat.id, chat.is_group, text, markup, priority=code,
                                                       message_thread_id=card.topic_thread)
             if outcome is not Outcome.TOPIC_GONE:
                 return outcome, message, None
             await self.topics.lost(card.id)
             card = await self.rental_repo.get(card.id) or card
         if card.topic_state != "lost":
-            return *await self.sender.send(chat.id, chat.is_group, text, markup), None
+            return *await self.sender.send(chat.id, chat.is_group, text, markup, priority=code), None
         note = self.renderer.notice(chat.language, "topic-gone-note", phone=card.phone or "",
                                     service=card.service_name)
-        return *await self.sender.send(chat.id, chat.is_group, note + "\n\n" + text, markup), card.id
+        return *await self.sender.send(chat.id, chat.is_group, note + "\n\n" + text, markup, priority=code), card.id
 
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
         booked = [False]

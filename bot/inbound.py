@@ -3,8 +3,8 @@
 In webhook mode Telegram POSTs each update to /telegram with the secret_token it was given in setWebhook;
 aiogram's request handler checks the header (401 otherwise) and feeds the dispatcher.
 
-/healthz is 200 when the database answers and every scheduled job ran within three of its intervals (for
-Docker's HEALTHCHECK and orchestrators), 503 with the reason otherwise. /metrics is Prometheus' text
+/healthz is 200 when the database answers and every scheduled job (and poll loop) ran within three of its
+intervals (for Docker's HEALTHCHECK and orchestrators), 503 with the reason otherwise. /metrics is Prometheus' text
 format, behind a bearer token when METRICS_TOKEN is set."""
 from __future__ import annotations
 
@@ -34,10 +34,16 @@ class Health:
         self.clock = clock
         self.started = clock()
         self.last_run: dict[str, float] = {}
+        self.loops: dict[str, float] = {}  # jobs that run as their own loop (the polls): id -> interval in seconds
 
     def job_event(self, event) -> None:
-        """An APScheduler listener (executed or failed: either way the scheduler is alive)."""
+        """An APScheduler listener (executed or failed: either way the scheduler is alive); a poll loop's too."""
         self.last_run[event.job_id] = self.clock()
+
+    def watch(self, job_id: str, interval: float) -> None:
+        """A job outside the scheduler (bot/poll_loop.py), checked like the scheduler's; its runs come to
+        ``job_event``."""
+        self.loops[job_id] = interval
 
     async def check(self) -> tuple[bool, str]:
         if not self.scheduler.running:
@@ -48,13 +54,15 @@ class Health:
         except Exception as err:  # noqa: BLE001 - whatever it is, the database does not answer
             return False, f"the database does not answer ({type(err).__name__})"
         now = self.clock()
+        intervals = dict(self.loops)
         for job in self.scheduler.get_jobs():
             interval = getattr(job.trigger, "interval", None)
-            if interval is None:
-                continue
-            since = now - self.last_run.get(job.id, self.started)
-            if since > 3 * interval.total_seconds() + SLACK:
-                return False, f"job {job.id} has not run for {int(since)} s"
+            if interval is not None:
+                intervals[job.id] = interval.total_seconds()
+        for job_id, seconds in intervals.items():
+            since = now - self.last_run.get(job_id, self.started)
+            if since > 3 * seconds + SLACK:
+                return False, f"job {job_id} has not run for {int(since)} s"
         return True, "ok"
 
 

@@ -1,5 +1,8 @@
 """Background jobs besides polling: expiry, auto-renew, reconciliation, no code no charge, cleanup. Each a plain
-async method."""
+async method.
+
+What reports money moved (renewed, refunded) is not sent from here: its notice is written in the transaction that
+moves the money (``_money_notice``) and the money news loop sends it once (bot/notices.py); ``on_notice`` wakes it."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +10,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+
+import aiosqlite
 
 from bot.services.localize import duration_name
 from bot.services.pricing import format_money
@@ -22,17 +27,21 @@ from storage import (
     backup,
 )
 from storage.catalogue import CatalogueCache
+from storage.chains import ChainRepo
 from storage.models import db_time, utcnow
 from storage.crypto_invoices import Credit
 from storage.stars_refunds import StarsRefundRepo
+from storage.switches import PlanSwitch
 
 from . import stars
 from .rendering import Renderer
+from .services import money_news
+from .services.money_news import money, plan
 from .services.alerts import Alerts
 from .services.cryptopay import CryptoTopUps
 from .services.fallback_chain import FallbackChains
-from .services.no_code import NoCodeRefund, NoCodeRefunds
-from .services.renewals import charge_period
+from .services.no_code import NoCodeRefunds
+from .services.renewals import charge_period, period_key
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
 from .services.switches import PlanSwitches
 from .telegram_out import ChatSender
@@ -42,7 +51,7 @@ log = logging.getLogger(__name__)
 
 RENEW_WARNING = timedelta(hours=24)
 RENEW_CUTOFF = timedelta(hours=1)
-# A fallback chain's attempts tell their story on the chain's card, not one notice each.
+# A fallback chain's attempts tell their story on the chain's card, not one notice each (money news too).
 CHAIN_TELLS = frozenset({"notify-expired", "notify-rent-confirmed", "notify-rent-refunded", "notify-no-code-refunded"})
 
 
@@ -69,6 +78,7 @@ class Jobs:
         self.sms = sms
         self.sender = sender
         self.on_new_sms = on_new_sms
+        self.on_notice: Callable[[], object] = lambda: None  # money news written: wake its loop (bot/background.py)
 
     async def _tell(self, rental: RentalRecord, key: str, **params) -> None:
         if key in CHAIN_TELLS and self.chains is not None and await self.chains.quiet(rental.id):
@@ -80,6 +90,35 @@ class Jobs:
                                     **params)
         await self.sender.send(chat.id, chat.is_group, text)
 
+    # -- money news: written in the transaction that moves the money, sent once by bot/notices.py --------------
+    async def _money_notice(self, conn: aiosqlite.Connection, rental: RentalRecord, key: str, ledger_key: str,
+                            **params) -> None:
+        """The chat's notice that money moved for ``rental``, once per ``ledger_key``; a fallback chain's attempt
+        without a code is told on the chain's card instead (CHAIN_TELLS)."""
+        if key in CHAIN_TELLS and self.chains is not None and await ChainRepo.quiet_in(conn, rental.id):
+            return
+        await money_news.tell(conn, money_news.for_rental(rental, key, ledger_key, **params))
+
+    async def _told_rent_refunded(self, conn: aiosqlite.Connection, rental: RentalRecord, ledger_key: str) -> None:
+        await self._money_notice(conn, rental, "notify-rent-refunded", ledger_key, price=money(rental.price_charged))
+
+    async def _told_no_code(self, conn: aiosqlite.Connection, rental: RentalRecord, ledger_key: str) -> None:
+        await self._money_notice(conn, rental, "notify-no-code-refunded", ledger_key,
+                                 price=money(rental.price_charged))
+
+    async def _told_renewed(self, conn: aiosqlite.Connection, rental: RentalRecord, ledger_key: str) -> None:
+        await self._money_notice(conn, rental, "notify-renewed", ledger_key, price=money(rental.renewal_price))
+
+    async def _told_renewal_refunded(self, conn: aiosqlite.Connection, rental: RentalRecord, ledger_key: str) -> None:
+        await self._money_notice(conn, rental, "notify-renewal-refunded", ledger_key,
+                                 price=money(rental.renewal_price))
+
+    async def _told_switch_refunded(self, conn: aiosqlite.Connection, switch: PlanSwitch, ledger_key: str) -> None:
+        rental = await RentalRepo.lock(conn, switch.rental_id)
+        await self._money_notice(conn, rental, "notify-switch-refunded", ledger_key,
+                                 duration=plan(switch.duration_minutes, switch.duration_label),
+                                 price=money(switch.price))
+
     async def expire(self) -> int:
         """Rentals past their end: renewed by the provider (auto-renew) and charged, or closed and announced."""
         count = 0
@@ -88,8 +127,8 @@ class Jobs:
                 continue  # a renewal asked for is decided first (reconcile)
             if rental.auto_renew and await self._charge_renewal(rental):
                 continue
-            if refund := await self.no_code.at_end(rental):  # an activation's cancel undecided until now
-                await self._tell_no_code(refund)
+            if await self.no_code.at_end(rental, self._told_no_code):  # an activation's cancel undecided until now
+                self.on_notice()
                 continue
             await self.rentals.set_status(rental.id, "expired")
             await self._tell(rental, "notify-expired")
@@ -127,6 +166,9 @@ class Jobs:
             async with self.db.transaction() as conn:
                 await charge_period(conn, rental)  # nothing more when the period was reserved at the cut-off
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
+                # Once per period (keyed by the end it renews from), with the end moved on.
+                await self._money_notice(conn, rental, "notify-renewed", period_key(rental),
+                                         price=money(rental.renewal_price))
         except InsufficientBalanceError:
             # Nothing was reserved (the bot was down at the cut-off) and the balance is short: the operator
             # covers this period; no further renewal the chat cannot pay for.
@@ -136,7 +178,7 @@ class Jobs:
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till)
             await self._disable_auto_renew(rental)
             return True
-        await self._tell(rental, "notify-renewed", price=format_money(rental.renewal_price))
+        self.on_notice()
         return True
 
     async def _disable_auto_renew(self, rental: RentalRecord) -> bool:
@@ -175,37 +217,36 @@ class Jobs:
         return warned
 
     async def reconcile(self) -> int:
-        for settled in await self.switches.reconcile():
+        """Undecided switches, renewals in place and rents settled from the provider's side. A refund or a renewal
+        charged is told by the notice written with it (money news); a switch made and a rent confirmed are told
+        here."""
+        for settled in await self.switches.reconcile(refunded=self._told_switch_refunded):
+            if settled.refunded:
+                continue
             s = settled.switch
             chat = await self.chats.get(settled.rental.chat_id)
             # The plan in the chat's language; the provider's label only when its length is unknown.
             duration = (duration_name(s.duration_minutes, chat.language) if chat else None) or s.duration_label
-            await self._tell(settled.rental, "notify-switch-refunded" if settled.refunded else "notify-switch-done",
-                             duration=duration, price=format_money(s.price))
-        for renewal, made in await self.rentals.reconcile_renewals():
-            await self._tell(renewal, "notify-renewed" if made else "notify-renewal-refunded",
-                             price=format_money(renewal.renewal_price))
-        changed = await self.rentals.reconcile_pending()
+            await self._tell(settled.rental, "notify-switch-done", duration=duration, price=format_money(s.price))
+        renewals = await self.rentals.reconcile_renewals(self._told_renewed, self._told_renewal_refunded)
+        changed = await self.rentals.reconcile_pending(self._told_rent_refunded)
         for rental in changed:
             if rental.status == "active":
                 await self._tell(rental, "notify-rent-confirmed")
                 if self.on_confirmed is not None and not (self.chains and await self.chains.quiet(rental.id)):
                     await self.on_confirmed(rental)
-            else:
-                await self._tell(rental, "notify-rent-refunded", price=format_money(rental.price_charged))
+        if renewals or any(rental.status != "active" for rental in changed):
+            self.on_notice()
         if await self.sms.adopt_orphans():
             self.on_new_sms()
         return len(changed)
 
     async def refund_no_code(self) -> int:
         """Activations about to end without an SMS: cancelled at the provider and refunded."""
-        refunds = await self.no_code.run()
-        for refund in refunds:
-            await self._tell_no_code(refund)
+        refunds = await self.no_code.run(self._told_no_code)  # each told by the notice written with its refund
+        if refunds:
+            self.on_notice()
         return len(refunds)
-
-    async def _tell_no_code(self, refund: NoCodeRefund) -> None:
-        await self._tell(refund.rental, "notify-no-code-refunded", price=format_money(refund.rental.price_charged))
 
     async def check_alerts(self) -> int:
         """Alerts met since the last round: each fired once (open -> fired first), then its one message sent;
@@ -235,13 +276,9 @@ class Jobs:
         return len(credited)
 
     async def tell_credited(self, credit: Credit) -> None:
-        """The chat that paid is told what came in and its balance."""
-        chat = await self.chats.get(credit.entry.chat_id)
-        if chat is None or not chat.active:
-            return
-        text = self.renderer.notice(chat.language, "topup-done", amount=format_money(credit.entry.amount),
-                                    balance=format_money(credit.entry.balance_after))
-        await self.sender.send(chat.id, chat.is_group, text)
+        """The chat that paid is told what came in and its balance by the "Payment received" notice its credit
+        wrote in the same transaction (bot/services/cryptopay.py); the money news loop sends it: woken here."""
+        self.on_notice()
 
     async def backup(self, database: Path, folder: Path, keep: int) -> backup.BackupFile:
         """An online copy of the database, checked; in a thread (the copy blocks)."""

@@ -4,7 +4,8 @@ user, a number, a code or a secret.
 One registry per App (tests build many). The pieces that count are handed this object when the app is
 wired: the dispatcher middleware (updates and handler latency), each provider client's observer
 (calls by provider, operation and outcome), the poller and the outbox (codes received, delivered, push latency),
-the scheduler listener (job runs and failures); the gauges read from the database are refreshed by a job."""
+the scheduler listener (job runs and failures), the poll loops (poll time, overruns); the gauges read from the
+database are refreshed by a job."""
 from __future__ import annotations
 
 import time
@@ -40,6 +41,8 @@ class Metrics:
                                       ["provider"], buckets=SLOW, registry=r)
         self.outbox_backlog = Gauge("bot_outbox_backlog", "SMS still to push", registry=r)
         self.telegram_429 = Counter("bot_telegram_flood_waits", "429 answers from the Bot API", registry=r)
+        self.outbound_wait = Histogram("bot_outbound_wait_seconds", "How long a message or edit waited for its turn"
+                                       " under Telegram's limits, by priority", ["priority"], buckets=SLOW, registry=r)
         self.ledger_total = Gauge("bot_ledger_total_minor_units", "Sum of ledger amounts, by kind", ["kind"],
                                   registry=r)
         self.active_rentals = Gauge("bot_active_rentals", "Rentals active now, by provider", ["provider"], registry=r)
@@ -47,6 +50,10 @@ class Metrics:
                                 registry=r)
         self.job_last_run = Gauge("bot_job_last_run_timestamp", "When each job last ran (Unix time)", ["job"],
                                   registry=r)
+        self.poll_seconds = Histogram("bot_poll_seconds", "One SMS poll of a provider, start to end", ["provider"],
+                                      buckets=SLOW, registry=r)
+        self.poll_overruns = Counter("bot_poll_overruns", "SMS polls that took longer than their interval (the next "
+                                     "one started at once, none skipped)", ["provider"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -63,6 +70,12 @@ class Metrics:
         job = str(event.job_id).split(":")[0]
         self.job_runs.labels(job, "error" if event.exception else "ok").inc()
         self.job_last_run.labels(job).set(time.time())
+
+    def poll_event(self, run) -> None:
+        """A poll loop's listener (bot/poll_loop.PollRun); its run and outcome are counted by ``job_event``."""
+        self.poll_seconds.labels(run.provider).observe(run.seconds)
+        if run.overran:
+            self.poll_overruns.labels(run.provider).inc()
 
     def delivered(self, provider: str, received_at: datetime | None, stored_at: datetime | None) -> None:
         self.codes_delivered.labels(provider).inc()

@@ -1,6 +1,7 @@
 """Shared handler plumbing: chat context, turning failures into short answers, in-place screens."""
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -9,7 +10,9 @@ from collections import OrderedDict
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.dispatcher.flags import get_flag
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
                            TelegramObject)
 
@@ -52,6 +55,47 @@ class ChatContextMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+TAP_PATIENCE = 1.0  # seconds a tap's spinner waits for its handler before it is stopped with an empty answer
+
+
+class TimelyCallbackAnswer(CallbackAnswerMiddleware):
+    """aiogram's answer to every tap, given when the handler ends, or after TAP_PATIENCE if it has not: in a busy
+    group the handler's screen edit waits its turn under Telegram's limits (bot/outbound.py), and the person's
+    spinner must not wait with it. Once answered early, the handler's alert becomes a message (``tell``)."""
+
+    async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        answer = data["callback_answer"] = self.construct_callback_answer(get_flag(data, "callback_answer"))
+        if not answer.disabled and answer.answered:
+            await self.answer(event, answer)
+        early = asyncio.get_running_loop().call_later(TAP_PATIENCE, self._answer_early, event, answer)
+        try:
+            return await handler(event, data)
+        finally:
+            early.cancel()
+            if not answer.disabled and not answer.answered:
+                await self.answer(event, answer)
+
+    def _answer_early(self, event: CallbackQuery, answer) -> None:
+        if answer.disabled or answer.answered or answer.text:  # an alert the handler chose goes at the end
+            return
+        answer.disable()  # from here the handler's notices are messages (tell)
+        task = asyncio.get_running_loop().create_task(self._stop_spinner(event))
+        _EARLY.add(task)
+        task.add_done_callback(_EARLY.discard)
+
+    @staticmethod
+    async def _stop_spinner(event: CallbackQuery) -> None:
+        try:
+            await event.answer()
+        except TelegramAPIError as err:  # too old, or the network: the screen still comes
+            log.info("an early answer to a tap failed: %s", err)
+
+
+_EARLY: set[asyncio.Task] = set()  # early answers in flight (a task without a reference may be collected)
+
+
 # Errors that tell the user to try again later: said with the operator's Support button where one is set.
 TRY_LATER = frozenset({"error-provider-down", "error-generic"})
 SUPPORT_NOTE_SECONDS = 600.0  # a chat gets the Support button with such an error at most this often
@@ -72,6 +116,10 @@ class FeedbackMiddleware(BaseMiddleware):
         except TelegramBadRequest as err:
             if "message is not modified" not in str(err):
                 log.warning("telegram refused a call: %s", err)
+        except TelegramRetryAfter as err:
+            # Only a call outside the paced path gets here (bot/outbound.py waits out every send's flood wait):
+            # a flood limit is not the person's error, and an apology now would meet the same limit.
+            log.warning("flood limit outside the paced path: %s", err)
         except Exception:
             log.exception("handler failed")
             await self._answer(event, data, "error-generic", _texts(data)("error-generic"))
@@ -129,8 +177,10 @@ async def tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:
     """A short notice: a callback's alert, or a reply to a message."""
     if isinstance(event, CallbackQuery):
         answer = data.get("callback_answer")
-        if answer is not None and not answer.answered:
+        if answer is not None and not answer.answered and not answer.disabled:
             answer.text, answer.show_alert = _plain(text), True
+        elif answer is not None and answer.disabled and isinstance(event.message, Message):
+            await event.message.answer(text)  # the handler answered the tap already ("working on it")
         else:
             await event.answer(_plain(text), show_alert=True)
     elif isinstance(event, Message):

@@ -6,12 +6,13 @@ import math
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
+from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
 from bot.services.errors import RenewPriceChanged, UserFacingError
 from bot.services.pricing import format_money
@@ -129,6 +130,20 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
     return await sms_repo.is_pushed_message(rental_id, message.message_id)
 
 
+def told_working(callback: CallbackQuery, callback_answer: CallbackAnswer, t: Texts) -> OnWait:
+    """For an action that gives money back and waits its turn for the provider: the tap is answered at once
+    ("working on it") rather than left spinning; the card then shows how it ended."""
+    async def working() -> None:
+        if callback_answer.answered or callback_answer.disabled:
+            return  # said already
+        callback_answer.disable()  # answered here: the middleware must not answer it again
+        try:
+            await callback.answer(t("card-working"))
+        except TelegramAPIError as err:  # the action goes on either way
+            log.info("the working notice was not shown: %s", err)
+    return working
+
+
 async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
                       chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
                       providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
@@ -148,10 +163,11 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     # A pushed code stays in the chat: its buttons answer with a new message instead of editing it.
     new = await _under_pushed_code(callback, rental_id, sms_repo)
     notice = ""
+    working = told_working(callback, callback_answer, t)
     if rental.set_id and action in (CardAction.REFRESH, CardAction.CANCEL) and rental.id == rental.set_id:
         # The card of a number shared by several services: its buttons act on all of them.
         if action is CardAction.CANCEL:
-            _, back = await sets.cancel(chat.id, rental.set_id)
+            _, back = await sets.cancel(chat.id, rental.set_id, working)
             notice = t("cancelled", price=format_money(back))
         else:
             for member in await sets.members(rental):
@@ -169,10 +185,10 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         return
     elif action is CardAction.CANCEL:
         refunds = rentals.cancel_refunds(rental)
-        done = await rentals.cancel(chat.id, rental_id)
+        done = await rentals.cancel(chat.id, rental_id, working)
         notice = t("cancelled", price=format_money(done.price_charged)) if refunds else t("ended")
     elif action is CardAction.FINISH:
-        await rentals.finish(chat.id, rental_id)
+        await rentals.finish(chat.id, rental_id, working)
         notice = t("finished")
     elif action is CardAction.AUTO_ON and callback_data.n != CONFIRMED:
         # Said before it is on: what each renewal charges and when the first one comes.
@@ -183,7 +199,7 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
                    new=new)
         return
     elif action in (CardAction.AUTO_ON, CardAction.AUTO_OFF):
-        done = await rentals.set_auto_renew(chat.id, rental_id, action is CardAction.AUTO_ON)
+        done = await rentals.set_auto_renew(chat.id, rental_id, action is CardAction.AUTO_ON, working)
         notice = t("auto-renew-set-on" if done.auto_renew else "auto-renew-set-off")
     elif action is CardAction.WAKE:
         await rentals.wake_up(chat.id, rental_id)  # the provider's reply ("Wake up request sent.") says no more

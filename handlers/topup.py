@@ -137,17 +137,17 @@ async def pre_checkout(query: PreCheckoutQuery, bot: Bot, topups: TopUps, cards:
     await query.answer(ok=True)
 
 
-async def paid(message: Message, t: Texts, topups: TopUps, cards: CardTopUps) -> None:
+async def paid(message: Message, topups: TopUps, cards: CardTopUps) -> None:
+    """Credited once per charge id. "Payment received" is not answered here: the credit wrote it to the money news
+    outbox in its own transaction and woke its sender (bot/notices.py), so it arrives once, across 429s and restarts;
+    the same payment delivered again credits nothing and tells nothing."""
     payment = message.successful_payment
     if payment.invoice_payload.startswith(CARD_PREFIX + ":"):
-        entry = await cards.credit(payment.invoice_payload, payment.telegram_payment_charge_id,
-                                   message.from_user.id, payment.total_amount, payment.currency)
+        await cards.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
+                           payment.total_amount, payment.currency)
     else:
-        entry = await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id,
-                                    message.from_user.id, payment.total_amount)
-    if entry is None:
-        return  # the same payment delivered again: credited already
-    await message.answer(t("topup-done", amount=format_money(entry.amount), balance=format_money(entry.balance_after)))
+        await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
+                            payment.total_amount)
 
 
 def setup() -> Router:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
@@ -95,15 +94,10 @@ async def transfer_confirmed(callback: CallbackQuery, callback_data: TransferCb,
         raise StaleButton()
     after = await transfers.move(sender.id, recipient.id, callback_data.c, callback_data.n,
                                  sender_name=user_name(sender), recipient_name=recipient.title or str(recipient.id))
-    amount = format_money(callback_data.c)
-    await show(callback, t("transfer-done", amount=amount, to=recipient.title or str(recipient.id),
-                           balance=format_money(after)))
-    if not recipient.is_group and recipient.id != chat.id:
-        try:  # the recipient is told in their own chat; a blocked bot does not undo the transfer
-            await bot.send_message(recipient.id, Texts(recipient.language, recipient.time_zone)(
-                "transfer-received", amount=amount, sender=user_name(sender)))
-        except TelegramAPIError:
-            pass
+    # A user who received it is told in their own chat by the money news loop (bot/notices.py): the move wrote that
+    # notice with its ledger rows, so it arrives once, across 429s and restarts; a blocked bot undoes nothing.
+    await show(callback, t("transfer-done", amount=format_money(callback_data.c),
+                           to=recipient.title or str(recipient.id), balance=format_money(after)))
 
 
 def setup() -> Router:

@@ -22,6 +22,10 @@ class Provider(abc.ABC):
     carriers: tuple[str, ...] = ()
     # Seconds a rental must be old before the provider accepts a cancel (GetAText: 60).
     min_age_to_cancel: float = 0.0
+    # The provider's documented limit on its renting calls, as seconds between two (GetAText: "1 Request per
+    # second" on rent, rent-multiple-services and cancel): the client holds each such call until its turn
+    # rather than send one the provider refuses. 0: the documents state none (GotSMS).
+    rent_interval: float = 0.0
     # Plan-length rules for optional actions (GotSMS: auto-renew only monthly+, transition only from daily).
     auto_renew_min_minutes: int = 0
     # The provider refunds (cancels) a rental only until its first SMS: the card then hides Cancel & refund.

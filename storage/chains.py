@@ -152,6 +152,14 @@ class ChainRepo:
         row = await self.db.fetchone("SELECT chain_id FROM chain_attempts WHERE rental_id = ?", (rental_id,))
         return row[0] if row else None
 
+    @staticmethod
+    async def quiet_in(conn: aiosqlite.Connection, rental_id: int) -> bool:
+        """In the caller's transaction: the rental is a chain's attempt with no SMS (its own notices are the card's)."""
+        row = await first_row(
+            conn, "SELECT 1 FROM chain_attempts a WHERE a.rental_id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM sms s WHERE s.rental_id = a.rental_id)", (rental_id,))
+        return row is not None
+
     async def spent(self, chain: ChainRecord) -> int:
         async with self.db.reading() as conn:
             return await self.spent_in(conn, chain.id, chain.chat_id)

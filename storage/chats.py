@@ -67,7 +67,7 @@ class ChatRepo:
                 await conn.execute("UPDATE chats SET id = ?, kind = 'supergroup' WHERE id = ?", (new_id, old_id))
                 return
             for table in ("rentals", "offer_snapshots", "plan_switches", "stars_refunds", "crypto_invoices",
-                          "spend_requests"):
+                          "spend_requests", "money_notices"):
                 await conn.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
             # Favourites both rows starred stay once; the old chat keeps none.
             await conn.execute("UPDATE OR IGNORE favourites SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))

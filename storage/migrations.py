@@ -588,4 +588,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX forward_outbox_due ON forward_outbox(next_try_at) WHERE status = 'pending'",
         ],
     ),
+    (
+        "money news: the outbox of messages that report money moved (payments, refunds, renewals, transfers)",
+        [
+            # Written in the transaction that writes its ledger row, once per row (ledger_key: the row's idempotency
+            # key, or the key of what moved the money when no row was needed); what to say is a text key and its
+            # parameters (JSON), rendered at sending in the chat's language then. pending -> sending (written
+            # before the send: a kill repeats only the one in flight) -> sent (message_id) | undeliverable (the
+            # chat is gone, or refused the bot for a day). next_try_at: a chat that refused it for now waits.
+            """CREATE TABLE money_notices (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                ledger_key TEXT NOT NULL UNIQUE,
+                ledger_id INTEGER REFERENCES ledger(id),
+                text_key TEXT NOT NULL,
+                params TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'undeliverable')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_try_at TEXT NOT NULL,
+                last_error TEXT,
+                message_id INTEGER,
+                created_at TEXT NOT NULL,
+                sent_at TEXT
+            )""",
+            "CREATE INDEX money_notices_open ON money_notices(chat_id, id) WHERE status IN ('pending', 'sending')",
+        ],
+    ),
 ]

@@ -4,6 +4,7 @@ The charge and the pending row are written together; the provider's answer (or t
 answer was lost) moves the row to a final state in the same transaction as the rental or the refund."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -77,17 +78,23 @@ class PlanSwitchRepo:
                 active_till=active_till or rental.active_till, renew_warned_at=None,
             )
 
-    async def refund(self, switch_id: int, note: str) -> PlanSwitch | None:
-        """pending -> refunded: the charge comes back. None if already final."""
+    async def refund(self, switch_id: int, note: str,
+                     tell: Callable[[aiosqlite.Connection, PlanSwitch, str], Awaitable[object]] | None = None,
+                     ) -> PlanSwitch | None:
+        """pending -> refunded: the charge comes back. None if already final. ``tell(conn, switch, ledger key)``
+        writes the chat's notice of it in the same transaction."""
         async with self.db.transaction() as conn:
             switch = await self._pending(conn, switch_id)
             if switch is None:
                 return None
+            key = f"switch-refund:{switch.id}"
             if switch.price > 0:
                 await ledger.post(conn, switch.chat_id, switch.price, "refund", f"rental:{switch.rental_id}",
-                                  idempotency_key=f"switch-refund:{switch.id}", note=note[:200])
+                                  idempotency_key=key, note=note[:200])
             await conn.execute("UPDATE plan_switches SET state = 'refunded', updated_at = CURRENT_TIMESTAMP"
                                " WHERE id = ?", (switch_id,))
+            if tell is not None:
+                await tell(conn, switch, key)
             return switch
 
     async def get_by_request_key(self, key: str) -> PlanSwitch | None:

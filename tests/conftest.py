@@ -13,13 +13,18 @@ ADMIN_ID = 900
 TOKEN = "123456:TEST-token-for-recording-session-only"
 
 
+# Flows tap at machine speed: the pace of what the bot sends is tested on its own (test_outbound.py), as are the
+# per-user budget and the cooldowns (test_faults.py).
+UNPACED = dict(telegram_messages_per_second=1e6, telegram_chat_rate=1e6, telegram_chat_burst=1_000_000,
+               telegram_group_per_minute=1_000_000)
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    # Flows tap at machine speed: the per-user budget and the cooldowns are tested on their own (test_faults.py).
     return Settings(_env_file=None, bot_token=TOKEN, database_path=tmp_path / "bot.sqlite3",
                     markup_percent=Decimal("10"), admin_ids=frozenset({ADMIN_ID}),
                     user_rate_per_second=1e6, user_rate_burst=1_000_000, action_cooldown=0,
-                    backup_dir=tmp_path / "backups")
+                    backup_dir=tmp_path / "backups", **UNPACED)
 
 
 @pytest.fixture

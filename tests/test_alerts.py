@@ -7,7 +7,7 @@ import pytest
 
 from bot.app import App
 from bot.jobs import Jobs
-from bot.telegram_out import ChatSender, RateLimiter
+from bot.telegram_out import ChatSender
 from storage.models import db_time, utcnow
 from tests.conftest import credit
 from tests.recording import Person
@@ -28,7 +28,7 @@ async def balance(app: App, chat_id: int = 1001) -> int:
 @pytest.fixture
 def jobs(app, telegram) -> Jobs:
     _, bot = telegram
-    return Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats, RateLimiter(1000, 0, 1000)),
+    return Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats),
                 app.renderer, alerts=app.alerts)
 
 

@@ -5,7 +5,6 @@ counted and marked inactive, a 429 is waited out, and a code stored while a broa
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from datetime import UTC, datetime
 
@@ -16,7 +15,7 @@ from aiogram.types import Message, MessageEntity
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.services.broadcasts import LABEL_MAX
-from bot.telegram_out import RateLimiter
+from bot.outbound import Limits, Outbound, Priority, _Turn
 from storage.broadcasts import INTERRUPTED
 from tests.conftest import ADMIN_ID, TOKEN
 from tests.recording import Person, RecordingSession
@@ -26,9 +25,9 @@ PRIVATE = list(range(2001, 2011))  # ten private chats
 GROUPS = [-100_001, -100_002, -100_003]
 
 
-def quick() -> RateLimiter:
-    """The real limiter's logic with small slots: these flows check what is sent, and in which order."""
-    return RateLimiter(per_second=400, chat_interval=0.0)
+def quick(per_second: float = 400) -> Limits:
+    """The real pacer's logic with small slots: these flows check what is sent, and in which order."""
+    return Limits(per_second=per_second, chat_rate=1e6, chat_burst=1_000_000, group_per_minute=1_000_000)
 
 
 @pytest.fixture
@@ -177,7 +176,7 @@ async def test_cancel_mid_way_stops_it_and_the_rest_is_never_sent(app, world, se
     many = list(range(5001, 5061))
     for chat_id in many:
         await app.chats.ensure(chat_id, "private", "Someone")
-    background = Background(app, op.bot, RateLimiter(per_second=100, chat_interval=0.0))  # 60 chats: ~0.6 s
+    background = Background(app, op.bot, quick(100))  # 60 chats: ~0.6 s
     await op.send("/broadcast A long one")
     progress = await confirm(op, "Private chats", 71)
     task = asyncio.create_task(background.broadcaster.run_once())
@@ -256,12 +255,12 @@ async def test_chats_that_blocked_the_bot_are_counted_and_marked_inactive(app, w
 
 async def test_a_flood_limit_is_waited_out_and_the_message_sent_once(app, world, session):
     op, background = world
-    background.sender.max_retry_after = 0  # do not really wait the 429's second here
+    background.outbound.max_flood_wait = 0  # do not really wait the 429's second here
     await op.send("/broadcast Slowly")
     await confirm(op, "Groups", 3)
     session.flood = [1]
     await background.broadcaster.run_once()
-    assert background.sender.retry_after_count == 1
+    assert background.outbound.flood_waits == 1
     counts = await app.broadcasts.counts(1)
     assert counts.sent == 3 and counts.failed == 0
     # the first in line (the lowest id) met the 429 and was sent again; the others once
@@ -275,7 +274,7 @@ async def test_a_code_stored_while_a_broadcast_runs_goes_out_first(app, world, s
     for chat_id in groups:
         await app.chats.ensure(chat_id, "supergroup", "Team")
     rental = await rented(app)  # a private chat (1001) waiting for its code
-    background = Background(app, op.bot, RateLimiter(per_second=60, chat_interval=0.0))
+    background = Background(app, op.bot, quick(60))
     outbox = background.deliverer.sms.outbox
 
     async def slow_outbox(limit=500):  # a slow disk: 6 slots pass while the code is looked up
@@ -283,16 +282,20 @@ async def test_a_code_stored_while_a_broadcast_runs_goes_out_first(app, world, s
         return await outbox(limit)
 
     background.deliverer.sms.outbox = slow_outbox
-    limiter, asked = background.sender.limiter, []
-    reserve = limiter.reserve
+    outbound, asked = background.outbound, []
+    paced = outbound.paced
 
-    def code_books(chat_id: int, is_group: bool, now: float) -> float:  # codes book here (spare sends do not)
-        at = reserve(chat_id, is_group, now)
-        if chat_id == 1001:
-            asked.append((len(session.calls), at - now))
-        return at
+    async def code_asks(chat_id, new_message, request, screen=None):  # when the code asks, and how long it waits
+        if chat_id != 1001:
+            return await paced(chat_id, new_message, request, screen)
+        at, asked_at = len(session.calls), time.monotonic()
 
-    limiter.reserve = code_books
+        async def timed():
+            asked.append((at, time.monotonic() - asked_at))
+            return await request()
+        return await paced(chat_id, new_message, timed, screen)
+
+    outbound.paced = code_asks
     await op.send("/broadcast To every group")
     await confirm(op, "Groups", 83)
     tasks = [asyncio.create_task(background.deliverer.run()), asyncio.create_task(background.broadcaster.run())]
@@ -309,11 +312,11 @@ async def test_a_code_stored_while_a_broadcast_runs_goes_out_first(app, world, s
         assert code, "the code was not sent"
         [(booked_at, wait)] = asked
         between = [c for c in session.calls[stored_at:booked_at] if isinstance(c, SendMessage) and c.chat_id in groups]
-        # From the moment the code is stored until it has booked its slot the broadcast takes none (Deliverer.busy),
+        # From the moment the code is stored until it asks for its turn the broadcast takes none (Deliverer.busy),
         # however long the lookup takes: at most the one broadcast message already on its way...
         assert len(between) <= 1
-        # ... and the slot it books is the first free one from that moment: within one slot, broadcast or not.
-        assert wait <= limiter.slot + 1e-9
+        # ... and it goes at once, ahead of the broadcast's messages waiting for theirs.
+        assert wait <= 0.05
         assert len(broadcast_sends(session, groups)) < len(groups)  # the broadcast was still running
     finally:
         for task in tasks:
@@ -321,28 +324,20 @@ async def test_a_code_stored_while_a_broadcast_runs_goes_out_first(app, world, s
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def test_a_spare_send_never_takes_a_slot_a_code_would_have_had():
-    """The same codes asking at the same moments get the same slots whether or not spare sends fill the gaps."""
-    rng = random.Random(7)
-    alone, shared = RateLimiter(), RateLimiter()
-    now, spares = 1000.0, 0
-    for _ in range(3000):
-        now += rng.uniform(0, 0.03)
-        if rng.random() < 0.3:  # a code
-            chat = rng.randrange(1, 500)
-            assert shared.reserve(chat, False, now) == alone.reserve(chat, False, now)
-        elif shared.take_spare(10_000 + spares, False, now):  # a broadcast message, when the moment allows one
-            spares += 1
-    assert spares > 200  # the broadcast did use the slots the codes left
+def outbound_turn() -> _Turn:
+    return _Turn(Priority.REPLY, 0)
 
 
-def test_a_spare_send_leaves_a_groups_last_messages_of_the_minute_to_codes():
-    limiter = RateLimiter()
-    now = 50.0
-    for _ in range(RateLimiter().group_per_minute - RateLimiter.GROUP_SPARE):
-        limiter.reserve(-5, True, now)
-    assert not limiter.chat_ready(-5, True, now + 1.2)
-    assert limiter.chat_ready(-6, True, now + 1.2)
+def test_a_broadcast_leaves_a_groups_last_messages_of_the_minute_to_codes():
+    now = [50.0]
+    outbound = Outbound(Limits(), clock=lambda: now[0])
+    for _ in range(Limits().group_per_minute - Limits().group_spare):  # the group's messages, 1.2 s apart
+        outbound._lane(-5).ready_at(outbound_turn(), now[0], outbound.limits)
+        outbound._lane(-5).took(now[0])
+        now[0] += 1.2
+    assert not outbound.chat_ready(-5)  # a broadcast puts it aside ...
+    assert outbound.chat_ready(-5, Priority.CODE)  # ... a code would still go
+    assert outbound.chat_ready(-6)
 
 
 async def test_russian_broadcast_screens(app, world, session):
@@ -364,7 +359,7 @@ async def test_stopping_the_bot_finishes_the_message_in_flight_and_leaves_none_i
     many = list(range(6001, 6061))
     for chat_id in many:
         await app.chats.ensure(chat_id, "private", "Someone")
-    background = Background(app, op.bot, RateLimiter(per_second=100, chat_interval=0.0))
+    background = Background(app, op.bot, quick(100))
     await op.send("/broadcast Before a SIGTERM")
     await confirm(op, "Private chats", 71)
     await background.start()

@@ -71,6 +71,8 @@ async def test_a_member_funds_the_group_from_their_own_balance_confirmed_by_them
 
 
 async def test_to_a_member_by_reply_and_to_a_user_by_id_who_is_told(app, people, session):
+    from tests.test_money_news import tell  # the recipient's message is money news: sent by its own loop
+
     ann_private, ann, max_, max_private, _ = people
     await started(app, people)
     # A reply to Max's message: built by hand, since the recording session keeps the bot's messages only.
@@ -78,6 +80,7 @@ async def test_to_a_member_by_reply_and_to_a_user_by_id_who_is_told(app, people,
     await ann.send("/transfer 2.50", reply_to=said)
     await ann.press("Move $2.50")
     assert await balance(app, 2002) == 250
+    assert await tell(app, ann.bot) == 1
     assert any("@ann sent you $2.50" in m.text for m in session.sent(2002))
     await ann_private.send("/transfer 1 2002")
     await ann_private.press("Move $1.00")

@@ -16,6 +16,7 @@ from handlers.i18n import Texts
 from handlers.views import ledger_line
 from tests.conftest import TOKEN
 from tests.recording import Person
+from tests.test_money_news import tell
 
 PROVIDER_TOKEN = "284685063:TEST:card-token"
 
@@ -81,9 +82,11 @@ async def test_both_amounts_before_paying_then_credited_once_under_replay(world)
     assert (await pre_checkout(dp, bot, alice, invoice, "q1")).ok
     await dp.feed_update(bot, paid_update(alice, invoice, "charge-1", 40_000_001))
     assert (await app.chats.get(1001)).balance == 541
+    assert await tell(app, bot) == 1  # "Payment received" is money news: sent by its own loop
     assert "Payment received: $5.41 added" in alice.screen().text
     await dp.feed_update(bot, paid_update(alice, invoice, "charge-1", 40_000_002))  # Telegram delivers it again
     assert (await app.chats.get(1001)).balance == 541
+    assert await tell(app, bot) == 0
     [entry] = [e for e in await app.ledger_repo.recent(1001) if e.kind == "topup"]
     assert ledger_line(Texts("en"), entry).endswith("+$5.41 · top-up 💳 5.00 EUR")
     assert "пополнение 💳 5.00 EUR" in ledger_line(Texts("ru"), entry)

@@ -9,7 +9,7 @@ from bot.app import build_bot, build_dispatcher
 from bot.background import Background
 from tests.conftest import TOKEN, to_confirm
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 
 async def card_then_code(app, provider, session, settings, between=None):
@@ -23,7 +23,7 @@ async def card_then_code(app, provider, session, settings, between=None):
     if between is not None:
         await between(alice)
     [rental], _ = await app.rentals.rentals.for_chat(1001)
-    background = Background(app, bot, FastLimiter())
+    background = Background(app, bot, Limits.unlimited())
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 60514")
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1
@@ -69,7 +69,7 @@ async def test_in_a_group_the_card_is_not_edited_the_groups_budget_is_for_codes(
         await ann.press(label)
     card = ann.screen()
     [rental], _ = await app.rentals.rentals.for_chat(-100500)
-    background = Background(app, bot, FastLimiter())
+    background = Background(app, bot, Limits.unlimited())
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 70707")
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1

@@ -20,7 +20,7 @@ from playground.sandbox.cryptopay import FakeCryptoPay
 from providers.cryptopay import SIGNATURE_HEADER, signature
 from tests.conftest import ADMIN_ID, TOKEN
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 CP_TOKEN = "15911:AAcryptoPayAppTokenForTestsOnly"
 
@@ -55,7 +55,7 @@ class Bot:
         self.app = await App.open(self.settings, providers={})
         self.dp = build_dispatcher(self.app)
         self.bot = build_bot(TOKEN, self.settings, session=self.session)
-        self.background = Background(self.app, self.bot, FastLimiter())
+        self.background = Background(self.app, self.bot, Limits.unlimited())
         await self.background.http.start()
         self.fake.webhook_url = f"http://127.0.0.1:{self.settings.http_port}{self.settings.cryptopay_webhook_path}"
         self.alice = Person(self.dp, self.bot, self.session, 1001, name="Alice")
@@ -74,7 +74,9 @@ class Bot:
     async def topups(self, chat_id: int = 1001):
         return [e for e in await self.app.ledger_repo.recent(chat_id) if e.kind == "topup"]
 
-    def told(self, chat_id: int = 1001) -> list[str]:
+    async def told(self, chat_id: int = 1001) -> list[str]:
+        """What the chat was told of payments, once the money news loop has sent what was written."""
+        await self.background.money_news.send_once()
         return [c.text for c in self.session.sent(chat_id) if "Payment received" in c.text]
 
     async def status(self, invoice_id: int) -> str:
@@ -140,11 +142,11 @@ async def test_a_paid_invoice_is_credited_once_however_often_the_webhook_comes(w
     update = await world.fake.pay(invoice["invoice_id"], "TON")
     assert world.fake.webhooks_sent[-1][1] == 200
     assert await world.balance() == 1000
-    assert world.told() == ["✅ Payment received: $10.00 added. Balance: $10.00."]
+    assert await world.told() == ["✅ Payment received: $10.00 added. Balance: $10.00."]
     for _ in range(2):  # Crypto Pay retries an update it thinks was lost
         assert await world.fake.send_webhook(update) == 200
     assert await world.background.jobs.reconcile_crypto() == 0  # and the poll finds it paid: nothing more
-    assert await world.balance() == 1000 and len(world.told()) == 1
+    assert await world.balance() == 1000 and len(await world.told()) == 1
     [entry] = await world.topups()
     assert entry.reference == f"crypto:{invoice['invoice_id']}"
     row = await world.app.db.fetchone("SELECT idempotency_key, actor_id FROM ledger WHERE id = ?", (entry.id,))
@@ -167,7 +169,7 @@ async def test_a_lost_webhook_is_credited_by_the_poll(world):
     assert await world.balance() == 0 and world.fake.webhooks_sent == []
     assert world.background.scheduler.get_job("cryptopay") is not None  # the fallback runs on its own too
     assert await world.background.jobs.reconcile_crypto() == 1
-    assert await world.balance() == 1000 and len(world.told()) == 1
+    assert await world.balance() == 1000 and len(await world.told()) == 1
     assert await world.background.jobs.reconcile_crypto() == 0
     assert await world.balance() == 1000 and len(await world.topups()) == 1
 
@@ -243,7 +245,7 @@ async def test_an_expired_invoice_is_closed_and_never_credited_even_by_a_late_we
     late = world.fake.update_of({**invoice, "status": "paid", "paid_asset": "USDT", "paid_amount": "10"})
     assert await world.fake.send_webhook(late) == 200
     assert await world.balance() == 0 and await world.status(invoice["invoice_id"]) == "expired"
-    assert world.told() == []
+    assert await world.told() == []
     # A new tap makes a new invoice: the closed one is not shown again.
     assert await open_invoice(world.alice) != invoice["bot_invoice_url"]
 
@@ -313,7 +315,7 @@ async def test_without_a_token_there_is_no_crypto_button_and_no_webhook(settings
         await alice.press("Top up")
         assert not any("crypto" in b for b in alice.buttons())
         assert "out of date" in (await alice.press_data("ux:500")).text  # an old or forged button
-        background = Background(app, bot, FastLimiter())
+        background = Background(app, bot, Limits.unlimited())
         assert background.scheduler.get_job("cryptopay") is None
         await background.http.start()
         try:

@@ -17,7 +17,7 @@ from providers.gotsms import GotSmsClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def world(settings, session):
         g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
         app = await App.open(settings, providers={"getatext": a, "gotsms": g})
         bot = build_bot(TOKEN, settings, session=session)
-        background = Background(app, bot, FastLimiter())
+        background = Background(app, bot, Limits.unlimited())
         alice = Person(build_dispatcher(app), bot, session, 1001, name="Alice")
         try:
             yield app, background, alice, gotsms, getatext
@@ -121,6 +121,7 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
     kinds = [e.kind for e in await app.ledger_repo.recent(1001)]
     assert kinds.count("charge") == 3 and kinds.count("refund") == 2
     assert len(chain_cards(session)) == 1  # one card, edited in place
+    assert await background.money_news.send_once() == 0  # no money news of the attempts either
     assert not [m for m in session.sent(1001) if "No code came" in (m.text or "")]  # the card said it
 
 
@@ -178,6 +179,7 @@ async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, sessi
         await conn.execute("UPDATE rentals SET active_till = ? WHERE id = ?",
                            (db_time(utcnow() + timedelta(seconds=30)), first.id))
     assert await background.jobs.refund_no_code() == 1
+    assert await background.money_news.send_once() == 0  # the attempt's refund is the card's to tell
     assert not [m for m in session.sent(1001) if "No code came" in (m.text or "")]
 
     # Killed here. The next start: a new app on the same database, new clients.
@@ -187,7 +189,7 @@ async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, sessi
     g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
     again = await App.open(settings, providers={"getatext": a, "gotsms": g})
     try:
-        restarted = Background(again, build_bot(TOKEN, settings, session=session), FastLimiter())
+        restarted = Background(again, build_bot(TOKEN, settings, session=session), Limits.unlimited())
         await asyncio.gather(restarted.step_chains(), restarted.step_chains())
         await restarted.step_chains()
         first, second = await attempts(again)

@@ -18,7 +18,8 @@ from bot.services.forwarding import (ForwardUrlInvalid, ForwardUrlPrivate, Forwa
 from storage.models import utcnow
 from tests.conftest import TOKEN, to_confirm
 from tests.recording import BOT_USER, Person, RecordingSession
-from tests.test_spoilers import GROUP, InstantLimiter, setup_group
+from bot.outbound import Limits
+from tests.test_spoilers import GROUP, setup_group
 
 LOCAL = frozenset({"127.0.0.1", "localhost"})
 
@@ -113,7 +114,7 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     await max_.press("Telegram")
     assert "📤 Forwarding to chat <code>2002</code>" in max_.screen().text
 
-    background = Background(app, telegram[1], InstantLimiter())
+    background = Background(app, telegram[1], Limits.unlimited())
     await store_code(background, provider, rental, "Telegram code: 44120")
     assert await background.deliverer.deliver_once() == 1  # the group's own push, as ever
     assert await background.forwarder.forward_once() == 1
@@ -212,7 +213,7 @@ async def test_a_url_target_gets_a_signed_post(local_app, local_telegram, local_
     secret = await app.forwarding.secret(1001)
     assert f"<code>{secret}</code>" in alice.screen().text
 
-    background = Background(app, local_telegram[1], InstantLimiter())
+    background = Background(app, local_telegram[1], Limits.unlimited())
     await store_code(background, provider, rental, "Telegram code: 31337. Do not share it.")
     assert await background.forwarder.forward_once() == 1
     [(body, headers)] = receiver.requests
@@ -241,7 +242,7 @@ async def test_forwarded_once_across_a_kill_and_a_restart(local_app, local_setti
     from tests.test_push import rented
     rental = await rented(app)
     await app.forwarding.set_url(1001, rental.id, receiver.url, 7)
-    first = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    first = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
     await store_code(first, provider, rental, "Your code is 555111")  # stored and queued; then "killed"
     await app.db.close()
 
@@ -249,7 +250,7 @@ async def test_forwarded_once_across_a_kill_and_a_restart(local_app, local_setti
         reopened = await App.open(local_settings, providers={provider.name: provider})
         try:
             again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()),
-                               InstantLimiter())
+                               Limits.unlimited())
             await again.pollers[provider.name].tick()  # the provider still lists it: no second row
             assert await again.forwarder.forward_once() == expected
             assert await again.forwarder.forward_once() == 0
@@ -268,7 +269,7 @@ async def test_the_real_loop_forwards_and_stops_cleanly(local_app, local_setting
     from tests.test_push import rented
     rental = await rented(app)
     await app.forwarding.set_url(1001, rental.id, receiver.url, 7)
-    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
     await background.start()
     try:
         await store_code(background, provider, rental, "Your code is 246810")
@@ -360,7 +361,7 @@ async def test_a_name_resolving_inside_the_network_later_is_refused_at_send(loca
     app.forwarding.resolve = resolver("93.184.216.34")
     await app.forwarding.set_url(1001, rental.id, "https://hooks.example.com/x", 7)
     app.forwarding.resolve = resolver("10.0.0.5")  # the name now points inside
-    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
     await store_code(background, provider, rental, "code 777")
     assert await background.forwarder.forward_once() == 0
     [(_, _, status, attempts)] = await app.forwarding.repo.pending(rental.id)
@@ -378,7 +379,7 @@ async def test_a_target_failing_for_24_hours_is_switched_off_and_the_chat_told_o
     rental = await rent_private(alice, app)
     await set_url(alice, receiver.url)
     receiver.status = 500
-    background = Background(app, local_telegram[1], InstantLimiter())
+    background = Background(app, local_telegram[1], Limits.unlimited())
     forwarder = background.forwarder
     start = utcnow() + timedelta(seconds=1)
     now = [start]
@@ -431,7 +432,7 @@ async def test_a_success_ends_the_run_of_failures(local_app, local_settings, pro
     from tests.test_push import rented
     rental = await rented(app)
     await app.forwarding.set_url(1001, rental.id, receiver.url, 7)
-    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    background = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
     now = [utcnow() + timedelta(seconds=1)]
     background.forwarder.clock = lambda: now[0]
     receiver.status = 503
@@ -460,7 +461,7 @@ async def test_stop_forwarding(app, alice, provider, telegram, session):
     answer = await alice.press("⏹ Stop forwarding")
     assert answer.text == "Forwarding stopped."
     assert await app.forwarding.target(rental.id) is None
-    background = Background(app, telegram[1], InstantLimiter())
+    background = Background(app, telegram[1], Limits.unlimited())
     await store_code(background, provider, rental, "code 4")
     assert await background.forwarder.forward_once() == 0
     assert session.sent(-100321) == []
@@ -489,7 +490,7 @@ async def test_a_kill_inside_the_post_repeats_it_with_the_same_idempotency_key(l
     from tests.test_push import rented
     rental = await rented(app)
     await app.forwarding.set_url(1001, rental.id, receiver.url, 7)
-    first = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+    first = Background(app, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
     await store_code(first, provider, rental, "Your code is 808080")
     [forward] = await app.forwarding.repo.due(utcnow())
     await app.forwarding.repo.mark_attempt(forward.id)
@@ -498,7 +499,7 @@ async def test_a_kill_inside_the_post_repeats_it_with_the_same_idempotency_key(l
     await app.db.close()
     reopened = await App.open(local_settings, providers={provider.name: provider})
     try:
-        again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()), InstantLimiter())
+        again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
         assert await again.forwarder.forward_once() == 1
         await again.forwarder.aclose()
     finally:

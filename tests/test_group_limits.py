@@ -19,7 +19,7 @@ from bot.services.topups import TopUpPayload
 from storage.models import db_time, utcnow
 from tests.conftest import credit
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 GROUP = -100888
 
@@ -181,7 +181,7 @@ async def test_a_request_expiring_costs_nothing(app, telegram, team, provider, s
     answer = await ann.press("Approve", other)
     assert "expired" in answer.text and "Expired" in session.messages[GROUP][other.message_id].text
     # The job marks the rest: the message says so and loses its buttons.
-    assert await Background(app, telegram[1], FastLimiter()).expire_requests() == 1
+    assert await Background(app, telegram[1], Limits.unlimited()).expire_requests() == 1
     edited = session.messages[GROUP][request.message_id]
     assert "Expired: no admin decided in time. Nothing was charged." in edited.text and edited.reply_markup is None
     assert session.calls_of(EditMessageText)

@@ -12,7 +12,7 @@ from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpd
 from bot.background import Background
 from tests.conftest import ADMIN_ID, credit
 from tests.recording import BOT_USER, Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 GROUP = -100777
 
@@ -61,7 +61,7 @@ async def test_group_member_refused_admin_rents_both_see_code(app, telegram, ses
 
     [rental] = (await app.rentals.rentals.for_chat(GROUP))[0]
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 77441")
-    background = Background(app, telegram[1], FastLimiter())
+    background = Background(app, telegram[1], Limits.unlimited())
     await background.pollers[provider.name].tick()
     await background.deliverer.deliver_once()
     [pushed] = [m for m in session.sent(GROUP) if "77441" in m.text]
@@ -161,6 +161,8 @@ async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str,
 
 
 async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice, settings):
+    from tests.test_money_news import tell  # "Payment received" is money news: sent by its own loop
+
     dp, bot = telegram
     await alice.send("/start")
     await alice.press("Balance")
@@ -173,9 +175,11 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
     [answer] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
     assert answer.ok
     assert (await app.chats.get(alice.chat_id)).balance == 130  # 100 stars x 1.3 cents
+    assert await tell(app, bot) == 1
     assert "Payment received" in alice.screen().text
     await pay(dp, bot, alice, invoice.payload, 100, "charge-1", 5010)  # Telegram delivers the update again
     assert (await app.chats.get(alice.chat_id)).balance == 130
+    assert await tell(app, bot) == 0  # and is not told again
 
     # A forged or changed amount is refused at pre-checkout.
     await pay(dp, bot, alice, invoice.payload.replace(":100", ":7"), 7, "charge-2", 5020)

@@ -30,7 +30,8 @@ from providers import BillingType, Choice, Offer
 from providers import errors
 from tests.conftest import ADMIN_ID, TOKEN, credit
 from tests.recording import BOT_USER, Person
-from tests.test_push import FastLimiter
+from tests.test_money_news import tell
+from bot.outbound import Limits
 from tests.widths import too_wide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -387,6 +388,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     await pay(dp, bot, user, invoice.payload, 100, "charge-1")
     [accepted] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
     assert accepted.ok
+    assert await tell(app, bot) == 1  # money news: sent by its own loop, in the chat's language
     s.text("payment received", session.last(user.chat_id).text, key="topup-done")
     await pre_checkout(dp, bot, user, "topup:1001:7", 7, "charge-2")  # an amount the bot does not offer
     refused = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)][-1]
@@ -418,7 +420,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     await user.press(s.label("btn-card"))
     [rental], _ = await app.rentals.rentals.for_chat(user.chat_id)
     provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
-    background = Background(app, bot, FastLimiter())
+    background = Background(app, bot, Limits.unlimited())
     await background.pollers[provider.name].tick()
     await background.deliverer.deliver_once()
     [pushed] = [m for m in session.sent(user.chat_id) if "55123" in m.text]
@@ -605,7 +607,7 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     s.screen("group settings, codes deleted", ann, key="settings-delete-after")
     s.has_buttons("code settings", ann, "btn-spoiler-on")
     rental = next(r for r in (await app.rentals.rentals.for_chat(group))[0] if r.status == "active")
-    background = Background(app, bot, FastLimiter())
+    background = Background(app, bot, Limits.unlimited())
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 31337")
     await background.pollers[provider.name].tick()
     await background.deliverer.deliver_once()
@@ -865,7 +867,7 @@ async def test_every_business_screen_in_language(lang, app, telegram, session, s
 async def test_every_alert_screen_in_language(lang, app, telegram, session, provider, screens):
     """🔔 from a plan list: the choice, saved, the limit, /alerts, cancelled, the fired message, its Rent."""
     from bot.jobs import Jobs
-    from bot.telegram_out import ChatSender, RateLimiter
+    from bot.telegram_out import ChatSender
 
     dp, bot = telegram
     s = screens(lang)
@@ -902,7 +904,7 @@ async def test_every_alert_screen_in_language(lang, app, telegram, session, prov
     provider.set_stock("tg", 5)
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - 61")
-    jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats, RateLimiter(1000, 0, 1000)),
+    jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats),
                 app.renderer, alerts=app.alerts)
     assert await jobs.check_alerts() == 1
     s.screen("alert fired", user, key="alert-fired-back")
@@ -941,7 +943,7 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
         app = await App.open(settings, providers={"getatext": client})
         try:
             bot = build_bot(TOKEN, settings, session=session)
-            background = Background(app, bot, FastLimiter())
+            background = Background(app, bot, Limits.unlimited())
             s = screens(lang)
             user = Person(build_dispatcher(app), bot, session, 1001, name="Alice", language=lang)
             await user.send("/start")
@@ -1051,8 +1053,7 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
 
     [rental], _ = await app.rentals.rentals.for_chat(user.chat_id)
     provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
-    background = Background(app, bot, FastLimiter())
-    background.sender.limiter.acquire_spare = background.sender.limiter.acquire
+    background = Background(app, bot)
     await background.pollers[provider.name].tick()
     assert await background.forwarder.forward_once() == 1
     s.text("forwarded code", session.last(-100777).text, key="forward-code")

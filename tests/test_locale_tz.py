@@ -14,7 +14,7 @@ from tests.conftest import credit
 from tests.recording import Person
 from tests.test_card_gotsms import _age_switches, _lose_reply, _to_switch_confirm
 from tests.test_card_gotsms import gotsms_world  # noqa: F401 - the fake GotSMS world, for the plan switch
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 EN, RU = Texts("en"), Texts("ru")
 MOSCOW = "Europe/Moscow"  # UTC+03:00 all year: no summer time to make the expected hour depend on the date
@@ -143,7 +143,7 @@ async def test_a_chat_picks_a_zone_and_its_screens_show_times_in_it(app, alice, 
         await alice.press(label)
     [rental], _ = await app.rentals.rentals.for_chat(alice.chat_id)
     provider.inject_sms(rental.provider_rental_id, "Your Telegram code: 55123")
-    background = Background(app, alice.bot, FastLimiter())
+    background = Background(app, alice.bot, Limits.unlimited())
     await background.pollers[provider.name].tick()
     await background.deliverer.deliver_once()
     [sms] = await app.sms_repo.for_rental(rental.id, limit=3)
@@ -193,7 +193,7 @@ async def test_the_settled_switch_notice_names_the_plan_in_the_chat_language(got
     await alice.press("Switch for $5.49")
     await app.chats.set_language(alice.chat_id, "ru")
     await _age_switches(app)
-    await Background(app, alice.bot, FastLimiter()).jobs.reconcile()
+    await Background(app, alice.bot, Limits.unlimited()).jobs.reconcile()
     notice = session.last(alice.chat_id).text
     assert "теперь на тарифе 1 месяц" in notice and "1 month" not in notice
 

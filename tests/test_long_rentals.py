@@ -17,7 +17,7 @@ from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 # 1 week: 10.55 expected, +20 % held = 12.66, +10 % markup = $13.93 held; GetAText charges 10.55 -> $11.61.
 HOLD_1W, PRICE_1W = 1393, 1161
@@ -32,7 +32,7 @@ async def world(settings, session):
                                 poll_interval=0.0, long_prices={"1w": Decimal("10.55"), "1m": Decimal("34.99")},
                                 long_margin_percent=Decimal(20))
         app = await App.open(settings, providers={"getatext": client})
-        background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
         alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
         try:
             yield app, fake, alice, background
@@ -208,6 +208,7 @@ async def test_a_renewal_that_never_happened_gives_the_hold_back(world):
     await background.jobs.reconcile()
     assert (await only_rental(app)).renew_pending is None
     assert await balance(app) == 5000 - PRICE_1W
+    assert await background.money_news.send_once() == 1  # money news: its own loop sends it
     told = [m.text for m in alice.session.sent(alice.chat_id) if isinstance(m, SendMessage)]
     assert any("was not made" in text for text in told)
 
@@ -229,6 +230,7 @@ async def test_getatexts_auto_renewal_is_charged_like_any_renewal(world):
     renewed = await only_rental(app)
     assert renewed.status == "active" and renewed.active_till > utcnow() + timedelta(days=6)
     assert await balance(app) == 5000 - 2 * PRICE_1W  # the held period was the charge: not twice
+    assert await background.money_news.send_once() == 1  # money news: its own loop sends it
     told = [m.text for m in alice.session.sent(alice.chat_id)]
     assert any("renewed: $11.61 charged" in text for text in told)
 

@@ -15,7 +15,7 @@ from playground.sandbox.memory import MemoryProvider
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
     await alice.press("1 day")
     await alice.press("Rent for")
     [rental], _ = await app.rentals.rentals.for_chat(1001)
-    background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
     fake.inject_sms(rental.provider_rental_id, "Your Telegram code is 731904")
     await background.pollers["gotsms"].tick()
     await background.deliverer.deliver_once()
@@ -77,7 +77,7 @@ async def served(settings, session):
                                              "getatext_webhook_secret": SecretStr(pysecrets.token_urlsafe(32)),
                                              "metrics_token": SecretStr("scrape-token-123456")})
     app = await App.open(configured, providers={"memsms": MemoryProvider()})
-    background = Background(app, build_bot(TOKEN, configured, session=session), FastLimiter())
+    background = Background(app, build_bot(TOKEN, configured, session=session), Limits.unlimited())
     await background.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:

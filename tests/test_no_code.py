@@ -13,7 +13,8 @@ from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from tests.conftest import TOKEN
 from tests.recording import RecordingSession
-from tests.test_push import FastLimiter, rented
+from bot.outbound import Limits
+from tests.test_push import rented
 
 WHOLE_TTL = timedelta(minutes=30)  # a lead longer than the fake's 10-minute activations: every one is "ending"
 
@@ -33,7 +34,7 @@ async def world(settings, fake):
     client.min_age_to_cancel = 0  # the fake cancels at once; the age rule has its own test
     app = await App.open(settings, providers={"getatext": client})
     session = RecordingSession()
-    background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
     background.jobs.no_code = NoCodeRefunds(app.rentals, lead=WHOLE_TTL)
     try:
         yield app, background, session, client
@@ -63,6 +64,7 @@ async def test_activation_without_sms_is_cancelled_and_refunded_once(world, fake
     assert closed.status == "cancelled" and closed.no_code == "refunded"
     assert await balance(app) == before + rental.price_charged
     assert fake.rentals[int(rental.provider_rental_id)].status == "cancelled"
+    assert await background.money_news.send_once() == 1  # its notice, written with the refund
     [told] = session.sent(1001)
     assert "No code came" in told.text and "$0.50" in told.text
     assert len(refunds(app, await app.ledger_repo.recent(1001))) == 1
@@ -156,6 +158,7 @@ async def test_expiry_job_refunds_an_activation_the_provider_cancelled_and_tells
     await background.jobs.expire()
     assert (await app.rentals.rentals.get(rental.id)).status == "cancelled"
     assert await balance(app) == before + rental.price_charged
+    assert await background.money_news.send_once() == 1
     assert [m for m in session.sent(1001) if "No code came" in m.text]
 
 

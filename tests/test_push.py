@@ -1,24 +1,18 @@
 """Codes pushed into chats: poller -> SQLite outbox -> paced delivery, exactly once."""
 from __future__ import annotations
 
+import asyncio
 import httpx
 import pytest
 from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot
 from bot.background import Background
-from bot.telegram_out import RateLimiter
+from bot.outbound import Limits
 from providers import Capability
 from storage import JobState
 from tests.conftest import TOKEN, credit
 from tests.recording import RecordingSession
-
-
-class FastLimiter(RateLimiter):
-    """Same bookkeeping, no waiting: these tests check what is sent, not how fast."""
-
-    async def acquire(self, chat_id: int, is_group: bool) -> None:
-        return None
 
 
 async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: str = "@alice"):
@@ -36,7 +30,7 @@ async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: 
 
 @pytest.fixture
 def background(app, session, settings):
-    return Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    return Background(app, build_bot(TOKEN, settings, session=session))  # unpaced settings (tests/conftest.py)
 
 
 def pushed(session: RecordingSession, chat_id: int) -> list[SendMessage]:
@@ -80,7 +74,7 @@ async def test_restart_between_fetch_and_send_delivers_once(app, provider, setti
     reopened = await App.open(settings, providers={provider.name: provider})
     try:
         session = RecordingSession()
-        again = Background(reopened, build_bot(TOKEN, settings, session=session), FastLimiter())
+        again = Background(reopened, build_bot(TOKEN, settings, session=session), Limits.unlimited())
         await again.pollers[provider.name].tick()  # the provider still lists it: no second copy
         assert await again.deliverer.deliver_once() == 1
         assert await again.deliverer.deliver_once() == 0
@@ -116,7 +110,7 @@ async def test_telegram_429_is_waited_out_not_dropped(app, provider, session, ba
     session.flood = [1]
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1
-    assert background.sender.retry_after_count == 1  # waited out by the paced sender, through its limiter
+    assert background.outbound.flood_waits == 1  # waited out in the chat's lane of the one outbound path
     assert len(pushed(session, 1001)) == 2  # the refused attempt and the one that went through
     assert await app.sms_repo.delivered_count() == 1
 
@@ -124,11 +118,11 @@ async def test_telegram_429_is_waited_out_not_dropped(app, provider, session, ba
 async def test_long_flood_wait_is_left_to_the_outbox(app, provider, session, background):
     rental = await rented(app)
     provider.inject_sms(rental.provider_rental_id, "code 1212")
-    session.flood = [11, 11, 11]  # beyond what a request waits for: the sender waits, keeping the code
-    background.sender.max_retry_after = 0  # do not really sleep 11 s in a test
+    session.flood = [11, 11, 11]  # long waits: the code's lane waits them out, keeping the code
+    background.outbound.max_flood_wait = 0  # do not really sleep 33 s in a test
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1
-    assert background.sender.retry_after_count == 3
+    assert background.outbound.flood_waits == 3
     assert await app.sms_repo.delivered_count() == 1
 
 
@@ -186,24 +180,6 @@ async def test_auto_renewal_warning_when_balance_is_short(app, provider, session
     assert await background.jobs.warn_renewals() == 0  # warned once
 
 
-def test_rate_limiter_books_slots_within_every_limit():
-    limiter = RateLimiter(per_second=30, chat_interval=1.0, group_per_minute=20, group_window=60.0)
-    now = 1000.0
-    # 90 private chats at once: never more than 30 in any one-second window, no slot lost
-    times = sorted(limiter.reserve(chat, False, now) for chat in range(1, 91))
-    assert times[-1] - times[0] == pytest.approx(89 / 30)
-    assert all(times[i + 30] - times[i] >= 1.0 - 1e-9 for i in range(len(times) - 30))
-    # the same chat again waits a second after its last message; another chat fills the gap before it
-    fresh = RateLimiter(per_second=30, chat_interval=1.0)
-    first, second = fresh.reserve(1, False, now), fresh.reserve(1, False, now)
-    assert second - first == pytest.approx(1.0)
-    assert first < fresh.reserve(2, False, now) < second
-    # a group: the 21st message within a minute waits for the first to leave the window
-    group = [limiter.reserve(-7, True, now) for _ in range(21)]
-    assert group[20] - group[0] >= 60.0
-    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(group, group[1:]))
-
-
 async def test_webhook_refuses_wrong_secret_and_stores_good_payload(app, session, settings):
     from bot.webhook import WebhookServer, webhook_app
 
@@ -238,9 +214,17 @@ async def test_one_failing_poller_does_not_stop_the_others(app, provider, backgr
         raise RuntimeError("boom")
 
     provider.fetch_new_sms = broken
-    assert background.scheduler.get_job(f"poll:{provider.name}") is not None
-    defaults = background.scheduler._job_defaults
-    assert defaults["max_instances"] == 1 and defaults["coalesce"] is True
+    await rented(app)  # a number to poll for
+    # Each provider polls in a loop of its own (bot/poll_loop.py): a failed poll is logged, the next one runs.
+    [poll] = background.polls
+    runs = []
+    poll.listeners, poll.interval = (runs.append,), 0.01
+    task = asyncio.create_task(poll.run())
+    while len(runs) < 2:
+        await asyncio.sleep(0.01)
+    poll.stop()
+    await task
+    assert all(isinstance(run.exception, RuntimeError) for run in runs)
     assert Capability.WEBHOOK not in provider.capabilities
 
 

@@ -26,7 +26,7 @@ from storage import db as storage_db
 from storage.referrals import ReferralRepo
 from tests.conftest import ADMIN_ID, TOKEN
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 ALICE, BOB, CAROL, DAVE = 1001, 1002, 1003, 1004
 LINK = re.compile(r"https://t\.me/rent_test_bot\?start=([A-Za-z0-9_-]+)")
@@ -260,7 +260,7 @@ async def test_a_crypto_payment_rewards_once_by_webhook_replay_and_poll(ref_sett
             "provider_timeout": 0.3})
         app = await App.open(settings, providers={})
         world = World(app, session, settings)
-        background = Background(app, world.bot, FastLimiter())
+        background = Background(app, world.bot, Limits.unlimited())
         await background.http.start()
         try:
             fake.webhook_url = f"http://127.0.0.1:{settings.http_port}{settings.cryptopay_webhook_path}"

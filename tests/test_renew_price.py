@@ -79,10 +79,10 @@ async def pushed_code(app, provider, session, settings):
     from bot.app import build_bot
     from bot.background import Background
     from tests.conftest import TOKEN
-    from tests.test_push import FastLimiter
+    from bot.outbound import Limits
 
     [rental], _ = await app.rentals.rentals.for_chat(1001)
-    background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+    background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
     provider.inject_sms(rental.provider_rental_id, "Telegram code: 31415")
     await background.pollers[provider.name].tick()
     await background.deliverer.deliver_once()

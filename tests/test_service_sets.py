@@ -18,7 +18,7 @@ from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 MULTI = "/api/v1/rent-multiple-services"
 # Telegram 0.45 and Whatsapp 0.55 at GetAText, +10 %: $0.50 + $0.61.
@@ -33,7 +33,7 @@ async def world(settings, session):
         client = GetATextClient("set-key", base_url=fake.url, timeout=0.5, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0)
         app = await App.open(settings, providers={"getatext": client})
-        background = Background(app, build_bot(TOKEN, settings, session=session), FastLimiter())
+        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
         alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
         try:
             yield app, fake, alice, background

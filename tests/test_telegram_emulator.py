@@ -289,16 +289,20 @@ async def test_flood_limits(emu, bot):
     emu.add_user(ALICE, "Alice")
     emu.create_group(GROUP, "Renters", {ALICE: "creator"})
     emu.set_flood_limits(True)
-    await bot.send_message(ALICE, "first")
-    with pytest.raises(TelegramRetryAfter) as private_err:
-        await bot.send_message(ALICE, "second")
-    assert private_err.value.retry_after == 1
+    first = await bot.send_message(ALICE, "first")  # a short burst is allowed in a private chat ...
+    await bot.send_message(ALICE, "second")
+    with pytest.raises(TelegramRetryAfter) as edit_err:  # ... and an edit counts against it like a send
+        await bot.edit_message_text("first, edited", chat_id=ALICE, message_id=first.message_id)
+        await bot.send_message(ALICE, "fourth")
+    assert edit_err.value.retry_after == 1
     for n in range(20):
-        await bot.send_message(GROUP, f"news {n}")
+        news = await bot.send_message(GROUP, f"news {n}")
     with pytest.raises(TelegramRetryAfter) as group_err:
         await bot.send_message(GROUP, "one too many")
     assert 59 <= group_err.value.retry_after <= 60
-    assert emu.flood_429_count == 2
+    with pytest.raises(TelegramRetryAfter):  # a group's 20 a minute hold for edits too
+        await bot.edit_message_text("edited", chat_id=GROUP, message_id=news.message_id)
+    assert emu.flood_429_count == 3
     assert emu.calls[-1]["error_code"] == 429
     emu.set_flood_limits(False)
     await bot.send_message(GROUP, "flood limits off")

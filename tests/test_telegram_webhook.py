@@ -14,7 +14,7 @@ from bot.app import build_bot, build_dispatcher
 from bot.background import Background
 from bot.inbound import TELEGRAM_PATH, TelegramUpdates
 from tests.conftest import TOKEN
-from tests.test_push import FastLimiter
+from bot.outbound import Limits
 
 SECRET = "telegram-secret_token-0123456789"
 
@@ -35,7 +35,7 @@ async def served(app, session, settings):
                                                "public_url": "https://bot.example.com"})
     bot = build_bot(TOKEN, app.settings, session=session)
     telegram = TelegramUpdates(build_dispatcher(app), bot, SECRET)
-    background = Background(app, bot, FastLimiter(), telegram=telegram)
+    background = Background(app, bot, Limits.unlimited(), telegram=telegram)
     await background.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:

@@ -18,7 +18,7 @@ from handlers import phones
 from playground.emulator import TelegramEmulator
 from storage.models import utcnow
 from tests.conftest import TOKEN, credit
-from tests.test_spoilers import InstantLimiter
+from bot.outbound import Limits
 
 FORUM = -1001234567890
 ANN = 2001  # the group's creator: rents, changes settings
@@ -144,7 +144,7 @@ async def test_a_topic_per_number_opened_codes_pushed_into_it_closed_at_the_end(
     assert "Telegram" in card["text"] and card["is_topic_message"]
     assert "its card and codes are in its own topic" in ann.screen()["text"]
 
-    background = Background(app, bot, InstantLimiter())
+    background = Background(app, bot, Limits.unlimited())
     await push(background, provider, rental, "Telegram code: 40512")
     await push(background, provider, rental, "Telegram code: 40513")
     in_topic = texts(emu, thread)
@@ -165,7 +165,7 @@ async def test_a_topic_a_person_deleted_or_closed_codes_still_reach_the_group(ap
     await topics_on(ann)
     rental = await rent(app, ann)
     thread = rental.topic_id
-    background = Background(app, bot, InstantLimiter())
+    background = Background(app, bot, Limits.unlimited())
     await push(background, provider, rental, "Telegram code: 11111")
     assert any("11111" in t for t in texts(emu, thread))
 
@@ -189,7 +189,7 @@ async def test_a_kill_between_the_refused_topic_and_the_main_chat_repeats_no_cod
     ann = await group(app, emu, bot)
     await topics_on(ann)
     rental = await rent(app, ann)
-    background = Background(app, bot, InstantLimiter())
+    background = Background(app, bot, Limits.unlimited())
     emu.delete_topic(FORUM, rental.topic_id)
     # The send into the topic is refused, then the main chat's answer never comes (as if the bot died there).
     emu.fail_next("sendMessage", 400, "Bad Request: message thread not found")  # what the deleted topic says
@@ -217,7 +217,7 @@ async def test_no_forum_or_no_right_numbers_stay_in_the_main_chat_and_settings_s
     rental = await rent(app, ann)
     assert emu.chat_topics(FORUM) == [] and rental.topic_state is None
     assert "Telegram" in ann.screen()["text"] and "its own topic" not in ann.screen()["text"]  # the card, here
-    background = Background(app, bot, InstantLimiter())
+    background = Background(app, bot, Limits.unlimited())
     await push(background, provider, rental, "Telegram code: 90909")
     assert sum("90909" in t for t in texts(emu, None)) == 1
     # The right given later: the next number gets its topic.
@@ -344,7 +344,7 @@ async def test_a_number_the_reconciler_confirmed_gets_its_topic_with_its_card(ap
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE rentals SET created_at = ? WHERE id = ?",
                            ((utcnow() - timedelta(minutes=1)).isoformat(), pending.id))
-    background = Background(app, bot, InstantLimiter())
+    background = Background(app, bot, Limits.unlimited())
     assert await background.jobs.reconcile() == 1
     rental = await app.rentals.rentals.get(pending.id)
     [topic] = emu.chat_topics(FORUM)

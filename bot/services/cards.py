@@ -3,6 +3,7 @@ invoice in the operator's currency, converted at the operator's rate, credited o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from babel.numbers import format_currency, get_currency_precision
 from storage import Database, LedgerEntry
 from storage import ledger
 
-from . import errors
+from . import errors, money_news
 from .referrals import Referrals
 
 PAYLOAD_PREFIX = "card"
@@ -42,6 +43,7 @@ class CardTopUps:
                  amounts: tuple[Decimal, ...], referrals: Referrals | None = None) -> None:
         self.db = db
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
+        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
         self.provider_token = provider_token
         self.currency = currency
         self.rate = rate
@@ -77,14 +79,21 @@ class CardTopUps:
 
     async def credit(self, payload: str, charge_id: str, payer_id: int, total: int, currency: str) -> LedgerEntry | None:
         """Successful payment: credit once per Telegram charge id (None when already credited): what the invoice
-        said, even if the operator changed the amounts or the rate since pre-checkout (it was paid)."""
+        said, even if the operator changed the amounts or the rate since pre-checkout (it was paid). Its "Payment
+        received" notice is written in the same transaction (sent by the money news loop)."""
         parsed = CardPayload.decode(payload)
         if parsed is None or total != parsed.amount or parsed.credit <= 0:
             raise errors.StaleButton()
+        key = f"card:{charge_id}"
         async with self.db.transaction() as conn:
-            entry = await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", f"card:{charge_id}",
-                                      idempotency_key=f"card:{charge_id}", actor_id=payer_id,
+            entry = await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", key,
+                                      idempotency_key=key, actor_id=payer_id,
                                       note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language
+            if entry is not None:
+                await money_news.tell(conn, money_news.topup_done(entry.chat_id, key, entry.amount,
+                                                                  entry.balance_after), entry.id)
             if self.referrals is not None:
                 await self.referrals.on_payment(conn, payer_id, entry)
-            return entry
+        if entry is not None:
+            self.on_notice()
+        return entry

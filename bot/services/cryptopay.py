@@ -7,17 +7,20 @@ Three outcomes of asking Crypto Pay: done (paid: credited; expired: closed), ref
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+
+import aiosqlite
 
 from providers import ProviderError
 from providers import errors as perr
 from providers.cryptopay import CryptoPayClient, Invoice
-from storage import Database
+from storage import Database, LedgerEntry
 from storage.crypto_invoices import Credit, CryptoInvoice, CryptoInvoiceRepo, Outcome
 from storage.models import utcnow
 
-from . import errors
+from . import errors, money_news
 from .referrals import Referrals
 from .cooldowns import Cooldowns
 
@@ -39,6 +42,7 @@ class CryptoTopUps:
                  referrals: Referrals | None = None) -> None:
         self.repo = CryptoInvoiceRepo(db)
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
+        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
         self.client = client
         self.currency = currency  # the invoices' fiat: the balance currency, so exactly the amount is credited
         self.assets = assets
@@ -87,15 +91,24 @@ class CryptoTopUps:
         if invoice.status != "paid":
             return Credit(Outcome.UNKNOWN)
         result = await self.repo.credit(invoice.invoice_id, invoice.amount, invoice.currency, invoice.paid_asset,
-                                        invoice.paid_amount,
-                                        on_credit=self.referrals.on_payment if self.referrals is not None else None)
-        if result.outcome is Outcome.CLOSED:
+                                        invoice.paid_amount, on_credit=self._credited)
+        if result.outcome is Outcome.CREDITED:
+            self.on_notice()
+        elif result.outcome is Outcome.CLOSED:
             log.warning("Crypto Pay: invoice %d reported paid after it was closed; not credited (see the app's "
                         "balance in @CryptoBot)", invoice.invoice_id)
         elif result.outcome is Outcome.MISMATCH:
             log.warning("Crypto Pay: invoice %d paid as %s %s, recorded otherwise; not credited, left to the "
                         "operator", invoice.invoice_id, invoice.amount, invoice.currency)
         return result
+
+    async def _credited(self, conn: aiosqlite.Connection, payer_id: int, entry: LedgerEntry | None) -> None:
+        """In the transaction that credits the invoice: its "Payment received" notice, and the inviter's share."""
+        if entry is not None:  # its reference is its ledger key, crypto:<invoice id>
+            await money_news.tell(conn, money_news.topup_done(entry.chat_id, entry.reference, entry.amount,
+                                                              entry.balance_after), entry.id)
+        if self.referrals is not None:
+            await self.referrals.on_payment(conn, payer_id, entry)
 
     async def reconcile(self) -> list[Credit]:
         """The open invoices as Crypto Pay has them: paid ones credited, expired ones closed. No answer: all stay

@@ -36,6 +36,19 @@ class ProviderUnavailable(UserFacingError):
     key = "error-provider-down"
 
 
+class ProviderBusy(UserFacingError):
+    """The provider itself answered that it is rate limiting us (its 429), not the bot's own pacing."""
+
+    key = "error-provider-busy"
+
+
+class RentQueueFull(UserFacingError):
+    """The provider takes renting calls one at a time at its documented pace, and so many wait that this tap
+    would wait longer than a person does: refused before anything is charged."""
+
+    key = "error-rent-queue"
+
+
 class NothingAvailable(UserFacingError):
     key = "error-no-numbers"
 

@@ -28,7 +28,6 @@ from storage.chains import ChainRecord, ChainRepo, FallbackPrefs
 from storage.models import utcnow
 
 from . import delivery_record, errors, localize
-from .budget import ProviderBusy
 from .catalogue import Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
 from .choosing import Wishes
 from .no_code import LEAD, NoCodeRefunds
@@ -43,7 +42,7 @@ SHOWN_MAX = 1000  # the card states last drawn, bounded (only open chains are ke
 
 # Plans that could not be rented now: the chain goes on with the next one.
 SKIPPED = (errors.QuoteRose, errors.NothingAvailable, errors.NoNumberInArea, errors.ProviderUnavailable,
-           errors.ProviderRefused, ProviderBusy)
+           errors.ProviderRefused, errors.ProviderBusy)
 
 Permit = Callable[[int, int], Awaitable[object]]  # (chat id, user id) -> the member's budget or None; raises
 

@@ -39,7 +39,7 @@ async def charge_period(conn: aiosqlite.Connection, rental: RentalRecord) -> Non
     open_key, rounds = await _reservations(conn, rental)
     if open_key is not None or rental.renewal_price <= 0:
         return
-    base = _base_key(rental)
+    base = period_key(rental)
     await ledger.post(conn, rental.chat_id, -rental.renewal_price, "charge", f"rental:{rental.id}",
                       idempotency_key=base if rounds == 0 else f"{base}#{rounds + 1}",
                       note=notes.make("renewal", service=rental.service_name))
@@ -57,13 +57,15 @@ async def release_reservation(conn: aiosqlite.Connection, rental: RentalRecord) 
     return amount
 
 
-def _base_key(rental: RentalRecord) -> str:
+def period_key(rental: RentalRecord) -> str:
+    """The period that renews from the rental's current end: its first reservation's ledger key (and the key of
+    the chat's "renewed" notice: one per period)."""
     return f"renewal:{rental.id}:{db_time(rental.active_till)}"
 
 
 async def _reservations(conn: aiosqlite.Connection, rental: RentalRecord) -> tuple[str | None, int]:
     """(the reservation for the rental's current end that was not given back, how many rounds there were)."""
-    base = _base_key(rental)
+    base = period_key(rental)
     async with conn.execute(
         "SELECT idempotency_key FROM ledger WHERE idempotency_key = ? OR idempotency_key LIKE ? ORDER BY id",
         (base, f"{base}#%"),

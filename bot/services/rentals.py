@@ -1,8 +1,10 @@
 """Everything that moves money for rentals. Charge first, then call the provider; refund on failure."""
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import math
 import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,16 +19,20 @@ from storage import ledger, notes
 from storage.models import db_time, parse_ts, utcnow
 
 from . import errors
-from .budget import ProviderBudget
+from .budget import OnWait, ProviderBudget
 from .cooldowns import Cooldowns
 from .catalogue import QUOTE_FRESH, Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
 from .choosing import Wishes, rent_choice
+from .money_news import RentalTell
 from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_MAX_AGE = 15 * 60.0
+# A rent that would wait longer than this for its turn under the provider's own pace (GetAText: one a second) is
+# refused before it is charged: a person would have given up on the tap by then (README: the bounds).
+RENT_QUEUE_MAX_WAIT = 8.0
 RECONCILE_GRACE = timedelta(minutes=3)
 UNREACHABLE = object()  # the provider did not answer: decide nothing
 
@@ -61,6 +67,8 @@ def provider_failure(err: ProviderError) -> errors.UserFacingError:
         return errors.NoNumberInArea()
     if isinstance(err, perr.NothingAvailableError):
         return errors.NothingAvailable()
+    if isinstance(err, perr.RateLimitedError):
+        return errors.ProviderBusy()  # the provider's own word, after the client's retries
     if isinstance(err, perr.ProviderRejectedError) and err.message:
         return errors.ProviderRefused(reason=err.message[:200])
     return errors.ProviderUnavailable()
@@ -80,6 +88,7 @@ class RentalService:
         self.budget = ProviderBudget()
         # Cents above a hold that providers charged and chats did not pay, per provider, since the start.
         self.absorbed: dict[str, int] = {}
+        self._renting: collections.Counter[str] = collections.Counter()  # rents under way, per provider
         # Rentals cancelled and refunded because the provider charged above the quote, per provider.
         self.refused_above_quote: dict[str, int] = {}
 
@@ -150,13 +159,21 @@ class RentalService:
         provider = self.providers.get(offer.provider)
         if provider is None:
             raise errors.ProviderUnavailable()
-        offer, price = await self._locked_quote(request, offer, price)
-        choice, charge = rent_choice(request.wishes, offer, provider, price, self.catalogue.markup_percent)
-        key = request.key or f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
-        # A price the provider says only when it rents (a long-term number) is held like a cap, then settled.
-        held = offer.price_upto or (choice is not None and choice.max_price is not None)
-        rental = await self._charge_pending(request, offer, charge, key, choice, held=held)
-        return await self._call_provider(rental, provider.rent(offer, choice))
+        # Rents ahead of this one, each its turn under the provider's own pace (GetAText: one a second).
+        name = offer.provider
+        if (backlog := self._renting[name] * provider.rent_interval) > RENT_QUEUE_MAX_WAIT:
+            raise errors.RentQueueFull(seconds=math.ceil(backlog))  # before anything is charged
+        self._renting[name] += 1
+        try:
+            offer, price = await self._locked_quote(request, offer, price)
+            choice, charge = rent_choice(request.wishes, offer, provider, price, self.catalogue.markup_percent)
+            key = request.key or f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
+            # A price the provider says only when it rents (a long-term number) is held like a cap, then settled.
+            held = offer.price_upto or (choice is not None and choice.max_price is not None)
+            rental = await self._charge_pending(request, offer, charge, key, choice, held=held)
+            return await self._call_provider(rental, provider.rent(offer, choice))
+        finally:
+            self._renting[name] -= 1
 
     async def _locked_quote(self, request: RentRequest, offer: Offer, price: int) -> tuple[Offer, int]:
         """The quote lock, before anything is charged: the plan's current price (catalogue.QUOTE_FRESH) against
@@ -272,8 +289,11 @@ class RentalService:
             raise provider_failure(err) from None
         return await self._end_renewal(rental.id, result)
 
-    async def _end_renewal(self, rental_id: int, result: Rental | None) -> RentalRecord:
-        """A renewal in place decided: made (``result``, settled to its price) or not (the hold comes back)."""
+    async def _end_renewal(self, rental_id: int, result: Rental | None, made: RentalTell | None = None,
+                           refunded: RentalTell | None = None) -> RentalRecord:
+        """A renewal in place decided: made (``result``, settled to its price) or not (the hold comes back).
+        ``made`` / ``refunded``: the chat's notice of it, written in the same transaction (the reconciler's; a tap
+        shows its own outcome)."""
         async with self.db.transaction() as conn:
             rental = await RentalRepo.lock(conn, rental_id)
             if not rental.renew_pending:
@@ -284,16 +304,24 @@ class RentalService:
                 await ledger.post(conn, rental.chat_id, hold, "refund", f"rental:{rental.id}",
                                   idempotency_key=f"refund:{key}",
                                   note=notes.make("renewal-not-made", service=rental.service_name))
-                return await RentalRepo.update(conn, rental.id, renew_pending=None)
+                rental = await RentalRepo.update(conn, rental.id, renew_pending=None)
+                if refunded is not None:
+                    await refunded(conn, rental, f"refund:{key}")
+                return rental
             paid = await self._settle_hold(conn, rental, hold, result.price, f"settle:{key}")
-            return await RentalRepo.update(
+            rental = await RentalRepo.update(
                 conn, rental.id, renew_pending=None, period_price=paid, price_charged=rental.price_charged + paid,
                 active_till=result.active_till or rental.active_till, auto_renew=result.auto_renew,
                 renew_warned_at=None)
+            if made is not None:
+                await made(conn, rental, key)  # the hold's charge row: once per renewal
+            return rental
 
-    async def reconcile_renewals(self) -> list[tuple[RentalRecord, bool]]:
+    async def reconcile_renewals(self, made: RentalTell | None = None,
+                                 refunded: RentalTell | None = None) -> list[tuple[RentalRecord, bool]]:
         """Renewals in place whose call got no answer: made if the provider's end moved past the one before,
-        refunded if it has not after the grace. Returns the rentals decided, each with whether it was made."""
+        refunded if it has not after the grace, each with the chat's notice (``made``, ``refunded``) in the same
+        transaction. Returns the rentals decided, each with whether it was made."""
         decided = []
         rows = await self.db.fetchall("SELECT id FROM rentals WHERE renew_pending IS NOT NULL")
         for (rental_id,) in rows:
@@ -310,9 +338,9 @@ class RentalService:
                 continue  # never refund on a guess
             before = asked.get("till")
             if fresh.active_till and (before is None or fresh.active_till > parse_ts(before)):
-                decided.append((await self._end_renewal(rental.id, fresh), True))
+                decided.append((await self._end_renewal(rental.id, fresh, made, refunded), True))
             elif age >= RECONCILE_GRACE:
-                decided.append((await self._end_renewal(rental.id, None), False))
+                decided.append((await self._end_renewal(rental.id, None, made, refunded), False))
         return decided
 
     async def _charge_pending(self, request: RentRequest, offer: Offer, price: int, key: str,
@@ -469,23 +497,29 @@ class RentalService:
             self.absorbed[rental.provider] = self.absorbed.get(rental.provider, 0) + actual - hold
         return hold
 
-    async def cancel_and_refund(self, rental_id: int, reason: str) -> RentalRecord:
-        """The provider cancelled it (confirmed): the chat gets its charge back, once."""
-        return await self._close_with_refund(rental_id, "cancelled", reason)
+    async def cancel_and_refund(self, rental_id: int, reason: str, tell: RentalTell | None = None) -> RentalRecord:
+        """The provider cancelled it (confirmed): the chat gets its charge back, once (``tell``: with its notice)."""
+        return await self._close_with_refund(rental_id, "cancelled", reason, tell)
 
-    async def fail_and_refund(self, rental_id: int, reason: str) -> None:
-        await self._close_with_refund(rental_id, "failed", reason[:200])
+    async def fail_and_refund(self, rental_id: int, reason: str, tell: RentalTell | None = None) -> None:
+        await self._close_with_refund(rental_id, "failed", reason[:200], tell)
 
-    async def _close_with_refund(self, rental_id: int, status: str, reason: str = "") -> RentalRecord:
+    async def _close_with_refund(self, rental_id: int, status: str, reason: str = "",
+                                 tell: RentalTell | None = None) -> RentalRecord:
+        """Closed and refunded in one transaction; ``tell`` writes the chat's notice of it in the same one."""
         async with self.db.transaction() as conn:
             rental = await RentalRepo.lock(conn, rental_id)
             if rental.status not in ("pending", "active"):
                 return rental
+            key = f"refund:rental:{rental.id}"
             if rental.price_charged > 0:
                 await ledger.post(conn, rental.chat_id, rental.price_charged, "refund", f"rental:{rental.id}",
-                                  idempotency_key=f"refund:rental:{rental.id}", note=rental.service_name)
+                                  idempotency_key=key, note=rental.service_name)
             await release_reservation(conn, rental)
-            return await RentalRepo.update(conn, rental_id, status=status, failure=reason)
+            closed = await RentalRepo.update(conn, rental_id, status=status, failure=reason)
+            if tell is not None:
+                await tell(conn, closed, key)
+            return closed
 
     async def set_status(self, rental_id: int, status: str, **fields) -> RentalRecord:
         """A rental leaving 'active' without a refund: a renewal reserved for it comes back."""
@@ -501,27 +535,35 @@ class RentalService:
         provider = self.providers.get(rental.provider)
         return provider is None or provider.cancel_refunds(rental.offer_id)
 
-    async def cancel(self, chat_id: int, rental_id: int) -> RentalRecord:
+    # Cancel, finish and auto-renew off give money back (the charge, or a period reserved for a renewal): their
+    # provider calls go first in the card actions' budget and are never refused by it (``on_wait``: told once
+    # when one has to wait its turn).
+
+    async def cancel(self, chat_id: int, rental_id: int, on_wait: OnWait | None = None) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.CANCEL)
         provider = self.provider_of(rental)
         if not provider.cancel_refunds(rental.offer_id):
             # Ended, nothing back (the provider returns nothing): a renewal reserved for it comes back.
-            await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id))
+            await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id),
+                                      returns_money=True, on_wait=on_wait)
             return await self.set_status(rental.id, "cancelled")
         if provider.refund_only_without_sms and await self.sms.for_rental(rental.id, limit=1):
             raise errors.RefundEndedBySms()  # said plainly, before asking a provider that would refuse
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
             raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)
-        await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id))
+        await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id),
+                                  returns_money=True, on_wait=on_wait)
         return await self._close_with_refund(rental.id, "cancelled")
 
-    async def finish(self, chat_id: int, rental_id: int) -> RentalRecord:
+    async def finish(self, chat_id: int, rental_id: int, on_wait: OnWait | None = None) -> RentalRecord:
         rental = await self.active_with(chat_id, rental_id, Capability.FINISH)
-        await self._provider_call(rental.provider, self.provider_of(rental).finish(rental.provider_rental_id))
+        await self._provider_call(rental.provider, self.provider_of(rental).finish(rental.provider_rental_id),
+                                  returns_money=True, on_wait=on_wait)
         return await self.set_status(rental.id, "finished")
 
-    async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool) -> RentalRecord:
+    async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool,
+                             on_wait: OnWait | None = None) -> RentalRecord:
         """On only while the balance covers the next period (the operator never pays a renewal); off gives
         back a period already reserved for it."""
         rental = await self.active_with(chat_id, rental_id, Capability.AUTO_RENEW)
@@ -530,7 +572,8 @@ class RentalService:
             if row["balance"] < rental.renewal_price:
                 raise errors.AutoRenewNeedsBalance(price=rental.renewal_price, balance=row["balance"])
         state = await self._provider_call(
-            rental.provider, self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled)
+            rental.provider, self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled),
+            returns_money=not enabled, on_wait=on_wait,
         )
         async with self.db.transaction() as conn:
             updated = await RentalRepo.update(conn, rental.id, auto_renew=bool(state))
@@ -582,10 +625,15 @@ class RentalService:
             raise errors.ActionUnavailable()
         return rental
 
-    async def _provider_call(self, provider: str, call):
-        """A card action's provider call: drawn from the provider's budget (code polling keeps its share)."""
+    async def _provider_call(self, provider: str, call, *, returns_money: bool = False,
+                             on_wait: OnWait | None = None):
+        """A card action's provider call: drawn from the provider's budget (code polling keeps its share); one
+        that gives money back is never refused by it."""
         try:
-            await self.budget.spend(provider)
+            if returns_money:
+                await self.budget.spend_returning_money(provider, on_wait)
+            else:
+                await self.budget.spend(provider)
         except BaseException:
             call.close()  # never started
             raise
@@ -597,10 +645,11 @@ class RentalService:
 
     # -- background ----------------------------------------------------------------------
 
-    async def reconcile_pending(self) -> list[RentalRecord]:
-        """Rentals whose rent call timed out: link them to the provider's rental, or refund.
+    async def reconcile_pending(self, refunded: RentalTell | None = None) -> list[RentalRecord]:
+        """Rentals whose rent call timed out: link them to the provider's rental, or refund (``refunded``: the
+        chat's notice, written with the refund).
 
-        Returns the rentals that changed, so the caller can tell their chats."""
+        Returns the rentals that changed, so the caller can tell their chats of those confirmed."""
         changed: list[RentalRecord] = []
         listings: dict[tuple[str, str], list[Rental] | None] = {}
         for rental in await self.rentals.with_status("pending"):
@@ -619,7 +668,7 @@ class RentalService:
                 changed.append(await self.activate(rental.id, match))
             # A provider with no rent list (listing is None) gets a longer wait for a webhook or late reply.
             elif age >= (RECONCILE_GRACE if listing is not None else 2 * RECONCILE_GRACE):
-                await self.fail_and_refund(rental.id, "no rental appeared at the provider")
+                await self.fail_and_refund(rental.id, "no rental appeared at the provider", refunded)
                 changed.append(await self.rentals.get(rental.id))
         return changed
 

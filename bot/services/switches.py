@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import aiosqlite
 
 from providers import Capability, Offer, ProviderError, Rental
 from providers import errors as perr
@@ -108,9 +111,12 @@ class PlanSwitches:
         done = await self.repo.complete(switch.id, result.active_till)
         return done or await self.rentals.rentals.get(rental.id)
 
-    async def reconcile(self, grace: timedelta = RECONCILE_GRACE) -> list[SwitchOutcome]:
+    async def reconcile(self, grace: timedelta = RECONCILE_GRACE,
+                        refunded: Callable[[aiosqlite.Connection, PlanSwitch, str], Awaitable[object]] | None = None,
+                        ) -> list[SwitchOutcome]:
         """Pending switches: the provider's rental shows the new plan (done), or still the old one after
-        ``grace`` (refunded). A provider that cannot be asked decides nothing."""
+        ``grace`` (refunded; ``refunded(conn, switch, ledger key)`` writes the chat's notice with the refund). A
+        provider that cannot be asked decides nothing."""
         settled: list[SwitchOutcome] = []
         for switch in await self.repo.pending():
             age = utcnow() - switch.created_at
@@ -130,7 +136,7 @@ class PlanSwitches:
                 if done is not None:
                     settled.append(SwitchOutcome(switch, done, refunded=False))
             elif age >= grace:
-                if await self.repo.refund(switch.id, notes.make("switch-not-made")) is not None:
+                if await self.repo.refund(switch.id, notes.make("switch-not-made"), refunded) is not None:
                     settled.append(SwitchOutcome(switch, await self.rentals.rentals.get(rental.id), refunded=True))
         return settled
 

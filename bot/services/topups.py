@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from storage import Database, InsufficientBalanceError, LedgerEntry
 from storage import ledger
 from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
-from . import errors
+from . import errors, money_news
 from .referrals import Referrals
 
 PAYLOAD_PREFIX = "topup"
@@ -52,6 +53,7 @@ class TopUps:
         self.star_value_cents = star_value_cents
         self.amounts = amounts
         self.refunds = StarsRefundRepo(db)
+        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
 
     def credit_for(self, stars: int) -> int:
         return math.floor(Decimal(stars) * self.star_value_cents)
@@ -70,18 +72,24 @@ class TopUps:
         return parsed if row and row["active"] else None
 
     async def credit(self, payload: str, charge_id: str, payer_id: int, stars: int) -> LedgerEntry | None:
-        """Successful payment: credit once per Telegram charge id. None when this charge was already credited."""
+        """Successful payment: credit once per Telegram charge id, with its "Payment received" notice in the same
+        transaction (sent by the money news loop). None when this charge was already credited."""
         parsed = TopUpPayload.decode(payload)
         if parsed is None:
             raise errors.StaleButton()
         amount = self.credit_for(stars)
+        key = f"stars:{charge_id}"
         async with self.db.transaction() as conn:
-            entry = await ledger.post(conn, parsed.chat_id, amount, "topup", f"stars:{charge_id}",
-                                      idempotency_key=f"stars:{charge_id}", actor_id=payer_id,
-                                      note=f"{stars} XTR")
+            entry = await ledger.post(conn, parsed.chat_id, amount, "topup", key, idempotency_key=key,
+                                      actor_id=payer_id, note=f"{stars} XTR")
+            if entry is not None:
+                await money_news.tell(conn, money_news.topup_done(entry.chat_id, key, entry.amount,
+                                                                  entry.balance_after), entry.id)
             if self.referrals is not None:
                 await self.referrals.on_payment(conn, payer_id, entry)
-            return entry
+        if entry is not None:
+            self.on_notice()
+        return entry
 
     async def payment(self, charge_id: str) -> LedgerEntry | None:
         row = await self.db.fetchone("SELECT * FROM ledger WHERE idempotency_key = ?", (f"stars:{charge_id}",))

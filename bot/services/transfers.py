@@ -3,14 +3,16 @@ One transaction, a "transfer" row on each side, never below zero, within the ope
 and one tap moves it once (the confirm button's nonce is the idempotency key)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from providers.models import to_minor_units
 from storage import Database, InsufficientBalanceError, ledger, notes
 from storage.db import first_row
+from storage.notices import Notice
 
-from . import errors
+from . import errors, money_news
 
 # What a sender moved out today (UTC), from the ledger itself: its created_at is SQLite's "YYYY-MM-DD HH:MM:SS".
 SENT_TODAY = ("SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE chat_id = ? AND kind = 'transfer' AND amount < 0"
@@ -59,6 +61,7 @@ class Transfers:
     def __init__(self, db: Database, limits: Limits) -> None:
         self.db = db
         self.limits = limits
+        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
 
     def check_amount(self, amount: int) -> None:
         if self.limits.high <= 0:
@@ -83,7 +86,8 @@ class Transfers:
     async def move(self, sender: int, recipient: int, amount: int, nonce: str, *, sender_name: str,
                    recipient_name: str) -> int:
         """Moves ``amount`` from the sender's own balance; returns the sender's balance after. A second tap of the
-        same button moves nothing (AlreadyRequested)."""
+        same button moves nothing (AlreadyRequested). A user who receives it (not a group: its members saw the
+        transfer there) is told in their own chat, by a notice written with the rows (the money news loop sends it)."""
         await self.check(sender, recipient, amount)
         key = f"transfer:{sender}:{nonce}"
         try:
@@ -96,9 +100,14 @@ class Transfers:
                                         note=notes.make("transfer-out", party=recipient_name))
                 if out is None:
                     raise errors.AlreadyRequested()
-                await ledger.post(conn, recipient, amount, "transfer", f"transfer:{sender}",
-                                  idempotency_key=f"{key}:in", actor_id=sender,
-                                  note=notes.make("transfer-in", party=sender_name))
-                return out.balance_after
+                received = await ledger.post(conn, recipient, amount, "transfer", f"transfer:{sender}",
+                                             idempotency_key=f"{key}:in", actor_id=sender,
+                                             note=notes.make("transfer-in", party=sender_name))
+                if recipient > 0:  # a user's own chat (groups have negative ids)
+                    await money_news.tell(conn, Notice(recipient, "transfer-received", f"{key}:in", {
+                        "amount": money_news.money(amount), "sender": sender_name}), received.id if received else None)
         except InsufficientBalanceError as err:
             raise errors.NotEnoughBalance(missing=err.missing, price=amount, balance=err.balance) from None
+        if recipient > 0:
+            self.on_notice()
+        return out.balance_after

@@ -1,7 +1,7 @@
 """Messages in chats and what the bot does to them: sendMessage (text and entities from formatting.py),
 editMessageText, editMessageReplyMarkup, deleteMessage(s), sendChatAction; replies; reply markup (inline
 keyboards validated and attached to the message, reply keyboards remembered per chat); answers to callback
-queries; Telegram's flood limits (429 with retry_after, when enabled). Every bot send, edit and delete is recorded
+queries; Telegram's flood limits on sends and edits (429 with retry_after, when enabled). Every bot send, edit and delete is recorded
 in order: control.py's history() and wait_for() read that record.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ class MessagesMixin:
         self._callbacks: dict[str, dict] = {}   # callback_query_id -> query
         self._flood_chat: dict[int, deque] = {}
         self._flood_global: deque = deque()
+        self._flood_private: dict[int, tuple[float, float]] = {}  # chat -> (bucket level, when it was measured)
 
     def _new_message(self, chat: EmuChat, sender: dict, **fields: Any) -> dict:
         mid = self._next_mid.get(chat.id, 1)
@@ -88,26 +89,43 @@ class MessagesMixin:
                     raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
         return rm
 
-    def _flood_check(self, chat: EmuChat) -> None:
+    # Telegram's limits as its Bot FAQ and the Bot API team describe them: about 30 new messages a second per bot;
+    # in a private chat about one a second, short bursts allowed (here: a bucket of PRIVATE_BURST draining one a
+    # second); in a group 20 a minute. Edits count against the same per-chat limits as sends, not the bot's 30/s.
+    PRIVATE_BURST = 3
+
+    def _flood_check(self, chat: EmuChat, edit: bool = False) -> None:
         if not self.flood_limits:
             return
         now, g = self._clock(), self._flood_global
-        q = self._flood_chat.setdefault(chat.id, deque())
-        window, limit = (1.0, 1) if chat.type == "private" else (60.0, 20)
         while g and now - g[0] >= 1.0:
             g.popleft()
-        while q and now - q[0] >= window:
-            q.popleft()
-        retry = 1 if len(g) >= 30 else max(1, math.ceil(window - (now - q[0]))) if len(q) >= limit else 0
+        retry = 1 if not edit and len(g) >= 30 else 0
+        if chat.type == "private":
+            level, since = self._flood_private.get(chat.id, (0.0, now))
+            level = max(0.0, level - (now - since))
+            if not retry and level + 1 > self.PRIVATE_BURST:
+                retry = max(1, math.ceil(level + 1 - self.PRIVATE_BURST))
+        else:
+            q = self._flood_chat.setdefault(chat.id, deque())
+            while q and now - q[0] >= 60.0:
+                q.popleft()
+            if not retry and len(q) >= 20:
+                retry = max(1, math.ceil(60.0 - (now - q[0])))
         if retry:
             self.flood_429_count += 1
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-        q.append(now)
-        g.append(now)
+        if chat.type == "private":
+            self._flood_private[chat.id] = (level + 1, now)
+        else:
+            q.append(now)
+        if not edit:
+            g.append(now)
 
     def set_flood_limits(self, enabled: bool) -> None:
         self.flood_limits = bool(enabled)
         self._flood_chat.clear()
+        self._flood_private.clear()
         self._flood_global.clear()
 
     # -------------------------------------------------------------------------------------------- Bot API methods
@@ -148,6 +166,7 @@ class MessagesMixin:
         markup = self._markup(chat, p)
         if (text, entities, markup) == (msg["text"], msg.get("entities", []), msg.get("reply_markup")):
             raise ApiError(400, NOT_MODIFIED)
+        self._flood_check(chat, edit=True)
         msg.update(text=text, edit_date=int(time.time()))
         for key, value in (("entities", entities), ("reply_markup", markup),
                            ("link_preview_options", p.get("link_preview_options"))):
@@ -163,6 +182,7 @@ class MessagesMixin:
         markup = self._markup(chat, p)
         if markup == msg.get("reply_markup"):
             raise ApiError(400, NOT_MODIFIED)
+        self._flood_check(chat, edit=True)
         if markup is None:
             msg.pop("reply_markup", None)
         else:

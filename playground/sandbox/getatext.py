@@ -177,6 +177,8 @@ class FakeGetAText(FakeServer):
         self.webhook_int_codes = False
         self.webhooks_sent: list[dict] = []
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, query or JSON body)
+        # (endpoint, time.monotonic() on arrival) of each call to the rate-limited endpoints, refused or not
+        self.limited_arrivals: list[tuple[str, float]] = []
         self.services: dict[str, FakeService] = {
             s.api_name: s
             for s in (
@@ -335,15 +337,17 @@ class FakeGetAText(FakeServer):
         if request.path.startswith("/api/") and request.headers.get("Auth") != self.api_key:
             return web.json_response({"status": "error", "errors": "Unauthenticated."}, status=401)
         key = f"handler:{request.query.get('action')}" if request.path.endswith("handler_api.php") else request.path
-        if self.enforce_rate_limit and key in RATE_LIMITED:
+        if key in RATE_LIMITED:
             now = time.monotonic()
-            if now - self._last_hit.get(key, -1e9) < self.rate_limit_interval:
-                self.rate_limited_count += 1
-                return web.json_response(
-                    {"status": "error", "errors": "Too many requests. 1 request per second allowed."},
-                    status=429, headers={"Retry-After": "1"},
-                )
-            self._last_hit[key] = now
+            self.limited_arrivals.append((key, now))
+            if self.enforce_rate_limit:
+                if now - self._last_hit.get(key, -1e9) < self.rate_limit_interval:
+                    self.rate_limited_count += 1
+                    return web.json_response(
+                        {"status": "error", "errors": "Too many requests. 1 request per second allowed."},
+                        status=429, headers={"Retry-After": "1"},
+                    )
+                self._last_hit[key] = now
 
         try:
             response = await handler(request)

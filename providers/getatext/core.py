@@ -13,7 +13,9 @@ Decisions where the document is silent or ambiguous:
   long-rentals create/renew, bid, handler_api getNumber) is ``OutcomeUnknownError``: the
   document names only 400/401/403 as error statuses and never says a 5xx rented nothing.
 * Rent, rent-multiple-services, cancel-rental and re-rent share one ``Pacer``
-  (1 request/s); so do the handler_api.php equivalents (getNumber, setStatus).
+  (1 request/s, ``rent_interval``); so do the handler_api.php equivalents (getNumber,
+  setStatus). Each is sent a full interval after the previous one's reply, so no arrival
+  jitter brings two within the provider's second (``Pacer.turn``).
 * The API key travels in the ``Auth`` header, except on handler_api.php which wants it
   as the ``api_key`` query parameter. Error messages are scrubbed of the key, and a
   filter on the ``httpx`` logger masks ``api_key=`` in the request URLs it logs.
@@ -32,6 +34,8 @@ from .classify import _classify, _error_text, classify_message
 
 class ClientCore(HttpClientBase):
     name: str  # the Provider's name, set by GetATextClient
+    # Provider.rent_interval: "(1 Request per second)" on rent-a-number, rent-multiple-services and cancel-rental.
+    rent_interval = 1.0
 
     def __init__(
         self,
@@ -42,7 +46,7 @@ class ClientCore(HttpClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = 2,
         backoff: float = 0.5,
-        rent_interval: float = 1.0,
+        rent_interval: float | None = None,
         poll_interval: float = 0.2,
     ) -> None:
         self._key = api_key  # handler_api.php takes it as a query parameter
@@ -58,7 +62,9 @@ class ClientCore(HttpClientBase):
             secret=api_key,
             spent_5xx_unknown=True,  # the document does not promise a 5xx rented nothing
         )
-        self._rent_pacer = Pacer(rent_interval)  # the document's 1 request/s endpoints
+        if rent_interval is not None:  # a test's faster fake
+            self.rent_interval = rent_interval
+        self._rent_pacer = Pacer(self.rent_interval)  # the document's 1 request/s endpoints
         self._poll_pacer = Pacer(poll_interval)  # reads are not limited; stay polite anyway
 
     async def _request(
@@ -72,9 +78,11 @@ class ClientCore(HttpClientBase):
         paced: bool = False,
         expect_json: bool = True,
     ) -> Any:
-        if paced:
-            await self._rent_pacer.wait()
         try:
+            if paced:
+                async with self._rent_pacer.turn():
+                    return await self._http.request(method, path, params=params, json_body=json_body,
+                                                    spends_money=spends_money, expect_json=expect_json)
             return await self._http.request(
                 method, path, params=params, json_body=json_body, spends_money=spends_money, expect_json=expect_json
             )
