@@ -55,7 +55,7 @@ delete; its answerCallbackQuery; its flood check), each figure for private chats
   ledger rows, balance == its newest row's balance_after, no negative balance, no row of an unknown chat.
 
 The run ends within --minutes plus 2 minutes: after the measured minutes no new action starts, waiting
-actions get their 30 s and codes their 60 s (cut to fit), the bot 20 s to stop. Ctrl-C (or SIGTERM) stops
+actions get their 30 s and codes their 60 s (cut to fit), the bot 30 s to stop (its SHUTDOWN_TIMEOUT is 20). Ctrl-C (or SIGTERM) stops
 the bot and the servers. Nothing is asserted: the figures are printed, a line each minute, the whole at the end.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ CODE_TIMEOUT = 60.0  # a code not in its chat within this is lost
 CALLBACK_GRACE = 1.0  # a tap's callback answered, no screen change this long after: "alert only"
 THINK = (0.5, 1.5)  # seconds between an answer and a person's next action
 SETUP_TIMEOUT = 60.0
-STOP_BOT_TIMEOUT = 20.0
+STOP_BOT_TIMEOUT = 30.0  # the bot's own SHUTDOWN_TIMEOUT (20 s) for what runs, then its closing
 OVERHEAD = 110.0  # start, set-up, drain and stop: within the promised 2 minutes over --minutes
 
 FIRST_OPERATOR = 900  # ADMIN_IDS: 900, 901, ...

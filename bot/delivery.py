@@ -70,6 +70,7 @@ class Deliverer:
         another task is still sending is never read twice."""
         self._unbooked += 1
         try:
+            busy = self._serving.busy()  # before the read: see ChatTasks.busy
             pending = await self.sms.outbox(limit=batch)
             by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
             rentals: dict[int, object] = {}
@@ -77,7 +78,7 @@ class Deliverer:
                 rental = rentals.get(sms.rental_id)
                 if rental is None:
                     rental = rentals[sms.rental_id] = await self.rental_repo.get(sms.rental_id)
-                if rental.chat_id not in self._serving:  # its codes are being sent now: in order, by its own task
+                if rental.chat_id not in busy:  # its codes are being sent now: in order, by its own task
                     by_chat[rental.chat_id].append((sms, rental))
             self._unbooked += len(by_chat)  # each chat takes its own off when its first code asks for its turn
         finally:

@@ -66,8 +66,9 @@ class MoneyNews:
         """Start one task per chat with notices due and none running; each chat in order, none waiting for
         another (ChatTasks)."""
         by_chat: dict[int, list[MoneyNotice]] = collections.defaultdict(list)
+        busy = self._serving.busy()  # before the read: see ChatTasks.busy
         for notice in await self.repo.pending(self.clock(), limit=batch):
-            if notice.chat_id not in self._serving:
+            if notice.chat_id not in busy:
                 by_chat[notice.chat_id].append(notice)
         return [self._serving.start(chat_id, self._chat(chat_id, notices), len(notices))
                 for chat_id, notices in by_chat.items()]

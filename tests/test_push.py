@@ -275,3 +275,35 @@ def test_wrong_webhook_paths_are_slowed_and_counted_in_one_line_a_minute(caplog)
         guard.delay_for("1.2.3.4")
     lines = [r for r in caplog.records if "wrong secret paths" in r.getMessage()]
     assert len(lines) == 1 and "2013 wrong secret paths from 2 sources" in lines[0].getMessage()
+
+
+async def test_a_code_sent_while_the_next_round_reads_the_outbox_is_not_sent_again(app, provider, session, background):
+    """A round reads the outbox (an await) while a chat's task sends and marks its code: the round's rows are then
+    stale for that chat, and it must not start the chat again (seen as codes sent twice in the soak benchmark)."""
+    import asyncio
+
+    rental = await rented(app)
+    provider.inject_sms(rental.provider_rental_id, "Telegram code: 31337")
+    await background.pollers[provider.name].tick()
+    gate = asyncio.Event()
+    send = background.sender.send
+
+    async def held_send(*args, **kwargs):
+        await gate.wait()
+        return await send(*args, **kwargs)
+
+    background.sender.send = held_send
+    [first] = await background.deliverer.start_round()  # the chat's task, holding the code at the send
+    read = background.deliverer.sms.outbox
+
+    async def stale_read(limit=500):
+        rows = await read(limit)  # the code, still unsent
+        gate.set()
+        await first  # the task sends it, marks it and ends while this round is still reading
+        return rows
+
+    background.deliverer.sms.outbox = stale_read
+    again = await background.deliverer.start_round()
+    await asyncio.gather(*again)
+    assert again == [] and await first == 1
+    assert sum("31337" in m.text for m in pushed(session, 1001)) == 1
