@@ -39,7 +39,9 @@ delete; its answerCallbackQuery; its flood check), each figure for private chats
   chat: for a tap, the edit of the pressed message (or the invoice it sends); for a command, the bot's new
   message of the expected screen (or an error text of handlers/locales/en.toml). In a group, replies of one kind
   go to the oldest waiting command of that kind (FIFO). A callback answer alone is NOT an answer: a tap whose
-  callback is answered with no screen change within 1 s counts as "alert only" (its texts are tallied); the
+  callback is answered with a text and no screen change within 1 s counts as "alert only" (its texts are
+  tallied; an empty answer is the bot stopping the spinner while the screen waits its turn, so the screen is
+  waited for); the
   callback-answer latency is reported apart. Unanswered: nothing within 30 s.
 * "Something went wrong" (error-generic, English): bot messages and callback alerts carrying it.
 * codes: SMS injection -> the bot's message starting "🔑 <code>" in the chat; lost (not within 60 s),
@@ -305,7 +307,9 @@ class Observer:
             return
         waiter, pressed, where = found
         self.callback_latency[where].append(now - pressed)
-        if not waiter.future.done():  # no screen change yet: a second more for it, then "alert only"
+        # No screen change yet: a second more for it, then "alert only". An empty answer is the bot stopping the
+        # spinner while the screen waits its turn (handlers/common.TimelyCallbackAnswer): the screen is waited for.
+        if not waiter.future.done() and text:
             asyncio.get_running_loop().call_later(CALLBACK_GRACE, self._alert_only, waiter, now, text)
 
     def _alert_only(self, waiter: Waiter, answered: float, text: str) -> None:
