@@ -76,7 +76,8 @@ async def test_a_code_goes_before_replies_that_queued_earlier_and_broadcasts_lea
     clock = Clock()
     outbound = Outbound(Limits(), clock=clock)
     replies = [queue(outbound, 100 + n, Priority.REPLY) for n in range(3)]
-    bulk = [queue(outbound, 200 + n, Priority.BULK) for n in range(30)]
+    for n in range(30):  # a broadcast queued before the code
+        queue(outbound, 200 + n, Priority.BULK)
     code = queue(outbound, 300, Priority.CODE)
     order = [chat for _, chat in run_for(outbound, clock, 1.2)]
     assert order[:4] == [300, 100, 101, 102]  # a code first, then the people waiting, in their order
