@@ -486,6 +486,17 @@ class Soak:
             self.obs.drop(waiter)
             return ("none", time.monotonic(), None)
 
+    async def _counted(self, waiter: Waiter, kind: str, where: str, what: str) -> tuple:
+        """(its tally, its outcome): the action counted as sent, and unanswered (with ``what`` was sent or pressed)
+        when nothing came in time."""
+        tally = self.stats.tally[kind, where]
+        tally.sent += 1
+        outcome = await self._outcome(waiter)
+        if outcome[0] == "none":
+            tally.unanswered += 1
+            self.stats.unanswered_what[f"{where}: {what}"] += 1
+        return tally, outcome
+
     async def command(self, person: Person, text: str, prefixes: tuple[str, ...]) -> dict | None:
         """Write a command; return the bot's reply (None: unanswered, or an error text)."""
         await self._think(person)
@@ -495,12 +506,8 @@ class Soak:
         except EmulatorError:
             self.obs.drop(waiter)
             return None
-        tally = self.stats.tally["command", person.where]
-        tally.sent += 1
-        kind, at, message = await self._outcome(waiter)
+        tally, (kind, at, message) = await self._counted(waiter, "command", person.where, text.split()[0])
         if kind == "none":
-            tally.unanswered += 1
-            self.stats.unanswered_what[f"{person.where}: {text.split()[0]}"] += 1
             person.screen = None
             return None
         tally.answered.append((waiter.started - self.t0, at - waiter.started))
@@ -526,12 +533,8 @@ class Soak:
             self.stats.stale += 1
             return None
         self.obs.by_query[query_id] = (waiter, waiter.started, person.where)  # its answer is timed by the Observer
-        tally = self.stats.tally["tap", person.where]
-        tally.sent += 1
-        kind, at, result = await self._outcome(waiter)
+        tally, (kind, at, result) = await self._counted(waiter, "tap", person.where, button["text"][:30])
         if kind == "none":
-            tally.unanswered += 1
-            self.stats.unanswered_what[f"{person.where}: {button['text'][:30]}"] += 1
             return None
         if kind == "alert":
             tally.alert_only += 1

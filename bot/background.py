@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from providers import Capability, Sms
 from providers.cryptopay import Invoice
 from storage import JobState
-from storage.crypto_invoices import Credit, Outcome
+from storage.crypto_invoices import Credit
 from storage.notices import MoneyNoticeRepo
 
 from .services.errors import UnknownChat
@@ -142,7 +142,7 @@ class Background:
         if message_id is None or chat is None:
             return
         text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
-        await self.sender.edit(chat_id, chat.is_group, message_id, text, markup, spare=True)
+        await self.sender.edit(chat_id, message_id, text, markup, spare=True)
 
     async def _may_spend(self, chat_id: int, user_id: int):
         """A fallback chain's next attempt: may its user still spend the chat's balance (a member's budget)."""
@@ -179,9 +179,9 @@ class Background:
                 continue
             text, markup = self.app.renderer.chain_card(chat, view)
             if view.chain.card_message_id is not None:
-                await self.sender.edit(chat.id, chat.is_group, view.chain.card_message_id, text, markup)
+                await self.sender.edit(chat.id, view.chain.card_message_id, text, markup)
             else:
-                _, message = await self.sender.send(chat.id, chat.is_group, text, markup)
+                _, message = await self.sender.send(chat.id, text, markup)
                 if message is not None:
                     await self.app.chains.repo.set_card(chain_id, chat.id, message.message_id)
         return len(changed)
@@ -228,11 +228,8 @@ class Background:
         self.stored()
 
     async def on_crypto_paid(self, invoice: Invoice) -> Credit:
-        """A signed invoice_paid update: credited once, and the chat told."""
-        result = await self.app.inflight.job(self.app.crypto.confirm)(invoice)
-        if result.outcome is Outcome.CREDITED:
-            await self.jobs.tell_credited(result)
-        return result
+        """A signed invoice_paid update: credited once, its "Payment received" notice written with the credit."""
+        return await self.app.inflight.job(self.app.crypto.confirm)(invoice)
 
     async def start(self) -> None:
         for poller in self.pollers.values():

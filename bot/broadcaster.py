@@ -120,7 +120,7 @@ class Broadcaster:
             await self.repo.mark(row.id, "blocked", error="chat inactive")
             return True
         await self.repo.mark_sending(row.id)  # the only window for a repeat: a kill inside this one HTTP call
-        outcome, message = await self.sender.send(row.chat_id, row.is_group, broadcast.text, markup,
+        outcome, message = await self.sender.send(row.chat_id, broadcast.text, markup,
                                                   photo=broadcast.photo, spare=True)
         if outcome is Outcome.SENT:
             await self.repo.mark(row.id, "sent", message.message_id if message else None)
@@ -142,5 +142,5 @@ class Broadcaster:
             return
         text, markup = self.renderer.broadcast_progress(current, await self.repo.counts(broadcast.id))
         # Paced like a broadcast send: the operator's screen never delays a code either.
-        await self.sender.edit(current.chat_id, current.chat_id < 0, current.progress_message_id, text, markup,
+        await self.sender.edit(current.chat_id, current.progress_message_id, text, markup,
                                spare=True)

@@ -90,7 +90,7 @@ class Deliverer:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""
         try:
             text, markup = await self.renderer.card(chat, await self.rental_repo.get(rental.card_id))
-            await self.sender.edit(chat.id, chat.is_group, message_id, text, markup)
+            await self.sender.edit(chat.id, message_id, text, markup)
         except Exception:  # noqa: BLE001 - never let a cosmetic edit disturb the outbox
             log.warning("refreshing the card of rental %d failed", rental.id, exc_info=True)
 
@@ -110,20 +110,20 @@ class Deliverer:
         marked delivered (then 'moved', by the caller), so a kill repeats the note, never the code."""
         code = Priority.CODE
         if not chat.is_group:
-            return *await self.sender.send(chat.id, chat.is_group, text, markup, priority=code), None
+            return *await self.sender.send(chat.id, text, markup, priority=code), None
         card = await self.rental_repo.get(rental.card_id) or rental  # read now: an earlier code may have moved it
         if card.topic_thread is not None:
-            outcome, message = await self.sender.send(chat.id, chat.is_group, text, markup, priority=code,
+            outcome, message = await self.sender.send(chat.id, text, markup, priority=code,
                                                       message_thread_id=card.topic_thread)
             if outcome is not Outcome.TOPIC_GONE:
                 return outcome, message, None
             await self.topics.lost(card.id)
             card = await self.rental_repo.get(card.id) or card
         if card.topic_state != "lost":
-            return *await self.sender.send(chat.id, chat.is_group, text, markup, priority=code), None
+            return *await self.sender.send(chat.id, text, markup, priority=code), None
         note = self.renderer.notice(chat.language, "topic-gone-note", phone=card.phone or "",
                                     service=card.service_name)
-        return *await self.sender.send(chat.id, chat.is_group, note + "\n\n" + text, markup, priority=code), card.id
+        return *await self.sender.send(chat.id, note + "\n\n" + text, markup, priority=code), card.id
 
     async def _deliver_chat(self, chat_id: int, items: list) -> int:
         booked = [False]

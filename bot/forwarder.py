@@ -159,7 +159,7 @@ class Forwarder:
                                         phone=rental.phone or "", code=forward.sms.code or "—",
                                         body=forward.sms.body, title=chat.title if chat else "")
             to = int(forward.target)
-        outcome, _ = await self.sender.send(to, to < 0, text, spare=True)  # a slot no code wants
+        outcome, _ = await self.sender.send(to, text, spare=True)  # after codes, replies and notices
         if outcome is Outcome.SENT:
             return None
         if outcome is Outcome.GONE and forward.kind == "notice":

@@ -42,13 +42,13 @@ class CodeHider:
         count = 0
         touched: dict[tuple[int, int], None] = {}
         ends = time.monotonic() + budget
-        for sms, chat_id, kind in await self.sms.to_hide(utcnow(), limit=batch):
+        for sms, chat_id, _kind in await self.sms.to_hide(utcnow(), limit=batch):
             if time.monotonic() > ends:
                 break
             while self.codes_waiting():  # codes go first
                 await asyncio.sleep(LOOK_AGAIN)
             attempts = await self.sms.hide_attempt(sms.id)
-            outcome, why = await self.sender.delete(chat_id, kind != "private", sms.telegram_message_id)
+            outcome, why = await self.sender.delete(chat_id, sms.telegram_message_id)
             if outcome is Outcome.SENT:
                 await self.sms.mark_hidden(sms.id, "deleted")
                 touched[chat_id, sms.rental_id] = None

@@ -29,7 +29,6 @@ from storage import (
 from storage.catalogue import CatalogueCache
 from storage.chains import ChainRepo
 from storage.models import db_time, utcnow
-from storage.crypto_invoices import Credit
 from storage.stars_refunds import StarsRefundRepo
 from storage.switches import PlanSwitch
 
@@ -88,7 +87,7 @@ class Jobs:
             return
         text = self.renderer.notice(chat.language, key, phone=rental.phone or "", service=rental.service_name,
                                     **params)
-        await self.sender.send(chat.id, chat.is_group, text)
+        await self.sender.send(chat.id, text)
 
     # -- money news: written in the transaction that moves the money, sent once by bot/notices.py --------------
     async def _money_notice(self, conn: aiosqlite.Connection, rental: RentalRecord, key: str, ledger_key: str,
@@ -167,8 +166,7 @@ class Jobs:
                 await charge_period(conn, rental)  # nothing more when the period was reserved at the cut-off
                 await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
                 # Once per period (keyed by the end it renews from), with the end moved on.
-                await self._money_notice(conn, rental, "notify-renewed", period_key(rental),
-                                         price=money(rental.renewal_price))
+                await self._told_renewed(conn, rental, period_key(rental))
         except InsufficientBalanceError:
             # Nothing was reserved (the bot was down at the cut-off) and the balance is short: the operator
             # covers this period; no further renewal the chat cannot pay for.
@@ -259,7 +257,7 @@ class Jobs:
             if chat is None or not chat.active:
                 continue
             text, markup = self.renderer.alert_fired(chat, found)
-            await self.sender.send(chat.id, chat.is_group, text, markup)
+            await self.sender.send(chat.id, text, markup)
         return len(fired)
 
     async def retry_stars_refunds(self) -> int:
@@ -270,15 +268,8 @@ class Jobs:
         """Open Crypto Pay invoices: paid ones credited (a webhook that never came), expired ones closed."""
         if self.crypto is None or not self.crypto.enabled:
             return 0
-        credited = await self.crypto.reconcile()
-        for credit in credited:
-            await self.tell_credited(credit)
-        return len(credited)
-
-    async def tell_credited(self, credit: Credit) -> None:
-        """The chat that paid is told what came in and its balance by the "Payment received" notice its credit
-        wrote in the same transaction (bot/services/cryptopay.py); the money news loop sends it: woken here."""
-        self.on_notice()
+        # Each credit wrote its "Payment received" notice and woke the money news loop (CryptoTopUps.confirm).
+        return len(await self.crypto.reconcile())
 
     async def backup(self, database: Path, folder: Path, keep: int) -> backup.BackupFile:
         """An online copy of the database, checked; in a thread (the copy blocks)."""

@@ -120,9 +120,10 @@ class _Lane:
         if self.is_group:
             self.minute.append(now)
 
-    @property
-    def idle(self) -> bool:
-        return not self.queue and not self.busy and not self.minute
+    def forgettable(self, now: float, window: float) -> bool:
+        """Nothing waits here, nothing is in flight or blocked, and no send still counts in the group's minute."""
+        return (not self.queue and not self.busy and self.blocked_until <= now
+                and (not self.minute or self.minute[-1] <= now - window))
 
 
 @dataclass(order=True)
@@ -248,9 +249,7 @@ class Outbound(BaseRequestMiddleware):
 
     def _forget_idle(self) -> None:
         now = self.clock()
-        for chat_id in [c for c, lane in self._lanes.items()
-                        if not lane.queue and not lane.busy and lane.blocked_until <= now
-                        and (not lane.minute or lane.minute[-1] <= now - self.limits.group_window)]:
+        for chat_id in [c for c, lane in self._lanes.items() if lane.forgettable(now, self.limits.group_window)]:
             del self._lanes[chat_id]
 
     async def _turn(self, lane: _Lane, turn: _Turn) -> None:
@@ -352,10 +351,6 @@ class Outbound(BaseRequestMiddleware):
             return False
         now = self.clock()
         return lane.ready_at(_Turn(priority, 0, True), now, self.limits) <= now
-
-    def queued(self, up_to: Priority = Priority.BULK) -> int:
-        """Calls waiting for their turn whose priority is ``up_to`` or better."""
-        return sum(1 for lane in self._lanes.values() for turn in lane.queue if turn.priority <= up_to)
 
     async def aclose(self) -> None:
         if self._pump is not None:

@@ -45,7 +45,7 @@ class ChatSender:
         self.chats = chats
         self.outbound = outbound or outbound_of(bot)  # the pace every send of the bot keeps
 
-    async def send(self, chat_id: int, is_group: bool, text: str, markup: InlineKeyboardMarkup | None = None, *,
+    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
                    photo: str = "", spare: bool = False, message_thread_id: int | None = None,
                    priority: Priority | None = None) -> tuple[Outcome, Message | None]:
         """A message (a photo with ``text`` as its caption when ``photo`` is a file id), at ``priority`` (NOTICE by
@@ -55,8 +55,8 @@ class ChatSender:
         with at_priority(_level(priority, spare)):
             return await self._send(chat_id, text, markup, photo, message_thread_id)
 
-    async def edit(self, chat_id: int, is_group: bool, message_id: int, text: str,
-                   markup: InlineKeyboardMarkup | None = None, *, spare: bool = False,
+    async def edit(self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
+                   spare: bool = False,
                    priority: Priority | None = None) -> bool:
         """Edit a message the bot sent, paced like a send; False when Telegram refuses (gone, unchanged)."""
         try:
@@ -68,7 +68,7 @@ class ChatSender:
             return False
         return True
 
-    async def delete(self, chat_id: int, is_group: bool, message_id: int) -> tuple[Outcome, str]:
+    async def delete(self, chat_id: int, message_id: int) -> tuple[Outcome, str]:
         """Delete a message the bot sent. SENT: deleted; GONE: Telegram refused for good (too old, already deleted,
         no rights, chat gone): not worth asking again; LATER: no answer (a long flood wait, network, Telegram
         trouble): ask again on a later round."""

@@ -17,9 +17,6 @@ import aiosqlite
 from .db import Database, first_row
 from .models import db_time, parse_ts, utcnow
 
-OPEN = ("pending", "sending")
-
-
 @dataclass(frozen=True, slots=True)
 class Notice:
     """What to tell a chat: ``text_key`` with ``params`` (JSON values), once per ``ledger_key``."""
@@ -82,10 +79,6 @@ class MoneyNoticeRepo:
             " AND f.status IN ('pending', 'sending') ORDER BY f.id LIMIT 1) <= ? ORDER BY n.id LIMIT ?",
             (db_time(now or utcnow()), limit))
         return [MoneyNotice.from_row(r) for r in rows]
-
-    async def open_count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM money_notices WHERE status IN ('pending', 'sending')")
-        return row[0]
 
     async def for_chat(self, chat_id: int) -> list[MoneyNotice]:
         """Every notice of the chat, oldest first: for tests and the operator."""

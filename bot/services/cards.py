@@ -90,8 +90,7 @@ class CardTopUps:
                                       idempotency_key=key, actor_id=payer_id,
                                       note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language
             if entry is not None:
-                await money_news.tell(conn, money_news.topup_done(entry.chat_id, key, entry.amount,
-                                                                  entry.balance_after), entry.id)
+                await money_news.tell_topup(conn, entry)
             if self.referrals is not None:
                 await self.referrals.on_payment(conn, payer_id, entry)
         if entry is not None:

@@ -105,8 +105,7 @@ class CryptoTopUps:
     async def _credited(self, conn: aiosqlite.Connection, payer_id: int, entry: LedgerEntry | None) -> None:
         """In the transaction that credits the invoice: its "Payment received" notice, and the inviter's share."""
         if entry is not None:  # its reference is its ledger key, crypto:<invoice id>
-            await money_news.tell(conn, money_news.topup_done(entry.chat_id, entry.reference, entry.amount,
-                                                              entry.balance_after), entry.id)
+            await money_news.tell_topup(conn, entry)
         if self.referrals is not None:
             await self.referrals.on_payment(conn, payer_id, entry)
 

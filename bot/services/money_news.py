@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
-from storage import RentalRecord
+from storage import LedgerEntry, RentalRecord
 from storage.notices import Notice, enqueue
 
 from .localize import duration_name
@@ -53,6 +53,8 @@ async def tell(conn: aiosqlite.Connection, notice: Notice, ledger_id: int | None
     return await enqueue(conn, notice, ledger_id)
 
 
-def topup_done(chat_id: int, ledger_key: str, amount: int, balance: int) -> Notice:
-    """"Payment received: $X added. Balance: $Y." (Stars, card and crypto top-ups)."""
-    return Notice(chat_id, "topup-done", ledger_key, {"amount": money(amount), "balance": money(balance)})
+async def tell_topup(conn: aiosqlite.Connection, entry: LedgerEntry) -> bool:
+    """"Payment received: $X added. Balance: $Y." (Stars, card and crypto top-ups), in the credit's transaction;
+    keyed by the credit's reference, its ledger key (stars:, card:, crypto:<id>)."""
+    return await tell(conn, Notice(entry.chat_id, "topup-done", entry.reference,
+                                   {"amount": money(entry.amount), "balance": money(entry.balance_after)}), entry.id)
