@@ -15,6 +15,7 @@ from .callbacks import MenuCb, Screen
 from .common import show
 from .i18n import Texts
 from .menu import start
+from .numbers import HIDDEN_CODES_START, start_for_hidden_codes
 
 
 async def invite_view(bot: Bot, t: Texts, referrals: Referrals, user_id: int):
@@ -60,6 +61,8 @@ async def start_plain(message: Message, chat: Chat, t: Texts, referrals: Referra
 
 def setup() -> Router:
     router = Router(name="invites")
+    router.message.register(start_for_hidden_codes,
+                            CommandStart(deep_link=True, magic=F.args.startswith(HIDDEN_CODES_START)))
     router.message.register(start_invited, CommandStart(deep_link=True))
     router.message.register(start_plain, CommandStart())
     router.message.register(invite_command, Command("invite"))

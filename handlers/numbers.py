@@ -7,21 +7,22 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
 from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
-from bot.services.errors import RenewPriceChanged, UserFacingError
+from bot.services.errors import RenewPriceChanged, StaleButton, UserFacingError
 from bot.services.pricing import format_money
+from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
 from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
 from bot.topics import NumberTopics
 from providers import Capability, Provider
-from storage import Chat, RentalRecord, SmsRepo
+from storage import Chat, ChatRepo, RentalRecord, SmsRepo
 from storage.bans import BanRepo
 from storage.forwards import ForwardRepo
 
@@ -34,6 +35,7 @@ from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_sp
 
 log = logging.getLogger(__name__)
 PRIVATE_CODES = 5  # the hidden codes "show privately" sends, newest first
+HIDDEN_CODES_START = "codes-"  # /start codes-<rental>: the deep link a member who never started the bot gets
 
 
 class OnlyRenterOrAdmins(UserFacingError):
@@ -228,8 +230,13 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         await show(callback, *views.history(t, rental, messages, spoiler=chat.spoils_codes), new=new)
         return
     elif action is CardAction.PRIVATE:
-        callback_answer.text = await send_hidden_privately(bot, chat, t, rental, callback.from_user.id, sms_repo,
-                                                           admins, rentals)
+        try:
+            callback_answer.text = await send_hidden_privately(bot, chat, t, rental, callback.from_user.id,
+                                                               sms_repo, admins, rentals)
+        except PrivateRefused as refused:  # never started the bot: Telegram opens it, Start then sends the codes
+            me = await bot.me()
+            callback_answer.text, callback_answer.show_alert = render_error(t, refused), True
+            callback_answer.url = f"https://t.me/{me.username}?start={HIDDEN_CODES_START}{rental.id}"
         return
     if notice:
         callback_answer.text = notice[:200]
@@ -268,8 +275,25 @@ async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRe
         await bot.send_message(user_id, "\n\n".join(texts))
     except (TelegramForbiddenError, TelegramBadRequest) as err:  # never started the bot, or blocked it
         log.info("hidden codes of rental %d: private message to %d refused: %s", rental.id, user_id, err.message)
-        raise PrivateRefused() from None
+        me = await bot.me()
+        raise PrivateRefused(bot=me.username or "") from None
     return t("private-codes-sent")
+
+
+async def start_for_hidden_codes(message: Message, command: CommandObject, bot: Bot, t: Texts, chats: ChatRepo,
+                                 sms_repo: SmsRepo, admins: AdminCache, rentals: RentalService,
+                                 referrals: Referrals) -> None:
+    """/start codes-<rental> from the hidden codes' tap of a member who had never started the bot: the codes
+    are sent now, with the same checks as the tap (the payload is the user's to forge)."""
+    if message.chat.type != "private" or message.from_user is None:
+        return
+    await referrals.started(message.from_user.id, None)
+    rental_id = command.args.removeprefix(HIDDEN_CODES_START)
+    rental = await rentals.rentals.get(int(rental_id)) if rental_id.isdigit() else None
+    group = await chats.get(rental.chat_id) if rental is not None else None
+    if rental is None or group is None:
+        raise StaleButton()
+    await send_hidden_privately(bot, group, t, rental, message.from_user.id, sms_repo, admins, rentals)
 
 
 async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, bot: Bot, chat: Chat, t: Texts,

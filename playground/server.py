@@ -146,7 +146,7 @@ class Playground:
         emu = self.emulator
         emu.add_user(ADMIN_ID, "Operator")
         emu.add_user(self.me.id, self.me.name)
-        emu.add_user(self.member.id, self.member.name)
+        emu.add_user(self.member.id, self.member.name, started=False)  # no private chat on the page: never started
 
         mark = emu.mark()  # the private chat must exist in the bot's storage before it can be credited
         emu.send_message(self.me.id, self.me.id, "/start")

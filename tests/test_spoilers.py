@@ -179,6 +179,7 @@ async def hidden_card(app, telegram, team, provider, text: str):
 
 async def test_hidden_codes_privately_to_the_renter_and_admins_only(app, telegram, session, team, provider):
     ann, max_, zoe = team
+    dp, bot = telegram
     card = await hidden_card(app, telegram, team, provider, "Telegram code: 90210")
     assert "90210" not in card.text and ", hidden" in card.text
 
@@ -201,7 +202,17 @@ async def test_hidden_codes_privately_to_the_renter_and_admins_only(app, telegra
 
     session.blocked.add(2002)  # the renter never started the bot (or blocked it): Telegram refuses
     answer = await max_.press("Hidden codes privately", card)
-    assert "Telegram refused the private message" in answer.text
+    assert "Start the bot first" in answer.text and "@rent_test_bot" in answer.text and answer.show_alert
+    rental = (await app.rentals.rentals.for_chat(GROUP))[0][0]
+    assert answer.url == f"https://t.me/rent_test_bot?start=codes-{rental.id}"  # Telegram opens the bot
+    session.blocked.discard(2002)  # Max presses Start in the chat the link opened: the codes come at once
+    await Person(dp, bot, session, 2002, name="Max").send(f"/start codes-{rental.id}")
+    assert "<code>90210</code>" in session.sent(2002)[-1].text
+    # The payload is Zoe's to forge: the same rule as the tap, no code for her.
+    await Person(dp, bot, session, 2003, name="Zoe").send(f"/start codes-{rental.id}")
+    assert "Only the member who rented" in session.sent(2003)[-1].text
+    await Person(dp, bot, session, 2003, name="Zoe").send("/start codes-999999")
+    assert "90210" not in session.sent(2003)[-1].text
 
     # The SMS history in the group keeps the code hidden too.
     await zoe.press("SMS history", card)
