@@ -732,7 +732,7 @@ class Soak:
                               supergroup=True, added_by=creator)
         await asyncio.wait_for(hello.future, SETUP_TIMEOUT)
         settings = await self._setup_reply(gid, creator, f"/settings@{self.bot_name}", ("Settings",))
-        opened = await self._setup_tap(gid, creator, settings, data="g:1")  # "Let all members rent"
+        opened = await self._setup_tap(gid, creator, settings, data="g:1:0")  # "Let members rent" with no limit
         if "all members" not in opened.get("text", ""):
             raise RuntimeError(f"set-up: group {gid} not opened to all members: {opened}")
 

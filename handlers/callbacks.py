@@ -252,7 +252,11 @@ class LangCb(CallbackData, prefix="l"):
 
 
 class GroupRentCb(CallbackData, prefix="g"):
+    """Who rents with the group's balance. Opening it to members asks each member's limit first (``limit`` -1:
+    the question; else one of the limits the question offers, 0 for none)."""
+
     all: bool
+    limit: Annotated[int, Field(ge=-1, le=10**7)] = -1
 
 
 class PanelCb(CallbackData, prefix="p"):

@@ -436,6 +436,16 @@ def _next(steps: tuple[int, ...], value: int) -> int:
     return later[0] if later else steps[0]
 
 
+OPEN_LIMITS = (100, 500, 2000, 0)  # the limits offered when members are first let rent; 0: no limit
+
+
+def members_rent_question(t: Texts, period: str) -> InlineKeyboardMarkup:
+    """Letting every member rent: each member's limit picked at the same tap (no limit is a choice, not a default)."""
+    rows = [[_button(t("btn-open-limit", limit=format_money(limit), period=period) if limit
+                     else t("btn-open-no-limit"), GroupRentCb(all=True, limit=limit))] for limit in OPEN_LIMITS]
+    return _markup(*rows, [_button(t("back"), MenuCb(to=Screen.SETTINGS))])
+
+
 def group_settings(t: Texts, *, members_rent: bool, limit: int, week: bool, cap: int,
                    members_top_up: bool, spoiler: bool = False,
                    delete_minutes: int = 0) -> list[list[InlineKeyboardButton]]:
@@ -452,6 +462,7 @@ def group_settings(t: Texts, *, members_rent: bool, limit: int, week: bool, cap:
         return [[_button(t("btn-members-can-rent"), GroupRentCb(all=True))], top_up, *codes]
     limit_label = t("btn-limit", limit=format_money(limit)) if limit else t("btn-limit-none")
     cap_label = t("btn-member-cap", cap=cap) if cap else t("btn-member-cap-none")
+    # Each label reads as the setting it is; a tap moves it on to the next value.
     return [[_button(t("btn-only-admins-rent"), GroupRentCb(all=False))],
             [_button(limit_label, TeamCb(f=TeamSetting.LIMIT, v=_next(LIMIT_STEPS, limit)))],
             [_button(t("btn-per-week" if week else "btn-per-day"), TeamCb(f=TeamSetting.PERIOD, v=int(not week)))],

@@ -141,7 +141,17 @@ async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bo
     if not chat.is_group:
         raise NotAllowed()
     await _require_group_admin(bot, admins, chat, callback.from_user.id)
-    await chats.set_members_can_rent(chat.id, callback_data.all)
+    if callback_data.all and callback_data.limit == -1:  # asked first: how much each member may spend
+        period = t(PERIOD_KEYS[chat.limit_period])
+        await show(callback, t("members-rent-question", balance=format_money(chat.balance), period=period),
+                   keyboards.members_rent_question(t, period))
+        return
+    if callback_data.all:
+        if callback_data.limit not in keyboards.OPEN_LIMITS:
+            raise NotAllowed()
+        await chats.set_team(chat.id, members_can_rent=True, member_limit=callback_data.limit)
+    else:
+        await chats.set_members_can_rent(chat.id, False)
     await show(callback, *await settings_screen(t, bot, await chats.get(chat.id), settings, number_topics))
 
 

@@ -9,7 +9,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.services.errors import BadArguments, NotAllowed, NotEnoughBalance, StaleButton
+from bot.services.errors import BadArguments, NotAllowed, NotEnoughBalance, StaleButton, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.transfers import Transfers
 from providers.models import to_minor_units
@@ -27,6 +27,12 @@ class StartPrivateFirst(BadArguments):
     """The sender has no balance of their own yet: that is the private chat with the bot."""
 
     key = "error-transfer-start"
+
+
+class OwnBalanceShort(UserFacingError):
+    """In a group: short, without saying by how much (that would tell the group the sender's balance)."""
+
+    key = "error-transfer-short-group"
 
 
 def _amount(text: str) -> int:
@@ -70,10 +76,16 @@ async def transfer_command(message: Message, command: CommandObject, bot: Bot, c
     await transfers.check(sender.id, recipient_id, amount)
     recipient = await chats.get(recipient_id)
     own = await chats.get(sender.id)
-    if own.balance < amount:
+    to = recipient.title or str(recipient_id)
+    if chat.is_group:  # a person's own balance is theirs: the group sees the amount and the recipient only
+        if own.balance < amount:
+            raise OwnBalanceShort()
+        text = t("transfer-confirm-group", amount=format_money(amount), to=to)
+    elif own.balance < amount:
         raise NotEnoughBalance(missing=amount - own.balance, price=amount, balance=own.balance)
-    text = t("transfer-confirm", amount=format_money(amount), to=recipient.title or str(recipient_id),
-             balance=format_money(own.balance), after=format_money(own.balance - amount))
+    else:
+        text = t("transfer-confirm", amount=format_money(amount), to=to, balance=format_money(own.balance),
+                 after=format_money(own.balance - amount))
     button = TransferCb(to=recipient_id, c=amount, u=sender.id, n=nonce())
     await message.answer(text, reply_markup=keyboards.transfer_confirm(t, button, format_money(amount)))
 
@@ -92,12 +104,22 @@ async def transfer_confirmed(callback: CallbackQuery, callback_data: TransferCb,
     recipient = await chats.get(callback_data.to)
     if recipient is None:
         raise StaleButton()
-    after = await transfers.move(sender.id, recipient.id, callback_data.c, callback_data.n,
-                                 sender_name=user_name(sender), recipient_name=recipient.title or str(recipient.id))
+    try:
+        after = await transfers.move(sender.id, recipient.id, callback_data.c, callback_data.n,
+                                     sender_name=user_name(sender), recipient_name=recipient.title or str(recipient.id))
+    except NotEnoughBalance:
+        if chat.is_group:
+            raise OwnBalanceShort() from None
+        raise
     # A user who received it is told in their own chat by the money news loop (bot/notices.py): the move wrote that
     # notice with its ledger rows, so it arrives once, across 429s and restarts; a blocked bot undoes nothing.
-    await show(callback, t("transfer-done", amount=format_money(callback_data.c),
-                           to=recipient.title or str(recipient.id), balance=format_money(after)))
+    to = recipient.title or str(recipient.id)
+    if chat.is_group:
+        await show(callback, t("transfer-done-group", sender=user_name(sender), amount=format_money(callback_data.c),
+                               to=to))
+    else:
+        await show(callback, t("transfer-done", amount=format_money(callback_data.c), to=to,
+                               balance=format_money(after)))
 
 
 def setup() -> Router:

@@ -42,10 +42,10 @@ class ChatRepo:
             await conn.execute("UPDATE chats SET members_can_rent = ? WHERE id = ?", (int(allowed), chat_id))
 
     async def set_team(self, chat_id: int, **fields: int | str | bool) -> None:
-        """Group settings: member_limit, limit_period, member_cap, members_top_up, code_spoiler,
-        code_delete_minutes, topic_per_number (the caller checked values)."""
-        allowed = {"member_limit", "limit_period", "member_cap", "members_top_up", "code_spoiler",
-                   "code_delete_minutes", "topic_per_number"}
+        """Group settings: members_can_rent, member_limit, limit_period, member_cap, members_top_up, code_spoiler,
+        code_delete_minutes, topic_per_number (the caller checked values), all in one transaction."""
+        allowed = {"members_can_rent", "member_limit", "limit_period", "member_cap", "members_top_up",
+                   "code_spoiler", "code_delete_minutes", "topic_per_number"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"unknown team settings {sorted(set(fields) - allowed)}")
         sets = ", ".join(f"{name} = ?" for name in fields)

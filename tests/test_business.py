@@ -54,15 +54,18 @@ async def test_a_member_funds_the_group_from_their_own_balance_confirmed_by_them
     await started(app, people)
     await ann.send("/transfer 5")
     confirm = ann.screen()
-    assert "Move $5.00 to Team?" in confirm.text and "$20.00 → $15.00" in confirm.text
+    # The group sees the amount and where it goes, never the sender's own balance.
+    assert "Move $5.00 from your own balance to Team?" in confirm.text and "$20.00" not in confirm.text
     answer = await max_.press("Move $5.00", confirm)  # someone else's money: not theirs to move
     assert "Not allowed" in answer.text and await balance(app, GROUP) == 0
     await ann.press("Move $5.00", confirm)
-    assert "$5.00 moved to Team. Your balance: $15.00." in ann.screen().text
+    assert "@ann moved $5.00 to Team." in ann.screen().text and "$15.00" not in ann.screen().text
     assert (await balance(app, 2001), await balance(app, GROUP)) == (1500, 500)
     assert (await kinds(app, GROUP))[0] == ("transfer", 500) and (await kinds(app, 2001))[0] == ("transfer", -500)
     await ann.press("Move $5.00", confirm)  # the same button again moves nothing more
     assert (await balance(app, 2001), await balance(app, GROUP)) == (1500, 500)
+    await ann.send("/transfer 16")  # more than Ann has: said without saying how much she has
+    assert ann.screen().text.startswith("Your own balance is short") and "$15.00" not in ann.screen().text
     # Both ledgers say where it went and whence it came.
     await ann_private.send("/balance")
     assert "transfer to Team" in ann_private.screen().text

@@ -472,8 +472,16 @@ def topic_settings(t: Texts) -> Keyboards:
 KEYBOARDS[topic_link.__name__] = topic_link
 
 
+def members_rent_question(t: Texts) -> Keyboards:
+    for period in ("period-day", "period-week"):
+        yield f"letting members rent, per {period}", keyboards.members_rent_question(t, t(period))
+
+
+KEYBOARDS[members_rent_question.__name__] = members_rent_question
+
+
 @pytest.mark.parametrize("language", LANGS)
-@pytest.mark.parametrize("builder", [topic_link, topic_settings], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("builder", [topic_link, topic_settings, members_rent_question], ids=lambda f: f.__name__)
 def test_topic_buttons_fit_their_rows(language, builder):
     t = Texts(language)
     problems = {where: found for where, markup in builder(t) if (found := too_wide(markup))}

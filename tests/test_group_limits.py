@@ -67,18 +67,29 @@ async def test_the_settings_screen_sets_who_rents_and_how_much(app, team):
     await ann.send("/settings@rent_test_bot")
     assert "admins only" in ann.screen().text and "Members may top up the group: yes" in ann.screen().text
     assert "expire after 60 min" in ann.screen().text
-    await ann.press("Let all members rent")
-    assert {"🛡 Only admins rent", "💵 No limit", "📅 A day", "🔢 No cap", "💳 Members top up: yes"} <= set(ann.buttons())
+    await ann.press("Let members rent")
+    # Asked first: how much each member may spend (nothing is opened at this tap).
+    assert "Let every member rent with the group's balance ($" in ann.screen().text
+    assert not (await app.chats.get(GROUP)).members_can_rent
+    assert {"💵 Up to $1.00 a day each", "💵 Up to $5.00 a day each", "♾ No limit", "« Back"} <= set(ann.buttons())
     answer = await max_.press("No limit", ann.screen())
-    assert "Not allowed" in answer.text and (await app.chats.get(GROUP)).member_limit == 0
-    await ann.press("No limit")
-    await ann.press("Limit: $1.00")  # a tap moves it to the next amount
-    await ann.press("A day")
-    await ann.press("No cap")
+    assert "Not allowed" in answer.text and not (await app.chats.get(GROUP)).members_can_rent
+    await ann.press("Up to $1.00 a day each")
+    chat = await app.chats.get(GROUP)
+    assert (chat.members_can_rent, chat.member_limit) == (True, 100)
+    assert "admins, and each member up to $1.00 a day" in ann.screen().text
+    # Each label reads as the setting it is.
+    assert {"🛡 Only admins rent", "💵 Limit each: $1.00 · change", "📅 Limit is per day · change",
+            "🔢 Open numbers each: any · change", "💳 Members top up: yes"} <= set(ann.buttons())
+    await ann.press("Limit each: $1.00")  # a tap moves it to the next amount
+    await ann.press("Limit is per day")
+    await ann.press("Open numbers each: any")
     chat = await app.chats.get(GROUP)
     assert (chat.members_can_rent, chat.member_limit, chat.limit_period, chat.member_cap) == (True, 200, "week", 1)
     text = ann.screen().text
-    assert "members, up to $2.00 a week each" in text and "Open numbers per member: up to 1" in text
+    assert "admins, and each member up to $2.00 a week" in text and "Open numbers per member: up to 1" in text
+    forged = await ann.press_data("g:1:12345", ann.screen())  # a limit the question never offers
+    assert "Not allowed" in forged.text and (await app.chats.get(GROUP)).member_limit == 200
     await ann.press("Members top up: yes")
     assert not (await app.chats.get(GROUP)).members_top_up
     assert "Members may top up the group: no" in ann.screen().text

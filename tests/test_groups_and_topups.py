@@ -76,9 +76,10 @@ async def test_admin_opens_renting_to_members(app, session, team, provider):
     admin, member = team
     await admin.send("/settings@rent_test_bot")
     await credit(app, GROUP, 500)
-    answer = await member.press("Let all members rent", admin.screen())
+    answer = await member.press("Let members rent", admin.screen())
     assert "Not allowed" in answer.text
-    await admin.press("Let all members rent")
+    await admin.press("Let members rent")
+    await admin.press("No limit")
     assert (await app.chats.get(GROUP)).members_can_rent
     await start_renting(member)
     await member.press("Rent for")

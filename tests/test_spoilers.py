@@ -37,7 +37,8 @@ async def setup_group(app, team, *, spoiler: bool = True, delete: bool = True):
     await ann.send("/start@rent_test_bot")
     await credit(app, GROUP, 1000)
     await ann.send("/settings@rent_test_bot")
-    await ann.press("Let all members rent")
+    await ann.press("Let members rent")
+    await ann.press("No limit")
     if spoiler:
         await ann.press("Spoiler: off")
         assert "under a spoiler" in ann.screen().text
