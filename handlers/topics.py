@@ -2,6 +2,7 @@
 it points there), and the settings lines that say whether the group can have them (bot/topics.py does the rest)."""
 from __future__ import annotations
 
+import html
 import logging
 
 from aiogram import Bot
@@ -17,7 +18,7 @@ from storage import Chat, RentalRecord, SmsRepo
 from . import keyboards, phones
 from .common import show
 from .numbers import card_view
-from .i18n import Texts
+from .i18n import Html, Texts
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def open_with_card(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, r
     thread = await topics.open(bot, chat, card.id, name)
     if thread is None:
         return None
+    card = await rentals.owned(chat.id, card.id)  # read again: it now has its topic, where its codes come
     text, markup = await card_view(chat, t, card, rentals, sms_repo, providers)
     try:
         sent = await bot.send_message(chat.id, text, reply_markup=markup, message_thread_id=thread)
@@ -73,5 +75,7 @@ async def card_in_topic(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts,
     if opened is None:
         return False
     thread, name = opened
-    await show(callback, t("topic-card-there", name=name), keyboards.topic_link(t, topic_url(chat.id, thread)))
+    url = topic_url(chat.id, thread)
+    named = f'<a href="{html.escape(url)}">{html.escape(name)}</a>' if url else f"<b>{html.escape(name)}</b>"
+    await show(callback, t("topic-card-there", name=Html(named)), keyboards.topic_link(t, url))
     return True

@@ -145,8 +145,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-codes"))
         for sms in codes:
             lines.append(code_line(t, sms, spoiler))
-    elif rental.is_open:
-        lines.append(t("card-no-codes"))
+    elif rental.is_open:  # where its codes come: this chat, or the number's own topic in a forum
+        lines.append(t("card-no-codes-topic" if rental.topic_thread else "card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
                             can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
                             kept=kept, show_hidden=is_group and has_hidden, forward=can_forward)

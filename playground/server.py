@@ -38,7 +38,7 @@ ADMIN_ID = 900                 # the operator (in ADMIN_IDS): credits the demo c
 ME = (1001, "You")             # the person using the page
 MEMBER = (1002, "Sam")         # the other member of the demo group
 GROUP = (-100123, "Demo group")
-FORUM = (-100124, "Demo forum")  # a supergroup with topics; the bot may manage them (a topic per number)
+FORUM = (-1001000000124, "Demo forum")  # a supergroup with topics; the bot may manage them (a topic per number)
 DEMO_CREDIT = "20"             # dollars credited to the private chat and to the group at start
 LONG_POLL_MAX = 25.0
 ANSWER_WAIT = 20.0             # a callback is answered after its handler ran (renting calls the provider)
@@ -254,6 +254,7 @@ class Playground:
             "sender": {"id": sender.get("id"), "name": self._name(sender), "color": self._color(sender.get("id", 0))},
             "html": None, "keyboard": [], "service": self._service_text(m), "invoice": None, "reply": None,
             "topic": self._topic_name(m) if m.get("is_topic_message") else None,
+            "thread": m.get("message_thread_id") if m.get("is_topic_message") else None,
         }
         if "text" in m:
             out["html"] = render_entities(m["text"], m.get("entities"))

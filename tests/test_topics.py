@@ -142,7 +142,13 @@ async def test_a_topic_per_number_opened_codes_pushed_into_it_closed_at_the_end(
     # The card is in the topic; the screen that rented it says where.
     [card] = [m for m in emu.topic_messages(FORUM, thread) if m["from"]["is_bot"] and "text" in m]
     assert "Telegram" in card["text"] and card["is_topic_message"]
-    assert "its card and codes are in its own topic" in ann.screen()["text"]
+    said = ann.screen()
+    assert "its card is in its own topic, and its codes come there" in said["text"]
+    # The topic's name links to it (text and button), as Telegram links a supergroup's topic.
+    link = f"https://t.me/c/{-FORUM - 10**12}/{thread}"
+    assert any(e.get("url") == link for e in said.get("entities", []))
+    assert link in [b.get("url") for row in said["reply_markup"]["inline_keyboard"] for b in row]
+    assert "No codes yet. Each one comes as a message in this number's topic" in card["text"]
 
     background = Background(app, bot, Limits.unlimited())
     await push(background, provider, rental, "Telegram code: 40512")

@@ -139,6 +139,7 @@
     stack.className = "stack";
     const bubble = document.createElement("div");
     bubble.className = "bubble";
+    if (m.thread) row.dataset.thread = m.thread;
     if (isGroup && !m.out) {
       const name = document.createElement("div");
       name.className = "sender";
@@ -389,7 +390,7 @@
     if (btn) {
       if (btn.dataset.kind === "callback") press(btn);
       else if (btn.dataset.kind === "pay") pay(btn);
-      else if (btn.dataset.kind === "url") window.open(btn.dataset.url, "_blank", "noopener");
+      else if (btn.dataset.kind === "url") openUrl(btn.dataset.url);
       else if (btn.dataset.kind === "copy") copy(btn.dataset.copy);
       return;
     }
@@ -399,7 +400,24 @@
     if (cmd) { sendText(cmd.textContent); return; }
     const spoiler = e.target.closest(".tg-spoiler");
     if (spoiler) spoiler.classList.toggle("shown");
+    const link = e.target.closest("a[href]");
+    if (link && topicOf(link.href)) { e.preventDefault(); openUrl(link.href); }
   });
+
+  // A link to a forum topic (t.me/c/<chat>/<topic>) opens it here: the page shows the forum's topics in one
+  // stream, so it scrolls to the topic's first message and marks it; any other link opens in a new tab.
+  function topicOf(url) {
+    const m = /^https:\/\/t\.me\/c\/\d+\/(\d+)$/.exec(url);
+    return m ? m[1] : null;
+  }
+  function openUrl(url) {
+    const thread = topicOf(url);
+    const first = thread && els.messages.querySelector(`.row[data-thread="${thread}"]`);
+    if (!first) { window.open(url, "_blank", "noopener"); return; }
+    first.scrollIntoView({ block: "center" });
+    first.classList.add("flash");
+    setTimeout(() => first.classList.remove("flash"), 1500);
+  }
 
   els.composer.addEventListener("submit", (e) => {
     e.preventDefault();
