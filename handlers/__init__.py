@@ -9,5 +9,5 @@ from . import forwarding
 def setup_routers() -> list[Router]:
     """Routers in the order they must match: the catch-all fallback last."""
     return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(),
-            promo.setup(), forwarding.setup(), topup.setup(), settings.setup(), numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
-            bans.setup(), transfers.setup(), support.setup(), exports.setup(), teams.setup(), fallback.setup()]
+            promo.setup(), support.setup(), forwarding.setup(), topup.setup(), settings.setup(), numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
+            bans.setup(), transfers.setup(), exports.setup(), teams.setup(), fallback.setup()]

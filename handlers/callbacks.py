@@ -49,6 +49,7 @@ class Screen(enum.StrEnum):
     SETTINGS = "settings"
     INVITE = "invite"  # the user's invite link, invited count and earnings
     PROMO = "promo"  # asks for a promo code to redeem
+    SUPPORT = "support"  # asks for a message to the operator (when no SUPPORT_CONTACT is set)
 
 
 class MenuCb(CallbackData, prefix="m"):

@@ -82,7 +82,9 @@ def transfer_confirm(t: Texts, data, amount: str) -> InlineKeyboardMarkup:
 
 
 def support_button(t: Texts, url: str | None) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text=t("btn-support"), url=url)] if url else []
+    """The operator's contact when it has a link; else a message to the operator through the bot: never none."""
+    return [InlineKeyboardButton(text=t("btn-support"), url=url) if url
+            else _button(t("btn-write-operator"), MenuCb(to=Screen.SUPPORT))]
 
 
 def with_support(t: Texts, url: str | None, home: bool = True) -> InlineKeyboardMarkup:

@@ -70,6 +70,8 @@ from playground.sandbox.gotsms import FakeGotSms
 # `bot` is a namespace package (no __init__.py, so no bot.__file__): its __main__ module, the one `python -m bot`
 # runs, says which sys.path entry holds the bot here.
 BOT_IMPORT_ROOT = Path(importlib.util.find_spec("bot.__main__").origin).resolve().parent.parent
+# The sample terms beside the code: the checkout the playground runs from (pip installs the code elsewhere).
+SAMPLE_TERMS = next((p for p in (Path.cwd() / "terms", BOT_IMPORT_ROOT / "terms") if p.is_dir()), Path("terms"))
 GOTSMS_KEY = "e2e-gotsms-key"
 GETATEXT_KEY = "e2e-getatext-key"
 CRYPTOPAY_TOKEN = "e2e-cryptopay-app-token"
@@ -191,6 +193,9 @@ class Stack:
             # Card payments in sandbox form: the emulator takes any provider token, as Telegram's test mode does.
             "PAYMENTS_PROVIDER_TOKEN": "playground:TEST:sandbox",
             "CARD_CURRENCY": "EUR",
+            # /terms: the repository's sample terms (the bot runs in its own directory); no SUPPORT_CONTACT, so
+            # Support is a message to the operator, which the page shows in the operator's chat.
+            "TERMS_DIR": str(SAMPLE_TERMS),
             "CARD_RATE": "1.08",
             # Crypto payments in sandbox form: the fake's pay page stands in for @CryptoBot; its signed webhook
             # reaches the bot's HTTP server, and the poll finds what a dropped webhook missed.
