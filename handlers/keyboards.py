@@ -166,10 +166,12 @@ def set_picker(t: Texts, snapshot_id: int, mask: int, items: list[tuple[int, str
                    go, [_button(t("back"), ServiceCb(key=service_key))])
 
 
-def set_confirm(t: Texts, snapshot_id: int, mask: int, price: str, *, refused: bool) -> InlineKeyboardMarkup:
-    """Rent (not while the provider refuses this set), change the services, back."""
+def set_confirm(t: Texts, snapshot_id: int, mask: int, price: str, service_key: str, *,
+                refused: bool) -> InlineKeyboardMarkup:
+    """Rent (not while the provider refuses this set), change the services, back to the plans, home."""
     rent = [] if refused else [_button(t("btn-set-rent", price=price), SetRentCb(snap=snapshot_id, m=mask, n=nonce()))]
-    return _markup(rent, [_button(t("btn-set-change"), SetPickCb(snap=snapshot_id, m=mask))])
+    return _markup(rent, [_button(t("btn-set-change"), SetPickCb(snap=snapshot_id, m=mask))],
+                   [_button(t("back"), ServiceCb(key=service_key)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def country_switch(t: Texts, service_key: str, country: str) -> list[InlineKeyboardButton]:
@@ -254,9 +256,11 @@ def chain_card(t: Texts, chain_id: int, current_id: int | None, current_phone: s
                                   _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
-def any_area(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:
+def any_area(t: Texts, snapshot_id: int, index: int, wishes: Wishes, service_key: str) -> InlineKeyboardMarkup:
+    """No number in the area asked: any area, another area code, or back to the plans."""
     return _markup([_button(t("btn-any-area"), _wished(OfferCb, snapshot_id, index, wishes, a=""))],
-                   [_button(t("btn-area-other"), _wished(WishCb, snapshot_id, index, wishes, a="", w=Wish.AREA))])
+                   [_button(t("btn-area-other"), _wished(WishCb, snapshot_id, index, wishes, a="", w=Wish.AREA))],
+                   [_button(t("back"), ServiceCb(key=service_key)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 
 def area_choice(t: Texts, snapshot_id: int, index: int, wishes: Wishes) -> InlineKeyboardMarkup:

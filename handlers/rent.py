@@ -359,8 +359,9 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
         return
     except NoNumberInArea:
         # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
+        offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
         await show(callback, t("no-number-in-area", area=wishes.area),
-                   keyboards.any_area(t, callback_data.snap, callback_data.i, wishes))
+                   keyboards.any_area(t, callback_data.snap, callback_data.i, wishes, service_key(offer.service_name)))
         return
     if chain is not None:  # one card for the whole chain, edited in place as it goes (bot/background.py)
         await show_chain(callback, chat, t, chains, providers, chain.id)

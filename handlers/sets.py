@@ -87,6 +87,7 @@ async def confirm(callback: CallbackQuery, callback_data: SetOkCb, chat: Chat, t
              after=format_money(chat.balance - quote.total))
     text += "\n\n" + t("set-rule") + _refused_note(t, quote)
     await show(callback, text, keyboards.set_confirm(t, callback_data.snap, callback_data.m, price,
+                                                     service_key(quote.offers[0].service_name),
                                                      refused=quote.refused is not None))
 
 

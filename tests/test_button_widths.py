@@ -162,7 +162,7 @@ def transfer_confirm(t: Texts) -> Keyboards:
 
 def set_confirm(t: Texts) -> Keyboards:
     for refused in (False, True):
-        yield f"set confirm, refused={refused}", keyboards.set_confirm(t, 99, 0b11, MONEY, refused=refused)
+        yield f"set confirm, refused={refused}", keyboards.set_confirm(t, 99, 0b11, MONEY, "telegram", refused=refused)
 
 
 def countries(t: Texts) -> Keyboards:
@@ -201,7 +201,7 @@ def chain_card(t: Texts) -> Keyboards:
 
 
 def any_area(t: Texts) -> Keyboards:
-    yield "no number in the area", keyboards.any_area(t, 99, 9, Wishes(area="212"))
+    yield "no number in the area", keyboards.any_area(t, 99, 9, Wishes(area="212"), "telegram")
 
 
 def area_choice(t: Texts) -> Keyboards:

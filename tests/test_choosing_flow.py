@@ -135,6 +135,7 @@ async def test_an_area_without_numbers_is_refunded_at_once_and_any_area_is_one_t
     assert await balance(app) == 2000  # charged and refunded in the same tap
     kinds = [e.kind for e in await app.ledger_repo.recent(alice.chat_id)]
     assert kinds[:2] == ["refund", "charge"]
+    assert {"« Back", "« Menu"} <= set(alice.buttons())  # not only the two area choices: a way back too
     await alice.press("Any area")
     assert "Area code: any" in alice.screen().text
     await alice.press("Rent for $1.10")

@@ -130,8 +130,10 @@ async def test_a_refused_combination_is_refunded_at_once_and_not_sent_again(worl
     assert {r.status for r in await rentals_of(app)} == {"failed"}
     # The confirm screen says which set and until when, with no Rent button.
     text = alice.screen().text
-    assert "refused Telegram + Instagram on one number" in text and "keeps refusing it until" in text
+    assert "refused Telegram + Instagram together on one number" in text and "keeps refusing it until" in text
+    assert "leave one out, or rent them one by one" in text
     assert not any("Rent all" in b for b in alice.buttons())
+    assert {"« Back", "« Menu"} <= set(alice.buttons())  # and a way back
 
     fake.apart = set()  # even if GetAText would rent it now, its cache still refuses the set: not asked
     answer = await alice.press_data(SetRentCb.unpack(rent_button).model_copy(update={"n": "again"}).pack())
