@@ -112,8 +112,9 @@ async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, r
     pages = math.ceil(total / per)
     names = await rentals.rentals.set_names([r.set_id for r in items if r.set_id])
     labels = [(r.id, views.number_label(t, r, names.get(r.set_id))) for r in items]
-    await show(event, t("numbers-title", page=min(page, pages - 1) + 1, pages=pages),
-               keyboards.numbers(t, labels, page, pages))
+    title = t("numbers-title", page=min(page, pages - 1) + 1, pages=pages) if pages > 1 else t("numbers-title-one")
+    rows = "\n".join(views.number_row(t, r, names.get(r.set_id)) for r in items)
+    await show(event, f"{title}\n{rows}", keyboards.numbers(t, labels, page, pages))
 
 
 async def numbers_command(message: Message, chat: Chat, t: Texts, rentals: RentalService) -> None:

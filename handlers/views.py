@@ -239,6 +239,16 @@ def number_label(t: Texts, rental: RentalRecord, names: list[str] | None = None)
              phone=phones.display(rental.phone) if rental.phone else "…")
 
 
+def number_row(t: Texts, rental: RentalRecord, names: list[str] | None = None, now: datetime | None = None) -> str:
+    """A number on My numbers, in full: its state in words (the mark its button carries), every service it is
+    for, the number, and for a live one the time left. The buttons below stay short enough for a phone."""
+    line = t("numbers-row", state=t(f"status-{rental.status}"), services=" + ".join(names or [rental.service_name]),
+             phone=phones.display(rental.phone) if rental.phone else "…")
+    if rental.status == "active" and rental.active_till:
+        line += " · " + t("numbers-row-left", left=time_left(t, rental.active_till, now))
+    return line
+
+
 def ledger_line(t: Texts, entry: LedgerEntry) -> str:
     amount = format_money(entry.amount)
     return t("balance-line", when=when(t, entry.created_at), amount=("+" + amount) if entry.amount > 0 else amount,

@@ -446,11 +446,11 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
 
     # My numbers, balance with every kind of entry, top-up screen from the balance.
     await user.press(s.label("menu-numbers"))
-    s.screen("my numbers", user, key="numbers-title")
+    s.screen("my numbers", user, key="numbers-title-one")
     await user.press("Telegram")
     s.screen("card from my numbers", user, key="card-phone")
     await user.send("/numbers")
-    s.screen("/numbers", user, key="numbers-title")
+    s.screen("/numbers", user, key="numbers-title-one")
     await user.send("/balance")
     balance = s.screen("/balance", user, key="balance-title")
     for kind in ("adjustment", "charge", "refund"):
@@ -801,7 +801,7 @@ async def test_every_set_screen_in_language(lang, settings, session, screens):
             await user.press(s.label("btn-set-rent", price="$1.11"))
             s.screen("set card", user, key="set-state-waiting")
             await user.send("/numbers")
-            s.screen("numbers with a set", user, key="numbers-title")
+            s.screen("numbers with a set", user, key="numbers-title-one")
             await user.send("/rent telegram")
             await user.press("Telegram")
             await user.press(s.label("btn-set-start"))

@@ -221,3 +221,22 @@ async def test_a_plan_sold_out_at_the_last_tap_returns_to_fresh_plans_with_it_ma
     await alice.press("1 month")  # another plan still rents
     await alice.press("Rent for")
     assert "active" in alice.screen().text
+
+
+async def test_my_numbers_says_each_numbers_state_in_words_and_the_time_left(app, alice, provider):
+    """Each row says what a person needs to pick a number: its state in words (the button's mark), its services,
+    the number and, while it lives, the time left; a single page has no "(1/1)"."""
+    await app.chats.ensure(alice.chat_id, "private", "Alice")
+    await credit(app, alice.chat_id, 500)
+    for _ in range(2):
+        await rent_telegram(alice)
+        await alice.press("Rent for $1.10")
+    await alice.press("Cancel & refund")
+    await alice.send("/numbers")
+    text = alice.screen().text
+    assert text.startswith("<b>My numbers</b>\n") and "(1/1)" not in text
+    rows = text.splitlines()[1:]
+    assert len(rows) == 2
+    assert any(r.startswith("↩️ cancelled, refunded · <b>Telegram</b> · +1 555 000 000") for r in rows), rows
+    live = next(r for r in rows if r.startswith("🟢 active"))
+    assert "<b>Telegram</b> · +1 555 000 000" in live and live.endswith(" left"), live
