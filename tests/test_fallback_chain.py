@@ -17,6 +17,7 @@ from providers.gotsms import GotSmsClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
+from handlers import phones
 from bot.outbound import Limits
 
 
@@ -65,7 +66,7 @@ async def balance(app: App) -> int:
 
 
 def chain_cards(session) -> list:
-    return [m for m in session.messages[1001].values() if m.text and "trying until a code comes" in m.text]
+    return [m for m in session.messages[1001].values() if m.text and "Each number without a code is refunded" in m.text]
 
 
 async def test_three_attempts_across_both_providers_end_in_a_code(world, session):
@@ -87,6 +88,7 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
 
     await alice.press("Rent for $0.50")
     card = alice.screen()
+    assert card.text.startswith("🔄 <b>Telegram</b>: trying until a code comes")
     assert "1. GetAText · 🇺🇸 United States" in card.text and "Now: " in card.text
     assert "Spent $0.50 of $1.00" in card.text and "⏹ Stop trying" in alice.buttons()
     [first] = await attempts(app)
@@ -115,7 +117,11 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
     chain = await app.chains.repo.get(1)
     assert chain.status == "done"
     card = session.messages[1001][card.message_id]
-    assert "The code came on attempt 3" in card.text and "⏹ Stop trying" not in alice.buttons(card)
+    assert card.text.startswith("✅ <b>Telegram</b>: the code came on attempt 3")
+    assert "trying until a code comes" not in card.text and "⏹ Stop trying" not in alice.buttons(card)
+    # The number that got the code is still rented: its button stays; the refunded ones have none.
+    assert alice.buttons(card)[0] == f"📱 {phones.display(third.phone)}"
+    assert not [b for b in alice.buttons(card) if b.startswith("📱") and b != f"📱 {phones.display(third.phone)}"]
     assert any("52817" in (m.text or "") for m in session.messages[1001].values())  # pushed as usual
     assert await balance(app) == 2000 - 66
     kinds = [e.kind for e in await app.ledger_repo.recent(1001)]
@@ -136,8 +142,37 @@ async def test_stopped_by_the_user_cancels_the_current_number_and_tries_nothing_
     [only] = await attempts(app)
     assert only.status == "cancelled" and await balance(app) == 2000
     assert "Stopped: no other plan is tried" in alice.screen().text and "⏹ Stop trying" not in alice.buttons()
+    assert alice.screen().text.startswith("⏹ <b>Telegram</b>: stopped")
+    assert not [b for b in alice.buttons() if b.startswith("📱")]  # the number is refunded: nothing to open
     await background.step_chains()
     assert len(await attempts(app)) == 1 and (await app.chains.repo.get(1)).status == "stopped"
+
+
+async def test_stop_while_the_provider_forbids_a_cancel_says_stopping_and_drops_the_button(world, session):
+    """GetAText cancels a number only once it is a while old: after Stop the card says it is stopping (the number
+    cancelled as soon as the provider allows), with no Stop button to tap again; then stopped, refunded."""
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    app.providers["getatext"].min_age_to_cancel = 120
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    await alice.press("Rent for $0.50")
+    answer = await alice.press("Stop trying")
+    assert answer.text == "Stopping: the number is cancelled as soon as the provider allows"
+    card = alice.screen()
+    [only] = await attempts(app)
+    assert card.text.startswith("⏹ <b>Telegram</b>: stopping")
+    assert "Stopping: the current number is cancelled and refunded as soon as its provider allows" in card.text
+    assert alice.buttons(card) == [f"📱 {phones.display(only.phone)}", "🔄 Refresh", "« Menu"]  # still rented
+    await alice.press("Refresh")
+    assert "⏹ Stop trying" not in alice.buttons()
+
+    await waited(app, only.id, minutes=3)
+    await background.step_chains()
+    card = session.messages[1001][card.message_id]
+    assert card.text.startswith("⏹ <b>Telegram</b>: stopped") and "Stopped: no other plan is tried" in card.text
+    assert alice.buttons(card) == ["🔄 Refresh", "« Menu"]  # refunded: no number to open
+    assert await balance(app) == 2000
 
 
 async def test_a_plan_over_the_budget_is_not_tried(world, session):
@@ -161,7 +196,9 @@ async def test_a_plan_over_the_budget_is_not_tried(world, session):
     tried = await attempts(app)
     assert [r.country for r in tried] == ["USA", "United Kingdom"]
     assert (await app.chains.repo.get(1)).status == "exhausted"
-    assert "No plan left within the budget" in session.messages[1001][card.message_id].text
+    card = session.messages[1001][card.message_id]
+    assert "No plan left within the budget" in card.text and card.text.startswith("⛔ <b>Telegram</b>: nothing more to try")
+    assert not [b for b in alice.buttons(card) if b.startswith("📱") or b == "⏹ Stop trying"]
     assert await balance(app) == 2000
 
 
