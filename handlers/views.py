@@ -395,6 +395,9 @@ def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeybo
         lines.append("\n" + t("chain-stopping"))
     elif status == "stopped":
         lines.append("\n" + t("chain-stopped"))
+    elif status == "exhausted" and chain.untried:
+        lines.append("\n" + t("chain-exhausted-untried", reasons=Html(" · ".join(
+            t(UNTRIED_KEYS[reason], n=count) for reason, count in chain.untried.items() if reason in UNTRIED_KEYS))))
     elif status == "exhausted":
         lines.append("\n" + t("chain-exhausted-budget" if chain.reason == "budget" else "chain-exhausted-none"))
     else:
@@ -408,6 +411,11 @@ def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeybo
     return "\n".join(lines), keyboards.chain_card(t, chain.id, live.id if live else None,
                                                   live.phone or "" if live else "", status == "running")
 
+
+# bot/services/fallback_chain.py UNTRIED: why a plan left over was not tried, grouped so the card stays short.
+UNTRIED_KEYS = {"refused": "chain-untried-refused", "rental": "chain-untried-rental",
+                "elsewhere": "chain-untried-elsewhere", "sold_out": "chain-untried-sold-out",
+                "over_budget": "chain-untried-over-budget"}
 
 CHAIN_TITLES = {"stopping": "chain-title-stopping", "stopped": "chain-title-stopped",
                 "exhausted": "chain-title-exhausted", "ended": "chain-title-ended"}

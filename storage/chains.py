@@ -37,6 +37,7 @@ class ChainRecord:
     status: str
     reason: str
     tried: frozenset[tuple[str, str]]
+    untried: dict[str, int]  # once out of plans: why those left over were not tried, {reason: how many}
     card_chat_id: int | None
     card_message_id: int | None
     request_key: str
@@ -53,7 +54,8 @@ class ChainRecord:
                    first_offer=json.loads(row["first_offer"]), country=row["country"],
                    other_countries=bool(row["other_countries"]), window_minutes=row["window_minutes"],
                    budget=row["budget"], status=row["status"], reason=row["reason"],
-                   tried=frozenset(tuple(p) for p in json.loads(row["tried"])), card_chat_id=row["card_chat_id"],
+                   tried=frozenset(tuple(p) for p in json.loads(row["tried"])), untried=json.loads(row["untried"]),
+                   card_chat_id=row["card_chat_id"],
                    card_message_id=row["card_message_id"], request_key=row["request_key"],
                    created_at=parse_ts(row["created_at"]))
 
@@ -112,13 +114,16 @@ class ChainRepo:
         return [ChainRecord.from_row(r) for r in rows]
 
     async def set_status(self, chain_id: int, status: str, reason: str = "",
-                         only_from: tuple[str, ...] = OPEN) -> bool:
-        """Moves an open chain on; False when it had left ``only_from`` already (decided by another path)."""
+                         only_from: tuple[str, ...] = OPEN, untried: dict[str, int] | None = None) -> bool:
+        """Moves an open chain on; False when it had left ``only_from`` already (decided by another path).
+        ``untried``: why the plans left over were not tried, when it ran out of them."""
         marks = ", ".join("?" for _ in only_from)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE fallback_chains SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status IN ({marks})",
-                (status, reason, db_time(utcnow()), chain_id, *only_from))
+                f"UPDATE fallback_chains SET status = ?, reason = ?, untried = COALESCE(?, untried), updated_at = ?"
+                f" WHERE id = ? AND status IN ({marks})",
+                (status, reason, json.dumps(untried) if untried is not None else None, db_time(utcnow()), chain_id,
+                 *only_from))
             return cur.rowcount == 1
 
     async def add_tried(self, chain: ChainRecord, provider: str, offer_id: str) -> None:

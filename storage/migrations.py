@@ -615,4 +615,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX money_notices_open ON money_notices(chat_id, id) WHERE status IN ('pending', 'sending')",
         ],
     ),
+    (
+        "the fallback chain's card says why the plans left over were not tried (issue 29)",
+        [
+            # JSON {reason: count}, written when the chain runs out of plans: bot/services/fallback_chain.py UNTRIED.
+            "ALTER TABLE fallback_chains ADD COLUMN untried TEXT NOT NULL DEFAULT '{}'",
+        ],
+    ),
 ]

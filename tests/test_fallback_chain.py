@@ -18,6 +18,7 @@ from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
 from handlers import phones
+from tests.test_i18n import DATA_NAMES, TEXT_NAMES, latin_words
 from bot.outbound import Limits
 
 
@@ -175,16 +176,19 @@ async def test_stop_while_the_provider_forbids_a_cancel_says_stopping_and_drops_
     assert await balance(app) == 2000
 
 
-async def test_a_plan_over_the_budget_is_not_tried(world, session):
+async def test_out_of_plans_the_card_says_why_each_plan_left_was_not_tried(world, session):
+    """Other countries allowed, $1.50 of budget: the chain tries every one-time activation that fits (GetAText's
+    US one, GotSMS's UK one), not the Canadian one over the budget; GotSMS's "1 day" plans are numbers paid for
+    time (billing "duration"), with no "no code" moment to refund, so the chain does not rent them. The card
+    groups why each plan left was not tried."""
     app, background, alice, gotsms, getatext = world
     getatext.set_delivery("telegram", "never")
     gotsms.set_delivery(gotsms.find_plan("Telegram", "min", 20), "never")
-    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "0.9")  # $0.99: above what is left
+    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "1.5")  # $1.65: over what is left
     await to_confirm(app, alice)
     await alice.press("If no code, try the next plan")
-    for _ in range(3):  # x3, x5, then x1.5
-        await alice.press("💰 Up to")
-    assert "💰 Up to $0.75 in all" in alice.buttons()
+    await alice.press("💰 Up to")  # x3
+    assert "💰 Up to $1.50 in all" in alice.buttons()
     for _ in range(3):  # 5, 3, then 1 minute
         await alice.press("⏱ Wait")
     await alice.press("Other countries too: no")
@@ -193,13 +197,28 @@ async def test_a_plan_over_the_budget_is_not_tried(world, session):
     for _ in range(2):
         await waited(app, (await attempts(app))[-1].id)
         await background.step_chains()
-    tried = await attempts(app)
-    assert [r.country for r in tried] == ["USA", "United Kingdom"]
-    assert (await app.chains.repo.get(1)).status == "exhausted"
+    assert [(r.provider, r.country) for r in await attempts(app)] == [("getatext", "USA"),
+                                                                      ("gotsms", "United Kingdom")]
+    chain = await app.chains.repo.get(1)
+    service = await app.catalogue.service("telegram")
+    offers, _ = await app.catalogue.offers(service)
+    by_time = [p for p in offers if p.offer.billing == "duration"]
+    assert any(p.offer.provider == "gotsms" and p.offer.country == "USA" and p.offer.duration_label == "1 day"
+               for p in by_time)
+    assert chain.status == "exhausted" and chain.untried == {"rental": len(by_time), "over_budget": 1}
     card = session.messages[1001][card.message_id]
-    assert "No plan left within the budget" in card.text and card.text.startswith("⛔ <b>Telegram</b>: nothing more to try")
-    assert not [b for b in alice.buttons(card) if b.startswith("📱") or b == "⏹ Stop trying"]
-    assert await balance(app) == 2000
+    assert card.text.startswith("⛔ <b>Telegram</b>: nothing more to try")
+    assert not [b for b in alice.buttons(card) if b.startswith("📱") or b == "⏹ Stop trying"]  # both refunded
+    assert f"Other plans left out: {len(by_time)} paid for time, not one-time · 1 over the budget left." in card.text
+    assert "No other plan to try" not in card.text and await balance(app) == 2000
+
+    await app.chats.set_language(1001, "ru")  # the same card in Russian: the reasons grouped, no English words
+    await alice.press("Refresh", card)
+    card = session.messages[1001][card.message_id]
+    assert card.text.startswith("⛔ <b>Telegram</b>: больше нечего пробовать")
+    assert f"Другие варианты не подошли: оплата за время, а не разовая: {len(by_time)}" in card.text
+    assert "дороже остатка бюджета: 1." in card.text
+    assert latin_words(card.text, DATA_NAMES | TEXT_NAMES | {"GotSMS"}) == []
 
 
 async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, session, settings):
