@@ -348,11 +348,13 @@ def fallback_wait(t: Texts, window_minutes: int, own_minutes: int | None) -> str
     return (duration_name(window_minutes or own_minutes, t.language) or t("fallback-wait-own"))
 
 
-def fallback_line(t: Texts, choice: keyboards.FallbackChoice, country: str) -> str:
-    """The confirm screen's line for "if no code, try the next plan" when it is on."""
+def fallback_line(t: Texts, choice: keyboards.FallbackChoice, country: str, service: str) -> str:
+    """The confirm screen's line for "if no code, try the next plan" when it is on, and that it stays on for the
+    service's next rents: a Rent tap never starts a chain on an earlier choice unnoticed."""
     where = t("fallback-where-any") if choice.other_countries else t("fallback-where-country",
                                                                      country=country_text(t, country))
-    return t("confirm-fallback", wait=choice.wait, budget=format_money(choice.budget), where=where)
+    return "\n".join((t("confirm-fallback", wait=choice.wait, budget=format_money(choice.budget), where=where),
+                      t("fallback-remembered", service=service, off=t("btn-fallback-off"))))
 
 
 CHAIN_ENDED = {"error-balance": "chain-ended-balance", "error-only-admins": "chain-ended-not-allowed",

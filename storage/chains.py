@@ -1,4 +1,5 @@
-"""The fallback chain's rows (bot/services/fallback_chain.py): each chat's last choice, the chains, their attempts."""
+"""The fallback chain's rows (bot/services/fallback_chain.py): each chat's last choice (on per service), the chains,
+their attempts."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ OPEN = ("running", "stopping")
 
 @dataclass(frozen=True, slots=True)
 class FallbackPrefs:
-    enabled: bool = False
+    enabled: bool = False  # for the service asked about
     budget_percent: int = 200  # of the first attempt's price
     window_minutes: int = 0  # 0: each activation's own wait
     other_countries: bool = False
@@ -66,22 +67,28 @@ class ChainRepo:
 
     # -- the chat's last choice ----------------------------------------------------------
 
-    async def prefs(self, chat_id: int) -> FallbackPrefs:
+    async def prefs(self, chat_id: int, service_key: str) -> FallbackPrefs:
+        """The chat's last choice, on when it was switched on for this service."""
         row = await self.db.fetchone("SELECT * FROM fallback_prefs WHERE chat_id = ?", (chat_id,))
+        on = await self.db.fetchone("SELECT 1 FROM fallback_services WHERE chat_id = ? AND service_key = ?",
+                                    (chat_id, service_key))
         if row is None:
-            return FallbackPrefs()
-        return FallbackPrefs(bool(row["enabled"]), row["budget_percent"], row["window_minutes"],
-                             bool(row["other_countries"]))
+            return FallbackPrefs(enabled=on is not None)
+        return FallbackPrefs(on is not None, row["budget_percent"], row["window_minutes"], bool(row["other_countries"]))
 
-    async def set_prefs(self, chat_id: int, prefs: FallbackPrefs) -> None:
+    async def set_prefs(self, chat_id: int, service_key: str, prefs: FallbackPrefs) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO fallback_prefs (chat_id, enabled, budget_percent, window_minutes, other_countries)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET enabled = excluded.enabled,"
-                " budget_percent = excluded.budget_percent, window_minutes = excluded.window_minutes,"
-                " other_countries = excluded.other_countries",
-                (chat_id, int(prefs.enabled), prefs.budget_percent, prefs.window_minutes,
-                 int(prefs.other_countries)))
+                "INSERT INTO fallback_prefs (chat_id, budget_percent, window_minutes, other_countries)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET budget_percent = excluded.budget_percent,"
+                " window_minutes = excluded.window_minutes, other_countries = excluded.other_countries",
+                (chat_id, prefs.budget_percent, prefs.window_minutes, int(prefs.other_countries)))
+            if prefs.enabled:
+                await conn.execute("INSERT OR IGNORE INTO fallback_services (chat_id, service_key) VALUES (?, ?)",
+                                   (chat_id, service_key))
+            else:
+                await conn.execute("DELETE FROM fallback_services WHERE chat_id = ? AND service_key = ?",
+                                   (chat_id, service_key))
 
     # -- chains ----------------------------------------------------------------------------
 

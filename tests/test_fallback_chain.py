@@ -85,7 +85,7 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
         assert f"⏱ Wait {wait}" in alice.buttons()
     await alice.press("Other countries too: no")
     assert "other countries too" in alice.screen().text and "🌍 Other countries too: yes" in alice.buttons()
-    assert (await app.chains.prefs(1001)).window_minutes == 1  # remembered for the chat's next screen
+    assert (await app.chains.prefs(1001, "telegram")).window_minutes == 1  # remembered for the chat's next screen
 
     await alice.press("Rent for $0.50")
     card = alice.screen()
@@ -323,3 +323,31 @@ async def test_a_member_who_may_no_longer_spend_ends_the_chain_at_the_next_attem
     assert chain.status == "ended" and len(await app.chains.repo.attempts(1)) == 1
     assert "may no longer spend" in session.messages[group][card.message_id].text
     assert (await app.chats.get(group)).balance == 2000  # the attempt without a code was refunded
+
+
+async def test_the_choice_is_kept_per_service_and_the_confirm_screen_says_so(world, session):
+    """Switched on for Telegram: the confirm screen says it stays on for Telegram's rents, and says so again on the
+    next Telegram confirm screen (on from that earlier choice), by the button that turns it off; WhatsApp's is off."""
+    app, background, alice, gotsms, getatext = world
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    off = "✖ Don't try other plans"
+    kept = f"On for every Telegram rent in this chat</b>, as you chose, until you tap “{off}”."
+    assert kept in alice.screen().text
+
+    await alice.send("/rent")
+    for label in ("Telegram", "$0.50 · GetAText"):  # the country chosen before
+        await alice.press(label)
+    screen = alice.screen()
+    assert kept in screen.text and "If no code comes in" in screen.text and off in alice.buttons()
+    await alice.press(off)
+    assert "If no code comes in" not in alice.screen().text and "🔄 If no code, try the next plan" in alice.buttons()
+    await alice.press("Rent for $0.50")
+    assert len(await app.db.fetchall("SELECT id FROM rentals")) == 1
+    assert await app.chains.repo.get(1) is None  # an ordinary rental: no chain started
+
+    await alice.send("/rent")
+    for label in ("WhatsApp", "United States"):
+        await alice.press(label)
+    await alice.press(next(b for b in alice.buttons() if "GetAText" in b))
+    assert "If no code comes in" not in alice.screen().text and "🔄 If no code, try the next plan" in alice.buttons()

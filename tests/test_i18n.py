@@ -958,6 +958,7 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             s.has_buttons("confirm of an activation", user, "btn-fallback-on")
             await user.press(s.label("btn-fallback-on"))
             s.screen("confirm with the fallback chain", user, key="confirm-fallback")
+            s.screen("confirm with the fallback chain, kept on", user, key="fallback-remembered")
             await user.press(s.label("btn-fallback-countries-off"))
             s.screen("confirm, other countries too", user, key="fallback-where-any")
             await user.press(user.buttons()[0])  # Rent
@@ -975,6 +976,7 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             s.screen("chain card, stopped (title)", user, card, key="chain-title-stopped")
 
             await to_confirm()
+            s.screen("confirm, the fallback chain on from before", user, key="fallback-remembered")
             await user.press(user.buttons()[0])
             card = user.screen()
             [attempt] = await app.chains.repo.attempts(2)

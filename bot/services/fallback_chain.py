@@ -128,11 +128,12 @@ class FallbackChains:
 
     # -- the confirm screen's choice -------------------------------------------------------
 
-    async def prefs(self, chat_id: int) -> FallbackPrefs:
-        return await self.repo.prefs(chat_id)
+    async def prefs(self, chat_id: int, service_key: str) -> FallbackPrefs:
+        """On only for a service it was switched on for: one chosen for Telegram does not follow into WhatsApp."""
+        return await self.repo.prefs(chat_id, service_key)
 
-    async def set_prefs(self, chat_id: int, prefs: FallbackPrefs) -> None:
-        await self.repo.set_prefs(chat_id, prefs)
+    async def set_prefs(self, chat_id: int, service_key: str, prefs: FallbackPrefs) -> None:
+        await self.repo.set_prefs(chat_id, service_key, prefs)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class FallbackChains:
         offer, _ = await self.rentals.offer_in_snapshot(request.chat_id, request.snapshot_id, request.index)
         if not offers_fallback(offer):
             raise errors.StaleButton()
-        prefs = await self.repo.prefs(request.chat_id)
+        prefs = await self.repo.prefs(request.chat_id, service_key(offer.service_name))
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
         chain = await self.repo.create(
             chat_id=request.chat_id, user_id=request.user_id, user_name=request.user_name,
