@@ -245,12 +245,13 @@ async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: 
 
 async def fallback_choice(callback: CallbackQuery, callback_data: FallbackCb, chat: Chat, t: Texts,
                           rentals: RentalService, providers: dict[str, Provider], chains: FallbackChains) -> None:
-    """One of "if no code, try the next plan"'s choices changed: remembered for the chat (its last choice is
-    the next screen's), the screen drawn again. Not a spend: the Rent tap is."""
+    """One of "if no code, try the next plan"'s choices changed: remembered for the chat (on or off for this
+    service, the rest for every screen), the screen drawn again. Not a spend: the Rent tap is."""
     offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
     if not fallback_chain.offers_fallback(offer):
         raise StaleButton()
-    prefs = await chains.prefs(chat.id)
+    key = service_key(offer.service_name)
+    prefs = await chains.prefs(chat.id, key)
     op = callback_data.op
     if op in (FallbackOp.ON, FallbackOp.OFF):
         prefs = replace(prefs, enabled=op is FallbackOp.ON)
@@ -261,7 +262,7 @@ async def fallback_choice(callback: CallbackQuery, callback_data: FallbackCb, ch
                                                      prefs.window_minutes))
     else:
         prefs = replace(prefs, other_countries=not prefs.other_countries)
-    await chains.set_prefs(chat.id, prefs)
+    await chains.set_prefs(chat.id, key, prefs)
     await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
                                              _wishes(callback_data), chains))
 
@@ -307,10 +308,10 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
     text += "\n\n" + t(rule)
     if offer.price_upto:  # the provider says its price only when it rents: a hold, settled then
         text += "\n" + t("rule-price-upto", price=format_money(price))
-    # An activation: "if no code, try the next plan", as the chat chose last time.
-    fallback = _fallback(t, await chains.prefs(chat.id) if chains is not None else None, offer, charge)
+    # An activation: "if no code, try the next plan", as the chat chose last time for this service.
+    fallback = _fallback(t, await chains.prefs(chat.id, key) if chains is not None else None, offer, charge)
     if fallback is not None and fallback.enabled:
-        text += "\n" + views.fallback_line(t, fallback, offer.country)
+        text += "\n" + views.fallback_line(t, fallback, offer.country, offer.service_name)
     # A group whose members rent within bounds, or not at all: anyone may ask its admins for this one.
     ask = chat.is_group and (not chat.members_can_rent or chat.members_bounded)
     return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.choices_for(offer), wishes,

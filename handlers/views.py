@@ -358,11 +358,13 @@ def fallback_wait(t: Texts, window_minutes: int, own_minutes: int | None) -> str
     return (duration_name(window_minutes or own_minutes, t.language) or t("fallback-wait-own"))
 
 
-def fallback_line(t: Texts, choice: keyboards.FallbackChoice, country: str) -> str:
-    """The confirm screen's line for "if no code, try the next plan" when it is on."""
+def fallback_line(t: Texts, choice: keyboards.FallbackChoice, country: str, service: str) -> str:
+    """The confirm screen's line for "if no code, try the next plan" when it is on, and that it stays on for the
+    service's next rents: a Rent tap never starts a chain on an earlier choice unnoticed."""
     where = t("fallback-where-any") if choice.other_countries else t("fallback-where-country",
                                                                      country=country_text(t, country))
-    return t("confirm-fallback", wait=choice.wait, budget=format_money(choice.budget), where=where)
+    return "\n".join((t("confirm-fallback", wait=choice.wait, budget=format_money(choice.budget), where=where),
+                      t("fallback-remembered", service=service, off=t("btn-fallback-off"))))
 
 
 CHAIN_ENDED = {"error-balance": "chain-ended-balance", "error-only-admins": "chain-ended-not-allowed",
@@ -374,8 +376,9 @@ def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeybo
     """The one message of a fallback chain (bot/services/fallback_chain.py ChainView), edited as it goes: each
     attempt and how it ended, the current number (the user types it), what was spent, and Stop while it runs."""
     chain = view.chain
-    lines = [t("chain-title", service=chain.service_name)]
     current = view.current
+    winner = next((r for r in view.attempts if r.id == view.with_code), None)
+    lines = [chain_title(t, chain, view.attempts.index(winner) + 1 if winner else 1)]
     for n, rental in enumerate(view.attempts, 1):
         title = titles.get(rental.provider, rental.provider)
         if rental.id == view.with_code:
@@ -392,9 +395,8 @@ def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeybo
                        phone=phones.display(rental.phone) if rental.phone else "…", outcome=outcome))
     status = chain.status
     if status == "done":
-        won = next((r for r in view.attempts if r.id == view.with_code), current)
-        lines.append("\n" + t("chain-done", n=view.attempts.index(won) + 1 if won in view.attempts else 1,
-                              phone=phones.display(won.phone or "") if won else "…"))
+        got = winner or current
+        lines.append("\n" + t("chain-done", phone=phones.display(got.phone or "") if got else "…"))
     elif status == "running" and current is not None and current.status == "active":
         lines.append("\n" + t("chain-current", phone=phones.display(current.phone or ""), service=chain.service_name))
         if view.gives_up_at is not None:
@@ -405,12 +407,34 @@ def chain_card(t: Texts, view, titles: dict[str, str]) -> tuple[str, InlineKeybo
         lines.append("\n" + t("chain-stopping"))
     elif status == "stopped":
         lines.append("\n" + t("chain-stopped"))
+    elif status == "exhausted" and chain.untried:
+        lines.append("\n" + t("chain-exhausted-untried", reasons=Html(" · ".join(
+            t(UNTRIED_KEYS[reason], n=count) for reason, count in chain.untried.items() if reason in UNTRIED_KEYS))))
     elif status == "exhausted":
         lines.append("\n" + t("chain-exhausted-budget" if chain.reason == "budget" else "chain-exhausted-none"))
     else:
         lines.append("\n" + t(CHAIN_ENDED.get(chain.reason, "chain-ended")))
     lines.append(t("chain-spent", spent=format_money(view.spent), budget=format_money(chain.budget),
                    left=format_money(view.left)))
-    shown = view.with_code or (current.id if current is not None else None)
-    phone = next((r.phone or "" for r in view.attempts if r.id == shown), "")
-    return "\n".join(lines), keyboards.chain_card(t, chain.id, shown, phone, chain.is_open)
+    # Only a number still rented gets a button: one refunded or ended has nothing left to open.
+    shown = winner or current
+    live = shown if shown is not None and shown.status == "active" else None
+    # Stop only while it can still stop something: once stopping, the provider's leave is all that is awaited.
+    return "\n".join(lines), keyboards.chain_card(t, chain.id, live.id if live else None,
+                                                  live.phone or "" if live else "", status == "running")
+
+
+# bot/services/fallback_chain.py UNTRIED: why a plan left over was not tried, grouped so the card stays short.
+UNTRIED_KEYS = {"refused": "chain-untried-refused", "rental": "chain-untried-rental",
+                "elsewhere": "chain-untried-elsewhere", "sold_out": "chain-untried-sold-out",
+                "over_budget": "chain-untried-over-budget"}
+
+CHAIN_TITLES = {"stopping": "chain-title-stopping", "stopped": "chain-title-stopped",
+                "exhausted": "chain-title-exhausted", "ended": "chain-title-ended"}
+
+
+def chain_title(t: Texts, chain, won: int) -> str:
+    """The card's first line follows the chain's state: trying, stopping, stopped, the code's attempt, or over."""
+    if chain.status == "done":
+        return t("chain-title-done", service=chain.service_name, n=won)
+    return t(CHAIN_TITLES.get(chain.status, "chain-title"), service=chain.service_name)

@@ -1,4 +1,5 @@
-"""The fallback chain's rows (bot/services/fallback_chain.py): each chat's last choice, the chains, their attempts."""
+"""The fallback chain's rows (bot/services/fallback_chain.py): each chat's last choice (on per service), the chains,
+their attempts."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ OPEN = ("running", "stopping")
 
 @dataclass(frozen=True, slots=True)
 class FallbackPrefs:
-    enabled: bool = False
+    enabled: bool = False  # for the service asked about
     budget_percent: int = 200  # of the first attempt's price
     window_minutes: int = 0  # 0: each activation's own wait
     other_countries: bool = False
@@ -37,6 +38,7 @@ class ChainRecord:
     status: str
     reason: str
     tried: frozenset[tuple[str, str]]
+    untried: dict[str, int]  # once out of plans: why those left over were not tried, {reason: how many}
     card_chat_id: int | None
     card_message_id: int | None
     request_key: str
@@ -53,7 +55,8 @@ class ChainRecord:
                    first_offer=json.loads(row["first_offer"]), country=row["country"],
                    other_countries=bool(row["other_countries"]), window_minutes=row["window_minutes"],
                    budget=row["budget"], status=row["status"], reason=row["reason"],
-                   tried=frozenset(tuple(p) for p in json.loads(row["tried"])), card_chat_id=row["card_chat_id"],
+                   tried=frozenset(tuple(p) for p in json.loads(row["tried"])), untried=json.loads(row["untried"]),
+                   card_chat_id=row["card_chat_id"],
                    card_message_id=row["card_message_id"], request_key=row["request_key"],
                    created_at=parse_ts(row["created_at"]))
 
@@ -64,22 +67,28 @@ class ChainRepo:
 
     # -- the chat's last choice ----------------------------------------------------------
 
-    async def prefs(self, chat_id: int) -> FallbackPrefs:
+    async def prefs(self, chat_id: int, service_key: str) -> FallbackPrefs:
+        """The chat's last choice, on when it was switched on for this service."""
         row = await self.db.fetchone("SELECT * FROM fallback_prefs WHERE chat_id = ?", (chat_id,))
+        on = await self.db.fetchone("SELECT 1 FROM fallback_services WHERE chat_id = ? AND service_key = ?",
+                                    (chat_id, service_key))
         if row is None:
-            return FallbackPrefs()
-        return FallbackPrefs(bool(row["enabled"]), row["budget_percent"], row["window_minutes"],
-                             bool(row["other_countries"]))
+            return FallbackPrefs(enabled=on is not None)
+        return FallbackPrefs(on is not None, row["budget_percent"], row["window_minutes"], bool(row["other_countries"]))
 
-    async def set_prefs(self, chat_id: int, prefs: FallbackPrefs) -> None:
+    async def set_prefs(self, chat_id: int, service_key: str, prefs: FallbackPrefs) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO fallback_prefs (chat_id, enabled, budget_percent, window_minutes, other_countries)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET enabled = excluded.enabled,"
-                " budget_percent = excluded.budget_percent, window_minutes = excluded.window_minutes,"
-                " other_countries = excluded.other_countries",
-                (chat_id, int(prefs.enabled), prefs.budget_percent, prefs.window_minutes,
-                 int(prefs.other_countries)))
+                "INSERT INTO fallback_prefs (chat_id, budget_percent, window_minutes, other_countries)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET budget_percent = excluded.budget_percent,"
+                " window_minutes = excluded.window_minutes, other_countries = excluded.other_countries",
+                (chat_id, prefs.budget_percent, prefs.window_minutes, int(prefs.other_countries)))
+            if prefs.enabled:
+                await conn.execute("INSERT OR IGNORE INTO fallback_services (chat_id, service_key) VALUES (?, ?)",
+                                   (chat_id, service_key))
+            else:
+                await conn.execute("DELETE FROM fallback_services WHERE chat_id = ? AND service_key = ?",
+                                   (chat_id, service_key))
 
     # -- chains ----------------------------------------------------------------------------
 
@@ -112,13 +121,16 @@ class ChainRepo:
         return [ChainRecord.from_row(r) for r in rows]
 
     async def set_status(self, chain_id: int, status: str, reason: str = "",
-                         only_from: tuple[str, ...] = OPEN) -> bool:
-        """Moves an open chain on; False when it had left ``only_from`` already (decided by another path)."""
+                         only_from: tuple[str, ...] = OPEN, untried: dict[str, int] | None = None) -> bool:
+        """Moves an open chain on; False when it had left ``only_from`` already (decided by another path).
+        ``untried``: why the plans left over were not tried, when it ran out of them."""
         marks = ", ".join("?" for _ in only_from)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE fallback_chains SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status IN ({marks})",
-                (status, reason, db_time(utcnow()), chain_id, *only_from))
+                f"UPDATE fallback_chains SET status = ?, reason = ?, untried = COALESCE(?, untried), updated_at = ?"
+                f" WHERE id = ? AND status IN ({marks})",
+                (status, reason, json.dumps(untried) if untried is not None else None, db_time(utcnow()), chain_id,
+                 *only_from))
             return cur.rowcount == 1
 
     async def add_tried(self, chain: ChainRecord, provider: str, offer_id: str) -> None:

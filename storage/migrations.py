@@ -615,4 +615,22 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX money_notices_open ON money_notices(chat_id, id) WHERE status IN ('pending', 'sending')",
         ],
     ),
+    (
+        "the fallback chain: why the plans left over were not tried; switched on per service (issue 29)",
+        [
+            # JSON {reason: count}, written when the chain runs out of plans: bot/services/fallback_chain.py UNTRIED.
+            "ALTER TABLE fallback_chains ADD COLUMN untried TEXT NOT NULL DEFAULT '{}'",
+            # The services a chat keeps "if no code, try the next plan" on for (its budget, wait and countries
+            # stay the chat's last choice in fallback_prefs). On before for the whole chat: kept on for the
+            # services it was used for.
+            """CREATE TABLE fallback_services (
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                service_key TEXT NOT NULL,
+                PRIMARY KEY (chat_id, service_key)
+            )""",
+            "INSERT INTO fallback_services (chat_id, service_key) SELECT DISTINCT c.chat_id, c.service_key"
+            " FROM fallback_chains c JOIN fallback_prefs p ON p.chat_id = c.chat_id WHERE p.enabled = 1",
+            "ALTER TABLE fallback_prefs DROP COLUMN enabled",
+        ],
+    ),
 ]

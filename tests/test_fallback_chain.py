@@ -17,6 +17,8 @@ from providers.gotsms import GotSmsClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
+from handlers import phones
+from tests.test_i18n import DATA_NAMES, TEXT_NAMES, latin_words
 from bot.outbound import Limits
 
 
@@ -65,7 +67,7 @@ async def balance(app: App) -> int:
 
 
 def chain_cards(session) -> list:
-    return [m for m in session.messages[1001].values() if m.text and "trying until a code comes" in m.text]
+    return [m for m in session.messages[1001].values() if m.text and "Each number without a code is refunded" in m.text]
 
 
 async def test_three_attempts_across_both_providers_end_in_a_code(world, session):
@@ -83,10 +85,11 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
         assert f"⏱ Wait {wait}" in alice.buttons()
     await alice.press("Other countries too: no")
     assert "other countries too" in alice.screen().text and "🌍 Other countries too: yes" in alice.buttons()
-    assert (await app.chains.prefs(1001)).window_minutes == 1  # remembered for the chat's next screen
+    assert (await app.chains.prefs(1001, "telegram")).window_minutes == 1  # remembered for the chat's next screen
 
     await alice.press("Rent for $0.50")
     card = alice.screen()
+    assert card.text.startswith("🔄 <b>Telegram</b>: trying until a code comes")
     assert "1. GetAText · 🇺🇸 United States" in card.text and "Now: " in card.text
     assert "Spent $0.50 of $1.00" in card.text and "⏹ Stop trying" in alice.buttons()
     [first] = await attempts(app)
@@ -115,7 +118,11 @@ async def test_three_attempts_across_both_providers_end_in_a_code(world, session
     chain = await app.chains.repo.get(1)
     assert chain.status == "done"
     card = session.messages[1001][card.message_id]
-    assert "The code came on attempt 3" in card.text and "⏹ Stop trying" not in alice.buttons(card)
+    assert card.text.startswith("✅ <b>Telegram</b>: the code came on attempt 3")
+    assert "trying until a code comes" not in card.text and "⏹ Stop trying" not in alice.buttons(card)
+    # The number that got the code is still rented: its button stays; the refunded ones have none.
+    assert alice.buttons(card)[0] == f"📱 {phones.display(third.phone)}"
+    assert not [b for b in alice.buttons(card) if b.startswith("📱") and b != f"📱 {phones.display(third.phone)}"]
     assert any("52817" in (m.text or "") for m in session.messages[1001].values())  # pushed as usual
     assert await balance(app) == 2000 - 66
     kinds = [e.kind for e in await app.ledger_repo.recent(1001)]
@@ -136,20 +143,52 @@ async def test_stopped_by_the_user_cancels_the_current_number_and_tries_nothing_
     [only] = await attempts(app)
     assert only.status == "cancelled" and await balance(app) == 2000
     assert "Stopped: no other plan is tried" in alice.screen().text and "⏹ Stop trying" not in alice.buttons()
+    assert alice.screen().text.startswith("⏹ <b>Telegram</b>: stopped")
+    assert not [b for b in alice.buttons() if b.startswith("📱")]  # the number is refunded: nothing to open
     await background.step_chains()
     assert len(await attempts(app)) == 1 and (await app.chains.repo.get(1)).status == "stopped"
 
 
-async def test_a_plan_over_the_budget_is_not_tried(world, session):
+async def test_stop_while_the_provider_forbids_a_cancel_says_stopping_and_drops_the_button(world, session):
+    """GetAText cancels a number only once it is a while old: after Stop the card says it is stopping (the number
+    cancelled as soon as the provider allows), with no Stop button to tap again; then stopped, refunded."""
+    app, background, alice, gotsms, getatext = world
+    getatext.set_delivery("telegram", "never")
+    app.providers["getatext"].min_age_to_cancel = 120
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    await alice.press("Rent for $0.50")
+    answer = await alice.press("Stop trying")
+    assert answer.text == "Stopping: the number is cancelled as soon as the provider allows"
+    card = alice.screen()
+    [only] = await attempts(app)
+    assert card.text.startswith("⏹ <b>Telegram</b>: stopping")
+    assert "Stopping: the current number is cancelled and refunded as soon as its provider allows" in card.text
+    assert alice.buttons(card) == [f"📱 {phones.display(only.phone)}", "🔄 Refresh", "« Menu"]  # still rented
+    await alice.press("Refresh")
+    assert "⏹ Stop trying" not in alice.buttons()
+
+    await waited(app, only.id, minutes=3)
+    await background.step_chains()
+    card = session.messages[1001][card.message_id]
+    assert card.text.startswith("⏹ <b>Telegram</b>: stopped") and "Stopped: no other plan is tried" in card.text
+    assert alice.buttons(card) == ["🔄 Refresh", "« Menu"]  # refunded: no number to open
+    assert await balance(app) == 2000
+
+
+async def test_out_of_plans_the_card_says_why_each_plan_left_was_not_tried(world, session):
+    """Other countries allowed, $1.50 of budget: the chain tries every one-time activation that fits (GetAText's
+    US one, GotSMS's UK one), not the Canadian one over the budget; GotSMS's "1 day" plans are numbers paid for
+    time (billing "duration"), with no "no code" moment to refund, so the chain does not rent them. The card
+    groups why each plan left was not tried."""
     app, background, alice, gotsms, getatext = world
     getatext.set_delivery("telegram", "never")
     gotsms.set_delivery(gotsms.find_plan("Telegram", "min", 20), "never")
-    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "0.9")  # $0.99: above what is left
+    gotsms.add_plan("Telegram", "Canada", "sms", "min", 15, "1.5")  # $1.65: over what is left
     await to_confirm(app, alice)
     await alice.press("If no code, try the next plan")
-    for _ in range(3):  # x3, x5, then x1.5
-        await alice.press("💰 Up to")
-    assert "💰 Up to $0.75 in all" in alice.buttons()
+    await alice.press("💰 Up to")  # x3
+    assert "💰 Up to $1.50 in all" in alice.buttons()
     for _ in range(3):  # 5, 3, then 1 minute
         await alice.press("⏱ Wait")
     await alice.press("Other countries too: no")
@@ -158,11 +197,28 @@ async def test_a_plan_over_the_budget_is_not_tried(world, session):
     for _ in range(2):
         await waited(app, (await attempts(app))[-1].id)
         await background.step_chains()
-    tried = await attempts(app)
-    assert [r.country for r in tried] == ["USA", "United Kingdom"]
-    assert (await app.chains.repo.get(1)).status == "exhausted"
-    assert "No plan left within the budget" in session.messages[1001][card.message_id].text
-    assert await balance(app) == 2000
+    assert [(r.provider, r.country) for r in await attempts(app)] == [("getatext", "USA"),
+                                                                      ("gotsms", "United Kingdom")]
+    chain = await app.chains.repo.get(1)
+    service = await app.catalogue.service("telegram")
+    offers, _ = await app.catalogue.offers(service)
+    by_time = [p for p in offers if p.offer.billing == "duration"]
+    assert any(p.offer.provider == "gotsms" and p.offer.country == "USA" and p.offer.duration_label == "1 day"
+               for p in by_time)
+    assert chain.status == "exhausted" and chain.untried == {"rental": len(by_time), "over_budget": 1}
+    card = session.messages[1001][card.message_id]
+    assert card.text.startswith("⛔ <b>Telegram</b>: nothing more to try")
+    assert not [b for b in alice.buttons(card) if b.startswith("📱") or b == "⏹ Stop trying"]  # both refunded
+    assert f"Other plans left out: {len(by_time)} paid for time, not one-time · 1 over the budget left." in card.text
+    assert "No other plan to try" not in card.text and await balance(app) == 2000
+
+    await app.chats.set_language(1001, "ru")  # the same card in Russian: the reasons grouped, no English words
+    await alice.press("Refresh", card)
+    card = session.messages[1001][card.message_id]
+    assert card.text.startswith("⛔ <b>Telegram</b>: больше нечего пробовать")
+    assert f"Другие варианты не подошли: оплата за время, а не разовая: {len(by_time)}" in card.text
+    assert "дороже остатка бюджета: 1." in card.text
+    assert latin_words(card.text, DATA_NAMES | TEXT_NAMES | {"GotSMS"}) == []
 
 
 async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, session, settings):
@@ -267,3 +323,31 @@ async def test_a_member_who_may_no_longer_spend_ends_the_chain_at_the_next_attem
     assert chain.status == "ended" and len(await app.chains.repo.attempts(1)) == 1
     assert "may no longer spend" in session.messages[group][card.message_id].text
     assert (await app.chats.get(group)).balance == 2000  # the attempt without a code was refunded
+
+
+async def test_the_choice_is_kept_per_service_and_the_confirm_screen_says_so(world, session):
+    """Switched on for Telegram: the confirm screen says it stays on for Telegram's rents, and says so again on the
+    next Telegram confirm screen (on from that earlier choice), by the button that turns it off; WhatsApp's is off."""
+    app, background, alice, gotsms, getatext = world
+    await to_confirm(app, alice)
+    await alice.press("If no code, try the next plan")
+    off = "✖ Don't try other plans"
+    kept = f"On for every Telegram rent in this chat</b>, as you chose, until you tap “{off}”."
+    assert kept in alice.screen().text
+
+    await alice.send("/rent")
+    for label in ("Telegram", "$0.50 · GetAText"):  # the country chosen before
+        await alice.press(label)
+    screen = alice.screen()
+    assert kept in screen.text and "If no code comes in" in screen.text and off in alice.buttons()
+    await alice.press(off)
+    assert "If no code comes in" not in alice.screen().text and "🔄 If no code, try the next plan" in alice.buttons()
+    await alice.press("Rent for $0.50")
+    assert len(await app.db.fetchall("SELECT id FROM rentals")) == 1
+    assert await app.chains.repo.get(1) is None  # an ordinary rental: no chain started
+
+    await alice.send("/rent")
+    for label in ("WhatsApp", "United States"):
+        await alice.press(label)
+    await alice.press(next(b for b in alice.buttons() if "GetAText" in b))
+    assert "If no code comes in" not in alice.screen().text and "🔄 If no code, try the next plan" in alice.buttons()

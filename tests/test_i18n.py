@@ -976,14 +976,25 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             s.has_buttons("confirm of an activation", user, "btn-fallback-on")
             await user.press(s.label("btn-fallback-on"))
             s.screen("confirm with the fallback chain", user, key="confirm-fallback")
+            s.screen("confirm with the fallback chain, kept on", user, key="fallback-remembered")
             await user.press(s.label("btn-fallback-countries-off"))
             s.screen("confirm, other countries too", user, key="fallback-where-any")
             await user.press(user.buttons()[0])  # Rent
             s.screen("chain card, running", user, key="chain-current")
-            s.answer("chain stopped", await user.press(s.label("btn-chain-stop")), key="chain-stopped-answer")
-            s.screen("chain card, stopped", user, key="chain-stopped")
+            s.screen("chain card, running (title)", user, key="chain-title")
+            client.min_age_to_cancel = 60  # the provider does not cancel it yet: stopping first
+            s.answer("chain stopping", await user.press(s.label("btn-chain-stop")), key="chain-stopping-answer")
+            card = user.screen()
+            s.screen("chain card, stopping", user, key="chain-stopping")
+            s.screen("chain card, stopping (title)", user, key="chain-title-stopping")
+            client.min_age_to_cancel = 0
+            await background.step_chains()
+            card = session.messages[user.chat_id][card.message_id]
+            s.screen("chain card, stopped", user, card, key="chain-stopped")
+            s.screen("chain card, stopped (title)", user, card, key="chain-title-stopped")
 
             await to_confirm()
+            s.screen("confirm, the fallback chain on from before", user, key="fallback-remembered")
             await user.press(user.buttons()[0])
             card = user.screen()
             [attempt] = await app.chains.repo.attempts(2)
@@ -994,6 +1005,8 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             await background.step_chains()
             s.screen("chain card, no plan left", user, session.messages[user.chat_id][card.message_id],
                      key="chain-exhausted-none")
+            s.screen("chain card, no plan left (title)", user, session.messages[user.chat_id][card.message_id],
+                     key="chain-title-exhausted")
 
             fake.set_delivery("telegram", None)
             await to_confirm()
@@ -1004,6 +1017,8 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             await background.pollers["getatext"].tick()
             await background.step_chains()
             s.screen("chain card, done", user, session.messages[user.chat_id][card.message_id], key="chain-done")
+            s.screen("chain card, done (title)", user, session.messages[user.chat_id][card.message_id],
+                     key="chain-title-done")
         finally:
             await app.close()
 

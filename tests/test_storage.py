@@ -89,6 +89,42 @@ async def test_chat_id_migration_cascades(db):
     assert (await db.fetchone("SELECT chat_id FROM ledger"))[0] == -1005
 
 
+async def test_the_fallback_chain_on_for_a_whole_chat_stays_on_for_the_services_it_was_used_for(tmp_path, monkeypatch):
+    """Issue 29: "if no code, try the next plan" is now on per service. A chat that had it on for every service
+    keeps it on for those it started a chain for, and its budget, wait and countries."""
+    from storage import db as storage_db
+    from storage.chains import ChainRepo
+
+    per_service = next(i for i, (what, _) in enumerate(MIGRATIONS) if "switched on per service" in what)
+    path = tmp_path / "t.sqlite3"
+    monkeypatch.setattr(storage_db, "MIGRATIONS", MIGRATIONS[:per_service])
+    old = Database(path)
+    await old.connect()
+    async with old.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private'), (2, 'private')")
+        await conn.execute("INSERT INTO fallback_prefs (chat_id, enabled, budget_percent, window_minutes,"
+                           " other_countries) VALUES (1, 1, 300, 5, 1), (2, 0, 200, 0, 0)")
+        for chat_id, key in ((1, "telegram"), (2, "whatsapp")):
+            await conn.execute(
+                "INSERT INTO fallback_chains (chat_id, user_id, service_key, service_name, first_offer, budget,"
+                " request_key, created_at, updated_at) VALUES (?, 1, ?, ?, '{}', 100, ?, '', '')",
+                (chat_id, key, key.title(), f"k{chat_id}"))
+    await old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    await db.connect()
+    try:
+        chains = ChainRepo(db)
+        telegram = await chains.prefs(1, "telegram")
+        assert telegram.enabled and (telegram.budget_percent, telegram.window_minutes, telegram.other_countries) == (
+            300, 5, True)
+        assert not (await chains.prefs(1, "whatsapp")).enabled  # never used there: no longer on unnoticed
+        assert not (await chains.prefs(2, "whatsapp")).enabled  # it was off
+    finally:
+        await db.close()
+
+
 async def test_database_files_are_readable_by_the_bot_alone_whatever_the_umask(tmp_path, caplog):
     import os
     import stat

@@ -13,11 +13,12 @@ The step job moves every open chain on from what the database says, so it resume
   unanswered cancel asked again next round);
 - the last attempt ended without a code: the next plan is rented: same country and provider first, then the same
   country at other providers, then other countries if allowed, each tier ranked by the delivery record; the first
-  whose price fits what is left of the budget. None left: exhausted.
+  whose price fits what is left of the budget. None left: exhausted, with why each plan left over was not tried.
 """
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,10 @@ BUDGET_PERCENTS = (150, 200, 300, 500)  # of the first price: the confirm screen
 WINDOWS = (10, 5, 3, 1)  # minutes, offered below an activation's own wait (0: its own)
 FIRST_GRACE = timedelta(seconds=30)  # a chain with no attempt yet: the tap's own rent may still be at work
 SHOWN_MAX = 1000  # the card states last drawn, bounded (only open chains are kept)
+
+# Why a plan left over was not tried, in the order the card lists them: its rent was refused, the chain's rules
+# (one-time activations only, the country), then what it found (sold out, dearer than the budget left).
+UNTRIED = ("refused", "rental", "elsewhere", "sold_out", "over_budget")
 
 # Plans that could not be rented now: the chain goes on with the next one.
 SKIPPED = (errors.QuoteRose, errors.NothingAvailable, errors.NoNumberInArea, errors.ProviderUnavailable,
@@ -123,11 +128,12 @@ class FallbackChains:
 
     # -- the confirm screen's choice -------------------------------------------------------
 
-    async def prefs(self, chat_id: int) -> FallbackPrefs:
-        return await self.repo.prefs(chat_id)
+    async def prefs(self, chat_id: int, service_key: str) -> FallbackPrefs:
+        """On only for a service it was switched on for: one chosen for Telegram does not follow into WhatsApp."""
+        return await self.repo.prefs(chat_id, service_key)
 
-    async def set_prefs(self, chat_id: int, prefs: FallbackPrefs) -> None:
-        await self.repo.set_prefs(chat_id, prefs)
+    async def set_prefs(self, chat_id: int, service_key: str, prefs: FallbackPrefs) -> None:
+        await self.repo.set_prefs(chat_id, service_key, prefs)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ class FallbackChains:
         offer, _ = await self.rentals.offer_in_snapshot(request.chat_id, request.snapshot_id, request.index)
         if not offers_fallback(offer):
             raise errors.StaleButton()
-        prefs = await self.repo.prefs(request.chat_id)
+        prefs = await self.repo.prefs(request.chat_id, service_key(offer.service_name))
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
         chain = await self.repo.create(
             chat_id=request.chat_id, user_id=request.user_id, user_name=request.user_name,
@@ -308,7 +314,8 @@ class FallbackChains:
                 await self.repo.set_status(chain.id, "ended", err.key)
                 return
             return
-        await self.repo.set_status(chain.id, "exhausted", "budget" if too_dear else "none")
+        await self.repo.set_status(chain.id, "exhausted", "budget" if too_dear else "none",
+                                   untried=await self.untried(chain, attempts))
 
     async def candidates(self, chain: ChainRecord, attempts: list[RentalRecord]) -> list[PricedOffer]:
         """The plans still to try, best first (the plan tapped, when no attempt was made yet)."""
@@ -330,6 +337,32 @@ class FallbackChains:
             tiers.append([p for p in pool if localize.country_key(p.offer.country) != home])
         records = await self.catalogue.records.figures(service.name)
         return [p for tier in tiers for p in delivery_record.rank(tier, records)]
+
+    async def untried(self, chain: ChainRecord, attempts: list[RentalRecord]) -> dict[str, int]:
+        """Why each plan of the service not attempted was left: {reason (UNTRIED): how many}."""
+        service = await self.catalogue.service(chain.service_key)
+        if service is None:
+            return {}
+        priced, _ = await self.catalogue.offers(service)
+        attempted = {(r.provider, r.offer_id) for r in attempts}
+        left = chain.budget - await self.repo.spent(chain)
+        home = localize.country_key(chain.country)
+        reasons = Counter()
+        for p in priced:
+            plan = (p.offer.provider, p.offer.id)
+            if plan in attempted:
+                continue  # on the card as an attempt
+            if plan in chain.tried:
+                reasons["refused"] += 1
+            elif not offers_fallback(p.offer):
+                reasons["rental"] += 1
+            elif not chain.other_countries and localize.country_key(p.offer.country) != home:
+                reasons["elsewhere"] += 1
+            elif p.offer.stock == 0 or self.catalogue.is_sold_out(p.offer):
+                reasons["sold_out"] += 1
+            elif p.price > left:
+                reasons["over_budget"] += 1
+        return {reason: reasons[reason] for reason in UNTRIED if reasons[reason]}
 
     # -- the card --------------------------------------------------------------------------
 
