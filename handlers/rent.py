@@ -150,9 +150,10 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     note = views.record_lines(t, shown, records, {n: p.title for n, p in providers.items()}) + note
     snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
-    labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark,
-                                sold_out=p.offer.stock == 0 or catalogue.is_sold_out(p.offer))
-              for p, mark in zip(shown, marks, strict=True)]
+    gone = [p.offer.stock == 0 or catalogue.is_sold_out(p.offer) for p in shown]
+    labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark, sold_out=out)
+              for p, mark, out in zip(shown, marks, gone, strict=True)]
+    note = views.offer_legend(t, shown, marks, gone) + note
     starred = service.key in await favourites.keys(chat.id)
     back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
     # The same number for more services: from the first plan whose provider rents sets (an activation).

@@ -49,6 +49,14 @@ def offer_label(t: Texts, priced: PricedOffer, provider_title: str, *, cheapest:
     return t("offer-cheapest", label=label) if cheapest else label
 
 
+def offer_legend(t: Texts, shown: list[PricedOffer], cheapest: list[bool], sold_out: list[bool]) -> str:
+    """The marks on this plan list's buttons, each said once in words (only those that appear)."""
+    marks = [("legend-cheapest", any(cheapest)), ("legend-upto", any(p.offer.price_upto for p in shown)),
+             ("legend-sold-out", any(sold_out))]
+    said = [t(key) for key, present in marks if present]
+    return ("\n" + "\n".join(said)) if said else ""
+
+
 def record_lines(t: Texts, shown: list[PricedOffer], records: dict, titles: dict[str, str]) -> str:
     """Each shown plan's delivery record (provider x service x country: on a plan list, one line a provider),
     in the text above the plans: their labels are at a phone's width already. Nothing for a plan without

@@ -75,7 +75,8 @@ def offer_labels(t: Texts) -> list[str]:
     labels = []
     for name, minutes, billing in ((c, m, b) for c in COUNTRIES for m in LENGTHS
                                    for b in (BillingType.DURATION, BillingType.SMS)):
-        for upto in (False, billing is BillingType.DURATION):  # "≤ $123.45": long-term numbers are paid for time
+        # "🌐 $123.45": GetAText's long-term numbers, paid for time, for 1w, 2w, 1m or 1y (rental_time)
+        for upto in (False, billing is BillingType.DURATION and minutes in (10080, 2 * 10080, 43200, 525600)):
             offer = Offer("p", "id", "s", SERVICE, Decimal("100"), billing, minutes, "", name, price_upto=upto)
             labels.append(views.offer_label(t, PricedOffer(offer, PRICE), PROVIDER, cheapest=True))
     return sorted(set(labels), key=display_width, reverse=True)[:keyboards.OFFERS_SHOWN]

@@ -57,7 +57,9 @@ async def to_week_confirm(app: App, alice: Person) -> None:
     await alice.press("Telegram")
     plans = [b for b in alice.buttons() if "GetAText" in b]
     # Beside the activation, to compare; a price known only when renting says "at most".
-    assert plans == ["$0.50 · GetAText · 10 minutes", "≤ $13.93 · GetAText · 1 week", "≤ $46.19 · GetAText · 1 month"]
+    assert plans == ["$0.50 · GetAText · 10 minutes", "🌐 $13.93 · GetAText · 1 week", "🌐 $46.19 · GetAText · 1 month"]
+    # The marks are said once on the screen, in words: what a long number is and that its price is at most the one shown.
+    assert "🌐 a long number that takes codes for any service" in alice.screen().text
     await alice.press("1 week")
 
 
@@ -256,7 +258,7 @@ async def test_russian_long_term_screens(world):
     await credit(app, ivan.chat_id, 5000)
     await ivan.press("Арендовать номер")
     await ivan.press("Telegram")
-    assert "≤ $13.93 · GetAText · 1 неделя" in ivan.buttons()
+    assert "🌐 $13.93 · GetAText · 1 неделя" in ivan.buttons()
     await ivan.press("1 неделя")
     assert "резервируется до $13.93" in ivan.screen().text and "Автопродление: выкл." in ivan.screen().text
 
