@@ -25,8 +25,11 @@ import random
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from babel.numbers import format_currency, get_currency_precision
 
 from aiohttp import web
 
@@ -62,6 +65,14 @@ _TAGS = {
     "cashtag": ('<span class="tg-mention">', "</span>"),
 }
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
+
+
+def money_text(total_amount: int, currency: str) -> str:
+    """An invoice amount as a person reads it: Telegram sends it in the currency's smallest units."""
+    if currency == "XTR":  # Stars have no minor units
+        return f"⭐ {total_amount}"
+    major = Decimal(int(total_amount)).scaleb(-get_currency_precision(currency))
+    return format_currency(major, currency, locale="en")
 
 
 def _link(url: str) -> tuple[str, str] | None:
@@ -224,8 +235,7 @@ class Playground:
             return f"{self._name(m['left_chat_member'])} left the group"
         if m.get("successful_payment"):
             p = m["successful_payment"]
-            amount = f"⭐ {p['total_amount']}" if p.get("currency") == "XTR" else f"{p['total_amount']} {p['currency']}"
-            return f"{actor} paid {amount} to {self.emulator.bot_user['first_name']}"
+            return f"{actor} paid {money_text(p['total_amount'], p.get('currency', ''))} to {self.emulator.bot_user['first_name']}"
         if m.get("migrate_to_chat_id") or m.get("migrate_from_chat_id"):
             return "The group was upgraded to a supergroup"
         if m.get("group_chat_created"):
@@ -262,7 +272,8 @@ class Playground:
             out["html"] = render_entities(m["caption"], m.get("caption_entities"))
         if inv := m.get("invoice"):
             out["invoice"] = {"title": inv.get("title", ""), "description": inv.get("description", ""),
-                              "amount": inv.get("total_amount", 0), "currency": inv.get("currency", "")}
+                              "amount": inv.get("total_amount", 0), "currency": inv.get("currency", ""),
+                              "amount_text": money_text(inv.get("total_amount", 0), inv.get("currency", ""))}
         if reply := m.get("reply_to_message"):
             out["reply"] = {"name": self._name(reply.get("from") or {}),
                             "text": (reply.get("text") or reply.get("caption") or "")[:120]}

@@ -174,7 +174,7 @@
       d.textContent = m.invoice.description;
       const a = document.createElement("div");
       a.className = "invoice-amount";
-      a.textContent = m.invoice.currency === "XTR" ? `⭐ ${m.invoice.amount}` : `${m.invoice.amount} ${m.invoice.currency}`;
+      a.textContent = m.invoice.amount_text;
       bubble.append(t, d, a);
     }
     if (m.html !== null) {
@@ -197,8 +197,7 @@
 
     let keyboard = m.keyboard;
     if (m.invoice && !keyboard.length) {
-      const label = m.invoice.currency === "XTR" ? `Pay ⭐ ${m.invoice.amount}` : "Pay";
-      keyboard = [[{ text: label, kind: "pay" }]];
+      keyboard = [[{ text: `Pay ${m.invoice.amount_text}`, kind: "pay" }]];
     }
     if (keyboard.length) {
       const kb = document.createElement("div");
@@ -217,6 +216,7 @@
           if (b.kind === "callback") btn.dataset.callback = b.data;
           if (b.kind === "url") btn.dataset.url = b.url;
           if (b.kind === "copy") btn.dataset.copy = b.copy;
+          if (b.kind === "pay" && m.invoice) btn.dataset.amount = m.invoice.amount_text;
           if (b.kind === "other") btn.disabled = true;
           kr.appendChild(btn);
         }
@@ -360,7 +360,7 @@
       const res = await api("/api/pay", {
         chat_id: app.chat.id, user_id: currentUserId(), message_id: Number(btn.dataset.messageId),
       });
-      if (res.status === "paid") toast("Payment sent ⭐");
+      if (res.status === "paid") toast(btn.dataset.amount ? `Payment sent: ${btn.dataset.amount}` : "Payment sent");
       else if (res.status === "declined") alertBox(res.error_message || "Payment declined");
       else toast("The bot did not confirm the payment in time");
     } catch (err) {
