@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (ChatAdministratorRights, CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
+                           KeyboardButton, KeyboardButtonRequestChat, ReplyKeyboardMarkup)
 
 from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
@@ -502,3 +503,19 @@ def forward_menu(t: Texts, rental_id: int, *, on: bool, group: bool, secret_show
 
 def forward_prompt(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
     return _markup([_button(t("back"), ForwardCb(id=rental_id))])
+
+
+# "an administrator", with no particular right: every required flag false (the Bot API adds flags over time)
+ANY_ADMIN = ChatAdministratorRights(**{name: False for name, field in ChatAdministratorRights.model_fields.items()
+                                       if field.is_required()})
+FORWARD_PICK_REQUEST = 1  # the request_id of the picker's group button (one picker is open at a time per person)
+
+
+def forward_chat_picker(t: Texts) -> ReplyKeyboardMarkup:
+    """Telegram's own chat picker (private chats only, where the person's own chat is the one the codes come to
+    already): the groups where the person is an admin and the bot a member. Gone once used."""
+    group = KeyboardButton(text=t("btn-forward-pick-group"), request_chat=KeyboardButtonRequestChat(
+        request_id=FORWARD_PICK_REQUEST, chat_is_channel=False, bot_is_member=True, request_title=True,
+        user_administrator_rights=ANY_ADMIN))
+    return ReplyKeyboardMarkup(keyboard=[[group]], resize_keyboard=True, one_time_keyboard=True,
+                               input_field_placeholder=t("forward-picker-placeholder"))

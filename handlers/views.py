@@ -162,9 +162,10 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
 
 
 def forward_target_text(forward) -> str:
-    """A target as the card and the forward screen say it: the chat's id, or the URL's host and path."""
+    """A target as the card and the forward screen say it: the chat's name (its id while the bot knows no name),
+    or the URL's host and path."""
     if forward.kind == "chat":
-        return forward.target
+        return forward.title or forward.target
     parts = urlsplit(forward.target)  # never its query: a token there is not for the whole group to read
     return (parts.netloc + parts.path)[:60]
 

@@ -23,6 +23,7 @@ class ForwardTarget:
     set_at: datetime
     failing_since: datetime | None
     disabled_at: datetime | None
+    title: str | None = None  # a chat target's name, as the bot knows the chat (None: a URL, or a chat it never saw)
 
     @property
     def chat_id(self) -> int | None:
@@ -36,7 +37,8 @@ class ForwardTarget:
     def from_row(cls, row: aiosqlite.Row) -> ForwardTarget:
         return cls(rental_id=row["rental_id"], kind=row["kind"], target=row["target"], set_by=row["set_by"],
                    set_at=parse_ts(row["set_at"]), failing_since=parse_ts(row["failing_since"]),
-                   disabled_at=parse_ts(row["disabled_at"]))
+                   disabled_at=parse_ts(row["disabled_at"]),
+                   title=row["title"] if "title" in row.keys() else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,9 @@ class ForwardRepo:
 
     # -- targets ---------------------------------------------------------------------------------------
     async def target(self, rental_id: int) -> ForwardTarget | None:
-        row = await self.db.fetchone("SELECT * FROM rental_forwards WHERE rental_id = ?", (rental_id,))
+        row = await self.db.fetchone(
+            "SELECT f.*, c.title FROM rental_forwards f LEFT JOIN chats c ON f.kind = 'chat'"
+            " AND c.id = CAST(f.target AS INTEGER) WHERE f.rental_id = ?", (rental_id,))
         return ForwardTarget.from_row(row) if row else None
 
     async def set_target(self, rental_id: int, kind: str, target: str, set_by: int,

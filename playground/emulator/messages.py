@@ -74,6 +74,9 @@ class MessagesMixin:
         if not isinstance(rm, dict):
             return None
         if "inline_keyboard" not in rm:
+            asks_chat = any(isinstance(b, dict) and "request_chat" in b for row in rm.get("keyboard", []) for b in row)
+            if asks_chat and chat.type != "private":  # Telegram: request_chat buttons are for private chats only
+                raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
             self.reply_keyboards[chat.id] = rm
             return None
         for row in rm["inline_keyboard"]:
