@@ -150,16 +150,16 @@ class Forwarder:
         language = chat.language if chat else "en"
         if forward.kind == "notice":
             target = await self.repo.target(forward.rental_id)
-            shown = "" if target is None else target.target if target.kind == "chat" else urlsplit(target.target).netloc
+            shown = ("" if target is None else (target.title or target.target) if target.kind == "chat"
+                     else urlsplit(target.target).netloc)
             text = self.renderer.notice(language, "forward-switched-off", service=rental.service_name,
                                         phone=rental.phone or "", target=shown)
             to = forward.chat_id
-        else:
-            text = self.renderer.notice(language, "forward-code", service=rental.service_name,
-                                        phone=rental.phone or "", code=forward.sms.code or "—",
-                                        body=forward.sms.body, title=chat.title if chat else "")
+            markup = None
+        else:  # in the target chat's language and under its spoiler rule, laid out as a pushed code
             to = int(forward.target)
-        outcome, _ = await self.sender.send(to, text, spare=True)  # after codes, replies and notices
+            text, markup = self.renderer.forwarded_code(await self.chats.get(to), chat, forward.sms, rental)
+        outcome, _ = await self.sender.send(to, text, markup, spare=True)  # after codes, replies and notices
         if outcome is Outcome.SENT:
             return None
         if outcome is Outcome.GONE and forward.kind == "notice":

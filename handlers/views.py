@@ -303,6 +303,17 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def forwarded_code(t: Texts, sms: StoredSms, rental: RentalRecord, source_title: str, *,
+                   spoiler: bool) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A code forwarded from another chat: where it came from, then the pushed code's own layout under this
+    chat's spoiler rule, and its copy button only (the number's card and actions belong to the chat that rents
+    it: here they would be someone else's buttons)."""
+    text, _ = code_message(t, sms, rental, set(), is_group=False, spoiler=spoiler)
+    copy = t("btn-copy-code") if spoiler else t("btn-copy", value=sms.code)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[keyboards.copy_button(copy, sms.code)]]) if sms.code else None
+    return t("forward-from", title=source_title) + "\n" + text, markup
+
+
 def private_codes(t: Texts, rental: RentalRecord, hidden: list[StoredSms], title: str) -> str:
     """The codes deleted from a group, sent privately to the renter or an admin who asked, newest first."""
     lines = [t("private-codes-title", service=rental.service_name, phone=phones.display(rental.phone or ""),

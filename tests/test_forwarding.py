@@ -119,7 +119,7 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     assert await background.deliverer.deliver_once() == 1  # the group's own push, as ever
     assert await background.forwarder.forward_once() == 1
     [forwarded] = [m for m in session.sent(2002) if "44120" in m.text]
-    assert "<code>44120</code>" in forwarded.text and "from Team" in forwarded.text
+    assert forwarded.text.startswith("📤 Forwarded from <b>Team</b>\n") and "<code>44120</code>" in forwarded.text
     assert await background.forwarder.forward_once() == 0  # once
 
     # The admin: another group, where Ann is an admin and the bot a member.
@@ -131,9 +131,18 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     await ann.press("💬 To a chat")
     await ann.send(str(other), reply_to=session.last(GROUP))
     assert f"now also go to <b>{other}</b>" in session.last(GROUP).text
+    # The target group hides its codes under a spoiler: a forwarded code follows that group's rule, laid out as
+    # a pushed code (the number formatted, the code once, a copy button), in the group's language.
+    await app.chats.ensure(other, "supergroup", "Shop")
+    await app.chats.set_team(other, code_spoiler=True)
     await store_code(background, provider, rental, "Telegram code: 55120")
     await background.forwarder.forward_once()
-    assert [m for m in session.sent(other) if "55120" in m.text]
+    [there] = [m for m in session.sent(other) if "55120" in m.text]
+    assert there.text.startswith("📤 Forwarded from <b>Team</b>\n")
+    assert "<tg-spoiler>" in there.text and there.text.count("55120") == 2  # the code line and the SMS, both hidden
+    assert "+1 555 000 0001" in there.text
+    [[copy]] = there.reply_markup.inline_keyboard
+    assert copy.copy_text.text == "55120" and "55120" not in copy.text
     assert not [m for m in session.sent(2002) if "55120" in m.text]  # the new target only
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from babel.numbers import list_currencies
-from aiogram.methods import AnswerPreCheckoutQuery, SendDocument, SendInvoice, SetMyCommands
+from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText, SendDocument, SendInvoice, SetMyCommands
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
                            SuccessfulPayment, Update)
 
@@ -1061,7 +1061,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
                        ("me", "error-forward-chat-same"), ("-100778", "error-forward-chat-not-admin")):
         await forward_screen()
         await user.press(s.label("btn-forward-chat"))
-        s.screen("forward chat asked", user, key="forward-ask-chat")
+        s.text("forward chat asked", session.calls_of(EditMessageText)[-1].text, key="forward-ask-chat")
+        s.screen("the chat picker", user, key="forward-picker-placeholder")
         await user.send(typed)
         s.screen(f"forward chat refused ({key})", user, key=key)
     session.unknown_chats.add(-100666)
@@ -1079,7 +1080,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await forward_screen()
     await user.press(s.label("btn-forward-chat"))
     await user.send("-100777")
-    s.screen("forward chat set", user, key="forward-set-chat")
+    s.text("forward chat set", session.sent(user.chat_id)[-2].text, key="forward-set-chat")
+    s.screen("forward screen after the chat set", user, key="forward-help")
     await user.send("/numbers")
     await user.press("Telegram")
     s.screen("card, forwarding", user, key="card-forwarding-chat")
@@ -1089,7 +1091,7 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     background = Background(app, bot)
     await background.pollers[provider.name].tick()
     assert await background.forwarder.forward_once() == 1
-    s.text("forwarded code", session.last(-100777).text, key="forward-code")
+    s.text("forwarded code", session.last(-100777).text, key="forward-from")
     s.text("forwarding switched off", app.renderer.notice(lang, "forward-switched-off", service="Telegram",
                                                           phone="+15550000001", target="-100777"),
            key="forward-switched-off")
