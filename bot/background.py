@@ -97,7 +97,7 @@ class Background:
         # Code messages groups asked to delete after N minutes; spare slots only, codes first. Not held by a
         # SIGTERM (no job() wrapper): a pass cut off is safe, a deletion asked again is refused and marked.
         self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy,
-                               refresh_card=self._refresh_hidden_card)
+                               refresh_card=self._refresh_hidden_card, forwards=app.forwarding.repo)
         self.scheduler.add_job(self.hider.run_once, "interval", seconds=settings.code_hide_interval,
                                id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here

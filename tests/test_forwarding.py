@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from aiogram.methods import DeleteMessage
 from aiohttp import web
 
 from bot.app import App, build_bot
@@ -143,6 +144,16 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     assert "+1 555 000 0001" in there.text
     [[copy]] = there.reply_markup.inline_keyboard
     assert copy.copy_text.text == "55120" and "55120" not in copy.text
+    # ... and its deletion rule: gone from the group once its minutes have passed, like the group's own codes.
+    await app.chats.set_team(other, code_delete_minutes=5)
+    assert await background.hider.run_once() == 0  # not yet
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE forward_outbox SET sent_at = '2000-01-01T00:00:00.000+00:00'")
+    assert await background.hider.run_once() == 1
+    assert len([c for c in session.calls_of(DeleteMessage) if c.chat_id == other]) == 1
+    assert (await app.db.fetchone("SELECT hide_result FROM forward_outbox WHERE target = ?", (str(other),)))[0] \
+        == "deleted"
+    assert await background.hider.run_once() == 0  # once
     assert not [m for m in session.sent(2002) if "55120" in m.text]  # the new target only
 
 
