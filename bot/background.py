@@ -142,7 +142,8 @@ class Background:
         if message_id is None or chat is None:
             return
         text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
-        await self.sender.edit(chat_id, message_id, text, markup, spare=True)
+        if await self.sender.edit(chat_id, message_id, text, markup, spare=True):
+            self.app.screens.card_shown(chat_id, message_id, rental.card_id)  # still the card: the edit forgot it
 
     async def _may_spend(self, chat_id: int, user_id: int):
         """A fallback chain's next attempt: may its user still spend the chat's balance (a member's budget)."""
