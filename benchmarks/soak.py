@@ -602,6 +602,7 @@ class Soak:
                 return
             screen = await self.tap(person, screen, data=f"c:{rental.id}:")
             screen = await self.tap(person, screen, label=self.texts.button["btn-cancel"])
+            screen = await self.tap(person, screen, data=f"c:{rental.id}:cancel:ok")  # asked first: confirmed
             if screen is None:
                 return
             first = screen.get("text", "").split("\n", 1)[0]

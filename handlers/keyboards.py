@@ -385,6 +385,12 @@ def end_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
+def cancel_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-cancel-confirm", price=price), CardCb(id=rental_id, a=CardAction.CANCEL,
+                                                                         n=CONFIRMED))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
 def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
     return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n=CONFIRMED))],
                    [_button(t("btn-card"), CardCb(id=rental_id))])

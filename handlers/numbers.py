@@ -14,7 +14,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.screens import Screens
 from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
-from bot.services.errors import RenewPriceChanged, StaleButton, UserFacingError
+from bot.services.errors import ActionUnavailable, RenewPriceChanged, StaleButton, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
@@ -86,7 +86,8 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
                       is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
                       refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept,
                       spoiler=chat.spoils_codes, has_hidden=has_hidden, forward=forward,
-                      can_forward=rental.is_open or forward is not None)
+                      can_forward=rental.is_open or forward is not None,
+                      refunded=provider is None or provider.cancel_refunds(rental.offer_id))
 
 
 async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
@@ -100,6 +101,18 @@ async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: Re
         members.append((member, codes))
     return views.set_card(t, members, cancellable, provider.title if provider else rental.provider,
                           is_group=chat.is_group, spoiler=chat.spoils_codes, has_hidden=has_hidden)
+
+
+async def _set_cancel_question(chat: Chat, t: Texts, first: RentalRecord, rentals: RentalService,
+                               sets: ServiceSets) -> tuple[str, InlineKeyboardMarkup]:
+    """Cancel for a number shared by several services, asked first: which services stop, and what comes back."""
+    members = await sets.cancellable(chat.id, first.set_id)
+    if not members:
+        raise ActionUnavailable()
+    back = format_money(sum(m.price_charged for m in members if rentals.cancel_refunds(m)))
+    phone = phones.display(next((m.phone for m in members if m.phone), first.phone or ""))
+    text = t("set-cancel-confirm", phone=phone, services=", ".join(m.service_name for m in members), price=back)
+    return text, keyboards.cancel_confirm(t, first.id, back)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -169,6 +182,9 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     working = told_working(callback, callback_answer, t)
     if rental.set_id and action in (CardAction.REFRESH, CardAction.CANCEL) and rental.id == rental.set_id:
         # The card of a number shared by several services: its buttons act on all of them.
+        if action is CardAction.CANCEL and callback_data.n != CONFIRMED:
+            await show(callback, *await _set_cancel_question(chat, t, rental, rentals, sets), new=new)
+            return
         if action is CardAction.CANCEL:
             _, back = await sets.cancel(chat.id, rental.set_id, working)
             notice = t("cancelled", price=format_money(back))
@@ -180,11 +196,19 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.REFRESH:
         await rentals.refresh(chat.id, rental_id)
         notice = t("card-refreshed")
-    elif action is CardAction.CANCEL and not rentals.cancel_refunds(rental) and callback_data.n != CONFIRMED:
-        # Ending a number that gives nothing back is asked first, with what is lost.
-        text = t("end-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
-                 when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
-        await show(callback, text, keyboards.end_confirm(t, rental.id), new=new)
+    elif action is CardAction.CANCEL and callback_data.n != CONFIRMED:
+        # Asked first: the number stops receiving codes, and what comes back (or that nothing does).
+        rental = await rentals.cancellable(chat.id, rental_id)
+        phone = phones.display(rental.phone or "")
+        if rentals.cancel_refunds(rental):
+            price = format_money(rental.price_charged)
+            text = t("cancel-confirm", service=rental.service_name, phone=phone, price=price)
+            markup = keyboards.cancel_confirm(t, rental.id, price)
+        else:
+            text = t("end-confirm", service=rental.service_name, phone=phone,
+                     when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
+            markup = keyboards.end_confirm(t, rental.id)
+        await show(callback, text, markup, new=new)
         return
     elif action is CardAction.CANCEL:
         refunds = rentals.cancel_refunds(rental)

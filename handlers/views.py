@@ -117,12 +117,15 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
          renew_price: int | None = None, refund_until_sms: bool = False,
          kept: bool = False, spoiler: bool = False, has_hidden: bool = False,
-         forward=None, can_forward: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
+         forward=None, can_forward: bool = False, refunded: bool = True) -> tuple[str, InlineKeyboardMarkup]:
+    """``refunded``: a cancelled number's money came back (False: ended early, nothing back).
+    ``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
     ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
     long-term number (renewed in place, ended without a refund). ``spoiler``: the group shows codes under a
     spoiler; ``has_hidden``: some code messages were deleted from the group (Show hidden codes privately)."""
-    lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
+    ended_early = rental.status == "cancelled" and not refunded
+    status = "status-ended" if ended_early else f"status-{rental.status}"
+    lines = [t("card-title", service=rental.service_name, status=Html(t(status)))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
@@ -130,7 +133,10 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
     if rental.renew_pending:
         lines.append(t("card-renewal-pending"))
-    lines.append(t("card-price", price=format_money(rental.price_charged)))
+    # What happened to the money, in words: paid, came back, or paid and ended early with nothing back.
+    money = ("card-paid-ended" if ended_early else "card-refunded" if rental.status in ("cancelled", "failed")
+             else "card-price")
+    lines.append(t(money, price=format_money(rental.price_charged)))
     if rental.auto_renew and rental.status == "active":
         lines.append(t("card-auto-renew-on"))
     if is_group and rental.user_name:
@@ -156,7 +162,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     elif rental.is_open:  # where its codes come: this chat, or the number's own topic in a forum
         lines.append(t("card-no-codes-topic" if rental.topic_thread else "card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
+                            can_renew_closed=can_renew_closed, renew_price=renew_price,
+                            phone=rental.phone if rental.is_open else None,  # no copy button for a dead number
                             kept=kept, show_hidden=is_group and has_hidden, forward=can_forward)
     return "\n".join(lines), markup
 

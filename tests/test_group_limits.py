@@ -323,5 +323,5 @@ async def test_members_within_bounds_rent_single_numbers_only(app, team, provide
     [rental] = (await app.rentals.rentals.for_chat(GROUP))[0]
     answer = await max_.press_data(f"c:{rental.id}:renew:x", card)  # renewing would pass the limit unchecked
     assert "Members with a limit rent single numbers" in answer.text and provider.rent_calls == 1
-    await max_.press_data(f"c:{rental.id}:cancel:x", card)  # cancelling spends nothing: theirs to do
+    await max_.press_data(f"c:{rental.id}:cancel:ok", card)  # cancelling spends nothing: theirs to do
     assert (await app.rentals.rentals.get(rental.id)).status == "cancelled" and await balance(app) == 1000

@@ -441,8 +441,11 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     assert s.label("status-finished") in s.screen("finished card", user, key="card-phone")
     s.answer("rent again", await user.press(s.label("btn-renew", price="$1.10")), key="renewed")  # today's price
     assert s.label("status-active") in s.screen("renewed card", user, key="card-phone")
-    s.answer("cancel", await user.press(s.label("btn-cancel")), key="cancelled")
+    await user.press(s.label("btn-cancel"))
+    s.screen("cancel asked first", user, key="cancel-confirm")
+    s.answer("cancel", await user.press(s.label("btn-cancel-confirm", price="$1.10")), key="cancelled")
     assert s.label("status-cancelled") in s.screen("cancelled card", user, key="card-phone")
+    s.screen("cancelled card says the money came back", user, key="card-refunded")
 
     # My numbers, balance with every kind of entry, top-up screen from the balance.
     await user.press(s.label("menu-numbers"))
