@@ -12,7 +12,7 @@ from bot.services.cards import CardTopUps
 from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
-from bot.services.topups import TopUpPayload, TopUps
+from bot.services.topups import TopUps
 from storage import Chat, ChatRepo
 
 from . import views
@@ -46,7 +46,7 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
     await bot.send_invoice(
         chat.id, title=t("invoice-title"), description=(t("invoice-description", amount=amount, chat=chat.title) if chat.is_group
                                                   else t("invoice-description-private", amount=amount)),
-        payload=TopUpPayload(chat.id, stars).encode(), currency="XTR",
+        payload=topups.invoice(chat.id, stars), currency="XTR",
         prices=[LabeledPrice(label=t("invoice-label", stars=stars), amount=stars)],
     )
 
@@ -76,7 +76,7 @@ async def card_invoice(callback: CallbackQuery, callback_data: CardTopUpCb, bot:
         chat.id, title=t("invoice-title"),
         description=(t("invoice-description", amount=credit, chat=chat.title) if chat.is_group
                      else t("invoice-description-private", amount=credit)),
-        payload=cards.invoice(chat.id, amount).encode(), currency=cards.currency,
+        payload=cards.invoice(chat.id, amount), currency=cards.currency,
         provider_token=cards.provider_token,
         prices=[LabeledPrice(label=t("invoice-card-label", amount=credit), amount=amount)],
     )
@@ -147,7 +147,7 @@ async def paid(message: Message, topups: TopUps, cards: CardTopUps) -> None:
                            payment.total_amount, payment.currency)
     else:
         await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
-                            payment.total_amount)
+                            payment.total_amount, payment.currency)
 
 
 def setup() -> Router:

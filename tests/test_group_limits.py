@@ -15,7 +15,6 @@ from aiogram.types import PreCheckoutQuery, Update
 from bot.background import Background
 from bot.services import exports
 from bot.services.rentals import RentRequest
-from bot.services.topups import TopUpPayload
 from storage.models import db_time, utcnow
 from tests.conftest import credit
 from tests.recording import Person
@@ -295,7 +294,7 @@ async def test_members_top_up_allowed_or_refused_by_the_setting(app, telegram, t
     assert "⭐" in " ".join(ann.buttons())
     # An invoice already in the chat: a member's payment is refused before Telegram takes it.
     stars = app.topups.amounts[0]
-    payload = TopUpPayload(GROUP, stars).encode()
+    payload = app.topups.invoice(GROUP, stars)
     for person, ok in ((max_, False), (ann, True)):
         query = PreCheckoutQuery(id=f"pcq-{person.user.id}", from_user=person.user, currency="XTR",
                                  total_amount=stars, invoice_payload=payload)

@@ -191,7 +191,7 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
 async def test_operator_refunds_stars_payment(app, telegram, session, alice):
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-9", 6000)
     assert (await app.chats.get(alice.chat_id)).balance == 325
     admin = Person(dp, bot, session, ADMIN_ID, name="Op")
     await admin.send("/refund_stars charge-9")
@@ -227,7 +227,7 @@ async def paid(app, telegram, session, alice):
     """Alice paid 250 stars (charge-9); the operator is at hand."""
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-9", 6000)
     assert (await app.chats.get(alice.chat_id)).balance == 325
     return Person(dp, bot, session, ADMIN_ID, name="Op")
 
