@@ -40,6 +40,7 @@ from storage.forwards import ForwardRepo
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
 from storage.topics import NumberTopicRepo
+from storage.updates import UpdateLog
 from .services.switches import PlanSwitches
 from .services.teams import Teams
 from .services.transfers import Limits, Transfers
@@ -49,6 +50,7 @@ from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
 from .services.promos import Promos
 from .services.referrals import Referrals
+from .once import HandledOnce
 from .services.invoice_seal import InvoiceSeal
 from .services.topups import TopUps
 from .services.wallet import Wallet
@@ -197,6 +199,7 @@ class App:
 
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
+    dp.update.outer_middleware(HandledOnce(UpdateLog(app.db)))  # first: a repeat costs nothing more
     dp.update.outer_middleware(app.inflight.middleware())
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     dp.update.outer_middleware(UpdatePriority())  # what a handler sends answers a person who waits

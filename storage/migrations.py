@@ -642,4 +642,14 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE forward_outbox ADD COLUMN hide_result TEXT",
         ],
     ),
+    (
+        "each Telegram update handled once: the ids taken in the last 24 hours (storage/updates.py)",
+        [
+            """CREATE TABLE handled_updates (
+                update_id INTEGER PRIMARY KEY,
+                taken_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX handled_updates_taken ON handled_updates(taken_at)",
+        ],
+    ),
 ]

@@ -123,6 +123,11 @@ class RecordingSession(BaseSession):
         return [c for c in self.calls if isinstance(c, AnswerCallbackQuery)]
 
 
+def next_update_id() -> int:
+    """A fresh update id: the bot handles each update_id once (bot/once.py), so a hand-made update needs its own."""
+    return next(Person._update_ids)
+
+
 class Person:
     """A Telegram user acting in one chat against the production Dispatcher."""
 

@@ -11,7 +11,7 @@ from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpd
 
 from bot.background import Background
 from tests.conftest import ADMIN_ID, credit
-from tests.recording import BOT_USER, Person
+from tests.recording import BOT_USER, Person, next_update_id
 from bot.outbound import Limits
 
 GROUP = -100777
@@ -96,7 +96,7 @@ async def test_bot_removed_and_back_keeps_pool_and_migration_keeps_everything(ap
 
     def membership(old, new) -> Update:
         chat = Chat(id=GROUP, type="supergroup", title="Team")
-        return Update(update_id=90000 + len(session.calls), my_chat_member=ChatMemberUpdated(
+        return Update(update_id=next_update_id(), my_chat_member=ChatMemberUpdated(
             chat=chat, from_user=admin.user, date=datetime.now(UTC), old_chat_member=old, new_chat_member=new))
 
     await dp.feed_update(bot, membership(ChatMemberMember(user=BOT_USER), ChatMemberLeft(user=BOT_USER)))

@@ -29,7 +29,7 @@ from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Choice, Offer
 from providers import errors
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import BOT_USER, Person
+from tests.recording import BOT_USER, Person, next_update_id
 from tests.test_money_news import tell
 from bot.outbound import Limits
 from tests.widths import too_wide
@@ -319,7 +319,7 @@ def screens(caplog):
 async def pre_checkout(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
     query = PreCheckoutQuery(id=f"pcq-{charge_id}", from_user=person.user, currency="XTR", total_amount=stars,
                              invoice_payload=payload)
-    await dp.feed_update(bot, Update(update_id=20_000_000, pre_checkout_query=query))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), pre_checkout_query=query))
 
 
 async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
@@ -329,7 +329,7 @@ async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str)
                                 telegram_payment_charge_id=charge_id, provider_payment_charge_id="")
     message = Message(message_id=30_000_000, date=datetime.now(UTC), chat=person.chat, from_user=person.user,
                       successful_payment=payment)
-    await dp.feed_update(bot, Update(update_id=20_000_001, message=message))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), message=message))
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -529,7 +529,7 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     joined = ChatMemberUpdated(chat=Chat(id=group, type="supergroup", title="Team"), from_user=ann.user,
                                date=datetime.now(UTC), old_chat_member=ChatMemberLeft(user=BOT_USER),
                                new_chat_member=ChatMemberMember(user=BOT_USER))
-    await dp.feed_update(bot, Update(update_id=10_000_000, my_chat_member=joined))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), my_chat_member=joined))
     s.text("group welcome", session.last(group).text, key="group-welcome")
     assert (await app.chats.get(group)).language == lang
 
