@@ -13,7 +13,7 @@ from bot.services.pricing import format_money
 from providers import Capability, Choice
 
 from . import phones
-from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
+from .callbacks import (CONFIRMED, RENEW_CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
                         FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
                         ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
@@ -388,6 +388,13 @@ def end_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
 def cancel_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
     return _markup([_button(t("btn-cancel-confirm", price=price), CardCb(id=rental_id, a=CardAction.CANCEL,
                                                                          n=CONFIRMED))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
+def renew_now_confirm(t: Texts, rental_id: int, price: int) -> InlineKeyboardMarkup:
+    """Renew now, confirmed: at the price the question stated (a new nonce: this tap's own renewal key)."""
+    confirmed = CardCb(id=rental_id, a=CardAction.RENEW, n=RENEW_CONFIRMED + priced_nonce(price))
+    return _markup([_button(t("btn-renew-now-confirm", price=format_money(price)), confirmed)],
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 

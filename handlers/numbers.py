@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import logging
 
@@ -27,7 +28,7 @@ from storage.bans import BanRepo
 from storage.forwards import ForwardRepo
 
 from . import keyboards, phones, views
-from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
+from .callbacks import CONFIRMED, RENEW_CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .bans import ensure_not_banned
 from .common import render_error, show, user_name
 from .i18n import Texts
@@ -113,6 +114,19 @@ async def _set_cancel_question(chat: Chat, t: Texts, first: RentalRecord, rental
     phone = phones.display(next((m.phone for m in members if m.phone), first.phone or ""))
     text = t("set-cancel-confirm", phone=phone, services=", ".join(m.service_name for m in members), price=back)
     return text, keyboards.cancel_confirm(t, first.id, back)
+
+
+def renew_now_question(t: Texts, chat: Chat, rental: RentalRecord, price: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Renew now, asked first: at most what it takes, until when it then runs, the balance after, and that
+    ending early gives nothing back. A button that showed no price (older) is asked at today's renewal price."""
+    price = price if price >= 0 else rental.renewal_price
+    minutes = rental.duration_minutes or 0
+    until = rental.active_till + timedelta(minutes=minutes) if rental.active_till and minutes else None
+    text = t("renew-now-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
+             price=format_money(price), balance=format_money(chat.balance),
+             after=format_money(chat.balance - price),
+             until=views.when(t, until) if until else "—", zone=views.zone_of(t, until) if until else "")
+    return text, keyboards.renew_now_confirm(t, rental.id, price)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -231,6 +245,11 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.WAKE:
         await rentals.wake_up(chat.id, rental_id)  # the provider's reply ("Wake up request sent.") says no more
         notice = t("woken")
+    elif (action is CardAction.RENEW and not callback_data.n.startswith(RENEW_CONFIRMED)
+          and (provider := providers.get(rental.provider)) is not None and provider.renews_in_place(rental.offer_id)):
+        # Renewing a long number in place charges a whole period at once: asked first, with what it buys.
+        await show(callback, *renew_now_question(t, chat, rental, shown_price(callback_data.n)), new=new)
+        return
     elif action is CardAction.RENEW:
         try:  # at the price the button showed; a button without one (older) shows today's price first
             fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,

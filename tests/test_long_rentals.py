@@ -166,6 +166,14 @@ async def test_renew_now_adds_a_period_to_the_same_number(world):
     await alice.press("Rent, up to $13.93")
     before = await only_rental(app)
     await alice.press("Renew now · up to $13.93")
+    # Asked first: at most what it takes, until when it then runs, the balance after; nothing charged yet.
+    question = alice.screen().text
+    assert "Renew <code>" in question and "<b>$13.93</b>" in question and "Ending it early gives nothing back" in question
+    assert f"Balance: ${(5000 - PRICE_1W) / 100:.2f} now, at least ${(5000 - PRICE_1W - 1393) / 100:.2f} after" in question
+    until = before.active_till + timedelta(days=7)
+    assert until.strftime("%b %-d") in question
+    assert await balance(app) == 5000 - PRICE_1W and len(fake.long_rentals) == 1
+    await alice.press("Renew, up to $13.93")
     after = await only_rental(app)
     [created] = fake.long_rentals.values()
     assert after.id == before.id and after.provider_rental_id == before.provider_rental_id
@@ -182,6 +190,7 @@ async def test_a_lost_reply_at_renewing_is_decided_from_getatexts_end(world):
     before = await only_rental(app)
     fake.set_mode("slow")
     await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew, up to $13.93")
     fake.set_mode("ok")
     pending = await only_rental(app)
     assert pending.renew_pending and await balance(app) == 5000 - PRICE_1W - HOLD_1W
@@ -204,6 +213,7 @@ async def test_a_renewal_that_never_happened_gives_the_hold_back(world):
     rental = await only_rental(app)
     fake.fail_next(504)
     await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew, up to $13.93")
     assert (await only_rental(app)).renew_pending
     await execute(app, "UPDATE rentals SET renew_pending = json_set(renew_pending, '$.at', ?) WHERE id = ?",
                          (db_time(utcnow() - timedelta(minutes=4)), rental.id))
@@ -268,7 +278,8 @@ async def test_a_renewal_getatext_refuses_gives_the_hold_back_at_once(world):
     await to_week_confirm(app, alice)
     await alice.press("Rent, up to $13.93")
     fake.balance = Decimal("1.00")  # GetAText cannot charge the period: a refusal, decided at once
-    answer = await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew now · up to $13.93")
+    answer = await alice.press("Renew, up to $13.93")
     rental = await only_rental(app)
     assert rental.renew_pending is None and await balance(app) == 5000 - PRICE_1W
     assert answer.text  # told why, on the spot
@@ -298,6 +309,7 @@ async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, sessi
     await alice.press("Telegram")
     before = await only_rental(app)
     await alice.press("Renew now · up to $46.19")
+    await alice.press("Renew, up to $46.19")
     after = await only_rental(app)
     assert after.active_till - before.active_till == timedelta(days=30) and after.renew_pending is None
     assert await balance(app) == 12000 - 2 * 3849
