@@ -15,6 +15,7 @@ from bot.background import Background
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
+from handlers.callbacks import RentCb
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
 from bot.outbound import Limits
@@ -317,3 +318,31 @@ async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, sessi
     await alice.press("End it, nothing back")
     assert (await only_rental(app)).status == "cancelled" and created.status == "Cancelled"
     assert await balance(app) == 12000 - 2 * 3849  # ended early: nothing back, as the confirm screen said
+
+
+async def test_auto_renew_has_one_rule_on_the_confirm_screen_and_on_the_card(world):
+    """On only while the balance covers the next period: the confirm screen does not rent with it on when this rent
+    would leave less than a period, and says so in the card's words; a forged tap is refused the same way."""
+    app, fake, alice, _ = world
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 2000)  # a week is up to $13.93: $6.07 would be left, under a period
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("1 week")
+    await alice.press("Auto-renew: off")
+    text = alice.screen().text
+    assert "Auto-renew: off. It is on only while the balance covers the next period ($13.93)" in text
+    assert "after this rent it would be $6.07" in text and "Auto-renew: <b>on</b>" not in text
+    rent_data = RentCb.unpack(alice.data_of("Rent, up to $13.93"))
+    answer = await alice.press_data(rent_data.model_copy(update={"r": True}).pack())
+    assert "Auto-renew is on only while the balance covers the next period ($13.93)" in answer.text
+    assert fake.long_rentals == {} and await balance(app) == 2000
+    await alice.press("Rent, up to $13.93")  # without auto-renew, as the screen said
+    [created] = fake.long_rentals.values()
+    assert created.auto_renew is False
+    # The card: the same rule, in the same words.
+    await alice.press("Auto-renew: off")
+    assert "Auto-renew is on only while the balance covers the next period" in alice.screen().text
+    answer = await alice.press("Turn on")
+    assert "Auto-renew is on only while the balance covers the next period" in answer.text
+    assert created.auto_renew is False
