@@ -659,3 +659,21 @@ async def test_a_chat_picked_with_a_request_chat_button(emu, bot):
     assert ALICE not in emu.reply_keyboards  # one-time: gone once used
     with pytest.raises(TelegramBadRequest, match="BUTTON_TYPE_INVALID"):
         await bot.send_message(-100501, "Pick", reply_markup=picker)
+
+
+async def test_send_document_uploads_a_file_the_page_can_download(emu, bot):
+    """sendDocument as Telegram takes it: a multipart upload with a caption (parsed like text), the message's
+    document naming the file; the bytes are kept for the playground page's download; a missing file is a 400."""
+    from aiogram.types import BufferedInputFile
+
+    emu.add_user(ALICE, "Alice")
+    sent = await bot.send_document(ALICE, BufferedInputFile(b"day,revenue\n2026-12-06,1.10\n", filename="revenue.csv"),
+                                   caption="Revenue, <b>30</b> days", parse_mode="HTML")
+    assert sent.document.file_name == "revenue.csv" and sent.document.file_size == 28
+    assert sent.caption == "Revenue, 30 days" and sent.caption_entities[0].type == "bold"
+    assert emu.files[sent.document.file_id][2] == b"day,revenue\n2026-12-06,1.10\n"
+    again = await bot.send_document(ALICE, sent.document.file_id)  # by file_id, as Telegram allows
+    assert again.document.file_id == sent.document.file_id
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_document(ALICE, "no-such-file")
+    assert [h["method"] for h in emu.history(ALICE)] == ["sendDocument", "sendDocument"]
