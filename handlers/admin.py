@@ -14,6 +14,7 @@ from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.localize import counted
 from bot.services.pricing import format_money
+from providers.models import to_minor_units
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
 from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
@@ -42,7 +43,8 @@ async def _balance_line(t: Texts, provider: Provider) -> str:
         balance = await provider.get_balance()
     except ProviderError:
         return t("admin-provider-down", provider=provider.title)
-    return t("admin-provider-balance", provider=provider.title, balance=f"${balance}")
+    # in the balance's format ($98.50, not $98.5): the provider's amount, to the cent
+    return t("admin-provider-balance", provider=provider.title, balance=format_money(to_minor_units(balance)))
 
 
 async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Provider],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
@@ -208,9 +209,16 @@ async def test_operator_panel(app, telegram, session, alice, provider):
     admin = Person(dp, bot, session, ADMIN_ID, name="Op")
     await alice.send("/start")
     await credit(app, alice.chat_id, 500)
+    provider.balance = Decimal("98.5")
     await admin.send("/admin")
     text = admin.screen().text
-    assert "Operator panel" in text and "MemSMS: $100" in text and "Markup: 10" in text
+    assert "Operator panel" in text and "MemSMS: $98.50" in text and "Markup: 10" in text  # the balance's format
+    # Every operator command, by area.
+    for command in ("/credit", "/debit", "/ledger", "/refund_stars", "/promo", "/promo_off", "/markup", "/plans",
+                    "/hide", "/unhide", "/bid", "/ban", "/unban", "/broadcast", "/reply", "/revenue", "/export",
+                    "/backup"):
+        assert command + " " in text or command + "\n" in text or text.endswith(command), command
+    assert all(area in text for area in ("<b>Money</b>", "<b>Prices and plans</b>", "<b>People</b>", "<b>Reports</b>"))
     await admin.press("30 d")
     await admin.send("/markup 25")
     assert app.catalogue.markup_percent == 25
