@@ -192,6 +192,7 @@ def used_keys() -> dict[str, set[str]]:
     en_prefixes = {key.split("-")[0] for key in load("en") if "-" in key}
     kebab = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
     used: dict[str, set[str]] = {}
+    plurals: set[str] = set()  # t.plural("key", n): the texts are key-one, key-few, ..., key-other
 
     def add(keys: set[str], where: str) -> None:
         for key in keys:
@@ -208,6 +209,8 @@ def used_keys() -> dict[str, set[str]]:
                     add(_keys_of(node.args[0], where, dynamic), where)
                 elif name == "_tell" and len(node.args) > 1:  # bot/jobs.py: self._tell(rental, "notify-...")
                     add(_keys_of(node.args[1], where, dynamic), where)
+                elif name == "plural" and node.args:
+                    plurals.update(_keys_of(node.args[0], where, dynamic))
             elif isinstance(node, ast.ClassDef):  # UserFacingError subclasses: key = "error-..."
                 for statement in node.body:
                     if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
@@ -219,6 +222,8 @@ def used_keys() -> dict[str, set[str]]:
                 # (a ledger note's reason, notes.make("switch-failed"), is not a key: its text is "note-<why>")
                 # Keys passed around in variables: CARD_BUTTONS, `key = "btn-..." if ... else "btn-..."`.
                 add({node.value}, where)
+    for base in plurals:  # every language has the "other" form; the rest are the language's own
+        used[f"{base}-other"] = used.pop(base, set())
     return used
 
 
@@ -1134,3 +1139,19 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await ann.press(s.label("btn-forward-url"))
     await ann.send("https://10.0.0.1/x", reply_to=session.last(group))
     s.screen("group forward URL refused", ann, key="error-forward-url-private")
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 11, 21, 22, 25, 101, 111])
+def test_every_russian_plural_form_comes_from_the_locale_rules(count):
+    """Counts with nouns take the form CLDR's Russian rules pick (Babel): 1 and 21 one, 2 and 22 few, 5, 11, 25
+    and 111 many; durations ("1 минута", "5 минут") through Babel's units, counted nouns through Texts.plural."""
+    from bot.services.localize import counted
+
+    ru = Texts("ru")
+    expected = {"one": "аренда", "few": "аренды", "many": "аренд"}
+    form = "one" if count % 10 == 1 and count % 100 != 11 else \
+        "few" if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14 else "many"
+    assert ru.plural("admin-plans-rentals", count) == f"{count} {expected[form]}"
+    minutes = {"one": "минута", "few": "минуты", "many": "минут"}[form]
+    assert counted(count, "minute", "ru") == f"{count} {minutes}"
+    assert Texts("en").plural("admin-plans-rentals", count) == f"{count} rental" + ("" if count == 1 else "s")
