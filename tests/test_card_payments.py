@@ -186,3 +186,9 @@ async def test_a_stars_payment_is_credited_only_for_an_invoice_the_bot_made(worl
     await dp.feed_update(bot, Update(update_id=9400, pre_checkout_query=query))
     answer = [c for c in alice.session.calls if isinstance(c, AnswerPreCheckoutQuery)][-1]
     assert not answer.ok  # refused before Telegram takes anything
+
+
+async def test_a_card_amount_is_written_like_the_balance_in_every_language(world):
+    """"€5.00 → $5.41" on a Russian screen too: one line never mixes "5,00" and "5.41"."""
+    app, _, _, _ = world
+    assert app.cards.label(500, "ru") == app.cards.label(500, "en") == "€5.00"

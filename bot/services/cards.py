@@ -20,6 +20,7 @@ from .topups import PaymentUnmatched
 
 log = logging.getLogger(__name__)
 PAYLOAD_PREFIX = "card"
+MONEY_LOCALE = "en"  # bot/services/pricing.format_money's convention: "$5.41", a point, in every language
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,9 @@ class CardTopUps:
         return math.floor(Decimal(amount).scaleb(-self.exponent) * self.rate * 100)
 
     def label(self, amount: int, language: str) -> str:
-        """The invoice amount as the chat reads it ("€5.00", "5,00 €")."""
-        return format_currency(Decimal(amount).scaleb(-self.exponent), self.currency, locale=language)
+        """The invoice amount as it stands beside the balance's money ("€5.00 → $5.41"): in the balance's
+        format whatever the chat's language, so one line never mixes "5,00" and "5.41"."""
+        return format_currency(Decimal(amount).scaleb(-self.exponent), self.currency, locale=MONEY_LOCALE)
 
     def invoice(self, chat_id: int, amount: int) -> str:
         """The payload of an invoice for ``amount`` minor units, sealed: only what this bot offered is credited."""
