@@ -27,6 +27,9 @@ class Renderer(Protocol):
     def notice(self, language: str, key: str, **params) -> str:
         """A notice to a chat (expired, renewed, refunded, ...) in its language."""
 
+    def notice_markup(self, language: str, key: str) -> InlineKeyboardMarkup | None:
+        """The way on from a money notice (a top-up received: renting, the balance); None for the others."""
+
     def time_left(self, language: str, until: datetime, now: datetime) -> str: ...
 
     def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:

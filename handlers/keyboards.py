@@ -73,6 +73,11 @@ def promo_prompt(t: Texts) -> InlineKeyboardMarkup:
     return _markup([_button(t("back"), MenuCb(to=Screen.BALANCE))])
 
 
+def after_topup(t: Texts) -> InlineKeyboardMarkup:
+    """Under "Payment received": on to renting, or the balance."""
+    return _markup([_button(t("menu-rent"), ServicesCb(page=0))], [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
+
+
 def back_home(t: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_button(t("home"), MenuCb(to=Screen.HOME))]])
 

@@ -50,6 +50,9 @@ class ChatRenderer:
     def notice(self, language: str, key: str, **params) -> str:
         return Texts(language)(key, **params)
 
+    def notice_markup(self, language: str, key: str) -> InlineKeyboardMarkup | None:
+        return keyboards.after_topup(Texts(language)) if key == "topup-done" else None
+
     def time_left(self, language: str, until: datetime, now: datetime) -> str:
         return views.time_left(Texts(language), until, now)
 

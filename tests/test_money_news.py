@@ -61,6 +61,8 @@ async def test_a_payment_whose_message_meets_a_429_is_told_once_after_the_wait(a
     assert said(session, alice.chat_id, "Payment received") == ["✅ Payment received: $1.30 added. Balance: $1.30."]
     attempts = [c for c in session.sent(alice.chat_id) if "Payment received" in c.text]
     assert len(attempts) == 2  # the one refused with the 429, and the one sent after the wait
+    labels = [b.text for row in attempts[-1].reply_markup.inline_keyboard for b in row]
+    assert labels == ["📱 Rent a number", "💰 Balance"]  # a way on from the payment
     assert background.outbound.flood_waits == 1
     [notice] = await notices(app, alice.chat_id)
     assert notice.status == "sent" and notice.message_id is not None and notice.text_key == "topup-done"
