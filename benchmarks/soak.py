@@ -28,7 +28,7 @@ which the action counts as unanswered), again. Group members act in their group 
 the first time, a plan (GotSMS 1 day, or the cheapest GetAText), "Rent for"; a short balance sends the person to
 top up next); Cancel & refund of a number they rented, from its card opened through /numbers (GotSMS numbers
 with no SMS yet, GetAText ones after the provider's first minute); a Telegram Stars top-up (/balance or the menu's
-Balance, "Top up with Stars", an amount, then the emulator's pay_invoice); and an SMS arriving on one of the
+Balance, "Top up", an amount, then the emulator's pay_invoice); and an SMS arriving on one of the
 chat's active numbers, injected as the playground's "make an SMS arrive" button does (FakeGotSms.inject_sms,
 FakeGetAText.inject_code; one code per GetAText activation), with a code unique to the run.
 

@@ -4,6 +4,7 @@ the webhook or the poll (bot/services/cryptopay.py), not here."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from babel.lists import format_list
 from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message,
                            PreCheckoutQuery)
 
@@ -22,6 +23,15 @@ from .i18n import Texts, pick_language
 from .permissions import AdminCache, ensure_can_top_up
 
 
+def topup_methods(t: Texts, cards: CardTopUps, crypto: CryptoTopUps) -> str:
+    """The ways to pay this bot really offers, as a list in the chat's language ("Telegram Stars, a card or
+    crypto"): the balance screen and the top-up screen name them, not Stars alone."""
+    methods = [t("topup-method-stars")]
+    methods += [t("topup-method-card")] if cards.enabled else []
+    methods += [t("topup-method-crypto")] if crypto.enabled else []
+    return format_list(methods, style="or", locale=t.language)
+
+
 async def topup_screen(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, topups: TopUps, cards: CardTopUps,
                        crypto: CryptoTopUps, admins: AdminCache) -> None:
     await ensure_can_top_up(bot, admins, chat, callback.from_user.id)
@@ -32,8 +42,8 @@ async def topup_screen(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, 
     if crypto.enabled:
         rows.append([InlineKeyboardButton(text=t("btn-topup-crypto"), callback_data=CryptoTopUpCb().pack())])
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
-    await show(callback, t("topup-title", rate=format_money(topups.credit_for(100))),
-               InlineKeyboardMarkup(inline_keyboard=rows))
+    await show(callback, t("topup-title", methods=topup_methods(t, cards, crypto),
+                           rate=format_money(topups.credit_for(100))), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot, chat: Chat, t: Texts,

@@ -192,3 +192,12 @@ async def test_a_card_amount_is_written_like_the_balance_in_every_language(world
     """"€5.00 → $5.41" on a Russian screen too: one line never mixes "5,00" and "5.41"."""
     app, _, _, _ = world
     assert app.cards.label(500, "ru") == app.cards.label(500, "en") == "€5.00"
+
+
+async def test_the_balance_names_the_ways_to_pay_that_are_really_offered(world):
+    app, _, _, alice = world
+    await alice.send("/start")
+    await alice.press("Balance")
+    assert "Top up with Telegram Stars or a card: ➕ Top up below." in alice.screen().text  # no crypto here
+    await alice.press("Top up")
+    assert alice.screen().text.startswith("<b>Top up the balance</b> with Telegram Stars or a card.")
