@@ -212,6 +212,12 @@ class FallbackChoice:
     other_countries: bool
 
 
+def request_only(t: Texts, snapshot_id: int, index: int, wishes: Wishes, service_key: str) -> InlineKeyboardMarkup:
+    """A member over their limit: ask the admins for this number, or go back."""
+    return _markup([_button(t("btn-request"), _wished(RequestCb, snapshot_id, index, wishes, n=nonce()))],
+                   [_button(t("back"), ServiceCb(key=service_key))])
+
+
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
             choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False,
             ask: bool = False, fallback: FallbackChoice | None = None) -> InlineKeyboardMarkup:

@@ -20,6 +20,7 @@ from bot.services.errors import (AlreadyRequested, AutoRenewNeedsBalance, NoNumb
                                  StaleButton)
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
+from bot.services.teams import PERIOD_KEYS, Teams
 from providers import BillingType, Provider
 from bot.screens import Screens
 from bot.topics import NumberTopics
@@ -239,12 +240,24 @@ def _wishes(data: OfferCb | RentCb | WishCb | RequestCb | FallbackCb) -> choosin
     return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
-async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: Chat, t: Texts,
+async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, bot: Bot, chat: Chat, t: Texts,
                          rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo,
-                         chains: FallbackChains) -> None:
+                         chains: FallbackChains, admins: AdminCache, teams: Teams) -> None:
     await prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
-    await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
-                                             _wishes(callback_data), chains))
+    wishes = _wishes(callback_data)
+    text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i, wishes, chains)
+    if chat.is_group and chat.members_can_rent and chat.member_limit \
+            and not await admins.is_admin(bot, chat.id, callback.from_user.id):
+        # A member whose limit this number would pass: the limit said, and the way that works (ask the admins)
+        # instead of a Rent button that could only refuse.
+        offer, price = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
+        left = max(0, chat.member_limit - await teams.spent(chat, callback.from_user.id))
+        if (wishes.cap or price) > left:
+            text += "\n\n" + t("confirm-over-limit", left=format_money(left), limit=format_money(chat.member_limit),
+                                period=t(PERIOD_KEYS[chat.limit_period]))
+            markup = keyboards.request_only(t, callback_data.snap, callback_data.i, wishes,
+                                            service_key(offer.service_name))
+    await show(callback, text, markup)
 
 
 async def fallback_choice(callback: CallbackQuery, callback_data: FallbackCb, chat: Chat, t: Texts,

@@ -108,15 +108,23 @@ async def test_member_within_limit_rents_over_it_asks_and_an_admin_approves(app,
     assert "Your spending today: $1.10 of $2.00, $0.90 left." in max_.screen().text
 
     await to_confirm(max_)
-    answer = await max_.press("Rent for")
+    # Over the limit: the screen says so and offers what works, not a Rent button that could only refuse.
+    screen = max_.screen()
+    assert "Over your limit: $0.90 left of $2.00 a day" in screen.text
+    assert not any("Rent for" in b for b in max_.buttons()) and "🙋 Request this number" in max_.buttons()
+    await ann.send("/rent@rent_test_bot telegram")  # an admin's screen of the same plan has Rent
+    await ann.press("Telegram")
+    await ann.press("$1.10")
+    rent_data = ann.data_of("Rent for $1.10")
+    answer = await max_.press_data(rent_data, ann.screen())  # the member taps it: refused at the tap, as ever
     assert "over your limit: $0.90 left of $2.00 a day (spent $1.10)" in answer.text
     assert provider.rent_calls == 1 and await balance(app) == 890
-    asked = await max_.press("Request this number")
+    asked = await max_.press("Request this number", screen)
     assert "the admins see your request" in asked.text
     request = max_.screen()
     assert "@max asks for a number: <b>Telegram</b>" in request.text and "$1.10" in request.text
     assert max_.buttons() == ["✅ Approve · $1.10", "✖️ Decline"]
-    again = await max_.press("Request this number", session.messages[GROUP][request.message_id - 1])
+    again = await max_.press("Request this number", screen)
     assert "Asked already" in again.text  # the same button twice: one request
     assert len([m for m in session.messages[GROUP].values() if "asks for a number" in (m.text or "")]) == 1
 
