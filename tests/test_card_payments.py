@@ -89,8 +89,8 @@ async def test_both_amounts_before_paying_then_credited_once_under_replay(world)
     assert (await app.chats.get(1001)).balance == 541
     assert await tell(app, bot) == 0
     [entry] = [e for e in await app.ledger_repo.recent(1001) if e.kind == "topup"]
-    assert ledger_line(Texts("en"), entry).endswith("+$5.41 · top-up 💳 5.00 EUR")
-    assert "пополнение 💳 5.00 EUR" in ledger_line(Texts("ru"), entry)
+    assert ledger_line(Texts("en"), entry).endswith("+$5.41 · card top-up 💳 €5.00")
+    assert "пополнение картой 💳 €5.00" in ledger_line(Texts("ru"), entry)
 
 
 async def test_a_restart_between_payment_and_credit_credits_once(card_settings, session):

@@ -179,6 +179,8 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
     assert (await app.chats.get(alice.chat_id)).balance == 130  # 100 stars x 1.3 cents
     assert await tell(app, bot) == 1
     assert "Payment received" in alice.screen().text
+    await alice.send("/balance")
+    assert "+$1.30 · Stars top-up ⭐100" in alice.screen().text  # in words, not "100 XTR"
     await pay(dp, bot, alice, invoice.payload, 100, "charge-1", 5010)  # Telegram delivers the update again
     assert (await app.chats.get(alice.chat_id)).balance == 130
     assert await tell(app, bot) == 0  # and is not told again

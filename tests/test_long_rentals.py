@@ -15,6 +15,7 @@ from bot.background import Background
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
+from handlers import phones
 from handlers.callbacks import RentCb
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
@@ -89,6 +90,11 @@ async def test_a_week_with_auto_renew_is_held_then_settled_to_getatexts_price(wo
     assert rental.auto_renew is True and rental.active_till > utcnow() + timedelta(days=6)
     entries = await app.ledger_repo.recent(alice.chat_id)
     assert [(e.kind, e.amount) for e in entries[:2]] == [("refund", HOLD_1W - PRICE_1W), ("charge", -HOLD_1W)]
+    # The ledger says it in words, with the number it was for.
+    from handlers.i18n import Texts
+    from handlers.views import ledger_line
+    said = ledger_line(Texts("en"), entries[0])
+    assert said.endswith(f"+$2.32 · {phones.display(rental.phone)} · price cap: $2.32 not used, returned · Telegram")
     assert await balance(app) == 5000 - PRICE_1W
     card = alice.screen()
     assert "A number for any service" in card.text

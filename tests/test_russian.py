@@ -176,7 +176,7 @@ async def test_the_russian_ledger_names_the_plan_in_russian(gotsms_ru):
                                                                "label": "1 month"}  # data, not prose
     await olga.send("/balance")
     balance = olga.screen().text
-    assert "-$5.49 · аренда Telegram · 1 месяц" in balance
+    assert "-$5.49 · +1 800 555 0001 · аренда Telegram · 1 месяц" in balance  # the number it was for, too
     assert "month" not in balance and latin_words(balance, DATA_NAMES | {"GotSMS", "Olga"}) == []
 
     operator = Person(dp, bot, olga.session, ADMIN_ID, name="Op", language="ru")

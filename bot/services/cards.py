@@ -11,7 +11,7 @@ from decimal import Decimal
 from babel.numbers import format_currency, get_currency_precision
 
 from storage import Database, LedgerEntry
-from storage import ledger
+from storage import ledger, notes
 
 from . import money_news
 from .invoice_seal import InvoiceSeal
@@ -107,7 +107,7 @@ class CardTopUps:
         async with self.db.transaction() as conn:
             entry = await ledger.post(conn, parsed.chat_id, parsed.credit, "topup", key,
                                       idempotency_key=key, actor_id=payer_id,
-                                      note=f"💳 {Decimal(total).scaleb(-self.exponent)} {currency}")  # the method, in no language
+                                      note=notes.make("card-topup", paid=self.label(total, "en")))
             if entry is not None:
                 await money_news.tell_topup(conn, entry)
             if self.referrals is not None:

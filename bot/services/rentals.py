@@ -489,7 +489,7 @@ class RentalService:
         actual = price_for_chat(cost, self.catalogue.markup_percent)
         if actual < hold:
             await ledger.post(conn, rental.chat_id, hold - actual, "refund", f"rental:{rental.id}",
-                              idempotency_key=key, note=rental.service_name)
+                              idempotency_key=key, note=notes.make("hold-returned", service=rental.service_name))
             return actual
         if actual > hold:
             log.warning("rental %d: %s charged %s, above the hold of %d cents; the operator absorbs %d",

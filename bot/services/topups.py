@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from storage import Database, InsufficientBalanceError, LedgerEntry
-from storage import ledger
+from storage import ledger, notes
 from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
 from . import errors, money_news
@@ -104,7 +104,7 @@ class TopUps:
         key = f"stars:{charge_id}"
         async with self.db.transaction() as conn:
             entry = await ledger.post(conn, parsed.chat_id, amount, "topup", key, idempotency_key=key,
-                                      actor_id=payer_id, note=f"{stars} XTR")
+                                      actor_id=payer_id, note=notes.make("stars-topup", stars=stars))
             if entry is not None:
                 await money_news.tell_topup(conn, entry)
             if self.referrals is not None:
