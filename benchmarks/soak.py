@@ -28,7 +28,7 @@ which the action counts as unanswered), again. Group members act in their group 
 the first time, a plan (GotSMS 1 day, or the cheapest GetAText), "Rent for"; a short balance sends the person to
 top up next); Cancel & refund of a number they rented, from its card opened through /numbers (GotSMS numbers
 with no SMS yet, GetAText ones after the provider's first minute); a Telegram Stars top-up (/balance or the menu's
-Balance, "Top up with Stars", an amount, then the emulator's pay_invoice); and an SMS arriving on one of the
+Balance, "Top up", an amount, then the emulator's pay_invoice); and an SMS arriving on one of the
 chat's active numbers, injected as the playground's "make an SMS arrive" button does (FakeGotSms.inject_sms,
 FakeGetAText.inject_code; one code per GetAText activation), with a code unique to the run.
 
@@ -602,6 +602,7 @@ class Soak:
                 return
             screen = await self.tap(person, screen, data=f"c:{rental.id}:")
             screen = await self.tap(person, screen, label=self.texts.button["btn-cancel"])
+            screen = await self.tap(person, screen, data=f"c:{rental.id}:cancel:ok")  # asked first: confirmed
             if screen is None:
                 return
             first = screen.get("text", "").split("\n", 1)[0]

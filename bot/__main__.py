@@ -97,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"error: {describe(err)}")
         return 2
     protect(settings, token)
-    if not settings.support_contact.strip():
-        log.warning("SUPPORT_CONTACT is not set: users reach you only through the bot (Support → a message to the"
-                    " operators in ADMIN_IDS, answered with /reply)%s", "" if settings.admin_ids else
-                    "; ADMIN_IDS is empty too, so nobody receives them")
+    if argv[:1] == ["restore"]:
         return restore_command(settings, argv[1:])
     if argv:
         say("usage: python -m bot [restore <backup file>]")

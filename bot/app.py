@@ -40,6 +40,7 @@ from storage.forwards import ForwardRepo
 from .services.service_sets import ServiceSets
 from storage.alerts import AlertRepo
 from storage.topics import NumberTopicRepo
+from storage.updates import UpdateLog
 from .services.switches import PlanSwitches
 from .services.teams import Teams
 from .services.transfers import Limits, Transfers
@@ -49,6 +50,8 @@ from .services.cards import CardTopUps
 from .services.cryptopay import CryptoTopUps
 from .services.promos import Promos
 from .services.referrals import Referrals
+from .once import HandledOnce
+from .services.invoice_seal import InvoiceSeal
 from .services.topups import TopUps
 from .services.wallet import Wallet
 from .settings import Settings
@@ -133,14 +136,16 @@ class App:
         self.admins = AdminCache()
         self.referrals = Referrals(self.db, self.settings.referral_percent)
         self.promos = Promos(self.db)
+        # Invoice payloads sealed with a secret of this bot: only invoices it made are ever credited.
+        seal = InvoiceSeal(self.settings.bot_token.get_secret_value())
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
-                             self.referrals)
+                             self.referrals, seal)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.broadcasts = Broadcasts(self.db)
         self.forwarding = Forwarding(ForwardRepo(self.db), self.settings.forward_allowed_hosts)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
-                                self.referrals)
+                                self.referrals, seal)
         self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
                                    self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
                                    self.settings.cryptopay_expires_in, self.settings.action_cooldown,
@@ -194,6 +199,7 @@ class App:
 
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(**app.dependencies())
+    dp.update.outer_middleware(HandledOnce(UpdateLog(app.db)))  # first: a repeat costs nothing more
     dp.update.outer_middleware(app.inflight.middleware())
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     dp.update.outer_middleware(UpdatePriority())  # what a handler sends answers a person who waits

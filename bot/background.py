@@ -97,7 +97,7 @@ class Background:
         # Code messages groups asked to delete after N minutes; spare slots only, codes first. Not held by a
         # SIGTERM (no job() wrapper): a pass cut off is safe, a deletion asked again is refused and marked.
         self.hider = CodeHider(app.sms_repo, self.sender, codes_waiting=lambda: self.deliverer.busy,
-                               refresh_card=self._refresh_hidden_card)
+                               refresh_card=self._refresh_hidden_card, forwards=app.forwarding.repo)
         self.scheduler.add_job(self.hider.run_once, "interval", seconds=settings.code_hide_interval,
                                id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
@@ -142,7 +142,8 @@ class Background:
         if message_id is None or chat is None:
             return
         text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
-        await self.sender.edit(chat_id, message_id, text, markup, spare=True)
+        if await self.sender.edit(chat_id, message_id, text, markup, spare=True):
+            self.app.screens.card_shown(chat_id, message_id, rental.card_id)  # still the card: the edit forgot it
 
     async def _may_spend(self, chat_id: int, user_id: int):
         """A fallback chain's next attempt: may its user still spend the chat's balance (a member's budget)."""

@@ -90,7 +90,8 @@ class Deliverer:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""
         try:
             text, markup = await self.renderer.card(chat, await self.rental_repo.get(rental.card_id))
-            await self.sender.edit(chat.id, message_id, text, markup)
+            if await self.sender.edit(chat.id, message_id, text, markup):
+                self.screens.card_shown(chat.id, message_id, rental.card_id)  # still the card: the edit forgot it
         except Exception:  # noqa: BLE001 - never let a cosmetic edit disturb the outbox
             log.warning("refreshing the card of rental %d failed", rental.id, exc_info=True)
 

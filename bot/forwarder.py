@@ -106,12 +106,13 @@ class Forwarder:
     async def _one(self, forward: Forward) -> bool:
         rental = await self.rentals.get(forward.rental_id)
         await self.repo.mark_attempt(forward.id)  # before the send: a repeat needs a kill inside that one call
+        message_id = None  # a chat's message: the target group's deletion rule applies to it
         if forward.kind == "url":
             error = await self._post(forward, rental)
         else:
-            error = await self._send_chat(forward, rental)
+            error, message_id = await self._send_chat(forward, rental)
         if error is None:
-            await self.repo.mark_sent(forward, self.clock())
+            await self.repo.mark_sent(forward, self.clock(), message_id)
             return True
         log.info("forward %d of rental %d to %s failed: %s", forward.id, forward.rental_id,
                  "the chat" if forward.kind == "notice" else forward.kind, error)
@@ -145,23 +146,24 @@ class Forwarder:
             return None
         return f"HTTP {response.status_code}"
 
-    async def _send_chat(self, forward: Forward, rental) -> str | None:
+    async def _send_chat(self, forward: Forward, rental) -> tuple[str | None, int | None]:
+        """(None, the message's id) once the chat took it; else (why, None)."""
         chat = await self.chats.get(forward.chat_id)
         language = chat.language if chat else "en"
         if forward.kind == "notice":
             target = await self.repo.target(forward.rental_id)
-            shown = "" if target is None else target.target if target.kind == "chat" else urlsplit(target.target).netloc
+            shown = ("" if target is None else (target.title or target.target) if target.kind == "chat"
+                     else urlsplit(target.target).netloc)
             text = self.renderer.notice(language, "forward-switched-off", service=rental.service_name,
                                         phone=rental.phone or "", target=shown)
             to = forward.chat_id
-        else:
-            text = self.renderer.notice(language, "forward-code", service=rental.service_name,
-                                        phone=rental.phone or "", code=forward.sms.code or "—",
-                                        body=forward.sms.body, title=chat.title if chat else "")
+            markup = None
+        else:  # in the target chat's language and under its spoiler rule, laid out as a pushed code
             to = int(forward.target)
-        outcome, _ = await self.sender.send(to, text, spare=True)  # after codes, replies and notices
+            text, markup = self.renderer.forwarded_code(await self.chats.get(to), chat, forward.sms, rental)
+        outcome, sent = await self.sender.send(to, text, markup, spare=True)  # after codes, replies and notices
         if outcome is Outcome.SENT:
-            return None
+            return None, sent.message_id if sent is not None else None
         if outcome is Outcome.GONE and forward.kind == "notice":
             await self.repo.mark_failed(forward.id, "chat unreachable")  # nobody left to tell
-        return f"telegram: {outcome.value}"
+        return f"telegram: {outcome.value}", None

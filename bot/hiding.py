@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from storage import SmsRepo
+from storage.forwards import ForwardRepo
 from storage.models import utcnow
 
 from .telegram_out import ChatSender, Outcome
@@ -29,8 +30,10 @@ LOOK_AGAIN = 0.05  # seconds between looks while codes are being prepared  # del
 
 class CodeHider:
     def __init__(self, sms: SmsRepo, sender: ChatSender, codes_waiting: Callable[[], bool] = lambda: False,
-                 refresh_card: Callable[[int, int], Awaitable[None]] | None = None) -> None:
+                 refresh_card: Callable[[int, int], Awaitable[None]] | None = None,
+                 forwards: ForwardRepo | None = None) -> None:
         self.sms = sms
+        self.forwards = forwards  # codes forwarded into a group that deletes its codes follow its rule too
         self.sender = sender
         self.codes_waiting = codes_waiting
         self.refresh_card = refresh_card  # (chat id, rental id): the card shown there says "hidden" now
@@ -58,6 +61,18 @@ class CodeHider:
             elif attempts >= MAX_HIDE_ATTEMPTS:
                 log.warning("deleting the code message of sms %d: no answer %d times; given up", sms.id, attempts)
                 await self.sms.mark_hidden(sms.id, f"gave up: {why}")
+        if self.forwards is not None:
+            for outbox_id, chat_id, message_id in await self.forwards.to_hide(utcnow(), limit=batch):
+                if time.monotonic() > ends:
+                    break
+                while self.codes_waiting():
+                    await asyncio.sleep(LOOK_AGAIN)
+                outcome, why = await self.sender.delete(chat_id, message_id)
+                if outcome is Outcome.SENT:
+                    await self.forwards.mark_hidden(outbox_id, "deleted")
+                    count += 1
+                elif outcome is Outcome.GONE:  # asked again next pass otherwise: after 48 h Telegram says gone
+                    await self.forwards.mark_hidden(outbox_id, f"refused: {why}")
         self.deleted += count
         if self.refresh_card is not None:
             for chat_id, rental_id in touched:

@@ -30,6 +30,7 @@ from storage.catalogue import CatalogueCache
 from storage.chains import ChainRepo
 from storage.models import db_time, utcnow
 from storage.stars_refunds import StarsRefundRepo
+from storage.updates import UpdateLog
 from storage.switches import PlanSwitch
 
 from . import stars
@@ -282,3 +283,4 @@ class Jobs:
         await CatalogueCache(self.db).purge()
         await self.rentals.snapshots.purge(SNAPSHOT_MAX_AGE)
         await PromptRepo(self.db).purge()
+        await UpdateLog(self.db).prune()

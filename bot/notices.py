@@ -85,10 +85,11 @@ class MoneyNews:
                 continue
             try:
                 text = self.renderer.notice(chat.language, notice.text_key, **rendered(notice.params, chat.language))
+                markup = self.renderer.notice_markup(chat.language, notice.text_key)
                 # Written before sending: the only window for a repeat is a kill inside this one call.
                 await self.repo.mark_sending(notice.id)
                 # The answer to a person's payment or transfer: a reply's priority on the paced path (bot/outbound.py).
-                outcome, message = await self.sender.send(chat.id, text, priority=Priority.REPLY)
+                outcome, message = await self.sender.send(chat.id, text, markup, priority=Priority.REPLY)
             except Exception:  # noqa: BLE001 - not sent: tried again after a pause, not at every round
                 log.exception("money notice %d (%s) to chat %s failed; tried again later", notice.id,
                               notice.text_key, chat_id)

@@ -18,8 +18,17 @@ class Renderer(Protocol):
                      actions: set[Capability]) -> tuple[str, InlineKeyboardMarkup]:
         """A pushed SMS: its text and buttons, in the chat's language and time zone."""
 
+    def forwarded_code(self, target: Chat | None, source: Chat | None, sms: StoredSms,
+                       rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup | None]:
+        """An SMS forwarded from ``source`` into ``target``: the code's own layout and copy button, the target's
+        language and spoiler rule (None: a chat the bot has no settings for, read in the source's language), and
+        where it came from."""
+
     def notice(self, language: str, key: str, **params) -> str:
         """A notice to a chat (expired, renewed, refunded, ...) in its language."""
+
+    def notice_markup(self, language: str, key: str) -> InlineKeyboardMarkup | None:
+        """The way on from a money notice (a top-up received: renting, the balance); None for the others."""
 
     def time_left(self, language: str, until: datetime, now: datetime) -> str: ...
 

@@ -140,6 +140,10 @@ def _log_configuration(app: App) -> None:
     if not app.providers:
         log.warning("no provider key set (GOTSMS_API_KEY, GETATEXT_API_KEY): nothing can be rented")
     log.info("providers enabled: %s", ", ".join(app.providers) or "none")
+    if not settings.support_contact.strip():
+        log.warning("SUPPORT_CONTACT is not set: users reach you only through the bot (Support → a message to the"
+                    " operators in ADMIN_IDS, answered with /reply)%s", "" if settings.admin_ids else
+                    "; ADMIN_IDS is empty too, so nobody receives them")
     if settings.getatext_webhook and "getatext" not in app.providers:
         log.warning("GETATEXT_WEBHOOK_SECRET is set but GETATEXT_API_KEY is not: the GetAText webhook stays off")
     if app.crypto.enabled:

@@ -14,6 +14,7 @@ from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.localize import counted
 from bot.services.pricing import format_money
+from providers.models import to_minor_units
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
 from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
@@ -24,7 +25,7 @@ from storage import Chat, ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
-from .callbacks import AuctionsCb, BidCb, PanelCb, nonce
+from .callbacks import AuctionsCb, BidCb, MenuCb, PanelCb, Screen, nonce
 from .common import show
 from .i18n import Html, Texts
 from .teams import group_ledger
@@ -42,7 +43,8 @@ async def _balance_line(t: Texts, provider: Provider) -> str:
         balance = await provider.get_balance()
     except ProviderError:
         return t("admin-provider-down", provider=provider.title)
-    return t("admin-provider-balance", provider=provider.title, balance=f"${balance}")
+    # in the balance's format ($98.50, not $98.5): the provider's amount, to the cent
+    return t("admin-provider-balance", provider=provider.title, balance=format_money(to_minor_units(balance)))
 
 
 async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Provider],
@@ -111,8 +113,13 @@ async def place_bid(callback: CallbackQuery, callback_data: BidCb, t: Texts, wal
     _require_admin(wallet, callback.from_user.id)  # at the tap, not only when the button was made
     amount = Decimal(callback_data.cents) / 100
     result = await auctions.place(callback.from_user.id, callback_data.id, amount)
-    await show(callback, t("bid-placed", id=callback_data.id, reply=result.message or "—",
-                           bid=f"${result.new_current_bid}"), None)
+    # The provider's words quoted without their own full stop (no "….”."), the bid in the balance's format, and the
+    # way on: the auctions again, or home.
+    await show(callback, t("bid-placed", id=callback_data.id, reply=(result.message or "—").rstrip(". "),
+                           bid=format_money(to_minor_units(result.new_current_bid))),
+               InlineKeyboardMarkup(inline_keyboard=[[
+                   InlineKeyboardButton(text=t("btn-auctions"), callback_data=AuctionsCb().pack()),
+                   InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())]]))
 
 
 async def ledger_command(message: Message, command: CommandObject, chat: Chat, t: Texts, wallet: Wallet,
@@ -186,7 +193,8 @@ async def plans_command(message: Message, command: CommandObject, t: Texts, wall
         found = await catalogue.records.of_provider(name)
         lines.append(t("admin-plans-provider", provider=provider.title))
         for r in found[:30]:
-            lines.append(t("admin-plans-line", service=r.service, country=r.country or "—", rentals=r.rentals,
+            lines.append(t("admin-plans-line", service=r.service, country=r.country or "—",
+                           rentals=Html(t.plural("admin-plans-rentals", r.rentals)),
                            share=round(100 * r.share), seconds=r.median_seconds or 0,
                            hidden=Html(" 🙈") if (name, r.service, r.country) in hidden else ""))
         if not found:

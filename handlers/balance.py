@@ -8,6 +8,8 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from bot.services.cards import CardTopUps
+from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import BadArguments, NotAllowed
 from bot.services.pricing import format_money
 from bot.services.wallet import Wallet
@@ -20,6 +22,7 @@ from .callbacks import MenuCb, Screen
 from .common import show
 from .i18n import Html, Texts
 from .team_ledger import ledger_lines, member_lines, who_spent
+from .topup import topup_methods
 
 # ASCII digits only: int() and \d also take '٥' and '５', which an operator did not mean to type.
 AMOUNT = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")
@@ -27,7 +30,8 @@ CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 
 
 async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo,
-                         db: Database, teams: Teams) -> None:
+                         db: Database, teams: Teams, methods: str) -> None:
+    """``methods``: the ways to pay the bot offers (handlers/topup.topup_methods), named under the balance."""
     entries = await ledger_repo.recent(chat.id, limit=8)
     lines = [t("balance-title", balance=format_money(chat.balance))]
     if chat.is_group and event.from_user is not None:  # the member's own spending, and what is left of a limit
@@ -41,20 +45,20 @@ async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, l
             lines.extend(views.ledger_line(t, e) for e in entries)
     else:
         lines.append(t("balance-empty-ledger"))
-    lines += ["", t("balance-how-topup")]
+    lines += ["", t("balance-how-topup", methods=methods)]
     if not chat.is_group:  # how others send money here (/transfer)
         lines.append(t("balance-your-id", id=chat.id))
     await show(event, "\n".join(lines), keyboards.balance(t, private=not chat.is_group))
 
 
 async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
-                          teams: Teams) -> None:
-    await balance_screen(message, chat, t, ledger_repo, db, teams)
+                          teams: Teams, cards: CardTopUps, crypto: CryptoTopUps) -> None:
+    await balance_screen(message, chat, t, ledger_repo, db, teams, topup_methods(t, cards, crypto))
 
 
 async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
-                         teams: Teams) -> None:
-    await balance_screen(callback, chat, t, ledger_repo, db, teams)
+                         teams: Teams, cards: CardTopUps, crypto: CryptoTopUps) -> None:
+    await balance_screen(callback, chat, t, ledger_repo, db, teams, topup_methods(t, cards, crypto))
 
 
 def parse_adjustment(args: str | None) -> tuple[int, int, str]:

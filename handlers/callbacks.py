@@ -33,6 +33,9 @@ def priced_nonce(price: int) -> str:
     return f"{nonce()}p{price}"
 
 
+RENEW_CONFIRMED = "ok"  # a priced nonce starting so: Renew now was stated, then confirmed (hex never holds "o")
+
+
 def shown_price(value: str) -> int:
     """The price a priced nonce carries; -1 for a button that showed none (it then shows today's first)."""
     _, sep, digits = value.partition("p")

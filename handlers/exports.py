@@ -1,7 +1,10 @@
 """The operator's CSV exports, sent as documents: /export <chat id> (its ledger), /revenue [days] (by day)."""
 from __future__ import annotations
 
+import logging
+
 from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
@@ -13,7 +16,18 @@ from storage import ChatRepo, Database
 from .balance import CHAT_ID
 from .i18n import Html, Texts
 
+log = logging.getLogger(__name__)
 REVENUE_DAYS_MAX = 366
+
+
+async def send_report(message: Message, t: Texts, text: str, filename: str, caption: str) -> None:
+    """An operator's report as a document; Telegram refusing it is said as what it is (a report not sent), never
+    as the generic apology about charges that a person's tap gets."""
+    try:
+        await message.answer_document(BufferedInputFile(text.encode(), filename=filename), caption=caption)
+    except TelegramAPIError as err:
+        log.warning("the report %s was not sent: %s", filename, err)
+        await message.answer(t("export-not-sent", file=filename, reason=str(err)[:200]))
 
 
 async def export_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database,
@@ -27,8 +41,7 @@ async def export_command(message: Message, command: CommandObject, t: Texts, wal
     if await chats.get(chat_id) is None:
         raise UnknownChat(chat_id=chat_id)
     text, rows = await exports.ledger_csv(db, chat_id)
-    await message.answer_document(BufferedInputFile(text.encode(), filename=f"ledger-{chat_id}.csv"),
-                                  caption=t("export-ledger", chat=chat_id, rows=rows))
+    await send_report(message, t, text, f"ledger-{chat_id}.csv", t("export-ledger", chat=chat_id, rows=rows))
 
 
 async def revenue_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database) -> None:
@@ -38,8 +51,7 @@ async def revenue_command(message: Message, command: CommandObject, t: Texts, wa
     if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= REVENUE_DAYS_MAX:
         raise BadArguments(usage=Html(t("revenue-usage")))
     text, days = await exports.revenue_csv(db, int(arg))
-    await message.answer_document(BufferedInputFile(text.encode(), filename=f"revenue-{arg}d.csv"),
-                                  caption=t("export-revenue", days=arg, rows=days))
+    await send_report(message, t, text, f"revenue-{arg}d.csv", t("export-revenue", days=arg, rows=days))
 
 
 def setup() -> Router:

@@ -11,7 +11,7 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, ChatMember, ForceReply, Message
+from aiogram.types import CallbackQuery, ChatMember, ForceReply, Message, ReplyKeyboardRemove
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services.errors import UserFacingError
@@ -144,8 +144,13 @@ async def forward_press(callback: CallbackQuery, callback_data: ForwardCb, callb
     action, secret = callback_data.a, ""
     if action in (ForwardAction.CHAT, ForwardAction.URL):
         await prompts.ask(chat.id, user_id, FORWARD_PROMPT, {"rental": rental.id, "kind": action.value})
-        await show(callback, t("forward-ask-chat" if action is ForwardAction.CHAT else "forward-ask-url"),
-                   keyboards.forward_prompt(t, rental.id))
+        picker = action is ForwardAction.CHAT and not chat.is_group  # Telegram's chat picker: private chats only
+        ask = "forward-ask-url" if action is ForwardAction.URL else "forward-ask-chat" if picker else \
+            "forward-ask-chat-group"
+        await show(callback, t(ask), keyboards.forward_prompt(t, rental.id))
+        if picker and callback.message is not None:
+            await callback.message.answer(t("forward-picker-placeholder"),
+                                          reply_markup=keyboards.forward_chat_picker(t))
         if chat.is_group and callback.message is not None:  # a member answers by replying
             placeholder = t("forward-placeholder-chat" if action is ForwardAction.CHAT else "forward-placeholder-url")
             await callback.message.answer(t("forward-reply-here", name=callback.from_user.first_name or ""),
@@ -176,6 +181,19 @@ class AwaitingForward(Filter):
         return False if asked is None else {"forward_asked": asked}
 
 
+class ForwardChatPicked(Filter):
+    """A chat picked with the picker's group button, answering "pick the chat" (private chats only)."""
+
+    async def __call__(self, message: Message, chat: Chat, prompts: PromptRepo) -> bool | dict[str, Any]:
+        shared = message.chat_shared
+        if shared is None or shared.request_id != keyboards.FORWARD_PICK_REQUEST or message.from_user is None:
+            return False
+        asked = await prompts.pending(chat.id, message.from_user.id)
+        if asked is None or asked[0] != FORWARD_PROMPT or asked[1].get("kind") != ForwardAction.CHAT.value:
+            return False
+        return {"forward_asked": asked[1]}
+
+
 async def target_typed(message: Message, forward_asked: dict, bot: Bot, chat: Chat, t: Texts, rentals: RentalService,
                        forwarding: Forwarding, admins: AdminCache, prompts: PromptRepo) -> None:
     await prompts.clear(chat.id, message.from_user.id)  # one answer: a refused one is asked again from the screen
@@ -189,12 +207,40 @@ async def target_typed(message: Message, forward_asked: dict, bot: Bot, chat: Ch
         target = await chat_target(bot, admins, chat, user_id, message.text)
         done = await forwarding.set_chat(rental.id, target, user_id)
         notice = t("forward-set-chat", target=views.forward_target_text(done))
+    await _told_set(message, t, chat, rental, forwarding, notice,
+                    picker=forward_asked.get("kind") == ForwardAction.CHAT.value)
+
+
+async def target_picked(message: Message, forward_asked: dict, bot: Bot, chat: Chat, t: Texts,
+                        rentals: RentalService, forwarding: Forwarding, admins: AdminCache,
+                        prompts: PromptRepo) -> None:
+    """The group picked in Telegram's picker: checked as a typed id is (Telegram filtered it by the same rules,
+    but the update is the sender's to forge)."""
+    await prompts.clear(chat.id, message.from_user.id)
+    rental = await rentals.owned(chat.id, int(forward_asked["rental"]))
+    user_id = message.from_user.id
+    await ensure_may_forward(bot, admins, chat, rental, user_id)
+    target = await chat_target(bot, admins, chat, user_id, str(message.chat_shared.chat_id))
+    done = await forwarding.set_chat(rental.id, target, user_id)
+    await _told_set(message, t, chat, rental, forwarding, t("forward-set-chat", target=views.forward_target_text(done)),
+                    picker=True)
+
+
+async def _told_set(message: Message, t: Texts, chat: Chat, rental: RentalRecord, forwarding: Forwarding,
+                    notice: str, *, picker: bool) -> None:
+    """Said where the codes now go; in a private chat the chat picker's keyboard goes away with it (a message
+    carries one keyboard: the notice takes the removal, the screen its buttons)."""
     text, markup = await forward_view(t, chat, rental, forwarding)
-    await message.answer(notice + "\n\n" + text, reply_markup=markup)
+    if chat.is_group or not picker:
+        await message.answer(notice + "\n\n" + text, reply_markup=markup)
+        return
+    await message.answer(notice, reply_markup=ReplyKeyboardRemove())
+    await message.answer(text, reply_markup=markup)
 
 
 def setup() -> Router:
     router = Router(name="forwarding")
     router.callback_query.register(forward_press, ForwardCb.filter())
     router.message.register(target_typed, F.text, AwaitingForward())
+    router.message.register(target_picked, F.chat_shared, ForwardChatPicked())
     return router

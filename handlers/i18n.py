@@ -6,6 +6,9 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
+from babel.numbers import format_decimal
+
 LOCALES_DIR = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
 
@@ -45,5 +48,22 @@ class Texts:
         safe = {k: v if isinstance(v, Html) else html.escape(str(v), quote=False) for k, v in params.items()}
         return template.format_map(safe) if params else template
 
+    def plural(self, key: str, count: int, **params) -> str:
+        """A text with a count: ``<key>-<form>``, the form CLDR's plural rules pick for ``count`` in this
+        language (through Babel: one, few, many, other), ``{n}`` the count in the language's digits."""
+        form = _plural_form(self.language, count)
+        chosen = f"{key}-{form}" if (f"{key}-{form}" in self._own or f"{key}-{form}" in self._fallback) \
+            else f"{key}-other"
+        return self(chosen, n=Html(format_decimal(count, locale=self.language)), **params)
+
     def has(self, key: str) -> bool:
         return key in self._own
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
+
+
+def _plural_form(language: str, count: int) -> str:
+    return _locale(language).plural_form(count)

@@ -5,14 +5,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (ChatAdministratorRights, CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
+                           KeyboardButton, KeyboardButtonRequestChat, ReplyKeyboardMarkup)
 
 from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
 from providers import Capability, Choice
 
 from . import phones
-from .callbacks import (CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
+from .callbacks import (CONFIRMED, RENEW_CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
                         FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
                         ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
@@ -70,6 +71,11 @@ def invite(t: Texts, link: str) -> InlineKeyboardMarkup:
 
 def promo_prompt(t: Texts) -> InlineKeyboardMarkup:
     return _markup([_button(t("back"), MenuCb(to=Screen.BALANCE))])
+
+
+def after_topup(t: Texts) -> InlineKeyboardMarkup:
+    """Under "Payment received": on to renting, or the balance."""
+    return _markup([_button(t("menu-rent"), ServicesCb(page=0))], [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
 
 
 def back_home(t: Texts) -> InlineKeyboardMarkup:
@@ -204,6 +210,12 @@ class FallbackChoice:
     budget: int  # minor units: what the Rent button agrees to in all
     wait: str  # the wait, in words
     other_countries: bool
+
+
+def request_only(t: Texts, snapshot_id: int, index: int, wishes: Wishes, service_key: str) -> InlineKeyboardMarkup:
+    """A member over their limit: ask the admins for this number, or go back."""
+    return _markup([_button(t("btn-request"), _wished(RequestCb, snapshot_id, index, wishes, n=nonce()))],
+                   [_button(t("back"), ServiceCb(key=service_key))])
 
 
 def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
@@ -384,6 +396,19 @@ def end_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
+def cancel_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-cancel-confirm", price=price), CardCb(id=rental_id, a=CardAction.CANCEL,
+                                                                         n=CONFIRMED))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
+def renew_now_confirm(t: Texts, rental_id: int, price: int) -> InlineKeyboardMarkup:
+    """Renew now, confirmed: at the price the question stated (a new nonce: this tap's own renewal key)."""
+    confirmed = CardCb(id=rental_id, a=CardAction.RENEW, n=RENEW_CONFIRMED + priced_nonce(price))
+    return _markup([_button(t("btn-renew-now-confirm", price=format_money(price)), confirmed)],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
 def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
     return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n=CONFIRMED))],
                    [_button(t("btn-card"), CardCb(id=rental_id))])
@@ -502,3 +527,19 @@ def forward_menu(t: Texts, rental_id: int, *, on: bool, group: bool, secret_show
 
 def forward_prompt(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
     return _markup([_button(t("back"), ForwardCb(id=rental_id))])
+
+
+# "an administrator", with no particular right: every required flag false (the Bot API adds flags over time)
+ANY_ADMIN = ChatAdministratorRights(**{name: False for name, field in ChatAdministratorRights.model_fields.items()
+                                       if field.is_required()})
+FORWARD_PICK_REQUEST = 1  # the request_id of the picker's group button (one picker is open at a time per person)
+
+
+def forward_chat_picker(t: Texts) -> ReplyKeyboardMarkup:
+    """Telegram's own chat picker (private chats only, where the person's own chat is the one the codes come to
+    already): the groups where the person is an admin and the bot a member. Gone once used."""
+    group = KeyboardButton(text=t("btn-forward-pick-group"), request_chat=KeyboardButtonRequestChat(
+        request_id=FORWARD_PICK_REQUEST, chat_is_channel=False, bot_is_member=True, request_title=True,
+        user_administrator_rights=ANY_ADMIN))
+    return ReplyKeyboardMarkup(keyboard=[[group]], resize_keyboard=True, one_time_keyboard=True,
+                               input_field_placeholder=t("forward-picker-placeholder"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import logging
 
@@ -14,7 +15,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot.screens import Screens
 from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
-from bot.services.errors import RenewPriceChanged, StaleButton, UserFacingError
+from bot.services.errors import ActionUnavailable, RenewPriceChanged, StaleButton, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
@@ -27,7 +28,7 @@ from storage.bans import BanRepo
 from storage.forwards import ForwardRepo
 
 from . import keyboards, phones, views
-from .callbacks import CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
+from .callbacks import CONFIRMED, RENEW_CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .bans import ensure_not_banned
 from .common import render_error, show, user_name
 from .i18n import Texts
@@ -86,7 +87,8 @@ async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalS
                       is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
                       refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept,
                       spoiler=chat.spoils_codes, has_hidden=has_hidden, forward=forward,
-                      can_forward=rental.is_open or forward is not None)
+                      can_forward=rental.is_open or forward is not None,
+                      refunded=provider is None or provider.cancel_refunds(rental.offer_id))
 
 
 async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
@@ -100,6 +102,31 @@ async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: Re
         members.append((member, codes))
     return views.set_card(t, members, cancellable, provider.title if provider else rental.provider,
                           is_group=chat.is_group, spoiler=chat.spoils_codes, has_hidden=has_hidden)
+
+
+async def _set_cancel_question(chat: Chat, t: Texts, first: RentalRecord, rentals: RentalService,
+                               sets: ServiceSets) -> tuple[str, InlineKeyboardMarkup]:
+    """Cancel for a number shared by several services, asked first: which services stop, and what comes back."""
+    members = await sets.cancellable(chat.id, first.set_id)
+    if not members:
+        raise ActionUnavailable()
+    back = format_money(sum(m.price_charged for m in members if rentals.cancel_refunds(m)))
+    phone = phones.display(next((m.phone for m in members if m.phone), first.phone or ""))
+    text = t("set-cancel-confirm", phone=phone, services=", ".join(m.service_name for m in members), price=back)
+    return text, keyboards.cancel_confirm(t, first.id, back)
+
+
+def renew_now_question(t: Texts, chat: Chat, rental: RentalRecord, price: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Renew now, asked first: at most what it takes, until when it then runs, the balance after, and that
+    ending early gives nothing back. A button that showed no price (older) is asked at today's renewal price."""
+    price = price if price >= 0 else rental.renewal_price
+    minutes = rental.duration_minutes or 0
+    until = rental.active_till + timedelta(minutes=minutes) if rental.active_till and minutes else None
+    text = t("renew-now-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
+             price=format_money(price), balance=format_money(chat.balance),
+             after=format_money(chat.balance - price),
+             until=views.when(t, until) if until else "—", zone=views.zone_of(t, until) if until else "")
+    return text, keyboards.renew_now_confirm(t, rental.id, price)
 
 
 async def numbers_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
@@ -169,6 +196,9 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     working = told_working(callback, callback_answer, t)
     if rental.set_id and action in (CardAction.REFRESH, CardAction.CANCEL) and rental.id == rental.set_id:
         # The card of a number shared by several services: its buttons act on all of them.
+        if action is CardAction.CANCEL and callback_data.n != CONFIRMED:
+            await show(callback, *await _set_cancel_question(chat, t, rental, rentals, sets), new=new)
+            return
         if action is CardAction.CANCEL:
             _, back = await sets.cancel(chat.id, rental.set_id, working)
             notice = t("cancelled", price=format_money(back))
@@ -180,11 +210,19 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.REFRESH:
         await rentals.refresh(chat.id, rental_id)
         notice = t("card-refreshed")
-    elif action is CardAction.CANCEL and not rentals.cancel_refunds(rental) and callback_data.n != CONFIRMED:
-        # Ending a number that gives nothing back is asked first, with what is lost.
-        text = t("end-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
-                 when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
-        await show(callback, text, keyboards.end_confirm(t, rental.id), new=new)
+    elif action is CardAction.CANCEL and callback_data.n != CONFIRMED:
+        # Asked first: the number stops receiving codes, and what comes back (or that nothing does).
+        rental = await rentals.cancellable(chat.id, rental_id)
+        phone = phones.display(rental.phone or "")
+        if rentals.cancel_refunds(rental):
+            price = format_money(rental.price_charged)
+            text = t("cancel-confirm", service=rental.service_name, phone=phone, price=price)
+            markup = keyboards.cancel_confirm(t, rental.id, price)
+        else:
+            text = t("end-confirm", service=rental.service_name, phone=phone,
+                     when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
+            markup = keyboards.end_confirm(t, rental.id)
+        await show(callback, text, markup, new=new)
         return
     elif action is CardAction.CANCEL:
         refunds = rentals.cancel_refunds(rental)
@@ -207,6 +245,11 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
     elif action is CardAction.WAKE:
         await rentals.wake_up(chat.id, rental_id)  # the provider's reply ("Wake up request sent.") says no more
         notice = t("woken")
+    elif (action is CardAction.RENEW and not callback_data.n.startswith(RENEW_CONFIRMED)
+          and (provider := providers.get(rental.provider)) is not None and provider.renews_in_place(rental.offer_id)):
+        # Renewing a long number in place charges a whole period at once: asked first, with what it buys.
+        await show(callback, *renew_now_question(t, chat, rental, shown_price(callback_data.n)), new=new)
+        return
     elif action is CardAction.RENEW:
         try:  # at the price the button showed; a button without one (older) shows today's price first
             fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,

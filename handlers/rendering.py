@@ -40,8 +40,18 @@ class ChatRenderer:
         return views.code_message(Texts(chat.language, chat.time_zone), sms, rental, actions, is_group=chat.is_group,
                                   spoiler=chat.spoils_codes)
 
+    def forwarded_code(self, target: Chat | None, source: Chat | None, sms: StoredSms,
+                       rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup | None]:
+        read_by = target or source
+        t = Texts(read_by.language, read_by.time_zone) if read_by else Texts("en")
+        return views.forwarded_code(t, sms, rental, source.title if source else "",
+                                    spoiler=bool(target and target.spoils_codes))
+
     def notice(self, language: str, key: str, **params) -> str:
         return Texts(language)(key, **params)
+
+    def notice_markup(self, language: str, key: str) -> InlineKeyboardMarkup | None:
+        return keyboards.after_topup(Texts(language)) if key == "topup-done" else None
 
     def time_left(self, language: str, until: datetime, now: datetime) -> str:
         return views.time_left(Texts(language), until, now)

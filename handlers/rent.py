@@ -2,6 +2,8 @@
 Four taps from /start when the service sells in one country or the chat picked its country before."""
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import replace
 
@@ -14,9 +16,11 @@ from bot.services import choosing, delivery_record, localize
 from bot.services import fallback_chain
 from bot.services.fallback_chain import FallbackChains
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.errors import AlreadyRequested, NoNumberInArea, NothingAvailable, QuoteRose, StaleButton
+from bot.services.errors import (AlreadyRequested, AutoRenewNeedsBalance, NoNumberInArea, NothingAvailable, QuoteRose,
+                                 StaleButton)
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
+from bot.services.teams import PERIOD_KEYS, Teams
 from providers import BillingType, Provider
 from bot.screens import Screens
 from bot.topics import NumberTopics
@@ -236,12 +240,24 @@ def _wishes(data: OfferCb | RentCb | WishCb | RequestCb | FallbackCb) -> choosin
     return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
-async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, chat: Chat, t: Texts,
+async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, bot: Bot, chat: Chat, t: Texts,
                          rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo,
-                         chains: FallbackChains) -> None:
+                         chains: FallbackChains, admins: AdminCache, teams: Teams) -> None:
     await prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
-    await show(callback, *await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
-                                             _wishes(callback_data), chains))
+    wishes = _wishes(callback_data)
+    text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i, wishes, chains)
+    if chat.is_group and chat.members_can_rent and chat.member_limit \
+            and not await admins.is_admin(bot, chat.id, callback.from_user.id):
+        # A member whose limit this number would pass: the limit said, and the way that works (ask the admins)
+        # instead of a Rent button that could only refuse.
+        offer, price = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
+        left = max(0, chat.member_limit - await teams.spent(chat, callback.from_user.id))
+        if (wishes.cap or price) > left:
+            text += "\n\n" + t("confirm-over-limit", left=format_money(left), limit=format_money(chat.member_limit),
+                                period=t(PERIOD_KEYS[chat.limit_period]))
+            markup = keyboards.request_only(t, callback_data.snap, callback_data.i, wishes,
+                                            service_key(offer.service_name))
+    await show(callback, text, markup)
 
 
 async def fallback_choice(callback: CallbackQuery, callback_data: FallbackCb, chat: Chat, t: Texts,
@@ -285,6 +301,12 @@ def _fallback(t: Texts, chains_prefs, offer, charge: int) -> keyboards.FallbackC
                                     chains_prefs.other_countries)
 
 
+def renewal_covered(balance: int, period_price: int) -> bool:
+    """Auto-renew's one rule (the card's and the confirm screen's): on only while the balance, after this charge,
+    covers the next period (the provider renews at the end; the operator never pays it)."""
+    return balance - period_price >= period_price
+
+
 async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider], snap: int,
                        index: int, wishes: choosing.Wishes, chains: FallbackChains | None = None):
     offer, price = await rentals.offer_in_snapshot(chat.id, snap, index)
@@ -293,6 +315,9 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
     if provider is None:
         raise StaleButton()
     charge = wishes.cap or price
+    renew_short = wishes.renew and not renewal_covered(chat.balance, charge)
+    if renew_short:  # the card's rule, here too: on only while the balance covers the next period
+        wishes = dataclasses.replace(wishes, renew=False)
     if chat.balance < charge:
         text = t("confirm-short", service=offer.service_name, price=format_money(charge),
                  balance=format_money(chat.balance), missing=format_money(charge - chat.balance))
@@ -302,6 +327,9 @@ async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: 
              country=views.country_text(t, offer.country), price=format_money(price),
              after=format_money(chat.balance - charge))
     text += views.wish_lines(t, provider, offer, wishes, price)
+    if renew_short:
+        text += "\n" + t("confirm-renew-needs-balance", price=format_money(charge),
+                          after=format_money(chat.balance - charge))
     # The refund rule, said before paying: an activation without a code is refunded by itself.
     rule = ("rule-no-code" if offer.billing == BillingType.SMS
             else "rule-duration-no-refund" if not provider.cancel_refunds(offer.id)
@@ -326,6 +354,10 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
                       chains: FallbackChains, number_topics: NumberTopics) -> None:
     budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
     wishes = _wishes(callback_data)
+    if wishes.renew:  # asked again at the tap: the balance may have moved since the screen
+        period = wishes.cap or (await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i))[1]
+        if not renewal_covered(chat.balance, period):
+            raise AutoRenewNeedsBalance(price=period, balance=chat.balance - period)
     request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                           callback_data.i, callback_data.n, wishes, budget=budget)
     chain = None

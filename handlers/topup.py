@@ -4,6 +4,7 @@ the webhook or the poll (bot/services/cryptopay.py), not here."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from babel.lists import format_list
 from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message,
                            PreCheckoutQuery)
 
@@ -12,7 +13,7 @@ from bot.services.cards import CardTopUps
 from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import StaleButton
 from bot.services.pricing import format_money
-from bot.services.topups import TopUpPayload, TopUps
+from bot.services.topups import TopUps
 from storage import Chat, ChatRepo
 
 from . import views
@@ -20,6 +21,15 @@ from .callbacks import CardTopUpCb, CryptoTopUpCb, MenuCb, Screen, TopUpCb
 from .common import show
 from .i18n import Texts, pick_language
 from .permissions import AdminCache, ensure_can_top_up
+
+
+def topup_methods(t: Texts, cards: CardTopUps, crypto: CryptoTopUps) -> str:
+    """The ways to pay this bot really offers, as a list in the chat's language ("Telegram Stars, a card or
+    crypto"): the balance screen and the top-up screen name them, not Stars alone."""
+    methods = [t("topup-method-stars")]
+    methods += [t("topup-method-card")] if cards.enabled else []
+    methods += [t("topup-method-crypto")] if crypto.enabled else []
+    return format_list(methods, style="or", locale=t.language)
 
 
 async def topup_screen(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, topups: TopUps, cards: CardTopUps,
@@ -32,8 +42,8 @@ async def topup_screen(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, 
     if crypto.enabled:
         rows.append([InlineKeyboardButton(text=t("btn-topup-crypto"), callback_data=CryptoTopUpCb().pack())])
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.BALANCE).pack())])
-    await show(callback, t("topup-title", rate=format_money(topups.credit_for(100))),
-               InlineKeyboardMarkup(inline_keyboard=rows))
+    await show(callback, t("topup-title", methods=topup_methods(t, cards, crypto),
+                           rate=format_money(topups.credit_for(100))), InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot, chat: Chat, t: Texts,
@@ -46,7 +56,7 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
     await bot.send_invoice(
         chat.id, title=t("invoice-title"), description=(t("invoice-description", amount=amount, chat=chat.title) if chat.is_group
                                                   else t("invoice-description-private", amount=amount)),
-        payload=TopUpPayload(chat.id, stars).encode(), currency="XTR",
+        payload=topups.invoice(chat.id, stars), currency="XTR",
         prices=[LabeledPrice(label=t("invoice-label", stars=stars), amount=stars)],
     )
 
@@ -76,7 +86,7 @@ async def card_invoice(callback: CallbackQuery, callback_data: CardTopUpCb, bot:
         chat.id, title=t("invoice-title"),
         description=(t("invoice-description", amount=credit, chat=chat.title) if chat.is_group
                      else t("invoice-description-private", amount=credit)),
-        payload=cards.invoice(chat.id, amount).encode(), currency=cards.currency,
+        payload=cards.invoice(chat.id, amount), currency=cards.currency,
         provider_token=cards.provider_token,
         prices=[LabeledPrice(label=t("invoice-card-label", amount=credit), amount=amount)],
     )
@@ -147,7 +157,7 @@ async def paid(message: Message, topups: TopUps, cards: CardTopUps) -> None:
                            payment.total_amount, payment.currency)
     else:
         await topups.credit(payment.invoice_payload, payment.telegram_payment_charge_id, message.from_user.id,
-                            payment.total_amount)
+                            payment.total_amount, payment.currency)
 
 
 def setup() -> Router:

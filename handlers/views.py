@@ -117,12 +117,15 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
          provider_title: str, *, is_group: bool, can_renew_closed: bool,
          renew_price: int | None = None, refund_until_sms: bool = False,
          kept: bool = False, spoiler: bool = False, has_hidden: bool = False,
-         forward=None, can_forward: bool = False) -> tuple[str, InlineKeyboardMarkup]:
-    """``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
+         forward=None, can_forward: bool = False, refunded: bool = True) -> tuple[str, InlineKeyboardMarkup]:
+    """``refunded``: a cancelled number's money came back (False: ended early, nothing back).
+    ``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
     ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
     long-term number (renewed in place, ended without a refund). ``spoiler``: the group shows codes under a
     spoiler; ``has_hidden``: some code messages were deleted from the group (Show hidden codes privately)."""
-    lines = [t("card-title", service=rental.service_name, status=Html(t(f"status-{rental.status}")))]
+    ended_early = rental.status == "cancelled" and not refunded
+    status = "status-ended" if ended_early else f"status-{rental.status}"
+    lines = [t("card-title", service=rental.service_name, status=Html(t(status)))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
@@ -130,7 +133,10 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
     if rental.renew_pending:
         lines.append(t("card-renewal-pending"))
-    lines.append(t("card-price", price=format_money(rental.price_charged)))
+    # What happened to the money, in words: paid, came back, or paid and ended early with nothing back.
+    money = ("card-paid-ended" if ended_early else "card-refunded" if rental.status in ("cancelled", "failed")
+             else "card-price")
+    lines.append(t(money, price=format_money(rental.price_charged)))
     if rental.auto_renew and rental.status == "active":
         lines.append(t("card-auto-renew-on"))
     if is_group and rental.user_name:
@@ -156,15 +162,17 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     elif rental.is_open:  # where its codes come: this chat, or the number's own topic in a forum
         lines.append(t("card-no-codes-topic" if rental.topic_thread else "card-no-codes"))
     markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed, renew_price=renew_price, phone=rental.phone,
+                            can_renew_closed=can_renew_closed, renew_price=renew_price,
+                            phone=rental.phone if rental.is_open else None,  # no copy button for a dead number
                             kept=kept, show_hidden=is_group and has_hidden, forward=can_forward)
     return "\n".join(lines), markup
 
 
 def forward_target_text(forward) -> str:
-    """A target as the card and the forward screen say it: the chat's id, or the URL's host and path."""
+    """A target as the card and the forward screen say it: the chat's name (its id while the bot knows no name),
+    or the URL's host and path."""
     if forward.kind == "chat":
-        return forward.target
+        return forward.title or forward.target
     parts = urlsplit(forward.target)  # never its query: a token there is not for the whole group to read
     return (parts.netloc + parts.path)[:60]
 
@@ -300,6 +308,17 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
         rows.append([InlineKeyboardButton(text=t("btn-finish"),
                                           callback_data=CardCb(id=rental.id, a=CardAction.FINISH).pack())])
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def forwarded_code(t: Texts, sms: StoredSms, rental: RentalRecord, source_title: str, *,
+                   spoiler: bool) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A code forwarded from another chat: where it came from, then the pushed code's own layout under this
+    chat's spoiler rule, and its copy button only (the number's card and actions belong to the chat that rents
+    it: here they would be someone else's buttons)."""
+    text, _ = code_message(t, sms, rental, set(), is_group=False, spoiler=spoiler)
+    copy = t("btn-copy-code") if spoiler else t("btn-copy", value=sms.code)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[keyboards.copy_button(copy, sms.code)]]) if sms.code else None
+    return t("forward-from", title=source_title) + "\n" + text, markup
 
 
 def private_codes(t: Texts, rental: RentalRecord, hidden: list[StoredSms], title: str) -> str:

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -270,6 +271,9 @@ class Playground:
             out["html"] = render_entities(m["text"], m.get("entities"))
         elif "caption" in m:
             out["html"] = render_entities(m["caption"], m.get("caption_entities"))
+        if doc := m.get("document"):  # a file the bot sent (an operator's report): its name, size and download
+            out["document"] = {"name": doc.get("file_name", "file"), "size": doc.get("file_size", 0),
+                               "url": f"/api/files/{doc['file_id']}"}
         if inv := m.get("invoice"):
             out["invoice"] = {"title": inv.get("title", ""), "description": inv.get("description", ""),
                               "amount": inv.get("total_amount", 0), "currency": inv.get("currency", ""),
@@ -498,6 +502,16 @@ def create_app(pg: Playground) -> web.Application:
         if not isinstance(arrive, bool):
             raise ValueError("arrive is true or false")
         return pg.set_codes_arrive(arrive)
+
+    @routes.get("/api/files/{file_id}")
+    async def file(request: web.Request) -> web.Response:
+        """A document the bot sent, downloaded as the app would save it."""
+        found = pg.emulator.files.get(request.match_info["file_id"])
+        if found is None:
+            raise web.HTTPNotFound()
+        name, mime, data = found
+        return web.Response(body=data, content_type=mime or "application/octet-stream", headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}"})
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:

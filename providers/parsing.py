@@ -7,6 +7,11 @@ from typing import Any
 
 from .errors import MalformedReplyError
 
+# Bounds on what a provider's number may be (its documents set none): an amount at or past a billion is no price
+# or balance (and a 27-digit one overflows Decimal's arithmetic); an integer past SQLite's 64 bits is no id.
+AMOUNT_LIMIT = Decimal(10) ** 9
+INT_LIMIT = 2 ** 63
+
 
 class Reader:
     """Reads fields from one JSON object, naming the provider and path in every error."""
@@ -61,9 +66,12 @@ class Reader:
         if isinstance(value, bool):
             raise self._fail(key, "expected an integer")
         try:
-            return int(str(value))
+            number = int(str(value))
         except ValueError:
             raise self._fail(key, f"expected an integer, got {str(value)[:20]!r}") from None
+        if not -INT_LIMIT <= number < INT_LIMIT:  # an id or a count past what the database stores
+            raise self._fail(key, f"integer out of range ({str(value)[:20]}…)")
+        return number
 
     def decimal(self, key: str, default: Any = ...) -> Decimal:
         value = self.raw(key, default)
@@ -103,6 +111,8 @@ def to_decimal(value: Any, *, fail) -> Decimal:
         raise fail(f"expected a number, got {str(value)[:20]!r}") from None
     if not result.is_finite():
         raise fail("expected a finite number")
+    if abs(result) >= AMOUNT_LIMIT:  # schema-valid, yet no price or balance: arithmetic on it would overflow
+        raise fail(f"number out of range ({str(value)[:20]}…)")
     return result
 
 

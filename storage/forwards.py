@@ -23,6 +23,7 @@ class ForwardTarget:
     set_at: datetime
     failing_since: datetime | None
     disabled_at: datetime | None
+    title: str | None = None  # a chat target's name, as the bot knows the chat (None: a URL, or a chat it never saw)
 
     @property
     def chat_id(self) -> int | None:
@@ -36,7 +37,8 @@ class ForwardTarget:
     def from_row(cls, row: aiosqlite.Row) -> ForwardTarget:
         return cls(rental_id=row["rental_id"], kind=row["kind"], target=row["target"], set_by=row["set_by"],
                    set_at=parse_ts(row["set_at"]), failing_since=parse_ts(row["failing_since"]),
-                   disabled_at=parse_ts(row["disabled_at"]))
+                   disabled_at=parse_ts(row["disabled_at"]),
+                   title=row["title"] if "title" in row.keys() else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,9 @@ class ForwardRepo:
 
     # -- targets ---------------------------------------------------------------------------------------
     async def target(self, rental_id: int) -> ForwardTarget | None:
-        row = await self.db.fetchone("SELECT * FROM rental_forwards WHERE rental_id = ?", (rental_id,))
+        row = await self.db.fetchone(
+            "SELECT f.*, c.title FROM rental_forwards f LEFT JOIN chats c ON f.kind = 'chat'"
+            " AND c.id = CAST(f.target AS INTEGER) WHERE f.rental_id = ?", (rental_id,))
         return ForwardTarget.from_row(row) if row else None
 
     async def set_target(self, rental_id: int, kind: str, target: str, set_by: int,
@@ -129,14 +133,32 @@ class ForwardRepo:
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE forward_outbox SET attempts = attempts + 1 WHERE id = ?", (forward_id,))
 
-    async def mark_sent(self, forward: Forward, now: datetime) -> None:
-        """Sent: never again; the target's run of failures is over."""
+    async def mark_sent(self, forward: Forward, now: datetime, message_id: int | None = None) -> None:
+        """Sent: never again; the target's run of failures is over. ``message_id``: the message in a target chat
+        (the group's own deletion rule applies to it)."""
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE forward_outbox SET status = 'sent', sent_at = ?, last_error = NULL"
-                               " WHERE id = ? AND status = 'pending'", (db_time(now), forward.id))
+            await conn.execute("UPDATE forward_outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
+                               " telegram_message_id = ? WHERE id = ? AND status = 'pending'",
+                               (db_time(now), message_id, forward.id))
             if forward.kind != "notice":
                 await conn.execute("UPDATE rental_forwards SET failing_since = NULL WHERE rental_id = ? AND target = ?",
                                    (forward.rental_id, forward.target))
+
+    async def to_hide(self, now: datetime, limit: int = 100) -> list[tuple[int, int, int]]:
+        """Codes forwarded into groups that delete theirs, due: (outbox id, target chat, message id), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, c.id AS chat_id, o.telegram_message_id FROM forward_outbox o"
+            " JOIN chats c ON o.kind = 'chat' AND c.id = CAST(o.target AS INTEGER)"
+            " WHERE o.status = 'sent' AND o.telegram_message_id IS NOT NULL AND o.hidden_at IS NULL"
+            " AND c.kind IN ('group', 'supergroup') AND c.active = 1 AND c.code_delete_minutes > 0"
+            " AND julianday(o.sent_at) <= julianday(?) - c.code_delete_minutes / 1440.0"
+            " ORDER BY o.sent_at, o.id LIMIT ?", (db_time(now), limit))
+        return [(r["id"], r["chat_id"], r["telegram_message_id"]) for r in rows]
+
+    async def mark_hidden(self, outbox_id: int, result: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE forward_outbox SET hidden_at = ?, hide_result = ? WHERE id = ?"
+                               " AND hidden_at IS NULL", (db_time(utcnow()), result[:200], outbox_id))
 
     async def mark_failed(self, forward_id: int, error: str) -> None:
         """Given up for good (the target is gone): not tried again."""

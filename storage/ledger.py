@@ -58,15 +58,26 @@ async def post(
     ))
 
 
+# A row about a rental (reference "rental:<id>") joined to its rental, by the rentals' key.
+_RENTAL_OF_ROW = ("LEFT JOIN rentals r ON l.reference LIKE 'rental:%'"
+                  " AND r.id = CAST(substr(l.reference, 8) AS INTEGER)")
+
+
 class LedgerRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def recent(self, chat_id: int, limit: int = 10) -> list[LedgerEntry]:
+        return (await self.page(chat_id, 0, limit))[0]
+
+    async def page(self, chat_id: int, offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+        """The chat's history, newest first, a page of it with the number each rental's row is about; and how many
+        rows there are in all."""
         rows = await self.db.fetchall(
-            "SELECT * FROM ledger WHERE chat_id = ? ORDER BY id DESC LIMIT ?", (chat_id, limit)
-        )
-        return [LedgerEntry.from_row(r) for r in rows]
+            f"SELECT l.*, r.phone AS phone FROM ledger l {_RENTAL_OF_ROW}"
+            " WHERE l.chat_id = ? ORDER BY l.id DESC LIMIT ? OFFSET ?", (chat_id, limit, offset))
+        total = await self.db.fetchone("SELECT COUNT(*) FROM ledger WHERE chat_id = ?", (chat_id,))
+        return [LedgerEntry.from_row(r) for r in rows], total[0]
 
     async def totals_mismatch(self) -> list[tuple[int, int, int]]:
         """Chats whose balance differs from the sum of their ledger: (chat, balance, ledger sum). Should be empty."""

@@ -633,4 +633,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE fallback_prefs DROP COLUMN enabled",
         ],
     ),
+    (
+        "a code forwarded into a group that deletes its codes is deleted there too (issue 29)",
+        [
+            # The message Telegram accepted in the target chat, and when (and how) the deletion was settled.
+            "ALTER TABLE forward_outbox ADD COLUMN telegram_message_id INTEGER",
+            "ALTER TABLE forward_outbox ADD COLUMN hidden_at TEXT",
+            "ALTER TABLE forward_outbox ADD COLUMN hide_result TEXT",
+        ],
+    ),
+    (
+        "each Telegram update handled once: the ids taken in the last 24 hours (storage/updates.py)",
+        [
+            """CREATE TABLE handled_updates (
+                update_id INTEGER PRIMARY KEY,
+                taken_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX handled_updates_taken ON handled_updates(taken_at)",
+        ],
+    ),
 ]

@@ -87,12 +87,14 @@ class LedgerEntry:
     reference: str
     note: str
     created_at: datetime
+    phone: str | None = None  # the number a rental's row is about (joined when read for a person)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> LedgerEntry:
         return cls(
             id=row["id"], chat_id=row["chat_id"], amount=row["amount"], balance_after=row["balance_after"],
             kind=row["kind"], reference=row["reference"], note=row["note"], created_at=parse_ts(row["created_at"]),
+            phone=row["phone"] if "phone" in row.keys() else None,
         )
 
 

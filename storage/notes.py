@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 KIND_OF = {"renewal": "charge", "renewal-not-made": "refund", "switch": "charge", "switch-failed": "refund",
            "switch-not-made": "refund", "stars-refund-requested": "adjustment", "stars-refund-refused": "adjustment",
            "moved-out": "adjustment", "moved-in": "adjustment", "crypto-topup": "topup",
-           "transfer-out": "transfer", "transfer-in": "transfer", "referral": "referral", "promo": "promo"}
+           "transfer-out": "transfer", "transfer-in": "transfer", "referral": "referral", "promo": "promo",
+           "stars-topup": "topup", "card-topup": "topup", "hold-returned": "refund"}
 WHY = tuple(KIND_OF)
 
 # What the bot wrote before notes were data (exact phrases, or the service name before a suffix).

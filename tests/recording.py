@@ -12,7 +12,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChat, GetChatMember, GetMe,
                              SendMessage, SendPhoto, TelegramMethod)
-from aiogram.types import (CallbackQuery, Chat, ChatFullInfo, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
+from aiogram.types import (CallbackQuery, Chat, ChatFullInfo, ChatShared, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
                            InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
@@ -123,6 +123,11 @@ class RecordingSession(BaseSession):
         return [c for c in self.calls if isinstance(c, AnswerCallbackQuery)]
 
 
+def next_update_id() -> int:
+    """A fresh update id: the bot handles each update_id once (bot/once.py), so a hand-made update needs its own."""
+    return next(Person._update_ids)
+
+
 class Person:
     """A Telegram user acting in one chat against the production Dispatcher."""
 
@@ -145,6 +150,13 @@ class Person:
         entities = entities or None
         message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
                           from_user=self.user, text=text, entities=entities, reply_to_message=reply_to)
+        await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
+
+    async def share_chat(self, request_id: int, chat_id: int, title: str | None = None) -> None:
+        """A chat picked with a reply keyboard's request_chat button: the message Telegram sends the bot."""
+        message = Message(message_id=next(self._update_ids), date=datetime.now(UTC), chat=self.chat,
+                          from_user=self.user, chat_shared=ChatShared(request_id=request_id, chat_id=chat_id,
+                                                                      title=title))
         await self.dp.feed_update(self.bot, Update(update_id=next(self._update_ids), message=message))
 
     async def send_photo(self, file_id: str, caption: str = "", *, reply_to: Message | None = None) -> None:

@@ -41,7 +41,9 @@ async def test_the_operator_lists_auctions_and_bids_with_the_total_confirmed(wor
     assert bids(fake) == []  # only asked so far
     confirm = op.screen()
     await op.press("Bid · $60.00", confirm)
-    assert "“Bid placed successfully.”" in op.screen().text and "Current bid: $0.60" in op.screen().text
+    said = op.screen().text
+    assert "“Bid placed successfully”." in said and "Current bid: $0.60" in said and ".”." not in said
+    assert {"🔨 Auctions", "« Menu"} <= set(op.buttons())  # a way on
     assert fake.auctions[1].current_bid == Decimal("0.60")
     await op.press("Bid · $60.00", confirm)  # the same button again: now at the current bid, refused before calling
     assert len(bids(fake)) == 1

@@ -102,7 +102,8 @@ async def test_refund_before_any_sms(gotsms_world):
     await alice.press("United States")
     await alice.press("1 day")
     await alice.press("Rent for")
-    answer = await alice.press("Cancel & refund")
+    await alice.press("Cancel & refund")
+    answer = await alice.press("Cancel it, $1.65 back")
     assert "$1.65 returned" in answer.text
     assert (await app.chats.get(alice.chat_id)).balance == 500
 

@@ -3,6 +3,7 @@ the provider token, pre-checkout checked, credited exactly once per Telegram cha
 restart between payment and credit), the ledger naming the method."""
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -88,8 +89,8 @@ async def test_both_amounts_before_paying_then_credited_once_under_replay(world)
     assert (await app.chats.get(1001)).balance == 541
     assert await tell(app, bot) == 0
     [entry] = [e for e in await app.ledger_repo.recent(1001) if e.kind == "topup"]
-    assert ledger_line(Texts("en"), entry).endswith("+$5.41 · top-up 💳 5.00 EUR")
-    assert "пополнение 💳 5.00 EUR" in ledger_line(Texts("ru"), entry)
+    assert ledger_line(Texts("en"), entry).endswith("+$5.41 · card top-up 💳 €5.00")
+    assert "пополнение картой 💳 €5.00" in ledger_line(Texts("ru"), entry)
 
 
 async def test_a_restart_between_payment_and_credit_credits_once(card_settings, session):
@@ -140,3 +141,63 @@ async def test_without_a_provider_token_there_is_no_card_button(settings, sessio
         assert "out of date" in answer.text
     finally:
         await app.close()
+
+
+async def test_a_payment_is_credited_only_for_an_invoice_the_bot_made_in_its_amount_and_currency(world, caplog):
+    """Telegram sends only what pre-checkout accepted; an update forged past the webhook secret, or a bug, must not
+    mint money: a payload the bot never sealed, the same invoice paid in another currency or amount, credits
+    nothing, is logged for the operator with its charge id, and the payer is told plainly."""
+    app, dp, bot, alice = world
+    invoice = await open_card_invoice(alice)
+    forged = invoice.model_copy(update={"payload": "card:1001:500:999999:EUR"})  # $9,999.99 the bot never offered
+    paid_as_yen = invoice.model_copy(update={"currency": "JPY"})
+    paid_as_stars = invoice.model_copy(update={"currency": "XTR"})
+    less = invoice.model_copy(update={"prices": [invoice.prices[0].model_copy(update={"amount": 1})]})
+    tampered = invoice.model_copy(update={"payload": invoice.payload.replace(":541:", ":99999:")})
+    with caplog.at_level(logging.ERROR):
+        for n, wrong in enumerate((forged, paid_as_yen, paid_as_stars, less, tampered)):
+            await dp.feed_update(bot, paid_update(alice, wrong, f"charge-wrong-{n}", 9100 + n))
+            assert "does not match an invoice of this bot" in alice.screen().text
+    assert (await app.chats.get(1001)).balance == 0 and await app.ledger_repo.recent(1001) == []
+    logged = [r.getMessage() for r in caplog.records if "not credited" in r.getMessage()]
+    assert len(logged) == 5 and "charge-wrong-0" in logged[0]
+    # The invoice as the bot made it, paid as it asked: credited once.
+    await dp.feed_update(bot, paid_update(alice, invoice, "charge-right", 9200))
+    assert (await app.chats.get(1001)).balance == 541
+
+
+async def test_a_stars_payment_is_credited_only_for_an_invoice_the_bot_made(world):
+    app, dp, bot, alice = world
+    await alice.send("/start")
+    stars = app.topups.amounts[0]
+    unsealed = f"topup:1001:{stars}"
+    for n, (payload, total, currency) in enumerate(((unsealed, stars, "XTR"),  # not sealed by this bot
+                                                    (app.topups.invoice(1001, stars), stars * 100, "XTR"),
+                                                    (app.topups.invoice(1001, stars), stars, "USD"))):
+        payment = SuccessfulPayment(currency=currency, total_amount=total, invoice_payload=payload,
+                                    telegram_payment_charge_id=f"stars-wrong-{n}", provider_payment_charge_id="")
+        message = Message(message_id=9300 + n, date=datetime.now(UTC), chat=alice.chat, from_user=alice.user,
+                          successful_payment=payment)
+        await dp.feed_update(bot, Update(update_id=9300 + n, message=message))
+        assert "does not match an invoice of this bot" in alice.screen().text
+    assert (await app.chats.get(1001)).balance == 0
+    query = PreCheckoutQuery(id="pcq-unsealed", from_user=alice.user, currency="XTR", total_amount=stars,
+                             invoice_payload=unsealed)
+    await dp.feed_update(bot, Update(update_id=9400, pre_checkout_query=query))
+    answer = [c for c in alice.session.calls if isinstance(c, AnswerPreCheckoutQuery)][-1]
+    assert not answer.ok  # refused before Telegram takes anything
+
+
+async def test_a_card_amount_is_written_like_the_balance_in_every_language(world):
+    """"€5.00 → $5.41" on a Russian screen too: one line never mixes "5,00" and "5.41"."""
+    app, _, _, _ = world
+    assert app.cards.label(500, "ru") == app.cards.label(500, "en") == "€5.00"
+
+
+async def test_the_balance_names_the_ways_to_pay_that_are_really_offered(world):
+    app, _, _, alice = world
+    await alice.send("/start")
+    await alice.press("Balance")
+    assert "Top up with Telegram Stars or a card: ➕ Top up below." in alice.screen().text  # no crypto here
+    await alice.press("Top up")
+    assert alice.screen().text.startswith("<b>Top up the balance</b> with Telegram Stars or a card.")

@@ -74,3 +74,17 @@ async def test_in_a_group_the_card_is_not_edited_the_groups_budget_is_for_codes(
     await background.pollers[provider.name].tick()
     assert await background.deliverer.deliver_once() == 1
     assert session.messages[-100500][card.message_id].text == card.text
+
+
+async def test_a_question_asked_over_the_card_stays_until_answered(app, provider, session, settings):
+    """Turn auto-renew on? asked in the card's message: a code arriving comes as its own message and leaves the
+    question where it was (the card is drawn again when the question is answered)."""
+    async def ask(alice):
+        await alice.press("Auto-renew: off")
+        assert "Turn auto-renew on?" in alice.screen().text
+
+    card = await card_then_code(app, provider, session, settings, between=ask)
+    question = session.messages[1001][card.message_id]
+    assert "Turn auto-renew on?" in question.text and "60514" not in question.text
+    assert len([m for m in session.sent(1001) if "60514" in m.text]) == 1  # the code, in its own message
+

@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from aiogram.methods import DeleteMessage
 from aiohttp import web
 
 from bot.app import App, build_bot
@@ -16,7 +17,7 @@ from bot.background import Background
 from bot.services.forwarding import (ForwardUrlInvalid, ForwardUrlPrivate, ForwardUrlScheme, ForwardUrlUnresolved,
                                      check_url)
 from storage.models import utcnow
-from tests.conftest import TOKEN, to_confirm
+from tests.conftest import TOKEN, credit, to_confirm
 from tests.recording import BOT_USER, Person, RecordingSession
 from bot.outbound import Limits
 from tests.test_spoilers import GROUP, setup_group
@@ -106,20 +107,20 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     asked = session.last(GROUP)
     assert "reply to this message" in asked.text
     await max_.send("me", reply_to=asked)
-    assert "now also go to chat <code>2002</code>" in session.last(GROUP).text
+    assert "now also go to <b>2002</b>" in session.last(GROUP).text  # a chat the bot knows no name of: its id
     target = await app.forwarding.target(rental.id)
     assert (target.kind, target.target, target.set_by) == ("chat", "2002", 2002)
 
     await max_.send("/numbers@rent_test_bot")
     await max_.press("Telegram")
-    assert "📤 Forwarding to chat <code>2002</code>" in max_.screen().text
+    assert "📤 Forwarding to <b>2002</b>" in max_.screen().text
 
     background = Background(app, telegram[1], Limits.unlimited())
     await store_code(background, provider, rental, "Telegram code: 44120")
     assert await background.deliverer.deliver_once() == 1  # the group's own push, as ever
     assert await background.forwarder.forward_once() == 1
     [forwarded] = [m for m in session.sent(2002) if "44120" in m.text]
-    assert "<code>44120</code>" in forwarded.text and "from Team" in forwarded.text
+    assert forwarded.text.startswith("📤 Forwarded from <b>Team</b>\n") and "<code>44120</code>" in forwarded.text
     assert await background.forwarder.forward_once() == 0  # once
 
     # The admin: another group, where Ann is an admin and the bot a member.
@@ -130,10 +131,29 @@ async def test_forwarding_to_the_renters_private_chat_and_to_another_group(app, 
     await ann.press("📤 Forward codes")
     await ann.press("💬 To a chat")
     await ann.send(str(other), reply_to=session.last(GROUP))
-    assert f"chat <code>{other}</code>" in session.last(GROUP).text
+    assert f"now also go to <b>{other}</b>" in session.last(GROUP).text
+    # The target group hides its codes under a spoiler: a forwarded code follows that group's rule, laid out as
+    # a pushed code (the number formatted, the code once, a copy button), in the group's language.
+    await app.chats.ensure(other, "supergroup", "Shop")
+    await app.chats.set_team(other, code_spoiler=True)
     await store_code(background, provider, rental, "Telegram code: 55120")
     await background.forwarder.forward_once()
-    assert [m for m in session.sent(other) if "55120" in m.text]
+    [there] = [m for m in session.sent(other) if "55120" in m.text]
+    assert there.text.startswith("📤 Forwarded from <b>Team</b>\n")
+    assert "<tg-spoiler>" in there.text and there.text.count("55120") == 2  # the code line and the SMS, both hidden
+    assert "+1 555 000 0001" in there.text
+    [[copy]] = there.reply_markup.inline_keyboard
+    assert copy.copy_text.text == "55120" and "55120" not in copy.text
+    # ... and its deletion rule: gone from the group once its minutes have passed, like the group's own codes.
+    await app.chats.set_team(other, code_delete_minutes=5)
+    assert await background.hider.run_once() == 0  # not yet
+    async with app.db.transaction() as conn:
+        await conn.execute("UPDATE forward_outbox SET sent_at = '2000-01-01T00:00:00.000+00:00'")
+    assert await background.hider.run_once() == 1
+    assert len([c for c in session.calls_of(DeleteMessage) if c.chat_id == other]) == 1
+    assert (await app.db.fetchone("SELECT hide_result FROM forward_outbox WHERE target = ?", (str(other),)))[0] \
+        == "deleted"
+    assert await background.hider.run_once() == 0  # once
     assert not [m for m in session.sent(2002) if "55120" in m.text]  # the new target only
 
 
@@ -457,7 +477,7 @@ async def test_stop_forwarding(app, alice, provider, telegram, session):
     await alice.press("📤 Forward codes")
     await alice.press("💬 To a chat")
     await alice.send("-100321")
-    assert "chat <code>-100321</code>" in alice.screen().text
+    assert "Forwarding to <b>-100321</b>" in alice.screen().text
     answer = await alice.press("⏹ Stop forwarding")
     assert answer.text == "Forwarding stopped."
     assert await app.forwarding.target(rental.id) is None
@@ -507,3 +527,52 @@ async def test_a_kill_inside_the_post_repeats_it_with_the_same_idempotency_key(l
     keys = [headers["X-Idempotency-Key"] for _, headers in receiver.requests]
     assert keys == [str(forward.sms.id)] * 2
     await app.db.connect()
+
+
+async def test_in_a_private_chat_the_target_is_picked_with_telegrams_chat_picker_and_named(app, telegram, session):
+    """Telegram's picker (a reply keyboard's request_chat button: groups where the person is an admin and the bot a
+    member); the chat named by its title, never its raw id; the picked chat checked as a typed id is."""
+    from aiogram.methods import EditMessageText, SendMessage
+    from aiogram.types import ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+    from handlers.keyboards import FORWARD_PICK_REQUEST
+
+    dp, bot = telegram
+    alice = Person(dp, bot, session, 1001, name="Alice")
+    ann_in_team = Person(dp, bot, session, 1001, chat_id=GROUP, name="Alice")
+    await ann_in_team.send("/start@rent_test_bot")  # the bot knows the group and its title
+    session.admins.add((GROUP, 1001))
+    await alice.send("/start")
+    await credit(app, 1001, 500)
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("$1.10")
+    await alice.press("Rent for $1.10")
+    await alice.press("📤 Forward codes")
+    assert "JSON" not in alice.screen().text and "HMAC" not in alice.screen().text  # the details: behind "To a URL"
+    await alice.press("💬 To a chat")
+    assert "Pick the group with the button below" in session.calls_of(EditMessageText)[-1].text
+    picker = session.calls_of(SendMessage)[-1].reply_markup
+    assert isinstance(picker, ReplyKeyboardMarkup) and picker.one_time_keyboard
+    [[group_button]] = picker.keyboard
+    assert group_button.request_chat.request_id == FORWARD_PICK_REQUEST
+    assert group_button.request_chat.bot_is_member and not group_button.request_chat.chat_is_channel
+    assert group_button.request_chat.user_administrator_rights is not None  # groups where the person is an admin
+
+    await alice.share_chat(FORWARD_PICK_REQUEST, GROUP, "Team")
+    told = session.calls_of(SendMessage)[-2]
+    assert told.text == "📤 Codes of this number now also go to <b>Team</b>."
+    assert isinstance(told.reply_markup, ReplyKeyboardRemove)  # the picker goes away
+    assert "📤 Forwarding to <b>Team</b>" in alice.screen().text
+    [rental], _ = await app.rentals.rentals.for_chat(1001)
+    assert (await app.forwarding.target(rental.id)).target == str(GROUP)
+
+    # Picked again without being asked: nothing changes. A forged pick of a group she does not run: refused.
+    await app.forwarding.stop(rental.id)
+    await alice.share_chat(FORWARD_PICK_REQUEST, GROUP, "Team")
+    assert await app.forwarding.target(rental.id) is None
+    await alice.press_data(f"fw:{rental.id}:chat")
+    session.admins.discard((GROUP, 1001))
+    await alice.share_chat(FORWARD_PICK_REQUEST, GROUP, "Team")
+    assert "must be an admin of that group" in alice.screen().text
+    assert await app.forwarding.target(rental.id) is None

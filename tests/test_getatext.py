@@ -704,3 +704,33 @@ async def test_fetch_new_sms_is_paced(fake):
         start = time.monotonic()
         await client.fetch_new_sms(ids)
         assert time.monotonic() - start >= 0.09
+
+
+async def test_a_price_no_plan_can_have_leaves_that_plan_out_and_the_rest_shown(fake, caplog):
+    """A long rental's price with 27 integer digits is schema-valid (the document sets no bound) but no price:
+    the read that carries it is malformed, the long plans keep the prices known so far, the activations are shown,
+    and one line is logged; no arithmetic error reaches the plan list."""
+    async with make_client(fake, long_prices={"1w": Decimal("10.55")}) as client:
+        await client.create_long_rental("1w", auto_renew=False)
+        fake._long_json = lambda rental: {"id": rental.id, "number": rental.number, "end_time": "2030-01-01",
+                                          "rented_at": "2029-12-25", "price": "9" * 27 + ".00",
+                                          "status": "Active", "period": "1 Week", "auto_renew": False}
+        with pytest.raises(MalformedReplyError, match="out of range"):
+            await client.list_long_rentals()
+        service = next(s for s in await client.list_services() if s.name == "Whatsapp")
+        with caplog.at_level(logging.WARNING):
+            offers = await client.list_offers(service)
+    assert [o.price for o in offers if o.price_upto] == [Decimal("12.66")]  # 10.55 + 20 %: the known price
+    assert any(o.billing is BillingType.SMS for o in offers)
+    assert len([r for r in caplog.records if "long rentals unreadable" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("broken", [
+    {**STATUS, "cost": "1" * 27},  # an amount no price can be
+    {**STATUS, "balance": "-1e30"},
+    {**STATUS, "id": 10 ** 30},  # an id past what the database stores
+])
+async def test_numbers_out_of_any_sane_range_are_malformed(client, fake, broken):
+    fake.fail_next(200, broken)
+    with pytest.raises(MalformedReplyError, match="out of range"):
+        await client.rental_status(5)

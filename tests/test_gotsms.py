@@ -704,3 +704,14 @@ async def test_received_at_is_timezone_aware(fake, client):
     fake.inject_sms(rental.id, "Code 123456")
     [sms] = await client.fetch_new_sms([rental.id])
     assert sms.received_at.tzinfo is not None and sms.received_at <= datetime.now(UTC)
+
+
+async def test_an_amount_or_id_out_of_any_sane_range_is_malformed(fake, client):
+    """Schema-valid, yet no price (27 digits overflow the money arithmetic) and no id (past 64 bits)."""
+    rental = await rent(client)
+    fake.rents[rental.id]["price"] = "1" * 27
+    with pytest.raises(errors.MalformedReplyError, match="out of range"):
+        await client.get_rental(rental.id)
+    fake.fail_next(200, {"success": True, "data": {"balance": "9" * 30}})
+    with pytest.raises(errors.MalformedReplyError, match="out of range"):
+        await client.get_balance()

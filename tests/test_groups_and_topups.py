@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
@@ -11,7 +12,7 @@ from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpd
 
 from bot.background import Background
 from tests.conftest import ADMIN_ID, credit
-from tests.recording import BOT_USER, Person
+from tests.recording import BOT_USER, Person, next_update_id
 from bot.outbound import Limits
 
 GROUP = -100777
@@ -96,7 +97,7 @@ async def test_bot_removed_and_back_keeps_pool_and_migration_keeps_everything(ap
 
     def membership(old, new) -> Update:
         chat = Chat(id=GROUP, type="supergroup", title="Team")
-        return Update(update_id=90000 + len(session.calls), my_chat_member=ChatMemberUpdated(
+        return Update(update_id=next_update_id(), my_chat_member=ChatMemberUpdated(
             chat=chat, from_user=admin.user, date=datetime.now(UTC), old_chat_member=old, new_chat_member=new))
 
     await dp.feed_update(bot, membership(ChatMemberMember(user=BOT_USER), ChatMemberLeft(user=BOT_USER)))
@@ -167,7 +168,7 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
     dp, bot = telegram
     await alice.send("/start")
     await alice.press("Balance")
-    await alice.press("Top up with Stars")
+    await alice.press("Top up")
     await alice.press("100 ⭐")
     [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
     assert invoice.currency == "XTR" and invoice.prices[0].amount == 100 and invoice.chat_id == alice.chat_id
@@ -178,6 +179,8 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
     assert (await app.chats.get(alice.chat_id)).balance == 130  # 100 stars x 1.3 cents
     assert await tell(app, bot) == 1
     assert "Payment received" in alice.screen().text
+    await alice.send("/balance")
+    assert "+$1.30 · Stars top-up ⭐100" in alice.screen().text  # in words, not "100 XTR"
     await pay(dp, bot, alice, invoice.payload, 100, "charge-1", 5010)  # Telegram delivers the update again
     assert (await app.chats.get(alice.chat_id)).balance == 130
     assert await tell(app, bot) == 0  # and is not told again
@@ -191,7 +194,7 @@ async def test_stars_topup_credits_once_per_charge(app, telegram, session, alice
 async def test_operator_refunds_stars_payment(app, telegram, session, alice):
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-9", 6000)
     assert (await app.chats.get(alice.chat_id)).balance == 325
     admin = Person(dp, bot, session, ADMIN_ID, name="Op")
     await admin.send("/refund_stars charge-9")
@@ -208,9 +211,16 @@ async def test_operator_panel(app, telegram, session, alice, provider):
     admin = Person(dp, bot, session, ADMIN_ID, name="Op")
     await alice.send("/start")
     await credit(app, alice.chat_id, 500)
+    provider.balance = Decimal("98.5")
     await admin.send("/admin")
     text = admin.screen().text
-    assert "Operator panel" in text and "MemSMS: $100" in text and "Markup: 10" in text
+    assert "Operator panel" in text and "MemSMS: $98.50" in text and "Markup: 10" in text  # the balance's format
+    # Every operator command, by area.
+    for command in ("/credit", "/debit", "/ledger", "/refund_stars", "/promo", "/promo_off", "/markup", "/plans",
+                    "/hide", "/unhide", "/bid", "/ban", "/unban", "/broadcast", "/reply", "/revenue", "/export",
+                    "/backup"):
+        assert command + " " in text or command + "\n" in text or text.endswith(command), command
+    assert all(area in text for area in ("<b>Money</b>", "<b>Prices and plans</b>", "<b>People</b>", "<b>Reports</b>"))
     await admin.press("30 d")
     await admin.send("/markup 25")
     assert app.catalogue.markup_percent == 25
@@ -227,7 +237,7 @@ async def paid(app, telegram, session, alice):
     """Alice paid 250 stars (charge-9); the operator is at hand."""
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-9", 6000)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-9", 6000)
     assert (await app.chats.get(alice.chat_id)).balance == 325
     return Person(dp, bot, session, ADMIN_ID, name="Op")
 

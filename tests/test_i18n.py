@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from babel.numbers import list_currencies
-from aiogram.methods import AnswerPreCheckoutQuery, SendDocument, SendInvoice, SetMyCommands
+from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText, SendDocument, SendInvoice, SetMyCommands
 from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
                            SuccessfulPayment, Update)
 
@@ -29,7 +29,7 @@ from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Choice, Offer
 from providers import errors
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import BOT_USER, Person
+from tests.recording import BOT_USER, Person, next_update_id
 from tests.test_money_news import tell
 from bot.outbound import Limits
 from tests.widths import too_wide
@@ -192,6 +192,7 @@ def used_keys() -> dict[str, set[str]]:
     en_prefixes = {key.split("-")[0] for key in load("en") if "-" in key}
     kebab = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
     used: dict[str, set[str]] = {}
+    plurals: set[str] = set()  # t.plural("key", n): the texts are key-one, key-few, ..., key-other
 
     def add(keys: set[str], where: str) -> None:
         for key in keys:
@@ -208,6 +209,8 @@ def used_keys() -> dict[str, set[str]]:
                     add(_keys_of(node.args[0], where, dynamic), where)
                 elif name == "_tell" and len(node.args) > 1:  # bot/jobs.py: self._tell(rental, "notify-...")
                     add(_keys_of(node.args[1], where, dynamic), where)
+                elif name == "plural" and node.args:
+                    plurals.update(_keys_of(node.args[0], where, dynamic))
             elif isinstance(node, ast.ClassDef):  # UserFacingError subclasses: key = "error-..."
                 for statement in node.body:
                     if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
@@ -219,6 +222,8 @@ def used_keys() -> dict[str, set[str]]:
                 # (a ledger note's reason, notes.make("switch-failed"), is not a key: its text is "note-<why>")
                 # Keys passed around in variables: CARD_BUTTONS, `key = "btn-..." if ... else "btn-..."`.
                 add({node.value}, where)
+    for base in plurals:  # every language has the "other" form; the rest are the language's own
+        used[f"{base}-other"] = used.pop(base, set())
     return used
 
 
@@ -319,7 +324,7 @@ def screens(caplog):
 async def pre_checkout(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
     query = PreCheckoutQuery(id=f"pcq-{charge_id}", from_user=person.user, currency="XTR", total_amount=stars,
                              invoice_payload=payload)
-    await dp.feed_update(bot, Update(update_id=20_000_000, pre_checkout_query=query))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), pre_checkout_query=query))
 
 
 async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str) -> None:
@@ -329,7 +334,7 @@ async def pay(dp, bot, person: Person, payload: str, stars: int, charge_id: str)
                                 telegram_payment_charge_id=charge_id, provider_payment_charge_id="")
     message = Message(message_id=30_000_000, date=datetime.now(UTC), chat=person.chat, from_user=person.user,
                       successful_payment=payment)
-    await dp.feed_update(bot, Update(update_id=20_000_001, message=message))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), message=message))
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -441,8 +446,11 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     assert s.label("status-finished") in s.screen("finished card", user, key="card-phone")
     s.answer("rent again", await user.press(s.label("btn-renew", price="$1.10")), key="renewed")  # today's price
     assert s.label("status-active") in s.screen("renewed card", user, key="card-phone")
-    s.answer("cancel", await user.press(s.label("btn-cancel")), key="cancelled")
+    await user.press(s.label("btn-cancel"))
+    s.screen("cancel asked first", user, key="cancel-confirm")
+    s.answer("cancel", await user.press(s.label("btn-cancel-confirm", price="$1.10")), key="cancelled")
     assert s.label("status-cancelled") in s.screen("cancelled card", user, key="card-phone")
+    s.screen("cancelled card says the money came back", user, key="card-refunded")
 
     # My numbers, balance with every kind of entry, top-up screen from the balance.
     await user.press(s.label("menu-numbers"))
@@ -526,7 +534,7 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     joined = ChatMemberUpdated(chat=Chat(id=group, type="supergroup", title="Team"), from_user=ann.user,
                                date=datetime.now(UTC), old_chat_member=ChatMemberLeft(user=BOT_USER),
                                new_chat_member=ChatMemberMember(user=BOT_USER))
-    await dp.feed_update(bot, Update(update_id=10_000_000, my_chat_member=joined))
+    await dp.feed_update(bot, Update(update_id=next_update_id(), my_chat_member=joined))
     s.text("group welcome", session.last(group).text, key="group-welcome")
     assert (await app.chats.get(group)).language == lang
 
@@ -583,7 +591,7 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     await max_.press("Telegram")
     await max_.press("$1.10")
     s.has_buttons("group confirm with a request", max_, "btn-request")
-    s.answer("member over the cap", await max_.press(s.label("confirm-rent", price="$1.10")), key="error-over-cap")
+    s.screen("group confirm of a member over the limit", max_, key="confirm-over-limit")
     s.answer("request sent", await max_.press(s.label("btn-request")), key="request-sent")
     s.screen("a member's request", max_, key="request-until")
     await ann.press(s.label("btn-approve", price="$1.10"))
@@ -1061,7 +1069,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
                        ("me", "error-forward-chat-same"), ("-100778", "error-forward-chat-not-admin")):
         await forward_screen()
         await user.press(s.label("btn-forward-chat"))
-        s.screen("forward chat asked", user, key="forward-ask-chat")
+        s.text("forward chat asked", session.calls_of(EditMessageText)[-1].text, key="forward-ask-chat")
+        s.screen("the chat picker", user, key="forward-picker-placeholder")
         await user.send(typed)
         s.screen(f"forward chat refused ({key})", user, key=key)
     session.unknown_chats.add(-100666)
@@ -1079,7 +1088,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await forward_screen()
     await user.press(s.label("btn-forward-chat"))
     await user.send("-100777")
-    s.screen("forward chat set", user, key="forward-set-chat")
+    s.text("forward chat set", session.sent(user.chat_id)[-2].text, key="forward-set-chat")
+    s.screen("forward screen after the chat set", user, key="forward-help")
     await user.send("/numbers")
     await user.press("Telegram")
     s.screen("card, forwarding", user, key="card-forwarding-chat")
@@ -1089,7 +1099,7 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     background = Background(app, bot)
     await background.pollers[provider.name].tick()
     assert await background.forwarder.forward_once() == 1
-    s.text("forwarded code", session.last(-100777).text, key="forward-code")
+    s.text("forwarded code", session.last(-100777).text, key="forward-from")
     s.text("forwarding switched off", app.renderer.notice(lang, "forward-switched-off", service="Telegram",
                                                           phone="+15550000001", target="-100777"),
            key="forward-switched-off")
@@ -1129,3 +1139,19 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await ann.press(s.label("btn-forward-url"))
     await ann.send("https://10.0.0.1/x", reply_to=session.last(group))
     s.screen("group forward URL refused", ann, key="error-forward-url-private")
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 11, 21, 22, 25, 101, 111])
+def test_every_russian_plural_form_comes_from_the_locale_rules(count):
+    """Counts with nouns take the form CLDR's Russian rules pick (Babel): 1 and 21 one, 2 and 22 few, 5, 11, 25
+    and 111 many; durations ("1 минута", "5 минут") through Babel's units, counted nouns through Texts.plural."""
+    from bot.services.localize import counted
+
+    ru = Texts("ru")
+    expected = {"one": "аренда", "few": "аренды", "many": "аренд"}
+    form = "one" if count % 10 == 1 and count % 100 != 11 else \
+        "few" if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14 else "many"
+    assert ru.plural("admin-plans-rentals", count) == f"{count} {expected[form]}"
+    minutes = {"one": "минута", "few": "минуты", "many": "минут"}[form]
+    assert counted(count, "minute", "ru") == f"{count} {minutes}"
+    assert Texts("en").plural("admin-plans-rentals", count) == f"{count} rental" + ("" if count == 1 else "s")

@@ -15,6 +15,8 @@ from bot.background import Background
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
+from handlers import phones
+from handlers.callbacks import RentCb
 from tests.conftest import TOKEN, credit
 from tests.recording import Person
 from bot.outbound import Limits
@@ -88,6 +90,11 @@ async def test_a_week_with_auto_renew_is_held_then_settled_to_getatexts_price(wo
     assert rental.auto_renew is True and rental.active_till > utcnow() + timedelta(days=6)
     entries = await app.ledger_repo.recent(alice.chat_id)
     assert [(e.kind, e.amount) for e in entries[:2]] == [("refund", HOLD_1W - PRICE_1W), ("charge", -HOLD_1W)]
+    # The ledger says it in words, with the number it was for.
+    from handlers.i18n import Texts
+    from handlers.views import ledger_line
+    said = ledger_line(Texts("en"), entries[0])
+    assert said.endswith(f"+$2.32 · {phones.display(rental.phone)} · price cap: $2.32 not used, returned · Telegram")
     assert await balance(app) == 5000 - PRICE_1W
     card = alice.screen()
     assert "A number for any service" in card.text
@@ -166,6 +173,14 @@ async def test_renew_now_adds_a_period_to_the_same_number(world):
     await alice.press("Rent, up to $13.93")
     before = await only_rental(app)
     await alice.press("Renew now · up to $13.93")
+    # Asked first: at most what it takes, until when it then runs, the balance after; nothing charged yet.
+    question = alice.screen().text
+    assert "Renew <code>" in question and "<b>$13.93</b>" in question and "Ending it early gives nothing back" in question
+    assert f"Balance: ${(5000 - PRICE_1W) / 100:.2f} now, at least ${(5000 - PRICE_1W - 1393) / 100:.2f} after" in question
+    until = before.active_till + timedelta(days=7)
+    assert until.strftime("%b %-d") in question
+    assert await balance(app) == 5000 - PRICE_1W and len(fake.long_rentals) == 1
+    await alice.press("Renew, up to $13.93")
     after = await only_rental(app)
     [created] = fake.long_rentals.values()
     assert after.id == before.id and after.provider_rental_id == before.provider_rental_id
@@ -182,6 +197,7 @@ async def test_a_lost_reply_at_renewing_is_decided_from_getatexts_end(world):
     before = await only_rental(app)
     fake.set_mode("slow")
     await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew, up to $13.93")
     fake.set_mode("ok")
     pending = await only_rental(app)
     assert pending.renew_pending and await balance(app) == 5000 - PRICE_1W - HOLD_1W
@@ -204,6 +220,7 @@ async def test_a_renewal_that_never_happened_gives_the_hold_back(world):
     rental = await only_rental(app)
     fake.fail_next(504)
     await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew, up to $13.93")
     assert (await only_rental(app)).renew_pending
     await execute(app, "UPDATE rentals SET renew_pending = json_set(renew_pending, '$.at', ?) WHERE id = ?",
                          (db_time(utcnow() - timedelta(minutes=4)), rental.id))
@@ -268,7 +285,8 @@ async def test_a_renewal_getatext_refuses_gives_the_hold_back_at_once(world):
     await to_week_confirm(app, alice)
     await alice.press("Rent, up to $13.93")
     fake.balance = Decimal("1.00")  # GetAText cannot charge the period: a refusal, decided at once
-    answer = await alice.press("Renew now · up to $13.93")
+    await alice.press("Renew now · up to $13.93")
+    answer = await alice.press("Renew, up to $13.93")
     rental = await only_rental(app)
     assert rental.renew_pending is None and await balance(app) == 5000 - PRICE_1W
     assert answer.text  # told why, on the spot
@@ -298,6 +316,7 @@ async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, sessi
     await alice.press("Telegram")
     before = await only_rental(app)
     await alice.press("Renew now · up to $46.19")
+    await alice.press("Renew, up to $46.19")
     after = await only_rental(app)
     assert after.active_till - before.active_till == timedelta(days=30) and after.renew_pending is None
     assert await balance(app) == 12000 - 2 * 3849
@@ -305,3 +324,31 @@ async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, sessi
     await alice.press("End it, nothing back")
     assert (await only_rental(app)).status == "cancelled" and created.status == "Cancelled"
     assert await balance(app) == 12000 - 2 * 3849  # ended early: nothing back, as the confirm screen said
+
+
+async def test_auto_renew_has_one_rule_on_the_confirm_screen_and_on_the_card(world):
+    """On only while the balance covers the next period: the confirm screen does not rent with it on when this rent
+    would leave less than a period, and says so in the card's words; a forged tap is refused the same way."""
+    app, fake, alice, _ = world
+    await alice.send("/start")
+    await credit(app, alice.chat_id, 2000)  # a week is up to $13.93: $6.07 would be left, under a period
+    await alice.press("Rent a number")
+    await alice.press("Telegram")
+    await alice.press("1 week")
+    await alice.press("Auto-renew: off")
+    text = alice.screen().text
+    assert "Auto-renew: off. It is on only while the balance covers the next period ($13.93)" in text
+    assert "after this rent it would be $6.07" in text and "Auto-renew: <b>on</b>" not in text
+    rent_data = RentCb.unpack(alice.data_of("Rent, up to $13.93"))
+    answer = await alice.press_data(rent_data.model_copy(update={"r": True}).pack())
+    assert "Auto-renew is on only while the balance covers the next period ($13.93)" in answer.text
+    assert fake.long_rentals == {} and await balance(app) == 2000
+    await alice.press("Rent, up to $13.93")  # without auto-renew, as the screen said
+    [created] = fake.long_rentals.values()
+    assert created.auto_renew is False
+    # The card: the same rule, in the same words.
+    await alice.press("Auto-renew: off")
+    assert "Auto-renew is on only while the balance covers the next period" in alice.screen().text
+    answer = await alice.press("Turn on")
+    assert "Auto-renew is on only while the balance covers the next period" in answer.text
+    assert created.auto_renew is False

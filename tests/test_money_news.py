@@ -53,7 +53,7 @@ async def test_a_payment_whose_message_meets_a_429_is_told_once_after_the_wait(a
     try:
         await alice.send("/start")
         session.flood = [1]  # Telegram's flood limit on the next message: retry after 1 s
-        await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-429", 7000)
+        await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-429", 7000)
         assert (await app.chats.get(alice.chat_id)).balance == 130  # credited at once, whatever Telegram says
         await settled(app, alice.chat_id)
     finally:
@@ -61,6 +61,8 @@ async def test_a_payment_whose_message_meets_a_429_is_told_once_after_the_wait(a
     assert said(session, alice.chat_id, "Payment received") == ["✅ Payment received: $1.30 added. Balance: $1.30."]
     attempts = [c for c in session.sent(alice.chat_id) if "Payment received" in c.text]
     assert len(attempts) == 2  # the one refused with the 429, and the one sent after the wait
+    labels = [b.text for row in attempts[-1].reply_markup.inline_keyboard for b in row]
+    assert labels == ["📱 Rent a number", "💰 Balance"]  # a way on from the payment
     assert background.outbound.flood_waits == 1
     [notice] = await notices(app, alice.chat_id)
     assert notice.status == "sent" and notice.message_id is not None and notice.text_key == "topup-done"
@@ -71,8 +73,8 @@ async def test_a_kill_between_the_credit_and_the_send_tells_it_once_at_the_next_
                                                                                       settings, provider):
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-kill", 7100)
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-kill-2", 7110)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-kill", 7100)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-kill-2", 7110)
     assert (await app.chats.get(alice.chat_id)).balance == 130 + 325
     assert said(session, alice.chat_id, "Payment received") == []  # credited; killed before any sender ran
     first, second = await notices(app, alice.chat_id)
@@ -90,7 +92,7 @@ async def test_a_kill_between_the_credit_and_the_send_tells_it_once_at_the_next_
         assert [n.status for n in await notices(again, alice.chat_id)] == ["sent", "sent"]
         # The payment delivered again after the restart: no second credit, no second notice.
         replayed = Person(build_dispatcher(again), restarted.sender.bot, fresh, alice.user.id, name="Alice")
-        await pay(replayed.dp, replayed.bot, replayed, f"topup:{alice.chat_id}:100", 100, "charge-kill", 7120)
+        await pay(replayed.dp, replayed.bot, replayed, app.topups.invoice(alice.chat_id, 100), 100, "charge-kill", 7120)
         assert await restarted.money_news.send_once() == 0
         assert (await again.chats.get(alice.chat_id)).balance == 130 + 325
         assert len(said(fresh, alice.chat_id, "Payment received")) == 2
@@ -103,9 +105,9 @@ async def test_a_replayed_successful_payment_credits_once_and_tells_once(app, te
     dp, bot = telegram
     await alice.send("/start")
     for update_id in (7200, 7210, 7220):  # Telegram delivers the same payment three times
-        await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-replay", update_id)
+        await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-replay", update_id)
     assert await tell(app, bot) == 1
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-replay", 7230)  # and once after the tell
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-replay", 7230)  # and once after the tell
     assert await tell(app, bot) == 0
     assert (await app.chats.get(alice.chat_id)).balance == 130
     assert [e.kind for e in await app.ledger_repo.recent(alice.chat_id)] == ["topup"]
@@ -116,7 +118,7 @@ async def test_a_replayed_successful_payment_credits_once_and_tells_once(app, te
 async def test_the_notice_is_rendered_in_the_chats_language_when_it_is_sent(app, telegram, session, alice):
     dp, bot = telegram
     await alice.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-ru", 7300)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-ru", 7300)
     await app.chats.set_language(alice.chat_id, "ru")  # changed before the message went out
     assert await tell(app, bot) == 1
     assert said(session, alice.chat_id, "Платёж получен") == ["✅ Платёж получен: зачислено $1.30. Баланс: $1.30."]
@@ -128,8 +130,8 @@ async def test_a_chat_that_blocked_the_bot_is_marked_undeliverable_and_the_other
     bob = Person(dp, bot, session, 1002, name="Bob")
     for person in (alice, bob):
         await person.send("/start")
-    await pay(dp, bot, bob, f"topup:{bob.chat_id}:100", 100, "charge-bob", 7400)
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:100", 100, "charge-alice", 7410)
+    await pay(dp, bot, bob, app.topups.invoice(bob.chat_id, 100), 100, "charge-bob", 7400)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-alice", 7410)
     session.blocked.add(bob.chat_id)  # Bob blocked the bot after paying
 
     assert await tell(app, bot) == 1
@@ -138,7 +140,7 @@ async def test_a_chat_that_blocked_the_bot_is_marked_undeliverable_and_the_other
     assert not (await app.chats.get(bob.chat_id)).active
     assert (await app.chats.get(bob.chat_id)).balance == 130  # the money stays his
     assert said(session, alice.chat_id, "Payment received") == ["✅ Payment received: $1.30 added. Balance: $1.30."]
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:250", 250, "charge-alice-2", 7420)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 250), 250, "charge-alice-2", 7420)
     assert await tell(app, bot) == 1  # the loop goes on: Alice's next one, Bob's not tried again
     assert len(said(session, alice.chat_id, "Payment received")) == 2
     assert len([c for c in session.sent(bob.chat_id) if "Payment received" in c.text]) == 1
@@ -149,7 +151,7 @@ async def test_a_transfer_received_is_told_to_the_recipient_once(app, telegram, 
     bob = Person(dp, bot, session, 1002, name="Bob")
     for person in (alice, bob):
         await person.send("/start")
-    await pay(dp, bot, alice, f"topup:{alice.chat_id}:1000", 1000, "charge-transfer", 7500)
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 1000), 1000, "charge-transfer", 7500)
     await alice.send("/transfer 5 1002")
     confirm = alice.screen()
     await alice.press("Move $5.00", confirm)

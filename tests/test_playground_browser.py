@@ -208,7 +208,7 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
     await page.locator("#tab-private").click()
     await expect(pushed).to_have_count(2)
     await page.locator(".chip[data-cmd='/balance']").click()
-    await page.get_by_role("button", name="⭐ Top up with Stars").click()
+    await page.get_by_role("button", name="➕ Top up").click()
     await page.get_by_role("button", name=re.compile(r"^50 ⭐")).click()
     invoice = messages.locator(".row.in", has_text="Balance top-up")
     await expect(invoice.locator(".invoice-amount")).to_have_text("⭐ 50")

@@ -53,7 +53,8 @@ async def test_cancel_and_refund_under_an_exhausted_budget_is_not_refused_and_co
     app.rentals.budget = exhausted(rate=1 / (NOTICE_AFTER + 0.5))
 
     started = time.monotonic()
-    answer = await alice.press("Cancel & refund")
+    await alice.press("Cancel & refund")  # asked first
+    answer = await alice.press("Cancel it")
 
     assert time.monotonic() - started >= NOTICE_AFTER  # it waited its turn...
     assert "this one goes first" in answer.text  # ...told at once it was being worked on, not "busy"
@@ -66,7 +67,8 @@ async def test_cancel_and_refund_under_an_exhausted_budget_is_not_refused_and_co
 async def test_a_short_wait_keeps_the_usual_answer_with_the_amount_returned(app, provider, alice):
     rental = await card_of_a_rented_number(app, alice)
     app.rentals.budget = exhausted(rate=5.0)  # 0.2 s: the tap's spinner, no notice
-    answer = await alice.press("Cancel & refund")
+    await alice.press("Cancel & refund")  # asked first
+    answer = await alice.press("Cancel it")
     assert "returned to the balance" in answer.text
     assert (await app.rentals.rentals.get(rental.id)).status == "cancelled"
 
@@ -79,7 +81,8 @@ async def test_a_refusal_after_the_working_answer_still_reaches_the_chat(app, pr
         raise perr.ProviderRejectedError("Rental cannot be cancelled", provider=provider.name, status=422)
 
     provider.cancel = refused
-    answer = await alice.press("Cancel & refund")
+    await alice.press("Cancel & refund")  # asked first
+    answer = await alice.press("Cancel it")
     assert "this one goes first" in answer.text  # the tap was answered while it waited...
     assert "Rental cannot be cancelled" in session.sent(1001)[-1].text  # ...so the refusal comes as a message
     assert (await app.rentals.rentals.get(rental.id)).status == "active"

@@ -31,10 +31,14 @@ async def test_start_to_number_in_four_taps_then_cancel_with_refund(app, alice, 
     assert "⏰ Wake up" not in alice.buttons()  # MemSMS has no wake-up capability
     assert (await app.chats.get(alice.chat_id)).balance == 390
 
-    answer = await alice.press("Cancel & refund")
+    await alice.press("Cancel & refund")  # asked first: the number stops receiving codes, the money comes back
+    assert "stops receiving codes" in alice.screen().text and (await app.chats.get(alice.chat_id)).balance == 390
+    answer = await alice.press("Cancel it, $1.10 back")
     assert "returned" in answer.text
     assert (await app.chats.get(alice.chat_id)).balance == 500
-    assert "cancelled" in alice.screen().text
+    closed = alice.screen()
+    assert "cancelled" in closed.text and "Refunded: $1.10 came back to the balance." in closed.text
+    assert "Paid:" not in closed.text and not any("555" in b for b in alice.buttons(closed))  # nothing to copy
     # Pressing cancel again on the old card refunds nothing more.
     await alice.press_data(card.reply_markup.inline_keyboard[0][1].callback_data, card)
     assert (await app.chats.get(alice.chat_id)).balance == 500
@@ -232,6 +236,7 @@ async def test_my_numbers_says_each_numbers_state_in_words_and_the_time_left(app
         await rent_telegram(alice)
         await alice.press("Rent for $1.10")
     await alice.press("Cancel & refund")
+    await alice.press("Cancel it, $1.10 back")
     await alice.send("/numbers")
     text = alice.screen().text
     assert text.startswith("<b>My numbers</b>\n") and "(1/1)" not in text

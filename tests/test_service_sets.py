@@ -215,11 +215,14 @@ async def test_cancel_on_the_card_cancels_every_service_without_a_code(world, se
     await background.deliverer.deliver_once()
     await alice.send("/numbers")
     await alice.press("Telegram ➕2")
-    answer = await alice.press("Cancel")
+    await alice.press("Cancel")  # asked first: which services stop, and what comes back
+    question = alice.screen()
+    assert "Cancel <code>" in question.text and "Telegram, Instagram" in question.text and "$1.05" in question.text
+    answer = await alice.press("Cancel it, $1.05 back", question)
     assert "only after the first minute" in answer.text and await balance(app) == 5000 - 166  # GetAText's rule
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE rentals SET active_from = ?", (db_time(utcnow() - timedelta(minutes=2)),))
-    answer = await alice.press("Cancel")
+    answer = await alice.press("Cancel it, $1.05 back", question)
     assert "$1.05 returned" in answer.text
     assert await balance(app) == 5000 - WHATSAPP  # the one with a code is kept (GetAText refunds none after it)
     statuses = {r.service_name: r.status for r in await rentals_of(app)}

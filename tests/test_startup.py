@@ -106,13 +106,16 @@ def test_env_example_documents_every_setting_and_nothing_else():
     assert unknown_settings({}, example) == []
 
 
-def test_no_support_contact_is_a_warning_at_start(tmp_path):
+
+async def test_no_support_contact_is_a_warning_at_start(app, settings, caplog):
     """Without SUPPORT_CONTACT users reach the operators only through the bot: said once at start."""
-    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-    clean.update(PYTHONPATH=str(ROOT), BOT_TOKEN="123456:" + "x" * 35, ADMIN_IDS="900")
-    args = [sys.executable, "-m", "bot", "restore"]  # stops after the settings are read: no network needed
-    quiet = subprocess.run(args, cwd=tmp_path, env={**clean, "SUPPORT_CONTACT": "@shop"}, capture_output=True,
-                           text=True, timeout=60)
-    warned = subprocess.run(args, cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60)
-    assert "SUPPORT_CONTACT is not set" not in quiet.stderr
-    assert "SUPPORT_CONTACT is not set: users reach you only through the bot" in warned.stderr, warned.stderr
+    from bot.runner import _log_configuration
+
+    settings.support_contact = "@shop"
+    with caplog.at_level("WARNING"):
+        _log_configuration(app)
+    assert "SUPPORT_CONTACT" not in caplog.text
+    settings.support_contact = ""
+    with caplog.at_level("WARNING"):
+        _log_configuration(app)
+    assert "SUPPORT_CONTACT is not set: users reach you only through the bot" in caplog.text

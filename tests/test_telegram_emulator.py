@@ -654,3 +654,48 @@ async def test_forum_control_endpoints(emu):
         assert gone["description"] == "Bad Request: message thread not found"
         state = (await http.get("/_control/state")).json()["result"]
         assert next(c for c in state["chats"] if c["id"] == FORUM)["is_forum"] is True
+
+
+async def test_a_chat_picked_with_a_request_chat_button(emu, bot):
+    """Telegram's chat picker: a private chat's reply keyboard asks for a chat; the picker lists the groups that
+    match the button (the user an admin when rights are asked of them, the bot a member), and the pick reaches the
+    bot as a message with chat_shared (its title only when asked). Not in groups: private chats only."""
+    emu.add_user(ALICE, "Alice")
+    emu.add_user(BOB, "Bob")
+    emu.create_group(-100501, "Run by Alice", {ALICE: "creator", BOB: "member"})
+    emu.create_group(-100502, "Alice a member", {ALICE: "member", BOB: "creator"})
+    emu.create_group(-100503, "Without the bot", {ALICE: "creator"})
+    emu.remove_bot_from_group(-100503)
+    picker = {"keyboard": [[{"text": "Pick a group", "request_chat": {
+        "request_id": 7, "chat_is_channel": False, "bot_is_member": True, "request_title": True,
+        "user_administrator_rights": {"is_anonymous": False, "can_manage_chat": False}}}]],
+        "one_time_keyboard": True, "resize_keyboard": True}
+    await bot.send_message(ALICE, "Pick", reply_markup=picker)
+    assert emu.shareable_chats(ALICE, 7) == [{"id": -100501, "title": "Run by Alice"}]
+    with pytest.raises(EmulatorError, match="not one the picker offers"):
+        emu.share_chat(ALICE, 7, -100502)
+    with pytest.raises(EmulatorError, match="no reply button request_chat 8"):
+        emu.share_chat(ALICE, 8, -100501)
+    shared = emu.share_chat(ALICE, 7, -100501)
+    assert shared["chat_shared"] == {"request_id": 7, "chat_id": -100501, "title": "Run by Alice"}
+    assert ALICE not in emu.reply_keyboards  # one-time: gone once used
+    with pytest.raises(TelegramBadRequest, match="BUTTON_TYPE_INVALID"):
+        await bot.send_message(-100501, "Pick", reply_markup=picker)
+
+
+async def test_send_document_uploads_a_file_the_page_can_download(emu, bot):
+    """sendDocument as Telegram takes it: a multipart upload with a caption (parsed like text), the message's
+    document naming the file; the bytes are kept for the playground page's download; a missing file is a 400."""
+    from aiogram.types import BufferedInputFile
+
+    emu.add_user(ALICE, "Alice")
+    sent = await bot.send_document(ALICE, BufferedInputFile(b"day,revenue\n2026-12-06,1.10\n", filename="revenue.csv"),
+                                   caption="Revenue, <b>30</b> days", parse_mode="HTML")
+    assert sent.document.file_name == "revenue.csv" and sent.document.file_size == 28
+    assert sent.caption == "Revenue, 30 days" and sent.caption_entities[0].type == "bold"
+    assert emu.files[sent.document.file_id][2] == b"day,revenue\n2026-12-06,1.10\n"
+    again = await bot.send_document(ALICE, sent.document.file_id)  # by file_id, as Telegram allows
+    assert again.document.file_id == sent.document.file_id
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_document(ALICE, "no-such-file")
+    assert [h["method"] for h in emu.history(ALICE)] == ["sendDocument", "sendDocument"]

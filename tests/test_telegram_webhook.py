@@ -85,3 +85,21 @@ async def test_health_and_metrics_share_the_server_with_the_webhook(served):
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/metrics")).status_code == 200
     assert "/telegram (Telegram's updates)" in background.served()
+
+
+async def test_an_update_telegram_sends_again_is_handled_once_even_after_a_restart(served, session, app, settings):
+    """Telegram re-sends an update it believes undelivered (a late answer, a timeout): the same update_id posted
+    three times is answered once; the ids taken are kept in the database, so a restart does not answer it again."""
+    background, client = served
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    for _ in range(3):
+        assert (await client.post(TELEGRAM_PATH, content=start_update(5005), headers=headers)).status_code == 200
+    await until_sent(session, 1001)
+    await asyncio.sleep(0.3)
+    assert len(session.sent(1001)) == 1
+    # A new dispatcher on the same database (what a restart builds): still a repeat.
+    again = build_dispatcher(app)
+    await again.feed_update(build_bot(TOKEN, app.settings, session=session), Update.model_validate_json(start_update(5005)))
+    assert len(session.sent(1001)) == 1
+    await again.feed_update(build_bot(TOKEN, app.settings, session=session), Update.model_validate_json(start_update(5006)))
+    assert len(session.sent(1001)) == 2  # a new update is answered

@@ -489,7 +489,7 @@ class RentalService:
         actual = price_for_chat(cost, self.catalogue.markup_percent)
         if actual < hold:
             await ledger.post(conn, rental.chat_id, hold - actual, "refund", f"rental:{rental.id}",
-                              idempotency_key=key, note=rental.service_name)
+                              idempotency_key=key, note=notes.make("hold-returned", service=rental.service_name))
             return actual
         if actual > hold:
             log.warning("rental %d: %s charged %s, above the hold of %d cents; the operator absorbs %d",
@@ -539,16 +539,24 @@ class RentalService:
     # provider calls go first in the card actions' budget and are never refused by it (``on_wait``: told once
     # when one has to wait its turn).
 
-    async def cancel(self, chat_id: int, rental_id: int, on_wait: OnWait | None = None) -> RentalRecord:
+    async def cancellable(self, chat_id: int, rental_id: int) -> RentalRecord:
+        """The rental, when Cancel may still be asked of its provider; else the reason, said plainly (before
+        the confirm screen, and again at the confirming tap, without asking a provider that would refuse)."""
         rental = await self.active_with(chat_id, rental_id, Capability.CANCEL)
+        provider = self.provider_of(rental)
+        if (provider.cancel_refunds(rental.offer_id) and provider.refund_only_without_sms
+                and await self.sms.for_rental(rental.id, limit=1)):
+            raise errors.RefundEndedBySms()
+        return rental
+
+    async def cancel(self, chat_id: int, rental_id: int, on_wait: OnWait | None = None) -> RentalRecord:
+        rental = await self.cancellable(chat_id, rental_id)
         provider = self.provider_of(rental)
         if not provider.cancel_refunds(rental.offer_id):
             # Ended, nothing back (the provider returns nothing): a renewal reserved for it comes back.
             await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id),
                                       returns_money=True, on_wait=on_wait)
             return await self.set_status(rental.id, "cancelled")
-        if provider.refund_only_without_sms and await self.sms.for_rental(rental.id, limit=1):
-            raise errors.RefundEndedBySms()  # said plainly, before asking a provider that would refuse
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
             raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)

@@ -193,16 +193,23 @@ class ServiceSets:
     async def members(self, rental: RentalRecord) -> list[RentalRecord]:
         return await self.rentals.rentals.in_set(rental.set_id) if rental.set_id else [rental]
 
+    async def cancellable(self, chat_id: int, set_id: int) -> list[RentalRecord]:
+        """The services of the set that can still be cancelled (no code yet, where the provider refunds only
+        until one)."""
+        first = await self.rentals.owned(chat_id, set_id)
+        found = []
+        for member in await self.members(first):
+            has_sms = bool(await self.sms.for_rental(member.id, limit=1))
+            if Capability.CANCEL in self.rentals.actions(member, has_sms=has_sms):
+                found.append(member)
+        return found
+
     async def cancel(self, chat_id: int, set_id: int, on_wait: OnWait | None = None) -> tuple[int, int]:
         """Cancels every service of the set that can still be cancelled (no code yet, where the provider refunds
         only until one): (services cancelled, money back). Those with a code stay until they end. ``on_wait``: as
         RentalService.cancel's (told for each service that waits)."""
-        first = await self.rentals.owned(chat_id, set_id)
         cancelled = back = 0
-        for member in await self.members(first):
-            has_sms = bool(await self.sms.for_rental(member.id, limit=1))
-            if Capability.CANCEL not in self.rentals.actions(member, has_sms=has_sms):
-                continue
+        for member in await self.cancellable(chat_id, set_id):
             done = await self.rentals.cancel(chat_id, member.id, on_wait)
             cancelled += 1
             back += done.price_charged if done.status == "cancelled" else 0

@@ -1,18 +1,21 @@
 """Telegram Stars top-ups: credited once per charge id; refunds debit the ledger first, then ask Telegram."""
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from storage import Database, InsufficientBalanceError, LedgerEntry
-from storage import ledger
+from storage import ledger, notes
 from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
 from . import errors, money_news
+from .invoice_seal import InvoiceSeal
 from .referrals import Referrals
 
+log = logging.getLogger(__name__)
 PAYLOAD_PREFIX = "topup"
 
 
@@ -35,6 +38,13 @@ class TopUpPayload:
             return None
 
 
+class PaymentUnmatched(errors.UserFacingError):
+    """Paid, but not for an invoice this bot made (or in another amount or currency): not credited, logged for
+    the operator with its charge id (they refund it or credit it by hand)."""
+
+    key = "error-payment-unmatched"
+
+
 class StarsRefundRefused(errors.UserFacingError):
     key = "error-stars-refund"
 
@@ -47,8 +57,9 @@ class StarsRefundPending(errors.UserFacingError):
 
 class TopUps:
     def __init__(self, db: Database, star_value_cents: Decimal, amounts: tuple[int, ...],
-                 referrals: Referrals | None = None) -> None:
+                 referrals: Referrals | None = None, seal: InvoiceSeal | None = None) -> None:
         self.db = db
+        self.seal = seal or InvoiceSeal("")
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
         self.star_value_cents = star_value_cents
         self.amounts = amounts
@@ -58,30 +69,42 @@ class TopUps:
     def credit_for(self, stars: int) -> int:
         return math.floor(Decimal(stars) * self.star_value_cents)
 
+    def invoice(self, chat_id: int, stars: int) -> str:
+        """The payload of an invoice for ``stars``, sealed: only what this bot offered is ever credited."""
+        return self.seal.seal(TopUpPayload(chat_id, stars).encode())
+
+    def parse(self, payload: str) -> TopUpPayload | None:
+        fields = self.seal.open(payload)
+        return TopUpPayload.decode(fields) if fields is not None else None
+
     async def chat_language(self, payload: str) -> str | None:
-        parsed = TopUpPayload.decode(payload)
+        parsed = self.parse(payload)
         row = await self.db.fetchone("SELECT language FROM chats WHERE id = ?", (parsed.chat_id,)) if parsed else None
         return row["language"] if row else None
 
     async def check(self, payload: str, currency: str, total: int) -> TopUpPayload | None:
-        """Pre-checkout: the invoice still fits (known amount, existing active chat)."""
-        parsed = TopUpPayload.decode(payload)
+        """Pre-checkout: the invoice still fits (one this bot made, a known amount, an existing active chat)."""
+        parsed = self.parse(payload)
         if parsed is None or currency != "XTR" or total != parsed.stars or parsed.stars not in self.amounts:
             return None
         row = await self.db.fetchone("SELECT active FROM chats WHERE id = ?", (parsed.chat_id,))
         return parsed if row and row["active"] else None
 
-    async def credit(self, payload: str, charge_id: str, payer_id: int, stars: int) -> LedgerEntry | None:
+    async def credit(self, payload: str, charge_id: str, payer_id: int, stars: int,
+                     currency: str = "XTR") -> LedgerEntry | None:
         """Successful payment: credit once per Telegram charge id, with its "Payment received" notice in the same
-        transaction (sent by the money news loop). None when this charge was already credited."""
-        parsed = TopUpPayload.decode(payload)
-        if parsed is None:
-            raise errors.StaleButton()
+        transaction (sent by the money news loop). None when this charge was already credited. Only an invoice
+        this bot made, paid in Stars for the Stars it asked: anything else is logged and not credited."""
+        parsed = self.parse(payload)
+        if parsed is None or currency != "XTR" or stars != parsed.stars:
+            log.error("payment %s by %d not credited: it matches no invoice of this bot (payload %r, %d %s)",
+                      charge_id, payer_id, payload[:128], stars, currency)
+            raise PaymentUnmatched(charge=charge_id)
         amount = self.credit_for(stars)
         key = f"stars:{charge_id}"
         async with self.db.transaction() as conn:
             entry = await ledger.post(conn, parsed.chat_id, amount, "topup", key, idempotency_key=key,
-                                      actor_id=payer_id, note=f"{stars} XTR")
+                                      actor_id=payer_id, note=notes.make("stars-topup", stars=stars))
             if entry is not None:
                 await money_news.tell_topup(conn, entry)
             if self.referrals is not None:

@@ -54,6 +54,52 @@ class ControlMixin:
             self._push("message", msg)
         return copy.deepcopy(msg)
 
+    def shareable_chats(self, user_id: int, request_id: int) -> list[dict]:
+        """The chats Telegram's picker would list for the private chat's reply button ``request_id``: groups
+        matching the button's criteria (the user an admin when it asks rights of them, the bot a member when it
+        says bot_is_member); no channels here. Raises EmulatorError when the keyboard has no such button."""
+        asked = self._chat_request(user_id, request_id)
+        found = []
+        for chat in self.chats.values():
+            if chat.type not in ("group", "supergroup") or chat.migrated_to is not None:
+                continue
+            if asked.get("chat_is_channel") or chat.members.get(int(user_id)) in (None, "left", "kicked"):
+                continue
+            if asked.get("user_administrator_rights") is not None and \
+                    chat.members.get(int(user_id)) not in ("creator", "administrator"):
+                continue
+            if asked.get("bot_is_member") and chat.bot_status in ("left", "kicked"):
+                continue
+            if asked.get("chat_is_forum") is not None and bool(asked["chat_is_forum"]) != chat.is_forum:
+                continue
+            found.append({"id": chat.id, "title": chat.title})
+        return found
+
+    def share_chat(self, user_id: int, request_id: int, chat_id: int) -> dict:
+        """The user picks ``chat_id`` with the reply button ``request_id`` of their private chat: the message
+        with ``chat_shared`` Telegram sends the bot (the title only when the button asked for it)."""
+        asked = self._chat_request(user_id, request_id)
+        if int(chat_id) not in {c["id"] for c in self.shareable_chats(user_id, request_id)}:
+            raise EmulatorError(f"chat {chat_id} is not one the picker offers for request {request_id}")
+        chat, user = self._chat(user_id), self._user(user_id)
+        shared: dict[str, Any] = {"request_id": int(request_id), "chat_id": int(chat_id)}
+        if asked.get("request_title"):
+            shared["title"] = self._chat(chat_id).title
+        msg = self._new_message(chat, user.to_dict(), chat_shared=shared)
+        if self.reply_keyboards.get(chat.id, {}).get("one_time_keyboard"):
+            self.reply_keyboards.pop(chat.id, None)
+        self._push("message", msg)
+        return copy.deepcopy(msg)
+
+    def _chat_request(self, user_id: int, request_id: int) -> dict:
+        keyboard = self.reply_keyboards.get(int(user_id)) or {}
+        for row in keyboard.get("keyboard", []):
+            for button in row:
+                asked = button.get("request_chat") if isinstance(button, dict) else None
+                if asked and int(asked.get("request_id", -1)) == int(request_id):
+                    return asked
+        raise EmulatorError(f"no reply button request_chat {request_id} in the private chat of {user_id}")
+
     def press_button(self, chat_id: int, user_id: int, message_id: int, text: str | None = None,
                      callback_data: str | None = None) -> str:
         """Press an inline callback button (matched by label or callback_data) on a bot message; emits a

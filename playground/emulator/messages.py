@@ -10,7 +10,7 @@ import asyncio
 import copy
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from .formatting import render_text
@@ -23,6 +23,7 @@ NOT_MODIFIED = ("Bad Request: message is not modified: specified new message con
 class MessagesMixin:
     def _init_messages(self) -> None:
         self.callback_answers: dict[str, dict] = {}
+        self.files: OrderedDict[str, tuple[str, str, bytes]] = OrderedDict()  # file_id -> (name, mime, bytes)
         self.reply_keyboards: dict[int, dict] = {}  # chat_id -> last reply keyboard / remove / force_reply markup
         self.flood_429_count = 0
         self._msgs: dict[int, dict[int, dict]] = {}
@@ -74,6 +75,9 @@ class MessagesMixin:
         if not isinstance(rm, dict):
             return None
         if "inline_keyboard" not in rm:
+            asks_chat = any(isinstance(b, dict) and "request_chat" in b for row in rm.get("keyboard", []) for b in row)
+            if asks_chat and chat.type != "private":  # Telegram: request_chat buttons are for private chats only
+                raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
             self.reply_keyboards[chat.id] = rm
             return None
         for row in rm["inline_keyboard"]:
@@ -146,6 +150,41 @@ class MessagesMixin:
                                 reply_to_message=reply_to, link_preview_options=lpo,
                                 **self._topic_fields(chat, thread))
         self._record("send", "sendMessage", chat.id, msg["message_id"], p, msg)
+        return copy.deepcopy(msg)
+
+    FILES_KEPT = 200  # uploads kept for the page to download (the oldest go first)
+
+    def _api_senddocument(self, p: dict) -> dict:
+        """A file as Telegram's sendDocument takes it: uploaded (multipart) or an earlier file_id; the caption
+        parsed like a message's text. The bytes are kept (bounded) so the page can offer the download."""
+        chat = self._target(p)
+        document = p.get("document")
+        if isinstance(document, str) and document.startswith("attach://"):  # the upload is in its own part
+            document = p.get(document.removeprefix("attach://"))
+        if hasattr(document, "data"):  # an upload
+            if len(document.data) > 50 * 1024 * 1024:
+                raise ApiError(413, "Request Entity Too Large")
+            file_id = f"doc{next(self._ids)}"
+            self.files[file_id] = (document.filename, document.content_type, document.data)
+            while len(self.files) > self.FILES_KEPT:
+                self.files.popitem(last=False)
+        elif isinstance(document, str) and document in self.files:
+            file_id = document
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified" if document
+                           else "Bad Request: there is no document in the request")
+        name, mime, data = self.files[file_id]
+        caption, entities = (render_text(p["caption"], p.get("parse_mode"), p.get("caption_entities"))
+                             if p.get("caption") else ("", []))
+        markup, reply_to = self._markup(chat, p), self._reply_to(chat, p)
+        thread = self._thread(chat, p)
+        self._flood_check(chat)
+        doc = {"file_id": file_id, "file_unique_id": file_id, "file_name": name, "mime_type": mime,
+               "file_size": len(data)}
+        msg = self._new_message(chat, self.bot_user, document=doc, caption=caption or None,
+                                caption_entities=entities if caption else None, reply_markup=markup,
+                                reply_to_message=reply_to, **self._topic_fields(chat, thread))
+        self._record("send", "sendDocument", chat.id, msg["message_id"], p, msg)
         return copy.deepcopy(msg)
 
     def _editable(self, p: dict) -> tuple:

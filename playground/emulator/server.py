@@ -8,6 +8,8 @@ models that method; ``/file/bot{token}/...`` answers 404; ``/_control/...`` is t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncio
 import copy
 import itertools
@@ -21,6 +23,18 @@ from aiohttp import web
 from .models import ApiError, EmulatorError, int_param
 
 log = logging.getLogger(__name__)
+
+MAX_UPLOAD = 50 * 1024 * 1024  # Telegram's limit for a bot's upload
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart call, as the bot uploaded it."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
 
 JSON_FIELDS = {"reply_markup", "entities", "caption_entities", "link_preview_options", "reply_parameters", "prices",
                "commands", "scope", "allowed_updates", "suggested_tip_amounts", "menu_button", "message_ids",
@@ -90,9 +104,10 @@ class ServerMixin:
                 params.update(body if isinstance(body, dict) else {})
             else:
                 for key, value in (await request.post()).items():
-                    if isinstance(value, web.FileField):
-                        value.file.close()
-                        value = f"<file {value.filename}>"
+                    if isinstance(value, web.FileField):  # an upload (sendDocument): kept as Telegram keeps it
+                        with value.file:
+                            value = UploadedFile(value.filename or "file", value.content_type or "",
+                                                 value.file.read(MAX_UPLOAD + 1))
                     params[key] = value
         for key in JSON_FIELDS & params.keys():
             if isinstance(params[key], str):

@@ -165,6 +165,14 @@
       r.append(rn, rt);
       bubble.appendChild(r);
     }
+    if (m.document) {
+      const d = document.createElement("a");
+      d.className = "document";
+      d.href = m.document.url;
+      d.download = m.document.name;
+      d.textContent = `📄 ${m.document.name} · ${Math.max(1, Math.round(m.document.size / 1024))} KB`;
+      bubble.appendChild(d);
+    }
     if (m.invoice) {
       const t = document.createElement("div");
       t.className = "invoice-title";
