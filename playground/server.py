@@ -303,7 +303,7 @@ class Playground:
                                    content_type="application/json")
         messages = [self.render_message(chat_id, m) for m in self._visible(chat_id)]
         last_ids = {str(c): max((m["message_id"] for m in self._visible(c)), default=0) for c in self._chat_ids()}
-        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids}
+        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": self.language(chat_id)}
         version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         return {**body, "version": version}
 
@@ -357,6 +357,11 @@ class Playground:
         """The chat's balance in cents (0 when the bot does not know the chat)."""
         row = self._query("SELECT balance FROM chats WHERE id = ?", (chat_id,))
         return row["balance"] if row else 0
+
+    def language(self, chat_id: int) -> str:
+        """The bot's language for the chat: the page's own words follow it."""
+        row = self._query("SELECT language FROM chats WHERE id = ?", (chat_id,))
+        return row["language"] if row and row["language"] in ("en", "ru") else "en"
 
     def latest_active_rental(self, chat_id: int) -> dict | None:
         """The chat's newest active rental: provider, provider_rental_id, service_name, phone."""
