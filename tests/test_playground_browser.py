@@ -391,7 +391,7 @@ async def walk_at_phone_width(walk: PhoneWalk, language: str) -> None:
     t = Texts(language)
     menu = await walk.command("/start", line_of(t, "welcome"))
     await walk.check("menu", menu, language)
-    await walk.press(menu, t("menu-rent"), line_of(t, "services-title"))
+    await walk.press(menu, t("menu-rent"), line_of(t, "services-title-one"))
     await walk.check("services", menu, language)
     plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
     await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
