@@ -58,8 +58,11 @@ async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, 
     pages = math.ceil(len(found) / per)
     page = min(max(page, 0), pages - 1)
     items = [(s.key, ("★ " if s.key in starred else "") + s.name) for s in found[page * per:(page + 1) * per]]
-    title = (t("services-search", query=query, page=page + 1, pages=pages) if query
-             else t("services-title", page=page + 1, pages=pages))
+    if pages == 1:  # a single page shows no (1/1)
+        title = t("services-search-one", query=query) if query else t("services-title-one")
+    else:
+        title = (t("services-search", query=query, page=page + 1, pages=pages) if query
+                 else t("services-title", page=page + 1, pages=pages))
     await show(event, told + title, keyboards.services(t, items, page, pages, query))
 
 

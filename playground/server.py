@@ -26,8 +26,11 @@ import sqlite3
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from babel.numbers import format_currency, get_currency_precision
 
 from aiohttp import web
 
@@ -63,6 +66,14 @@ _TAGS = {
     "cashtag": ('<span class="tg-mention">', "</span>"),
 }
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
+
+
+def money_text(total_amount: int, currency: str) -> str:
+    """An invoice amount as a person reads it: Telegram sends it in the currency's smallest units."""
+    if currency == "XTR":  # Stars have no minor units
+        return f"⭐ {total_amount}"
+    major = Decimal(int(total_amount)).scaleb(-get_currency_precision(currency))
+    return format_currency(major, currency, locale="en")
 
 
 def _link(url: str) -> tuple[str, str] | None:
@@ -225,8 +236,7 @@ class Playground:
             return f"{self._name(m['left_chat_member'])} left the group"
         if m.get("successful_payment"):
             p = m["successful_payment"]
-            amount = f"⭐ {p['total_amount']}" if p.get("currency") == "XTR" else f"{p['total_amount']} {p['currency']}"
-            return f"{actor} paid {amount} to {self.emulator.bot_user['first_name']}"
+            return f"{actor} paid {money_text(p['total_amount'], p.get('currency', ''))} to {self.emulator.bot_user['first_name']}"
         if m.get("migrate_to_chat_id") or m.get("migrate_from_chat_id"):
             return "The group was upgraded to a supergroup"
         if m.get("group_chat_created"):
@@ -266,7 +276,8 @@ class Playground:
                                "url": f"/api/files/{doc['file_id']}"}
         if inv := m.get("invoice"):
             out["invoice"] = {"title": inv.get("title", ""), "description": inv.get("description", ""),
-                              "amount": inv.get("total_amount", 0), "currency": inv.get("currency", "")}
+                              "amount": inv.get("total_amount", 0), "currency": inv.get("currency", ""),
+                              "amount_text": money_text(inv.get("total_amount", 0), inv.get("currency", ""))}
         if reply := m.get("reply_to_message"):
             out["reply"] = {"name": self._name(reply.get("from") or {}),
                             "text": (reply.get("text") or reply.get("caption") or "")[:120]}
@@ -292,7 +303,7 @@ class Playground:
                                    content_type="application/json")
         messages = [self.render_message(chat_id, m) for m in self._visible(chat_id)]
         last_ids = {str(c): max((m["message_id"] for m in self._visible(c)), default=0) for c in self._chat_ids()}
-        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids}
+        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": self.language(chat_id)}
         version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         return {**body, "version": version}
 
@@ -346,6 +357,11 @@ class Playground:
         """The chat's balance in cents (0 when the bot does not know the chat)."""
         row = self._query("SELECT balance FROM chats WHERE id = ?", (chat_id,))
         return row["balance"] if row else 0
+
+    def language(self, chat_id: int) -> str:
+        """The bot's language for the chat: the page's own words follow it."""
+        row = self._query("SELECT language FROM chats WHERE id = ?", (chat_id,))
+        return row["language"] if row and row["language"] in ("en", "ru") else "en"
 
     def latest_active_rental(self, chat_id: int) -> dict | None:
         """The chat's newest active rental: provider, provider_rental_id, service_name, phone."""

@@ -162,6 +162,14 @@ async def test_a_paid_invoice_is_credited_once_however_often_the_webhook_comes(w
     assert "top-up in crypto 🪙 1.9047619 TON" in world.session.last(ADMIN_ID).text
 
 
+async def test_the_sandbox_pay_page_names_a_whole_paid_amount_plainly(world):
+    url = await open_invoice(world.alice)
+    await world.fake.pay(invoice_of(world.fake, url)["invoice_id"], "USDT")
+    async with httpx.AsyncClient() as client:
+        page = (await client.get(url)).text
+    assert "Paid with 10 USDT." in page  # not "1E+1"
+
+
 async def test_a_lost_webhook_is_credited_by_the_poll(world):
     world.fake.drop_webhooks = True
     invoice = invoice_of(world.fake, await open_invoice(world.alice))

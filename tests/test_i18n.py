@@ -372,7 +372,7 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
 
     # Rent: services, a service, offers, confirm without money.
     await user.press(s.label("menu-rent"))
-    s.screen("services", user, key="services-title")
+    s.screen("services", user, key="services-title-one")
     await user.press("Telegram")
     s.screen("offers", user, key="offers-title-country")  # one country: on the title, not on each plan
     await user.press("$1.10")
@@ -468,9 +468,9 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
 
     # Commands and typed searches.
     await user.send("/rent")
-    s.screen("/rent", user, key="services-title")
+    s.screen("/rent", user, key="services-title-one")
     await user.send("/rent tele")
-    s.screen("/rent tele", user, key="services-search")
+    s.screen("/rent tele", user, key="services-search-one")
     await user.send("zzzz")
     s.screen("search, nothing found", user, key="services-none")
     await user.send("/help")
@@ -544,7 +544,7 @@ async def test_every_group_screen_in_language(lang, app, telegram, session, prov
     await max_.send("/rent@rent_test_bot telegram")
     s.screen("group /rent, member may not spend", max_, key="rent-not-yours")
     await ann.send("/rent@rent_test_bot telegram")
-    s.screen("group /rent telegram", ann, key="services-search")
+    s.screen("group /rent telegram", ann, key="services-search-one")
     await ann.press("Telegram")
     await ann.press("$1.10")
     s.screen("group confirm", ann, key="confirm-title")
@@ -676,7 +676,7 @@ async def test_switching_language_in_settings_changes_the_following_screens(app,
     await alice.send("/balance")
     ru.screen("/balance after switching", alice, key="balance-title")
     await alice.send("/rent")
-    ru.screen("/rent after switching", alice, key="services-title")
+    ru.screen("/rent after switching", alice, key="services-title-one")
 
     # And back: the next screens are English again.
     await alice.send("/settings")

@@ -391,7 +391,7 @@ async def walk_at_phone_width(walk: PhoneWalk, language: str) -> None:
     t = Texts(language)
     menu = await walk.command("/start", line_of(t, "welcome"))
     await walk.check("menu", menu, language)
-    await walk.press(menu, t("menu-rent"), line_of(t, "services-title"))
+    await walk.press(menu, t("menu-rent"), line_of(t, "services-title-one"))
     await walk.check("services", menu, language)
     plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
     await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
@@ -436,6 +436,8 @@ async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_p
             page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
             page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
             await page.goto(url)
+            pill = await page.locator(".sandbox").bounding_box()
+            assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # clear of the screen's edge, not touching it
             await page.locator("#start-button").click()
             walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
             await walk_at_phone_width(walk, "en")
@@ -445,6 +447,11 @@ async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_p
             ru = Texts("ru")
             await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
             await walk.check("settings after switching", settings, "ru")
+            # The page's own words follow the chat's language too: no "edited", "Message" or English chips.
+            await expect(page.locator("#sms-button")).to_have_text("📩 Прислать СМС")
+            await expect(page.locator("#input")).to_have_attribute("placeholder", "Сообщение")
+            await expect(page.locator(".edited", has_text="edited")).to_have_count(0)
+            await expect(page.locator(".edited").first).to_have_text("изменено")
             await walk_at_phone_width(walk, "ru")
         finally:
             await browser.close()

@@ -227,6 +227,14 @@ async def test_a_plan_sold_out_at_the_last_tap_returns_to_fresh_plans_with_it_ma
     assert "active" in alice.screen().text
 
 
+async def test_a_single_page_of_services_shows_no_page_count(app, alice, provider):
+    await alice.send("/start")
+    await alice.press("Rent a number")
+    assert alice.screen().text.startswith("<b>Pick a service</b>\nOr type") and "(1/1)" not in alice.screen().text
+    await alice.send("tele")
+    assert alice.screen().text == "<b>Services matching “tele”</b>"
+
+
 async def test_my_numbers_says_each_numbers_state_in_words_and_the_time_left(app, alice, provider):
     """Each row says what a person needs to pick a number: its state in words (the button's mark), its services,
     the number and, while it lives, the time left; a single page has no "(1/1)"."""

@@ -75,7 +75,7 @@ async def test_one_number_for_two_services_one_charge_codes_for_each_pushed_once
     text = alice.screen().text
     assert "Pick at least one more" in text and "$0.50" in text
     assert "▫️ Whatsapp · $0.61" in alice.buttons() and not any("Continue" in b for b in alice.buttons())
-    assert not any("Sold Out" in b for b in alice.buttons())  # nothing in stock: not offered
+    assert not any("Zolto" in b for b in alice.buttons())  # nothing in stock: not offered
     await alice.press("Whatsapp")
     assert "Telegram + Whatsapp</b>, together <b>$1.11" in alice.screen().text
     assert "✅ Whatsapp · $0.61" in alice.buttons()

@@ -402,6 +402,28 @@ async def test_invoice_payment_reaches_handler_once(emu, bot):
         await bot.refund_star_payment(ALICE, outcome["telegram_payment_charge_id"])
 
 
+async def test_the_playground_shows_invoice_amounts_in_major_units(emu, bot, tmp_path):
+    # Telegram counts prices in the currency's smallest units: 1000 EUR cents is €10.00, Stars have none.
+    from types import SimpleNamespace
+
+    from playground.server import Playground
+
+    pg = Playground(SimpleNamespace(emulator=emu), tmp_path / "none.sqlite3")
+    emu.add_user(ALICE, "Alice")
+    card = await bot.send_invoice(ALICE, title="Top up", description="Card", payload="card:1000", currency="EUR",
+                                  prices=[LabeledPrice(label="Top up", amount=1000)], provider_token="test")
+    yen = await bot.send_invoice(ALICE, title="Top up", description="Card", payload="card:500", currency="JPY",
+                                 prices=[LabeledPrice(label="Top up", amount=500)], provider_token="test")
+    stars = await bot.send_invoice(ALICE, title="Top up", description="Stars", payload="stars:50", currency="XTR",
+                                   prices=[LabeledPrice(label="Top up", amount=50)])
+    shown = {m["message_id"]: pg.render_message(ALICE, m)["invoice"]["amount_text"]
+             for m in emu.messages(ALICE) if "invoice" in m}
+    assert [shown[card.message_id], shown[yen.message_id], shown[stars.message_id]] == ["€10.00", "¥500", "⭐ 50"]
+    paid = {"message_id": 99, "date": 0, "chat": {"id": ALICE}, "from": {"id": ALICE, "first_name": "Alice"},
+            "successful_payment": {"currency": "EUR", "total_amount": 1000}}
+    assert pg.render_message(ALICE, paid)["service"] == f"Alice paid €10.00 to {emu.bot_user['first_name']}"
+
+
 async def test_unanswered_pre_checkout_times_out(emu, bot):
     emu.add_user(ALICE, "Alice")
     invoice = await bot.send_invoice(ALICE, title="Credits", description="Top up", payload="p", currency="XTR",

@@ -113,8 +113,9 @@ class FakeCryptoPay(FakeServer):
             accepted = invoice["accepted_assets"]
             asset = asset if asset in accepted else accepted[0]
             rate = RATES.get(asset, Decimal("1"))
-            invoice.update(paid_asset=asset, paid_amount=str((Decimal(invoice["amount"]) / rate).quantize(
-                Decimal("0.00000001")).normalize()), paid_fiat_rate=str(rate))
+            # ":f" keeps 10 USDT from reading "1E+1" once normalize() drops its trailing zeros
+            paid = (Decimal(invoice["amount"]) / rate).quantize(Decimal("0.00000001")).normalize()
+            invoice.update(paid_asset=asset, paid_amount=f"{paid:f}", paid_fiat_rate=str(rate))
         invoice.update(status="paid", paid_at=_iso(datetime.now(UTC)), paid_anonymously=False)
         update = self.update_of(invoice)
         if not self.drop_webhooks:

@@ -185,7 +185,9 @@ class FakeGetAText(FakeServer):
                 FakeService("whatsapp", "Whatsapp", Decimal("0.55"), 5, 66),
                 FakeService("telegram", "Telegram", Decimal("0.45"), 10, 12),
                 FakeService("instagram", "Instagram", Decimal("0.50"), 5, 3, multiple_sms=False),
-                FakeService("soldout", "Sold Out", Decimal("0.30"), 5, 0),
+                # None in stock. Named like a brand, as real services are: the bot shows a provider's
+                # service names as they come, so English words here would show on Russian screens.
+                FakeService("soldout", "Zolto", Decimal("0.30"), 5, 0),
             )
         }
         self.carriers: dict[str, Decimal] = dict(CARRIER_PREMIUMS)  # name -> premium over the listed price

@@ -20,7 +20,45 @@
     seen: {},           // chat id -> last message id seen while that chat was open
     nodes: new Map(),   // message id -> {row, sig} for the open chat
     poll: null,         // AbortController of the running long poll
+    lang: "en",         // the open chat's language: the page's own words follow it
   };
+
+  // ------------------------------------------------------------------ the page's own words
+  // They follow the open chat's language (the bot's language for that chat, sent with each snapshot).
+  // Each word as [English, Russian].
+  const WORDS = {
+    edited: ["edited", "изменено"],
+    pay: ["Pay {amount}", "Оплатить {amount}"],
+    paid: ["Payment sent: {amount}", "Оплата отправлена: {amount}"],
+    paidPlain: ["Payment sent", "Оплата отправлена"],
+    declined: ["Payment declined", "Оплата отклонена"],
+    unconfirmed: ["The bot did not confirm the payment in time", "Бот не подтвердил оплату вовремя"],
+    message: ["Message", "Сообщение"],
+    messageAs: ["Message as {name}", "Сообщение от имени {name}"],
+    typingAs: ["Typing as", "Пишет"],
+    copied: ["Copied {text}", "Скопировано: {text}"],
+    smsButton: ["📩 Make an SMS arrive", "📩 Прислать СМС"],
+    smsSent: ["📩 SMS sent to {phone} — the bot pushes it in a moment",
+              "📩 СМС отправлено на {phone} — бот перешлёт его через миг"],
+    codesStop: ["📵 Codes stop coming", "📵 Коды перестают приходить"],
+    codesCome: ["📲 Codes come again", "📲 Коды снова приходят"],
+    codesOn: ["Codes come again as usual", "Коды снова приходят как обычно"],
+    codesOff: ["From now on new numbers get no code: the bot refunds them",
+               "Теперь новым номерам код не придёт: бот вернёт за них деньги"],
+  };
+  const LANGUAGES = ["en", "ru"];
+  function word(key, vars = {}) {
+    const text = WORDS[key][Math.max(0, LANGUAGES.indexOf(app.lang))];
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  }
+  function applyChromeWords() {
+    document.documentElement.lang = app.lang;
+    els.sms.textContent = word("smsButton");
+    els.codes.textContent = word(els.codes.getAttribute("aria-pressed") === "true" ? "codesStop" : "codesCome");
+    document.querySelector("#as-row .as-label").textContent = word("typingAs");
+    const who = app.chat && isGroupKind(app.chat.kind) ? app.chat.users.find((u) => u.id === app.asUser) : null;
+    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
+  }
 
   // ------------------------------------------------------------------ API
   async function api(path, body) {
@@ -79,7 +117,7 @@
       b.addEventListener("click", () => {
         app.asUser = u.id;
         renderAsOptions();
-        els.input.placeholder = `Message as ${u.name}`;
+        els.input.placeholder = word("messageAs", { name: u.name });
         els.input.focus();
       });
       els.asOptions.appendChild(b);
@@ -101,7 +139,7 @@
     els.avatar.classList.toggle("group", isGroupKind(kind));
     els.asRow.hidden = !isGroupKind(kind);
     const who = isGroupKind(kind) ? chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = who ? `Message as ${who.name}` : "Message";
+    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
     // Start from a clean list: the snapshot of the newly selected chat fills it.
     for (const { row } of app.nodes.values()) row.remove();
     app.nodes.clear();
@@ -182,7 +220,7 @@
       d.textContent = m.invoice.description;
       const a = document.createElement("div");
       a.className = "invoice-amount";
-      a.textContent = m.invoice.currency === "XTR" ? `⭐ ${m.invoice.amount}` : `${m.invoice.amount} ${m.invoice.currency}`;
+      a.textContent = m.invoice.amount_text;
       bubble.append(t, d, a);
     }
     if (m.html !== null) {
@@ -196,7 +234,7 @@
     if (m.edited) {
       const e = document.createElement("span");
       e.className = "edited";
-      e.textContent = "edited";
+      e.textContent = word("edited");
       meta.appendChild(e);
     }
     meta.appendChild(document.createTextNode(hhmm(m.date) + (m.out ? " ✓✓" : "")));
@@ -205,8 +243,7 @@
 
     let keyboard = m.keyboard;
     if (m.invoice && !keyboard.length) {
-      const label = m.invoice.currency === "XTR" ? `Pay ⭐ ${m.invoice.amount}` : "Pay";
-      keyboard = [[{ text: label, kind: "pay" }]];
+      keyboard = [[{ text: word("pay", { amount: m.invoice.amount_text }), kind: "pay" }]];
     }
     if (keyboard.length) {
       const kb = document.createElement("div");
@@ -225,6 +262,7 @@
           if (b.kind === "callback") btn.dataset.callback = b.data;
           if (b.kind === "url") btn.dataset.url = b.url;
           if (b.kind === "copy") btn.dataset.copy = b.copy;
+          if (b.kind === "pay" && m.invoice) btn.dataset.amount = m.invoice.amount_text;
           if (b.kind === "other") btn.disabled = true;
           kr.appendChild(btn);
         }
@@ -240,6 +278,12 @@
 
   function render(snap) {
     if (!app.chat || snap.chat_id !== app.chat.id) return;
+    if ((snap.language || "en") !== app.lang) {  // the chat switched language: rebuild in its words
+      app.lang = snap.language || "en";
+      applyChromeWords();
+      for (const { row } of app.nodes.values()) row.remove();
+      app.nodes.clear();
+    }
     const box = els.messages;
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
     const keep = new Set();
@@ -368,9 +412,9 @@
       const res = await api("/api/pay", {
         chat_id: app.chat.id, user_id: currentUserId(), message_id: Number(btn.dataset.messageId),
       });
-      if (res.status === "paid") toast("Payment sent ⭐");
-      else if (res.status === "declined") alertBox(res.error_message || "Payment declined");
-      else toast("The bot did not confirm the payment in time");
+      if (res.status === "paid") toast(btn.dataset.amount ? word("paid", { amount: btn.dataset.amount }) : word("paidPlain"));
+      else if (res.status === "declined") alertBox(res.error_message || word("declined"));
+      else toast(word("unconfirmed"));
     } catch (err) {
       toast(err.message);
     } finally {
@@ -390,7 +434,7 @@
       try { document.execCommand("copy"); } catch (__) { /* nothing */ }
       ta.remove();
     }
-    toast(`Copied ${text}`);
+    toast(word("copied", { text }));
   }
 
   els.messages.addEventListener("click", (e) => {
@@ -441,7 +485,7 @@
     els.sms.disabled = true;
     try {
       const res = await api("/api/sms", { chat_id: app.chat.id });
-      if (res.ok) toast(`📩 SMS sent to ${res.phone} — the bot pushes it in a moment`, 3000);
+      if (res.ok) toast(word("smsSent", { phone: res.phone }), 3000);
       else alertBox(res.error);
     } catch (err) {
       toast(err.message);
@@ -456,9 +500,8 @@
     try {
       const res = await api("/api/codes", { arrive });
       els.codes.setAttribute("aria-pressed", String(res.arrive));
-      els.codes.textContent = res.arrive ? "📵 Codes stop coming" : "📲 Codes come again";
-      toast(res.arrive ? "Codes come again as usual" : "From now on new numbers get no code: the bot refunds them",
-            3000);
+      els.codes.textContent = word(res.arrive ? "codesStop" : "codesCome");
+      toast(word(res.arrive ? "codesOn" : "codesOff"), 3000);
     } catch (err) {
       toast(err.message);
     } finally {
