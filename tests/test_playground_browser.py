@@ -253,20 +253,22 @@ async def test_page_rents_a_long_term_number_and_a_number_for_two_services_and_t
     await page.get_by_role("button", name=re.compile("United States")).click()
     await expect(messages.locator(".row.in", has_text="pick a")).to_be_visible(timeout=10_000)
 
-    # A long-term number: "at most" on the plan list, the hold said before paying, auto-renew chosen there.
-    week = re.compile(r"^≤ \$\d+\.\d\d · GetAText · 1 week$")
-    await _open_plans(page, messages, wanted=week, group="Weeks")
-    await messages.get_by_role("button", name=week).last.click()
-    confirm = messages.locator(".row.in", has_text="is held").last
+    # A long-term number: 🌐 (priced at most) on the plan list, the hold said before paying, auto-renew asked there.
+    week = re.compile(r"^🌐 \$\d+\.\d\d · GetAText · 1 week$")
+    plans = messages.locator(".row.in", has_text="pick a plan").last
+    await expect(plans.get_by_role("button", name=week)).to_be_visible(timeout=15_000)  # once both providers answered
+    await plans.get_by_role("button", name=week).click()
+    confirm = messages.locator(".row.in", has_text="Confirm rental").last
     await expect(confirm).to_contain_text("Ending it early gives nothing back")
+    # Auto-renew is on only while the balance covers the next period: $20 - $13.93 does not, and it says so.
     await confirm.get_by_role("button", name=re.compile("Auto-renew")).click()
-    await expect(messages.locator(".row.in", has_text="Auto-renew: on").last).to_be_visible()
+    await expect(messages.locator(".row.in", has_text="Top up first to have it on").last).to_be_visible()
     await messages.get_by_role("button", name=re.compile(r"Rent, up to \$")).last.click()
     card = messages.locator(".row.in", has_text="A number for any service").last
     await expect(card).to_be_visible(timeout=15_000)
     await expect(card.get_by_role("button", name="⏹ End this number")).to_be_visible()
     [long_rental] = stack.getatext.long_rentals.values()
-    assert long_rental.auto_renew is True and long_rental.period == "1 Week"
+    assert long_rental.auto_renew is False and long_rental.period == "1 Week"
     pushed = messages.locator(".row.in", has_text="🔑")
     await expect(pushed).to_have_count(1, timeout=30_000)  # the sandbox's code, through the long-rental poll
     await page.screenshot(path=str(shots / "playground-long-term.png"))
