@@ -51,6 +51,8 @@ async def alert_choice(callback: CallbackQuery, callback_data: AlertNewCb, chat:
     cheapest = min(catalogue.price(o) for o in offers)
     under = [(x, format_money(x)) for x in price_steps(cheapest)]
     text = t("alert-choice", service=found["service_name"], price=format_money(cheapest), hours=alerts.hours)
+    if sold:
+        text += "\n" + t("alert-choice-back")
     await show(callback, text, keyboards.alert_choice(t, callback_data.snap, found["service_key"], sold, under))
 
 

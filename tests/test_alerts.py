@@ -3,6 +3,7 @@ against the sandbox's MemoryProvider. One message when it happens, with a Rent b
 quote lock: a rise by the tap asks again); expiry; the per-chat limit; one catalogue read per service a round."""
 from __future__ import annotations
 
+from decimal import Decimal
 import pytest
 
 from bot.app import App
@@ -50,7 +51,7 @@ async def test_a_sold_out_plan_alert_fires_once_when_stock_returns_and_rents_in_
     await to_plans(alice, app)
     assert "⛔ $1.10 · MemSMS · 1 day" in alice.buttons()
     await alice.press(BELL)
-    assert "I'll message you once" in alice.screen().text
+    assert "I'll message you once" in alice.screen().text and "a sold-out plan to hear" in alice.screen().text
     await alice.press("1 day back in stock")
     assert "Done: Telegram · 1 day back" in alice.screen().text
     calls = provider.rent_calls
@@ -79,6 +80,12 @@ async def test_an_under_price_alert_fires_once_and_its_rent_asks_again_when_the_
     await alice.press(BELL)
     assert {"🔔 Under $0.99", "🔔 Under $0.88", "🔔 Under $0.77"} <= set(alice.buttons())
     assert not any("back in stock" in b for b in alice.buttons())  # nothing sold out on this list
+    # One offer: the screen names today's cheapest and asks for a lower price, which is what every button is.
+    text = alice.screen().text
+    assert "the cheapest plan now costs $1.10" in text and "Pick a lower price" in text, text
+    assert "sold-out" not in text and "less than $1.10" not in text
+    under = [Decimal(b.split("$")[1]) for b in alice.buttons() if b.startswith("🔔 Under")]
+    assert under and all(price < Decimal("1.10") for price in under)
     await alice.press("Under $0.99")
     assert "Telegram under $0.99" in alice.screen().text
     await time_passes(app, 61)
