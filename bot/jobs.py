@@ -42,7 +42,7 @@ from .services.cryptopay import CryptoTopUps
 from .services.fallback_chain import FallbackChains
 from .services.no_code import NoCodeRefunds
 from .services.renewals import charge_period, period_key
-from .services.rentals import SNAPSHOT_MAX_AGE, RentalService
+from .services.rentals import SNAPSHOT_MAX_AGE, RentalService, period_end
 from .services.switches import PlanSwitches
 from .telegram_out import ChatSender
 from .topics import NumberTopics
@@ -159,13 +159,14 @@ class Jobs:
         except ProviderError as err:
             log.warning("renewal check of rental %d failed: %s", rental.id, err)
             return True  # ask again next round rather than expire on a guess
-        if fresh.status is not RentalStatus.ACTIVE or not fresh.active_till or fresh.active_till <= utcnow():
+        till = period_end(fresh, rental.active_from, rental.duration_minutes)
+        if fresh.status is not RentalStatus.ACTIVE or not till or till <= utcnow():
             await self.rentals.renewals.release(rental)
             return False
         try:
             async with self.db.transaction() as conn:
                 await charge_period(conn, rental)  # nothing more when the period was reserved at the cut-off
-                await RentalRepo.update(conn, rental.id, active_till=fresh.active_till, renew_warned_at=None)
+                await RentalRepo.update(conn, rental.id, active_till=till, renew_warned_at=None)
                 # Once per period (keyed by the end it renews from), with the end moved on.
                 await self._told_renewed(conn, rental, period_key(rental))
         except InsufficientBalanceError:
@@ -174,7 +175,7 @@ class Jobs:
             log.warning("rental %d renewed by %s without a reservation; the balance is short", rental.id,
                         rental.provider)
             async with self.db.transaction() as conn:
-                await RentalRepo.update(conn, rental.id, active_till=fresh.active_till)
+                await RentalRepo.update(conn, rental.id, active_till=till)
             await self._disable_auto_renew(rental)
             return True
         self.on_notice()

@@ -105,6 +105,9 @@ class Rental:
     price: Decimal | None = None
     active_from: datetime | None = None
     active_till: datetime | None = None
+    # The provider says only the day its period ends (GetAText's long rentals): ``active_till`` is that day's last
+    # second in the provider's zone, the latest the end can be; the bot finds the moment (bot/services/rentals.py).
+    till_is_day: bool = False
     auto_renew: bool = False
     can_wake_up: bool = False
     plan_id: str | None = None

@@ -352,3 +352,43 @@ async def test_auto_renew_has_one_rule_on_the_confirm_screen_and_on_the_card(wor
     answer = await alice.press("Turn on")
     assert "Auto-renew is on only while the balance covers the next period" in answer.text
     assert created.auto_renew is False
+
+
+async def test_the_card_says_getatexts_true_end_not_the_end_of_its_day(world):
+    """GetAText says only the day a long rental ends ("2026-12-13"); the sandbox, like a period that starts when it
+    is rented, ends it a week after renting to the second. The card says that moment ("6 days 23 hours" left just
+    after renting), not the day's last second (up to a day late); renewing moves it by exactly a week."""
+    app, fake, alice, _ = world
+    await to_week_confirm(app, alice)
+    await alice.press("Rent, up to $13.93")
+    [created] = fake.long_rentals.values()
+    rental = await only_rental(app)
+    assert abs(rental.active_till - created.end_time) < timedelta(seconds=5), (rental.active_till, created.end_time)
+    assert "Time left: 6 days 23 hours" in alice.screen().text, alice.screen().text
+    assert fake.long_rental_ends(created.id) is False  # not renewed: GetAText ends it at that moment
+    # The card's Refresh reads GetAText's day again: still the same moment.
+    refreshed = await app.rentals.refresh(alice.chat_id, rental.id)
+    assert refreshed.active_till == rental.active_till
+
+
+def test_a_day_only_end_is_placed_at_the_rent_time_plus_whole_periods():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    from bot.services.rentals import period_end
+    from providers import Rental, RentalStatus
+
+    eastern, week = ZoneInfo("America/New_York"), 7 * 1440
+    start = datetime(2026, 12, 6, 2, 30, tzinfo=timezone.utc)  # Dec 5, 21:30 in New York
+
+    def day(y, m, d):  # GetAText's "YYYY-MM-DD", read as that day's last second in New York
+        return Rental("getatext", "L1", "1", "", RentalStatus.ACTIVE, till_is_day=True,
+                      active_till=datetime(y, m, d, 23, 59, 59, tzinfo=eastern))
+
+    assert period_end(day(2026, 12, 12), start, week) == start + timedelta(days=7)
+    assert period_end(day(2026, 12, 19), start, week) == start + timedelta(days=14)  # renewed once
+    # A day that no whole period reaches (the plan changed, the clocks disagree): the day's end, the latest it can be.
+    assert period_end(day(2026, 12, 15), start, week) == day(2026, 12, 15).active_till
+    # A provider that says the moment, or nothing known to place it: its own word.
+    exact = Rental("getatext", "L1", "1", "", RentalStatus.ACTIVE, active_till=start + timedelta(days=7, hours=3))
+    assert period_end(exact, start, week) == exact.active_till
+    assert period_end(day(2026, 12, 12), None, week) == day(2026, 12, 12).active_till

@@ -7,7 +7,7 @@ import logging
 import math
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +52,20 @@ class RentRequest:
     key: str | None = None
     # A member within a limit or a cap: checked inside the charging transaction (concurrent taps cannot pass it).
     budget: Any = None
+
+
+def period_end(fresh: Rental, start: datetime | None, minutes: int | None) -> datetime | None:
+    """The moment a rental's paid time ends, from the provider's ``fresh`` view. A provider that says only the
+    day (``till_is_day``) is read as the moment it was rented (``start``) plus whole periods of ``minutes``, when
+    that moment falls on the day it names (renewals move the day by a period); else the day's last second."""
+    till = fresh.active_till
+    if till is None or not fresh.till_is_day or start is None or not minutes:
+        return till
+    period = timedelta(minutes=minutes)
+    day_starts = till - timedelta(days=1)  # till is the day's last second: the day is (till - 1 day, till]
+    whole = max(1, math.floor((day_starts - start) / period) + 1)
+    moment = start + whole * period
+    return moment if day_starts < moment <= till else till
 
 
 def _plan_of(rental: RentalRecord, service_id: str, service_name: str, price: Decimal) -> Offer:
@@ -311,8 +325,8 @@ class RentalService:
             paid = await self._settle_hold(conn, rental, hold, result.price, f"settle:{key}")
             rental = await RentalRepo.update(
                 conn, rental.id, renew_pending=None, period_price=paid, price_charged=rental.price_charged + paid,
-                active_till=result.active_till or rental.active_till, auto_renew=result.auto_renew,
-                renew_warned_at=None)
+                active_till=period_end(result, rental.active_from, rental.duration_minutes) or rental.active_till,
+                auto_renew=result.auto_renew, renew_warned_at=None)
             if made is not None:
                 await made(conn, rental, key)  # the hold's charge row: once per renewal
             return rental
@@ -336,8 +350,8 @@ class RentalService:
             except ProviderError as err:
                 log.warning("renewal check of rental %d: %s unreachable (%s)", rental.id, rental.provider, err)
                 continue  # never refund on a guess
-            before = asked.get("till")
-            if fresh.active_till and (before is None or fresh.active_till > parse_ts(before)):
+            before, till = asked.get("till"), period_end(fresh, rental.active_from, rental.duration_minutes)
+            if till and (before is None or till > parse_ts(before)):
                 decided.append((await self._end_renewal(rental.id, fresh, made, refunded), True))
             elif age >= RECONCILE_GRACE:
                 decided.append((await self._end_renewal(rental.id, None, made, refunded), False))
@@ -474,9 +488,10 @@ class RentalService:
                 paid = await self._settle_hold(conn, rental, rental.price_charged, result.price,
                                                f"settle:rental:{rental.id}")
                 settled = {"provider_cost": str(result.price), "price_charged": paid, "period_price": paid}
+            started = result.active_from or utcnow()
             return await RentalRepo.update(
                 conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
-                active_from=result.active_from or utcnow(), active_till=result.active_till,
+                active_from=started, active_till=period_end(result, started, rental.duration_minutes),
                 auto_renew=result.auto_renew, **settled,
             )
 
@@ -610,7 +625,8 @@ class RentalService:
         if status != "active":
             return await self.set_status(rental.id, status)
         async with self.db.transaction() as conn:
-            return await RentalRepo.update(conn, rental.id, active_till=fresh.active_till or rental.active_till,
+            till = period_end(fresh, rental.active_from, rental.duration_minutes)
+            return await RentalRepo.update(conn, rental.id, active_till=till or rental.active_till,
                                            auto_renew=fresh.auto_renew)
 
     async def history(self, chat_id: int, rental_id: int, limit: int = 20) -> list[StoredSms]:

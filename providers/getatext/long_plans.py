@@ -10,7 +10,8 @@ Decisions where the document is silent:
 * Our rental id of a long rental is ``L<id>``: the API gives short and long rentals ids from what may be one
   space, and the code webhook says nothing of long rentals. Long rentals are polled, never matched by webhook.
 * ``end_time`` and ``rented_at`` are dates ("2025-07-06"): the end is read as the end of that day (US
-  Eastern), a start with no time as unknown.
+  Eastern), marked as a day (``till_is_day``) so the bot can place it at the moment of renting plus whole periods;
+  a start with no time as unknown.
 * Messages have no id: an SMS's id is a digest of the rental, its time, sender and text.
 """
 from __future__ import annotations
@@ -96,6 +97,7 @@ def as_rental(long_rental: LongRental) -> Rental:
         status=long_rental.status, price=long_rental.price,
         active_from=started if started is not None and started.time() != time(0) else None,
         active_till=_end_of_day(long_rental.end_time), auto_renew=long_rental.auto_renew,
+        till_is_day=long_rental.end_time is not None and long_rental.end_time.time() == time(0),
         plan_id=PLAN_PREFIX + period.code if period else None,
     )
 
