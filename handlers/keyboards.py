@@ -396,6 +396,11 @@ def end_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
+def finish_confirm(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
+    return _markup([_button(t("btn-finish-confirm"), CardCb(id=rental_id, a=CardAction.FINISH, n=CONFIRMED))],
+                   [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
 def cancel_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
     return _markup([_button(t("btn-cancel-confirm", price=price), CardCb(id=rental_id, a=CardAction.CANCEL,
                                                                          n=CONFIRMED))],

@@ -228,6 +228,16 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         refunds = rentals.cancel_refunds(rental)
         done = await rentals.cancel(chat.id, rental_id, working)
         notice = t("cancelled", price=format_money(done.price_charged)) if refunds else t("ended")
+    elif action is CardAction.FINISH and callback_data.n != CONFIRMED:
+        # Asked first: the number stops taking codes and nothing comes back (before a code, Cancel would).
+        rental = await rentals.active_with(chat.id, rental_id, Capability.FINISH)
+        price = format_money(rental.price_charged)
+        text = t("finish-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""), price=price)
+        if (Capability.CANCEL in rentals.actions(rental, has_sms=bool(await sms_repo.for_rental(rental.id, limit=1)))
+                and rentals.cancel_refunds(rental)):
+            text += "\n" + t("finish-confirm-no-code", price=price)
+        await show(callback, text, keyboards.finish_confirm(t, rental.id), new=new)
+        return
     elif action is CardAction.FINISH:
         await rentals.finish(chat.id, rental_id, working)
         notice = t("finished")

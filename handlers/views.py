@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.catalogue import PricedOffer
-from bot.services.choosing import KEEP_CARRIER, Wishes
+from bot.services.choosing import KEEP_CARRIER, KEEP_CARRIER_NAME, Wishes
 from bot.services.localize import counted, country_label, duration_name, format_moment, utc_offset
 from bot.services.pricing import format_money
 from providers import BillingType, Capability, Choice, Offer, Provider
@@ -129,6 +129,9 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
     lines.append(t("card-provider", provider=provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
+    if rental.carrier:  # asked for at renting: renting again keeps the same number, so the same carrier
+        lines.append(t("card-carrier-keep") if rental.carrier == KEEP_CARRIER_NAME
+                     else t("card-carrier", carrier=carrier_name(rental.carrier)))
     if rental.status == "active" and rental.active_till:
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
     if rental.renew_pending:
@@ -154,6 +157,8 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
             lines.append(t("card-rule-refund-ended" if codes else "card-rule-refund"))
         if Capability.WAKE_UP in actions:
             lines.append(t("card-wake-hint"))
+        if Capability.FINISH in actions:
+            lines.append(t("card-rule-finish"))
     lines.append("")
     if codes:
         lines.append(t("card-codes"))

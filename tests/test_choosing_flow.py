@@ -196,6 +196,25 @@ async def test_carrier_and_cap_go_to_getatext_and_the_hold_settles_to_its_price(
     entries = await app.ledger_repo.recent(alice.chat_id)
     assert [(e.kind, e.amount) for e in entries[:2]] == [("refund", 4), ("charge", -65)]
 
+    # The card says the carrier, and renting again says what it will cost: the same number, so Verizon's
+    # premium again ($0.61 as paid, not the listed $0.50) — the same price the pushed code's "Another code" says.
+    card = alice.screen()
+    assert "Carrier: Verizon" in card.text and "Paid: $0.61" in card.text, card.text
+    assert "🔁 Rent again · $0.61" in alice.buttons() and rental.renewal_price == 61
+    # ✅ Finish is explained on the card and asks first: no more codes, nothing back (before a code, Cancel would).
+    assert "✅ Finish: done with the number" in card.text
+    await alice.press("✅ Finish")
+    question = alice.screen().text
+    assert "stops receiving codes and stays paid ($0.61)" in question and "gives the $0.61 back instead" in question
+    assert fake.rentals[int(rental.provider_rental_id)].status == "active"  # nothing done yet
+    await alice.press("Finish, no more codes")
+    assert (await app.rentals.rentals.get(rental.id)).status == "finished"
+    assert await balance(app) == 1000 - 61  # finishing gives nothing back, and charges nothing more
+    await alice.press("Rent again · $0.61")
+    again = [r for r in (await app.rentals.rentals.for_chat(alice.chat_id))[0] if r.status == "active"]
+    assert [(r.phone, r.price_charged) for r in again] == [(rental.phone, 61)], again
+    assert await balance(app) == 1000 - 2 * 61
+
 
 async def test_keep_carrier_is_sent_as_the_provider_documents_it(getatext_world):
     app, fake, alice = getatext_world

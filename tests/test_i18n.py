@@ -442,7 +442,9 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     s.answer("auto-renew on", await user.press(s.label("btn-auto-confirm", price="$1.10")), key="auto-renew-set-on")
     s.screen("card, auto-renew on", user, key="card-auto-renew-on")
     s.answer("auto-renew off", await user.press(s.label("btn-auto-off")), key="auto-renew-set-off")
-    s.answer("finish", await user.press(s.label("btn-finish")), key="finished")
+    await user.press(s.label("btn-finish"))
+    s.screen("finish asked first", user, key="finish-confirm")
+    s.answer("finish", await user.press(s.label("btn-finish-confirm")), key="finished")
     assert s.label("status-finished") in s.screen("finished card", user, key="card-phone")
     s.answer("rent again", await user.press(s.label("btn-renew", price="$1.10")), key="renewed")  # today's price
     assert s.label("status-active") in s.screen("renewed card", user, key="card-phone")

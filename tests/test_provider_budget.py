@@ -91,7 +91,8 @@ async def test_a_refusal_after_the_working_answer_still_reaches_the_chat(app, pr
 async def test_finishing_is_never_refused_either(app, provider, alice):
     rental = await card_of_a_rented_number(app, alice)
     app.rentals.budget = exhausted(rate=1 / (NOTICE_AFTER + 0.2))
-    await alice.press("Finish")
+    await alice.press("Finish")  # asked first
+    await alice.press("Finish, no more codes")
     assert (await app.rentals.rentals.get(rental.id)).status == "finished"
 
 

@@ -16,6 +16,7 @@ from .localize import country_code, country_key
 from .pricing import price_for_chat
 
 KEEP_CARRIER = 99  # the carrier index meaning "the carrier of a number this account already has"
+KEEP_CARRIER_NAME = "keep"  # how a rental row records that wish (RentalRecord.carrier)
 # Duration groups, by the plan's length in minutes: (group, upper bound exclusive).
 GROUPS = (("minutes", 24 * 60), ("days", 7 * 24 * 60), ("weeks", 28 * 24 * 60), ("months", 365 * 24 * 60),
           ("years", None))

@@ -22,7 +22,7 @@ from . import errors
 from .budget import OnWait, ProviderBudget
 from .cooldowns import Cooldowns
 from .catalogue import QUOTE_FRESH, Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
-from .choosing import Wishes, rent_choice
+from .choosing import KEEP_CARRIER_NAME, Wishes, rent_choice
 from .money_news import RentalTell
 from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
@@ -52,6 +52,13 @@ class RentRequest:
     key: str | None = None
     # A member within a limit or a cap: checked inside the charging transaction (concurrent taps cannot pass it).
     budget: Any = None
+
+
+def _decimal_or_zero(text: str | None) -> Decimal:
+    try:
+        return Decimal(text or 0)
+    except ArithmeticError:
+        return Decimal(0)
 
 
 def period_end(fresh: Rental, start: datetime | None, minutes: int | None) -> datetime | None:
@@ -238,9 +245,14 @@ class RentalService:
         for entry in priced:
             offer = entry.offer
             if offer.provider == rental.provider and offer.id == rental.offer_id:
-                if offer.renew_price is None:
-                    return entry.price, offer.price
-                return price_for_chat(offer.renew_price, self.catalogue.markup_percent), offer.renew_price
+                if offer.renew_price is not None:
+                    return price_for_chat(offer.renew_price, self.catalogue.markup_percent), offer.renew_price
+                if rental.carrier and not self.provider_of(rental).renews_in_place(rental.offer_id):
+                    # The same number again, so its carrier again: a carrier's number costs what it cost then
+                    # (the listed price and the carrier's premium) unless the list has risen above that.
+                    return (max(entry.price, rental.renewal_price),
+                            max(offer.price, _decimal_or_zero(rental.provider_cost)))
+                return entry.price, offer.price
         return None
 
     async def renew(self, chat_id: int, user_id: int, user_name: str, rental_id: int, nonce: str,
@@ -361,7 +373,7 @@ class RentalService:
                               choice: RentChoice | None = None, held: bool = False) -> RentalRecord:
         asked = {"price_held": price if held else None}
         if choice is not None:
-            asked |= {"area_code": choice.area_code, "carrier": "keep" if choice.keep_carrier else choice.carrier}
+            asked |= {"area_code": choice.area_code, "carrier": KEEP_CARRIER_NAME if choice.keep_carrier else choice.carrier}
         try:
             async with self.db.transaction() as conn:
                 rental = await RentalRepo.insert_pending(
