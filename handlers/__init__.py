@@ -3,11 +3,11 @@ from aiogram import Router
 
 from . import (admin, alerts, balance, bans, broadcasts, chains, exports, fallback, groups, invites, menu, numbers, promo, rent, sets,
                settings, support, teams, topup, transfers, wishes)
-from . import forwarding
+from . import forwarding, history
 
 
 def setup_routers() -> list[Router]:
     """Routers in the order they must match: the catch-all fallback last."""
-    return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(),
+    return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(), history.setup(),
             promo.setup(), support.setup(), forwarding.setup(), topup.setup(), settings.setup(), numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
             bans.setup(), transfers.setup(), exports.setup(), teams.setup(), fallback.setup()]

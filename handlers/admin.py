@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal, InvalidOperation
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -28,7 +28,6 @@ from .balance import CHAT_ID
 from .callbacks import AuctionsCb, BidCb, MenuCb, PanelCb, Screen, nonce
 from .common import show
 from .i18n import Html, Texts
-from .teams import group_ledger
 
 PERIODS = (1, 7, 30)
 
@@ -122,11 +121,9 @@ async def place_bid(callback: CallbackQuery, callback_data: BidCb, t: Texts, wal
                    InlineKeyboardButton(text=t("home"), callback_data=MenuCb(to=Screen.HOME).pack())]]))
 
 
-async def ledger_command(message: Message, command: CommandObject, chat: Chat, t: Texts, wallet: Wallet,
-                         chats: ChatRepo, ledger_repo: LedgerRepo, db: Database, teams: Teams) -> None:
-    if chat.is_group and not command.args:  # a group's own: for its members to read, who spent and who approved
-        await group_ledger(message, chat, t, ledger_repo, db, teams)
-        return
+async def ledger_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
+                         ledger_repo: LedgerRepo) -> None:
+    """/ledger <chat id>: the operator's look at any chat (without an id it is the chat's own: handlers/history.py)."""
     _require_admin(wallet, message.from_user.id)
     if not command.args or not CHAT_ID.fullmatch(command.args.strip()):
         raise BadArguments(usage=Html(t("admin-ledger-usage")))
@@ -223,7 +220,7 @@ def setup() -> Router:
     router.callback_query.register(auctions_screen, AuctionsCb.filter())
     router.callback_query.register(place_bid, BidCb.filter())
     router.message.register(bid_command, Command("bid"))
-    router.message.register(ledger_command, Command("ledger"))
+    router.message.register(ledger_command, Command("ledger", magic=F.args))
     router.message.register(markup_command, Command("markup"))
     router.message.register(plans_command, Command("plans"))
     router.message.register(hide_command, Command("hide", "unhide"))

@@ -198,6 +198,12 @@ class NumbersCb(CallbackData, prefix="n"):
     page: Page = 0
 
 
+class HistoryCb(CallbackData, prefix="hy"):
+    """A chat's money history: a page of it, or (``csv``) all of it as a file."""
+    page: Page = 0
+    csv: bool = False
+
+
 class CardAction(enum.StrEnum):
     SHOW = "show"
     REFRESH = "ref"

@@ -19,7 +19,7 @@ from .callbacks import (CONFIRMED, RENEW_CONFIRMED, BroadcastAct, BroadcastCb, C
                         SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
 from .callbacks import ChainAction, ChainCb, FallbackCb, FallbackOp
 from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb, GroupRentCb
-from .callbacks import ForwardAction, ForwardCb
+from .callbacks import ForwardAction, ForwardCb, HistoryCb
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -55,10 +55,18 @@ def balance(t: Texts, *, private: bool = True) -> InlineKeyboardMarkup:
     """Invitations are a person's (their link, their private balance): offered in private chats only."""
     return _markup(
         [_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))],
+        [_button(t("btn-history-all"), HistoryCb(page=0))],
         [_button(t("btn-promo"), MenuCb(to=Screen.PROMO))],
         [_button(t("btn-invite"), MenuCb(to=Screen.INVITE))] if private else [],
         [_button(t("home"), MenuCb(to=Screen.HOME))],
     )
+
+
+def ledger_history(t: Texts, page: int, pages: int, *, has_rows: bool) -> InlineKeyboardMarkup:
+    """A page of the money history: older and newer pages, the whole of it as a file, back to the balance."""
+    return _markup(_pager(t, page, pages, lambda p: HistoryCb(page=p)),
+                   [_button(t("btn-history-csv"), HistoryCb(page=page, csv=True))] if has_rows else [],
+                   [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
 
 
 def invite(t: Texts, link: str) -> InlineKeyboardMarkup:

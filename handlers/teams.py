@@ -18,7 +18,7 @@ from bot.services.rentals import RentalService
 from bot.services.teams import Teams
 from bot.topics import NumberTopics
 from providers import Provider
-from storage import Chat, ChatRepo, Database, LedgerRepo, SmsRepo
+from storage import Chat, ChatRepo, LedgerRepo, SmsRepo
 from storage.teams import SpendRequest
 
 from . import keyboards, views
@@ -119,12 +119,11 @@ async def mark_expired(bot: Bot, chats: ChatRepo, found: SpendRequest) -> None:
         log.info("request %d: expired message not edited: %s", found.id, err)
 
 
-async def group_ledger(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
-                       teams: Teams) -> None:
+async def group_ledger(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, teams: Teams) -> None:
     """/ledger in a group: its recent rows, each rent with the member who rented and the admin who approved."""
     entries = await ledger_repo.recent(chat.id, limit=LEDGER_ROWS)
     lines = [t("team-ledger-title", title=chat.title, balance=format_money(chat.balance))]
-    lines += ledger_lines(t, entries, await who_spent(db, teams, entries)) or [t("balance-empty-ledger")]
+    lines += ledger_lines(t, entries, await who_spent(ledger_repo.db, teams, entries)) or [t("balance-empty-ledger")]
     await message.answer("\n".join(lines))
 
 

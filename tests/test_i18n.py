@@ -465,6 +465,11 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     balance = s.screen("/balance", user, key="balance-title")
     for kind in ("adjustment", "charge", "refund"):
         assert literal_part(s.label(f"ledger-{kind}")) in balance
+    await user.press(s.label("btn-history-all"))
+    s.screen("money history", user, key="money-history-title")
+    await user.press(s.label("btn-history-csv"))
+    s.text("money history file", session.calls_of(SendDocument)[-1].caption, key="history-csv-caption")
+    await user.press(s.label("menu-balance"))
     await user.press(s.label("menu-topup"))
     s.screen("top-up from balance", user, key="topup-title")
 

@@ -15,7 +15,9 @@ from . import errors
 # "private": a group's hidden codes sent to one person privately (a Telegram call per tap), keyed per person
 # as "private:<user id>" (the part before the colon picks the weight). "support": a message to the operators,
 # keyed as (0, "support:<user id>").
-WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0, "invoice": 1.0, "private": 3.0, "support": 6.0}
+# "csv": a chat's whole money history as a file, keyed as (chat id, "csv").
+WEIGHTS = {"refresh": 1.0, "history": 3.0, "wake": 6.0, "bid": 1.0, "invoice": 1.0, "private": 3.0, "support": 6.0,
+           "csv": 3.0}
 MAX_ENTRIES = 10_000
 
 

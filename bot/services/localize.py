@@ -111,6 +111,11 @@ def _zone(name: str) -> tzinfo:
     return ZoneInfo(name) if valid_zone(name) else UTC
 
 
+def in_zone(moment: datetime, time_zone: str) -> datetime:
+    """A stored (UTC) moment as the chat's clock reads it, with its offset (for files a spreadsheet reads)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(_zone(time_zone))
+
+
 def format_moment(moment: datetime | None, language: str, time_zone: str) -> str:
     """A short date and time in the chat's zone and language: "Dec 2, 08:48", "2 дек., 08:48".
 
