@@ -1,16 +1,40 @@
 """Boundary parsing: provider JSON in, typed values out, or MalformedReplyError."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import MalformedReplyError
+
+log = logging.getLogger(__name__)
+Row = TypeVar("Row")
+Read = TypeVar("Read")
 
 # Bounds on what a provider's number may be (its documents set none): an amount at or past a billion is no price
 # or balance (and a 27-digit one overflows Decimal's arithmetic); an integer past SQLite's 64 bits is no id.
 AMOUNT_LIMIT = Decimal(10) ** 9
 INT_LIMIT = 2 ** 63
+
+
+def readable_rows(rows: Iterable[Row], read: Callable[[Row], Read], *, provider: str, what: str) -> list[Read]:
+    """A catalogue list (services, prices, plans) read row by row: a row the bot cannot use is left out, with one
+    log line for the list naming the first, and the rest shown. Every row unreadable is the reply's fault: raised.
+    (Lists of rentals stay strict: a rental left out would read as one the provider ended.)"""
+    kept: list[Read] = []
+    bad: list[MalformedReplyError] = []
+    for row in rows:
+        try:
+            kept.append(read(row))
+        except MalformedReplyError as err:
+            bad.append(err)
+    if bad and not kept:
+        raise bad[0]
+    if bad:
+        log.warning("%s %s: %d unreadable row(s) left out, the first: %s", provider, what, len(bad), bad[0])
+    return kept
 
 
 class Reader:

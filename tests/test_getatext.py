@@ -734,3 +734,17 @@ async def test_numbers_out_of_any_sane_range_are_malformed(client, fake, broken)
     fake.fail_next(200, broken)
     with pytest.raises(MalformedReplyError, match="out of range"):
         await client.rental_status(5)
+
+
+async def test_one_unreadable_service_price_is_left_out_and_the_rest_offered(client, fake, caplog):
+    """prices-info with one row whose price no service can have: that service is left out (one log line), the
+    others are listed."""
+    telegram = {**ONE, "service_name": "Telegram", "api_name": "telegram", "price": "0.50"}
+    fake.fail_next(200, [{**ONE, "price": "9" * 27}, telegram])
+    with caplog.at_level(logging.WARNING):
+        infos = await client.prices_info()
+    assert [(i.api_name, i.price) for i in infos] == [("telegram", Decimal("0.50"))]
+    assert len([r for r in caplog.records if "prices-info: 1 unreadable row(s) left out" in r.getMessage()]) == 1
+    fake.fail_next(200, [{**ONE, "price": "9" * 27}])  # nothing readable at all: the reply's fault
+    with pytest.raises(MalformedReplyError, match="out of range"):
+        await client.prices_info()

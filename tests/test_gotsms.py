@@ -715,3 +715,21 @@ async def test_an_amount_or_id_out_of_any_sane_range_is_malformed(fake, client):
     fake.fail_next(200, {"success": True, "data": {"balance": "9" * 30}})
     with pytest.raises(errors.MalformedReplyError, match="out of range"):
         await client.get_balance()
+
+
+async def test_one_unreadable_plan_is_left_out_and_the_rest_of_the_list_shown(fake, client, caplog):
+    """A catalogue row the bot cannot use (a price no plan can have) leaves that plan out, with one log line, and
+    the service's other plans are offered; a list with nothing readable at all is the reply's fault."""
+    telegram = next(s for s in await client.list_services() if s.name == "Telegram")
+    plans = [p for p in fake.plans.values() if p["service_id"] == telegram.id]
+    assert len(plans) > 1
+    plans[0]["price"] = Decimal("1" * 27)
+    with caplog.at_level(logging.WARNING):
+        offers = await client.list_offers(telegram)
+    assert len(offers) == len(plans) - 1 and plans[0]["id"] not in {o.id for o in offers}
+    [line] = [r.getMessage() for r in caplog.records if "unreadable row" in r.getMessage()]
+    assert "rent plans: 1 unreadable row(s) left out" in line and "out of range" in line
+    for plan in plans:
+        plan["price"] = Decimal("1" * 27)
+    with pytest.raises(errors.MalformedReplyError, match="out of range"):
+        await client.list_offers(telegram)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..http import spent_reply
 from ..models import RentalStatus
-from ..parsing import Reader
+from ..parsing import Reader, readable_rows
 from .core import ClientCore
 from .replies import (
     PriceInfo,
@@ -50,10 +50,8 @@ class Activations(ClientCore):
             r = self._checked(data)
             key = next((k for k in ("data", "services", "prices") if k in r.data), None)
             items = r.list(key) if key else [data]
-        return [
-            read_price_info(Reader(item, provider=self.name, where=f"prices-info[{i}]"))
-            for i, item in enumerate(items)
-        ]
+        return readable_rows(enumerate(items), lambda row: read_price_info(
+            Reader(row[1], provider=self.name, where=f"prices-info[{row[0]}]")), provider=self.name, what="prices-info")
 
     async def balance(self) -> Decimal:
         """GET /api/v1/balance."""

@@ -30,7 +30,7 @@ from .. import errors
 from ..errors import ProviderRejectedError
 from ..http import spent_reply
 from ..models import BillingType, NumberStatus, Offer, Rental, Service, Sms
-from ..parsing import Reader
+from ..parsing import Reader, readable_rows
 from .core import PAGE_SIZE, ClientCore
 from .replies import (
     _BILLING_TYPES,
@@ -82,7 +82,8 @@ class GotSmsApi(ClientCore):
     async def api_list_services(self, search: str | None = None, per_page: int | None = None) -> list[Service]:
         """GET /api/services, all pages."""
         params = {"search": search, "per_page": _size(per_page, "per_page")}
-        return [read_service(r) for r in await self._all_pages("/api/services", params, "services")]
+        return readable_rows(await self._all_pages("/api/services", params, "services"), read_service,
+                             provider=self.name, what="services")
 
     async def api_list_rent_plans(
         self,
@@ -102,7 +103,8 @@ class GotSmsApi(ClientCore):
             "search": search,
             "per_page": _size(per_page, "per_page"),
         }
-        return [read_offer(r) for r in await self._all_pages("/api/rents/plans", params, "plans")]
+        return readable_rows(await self._all_pages("/api/rents/plans", params, "plans"), read_offer,
+                             provider=self.name, what="rent plans")
 
     async def api_list_rents(
         self, status: str | None = None, service: str | None = None, phone: str | None = None,
