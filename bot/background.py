@@ -8,7 +8,7 @@ import logging
 
 from aiogram import Bot
 from aiohttp import web
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from providers import Capability, Sms
@@ -107,7 +107,8 @@ class Background:
         if settings.backup_interval_hours:
             self.scheduler.add_job(job(self.jobs.backup), "interval", hours=settings.backup_interval_hours,
                                    id="backup", args=[settings.database_path, settings.backup_dir, settings.backup_keep])
-        self.scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.add_listener(app.metrics.job_event,
+                                    EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
         self.health = Health(app.db, self.scheduler)
         self.scheduler.add_listener(self.health.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         # Each provider's poll is its own loop, not a scheduler job (which skips a run while the last one runs): an

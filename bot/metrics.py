@@ -14,6 +14,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -66,8 +67,13 @@ class Metrics:
         self.provider_seconds.labels(provider, operation).observe(seconds)
 
     def job_event(self, event) -> None:
-        """An APScheduler listener for EVENT_JOB_EXECUTED | EVENT_JOB_ERROR."""
+        """An APScheduler listener for EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES: a run that fell
+        due while the last one still ran is counted as skipped (its work is the next run's: every job reads what
+        is due), never silently dropped."""
         job = str(event.job_id).split(":")[0]
+        if getattr(event, "code", None) == EVENT_JOB_MAX_INSTANCES:
+            self.job_runs.labels(job, "skipped").inc()
+            return
         self.job_runs.labels(job, "error" if event.exception else "ok").inc()
         self.job_last_run.labels(job).set(time.time())
 

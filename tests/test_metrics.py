@@ -142,3 +142,29 @@ async def test_docker_healthcheck_command_fails_when_nothing_listens():
     assert code == 1 and out.startswith(f"unhealthy: no answer on port {port}")
     code, out = await healthcheck(0)
     assert code == 1 and "HTTP_PORT is 0" in out
+
+
+async def test_a_job_run_that_falls_due_while_the_last_still_runs_is_counted_as_skipped(app):
+    """APScheduler drops a run of a job (max_instances=1) that is still running: the metric counts it, so a job that
+    cannot keep up (refund_no_code at 300 people) shows in bot_job_runs_total{outcome="skipped"}."""
+    import asyncio
+
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True})
+    scheduler.add_listener(app.metrics.job_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
+
+    async def slow() -> None:
+        await asyncio.sleep(0.6)
+
+    scheduler.add_job(slow, "interval", seconds=0.2, id="no_code")
+    scheduler.start()
+    try:
+        await asyncio.sleep(1.5)
+    finally:
+        scheduler.shutdown(wait=False)
+    text = app.metrics.render().decode()
+    skipped = [line for line in text.splitlines() if line.startswith('bot_job_runs_total{job="no_code",outcome="skipped"}')]
+    assert skipped and float(skipped[0].split()[-1]) >= 1, text
+    assert 'bot_job_runs_total{job="no_code",outcome="ok"}' in text
