@@ -415,6 +415,11 @@ def cancel_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
+def renew_short(t: Texts, rental_id: int) -> InlineKeyboardMarkup:
+    """Renew now with too little on the balance: top up, or back to the number."""
+    return _markup([_button(t("menu-topup"), MenuCb(to=Screen.TOPUP))], [_button(t("btn-card"), CardCb(id=rental_id))])
+
+
 def renew_now_confirm(t: Texts, rental_id: int, price: int) -> InlineKeyboardMarkup:
     """Renew now, confirmed: at the price the question stated (a new nonce: this tap's own renewal key)."""
     confirmed = CardCb(id=rental_id, a=CardAction.RENEW, n=RENEW_CONFIRMED + priced_nonce(price))

@@ -120,6 +120,10 @@ def renew_now_question(t: Texts, chat: Chat, rental: RentalRecord, price: int) -
     """Renew now, asked first: at most what it takes, until when it then runs, the balance after, and that
     ending early gives nothing back. A button that showed no price (older) is asked at today's renewal price."""
     price = price if price >= 0 else rental.renewal_price
+    if chat.balance < price:  # said before the tap that would be refused: what is missing, and the way to top up
+        return (t("renew-now-short", service=rental.service_name, phone=phones.display(rental.phone or ""),
+                  price=format_money(price), balance=format_money(chat.balance),
+                  missing=format_money(price - chat.balance)), keyboards.renew_short(t, rental.id))
     minutes = rental.duration_minutes or 0
     until = rental.active_till + timedelta(minutes=minutes) if rental.active_till and minutes else None
     text = t("renew-now-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),

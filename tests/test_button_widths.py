@@ -269,6 +269,10 @@ def ledger_history(t: Texts) -> Keyboards:
     yield "money history, a middle page", keyboards.ledger_history(t, 3, 9, has_rows=True)
 
 
+def renew_short(t: Texts) -> Keyboards:
+    yield "renew now, balance short", keyboards.renew_short(t, 123456)
+
+
 def finish_confirm(t: Texts) -> Keyboards:
     yield "finish a number, asked first", keyboards.finish_confirm(t, 123456)
 
@@ -356,7 +360,7 @@ def alert_fired(t: Texts) -> Keyboards:
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
-                            switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm, finish_confirm, ledger_history, cancel_confirm, renew_now_confirm, after_topup, request_only,
+                            switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm, finish_confirm, ledger_history, renew_short, cancel_confirm, renew_now_confirm, after_topup, request_only,
                             not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
                             broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved, offers_none,

@@ -392,3 +392,19 @@ def test_a_day_only_end_is_placed_at_the_rent_time_plus_whole_periods():
     exact = Rental("getatext", "L1", "1", "", RentalStatus.ACTIVE, active_till=start + timedelta(days=7, hours=3))
     assert period_end(exact, start, week) == exact.active_till
     assert period_end(day(2026, 12, 12), None, week) == day(2026, 12, 12).active_till
+
+
+async def test_renew_now_with_too_little_on_the_balance_says_what_is_missing_and_charges_nothing(world):
+    """The question never shows a negative "balance after": with less than the hold, it says what is missing and
+    offers a top-up; nothing is charged, nothing asked of GetAText."""
+    app, fake, alice, _ = world
+    await to_week_confirm(app, alice)
+    await alice.press("Rent, up to $13.93")
+    await app.wallet.adjust(900, alice.chat_id, -(5000 - PRICE_1W - 1000), "test")  # $10.00 left
+    await alice.press("Renew now · up to $13.93")
+    question = alice.screen().text
+    assert "<b>$3.93</b> missing" in question and "-$" not in question, question
+    assert alice.buttons() == ["➕ Top up", "« Number"]
+    calls = len(fake.requests)
+    await alice.press("« Number")
+    assert await balance(app) == 1000 and len(fake.requests) == calls
