@@ -126,3 +126,97 @@ async def test_money_screens_ask_first_and_say_what_happened_at_phone_width(play
             await browser.close()
     assert len(walk.checked) == 2 * 12, walk.checked
     assert problems == []
+
+
+async def to_plans(walk: PhoneWalk, t: Texts, language: str, country: str):
+    """/rent → Telegram → ``country``'s plans (changing the country when another was picked before)."""
+    menu = await typed(walk, "/rent", line_of(t, "services-title-one"))
+    plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
+    await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
+    if countries not in await menu.inner_text():
+        await walk.press(menu, re.compile(re.escape(line_of(t, "btn-country"))), countries)
+    await walk.press(menu, re.compile(re.escape(country_label(country, language))), plans)
+    return menu
+
+
+async def walk_chain_and_limits(walk: PhoneWalk, pg, language: str) -> None:
+    t = Texts(language)
+    page = walk.page
+    codes = page.locator("#codes-button")
+
+    # "If no code, try the next plan": the chain's card says how it ended — here, the code on attempt 1.
+    if await codes.get_attribute("aria-pressed") != "true":
+        await codes.click()
+        await expect(codes).to_have_attribute("aria-pressed", "true")
+    menu = await to_plans(walk, t, language, "United Kingdom")
+    await walk.press(menu, re.compile(r"GotSMS · 20 "), line_of(t, "confirm-title"))
+    if t("btn-fallback-on") in await menu.inner_text():  # on, unless this chat chose it before
+        await walk.press(menu, t("btn-fallback-on"), line_of(t, "btn-fallback-off"))
+    await walk.check("confirm with the chain", menu, language)
+    await walk.press(menu, button(line_of(t, "confirm-rent")), line_of(t, "chain-title"))
+    await walk.check("chain card, trying", menu, language)
+    await expect(menu).to_contain_text(line_of(t, "chain-title-done"), timeout=30_000)
+    await walk.check("chain card, the code came", menu, language)
+
+    # ... and stopped: no code comes, Stop trying, and the card says it stopped (its number refunded).
+    await codes.click()
+    await expect(codes).to_have_attribute("aria-pressed", "false")
+    menu = await to_plans(walk, t, language, "United Kingdom")
+    await walk.press(menu, re.compile(r"GotSMS · 20 "), line_of(t, "confirm-title"))
+    await expect(menu).to_contain_text(line_of(t, "btn-fallback-off"))  # the chat's last choice is kept
+    await walk.press(menu, button(line_of(t, "confirm-rent")), line_of(t, "chain-title"))
+    await menu.get_by_role("button", name=t("btn-chain-stop")).click()
+    await expect(menu).to_contain_text(line_of(t, "chain-title-stopped"), timeout=30_000)
+    await expect(menu.get_by_role("button", name=t("btn-chain-stop"))).to_have_count(0)
+    await walk.check("chain card, stopped", menu, language)
+
+    # The demo group: its admin lets members rent up to $1.00 a day; a member over it is shown the limit and
+    # "Request this number", not a Rent button that cannot work.
+    await page.locator("#tab-group").click()
+    await page.locator(".as-option").first.click()  # the admin (you)
+    settings = await typed(walk, "/settings", line_of(t, "settings-title", 1))
+    if t("btn-members-can-rent") in await settings.inner_text():
+        await walk.press(settings, t("btn-members-can-rent"), line_of(t, "members-rent-question", 1))
+        await walk.check("members rent, asked first", settings, language)
+        await settings.get_by_role("button", name=re.compile(re.escape("$1.00"))).click()
+        await expect(settings).to_contain_text("$1.00", timeout=15_000)
+    await walk.check("group settings with the limit", settings, language)
+    await page.locator(".as-option", has_text="Sam").click()
+    menu = await to_plans(walk, t, language, "USA")
+    await walk.press(menu, re.compile(r"GotSMS · "), line_of(t, "confirm-over-limit"))
+    await expect(menu.get_by_role("button", name=t("btn-request"))).to_be_visible()
+    assert not await menu.get_by_role("button", name=button(line_of(t, "confirm-rent"))).count()
+    await walk.check("member over the limit", menu, language)
+    await page.locator(".as-option").first.click()
+    await page.locator("#tab-private").click()
+
+
+@needs_playwright
+@needs_chromium
+async def test_chain_card_and_a_member_over_the_limit_at_phone_width(playground, tmp_path):
+    stack, pg, url = playground
+    problems: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE, locale="en-US")).new_page()
+            page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+            page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
+            await page.goto(url)
+            await page.locator("#start-button").click()
+            walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
+            await walk.pin(line_of(Texts("en"), "welcome"))
+            await walk_chain_and_limits(walk, pg, "en")
+
+            # Both chats in Russian (each chat's own Settings), and the same walk.
+            en, ru = Texts("en"), Texts("ru")
+            for tab in ("#tab-group", "#tab-private"):
+                await page.locator(tab).click()
+                settings = await typed(walk, "/settings", line_of(en, "settings-title", 1))
+                await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
+            await walk_chain_and_limits(walk, pg, "ru")
+        finally:
+            await browser.close()
+    # In Russian the members' limit is set already: its question is not asked again.
+    assert len(walk.checked) == 7 + 6, walk.checked
+    assert problems == []
