@@ -20,8 +20,7 @@ from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
 from bot.settings import Settings
 from providers import Provider, ProviderError
-from bot.services.teams import Teams
-from storage import Chat, ChatRepo, Database, JobState, LedgerRepo, backup
+from storage import ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
