@@ -120,6 +120,19 @@ class _Lane:
         if self.is_group:
             self.minute.append(now)
 
+    def came_back(self, now: float, counted: bool) -> None:
+        """The call let go last (one at a time per lane) came back. Telegram counts a group's minute from when a
+        message reached it, not from when the bot let it go: a send slowed on its way (a busy machine, the network)
+        would otherwise let the 21st arrive inside the minute Telegram counts, and its 429 would stop the group's
+        codes too. So the minute counts it from its return, the latest it can have arrived; a 429 was not counted
+        at all."""
+        if not self.is_group or not self.minute:
+            return
+        if counted:
+            self.minute[-1] = max(self.minute[-1], now)
+        else:
+            self.minute.pop()
+
     def forgettable(self, now: float, window: float) -> bool:
         """Nothing waits here, nothing is in flight or blocked, and no send still counts in the group's minute."""
         return (not self.queue and not self.busy and self.blocked_until <= now
@@ -211,11 +224,14 @@ class Outbound(BaseRequestMiddleware):
     async def _paced(self, lane: _Lane, turn: _Turn, request: Callable[[], Any]) -> Any:
         while True:
             await self._turn(lane, turn)
+            counted = True  # an answer, or an error that may have reached Telegram: counted in the group's minute
             try:
                 return await request()
             except TelegramRetryAfter as err:
+                counted = False
                 self._flooded(lane, err.retry_after)
             finally:
+                lane.came_back(self.clock(), counted)
                 lane.busy = False
                 self._nudge(lane)
 

@@ -217,3 +217,42 @@ async def test_a_tap_whose_screen_waits_its_turn_is_answered_within_a_second(app
     tap.cancel()
     await asyncio.gather(tap, return_exceptions=True)
     await outbound_of(bot).aclose()
+
+
+async def test_a_groups_minute_counts_a_slow_send_from_when_it_came_back():
+    """Telegram counts a group's 20 a minute by arrival. A send slowed on its way must not let a later one arrive
+    inside Telegram's minute: the bot's minute counts each send from its return; and a 429, which Telegram did not
+    count, not at all."""
+    def group_outbound(per_minute: int, window: float) -> Outbound:
+        return Outbound(Limits(per_second=1e6, bulk_headroom=0, chat_rate=1e6, chat_burst=1_000_000,
+                               group_per_minute=per_minute, group_window=window, group_spare=0))
+
+    outbound, window = group_outbound(2, 0.6), 0.6
+    started: list[float] = []
+    returned: list[float] = []
+
+    async def send(n: int, slow: float = 0.0) -> int:
+        async def request():
+            started.append(time.monotonic())
+            await asyncio.sleep(slow)
+            returned.append(time.monotonic())
+            return n
+        return await outbound.paced(-9, True, request)
+
+    assert [await send(0, slow=0.4), await send(1), await send(2)] == [0, 1, 2]
+    assert started[2] - returned[0] >= window - 0.01, (started, returned)  # not from the first's start
+    await outbound.aclose()
+
+    outbound = group_outbound(1, 30.0)  # one a "minute" of 30 s
+    tries: list[float] = []
+
+    async def refused_once():
+        tries.append(time.monotonic())
+        if len(tries) == 1:
+            raise TelegramRetryAfter(method=SendMessage(chat_id=-9, text="x"), message="Too Many Requests",
+                                     retry_after=0)
+        return "sent"
+
+    assert await outbound.paced(-9, True, refused_once) == "sent"
+    assert tries[1] - tries[0] < 15.0  # the 429 took no place of the minute: tried again at once, not 30 s later
+    await outbound.aclose()
