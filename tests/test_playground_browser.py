@@ -74,6 +74,35 @@ def test_render_entities_keeps_overlapping_entities_well_nested():
     assert quote == 'code\n<blockquote class="tg-quote">body &lt;b&gt;</blockquote>'
 
 
+def test_the_lines_the_playground_writes_follow_the_chats_language():
+    """Service lines and the server's own answers: English or Russian as the chat's language is (English for any
+    other), "You"/"Вы" when the person using the page did it; every Russian line without an English word."""
+    from types import SimpleNamespace
+
+    from playground.server import LINES, ME, MEMBER
+
+    emu = SimpleNamespace(bot_user={"first_name": "Rent Bot"}, chats={}, topics={})
+    pg = Playground(SimpleNamespace(emulator=emu), "/nonexistent/bot.sqlite3")
+    you, sam = {"id": ME[0], "first_name": ME[1]}, {"id": MEMBER[0], "first_name": MEMBER[1]}
+    paid = {"message_id": 1, "chat": {"id": ME[0]}, "from": you,
+            "successful_payment": {"currency": "XTR", "total_amount": 50}}
+    assert pg.render_message(ME[0], paid)["service"] == "You paid ⭐ 50 to Rent Bot"
+    assert pg.render_message(ME[0], paid, "ru")["service"] == "Вы заплатили ⭐ 50 боту Rent Bot"
+    assert pg.render_message(ME[0], paid, "de")["service"] == "You paid ⭐ 50 to Rent Bot"
+    added = {"message_id": 2, "chat": {"id": -1}, "from": sam,
+             "new_chat_members": [you, {"id": 7, "first_name": "Rent Bot", "is_bot": True}]}
+    assert pg.render_message(-1, added)["service"] == "Sam added you, Rent Bot"
+    assert pg.render_message(-1, added, "ru")["service"] == "Sam добавил(а) вас, Rent Bot"
+    left = {"message_id": 3, "chat": {"id": -1}, "from": {}, "left_chat_member": {"id": 5}}
+    assert pg.render_message(-1, left, "ru")["service"] == "Кто-то покинул(а) группу"
+    closed = {"message_id": 4, "chat": {"id": -1}, "from": sam, "message_thread_id": 9, "forum_topic_closed": {}}
+    assert pg.render_message(-1, closed, "ru")["service"] == "Sam закрыл(а) тему «удалённая тема»"
+    for key, (english, russian) in LINES.items():
+        fields = lambda text: sorted(re.findall(r"\{(\w+)\}", text))  # noqa: E731
+        assert fields(english) == fields(russian), key
+        assert not LATIN_WORD.search(re.sub(r"\{\w+\}", "", russian)), key
+
+
 # ------------------------------------------------------------------------------------------ the page
 @pytest.fixture
 async def playground(tmp_path):

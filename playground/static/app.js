@@ -9,6 +9,8 @@
     avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
+    sheet: $("sheet"), sheetTitle: $("sheet-title"), sheetOptions: $("sheet-options"), sheetEmpty: $("sheet-empty"),
+    sheetCancel: $("sheet-cancel"),
     tabs: { private: $("tab-private"), group: $("tab-group"), forum: $("tab-forum"), operator: $("tab-operator") },
   };
 
@@ -45,6 +47,8 @@
     codesOn: ["Codes come again as usual", "Коды снова приходят как обычно"],
     codesOff: ["From now on new numbers get no code: the bot refunds them",
                "Теперь новым номерам код не придёт: бот вернёт за них деньги"],
+    smsWhich: ["Which number gets the SMS?", "На какой номер прислать СМС?"],
+    cancel: ["Cancel", "Отмена"],
   };
   const LANGUAGES = ["en", "ru"];
   function word(key, vars = {}) {
@@ -54,8 +58,13 @@
   function applyChromeWords() {
     document.documentElement.lang = app.lang;
     els.sms.textContent = word("smsButton");
+    els.sheetCancel.textContent = word("cancel");
     els.codes.textContent = word(els.codes.getAttribute("aria-pressed") === "true" ? "codesStop" : "codesCome");
     document.querySelector("#as-row .as-label").textContent = word("typingAs");
+    setPlaceholder();
+  }
+  // The message box's hint: who types.
+  function setPlaceholder() {
     const who = app.chat && isGroupKind(app.chat.kind) ? app.chat.users.find((u) => u.id === app.asUser) : null;
     els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
   }
@@ -88,7 +97,30 @@
   }
   els.alertOk.addEventListener("click", () => { els.alert.hidden = true; });
   els.alert.addEventListener("click", (e) => { if (e.target === els.alert) els.alert.hidden = true; });
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") els.alert.hidden = true; });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { els.alert.hidden = true; els.sheet.hidden = true; }
+  });
+
+  // A short list to pick one from (each option's label set as text); ``empty`` is said when there is none.
+  function chooseFrom(title, options, onPick, empty = "") {
+    els.sheetTitle.textContent = title;
+    els.sheetOptions.textContent = "";
+    for (const option of options) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "sheet-option";
+      b.textContent = option.label;
+      b.addEventListener("click", () => { els.sheet.hidden = true; onPick(option.value); });
+      els.sheetOptions.appendChild(b);
+    }
+    els.sheetEmpty.textContent = empty;
+    els.sheetEmpty.hidden = options.length > 0 || !empty;
+    els.sheetCancel.textContent = word("cancel");
+    els.sheet.hidden = false;
+    (els.sheetOptions.firstChild || els.sheetCancel).focus();
+  }
+  els.sheetCancel.addEventListener("click", () => { els.sheet.hidden = true; });
+  els.sheet.addEventListener("click", (e) => { if (e.target === els.sheet) els.sheet.hidden = true; });
 
   // ------------------------------------------------------------------ chats
   // The demo forum is a group too (the same people); its messages in a topic say which.
@@ -117,7 +149,7 @@
       b.addEventListener("click", () => {
         app.asUser = u.id;
         renderAsOptions();
-        els.input.placeholder = word("messageAs", { name: u.name });
+        setPlaceholder();
         els.input.focus();
       });
       els.asOptions.appendChild(b);
@@ -129,6 +161,7 @@
     if (!chat || (app.chat && app.chat.id === chat.id)) return;
     app.chat = chat;
     els.toast.hidden = true;
+    els.sheet.hidden = true;  // a list to pick from belongs to the chat it was opened in
     for (const [k, tab] of Object.entries(els.tabs)) {
       tab.classList.toggle("active", k === kind);
       tab.setAttribute("aria-selected", String(k === kind));
@@ -138,8 +171,7 @@
     els.avatar.textContent = initials(chat.title);
     els.avatar.classList.toggle("group", isGroupKind(kind));
     els.asRow.hidden = !isGroupKind(kind);
-    const who = isGroupKind(kind) ? chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
+    setPlaceholder();
     // Start from a clean list: the snapshot of the newly selected chat fills it.
     for (const { row } of app.nodes.values()) row.remove();
     app.nodes.clear();
@@ -481,18 +513,26 @@
   for (const chip of document.querySelectorAll(".chip[data-cmd]")) {
     chip.addEventListener("click", () => sendText(chip.dataset.cmd));
   }
-  els.sms.addEventListener("click", async () => {
+  // 📩: the chat's only active number gets a code at once; with several the server lists them to pick one.
+  async function smsArrive(rentalId, chatId = app.chat.id) {
     els.sms.disabled = true;
     try {
-      const res = await api("/api/sms", { chat_id: app.chat.id });
-      if (res.ok) toast(word("smsSent", { phone: res.phone }), 3000);
+      const body = { chat_id: chatId };
+      if (rentalId !== undefined) body.rental_id = rentalId;
+      const res = await api("/api/sms", body);
+      if (res.choose) {
+        chooseFrom(word("smsWhich"), res.choose.map((r) => ({
+          label: r.service ? `${r.phone} · ${r.service}` : r.phone, value: r.rental_id,
+        })), (picked) => smsArrive(picked, chatId));
+      } else if (res.ok) toast(word("smsSent", { phone: res.phone }), 3000);
       else alertBox(res.error);
     } catch (err) {
       toast(err.message);
     } finally {
       els.sms.disabled = false;
     }
-  });
+  }
+  els.sms.addEventListener("click", () => smsArrive());
   // The sandbox providers' codes: on (the default), or never coming, to watch the no-code refund by tapping.
   els.codes.addEventListener("click", async () => {
     const arrive = els.codes.getAttribute("aria-pressed") !== "true";
