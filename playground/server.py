@@ -9,6 +9,9 @@ the person picks when the chat has several; found read-only in the bot's SQLite 
     GET  /api/chats/{chat_id}/messages      rendered messages; ?after=<version>&wait=<s> long-polls for a change
     POST /api/send      {chat_id, user_id, text}
     POST /api/press     {chat_id, user_id, message_id, callback_data}  -> the bot's callback answer (toast/alert)
+    POST /api/reply_button {chat_id, user_id, text}                    -> a reply keyboard's text button tapped
+    POST /api/share/chats  {chat_id, user_id, request_id}              -> the chats a request_chat button's picker lists
+    POST /api/share        {chat_id, user_id, request_id, shared_chat_id} -> one picked: the bot gets chat_shared
     POST /api/pay       {chat_id, user_id, message_id}                 -> pays a Stars invoice
     POST /api/sms       {chat_id, rental_id?}                          -> a code SMS for the chat's active number;
                                                                           with several, {choose: [...]} unless one is named
@@ -351,6 +354,29 @@ class Playground:
             out["keyboard"].append(buttons)
         return out
 
+    def reply_keyboard(self, chat_id: int) -> dict | None:
+        """The chat's reply keyboard as the page shows it above the message box (None when the bot sent none or
+        removed it): rows of buttons, a plain one sending its text ("text"), one asking for a chat opening the
+        picker ("chat", with its request_id), any other kind shown but not usable here ("other")."""
+        markup = self.emulator.reply_keyboards.get(chat_id) or {}
+        rows = []
+        for row in markup.get("keyboard") or []:
+            buttons = []
+            for b in row:
+                b = {"text": b} if isinstance(b, str) else b if isinstance(b, dict) else {}
+                if isinstance(b.get("request_chat"), dict):
+                    buttons.append({"text": str(b.get("text", "")), "kind": "chat",
+                                    "request_id": int(b["request_chat"].get("request_id", 0))})
+                elif set(b) <= {"text", "style", "icon_custom_emoji_id"}:
+                    buttons.append({"text": str(b.get("text", "")), "kind": "text"})
+                else:  # contact, location, users, poll, web app: not in the playground
+                    buttons.append({"text": str(b.get("text", "")), "kind": "other"})
+            if buttons:
+                rows.append(buttons)
+        if not rows:
+            return None
+        return {"rows": rows, "placeholder": str(markup.get("input_field_placeholder") or "")}
+
     def snapshot(self, chat_id: int) -> dict:
         if chat_id not in self._chat_ids():
             raise web.HTTPNotFound(text=json.dumps({"ok": False, "error": "unknown chat"}),
@@ -358,7 +384,8 @@ class Playground:
         language = self.language(chat_id)
         messages = [self.render_message(chat_id, m, language) for m in self._visible(chat_id)]
         last_ids = {str(c): max((m["message_id"] for m in self._visible(c)), default=0) for c in self._chat_ids()}
-        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": language}
+        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": language,
+                "reply_keyboard": self.reply_keyboard(chat_id)}
         version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         return {**body, "version": version}
 
@@ -375,6 +402,30 @@ class Playground:
         if not text:
             raise ValueError("empty message")
         msg = self.emulator.send_message(chat_id, user_id, text[:4096])
+        return {"message_id": msg["message_id"]}
+
+    def reply_button(self, chat_id: int, user_id: int, text: str) -> dict:
+        """A plain button of the chat's reply keyboard tapped: its text sent (a one-time keyboard hides)."""
+        self._check_user(chat_id, user_id)
+        msg = self.emulator.press_reply_button(chat_id, user_id, text)
+        return {"message_id": msg["message_id"]}
+
+    def _check_private(self, chat_id: int, user_id: int) -> None:
+        # Telegram's chat picker (a reply button's request_chat) is in a person's private chat with the bot only.
+        self._check_user(chat_id, user_id)
+        if chat_id != user_id:
+            raise ValueError(f"chat {chat_id} is not the private chat of user {user_id}")
+
+    def shareable_chats(self, chat_id: int, user_id: int, request_id: int) -> dict:
+        """The chats the picker of the reply button ``request_id`` lists (those the button's criteria allow)."""
+        self._check_private(chat_id, user_id)
+        return {"chats": [{"id": c["id"], "title": c["title"] or str(c["id"])}
+                          for c in self.emulator.shareable_chats(user_id, request_id)]}
+
+    def share_chat(self, chat_id: int, user_id: int, request_id: int, shared_chat_id: int) -> dict:
+        """The person picked ``shared_chat_id`` in that picker: the bot receives chat_shared."""
+        self._check_private(chat_id, user_id)
+        msg = self.emulator.share_chat(user_id, request_id, shared_chat_id)
         return {"message_id": msg["message_id"]}
 
     async def press(self, chat_id: int, user_id: int, message_id: int, callback_data: str) -> dict:
@@ -556,6 +607,24 @@ def create_app(pg: Playground) -> web.Application:
     async def send(request: web.Request) -> dict:
         b = await _body(request)
         return pg.send(int(b["chat_id"]), int(b["user_id"]), str(b["text"]))
+
+    @routes.post("/api/reply_button")
+    @guarded
+    async def reply_button(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.reply_button(int(b["chat_id"]), int(b["user_id"]), str(b["text"]))
+
+    @routes.post("/api/share/chats")
+    @guarded
+    async def shareable(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.shareable_chats(int(b["chat_id"]), int(b["user_id"]), int(b["request_id"]))
+
+    @routes.post("/api/share")
+    @guarded
+    async def share(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.share_chat(int(b["chat_id"]), int(b["user_id"]), int(b["request_id"]), int(b["shared_chat_id"]))
 
     @routes.post("/api/press")
     @guarded

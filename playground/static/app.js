@@ -10,7 +10,7 @@
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
     sheet: $("sheet"), sheetTitle: $("sheet-title"), sheetOptions: $("sheet-options"), sheetEmpty: $("sheet-empty"),
-    sheetCancel: $("sheet-cancel"),
+    sheetCancel: $("sheet-cancel"), replyKb: $("reply-kb"),
     tabs: { private: $("tab-private"), group: $("tab-group"), forum: $("tab-forum"), operator: $("tab-operator") },
   };
 
@@ -23,6 +23,8 @@
     nodes: new Map(),   // message id -> {row, sig} for the open chat
     poll: null,         // AbortController of the running long poll
     lang: "en",         // the open chat's language: the page's own words follow it
+    replyKb: "",        // the open chat's reply keyboard as last shown (JSON), "" when none
+    kbPlaceholder: "",  // that keyboard's input_field_placeholder
   };
 
   // ------------------------------------------------------------------ the page's own words
@@ -48,6 +50,8 @@
     codesOff: ["From now on new numbers get no code: the bot refunds them",
                "Теперь новым номерам код не придёт: бот вернёт за них деньги"],
     smsWhich: ["Which number gets the SMS?", "На какой номер прислать СМС?"],
+    pickChat: ["Choose a chat", "Выберите чат"],
+    noChat: ["No chat fits what this button asks for", "Нет чата, подходящего под условия этой кнопки"],
     cancel: ["Cancel", "Отмена"],
   };
   const LANGUAGES = ["en", "ru"];
@@ -63,10 +67,10 @@
     document.querySelector("#as-row .as-label").textContent = word("typingAs");
     setPlaceholder();
   }
-  // The message box's hint: who types.
+  // The message box's hint: the reply keyboard's own when it has one, else who types.
   function setPlaceholder() {
     const who = app.chat && isGroupKind(app.chat.kind) ? app.chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
+    els.input.placeholder = app.kbPlaceholder || (who ? word("messageAs", { name: who.name }) : word("message"));
   }
 
   // ------------------------------------------------------------------ API
@@ -171,7 +175,7 @@
     els.avatar.textContent = initials(chat.title);
     els.avatar.classList.toggle("group", isGroupKind(kind));
     els.asRow.hidden = !isGroupKind(kind);
-    setPlaceholder();
+    renderReplyKeyboard(null);  // the selected chat's own comes with its snapshot
     // Start from a clean list: the snapshot of the newly selected chat fills it.
     for (const { row } of app.nodes.values()) row.remove();
     app.nodes.clear();
@@ -346,6 +350,7 @@
       if (!keep.has(id)) { row.remove(); app.nodes.delete(id); }
     }
     markRuns();
+    renderReplyKeyboard(snap.reply_keyboard || null);
     const empty = snap.messages.length === 0;
     const privateEmpty = empty && app.chat.kind === "private";
     els.intro.hidden = !privateEmpty;
@@ -361,6 +366,35 @@
       const unread = last - app.seen[chat.id];
       badge.hidden = unread <= 0;
       badge.textContent = unread > 0 ? String(unread) : "";
+    }
+  }
+
+  // The chat's reply keyboard above the message box, as Telegram shows it: rows of buttons; a plain one sends its
+  // text, one asking for a chat opens the picker. Gone when the bot removes it (or a one-time one was used).
+  function renderReplyKeyboard(kb) {
+    const sig = kb ? JSON.stringify(kb) : "";
+    app.kbPlaceholder = kb ? kb.placeholder : "";
+    setPlaceholder();
+    if (sig === app.replyKb) return;
+    app.replyKb = sig;
+    els.replyKb.textContent = "";
+    els.replyKb.hidden = !kb;
+    if (!kb) return;
+    for (const buttons of kb.rows) {
+      const row = document.createElement("div");
+      row.className = "rk-row";
+      for (const b of buttons) {
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "rk-btn";
+        btn.textContent = b.text;
+        btn.title = b.text;
+        btn.dataset.kind = b.kind;
+        if (b.kind === "chat") btn.dataset.requestId = String(b.request_id);
+        if (b.kind === "other") btn.disabled = true;
+        row.appendChild(btn);
+      }
+      els.replyKb.appendChild(row);
     }
   }
 
@@ -502,6 +536,38 @@
     first.classList.add("flash");
     setTimeout(() => first.classList.remove("flash"), 1500);
   }
+
+  async function replyButton(btn) {
+    if (btn.dataset.kind === "text") {
+      try {
+        await api("/api/reply_button", { chat_id: app.chat.id, user_id: currentUserId(), text: btn.textContent });
+      } catch (err) {
+        toast(err.message);
+      }
+      refreshNow();
+      return;
+    }
+    // request_chat: the chats the button's criteria allow (as Telegram's picker lists them); the one picked is shared
+    const requestId = Number(btn.dataset.requestId);
+    const chatId = app.chat.id, userId = currentUserId();
+    try {
+      const res = await api("/api/share/chats", { chat_id: chatId, user_id: userId, request_id: requestId });
+      chooseFrom(word("pickChat"), res.chats.map((c) => ({ label: c.title, value: c.id })), async (picked) => {
+        try {
+          await api("/api/share", { chat_id: chatId, user_id: userId, request_id: requestId, shared_chat_id: picked });
+        } catch (err) {
+          toast(err.message);
+        }
+        refreshNow();
+      }, word("noChat"));
+    } catch (err) {
+      toast(err.message);
+    }
+  }
+  els.replyKb.addEventListener("click", (e) => {
+    const btn = e.target.closest(".rk-btn");
+    if (btn && !btn.disabled) replyButton(btn);
+  });
 
   els.composer.addEventListener("submit", (e) => {
     e.preventDefault();
