@@ -645,9 +645,16 @@ async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keybo
     shared = messages.locator(".service", has_text=f"Вы поделились чатом «{pg.group_title}»")
     await expect(shared).to_be_visible(timeout=10_000)
     await expect(messages.locator(".service", has_text="shared")).to_have_count(0)
-    names = {w for name in (pg.group_title, stack.emulator.bot_user["first_name"]) for w in LATIN_WORD.findall(name)}
+    titles = (pg.group_title, pg.forum_title, stack.emulator.bot_user["first_name"])  # the chats' names
+    names = {w for name in titles for w in LATIN_WORD.findall(name)}
     for service_line in await messages.locator(".service").all_inner_texts():
         assert set(LATIN_WORD.findall(service_line)) <= names, service_line
+    # ... and the page around the chat: its tabs, the header (its avatar's initials aside), the chips (commands as typed), the message box.
+    chrome = await page.evaluate("""() => [...document.querySelectorAll('.switch, .chat-title-block, .chips, .sandbox')]
+        .map((el) => el.innerText + ' ' + (el.title || '')).join(' ') + ' ' + document.querySelector('#input').placeholder""")
+    assert set(LATIN_WORD.findall(COMMAND.sub(" ", chrome))) <= names | latin_names(stack), chrome
+    pill = await page.locator(".sandbox").bounding_box()
+    assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # the longer Russian word still clear of the edge
     await page.locator("#sms-button").click()
     await expect(sheet.locator("#sheet-title")).to_have_text("На какой номер прислать СМС?")
     await expect(sheet.locator("#sheet-cancel")).to_have_text("Отмена")

@@ -10,7 +10,7 @@
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
     sheet: $("sheet"), sheetTitle: $("sheet-title"), sheetOptions: $("sheet-options"), sheetEmpty: $("sheet-empty"),
-    sheetCancel: $("sheet-cancel"), replyKb: $("reply-kb"),
+    sheetCancel: $("sheet-cancel"), replyKb: $("reply-kb"), sandbox: $("sandbox"),
     tabs: { private: $("tab-private"), group: $("tab-group"), forum: $("tab-forum"), operator: $("tab-operator") },
   };
 
@@ -50,6 +50,22 @@
     codesOff: ["From now on new numbers get no code: the bot refunds them",
                "Теперь новым номерам код не придёт: бот вернёт за них деньги"],
     smsWhich: ["Which number gets the SMS?", "На какой номер прислать СМС?"],
+    tabPrivate: ["Private chat", "Личный чат"],
+    tabOperator: ["Operator", "Оператор"],
+    sandbox: ["sandbox", "песочница"],
+    sandboxHint: ["Fake Telegram, fake providers, fake money", "Ненастоящие Telegram, провайдеры и деньги"],
+    subBot: ["bot", "бот"],
+    subOperator: ["bot · as the operator", "бот · от имени оператора"],
+    members: ["{n} members", "{n} {участник|участника|участников}"],
+    topics: ["topics", "темы"],
+    you: ["You", "Вы"],
+    messageAsYou: ["Message as You", "Сообщение от вас"],
+    roleAdmin: ["admin", "админ"],
+    roleMember: ["member", "участник"],
+    roleYou: ["you", "вы"],
+    roleOperator: ["operator", "оператор"],
+    kb: ["{n} KB", "{n} КБ"],
+    ok: ["OK", "ОК"],
     pickChat: ["Choose a chat", "Выберите чат"],
     noChat: ["No chat fits what this button asks for", "Нет чата, подходящего под условия этой кнопки"],
     cancel: ["Cancel", "Отмена"],
@@ -57,7 +73,26 @@
   const LANGUAGES = ["en", "ru"];
   function word(key, vars = {}) {
     const text = WORDS[key][Math.max(0, LANGUAGES.indexOf(app.lang))];
-    return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""))
+      .replace(/\{([^{}|]*)\|([^{}|]*)\|([^{}|]*)\}/g, (_, one, few, many) => russianPlural(vars.n, one, few, many));
+  }
+  // Russian forms by number: 1, 21 участник; 2-4, 22 участника; 5-20, 11-14 участников.
+  function russianPlural(n, one, few, many) {
+    const d = Math.abs(Number(n)) % 100, u = d % 10;
+    if (d >= 11 && d <= 14) return many;
+    return u === 1 ? one : u >= 2 && u <= 4 ? few : many;
+  }
+  function roleWord(role) {
+    const key = { admin: "roleAdmin", member: "roleMember", you: "roleYou", operator: "roleOperator" }[role];
+    return key ? word(key) : role;
+  }
+  // The page's person is "You" on the page, as Telegram says it; others by their names.
+  function nameOf(user) { return app.state && user.id === app.state.me.id ? word("you") : user.name; }
+  function subtitle(chat) {
+    if (chat.kind === "private") return word("subBot");
+    if (chat.kind === "operator") return word("subOperator");
+    const members = word("members", { n: chat.users.length + 1 });  // and the bot
+    return chat.kind === "forum" ? `${members} · ${word("topics")}` : members;
   }
   function applyChromeWords() {
     document.documentElement.lang = app.lang;
@@ -65,12 +100,19 @@
     els.sheetCancel.textContent = word("cancel");
     els.codes.textContent = word(els.codes.getAttribute("aria-pressed") === "true" ? "codesStop" : "codesCome");
     document.querySelector("#as-row .as-label").textContent = word("typingAs");
+    for (const label of document.querySelectorAll("[data-word]")) label.textContent = word(label.dataset.word);
+    els.sandbox.textContent = word("sandbox");
+    els.sandbox.title = word("sandboxHint");
+    els.alertOk.textContent = word("ok");
+    if (app.chat) els.subtitle.textContent = subtitle(app.chat);
+    if (app.state) renderAsOptions();
     setPlaceholder();
   }
   // The message box's hint: the reply keyboard's own when it has one, else who types.
   function setPlaceholder() {
     const who = app.chat && isGroupKind(app.chat.kind) ? app.chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = app.kbPlaceholder || (who ? word("messageAs", { name: who.name }) : word("message"));
+    const as = who && who.id === app.state.me.id ? word("messageAsYou") : who ? word("messageAs", { name: who.name }) : "";
+    els.input.placeholder = app.kbPlaceholder || as || word("message");
   }
 
   // ------------------------------------------------------------------ API
@@ -149,7 +191,7 @@
       b.dataset.userId = String(u.id);
       b.setAttribute("role", "radio");
       b.setAttribute("aria-checked", String(u.id === app.asUser));
-      b.textContent = `${u.name} (${u.role})`;
+      b.textContent = `${nameOf(u)} (${roleWord(u.role)})`;
       b.addEventListener("click", () => {
         app.asUser = u.id;
         renderAsOptions();
@@ -171,7 +213,7 @@
       tab.setAttribute("aria-selected", String(k === kind));
     }
     els.title.textContent = chat.title;
-    els.subtitle.textContent = chat.subtitle;
+    els.subtitle.textContent = subtitle(chat);
     els.avatar.textContent = initials(chat.title);
     els.avatar.classList.toggle("group", isGroupKind(kind));
     els.asRow.hidden = !isGroupKind(kind);
@@ -244,7 +286,7 @@
       d.className = "document";
       d.href = m.document.url;
       d.download = m.document.name;
-      d.textContent = `📄 ${m.document.name} · ${Math.max(1, Math.round(m.document.size / 1024))} KB`;
+      d.textContent = `📄 ${m.document.name} · ${word("kb", { n: Math.max(1, Math.round(m.document.size / 1024)) })}`;
       bubble.appendChild(d);
     }
     if (m.invoice) {
