@@ -1,15 +1,20 @@
 """The playground's web page and its small JSON API, in-process beside the Telegram emulator and the fake providers.
 
 The page (static/) looks like a Telegram chat. The API reads and drives the emulator through its Python control
-methods (no HTTP hop), and makes an SMS arrive at whichever fake provider rented the chat's latest active number
-(found read-only in the bot's SQLite file).
+methods (no HTTP hop), and makes an SMS arrive at whichever fake provider rented the chat's active number (the one
+the person picks when the chat has several; found read-only in the bot's SQLite file). The lines it writes itself
+(service messages, its answers) follow the chat's language, as the page's own words do (LINES).
 
     GET  /api/state                         bot, demo users, chats (private + demo group)
     GET  /api/chats/{chat_id}/messages      rendered messages; ?after=<version>&wait=<s> long-polls for a change
     POST /api/send      {chat_id, user_id, text}
     POST /api/press     {chat_id, user_id, message_id, callback_data}  -> the bot's callback answer (toast/alert)
+    POST /api/reply_button {chat_id, user_id, text}                    -> a reply keyboard's text button tapped
+    POST /api/share/chats  {chat_id, user_id, request_id}              -> the chats a request_chat button's picker lists
+    POST /api/share        {chat_id, user_id, request_id, shared_chat_id} -> one picked: the bot gets chat_shared
     POST /api/pay       {chat_id, user_id, message_id}                 -> pays a Stars invoice
-    POST /api/sms       {chat_id}                                      -> a code SMS for the latest active number
+    POST /api/sms       {chat_id, rental_id?}                          -> a code SMS for the chat's active number;
+                                                                          with several, {choose: [...]} unless one is named
 
 Every text the bot sent is rendered here from its plain text and entities: the text is HTML-escaped and only
 known entity types become tags, so nothing the bot (or a provider's SMS) writes is ever injected as HTML.
@@ -33,6 +38,8 @@ from typing import Any
 from babel.numbers import format_currency, get_currency_precision
 
 from aiohttp import web
+
+from handlers import phones
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +75,53 @@ _TAGS = {
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 
 
-def money_text(total_amount: int, currency: str) -> str:
+def money_text(total_amount: int, currency: str, language: str = "en") -> str:
     """An invoice amount as a person reads it: Telegram sends it in the currency's smallest units."""
     if currency == "XTR":  # Stars have no minor units
         return f"⭐ {total_amount}"
     major = Decimal(int(total_amount)).scaleb(-get_currency_precision(currency))
-    return format_currency(major, currency, locale="en")
+    return format_currency(major, currency, locale=language if language in LANGUAGES else "en")
+
+
+# ------------------------------------------------------------------------------------------ the page's own lines
+# What the server writes itself (service lines, its answers to 📩), in the chat's language as the page's own
+# words in app.js are: each line as (English, Russian). A key ending in "-you" is the line when the person using
+# the page did it: Telegram says "You …" / "Вы …" there, and Russian verbs agree with it.
+LANGUAGES = ("en", "ru")
+LINES: dict[str, tuple[str, str]] = {
+    "someone": ("Someone", "Кто-то"),
+    "you": ("you", "вас"),
+    "added": ("{actor} added {names}", "{actor} добавил(а) {names}"),
+    "added-you": ("You added {names}", "Вы добавили {names}"),
+    "left": ("{name} left the group", "{name} покинул(а) группу"),
+    "left-you": ("You left the group", "Вы покинули группу"),
+    "paid": ("{actor} paid {amount} to {bot}", "{actor} заплатил(а) {amount} боту {bot}"),
+    "paid-you": ("You paid {amount} to {bot}", "Вы заплатили {amount} боту {bot}"),
+    "upgraded": ("The group was upgraded to a supergroup", "Группа преобразована в супергруппу"),
+    "created": ("{actor} created the group", "{actor} создал(а) группу"),
+    "created-you": ("You created the group", "Вы создали группу"),
+    "topic-created": ("{actor} created the topic “{name}”", "{actor} создал(а) тему «{name}»"),
+    "topic-created-you": ("You created the topic “{name}”", "Вы создали тему «{name}»"),
+    "topic-closed": ("{actor} closed the topic “{name}”", "{actor} закрыл(а) тему «{name}»"),
+    "topic-closed-you": ("You closed the topic “{name}”", "Вы закрыли тему «{name}»"),
+    "topic-reopened": ("{actor} reopened the topic “{name}”", "{actor} снова открыл(а) тему «{name}»"),
+    "topic-reopened-you": ("You reopened the topic “{name}”", "Вы снова открыли тему «{name}»"),
+    "topic-renamed": ("{actor} renamed the topic to “{name}”", "{actor} переименовал(а) тему в «{name}»"),
+    "topic-renamed-you": ("You renamed the topic to “{name}”", "Вы переименовали тему в «{name}»"),
+    "topic-deleted": ("deleted topic", "удалённая тема"),
+    "shared": ("{actor} shared the chat “{name}”", "{actor} поделился(-ась) чатом «{name}»"),
+    "shared-you": ("You shared the chat “{name}”", "Вы поделились чатом «{name}»"),
+    "sms-no-number": ("No active number in this chat yet: rent one first.",
+                      "В этом чате пока нет активного номера: сначала арендуйте его."),
+    "sms-not-active": ("That number is no longer active in this chat.", "Этот номер в этом чате уже не активен."),
+}
+
+
+def line(language: str, key: str, *, you: bool = False, **values: Any) -> str:
+    """One of LINES in ``language`` (English when it has no other), the "-you" form when ``you`` and there is one."""
+    pair = LINES[f"{key}-you"] if you and f"{key}-you" in LINES else LINES[key]
+    text = pair[LANGUAGES.index(language)] if language in LANGUAGES else pair[0]
+    return text.format(**values)
 
 
 def _link(url: str) -> tuple[str, str] | None:
@@ -221,50 +269,59 @@ class Playground:
         hidden = self._hidden_upto.get(chat_id, 0)
         return [m for m in self.emulator.messages(chat_id) if m["message_id"] > hidden]
 
-    def _name(self, user: dict) -> str:
-        return " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or "Someone"
+    def _name(self, user: dict, language: str = "en") -> str:
+        return " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p) or line(language, "someone")
 
     def _color(self, user_id: int) -> str:
         return NAME_COLORS[abs(int(user_id)) % len(NAME_COLORS)]
 
-    def _service_text(self, m: dict) -> str | None:
-        actor = self._name(m.get("from") or {})
+    def _service_text(self, m: dict, language: str = "en") -> str | None:
+        """A service message as Telegram's apps word it, in the chat's language; the page's person is "You"."""
+        sender = m.get("from") or {}
+        you = sender.get("id") == self.me.id
+        say = lambda key, **values: line(language, key, you=you, actor=self._name(sender, language), **values)  # noqa: E731
         if m.get("new_chat_members"):
-            names = ", ".join(self._name(u) for u in m["new_chat_members"])
-            return f"{actor} added {names}"
-        if m.get("left_chat_member"):
-            return f"{self._name(m['left_chat_member'])} left the group"
+            names = ", ".join(line(language, "you") if u.get("id") == self.me.id else self._name(u, language)
+                              for u in m["new_chat_members"])
+            return say("added", names=names)
+        if left := m.get("left_chat_member"):
+            return line(language, "left", you=left.get("id") == self.me.id, name=self._name(left, language))
         if m.get("successful_payment"):
             p = m["successful_payment"]
-            return f"{actor} paid {money_text(p['total_amount'], p.get('currency', ''))} to {self.emulator.bot_user['first_name']}"
+            return say("paid", amount=money_text(p["total_amount"], p.get("currency", ""), language),
+                       bot=self.emulator.bot_user["first_name"])
         if m.get("migrate_to_chat_id") or m.get("migrate_from_chat_id"):
-            return "The group was upgraded to a supergroup"
+            return line(language, "upgraded")
         if m.get("group_chat_created"):
-            return f"{actor} created the group"
+            return say("created")
         if created := m.get("forum_topic_created"):
-            return f"{actor} created the topic “{created.get('name', '')}”"
+            return say("topic-created", name=created.get("name", ""))
         if m.get("forum_topic_closed") is not None:
-            return f"{actor} closed the topic “{self._topic_name(m)}”"
+            return say("topic-closed", name=self._topic_name(m, language))
         if m.get("forum_topic_reopened") is not None:
-            return f"{actor} reopened the topic “{self._topic_name(m)}”"
+            return say("topic-reopened", name=self._topic_name(m, language))
         if m.get("forum_topic_edited") is not None:
-            return f"{actor} renamed the topic to “{self._topic_name(m)}”"
+            return say("topic-renamed", name=self._topic_name(m, language))
+        if shared := m.get("chat_shared"):  # a chat picked with a reply keyboard's request_chat button
+            chat = self.emulator.chats.get(shared.get("chat_id"))
+            return say("shared", name=shared.get("title") or (chat.title if chat else str(shared.get("chat_id"))))
         return None
 
-    def _topic_name(self, m: dict) -> str:
+    def _topic_name(self, m: dict, language: str = "en") -> str:
         thread = m.get("message_thread_id")
         topic = self.emulator.topics.get((m["chat"]["id"], thread)) if thread else None
-        return topic.name if topic else "deleted topic" if thread else ""
+        return topic.name if topic else line(language, "topic-deleted") if thread else ""
 
-    def render_message(self, chat_id: int, m: dict) -> dict:
+    def render_message(self, chat_id: int, m: dict, language: str = "en") -> dict:
         sender = m.get("from") or {}
         is_bot = bool(sender.get("is_bot"))
         out = {
             "id": m["message_id"], "date": m.get("date", 0), "edited": bool(m.get("edit_date")),
             "out": sender.get("id") == self.me.id, "bot": is_bot,
-            "sender": {"id": sender.get("id"), "name": self._name(sender), "color": self._color(sender.get("id", 0))},
-            "html": None, "keyboard": [], "service": self._service_text(m), "invoice": None, "reply": None,
-            "topic": self._topic_name(m) if m.get("is_topic_message") else None,
+            "sender": {"id": sender.get("id"), "name": self._name(sender, language),
+                       "color": self._color(sender.get("id", 0))},
+            "html": None, "keyboard": [], "service": self._service_text(m, language), "invoice": None, "reply": None,
+            "topic": self._topic_name(m, language) if m.get("is_topic_message") else None,
             "thread": m.get("message_thread_id") if m.get("is_topic_message") else None,
         }
         if "text" in m:
@@ -279,7 +336,7 @@ class Playground:
                               "amount": inv.get("total_amount", 0), "currency": inv.get("currency", ""),
                               "amount_text": money_text(inv.get("total_amount", 0), inv.get("currency", ""))}
         if reply := m.get("reply_to_message"):
-            out["reply"] = {"name": self._name(reply.get("from") or {}),
+            out["reply"] = {"name": self._name(reply.get("from") or {}, language),
                             "text": (reply.get("text") or reply.get("caption") or "")[:120]}
         for row in (m.get("reply_markup") or {}).get("inline_keyboard", []):
             buttons = []
@@ -297,13 +354,38 @@ class Playground:
             out["keyboard"].append(buttons)
         return out
 
+    def reply_keyboard(self, chat_id: int) -> dict | None:
+        """The chat's reply keyboard as the page shows it above the message box (None when the bot sent none or
+        removed it): rows of buttons, a plain one sending its text ("text"), one asking for a chat opening the
+        picker ("chat", with its request_id), any other kind shown but not usable here ("other")."""
+        markup = self.emulator.reply_keyboards.get(chat_id) or {}
+        rows = []
+        for row in markup.get("keyboard") or []:
+            buttons = []
+            for b in row:
+                b = {"text": b} if isinstance(b, str) else b if isinstance(b, dict) else {}
+                if isinstance(b.get("request_chat"), dict):
+                    buttons.append({"text": str(b.get("text", "")), "kind": "chat",
+                                    "request_id": int(b["request_chat"].get("request_id", 0))})
+                elif set(b) <= {"text", "style", "icon_custom_emoji_id"}:
+                    buttons.append({"text": str(b.get("text", "")), "kind": "text"})
+                else:  # contact, location, users, poll, web app: not in the playground
+                    buttons.append({"text": str(b.get("text", "")), "kind": "other"})
+            if buttons:
+                rows.append(buttons)
+        if not rows:
+            return None
+        return {"rows": rows, "placeholder": str(markup.get("input_field_placeholder") or "")}
+
     def snapshot(self, chat_id: int) -> dict:
         if chat_id not in self._chat_ids():
             raise web.HTTPNotFound(text=json.dumps({"ok": False, "error": "unknown chat"}),
                                    content_type="application/json")
-        messages = [self.render_message(chat_id, m) for m in self._visible(chat_id)]
+        language = self.language(chat_id)
+        messages = [self.render_message(chat_id, m, language) for m in self._visible(chat_id)]
         last_ids = {str(c): max((m["message_id"] for m in self._visible(c)), default=0) for c in self._chat_ids()}
-        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": self.language(chat_id)}
+        body = {"chat_id": chat_id, "messages": messages, "last_ids": last_ids, "language": language,
+                "reply_keyboard": self.reply_keyboard(chat_id)}
         version = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         return {**body, "version": version}
 
@@ -320,6 +402,30 @@ class Playground:
         if not text:
             raise ValueError("empty message")
         msg = self.emulator.send_message(chat_id, user_id, text[:4096])
+        return {"message_id": msg["message_id"]}
+
+    def reply_button(self, chat_id: int, user_id: int, text: str) -> dict:
+        """A plain button of the chat's reply keyboard tapped: its text sent (a one-time keyboard hides)."""
+        self._check_user(chat_id, user_id)
+        msg = self.emulator.press_reply_button(chat_id, user_id, text)
+        return {"message_id": msg["message_id"]}
+
+    def _check_private(self, chat_id: int, user_id: int) -> None:
+        # Telegram's chat picker (a reply button's request_chat) is in a person's private chat with the bot only.
+        self._check_user(chat_id, user_id)
+        if chat_id != user_id:
+            raise ValueError(f"chat {chat_id} is not the private chat of user {user_id}")
+
+    def shareable_chats(self, chat_id: int, user_id: int, request_id: int) -> dict:
+        """The chats the picker of the reply button ``request_id`` lists (those the button's criteria allow)."""
+        self._check_private(chat_id, user_id)
+        return {"chats": [{"id": c["id"], "title": c["title"] or str(c["id"])}
+                          for c in self.emulator.shareable_chats(user_id, request_id)]}
+
+    def share_chat(self, chat_id: int, user_id: int, request_id: int, shared_chat_id: int) -> dict:
+        """The person picked ``shared_chat_id`` in that picker: the bot receives chat_shared."""
+        self._check_private(chat_id, user_id)
+        msg = self.emulator.share_chat(user_id, request_id, shared_chat_id)
         return {"message_id": msg["message_id"]}
 
     async def press(self, chat_id: int, user_id: int, message_id: int, callback_data: str) -> dict:
@@ -341,17 +447,21 @@ class Playground:
         result = await self.emulator.pay_invoice(chat_id, user_id, message_id, timeout=10.0)
         return {"status": result["status"], "error_message": result.get("error_message")}
 
-    def _query(self, sql: str, params: tuple) -> dict | None:
-        """One row, read-only from the bot's SQLite file (the bot owns it; we never write)."""
+    def _query(self, sql: str, params: tuple, *, every: bool = False) -> Any:
+        """One row (or, with ``every``, all of them), read-only from the bot's SQLite file (the bot owns it; we
+        never write)."""
         if not self.db_path.exists():
-            return None
+            return [] if every else None
         conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
         try:
             conn.row_factory = sqlite3.Row
-            row = conn.execute(sql, params).fetchone()
+            cursor = conn.execute(sql, params)
+            rows = cursor.fetchall() if every else [cursor.fetchone()]
         finally:
             conn.close()
-        return dict(row) if row else None
+        if every:
+            return [dict(row) for row in rows]
+        return dict(rows[0]) if rows[0] else None
 
     def balance(self, chat_id: int) -> int:
         """The chat's balance in cents (0 when the bot does not know the chat)."""
@@ -363,19 +473,35 @@ class Playground:
         row = self._query("SELECT language FROM chats WHERE id = ?", (chat_id,))
         return row["language"] if row and row["language"] in ("en", "ru") else "en"
 
-    def latest_active_rental(self, chat_id: int) -> dict | None:
-        """The chat's newest active rental: provider, provider_rental_id, service_name, phone."""
+    def active_rentals(self, chat_id: int) -> list[dict]:
+        """The chat's active rentals, newest first: id, provider, provider_rental_id, service_name, phone."""
         return self._query(
-            "SELECT provider, provider_rental_id, service_name, phone FROM rentals"
+            "SELECT id, provider, provider_rental_id, service_name, phone FROM rentals"
             " WHERE chat_id = ? AND status = 'active' AND provider_rental_id IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1", (chat_id,))
+            " ORDER BY id DESC", (chat_id,), every=True)
 
-    async def make_sms_arrive(self, chat_id: int) -> dict:
+    def latest_active_rental(self, chat_id: int) -> dict | None:
+        """The chat's newest active rental (as active_rentals gives it)."""
+        return next(iter(self.active_rentals(chat_id)), None)
+
+    async def make_sms_arrive(self, chat_id: int, rental_id: int | None = None) -> dict:
+        """A code SMS for one of the chat's active numbers: the one asked for (``rental_id``, which must be an
+        active rental of this chat), else its only one; with more and none asked for, nothing is sent and the
+        answer lists them (``choose``) for the person to pick."""
         if chat_id not in self._chat_ids():
             raise ValueError(f"unknown chat {chat_id}")
-        rental = await asyncio.to_thread(self.latest_active_rental, chat_id)
-        if rental is None:
-            return {"ok": False, "error": "No active number in this chat yet: rent one first."}
+        language = await asyncio.to_thread(self.language, chat_id)
+        active = await asyncio.to_thread(self.active_rentals, chat_id)
+        if rental_id is not None:
+            active = [r for r in active if r["id"] == rental_id]
+            if not active:
+                return {"ok": False, "error": line(language, "sms-not-active")}
+        if not active:
+            return {"ok": False, "error": line(language, "sms-no-number")}
+        if len(active) > 1:
+            return {"ok": False, "choose": [{"rental_id": r["id"], "phone": phones.display(r["phone"] or ""),
+                                             "service": r["service_name"] or ""} for r in active]}
+        [rental] = active
         code = str(random.randint(10000, 999999))
         service = rental["service_name"] or "Your"
         body = f"{service} code: {code}. Do not give this code to anyone, even if they say they are from {service}!"
@@ -482,6 +608,24 @@ def create_app(pg: Playground) -> web.Application:
         b = await _body(request)
         return pg.send(int(b["chat_id"]), int(b["user_id"]), str(b["text"]))
 
+    @routes.post("/api/reply_button")
+    @guarded
+    async def reply_button(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.reply_button(int(b["chat_id"]), int(b["user_id"]), str(b["text"]))
+
+    @routes.post("/api/share/chats")
+    @guarded
+    async def shareable(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.shareable_chats(int(b["chat_id"]), int(b["user_id"]), int(b["request_id"]))
+
+    @routes.post("/api/share")
+    @guarded
+    async def share(request: web.Request) -> dict:
+        b = await _body(request)
+        return pg.share_chat(int(b["chat_id"]), int(b["user_id"]), int(b["request_id"]), int(b["shared_chat_id"]))
+
     @routes.post("/api/press")
     @guarded
     async def press(request: web.Request) -> dict:
@@ -498,7 +642,10 @@ def create_app(pg: Playground) -> web.Application:
     @guarded
     async def sms(request: web.Request) -> dict:
         b = await _body(request)
-        return await pg.make_sms_arrive(int(b["chat_id"]))
+        rental_id = b.get("rental_id")
+        if rental_id is not None and (isinstance(rental_id, bool) or not isinstance(rental_id, int)):
+            raise ValueError("rental_id is a whole number")
+        return await pg.make_sms_arrive(int(b["chat_id"]), rental_id)
 
     @routes.post("/api/codes")
     @guarded

@@ -74,6 +74,35 @@ def test_render_entities_keeps_overlapping_entities_well_nested():
     assert quote == 'code\n<blockquote class="tg-quote">body &lt;b&gt;</blockquote>'
 
 
+def test_the_lines_the_playground_writes_follow_the_chats_language():
+    """Service lines and the server's own answers: English or Russian as the chat's language is (English for any
+    other), "You"/"Вы" when the person using the page did it; every Russian line without an English word."""
+    from types import SimpleNamespace
+
+    from playground.server import LINES, ME, MEMBER
+
+    emu = SimpleNamespace(bot_user={"first_name": "Rent Bot"}, chats={}, topics={})
+    pg = Playground(SimpleNamespace(emulator=emu), "/nonexistent/bot.sqlite3")
+    you, sam = {"id": ME[0], "first_name": ME[1]}, {"id": MEMBER[0], "first_name": MEMBER[1]}
+    paid = {"message_id": 1, "chat": {"id": ME[0]}, "from": you,
+            "successful_payment": {"currency": "XTR", "total_amount": 50}}
+    assert pg.render_message(ME[0], paid)["service"] == "You paid ⭐ 50 to Rent Bot"
+    assert pg.render_message(ME[0], paid, "ru")["service"] == "Вы заплатили ⭐ 50 боту Rent Bot"
+    assert pg.render_message(ME[0], paid, "de")["service"] == "You paid ⭐ 50 to Rent Bot"
+    added = {"message_id": 2, "chat": {"id": -1}, "from": sam,
+             "new_chat_members": [you, {"id": 7, "first_name": "Rent Bot", "is_bot": True}]}
+    assert pg.render_message(-1, added)["service"] == "Sam added you, Rent Bot"
+    assert pg.render_message(-1, added, "ru")["service"] == "Sam добавил(а) вас, Rent Bot"
+    left = {"message_id": 3, "chat": {"id": -1}, "from": {}, "left_chat_member": {"id": 5}}
+    assert pg.render_message(-1, left, "ru")["service"] == "Кто-то покинул(а) группу"
+    closed = {"message_id": 4, "chat": {"id": -1}, "from": sam, "message_thread_id": 9, "forum_topic_closed": {}}
+    assert pg.render_message(-1, closed, "ru")["service"] == "Sam закрыл(а) тему «удалённая тема»"
+    for key, (english, russian) in LINES.items():
+        fields = lambda text: sorted(re.findall(r"\{(\w+)\}", text))  # noqa: E731
+        assert fields(english) == fields(russian), key
+        assert not LATIN_WORD.search(re.sub(r"\{\w+\}", "", russian)), key
+
+
 # ------------------------------------------------------------------------------------------ the page
 @pytest.fixture
 async def playground(tmp_path):
@@ -460,6 +489,182 @@ async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_p
     # 10 screens in English; in Russian the settings switched, the plans of the country picked before and the 10
     assert len(walk.checked) == 10 + 1 + 11, walk.checked
     assert walk.rows_at_full_width >= {1, 2}, "no message as wide as tests/widths.py measured it"
+    assert problems == []
+
+
+# ------------------------------------------------------------------------------------------ forwarding, 📩, Russian
+_REPLY_KB_CUT = """() => [...document.querySelectorAll('#reply-kb .rk-btn')]
+    .filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent)"""
+_POST = """([path, body]) => fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify(body)}).then((r) => r.json())"""
+
+
+async def _rent_cheapest(page, messages, t: Texts):
+    """From the plan list on screen: a plan with a price, confirmed; returns the number's card, pinned by its id."""
+    plans = messages.locator(".row.in", has_text=line_of(t, "offers-title-country")).last
+    plan = plans.get_by_role("button", name=re.compile(r"\$\d+\.\d\d")).first
+    await expect(plan).to_be_visible(timeout=15_000)  # once both providers answered
+    await plan.click()
+    confirm = messages.locator(".row.in", has_text=line_of(t, "confirm-title")).last
+    await expect(confirm).to_be_visible(timeout=10_000)
+    mid = await confirm.get_attribute("data-message-id")
+    await confirm.get_by_role("button", name=re.compile("^" + re.escape(line_of(t, "confirm-rent")))).click()
+    card = messages.locator(f'.row.in[data-message-id="{mid}"]')
+    await expect(card).to_contain_text(line_of(t, "card-price"), timeout=15_000)  # the confirm screen became the card
+    return card
+
+
+@needs_playwright
+@needs_chromium
+async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keyboard_and_sms_choose_their_number(
+        playground, browser_page, tmp_path):
+    """At 400 px: a number's codes forwarded to the demo group picked with the bot's reply keyboard (its
+    request_chat button opens the picker of the chats the emulator offers; the keyboard goes once used), a code
+    then arriving forwarded there; with two active numbers 📩 asks which; and in Russian the lines the playground
+    writes itself are Russian."""
+    from handlers.keyboards import FORWARD_PICK_REQUEST
+
+    stack, pg, url = playground
+    page, problems = browser_page
+    await page.set_viewport_size(PHONE)
+    shots = _shots(tmp_path)
+    messages = page.locator("#messages")
+    en, ru = Texts("en"), Texts("ru")
+    reply_kb, sheet, toast = page.locator("#reply-kb"), page.locator("#sheet"), page.locator("#toast")
+    pushed = messages.locator(".row.in", has_text=line_of(en, "code-received"))
+
+    await page.goto(url)
+    await page.locator("#start-button").click()
+    await expect(messages.locator(".row.in", has_text=line_of(en, "welcome"))).to_be_visible(timeout=10_000)
+
+    # Any reply keyboard the bot sends (here through the Bot API, as the bot would): its rows above the message
+    # box, a row's buttons sharing its width; a plain button sends its label, and a one-time keyboard then goes.
+    import httpx
+
+    emu = stack.emulator
+    async with httpx.AsyncClient() as http:
+        sent = await http.post(f"{emu.base_url}/bot{emu.token}/sendMessage", json={
+            "chat_id": pg.me.id, "text": "Sure?", "reply_markup": {
+                "keyboard": [[{"text": "Yes"}, {"text": "No"}], [{"text": "Share my phone", "request_contact": True}]],
+                "one_time_keyboard": True, "resize_keyboard": True, "input_field_placeholder": "Yes or no"}})
+        assert sent.json()["ok"], sent.text
+    await expect(reply_kb.locator(".rk-row")).to_have_count(2)
+    yes, no = reply_kb.get_by_role("button", name="Yes"), reply_kb.get_by_role("button", name="No")
+    assert (await yes.bounding_box())["width"] == (await no.bounding_box())["width"]
+    await expect(reply_kb.get_by_role("button", name="Share my phone")).to_be_disabled()  # not in the playground
+    await expect(page.locator("#input")).to_have_attribute("placeholder", "Yes or no")
+    await no.click()
+    await expect(messages.locator(".row.out", has_text="No")).to_be_visible()
+    await expect(reply_kb).to_be_hidden()
+    await expect(page.locator("#input")).to_have_attribute("placeholder", "Message")
+
+    await page.locator(".chip[data-cmd='/start']").click()
+    menu = await PhoneWalk(page, set(), shots).pin(line_of(en, "welcome"))
+    await menu.get_by_role("button", name=en("menu-rent")).click()
+    await page.get_by_role("button", name="Telegram", exact=True).click()
+    await page.get_by_role("button", name=re.compile("United States")).click()
+    card = await _rent_cheapest(page, messages, en)
+    await expect(pushed).to_have_count(1, timeout=30_000)  # the sandbox's own code, 3 s after renting
+    [first] = pg.active_rentals(pg.me.id)
+
+    # The card's 📤 → To a chat: the bot asks with a reply keyboard, shown above the message box with its hint.
+    await card.get_by_role("button", name=en("btn-forward"), exact=True).click()
+    await expect(card).to_contain_text(en("forward-state-none"))
+    await expect(reply_kb).to_be_hidden()
+    await card.get_by_role("button", name=en("btn-forward-chat"), exact=True).click()
+    await expect(card).to_contain_text(line_of(en, "forward-ask-chat"))
+    pick = reply_kb.get_by_role("button", name=en("btn-forward-pick-group"), exact=True)
+    await expect(pick).to_be_visible(timeout=10_000)
+    await expect(page.locator("#input")).to_have_attribute("placeholder", en("forward-picker-placeholder"))
+    kb_box, composer_box = await reply_kb.bounding_box(), await page.locator("#composer").bounding_box()
+    assert kb_box["y"] + kb_box["height"] <= composer_box["y"], (kb_box, composer_box)  # above the message box
+    assert kb_box["x"] >= 0 and kb_box["x"] + kb_box["width"] <= PHONE["width"], kb_box
+    assert await page.evaluate(_REPLY_KB_CUT) == []
+    await page.screenshot(path=str(shots / "phone-forward-reply-keyboard.png"))
+
+    # Its request_chat button: the picker lists the chats the emulator offers for it, by title; one is picked.
+    await pick.click()
+    await expect(sheet).to_be_visible()
+    offered = [c["title"] for c in stack.emulator.shareable_chats(pg.me.id, FORWARD_PICK_REQUEST)]
+    assert pg.group_title in offered
+    await expect(sheet.locator(".sheet-option")).to_have_text(offered)
+    await page.screenshot(path=str(shots / "phone-forward-chat-picker.png"))
+    await sheet.get_by_role("button", name=pg.group_title, exact=True).click()
+    await expect(sheet).to_be_hidden()
+    await expect(messages.locator(".service", has_text=f"You shared the chat “{pg.group_title}”")).to_be_visible()
+    told = en("forward-set-chat", target=pg.group_title)
+    await expect(messages.locator(".row.in", has_text=re.sub(r"<[^>]+>", "", told))).to_be_visible(timeout=10_000)
+    await expect(reply_kb).to_be_hidden()  # one-time, and removed by the bot
+    await expect(page.locator("#input")).to_have_attribute("placeholder", "Message")  # the keyboard's hint gone too
+
+    # 📩 with one active number: at once, as before; the code comes here and, forwarded, into the group.
+    await page.locator("#sms-button").click()
+    await expect(toast).to_contain_text(f"SMS sent to {first['phone']}")
+    await expect(pushed).to_have_count(2, timeout=30_000)
+    code = (await pushed.last.locator(".tg-code").last.inner_text()).strip()
+    await page.locator("#tab-group").click()
+    forwarded = messages.locator(".row.in", has_text=line_of(en, "forward-from"))
+    await expect(forwarded).to_have_count(1, timeout=30_000)
+    await expect(forwarded).to_contain_text(code)
+    await page.screenshot(path=str(shots / "phone-forwarded-in-group.png"))
+
+    # A second number: 📩 now asks which of the two, each named by its number and service.
+    await page.locator("#tab-private").click()
+    await page.locator(".chip[data-cmd='/rent']").click()
+    await messages.get_by_role("button", name="Telegram", exact=True).last.click()
+    await _rent_cheapest(page, messages, en)
+    await expect(pushed).to_have_count(3, timeout=30_000)
+    active = pg.active_rentals(pg.me.id)
+    assert len(active) == 2 and active[1]["id"] == first["id"]
+    await page.locator("#sms-button").click()
+    await expect(sheet.locator("#sheet-title")).to_have_text("Which number gets the SMS?")
+    await expect(sheet.locator(".sheet-option")).to_have_text(
+        [f"{phones.display(r['phone'])} · {r['service_name']}" for r in active])
+    await page.screenshot(path=str(shots / "phone-sms-chooser.png"))
+    assert await page.evaluate(_REPLY_KB_CUT) == []
+    # The first number (the forwarded one): its code here and in the group.
+    await sheet.get_by_role("button", name=re.compile(re.escape(phones.display(first["phone"])))).click()
+    await expect(toast).to_contain_text(f"SMS sent to {first['phone']}")
+    await expect(pushed).to_have_count(4, timeout=30_000)
+    await expect(pushed.last).to_contain_text(phones.display(first["phone"]))
+    # Only a rental of this chat that is active: another chat's number is refused, nothing sent.
+    refused = await page.evaluate(_POST, ["/api/sms", {"chat_id": pg.group_id, "rental_id": first["id"]}])
+    assert refused == {"ok": False, "error": "That number is no longer active in this chat."}
+    await page.locator("#tab-group").click()
+    await expect(forwarded).to_have_count(2, timeout=30_000)
+
+    # In Russian (Settings → Русский): the playground's own lines too, no English word but names.
+    await page.locator("#tab-private").click()
+    await page.locator(".chip[data-cmd='/start']").click()
+    menu = await PhoneWalk(page, set(), shots).pin(line_of(en, "welcome"))
+    await menu.get_by_role("button", name=en("menu-settings")).click()
+    await expect(menu).to_contain_text(line_of(en, "settings-title", 1))
+    await menu.get_by_role("button", name=ru("btn-lang", name=LANGUAGE_NAMES["ru"])).click()
+    await expect(menu).to_contain_text(line_of(ru, "settings-title", 1), timeout=10_000)
+    await expect(page.locator("#sms-button")).to_have_text("📩 Прислать СМС")
+    shared = messages.locator(".service", has_text=f"Вы поделились чатом «{pg.group_title}»")
+    await expect(shared).to_be_visible(timeout=10_000)
+    await expect(messages.locator(".service", has_text="shared")).to_have_count(0)
+    titles = (pg.group_title, pg.forum_title, stack.emulator.bot_user["first_name"])  # the chats' names
+    names = {w for name in titles for w in LATIN_WORD.findall(name)}
+    for service_line in await messages.locator(".service").all_inner_texts():
+        assert set(LATIN_WORD.findall(service_line)) <= names, service_line
+    # ... and the page around the chat: its tabs, the header (its avatar's initials aside), the chips (commands as typed), the message box.
+    chrome = await page.evaluate("""() => [...document.querySelectorAll('.switch, .chat-title-block, .chips, .sandbox')]
+        .map((el) => el.innerText + ' ' + (el.title || '')).join(' ') + ' ' + document.querySelector('#input').placeholder""")
+    assert set(LATIN_WORD.findall(COMMAND.sub(" ", chrome))) <= names | latin_names(stack), chrome
+    pill = await page.locator(".sandbox").bounding_box()
+    assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # the longer Russian word still clear of the edge
+    await page.locator("#sms-button").click()
+    await expect(sheet.locator("#sheet-title")).to_have_text("На какой номер прислать СМС?")
+    await expect(sheet.locator("#sheet-cancel")).to_have_text("Отмена")
+    await page.screenshot(path=str(shots / "phone-ru-sms-chooser.png"))
+    for text in await sheet.locator(".sheet-option").all_inner_texts():
+        assert set(LATIN_WORD.findall(text)) <= latin_names(stack), text
+    await sheet.locator("#sheet-cancel").click()
+    await expect(sheet).to_be_hidden()
+    await shared.scroll_into_view_if_needed()
+    await page.screenshot(path=str(shots / "phone-ru-shared-line.png"))
     assert problems == []
 
 

@@ -683,6 +683,24 @@ async def test_a_chat_picked_with_a_request_chat_button(emu, bot):
         await bot.send_message(-100501, "Pick", reply_markup=picker)
 
 
+async def test_a_reply_keyboards_text_button_sends_its_text_and_a_one_time_keyboard_hides(emu, bot):
+    """A plain button of a reply keyboard sends its label as the user's message; a one-time keyboard hides once
+    used, a lasting one stays; a label the keyboard does not have (or a button asking for a chat) is refused."""
+    emu.add_user(ALICE, "Alice")
+    lasting = {"keyboard": [["Yes", {"text": "No"}], [{"text": "Pick", "request_chat": {"request_id": 3}}]]}
+    await bot.send_message(ALICE, "Sure?", reply_markup=lasting)
+    with pytest.raises(EmulatorError, match="no reply button 'Pick'"):
+        emu.press_reply_button(ALICE, ALICE, "Pick")
+    assert emu.press_reply_button(ALICE, ALICE, "No")["text"] == "No"
+    assert emu.reply_keyboards[ALICE]["keyboard"] == lasting["keyboard"]
+    await bot.send_message(ALICE, "Once?", reply_markup={"keyboard": [[{"text": "Once"}]], "one_time_keyboard": True})
+    with pytest.raises(EmulatorError, match="no reply button 'Yes'"):
+        emu.press_reply_button(ALICE, ALICE, "Yes")
+    assert emu.press_reply_button(ALICE, ALICE, "Once")["text"] == "Once"
+    assert ALICE not in emu.reply_keyboards
+    assert [m.get("text") for m in emu.messages(ALICE) if m["from"]["id"] == ALICE] == ["No", "Once"]
+
+
 async def test_send_document_uploads_a_file_the_page_can_download(emu, bot):
     """sendDocument as Telegram takes it: a multipart upload with a caption (parsed like text), the message's
     document naming the file; the bytes are kept for the playground page's download; a missing file is a 400."""

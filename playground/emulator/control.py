@@ -54,6 +54,19 @@ class ControlMixin:
             self._push("message", msg)
         return copy.deepcopy(msg)
 
+    def press_reply_button(self, chat_id: int, user_id: int, text: str) -> dict:
+        """The user taps a plain text button of the chat's reply keyboard: its text is sent as their message, and
+        a one-time keyboard hides, as the apps do. Raises EmulatorError when the keyboard has no such button."""
+        keyboard = self.reply_keyboards.get(int(chat_id)) or {}
+        labels = [b if isinstance(b, str) else b.get("text") for row in keyboard.get("keyboard", []) for b in row
+                  if isinstance(b, str) or (isinstance(b, dict) and set(b) <= {"text", "style", "icon_custom_emoji_id"})]
+        if text not in labels:
+            raise EmulatorError(f"no reply button {text!r} in chat {chat_id}; text buttons: {labels}")
+        msg = self.send_message(chat_id, user_id, text)
+        if keyboard.get("one_time_keyboard"):
+            self.reply_keyboards.pop(int(chat_id), None)
+        return msg
+
     def shareable_chats(self, user_id: int, request_id: int) -> list[dict]:
         """The chats Telegram's picker would list for the private chat's reply button ``request_id``: groups
         matching the button's criteria (the user an admin when it asks rights of them, the bot a member when it

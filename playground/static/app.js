@@ -9,6 +9,8 @@
     avatar: $("chat-avatar"), input: $("input"), composer: $("composer"), start: $("start-button"),
     asRow: $("as-row"), asOptions: $("as-options"), sms: $("sms-button"), codes: $("codes-button"), toast: $("toast"),
     alert: $("alert"), alertTitle: $("alert-title"), alertText: $("alert-text"), alertOk: $("alert-ok"),
+    sheet: $("sheet"), sheetTitle: $("sheet-title"), sheetOptions: $("sheet-options"), sheetEmpty: $("sheet-empty"),
+    sheetCancel: $("sheet-cancel"), replyKb: $("reply-kb"), sandbox: $("sandbox"),
     tabs: { private: $("tab-private"), group: $("tab-group"), forum: $("tab-forum"), operator: $("tab-operator") },
   };
 
@@ -21,6 +23,8 @@
     nodes: new Map(),   // message id -> {row, sig} for the open chat
     poll: null,         // AbortController of the running long poll
     lang: "en",         // the open chat's language: the page's own words follow it
+    replyKb: "",        // the open chat's reply keyboard as last shown (JSON), "" when none
+    kbPlaceholder: "",  // that keyboard's input_field_placeholder
   };
 
   // ------------------------------------------------------------------ the page's own words
@@ -45,19 +49,70 @@
     codesOn: ["Codes come again as usual", "Коды снова приходят как обычно"],
     codesOff: ["From now on new numbers get no code: the bot refunds them",
                "Теперь новым номерам код не придёт: бот вернёт за них деньги"],
+    smsWhich: ["Which number gets the SMS?", "На какой номер прислать СМС?"],
+    tabPrivate: ["Private chat", "Личный чат"],
+    tabOperator: ["Operator", "Оператор"],
+    sandbox: ["sandbox", "песочница"],
+    sandboxHint: ["Fake Telegram, fake providers, fake money", "Ненастоящие Telegram, провайдеры и деньги"],
+    subBot: ["bot", "бот"],
+    subOperator: ["bot · as the operator", "бот · от имени оператора"],
+    members: ["{n} members", "{n} {участник|участника|участников}"],
+    topics: ["topics", "темы"],
+    you: ["You", "Вы"],
+    messageAsYou: ["Message as You", "Сообщение от вас"],
+    roleAdmin: ["admin", "админ"],
+    roleMember: ["member", "участник"],
+    roleYou: ["you", "вы"],
+    roleOperator: ["operator", "оператор"],
+    kb: ["{n} KB", "{n} КБ"],
+    ok: ["OK", "ОК"],
+    pickChat: ["Choose a chat", "Выберите чат"],
+    noChat: ["No chat fits what this button asks for", "Нет чата, подходящего под условия этой кнопки"],
+    cancel: ["Cancel", "Отмена"],
   };
   const LANGUAGES = ["en", "ru"];
   function word(key, vars = {}) {
     const text = WORDS[key][Math.max(0, LANGUAGES.indexOf(app.lang))];
-    return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+    return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""))
+      .replace(/\{([^{}|]*)\|([^{}|]*)\|([^{}|]*)\}/g, (_, one, few, many) => russianPlural(vars.n, one, few, many));
+  }
+  // Russian forms by number: 1, 21 участник; 2-4, 22 участника; 5-20, 11-14 участников.
+  function russianPlural(n, one, few, many) {
+    const d = Math.abs(Number(n)) % 100, u = d % 10;
+    if (d >= 11 && d <= 14) return many;
+    return u === 1 ? one : u >= 2 && u <= 4 ? few : many;
+  }
+  function roleWord(role) {
+    const key = { admin: "roleAdmin", member: "roleMember", you: "roleYou", operator: "roleOperator" }[role];
+    return key ? word(key) : role;
+  }
+  // The page's person is "You" on the page, as Telegram says it; others by their names.
+  function nameOf(user) { return app.state && user.id === app.state.me.id ? word("you") : user.name; }
+  function subtitle(chat) {
+    if (chat.kind === "private") return word("subBot");
+    if (chat.kind === "operator") return word("subOperator");
+    const members = word("members", { n: chat.users.length + 1 });  // and the bot
+    return chat.kind === "forum" ? `${members} · ${word("topics")}` : members;
   }
   function applyChromeWords() {
     document.documentElement.lang = app.lang;
     els.sms.textContent = word("smsButton");
+    els.sheetCancel.textContent = word("cancel");
     els.codes.textContent = word(els.codes.getAttribute("aria-pressed") === "true" ? "codesStop" : "codesCome");
     document.querySelector("#as-row .as-label").textContent = word("typingAs");
+    for (const label of document.querySelectorAll("[data-word]")) label.textContent = word(label.dataset.word);
+    els.sandbox.textContent = word("sandbox");
+    els.sandbox.title = word("sandboxHint");
+    els.alertOk.textContent = word("ok");
+    if (app.chat) els.subtitle.textContent = subtitle(app.chat);
+    if (app.state) renderAsOptions();
+    setPlaceholder();
+  }
+  // The message box's hint: the reply keyboard's own when it has one, else who types.
+  function setPlaceholder() {
     const who = app.chat && isGroupKind(app.chat.kind) ? app.chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
+    const as = who && who.id === app.state.me.id ? word("messageAsYou") : who ? word("messageAs", { name: who.name }) : "";
+    els.input.placeholder = app.kbPlaceholder || as || word("message");
   }
 
   // ------------------------------------------------------------------ API
@@ -88,7 +143,30 @@
   }
   els.alertOk.addEventListener("click", () => { els.alert.hidden = true; });
   els.alert.addEventListener("click", (e) => { if (e.target === els.alert) els.alert.hidden = true; });
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape") els.alert.hidden = true; });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { els.alert.hidden = true; els.sheet.hidden = true; }
+  });
+
+  // A short list to pick one from (each option's label set as text); ``empty`` is said when there is none.
+  function chooseFrom(title, options, onPick, empty = "") {
+    els.sheetTitle.textContent = title;
+    els.sheetOptions.textContent = "";
+    for (const option of options) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "sheet-option";
+      b.textContent = option.label;
+      b.addEventListener("click", () => { els.sheet.hidden = true; onPick(option.value); });
+      els.sheetOptions.appendChild(b);
+    }
+    els.sheetEmpty.textContent = empty;
+    els.sheetEmpty.hidden = options.length > 0 || !empty;
+    els.sheetCancel.textContent = word("cancel");
+    els.sheet.hidden = false;
+    (els.sheetOptions.firstChild || els.sheetCancel).focus();
+  }
+  els.sheetCancel.addEventListener("click", () => { els.sheet.hidden = true; });
+  els.sheet.addEventListener("click", (e) => { if (e.target === els.sheet) els.sheet.hidden = true; });
 
   // ------------------------------------------------------------------ chats
   // The demo forum is a group too (the same people); its messages in a topic say which.
@@ -113,11 +191,11 @@
       b.dataset.userId = String(u.id);
       b.setAttribute("role", "radio");
       b.setAttribute("aria-checked", String(u.id === app.asUser));
-      b.textContent = `${u.name} (${u.role})`;
+      b.textContent = `${nameOf(u)} (${roleWord(u.role)})`;
       b.addEventListener("click", () => {
         app.asUser = u.id;
         renderAsOptions();
-        els.input.placeholder = word("messageAs", { name: u.name });
+        setPlaceholder();
         els.input.focus();
       });
       els.asOptions.appendChild(b);
@@ -129,17 +207,17 @@
     if (!chat || (app.chat && app.chat.id === chat.id)) return;
     app.chat = chat;
     els.toast.hidden = true;
+    els.sheet.hidden = true;  // a list to pick from belongs to the chat it was opened in
     for (const [k, tab] of Object.entries(els.tabs)) {
       tab.classList.toggle("active", k === kind);
       tab.setAttribute("aria-selected", String(k === kind));
     }
     els.title.textContent = chat.title;
-    els.subtitle.textContent = chat.subtitle;
+    els.subtitle.textContent = subtitle(chat);
     els.avatar.textContent = initials(chat.title);
     els.avatar.classList.toggle("group", isGroupKind(kind));
     els.asRow.hidden = !isGroupKind(kind);
-    const who = isGroupKind(kind) ? chat.users.find((u) => u.id === app.asUser) : null;
-    els.input.placeholder = who ? word("messageAs", { name: who.name }) : word("message");
+    renderReplyKeyboard(null);  // the selected chat's own comes with its snapshot
     // Start from a clean list: the snapshot of the newly selected chat fills it.
     for (const { row } of app.nodes.values()) row.remove();
     app.nodes.clear();
@@ -208,7 +286,7 @@
       d.className = "document";
       d.href = m.document.url;
       d.download = m.document.name;
-      d.textContent = `📄 ${m.document.name} · ${Math.max(1, Math.round(m.document.size / 1024))} KB`;
+      d.textContent = `📄 ${m.document.name} · ${word("kb", { n: Math.max(1, Math.round(m.document.size / 1024)) })}`;
       bubble.appendChild(d);
     }
     if (m.invoice) {
@@ -314,6 +392,7 @@
       if (!keep.has(id)) { row.remove(); app.nodes.delete(id); }
     }
     markRuns();
+    renderReplyKeyboard(snap.reply_keyboard || null);
     const empty = snap.messages.length === 0;
     const privateEmpty = empty && app.chat.kind === "private";
     els.intro.hidden = !privateEmpty;
@@ -329,6 +408,35 @@
       const unread = last - app.seen[chat.id];
       badge.hidden = unread <= 0;
       badge.textContent = unread > 0 ? String(unread) : "";
+    }
+  }
+
+  // The chat's reply keyboard above the message box, as Telegram shows it: rows of buttons; a plain one sends its
+  // text, one asking for a chat opens the picker. Gone when the bot removes it (or a one-time one was used).
+  function renderReplyKeyboard(kb) {
+    const sig = kb ? JSON.stringify(kb) : "";
+    app.kbPlaceholder = kb ? kb.placeholder : "";
+    setPlaceholder();
+    if (sig === app.replyKb) return;
+    app.replyKb = sig;
+    els.replyKb.textContent = "";
+    els.replyKb.hidden = !kb;
+    if (!kb) return;
+    for (const buttons of kb.rows) {
+      const row = document.createElement("div");
+      row.className = "rk-row";
+      for (const b of buttons) {
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "rk-btn";
+        btn.textContent = b.text;
+        btn.title = b.text;
+        btn.dataset.kind = b.kind;
+        if (b.kind === "chat") btn.dataset.requestId = String(b.request_id);
+        if (b.kind === "other") btn.disabled = true;
+        row.appendChild(btn);
+      }
+      els.replyKb.appendChild(row);
     }
   }
 
@@ -471,6 +579,38 @@
     setTimeout(() => first.classList.remove("flash"), 1500);
   }
 
+  async function replyButton(btn) {
+    if (btn.dataset.kind === "text") {
+      try {
+        await api("/api/reply_button", { chat_id: app.chat.id, user_id: currentUserId(), text: btn.textContent });
+      } catch (err) {
+        toast(err.message);
+      }
+      refreshNow();
+      return;
+    }
+    // request_chat: the chats the button's criteria allow (as Telegram's picker lists them); the one picked is shared
+    const requestId = Number(btn.dataset.requestId);
+    const chatId = app.chat.id, userId = currentUserId();
+    try {
+      const res = await api("/api/share/chats", { chat_id: chatId, user_id: userId, request_id: requestId });
+      chooseFrom(word("pickChat"), res.chats.map((c) => ({ label: c.title, value: c.id })), async (picked) => {
+        try {
+          await api("/api/share", { chat_id: chatId, user_id: userId, request_id: requestId, shared_chat_id: picked });
+        } catch (err) {
+          toast(err.message);
+        }
+        refreshNow();
+      }, word("noChat"));
+    } catch (err) {
+      toast(err.message);
+    }
+  }
+  els.replyKb.addEventListener("click", (e) => {
+    const btn = e.target.closest(".rk-btn");
+    if (btn && !btn.disabled) replyButton(btn);
+  });
+
   els.composer.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = els.input.value;
@@ -481,18 +621,26 @@
   for (const chip of document.querySelectorAll(".chip[data-cmd]")) {
     chip.addEventListener("click", () => sendText(chip.dataset.cmd));
   }
-  els.sms.addEventListener("click", async () => {
+  // 📩: the chat's only active number gets a code at once; with several the server lists them to pick one.
+  async function smsArrive(rentalId, chatId = app.chat.id) {
     els.sms.disabled = true;
     try {
-      const res = await api("/api/sms", { chat_id: app.chat.id });
-      if (res.ok) toast(word("smsSent", { phone: res.phone }), 3000);
+      const body = { chat_id: chatId };
+      if (rentalId !== undefined) body.rental_id = rentalId;
+      const res = await api("/api/sms", body);
+      if (res.choose) {
+        chooseFrom(word("smsWhich"), res.choose.map((r) => ({
+          label: r.service ? `${r.phone} · ${r.service}` : r.phone, value: r.rental_id,
+        })), (picked) => smsArrive(picked, chatId));
+      } else if (res.ok) toast(word("smsSent", { phone: res.phone }), 3000);
       else alertBox(res.error);
     } catch (err) {
       toast(err.message);
     } finally {
       els.sms.disabled = false;
     }
-  });
+  }
+  els.sms.addEventListener("click", () => smsArrive());
   // The sandbox providers' codes: on (the default), or never coming, to watch the no-code refund by tapping.
   els.codes.addEventListener("click", async () => {
     const arrive = els.codes.getAttribute("aria-pressed") !== "true";
