@@ -558,6 +558,15 @@ async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keybo
     await expect(reply_kb).to_be_hidden()
     await expect(page.locator("#input")).to_have_attribute("placeholder", "Message")
 
+    # The demo group hides its codes (its admin, in its Settings): a code forwarded there must follow that rule.
+    await page.locator("#tab-group").click()
+    await page.locator("#input").fill("/settings")
+    await page.locator("#send").click()
+    group_settings = await PhoneWalk(page, set(), shots).pin(line_of(en, "settings-title", 1))
+    await group_settings.get_by_role("button", name=en("btn-spoiler-off"), exact=True).click()
+    await expect(group_settings.get_by_role("button", name=en("btn-spoiler-on"), exact=True)).to_be_visible()
+    await page.locator("#tab-private").click()
+
     await page.locator(".chip[data-cmd='/start']").click()
     menu = await PhoneWalk(page, set(), shots).pin(line_of(en, "welcome"))
     await menu.get_by_role("button", name=en("menu-rent")).click()
@@ -605,7 +614,17 @@ async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keybo
     await page.locator("#tab-group").click()
     forwarded = messages.locator(".row.in", has_text=line_of(en, "forward-from"))
     await expect(forwarded).to_have_count(1, timeout=30_000)
-    await expect(forwarded).to_contain_text(code)
+    # Under the group's spoiler, with a copy button that does not show the code; revealed by a tap.
+    await page.locator("#tab-private").click()
+    sms_code = (await pushed.last.locator(".tg-code").first.inner_text()).strip()
+    assert re.fullmatch(r"\d{4,8}", sms_code), sms_code
+    await page.locator("#tab-group").click()
+    hidden = forwarded.locator(".tg-spoiler", has_text=sms_code)
+    await expect(hidden.first).to_be_visible()
+    await expect(forwarded.get_by_role("button", name=en("btn-copy-code"), exact=True)).to_be_visible()
+    await expect(forwarded.get_by_role("button", name=re.compile(re.escape(sms_code)))).to_have_count(0)
+    await hidden.first.click()
+    await expect(hidden.first).to_have_class(re.compile("shown"))
     await page.screenshot(path=str(shots / "phone-forwarded-in-group.png"))
 
     # A second number: 📩 now asks which of the two, each named by its number and service.

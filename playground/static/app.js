@@ -554,12 +554,14 @@
       else if (btn.dataset.kind === "copy") copy(btn.dataset.copy);
       return;
     }
+    // A hidden spoiler is revealed by the first tap (as on Telegram), even over a code: the code is copied by the
+    // next one, once it can be seen.
+    const spoiler = e.target.closest(".tg-spoiler");
+    if (spoiler && !spoiler.classList.contains("shown")) { spoiler.classList.add("shown"); return; }
     const code = e.target.closest(".tg-code");
     if (code) { copy(code.textContent); return; }
     const cmd = e.target.closest(".tg-cmd");
     if (cmd) { sendText(cmd.textContent); return; }
-    const spoiler = e.target.closest(".tg-spoiler");
-    if (spoiler) spoiler.classList.toggle("shown");
     const link = e.target.closest("a[href]");
     if (link && topicOf(link.href)) { e.preventDefault(); openUrl(link.href); }
   });
