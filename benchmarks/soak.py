@@ -15,7 +15,7 @@ stock are raised), so a refusal is the bot's, not the sandbox running dry.
 
 Set-up, not measured, flood limits off (as tests/e2e does for its set-up): --users people; the first
 groups x group-size of them are the members of --groups supergroups (the bot added by the first member, the
-creator, who then taps Settings > "Let all members rent", so that every member may spend, and rents one GotSMS
+creator, who then taps Settings > "Let members rent…" > "No limit", so that every member may spend, and rents one GotSMS
 number for the group, so that codes reach every group however slowly its members' own renting goes under the
 group's 20 messages a minute); the others send /start in private. Operators (ADMIN_IDS; several, so that
 their /credit commands stay within the bot's per-person rate) credit each private chat --credit dollars and
@@ -146,8 +146,8 @@ class Texts:
         self.generic = _plain(raw["error-generic"])
         self.start = (_prefix(raw["welcome"]), _prefix(raw["welcome-group"]))
         self.balance = (_prefix(raw["balance-title"]),)
-        self.numbers = (_prefix(raw["numbers-title"]), _prefix(raw["numbers-empty"]))
-        self.rent = (_prefix(raw["services-title"]),)
+        self.numbers = (_prefix(raw["numbers-title"]), _prefix(raw["numbers-title-one"]), _prefix(raw["numbers-empty"]))
+        self.rent = (_prefix(raw["services-title"]), _prefix(raw["services-title-one"]))
         self.paid = _prefix(raw["topup-done"])
         self.short = _prefix(raw["confirm-short"])
         self.errors = tuple(p for k, v in raw.items() if k.startswith("error-") and len(p := _prefix(v).strip()) >= 8)
@@ -733,8 +733,9 @@ class Soak:
                               supergroup=True, added_by=creator)
         await asyncio.wait_for(hello.future, SETUP_TIMEOUT)
         settings = await self._setup_reply(gid, creator, f"/settings@{self.bot_name}", ("Settings",))
-        opened = await self._setup_tap(gid, creator, settings, data="g:1:0")  # "Let members rent" with no limit
-        if "all members" not in opened.get("text", ""):
+        asked = await self._setup_tap(gid, creator, settings, data="g:1:-1")  # "Let members rent…": how much each
+        opened = await self._setup_tap(gid, creator, asked, data="g:1:0")  # ... no limit
+        if "every member" not in opened.get("text", ""):
             raise RuntimeError(f"set-up: group {gid} not opened to all members: {opened}")
 
     async def _setup_group_number(self, members: list[Person]) -> None:
