@@ -218,6 +218,8 @@ class Observer:
         self.generic_alerts = 0
         self.other_sends: Counter = Counter()
         self.flood_429: Counter = Counter()
+        # Each group's sends and edits (time, is a code): how full its minute was when a code waited (the report).
+        self.group_sends: defaultdict[int, list[tuple[float, bool]]] = defaultdict(list)
         self.recording = False
         record, answer, flood = emu._record, emu._api["answercallbackquery"], emu._flood_check
 
@@ -272,6 +274,8 @@ class Observer:
         text = (message or {}).get("text") or (message or {}).get("caption") or ""
         if self.texts.generic in text and self.recording:
             self.generic_messages += 1
+        if chat_id < 0 and action in ("send", "edit"):
+            self.group_sends[chat_id].append((now, action == "send" and bool(CODE_LINE.match(text))))
         if action == "send" and (hit := CODE_LINE.match(text)):
             code = self.codes.get(hit.group(1))
             if code is not None and code.chat_id != chat_id:
@@ -914,6 +918,14 @@ class Soak:
                 print("                 slowest: " + "; ".join(
                     f"chat {c.chat_id} injected {time.strftime('%H:%M:%S', time.localtime(c.wall))}: "
                     + (seconds(c.arrived - c.injected) if c.arrived else "never") for c in slow))
+            for c in (c for c in slow if c.group and c.arrived is not None):
+                # Why a group's code waited: how many sends and edits (codes among them) that group had in the
+                # minute before the code arrived (Telegram allows 20), and during its wait.
+                sends = obs.group_sends.get(c.chat_id, [])
+                minute = [is_code for at, is_code in sends if c.arrived - 60 <= at < c.arrived]
+                waited = [is_code for at, is_code in sends if c.injected <= at < c.arrived]
+                print(f"                 chat {c.chat_id}: {len(minute)} sends and edits in the minute before it "
+                      f"({sum(minute)} codes), {len(waited)} while it waited ({sum(waited)} codes)")
         if obs.codes_elsewhere:
             print(f"  codes pushed into another chat than their number's: {obs.codes_elsewhere}")
         if s.sms_failed:

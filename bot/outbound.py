@@ -9,8 +9,9 @@ per-chat limits as sends. Within them:
 * each chat has its own lane: its messages go out in order, one at a time, and a flood wait (429) or a slow
   send in one chat holds back that chat alone, never another;
 * when several chats could send at one moment, the best ``Priority`` goes first: a code, then the answer to a
-  person who is waiting, then notices, then broadcasts; a group keeps the last ``group_spare`` places of its
-  minute for codes, and broadcasts leave ``bulk_headroom`` of the bot's second free;
+  person who is waiting, then notices, then broadcasts; a group keeps the last places of its minute for codes
+  (``group_spare``, or one more than the codes it had in the window when that is more), and broadcasts leave
+  ``bulk_headroom`` of the bot's second free;
 * a 429 is never the caller's problem: the lane waits ``retry_after`` and the same call goes again, first in
   its lane. A caller waits as long as its turn takes (README: what the bounds are).
 
@@ -95,7 +96,8 @@ class _Lane:
         self.queue: list[_Turn] = []
         self.busy = False  # a call of this chat is with Telegram now
         self.tokens, self.refilled = float(burst), now
-        self.minute: collections.deque[float] = collections.deque()  # a group's sends in the last window
+        # A group's sends in the last window: (when, whether it was a code).
+        self.minute: collections.deque[tuple[float, bool]] = collections.deque()
         self.blocked_until = 0.0
         self.edits: dict[tuple, _Turn] = {}  # edits waiting, by (method, message id)
 
@@ -107,18 +109,22 @@ class _Lane:
         if self.tokens < 1.0:
             at = max(at, now + (1.0 - self.tokens) / limits.chat_rate)
         if self.is_group:
-            while self.minute and self.minute[0] <= now - limits.group_window:
+            while self.minute and self.minute[0][0] <= now - limits.group_window:
                 self.minute.popleft()
-            room = limits.group_per_minute - (0 if turn.priority is Priority.CODE else limits.group_spare)
+            room = limits.group_per_minute
+            if turn.priority is not Priority.CODE:
+                # The last places of the minute are kept for codes: at least ``group_spare``, and one more than the
+                # codes the group had in this window (a group that gets many codes gets more places for them).
+                room -= max(limits.group_spare, sum(code for _, code in self.minute) + 1)
             room = max(room, 1)
             if len(self.minute) >= room:
-                at = max(at, self.minute[len(self.minute) - room] + limits.group_window)
+                at = max(at, self.minute[len(self.minute) - room][0] + limits.group_window)
         return at
 
-    def took(self, now: float) -> None:
+    def took(self, now: float, code: bool = False) -> None:
         self.tokens -= 1.0
         if self.is_group:
-            self.minute.append(now)
+            self.minute.append((now, code))
 
     def came_back(self, now: float, counted: bool) -> None:
         """The call let go last (one at a time per lane) came back. Telegram counts a group's minute from when a
@@ -129,14 +135,15 @@ class _Lane:
         if not self.is_group or not self.minute:
             return
         if counted:
-            self.minute[-1] = max(self.minute[-1], now)
+            at, code = self.minute[-1]
+            self.minute[-1] = (max(at, now), code)
         else:
             self.minute.pop()
 
     def forgettable(self, now: float, window: float) -> bool:
         """Nothing waits here, nothing is in flight or blocked, and no send still counts in the group's minute."""
         return (not self.queue and not self.busy and self.blocked_until <= now
-                and (not self.minute or self.minute[-1] <= now - window))
+                and (not self.minute or self.minute[-1][0] <= now - window))
 
 
 @dataclass(order=True)
@@ -334,7 +341,7 @@ class Outbound(BaseRequestMiddleware):
         if turn.screen is not None and lane.edits.get(turn.screen) is turn:
             del lane.edits[turn.screen]
         lane.busy = True
-        lane.took(now)
+        lane.took(now, turn.priority is Priority.CODE)
         if turn.new_message:
             self._second.append(now)
         self._waiting.discard(lane.chat_id)

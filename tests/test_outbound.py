@@ -256,3 +256,21 @@ async def test_a_groups_minute_counts_a_slow_send_from_when_it_came_back():
     assert await outbound.paced(-9, True, refused_once) == "sent"
     assert tries[1] - tries[0] < 15.0  # the 429 took no place of the minute: tried again at once, not 30 s later
     await outbound.aclose()
+
+
+async def test_a_group_that_gets_many_codes_keeps_more_of_its_minute_for_them():
+    """Five free places of a group's minute are kept for codes; a group that had six codes in it keeps seven, so its
+    next codes do not wait for the minute to move behind replies that took the rest (the soak's 6.75 s code: its
+    group's minute full, six codes in it)."""
+    clock = Clock()
+    outbound = Outbound(Limits(), clock=clock)
+    for _ in range(6):
+        queue(outbound, -5, Priority.CODE)
+    assert len(run_for(outbound, clock, 10.0)) == 6  # six codes in this minute
+    for _ in range(30):
+        queue(outbound, -5, Priority.REPLY, new=False)
+    replies = run_for(outbound, clock, 30.0)
+    assert len(replies) == 20 - 6 - 7  # seven places left free for codes (one more than it had), not five
+    code = queue(outbound, -5, Priority.CODE)
+    outbound.grant_next()
+    assert code.granted.done()  # at once
