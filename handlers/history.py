@@ -8,7 +8,6 @@ import io
 import logging
 import math
 from dataclasses import replace
-from decimal import Decimal
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -16,6 +15,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.services.exports import csv_amount
 from bot.services.localize import in_zone
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
@@ -69,10 +69,6 @@ async def history_view(chat: Chat, t: Texts, ledger_repo: LedgerRepo, teams: Tea
     return "\n".join(lines), keyboards.ledger_history(t, page, pages, has_rows=bool(entries))
 
 
-def _money(minor: int) -> str:
-    return f"{Decimal(minor).scaleb(-2):.2f}"
-
-
 def history_csv(t: Texts, entries: list[LedgerEntry]) -> str:
     """Oldest first, in the chat's words and time zone; amounts in the balance's currency with a dot."""
     out = io.StringIO()
@@ -82,7 +78,7 @@ def history_csv(t: Texts, entries: list[LedgerEntry]) -> str:
         writer.writerow([in_zone(entry.created_at, t.time_zone).isoformat(timespec="seconds"),
                          ledger_what(t, replace(entry, phone=None)),  # the number has its own column
                          phones.display(entry.phone) if entry.phone else "",
-                         _money(entry.amount), _money(entry.balance_after)])
+                         csv_amount(entry.amount), csv_amount(entry.balance_after)])
     return out.getvalue()
 
 

@@ -14,7 +14,8 @@ from storage.models import utcnow
 LEDGER_ROWS_MAX = 100_000  # one document; an older history is in the database (and its backups)
 
 
-def _money(minor: int) -> str:
+def csv_amount(minor: int) -> str:
+    """Minor units as a CSV amount: the balance's currency in major units, with a dot ("12.30")."""
     return f"{Decimal(minor).scaleb(-2):.2f}"
 
 
@@ -41,7 +42,7 @@ async def ledger_csv(db: Database, chat_id: int) -> tuple[str, int]:
     writer.writerow(["id", "time_utc", "kind", "amount", "balance_after", "reference", "by", "by_name",
                      "approved_by", "approved_by_name", "note"])
     for r in rows:
-        writer.writerow([r["id"], r["created_at"], r["kind"], _money(r["amount"]), _money(r["balance_after"]),
+        writer.writerow([r["id"], r["created_at"], r["kind"], csv_amount(r["amount"]), csv_amount(r["balance_after"]),
                          r["reference"], r["actor_id"] or "", r["user_name"] or "", r["decided_by"] or "",
                          r["decided_name"] or "", _note(r["note"], r["kind"])])
     return out.getvalue(), len(rows)
@@ -71,7 +72,7 @@ async def revenue_csv(db: Database, days: int) -> tuple[str, int]:
     for day in sorted(table):
         f = table[day]
         charged, refunded = -f.get("charge", 0), f.get("refund", 0)
-        writer.writerow([day, _money(f.get("topup", 0)), _money(charged), _money(refunded),
-                         _money(charged - refunded), f"{f.get('cost', Decimal(0)):.2f}", f.get("rentals", 0),
-                         _money(f.get("promo", 0)), _money(f.get("referral", 0)), _money(f.get("adjustment", 0))])
+        writer.writerow([day, csv_amount(f.get("topup", 0)), csv_amount(charged), csv_amount(refunded),
+                         csv_amount(charged - refunded), f"{f.get('cost', Decimal(0)):.2f}", f.get("rentals", 0),
+                         csv_amount(f.get("promo", 0)), csv_amount(f.get("referral", 0)), csv_amount(f.get("adjustment", 0))])
     return out.getvalue(), len(table)
