@@ -74,5 +74,6 @@ async def revenue_csv(db: Database, days: int) -> tuple[str, int]:
         charged, refunded = -f.get("charge", 0), f.get("refund", 0)
         writer.writerow([day, csv_amount(f.get("topup", 0)), csv_amount(charged), csv_amount(refunded),
                          csv_amount(charged - refunded), f"{f.get('cost', Decimal(0)):.2f}", f.get("rentals", 0),
-                         csv_amount(f.get("promo", 0)), csv_amount(f.get("referral", 0)), csv_amount(f.get("adjustment", 0))])
+                         csv_amount(f.get("promo", 0)), csv_amount(f.get("referral", 0)),
+                         csv_amount(f.get("adjustment", 0))])
     return out.getvalue(), len(table)
