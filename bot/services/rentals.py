@@ -54,13 +54,6 @@ class RentRequest:
     budget: Any = None
 
 
-def _decimal_or_zero(text: str | None) -> Decimal:
-    try:
-        return Decimal(text or 0)
-    except ArithmeticError:
-        return Decimal(0)
-
-
 def period_end(fresh: Rental, start: datetime | None, minutes: int | None) -> datetime | None:
     """The moment a rental's paid time ends, from the provider's ``fresh`` view. A provider that says only the
     day (``till_is_day``) is read as the moment it was rented (``start``) plus whole periods of ``minutes``, when
@@ -251,7 +244,7 @@ class RentalService:
                     # The same number again, so its carrier again: a carrier's number costs what it cost then
                     # (the listed price and the carrier's premium) unless the list has risen above that.
                     return (max(entry.price, rental.renewal_price),
-                            max(offer.price, _decimal_or_zero(rental.provider_cost)))
+                            max(offer.price, Decimal(rental.provider_cost or 0)))
                 return entry.price, offer.price
         return None
 
