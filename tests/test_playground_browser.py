@@ -11,6 +11,7 @@ $PLAYGROUND_SCREENSHOT_DIR when set.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -452,13 +453,9 @@ async def walk_at_phone_width(walk: PhoneWalk, language: str) -> None:
     await walk.press(settings, t("back"), line_of(t, "settings-title", 1))
 
 
-@needs_playwright
-@needs_chromium
-async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_path):
-    """At 400 px every label of every keyboard is whole (the page cuts a label too long for its button with an
-    ellipsis, style.css .kb-btn), in English and then, switched in Settings, in Russian, where no English word
-    shows but names."""
-    stack, pg, url = playground
+@contextlib.asynccontextmanager
+async def phone_page(url: str):
+    """The page at a phone's 400 px, opened at ``url``: (page, problems), the page errors and console errors seen."""
     problems: list[str] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -467,25 +464,36 @@ async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_p
             page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
             page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
             await page.goto(url)
-            pill = await page.locator(".sandbox").bounding_box()
-            assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # clear of the screen's edge, not touching it
-            await page.locator("#start-button").click()
-            walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
-            await walk_at_phone_width(walk, "en")
-
-            # Settings -> Русский: the same message becomes the Russian settings screen, and every next one is Russian
-            settings = await walk.pin(line_of(Texts("en"), "settings-title", 1))
-            ru = Texts("ru")
-            await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
-            await walk.check("settings after switching", settings, "ru")
-            # The page's own words follow the chat's language too: no "edited", "Message" or English chips.
-            await expect(page.locator("#sms-button")).to_have_text("📩 Прислать СМС")
-            await expect(page.locator("#input")).to_have_attribute("placeholder", "Сообщение")
-            await expect(page.locator(".edited", has_text="edited")).to_have_count(0)
-            await expect(page.locator(".edited").first).to_have_text("изменено")
-            await walk_at_phone_width(walk, "ru")
+            yield page, problems
         finally:
             await browser.close()
+
+
+@needs_playwright
+@needs_chromium
+async def test_main_screens_fit_a_phone_in_english_and_russian(playground, tmp_path):
+    """At 400 px every label of every keyboard is whole (the page cuts a label too long for its button with an
+    ellipsis, style.css .kb-btn), in English and then, switched in Settings, in Russian, where no English word
+    shows but names."""
+    stack, pg, url = playground
+    async with phone_page(url) as (page, problems):
+        pill = await page.locator(".sandbox").bounding_box()
+        assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # clear of the screen's edge, not touching it
+        await page.locator("#start-button").click()
+        walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
+        await walk_at_phone_width(walk, "en")
+
+        # Settings -> Русский: the same message becomes the Russian settings screen, and every next one is Russian
+        settings = await walk.pin(line_of(Texts("en"), "settings-title", 1))
+        ru = Texts("ru")
+        await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
+        await walk.check("settings after switching", settings, "ru")
+        # The page's own words follow the chat's language too: no "edited", "Message" or English chips.
+        await expect(page.locator("#sms-button")).to_have_text("📩 Прислать СМС")
+        await expect(page.locator("#input")).to_have_attribute("placeholder", "Сообщение")
+        await expect(page.locator(".edited", has_text="edited")).to_have_count(0)
+        await expect(page.locator(".edited").first).to_have_text("изменено")
+        await walk_at_phone_width(walk, "ru")
     # 10 screens in English; in Russian the settings switched, the plans of the country picked before and the 10
     assert len(walk.checked) == 10 + 1 + 11, walk.checked
     assert walk.rows_at_full_width >= {1, 2}, "no message as wide as tests/widths.py measured it"

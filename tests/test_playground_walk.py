@@ -11,8 +11,8 @@ from bot.services.localize import country_label
 from handlers.i18n import Texts
 from handlers.settings import LANGUAGE_NAMES
 from playground.server import ADMIN_ID
-from tests.test_playground_browser import (CHROMIUM, CHROMIUM_ARGS, PHONE, PhoneWalk, _shots, async_playwright, expect,
-                                           latin_names, line_of, needs_chromium, needs_playwright, playground)
+from tests.test_playground_browser import (PhoneWalk, _shots, expect, latin_names, line_of, needs_chromium,
+                                           needs_playwright, phone_page, playground)
 
 __all__ = ["playground"]  # the fixture, used here by name
 
@@ -28,6 +28,19 @@ def button(text: str) -> re.Pattern:
     return re.compile("^" + re.escape(text))
 
 
+async def to_plans(walk: PhoneWalk, t: Texts, language: str, country: str):
+    """/rent → Telegram → ``country``'s plans: its country picked the first time, changed when another was."""
+    menu = await typed(walk, "/rent", line_of(t, "services-title-one"))
+    plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
+    await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
+    wanted = country_label(country, language)
+    if countries not in await menu.inner_text() and wanted not in await menu.inner_text():
+        await walk.press(menu, re.compile(re.escape(line_of(t, "btn-country"))), countries)
+    if countries in await menu.inner_text():
+        await walk.press(menu, re.compile(re.escape(wanted)), plans)
+    return menu
+
+
 async def walk_money_screens(walk: PhoneWalk, pg, language: str) -> None:
     t = Texts(language)
     page = walk.page
@@ -39,12 +52,7 @@ async def walk_money_screens(walk: PhoneWalk, pg, language: str) -> None:
         await expect(codes).to_have_attribute("aria-pressed", "false")
 
     # Cancel & refund asks first, then the card of the closed number says where the money went.
-    menu = await typed(walk, "/rent", line_of(t, "services-title-one"))
-    plans = line_of(t, "offers-title-country")
-    countries = line_of(t, "countries-title")
-    await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
-    if countries in await menu.inner_text():  # the first time: the country, then its plans
-        await walk.press(menu, re.compile(re.escape(country_label("USA", language))), plans)
+    menu = await to_plans(walk, t, language, "USA")
     await walk.press(menu, re.compile(r"GotSMS · "), line_of(t, "confirm-title"))
     await walk.check("confirm", menu, language)
     await walk.press(menu, button(line_of(t, "confirm-rent")), line_of(t, "card-price"))
@@ -56,8 +64,7 @@ async def walk_money_screens(walk: PhoneWalk, pg, language: str) -> None:
     assert not await menu.locator(".kb-btn", has_text=re.compile(r"📋 \+?\d")).count()  # no copy buttons: a dead number
 
     # A week-long number: Renew now asks first, with what it buys and the balance after.
-    menu = await typed(walk, "/rent", line_of(t, "services-title-one"))
-    await walk.press(menu, "Telegram", plans)
+    menu = await to_plans(walk, t, language, "USA")
     await walk.check("plans with long numbers marked", menu, language)
     await walk.press(menu, re.compile(r"^🌐 .* · GetAText · "), line_of(t, "confirm-title"))
     await walk.press(menu, button(line_of(t, "confirm-rent-cap")), line_of(t, "card-rule-kept"))
@@ -95,48 +102,28 @@ async def walk_money_screens(walk: PhoneWalk, pg, language: str) -> None:
 @needs_chromium
 async def test_money_screens_ask_first_and_say_what_happened_at_phone_width(playground, tmp_path):
     stack, pg, url = playground
-    problems: list[str] = []
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await (await browser.new_context(viewport=PHONE, locale="en-US")).new_page()
-            page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-            page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-            await page.goto(url)
-            await page.locator("#start-button").click()
-            walk = PhoneWalk(page, latin_names(stack) | {"CSV"}, _shots(tmp_path))  # a file format's name
-            await walk.pin(line_of(Texts("en"), "welcome"))
-            await walk_money_screens(walk, pg, "en")
+    async with phone_page(url) as (page, problems):
+        await page.locator("#start-button").click()
+        walk = PhoneWalk(page, latin_names(stack) | {"CSV"}, _shots(tmp_path))  # a file format's name
+        await walk.pin(line_of(Texts("en"), "welcome"))
+        await walk_money_screens(walk, pg, "en")
 
-            # The operator's /revenue is a document on the page, not an apology about charges.
-            await page.locator("#tab-operator").click()
-            await page.locator("#input").fill("/revenue 7")
-            await page.locator("#send").click()
-            report = walk.messages.locator(".row.in .document", has_text="revenue-7d.csv")
-            await expect(report).to_be_visible(timeout=15_000)
-            await page.locator("#tab-private").click()
+        # The operator's /revenue is a document on the page, not an apology about charges.
+        await page.locator("#tab-operator").click()
+        await page.locator("#input").fill("/revenue 7")
+        await page.locator("#send").click()
+        report = walk.messages.locator(".row.in .document", has_text="revenue-7d.csv")
+        await expect(report).to_be_visible(timeout=15_000)
+        await page.locator("#tab-private").click()
 
-            # Settings -> Русский, then the same walk in Russian.
-            settings = await typed(walk, "/start", line_of(Texts("en"), "welcome"))
-            en, ru = Texts("en"), Texts("ru")
-            await walk.press(settings, en("menu-settings"), line_of(en, "settings-title", 1))
-            await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
-            await walk_money_screens(walk, pg, "ru")
-        finally:
-            await browser.close()
+        # Settings -> Русский, then the same walk in Russian.
+        settings = await typed(walk, "/start", line_of(Texts("en"), "welcome"))
+        en, ru = Texts("en"), Texts("ru")
+        await walk.press(settings, en("menu-settings"), line_of(en, "settings-title", 1))
+        await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
+        await walk_money_screens(walk, pg, "ru")
     assert len(walk.checked) == 2 * 12, walk.checked
     assert problems == []
-
-
-async def to_plans(walk: PhoneWalk, t: Texts, language: str, country: str):
-    """/rent → Telegram → ``country``'s plans (changing the country when another was picked before)."""
-    menu = await typed(walk, "/rent", line_of(t, "services-title-one"))
-    plans, countries = line_of(t, "offers-title-country"), line_of(t, "countries-title")
-    await walk.press(menu, "Telegram", re.compile(f"{re.escape(plans)}|{re.escape(countries)}"))
-    if countries not in await menu.inner_text():
-        await walk.press(menu, re.compile(re.escape(line_of(t, "btn-country"))), countries)
-    await walk.press(menu, re.compile(re.escape(country_label(country, language))), plans)
-    return menu
 
 
 async def walk_chain_and_limits(walk: PhoneWalk, pg, language: str) -> None:
@@ -195,28 +182,19 @@ async def walk_chain_and_limits(walk: PhoneWalk, pg, language: str) -> None:
 @needs_chromium
 async def test_chain_card_and_a_member_over_the_limit_at_phone_width(playground, tmp_path):
     stack, pg, url = playground
-    problems: list[str] = []
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await (await browser.new_context(viewport=PHONE, locale="en-US")).new_page()
-            page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-            page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-            await page.goto(url)
-            await page.locator("#start-button").click()
-            walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
-            await walk.pin(line_of(Texts("en"), "welcome"))
-            await walk_chain_and_limits(walk, pg, "en")
+    async with phone_page(url) as (page, problems):
+        await page.locator("#start-button").click()
+        walk = PhoneWalk(page, latin_names(stack), _shots(tmp_path))
+        await walk.pin(line_of(Texts("en"), "welcome"))
+        await walk_chain_and_limits(walk, pg, "en")
 
-            # Both chats in Russian (each chat's own Settings), and the same walk.
-            en, ru = Texts("en"), Texts("ru")
-            for tab in ("#tab-group", "#tab-private"):
-                await page.locator(tab).click()
-                settings = await typed(walk, "/settings", line_of(en, "settings-title", 1))
-                await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
-            await walk_chain_and_limits(walk, pg, "ru")
-        finally:
-            await browser.close()
+        # Both chats in Russian (each chat's own Settings), and the same walk.
+        en, ru = Texts("en"), Texts("ru")
+        for tab in ("#tab-group", "#tab-private"):
+            await page.locator(tab).click()
+            settings = await typed(walk, "/settings", line_of(en, "settings-title", 1))
+            await walk.press(settings, ru("btn-lang", name=LANGUAGE_NAMES["ru"]), line_of(ru, "settings-title", 1))
+        await walk_chain_and_limits(walk, pg, "ru")
     # In Russian the members' limit is set already: its question is not asked again.
     assert len(walk.checked) == 7 + 6, walk.checked
     assert problems == []
