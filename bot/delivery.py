@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from datetime import timedelta
 
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 NOT_NOW_FIRST_PAUSE = timedelta(seconds=30)
 NOT_NOW_MAX_PAUSE = timedelta(minutes=30)
 NOT_NOW_GIVE_UP = timedelta(hours=24)
+COMING_CODES_EVERY = 2.0  # seconds between reads of the groups' numbers still waiting for a first code
+CODE_EXPECTED_WITHIN = timedelta(minutes=20)  # a number rented longer ago keeps no place of its group's minute
 
 
 class Deliverer:
@@ -41,6 +44,7 @@ class Deliverer:
         self._unbooked = 0  # outbox reads under way, and chats of a pass whose first code has not booked its slot
         self._looping = False  # run() is serving wake()s
         self._serving = ChatTasks("delivery", self._wake)  # chat -> the task sending its codes now
+        self._coming_read_at = float("-inf")
 
     @property
     def busy(self) -> bool:
@@ -70,6 +74,7 @@ class Deliverer:
         another task is still sending is never read twice."""
         self._unbooked += 1
         try:
+            await self._expect_codes()
             busy = self._serving.busy()  # before the read: see ChatTasks.busy
             pending = await self.sms.outbox(limit=batch)
             by_chat: dict[int, list[tuple[StoredSms, object]]] = collections.defaultdict(list)
@@ -85,6 +90,16 @@ class Deliverer:
             self._unbooked -= 1
         return [self._serving.start(chat_id, self._deliver_chat(chat_id, items), len(items))
                 for chat_id, items in by_chat.items()]
+
+    async def _expect_codes(self) -> None:
+        """Tell the outbound path which groups have numbers waiting for a first code: each keeps places of its
+        minute for them, so a burst of codes does not wait behind the members' replies (bot/outbound.py)."""
+        now = time.monotonic()
+        if now - self._coming_read_at < COMING_CODES_EVERY:
+            return
+        self._coming_read_at = now
+        coming = await self.rental_repo.awaiting_first_code_in_groups(utcnow() - CODE_EXPECTED_WITHIN)
+        self.sender.outbound.expect_codes(coming)
 
     async def _refresh_card(self, chat, rental, message_id: int) -> None:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""

@@ -10,7 +10,7 @@ per-chat limits as sends. Within them:
   send in one chat holds back that chat alone, never another;
 * when several chats could send at one moment, the best ``Priority`` goes first: a code, then the answer to a
   person who is waiting, then notices, then broadcasts; a group keeps the last places of its minute for codes
-  (``group_spare``, or one more than the codes it had in the window when that is more), and broadcasts leave
+  (``kept_for_codes``: for the codes its new numbers wait for, and its recent bursts), and broadcasts leave
   ``bulk_headroom`` of the bot's second free;
 * a 429 is never the caller's problem: the lane waits ``retry_after`` and the same call goes again, first in
   its lane. A caller waits as long as its turn takes (README: what the bounds are).
@@ -61,6 +61,7 @@ EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessag
 
 UNPACED_MAX_WAIT = 10.0  # a 429 on a call that is not queued: waited out up to this, then the caller decides
 UNPACED_ATTEMPTS = 3
+CODE_PEAK_MEMORY = 300.0  # how long a group's busiest minute of codes shapes the places kept for its codes
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class Limits:
 
 class _Lane:
     """One chat: its waiting calls (best priority, then oldest, first), its recent sends and any flood wait."""
-    __slots__ = ("chat_id", "is_group", "queue", "busy", "tokens", "refilled", "minute", "blocked_until", "edits")
+    __slots__ = ("chat_id", "is_group", "queue", "busy", "tokens", "refilled", "minute", "blocked_until", "edits",
+                 "code_peak", "code_peak_at", "codes_coming")
 
     def __init__(self, chat_id: int | str, now: float, burst: int) -> None:
         self.chat_id = chat_id
@@ -100,6 +102,9 @@ class _Lane:
         self.minute: collections.deque[tuple[float, bool]] = collections.deque()
         self.blocked_until = 0.0
         self.edits: dict[tuple, _Turn] = {}  # edits waiting, by (method, message id)
+        # The most codes the group had in one window lately, and when: its bursts come again.
+        self.code_peak, self.code_peak_at = 0, now
+        self.codes_coming = 0  # the group's numbers waiting for their first code (``Outbound.expect_codes``)
 
     def ready_at(self, turn: _Turn, now: float, limits: Limits) -> float:
         """The earliest moment this call may go as far as its own chat is concerned."""
@@ -113,18 +118,32 @@ class _Lane:
                 self.minute.popleft()
             room = limits.group_per_minute
             if turn.priority is not Priority.CODE:
-                # The last places of the minute are kept for codes: at least ``group_spare``, and one more than the
-                # codes the group had in this window (a group that gets many codes gets more places for them).
-                room -= max(limits.group_spare, sum(code for _, code in self.minute) + 1)
+                room -= self.kept_for_codes(now, limits)
             room = max(room, 1)
             if len(self.minute) >= room:
                 at = max(at, self.minute[len(self.minute) - room][0] + limits.group_window)
         return at
 
+    def kept_for_codes(self, now: float, limits: Limits) -> int:
+        """The free places of a group's minute kept for codes: one for each of its numbers waiting for a first code
+        and one more, or, when more, one more than the most codes it had in one window in the last
+        ``CODE_PEAK_MEMORY`` seconds; at least ``group_spare``. A group's codes come in bursts (its members rent
+        together), often after its replies took their places: places kept only for the codes already in the window
+        come too late for the burst. Replies keep a quarter of the minute whatever comes."""
+        codes_now = sum(code for _, code in self.minute)
+        if now - self.code_peak_at > CODE_PEAK_MEMORY:
+            self.code_peak, self.code_peak_at = codes_now, now
+        kept = max(limits.group_spare, max(self.code_peak, codes_now, self.codes_coming) + 1)
+        return min(kept, limits.group_per_minute - max(limits.group_per_minute // 4, 1))
+
     def took(self, now: float, code: bool = False) -> None:
         self.tokens -= 1.0
         if self.is_group:
             self.minute.append((now, code))
+            if code:
+                codes_now = sum(code for _, code in self.minute)
+                if codes_now >= self.code_peak:
+                    self.code_peak, self.code_peak_at = codes_now, now
 
     def came_back(self, now: float, counted: bool) -> None:
         """The call let go last (one at a time per lane) came back. Telegram counts a group's minute from when a
@@ -374,6 +393,38 @@ class Outbound(BaseRequestMiddleware):
             return False
         now = self.clock()
         return lane.ready_at(_Turn(priority, 0, True), now, self.limits) <= now
+
+    def expect_codes(self, coming: dict[int | str, int]) -> None:
+        """Groups and how many of their numbers wait for a first code (all others: none); each keeps that many
+        places of its minute free for them (``_Lane.kept_for_codes``)."""
+        for chat_id, lane in self._lanes.items():
+            if lane.is_group:
+                lane.codes_coming = coming.get(chat_id, 0)
+        for chat_id, count in coming.items():
+            if chat_id not in self._lanes and len(self._lanes) < self.MAX_LANES:
+                self._lane(chat_id).codes_coming = count
+
+    def expected_wait(self, chat_id: int | str, priority: Priority = Priority.REPLY) -> float:
+        """About how long until the calls waiting in this chat's lane at this priority or better have all gone
+        (seconds; an estimate for telling a person why their screen waits, not a promise): under the chat's rate,
+        a flood wait and a group's minute."""
+        lane = self._lanes.get(chat_id)
+        waiting = sum(1 for turn in lane.queue if turn.priority <= priority) if lane is not None else 0
+        if not waiting:
+            return 0.0
+        now = self.clock()
+        lane.ready_at(_Turn(priority, 0, True), now, self.limits)  # refills its rate, drops sends past the window
+        at = max(now, lane.blocked_until, now + (waiting - lane.tokens) / self.limits.chat_rate)
+        if lane.is_group:
+            room = self.limits.group_per_minute
+            if priority is not Priority.CODE:
+                room = max(room - lane.kept_for_codes(now, self.limits), 1)
+            place = len(lane.minute) - room + waiting - 1  # the send that must leave the window before the last goes
+            if place >= len(lane.minute):  # beyond the sends known: each further ``room`` takes a window
+                at = max(at, now + self.limits.group_window * (1 + (place - len(lane.minute)) // room))
+            elif place >= 0:
+                at = max(at, lane.minute[place][0] + self.limits.group_window)
+        return at - now
 
     async def aclose(self) -> None:
         if self._pump is not None:

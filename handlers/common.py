@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import re
 import time
 from collections import OrderedDict
@@ -16,6 +17,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRet
 from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
                            TelegramObject)
 
+from bot.outbound import outbound_of
 from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.support import support_url
@@ -56,6 +58,8 @@ class ChatContextMiddleware(BaseMiddleware):
 
 
 TAP_PATIENCE = 1.0  # seconds a tap's spinner waits for its handler before it is stopped with an empty answer
+BUSY_NOTE_AFTER = 5.0  # a group tap whose screen waits at least this long is told why, in the early answer
+GROUP_TYPES = frozenset({"group", "supergroup"})
 
 
 class TimelyCallbackAnswer(CallbackAnswerMiddleware):
@@ -69,7 +73,7 @@ class TimelyCallbackAnswer(CallbackAnswerMiddleware):
         answer = data["callback_answer"] = self.construct_callback_answer(get_flag(data, "callback_answer"))
         if not answer.disabled and answer.answered:
             await self.answer(event, answer)
-        early = asyncio.get_running_loop().call_later(TAP_PATIENCE, self._answer_early, event, answer)
+        early = asyncio.get_running_loop().call_later(TAP_PATIENCE, self._answer_early, event, answer, data.get("t"))
         try:
             return await handler(event, data)
         finally:
@@ -77,18 +81,25 @@ class TimelyCallbackAnswer(CallbackAnswerMiddleware):
             if not answer.disabled and not answer.answered:
                 await self.answer(event, answer)
 
-    def _answer_early(self, event: CallbackQuery, answer) -> None:
+    def _answer_early(self, event: CallbackQuery, answer, t: Texts | None) -> None:
         if answer.disabled or answer.answered or answer.text:  # an alert the handler chose goes at the end
             return
         answer.disable()  # from here the handler's notices are messages (tell)
-        task = asyncio.get_running_loop().create_task(self._stop_spinner(event))
+        note = None
+        chat = event.message.chat if event.message else None
+        if t is not None and chat is not None and chat.type in GROUP_TYPES:
+            # Said, not left to a silent wait: the group's minute under Telegram's limit holds the screen back.
+            wait = outbound_of(event.bot).expected_wait(chat.id)
+            if wait >= BUSY_NOTE_AFTER:
+                note = t("tap-group-minute-full", seconds=math.ceil(wait))
+        task = asyncio.get_running_loop().create_task(self._stop_spinner(event, note))
         _EARLY.add(task)
         task.add_done_callback(_EARLY.discard)
 
     @staticmethod
-    async def _stop_spinner(event: CallbackQuery) -> None:
+    async def _stop_spinner(event: CallbackQuery, note: str | None) -> None:
         try:
-            await event.answer()
+            await event.answer(note)
         except TelegramAPIError as err:  # too old, or the network: the screen still comes
             log.info("an early answer to a tap failed: %s", err)
 

@@ -131,6 +131,16 @@ class RentalRepo:
             " ORDER BY active_till", (db_time(ending_before),))
         return [RentalRecord.from_row(r) for r in rows]
 
+    async def awaiting_first_code_in_groups(self, rented_since: datetime) -> dict[int, int]:
+        """Per group: its active numbers rented since ``rented_since`` that have had no SMS yet (codes on their
+        way: the outbound path keeps places of the group's minute for them)."""
+        rows = await self.db.fetchall(
+            "SELECT chat_id, COUNT(*) AS n FROM rentals r WHERE chat_id < 0 AND status = 'active'"
+            " AND julianday(created_at) >= julianday(?)"
+            " AND NOT EXISTS (SELECT 1 FROM sms WHERE sms.rental_id = r.id) GROUP BY chat_id",
+            (db_time(rented_since),))
+        return {r["chat_id"]: r["n"] for r in rows}
+
     async def countries_used(self, chat_id: int, service_name: str, limit: int = 200) -> dict[str, int]:
         """Rentals of a service per country (as the provider spelled it) in this chat's latest rentals."""
         rows = await self.db.fetchall(

@@ -214,6 +214,9 @@ async def test_a_tap_whose_screen_waits_its_turn_is_answered_within_a_second(app
         await asyncio.sleep(0.02)
     assert session.callback_answers(), "the spinner waited for the screen"
     assert time.monotonic() - started < 1.6 and not tap.done()  # answered early; the screen still waits its turn
+    note = session.callback_answers()[-1].text  # and told why, with about how long
+    assert note and note.startswith("Telegram lets a bot post 20 messages a minute in a group"), note
+    assert 60 <= int(note.split("about ")[1].split(" s")[0]) <= 120, note
     tap.cancel()
     await asyncio.gather(tap, return_exceptions=True)
     await outbound_of(bot).aclose()
@@ -274,3 +277,94 @@ async def test_a_group_that_gets_many_codes_keeps_more_of_its_minute_for_them():
     code = queue(outbound, -5, Priority.CODE)
     outbound.grant_next()
     assert code.granted.done()  # at once
+
+
+async def test_a_groups_burst_of_codes_keeps_its_places_after_the_minute_moved_on():
+    """The codes of a group come in bursts, often after its replies took their places (the soak's slowest group
+    code). A group that had six codes in one minute keeps seven places for codes in the minutes after, though its
+    current minute has none yet; after CODE_PEAK_MEMORY without such a burst it keeps the usual five."""
+    from bot.outbound import CODE_PEAK_MEMORY
+
+    clock = Clock()
+    outbound = Outbound(Limits(), clock=clock)
+    for _ in range(6):
+        queue(outbound, -5, Priority.CODE)
+    assert len(run_for(outbound, clock, 5.0)) == 6
+    clock.now += 70.0  # the burst left the window
+    for _ in range(30):
+        queue(outbound, -5, Priority.REPLY, new=False)
+    assert len(run_for(outbound, clock, 30.0)) == 20 - 7  # replies leave seven places for the next burst
+    burst = [queue(outbound, -5, Priority.CODE) for _ in range(7)]
+    assert len(run_for(outbound, clock, 8.0)) == 7 and all(code.granted.done() for code in burst)  # none waits
+
+    lane = outbound._lanes[-5]
+    clock.now += CODE_PEAK_MEMORY + 70.0
+    lane.minute.clear()
+    assert lane.kept_for_codes(clock.now, outbound.limits) == 5  # the old burst forgotten
+    await outbound.aclose()
+
+
+async def test_the_expected_wait_of_a_reply_follows_the_groups_minute_and_its_queue():
+    clock = Clock()
+    outbound = Outbound(Limits(), clock=clock)
+    assert outbound.expected_wait(-5) == 0.0  # nothing waits
+    for _ in range(40):
+        queue(outbound, -5, Priority.REPLY, new=False)
+    run_for(outbound, clock, 20.0)  # 15 replies went (5 places kept for codes), 25 wait
+    wait = outbound.expected_wait(-5)
+    assert 62.0 <= wait <= 62.0 * 3, wait  # 25 ahead at 15 a window: the second window after this one
+    assert outbound.expected_wait(-5, Priority.CODE) == 0.0  # no code waits
+    queue(outbound, -5, Priority.CODE)
+    assert outbound.expected_wait(-5, Priority.CODE) < 2.0  # a code goes before them, in a free place
+    assert outbound.expected_wait(7) == 0.0
+    await outbound.aclose()
+
+
+async def test_a_group_keeps_a_place_for_each_number_waiting_for_its_first_code():
+    """The deliverer tells the pacer how many of a group's numbers wait for a first code; the group's replies
+    leave that many places (and one more) free, so the codes of numbers rented together go at once."""
+    clock = Clock()
+    outbound = Outbound(Limits(), clock=clock)
+    outbound.expect_codes({-5: 8})
+    for _ in range(30):
+        queue(outbound, -5, Priority.REPLY, new=False)
+    assert len(run_for(outbound, clock, 30.0)) == 20 - 9
+    codes = [queue(outbound, -5, Priority.CODE) for _ in range(8)]
+    assert len(run_for(outbound, clock, 10.0)) == 8 and all(code.granted.done() for code in codes)
+    outbound.expect_codes({})  # their codes came: the group's replies get the usual places back
+    assert outbound._lanes[-5].kept_for_codes(clock.now, outbound.limits) == 9  # its burst of eight, remembered
+    outbound.expect_codes({-5: 40})
+    assert outbound._lanes[-5].kept_for_codes(clock.now, outbound.limits) == 15  # replies keep a quarter
+    await outbound.aclose()
+
+
+async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_code(app, provider, session, settings):
+    """A number rented in a group and still without a code keeps a place of that group's minute, read from the
+    database by the deliverer's round; once its code is stored, it keeps none."""
+    from bot.app import build_bot, build_dispatcher
+    from bot.background import Background
+    from bot.outbound import outbound_of
+    from tests.conftest import TOKEN, credit
+    from tests.recording import Person
+
+    bot = build_bot(TOKEN, settings, session=session, screens=app.screens)
+    session.admins.add((-100500, 1001))
+    ann = Person(build_dispatcher(app), bot, session, 1001, chat_id=-100500, name="Ann")
+    await ann.send("/start")
+    await credit(app, -100500, 4000)
+    for label in ("Rent a number", "Telegram", "1 day", "Rent for", "Menu", "Rent a number", "Telegram", "1 day",
+                  "Rent for"):
+        await ann.press(label)
+    background = Background(app, bot)
+    await background.deliverer.deliver_once()
+    lane = outbound_of(bot)._lanes[-100500]
+    assert lane.codes_coming == 2
+    assert lane.kept_for_codes(outbound_of(bot).clock(), outbound_of(bot).limits) == 5  # the usual five cover them
+
+    [first, _], _ = await app.rentals.rentals.for_chat(-100500)
+    provider.inject_sms(first.provider_rental_id, "Telegram code: 31337")
+    await background.pollers[provider.name].tick()
+    background.deliverer._coming_read_at = float("-inf")  # read again now, not two seconds later
+    assert await background.deliverer.deliver_once() == 1
+    assert lane.codes_coming == 1
+    await outbound_of(bot).aclose()
