@@ -34,10 +34,33 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import (CopyMessage, CopyMessages, EditMessageCaption, EditMessageMedia, EditMessageReplyMarkup,
-                             EditMessageText, ForwardMessage, ForwardMessages, SendAnimation, SendAudio, SendContact,
-                             SendDice, SendDocument, SendInvoice, SendLocation, SendMediaGroup, SendMessage, SendPhoto,
-                             SendPoll, SendSticker, SendVenue, SendVideo, SendVideoNote, SendVoice, TelegramMethod)
+from aiogram.methods import (
+    CopyMessage,
+    CopyMessages,
+    EditMessageCaption,
+    EditMessageMedia,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    ForwardMessages,
+    SendAnimation,
+    SendAudio,
+    SendContact,
+    SendDice,
+    SendDocument,
+    SendInvoice,
+    SendLocation,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendPoll,
+    SendSticker,
+    SendVenue,
+    SendVideo,
+    SendVideoNote,
+    SendVoice,
+    TelegramMethod,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +113,7 @@ class Limits:
 class _Lane:
     """One chat: its waiting calls (best priority, then oldest, first), its recent sends and any flood wait."""
     __slots__ = ("chat_id", "is_group", "queue", "busy", "tokens", "refilled", "minute", "blocked_until", "edits",
-                 "code_peak", "code_peak_at", "codes_coming")
+                 "code_peak", "code_peak_at", "codes_coming", "twins")
 
     def __init__(self, chat_id: int | str, now: float, burst: int) -> None:
         self.chat_id = chat_id
@@ -102,6 +125,7 @@ class _Lane:
         self.minute: collections.deque[tuple[float, bool]] = collections.deque()
         self.blocked_until = 0.0
         self.edits: dict[tuple, _Turn] = {}  # edits waiting, by (method, message id)
+        self.twins: dict[str, _Turn] = {}  # a group's messages waiting, by their whole content
         # The most codes the group had in one window lately, and when: its bursts come again.
         self.code_peak, self.code_peak_at = 0, now
         self.codes_coming = 0  # the group's numbers waiting for their first code (``Outbound.expect_codes``)
@@ -159,6 +183,13 @@ class _Lane:
         else:
             self.minute.pop()
 
+    def forget(self, turn: _Turn) -> None:
+        """The call went, or gave up waiting: later calls no longer merge with it."""
+        if turn.screen is not None and self.edits.get(turn.screen) is turn:
+            del self.edits[turn.screen]
+        if turn.twin is not None and self.twins.get(turn.twin) is turn:
+            del self.twins[turn.twin]
+
     def forgettable(self, now: float, window: float) -> bool:
         """Nothing waits here, nothing is in flight or blocked, and no send still counts in the group's minute."""
         return (not self.queue and not self.busy and self.blocked_until <= now
@@ -173,6 +204,7 @@ class _Turn:
     granted: asyncio.Future | None = field(default=None, compare=False)
     asked: float = field(default=0.0, compare=False)  # when the call first asked for its turn
     screen: tuple | None = field(default=None, compare=False)  # an edit's (method, message id)
+    twin: str | None = field(default=None, compare=False)  # a group message's whole content
     followers: list = field(default_factory=list, compare=False)  # futures of the edits this one replaced
 
 
@@ -213,18 +245,37 @@ class Outbound(BaseRequestMiddleware):
         if chat_id is None or not isinstance(method, NEW_MESSAGES + EDITS):
             return await self._unpaced(make_request, bot, method)
         screen = (type(method).__name__, method.message_id) if isinstance(method, EDITS) else None
-        return await self.paced(chat_id, isinstance(method, NEW_MESSAGES), lambda: make_request(bot, method), screen)
+        return await self.paced(chat_id, isinstance(method, NEW_MESSAGES), lambda: make_request(bot, method), screen,
+                                twin_of(method))
 
     async def paced(self, chat_id: int | str, new_message: bool, request: Callable[[], Any],
-                    screen: tuple | None = None) -> Any:
+                    screen: tuple | None = None, twin: str | None = None) -> Any:
         """``request`` made at this chat's turn; a 429 waited out in the chat's lane and the call made again.
 
         ``screen``: an edit's (method, message id). An edit still waiting when a newer one of the same message comes
         is dropped for it: the newer takes its place in line, and both callers get the newer's answer (the message
         ends the same, with one call fewer of the chat's limit: a person tapping through a menu in a busy group sees
-        the screen they are on, not each one they passed)."""
-        turn = _Turn(CURRENT.get(), next(self._seq), new_message, asked=self.clock(), screen=screen)
+        the screen they are on, not each one they passed).
+
+        ``twin``: a group message's whole content. A message to a group the same as one still waiting there is
+        not sent again: its caller gets the waiting one's answer (five members asking /balance of a group at its
+        20 a minute get one answer, not five minutes of the same one)."""
+        priority = CURRENT.get()
         lane = self._lane(chat_id)
+        while (waiting := lane.twins.get(twin) if twin is not None else None) is not None and waiting in lane.queue:
+            answer = asyncio.get_running_loop().create_future()
+            waiting.followers.append(answer)
+            if priority < waiting.priority:
+                waiting.priority = priority
+                heapq.heapify(lane.queue)
+            try:
+                return await answer
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                # The caller of the one it waited with gave up: this one asks again, in its own name.
+            lane = self._lane(chat_id)
+        turn = _Turn(priority, next(self._seq), new_message, asked=self.clock(), screen=screen, twin=twin)
         older = lane.edits.pop(screen, None) if screen is not None else None
         if older is not None and older in lane.queue:
             lane.queue.remove(older)
@@ -300,6 +351,8 @@ class Outbound(BaseRequestMiddleware):
         heapq.heappush(lane.queue, turn)
         if turn.screen is not None:
             lane.edits[turn.screen] = turn
+        if turn.twin is not None:
+            lane.twins[turn.twin] = turn
         self._nudge(lane)
         self._ensure_pump()
         try:
@@ -310,8 +363,7 @@ class Outbound(BaseRequestMiddleware):
             elif turn in lane.queue:
                 lane.queue.remove(turn)
                 heapq.heapify(lane.queue)
-            if turn.screen is not None and lane.edits.get(turn.screen) is turn:
-                del lane.edits[turn.screen]
+            lane.forget(turn)
             self._nudge(lane)
             raise
 
@@ -357,8 +409,7 @@ class Outbound(BaseRequestMiddleware):
             return wake_at
         turn, lane = best
         heapq.heappop(lane.queue)
-        if turn.screen is not None and lane.edits.get(turn.screen) is turn:
-            del lane.edits[turn.screen]
+        lane.forget(turn)
         lane.busy = True
         lane.took(now, turn.priority is Priority.CODE)
         if turn.new_message:
@@ -433,6 +484,15 @@ class Outbound(BaseRequestMiddleware):
                 await self._pump
             except asyncio.CancelledError:
                 pass
+
+
+def twin_of(method: TelegramMethod) -> str | None:
+    """A group message's whole content (text, buttons, thread, reply), by which the same one waiting is found;
+    None for any other call."""
+    chat_id = getattr(method, "chat_id", None)
+    if not isinstance(method, SendMessage) or not isinstance(chat_id, int) or chat_id >= 0:
+        return None
+    return repr(method.model_dump(exclude_none=True))
 
 
 class at_priority:

@@ -14,11 +14,11 @@ from aiogram.types import Message, MessageEntity
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.services.broadcasts import LABEL_MAX
 from bot.outbound import Limits, Outbound, Priority, _Turn
+from bot.services.broadcasts import LABEL_MAX
+from playground.recording import Person, RecordingSession
 from storage.broadcasts import INTERRUPTED
 from tests.conftest import ADMIN_ID, TOKEN
-from tests.recording import Person, RecordingSession
 from tests.test_push import rented
 
 PRIVATE = list(range(2001, 2011))  # ten private chats
@@ -285,15 +285,15 @@ async def test_a_code_stored_while_a_broadcast_runs_goes_out_first(app, world, s
     outbound, asked = background.outbound, []
     paced = outbound.paced
 
-    async def code_asks(chat_id, new_message, request, screen=None):  # when the code asks, and how long it waits
+    async def code_asks(chat_id, new_message, request, screen=None, twin=None):  # when the code asks, how long it waits
         if chat_id != 1001:
-            return await paced(chat_id, new_message, request, screen)
+            return await paced(chat_id, new_message, request, screen, twin)
         at, asked_at = len(session.calls), time.monotonic()
 
         async def timed():
             asked.append((at, time.monotonic() - asked_at))
             return await request()
-        return await paced(chat_id, new_message, timed, screen)
+        return await paced(chat_id, new_message, timed, screen, twin)
 
     outbound.paced = code_asks
     await op.send("/broadcast To every group")

@@ -9,7 +9,7 @@ import pytest
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from bot.outbound import Limits, Outbound, Priority, _Turn, at_priority
+from bot.outbound import Limits, Outbound, Priority, _Turn, at_priority, twin_of
 
 
 class Clock:
@@ -200,7 +200,7 @@ async def test_edits_of_one_screen_waiting_in_a_busy_chat_are_replaced_by_the_ne
 
 async def test_a_tap_whose_screen_waits_its_turn_is_answered_within_a_second(app, telegram, session):
     from bot.outbound import outbound_of
-    from tests.recording import Person
+    from playground.recording import Person
 
     dp, bot = telegram
     ann = Person(dp, bot, session, 2001, chat_id=-100321, name="Ann")
@@ -344,8 +344,8 @@ async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_cod
     from bot.app import build_bot, build_dispatcher
     from bot.background import Background
     from bot.outbound import outbound_of
+    from playground.recording import Person
     from tests.conftest import TOKEN, credit
-    from tests.recording import Person
 
     bot = build_bot(TOKEN, settings, session=session, screens=app.screens)
     session.admins.add((-100500, 1001))
@@ -368,3 +368,34 @@ async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_cod
     assert await background.deliverer.deliver_once() == 1
     assert lane.codes_coming == 1
     await outbound_of(bot).aclose()
+
+
+async def test_the_same_message_waiting_for_a_busy_groups_minute_is_sent_once():
+    """Members asking the same of a group at its 20 a minute (/balance, /numbers): one message answers them all;
+    a different message, or one to another chat, is its own; a twin whose first caller gave up is still sent."""
+    outbound = Outbound(Limits(per_second=1e6, bulk_headroom=0, chat_rate=1e6, chat_burst=1_000_000,
+                               group_per_minute=1, group_window=0.3, group_spare=0))
+    sent: list[str] = []
+
+    def request(text: str):
+        async def call():
+            sent.append(text)
+            return f"message {len(sent)}"
+        return call
+
+    async def send(chat_id: int, text: str):
+        method = SendMessage(chat_id=chat_id, text=text)
+        return await outbound.paced(chat_id, True, request(text), twin=twin_of(method))
+
+    first = asyncio.create_task(send(-7, "hello"))  # takes the group's minute
+    await asyncio.sleep(0.02)
+    asked = [asyncio.create_task(send(-7, "Balance: $5")) for _ in range(4)]
+    other = asyncio.create_task(send(-7, "My numbers"))
+    private = [asyncio.create_task(send(7, "Balance: $5")) for _ in range(2)]
+    await asyncio.sleep(0.02)
+    asked[0].cancel()  # the first asker's handler gave up: the others still get their answer
+    answers = await asyncio.gather(first, *asked[1:], other, *private)
+    assert sent.count("Balance: $5") == 1 + 2  # once in the group; a private chat's are not merged
+    assert answers[1] == answers[2] == answers[3]  # one message answers the three who waited
+    assert sent.count("My numbers") == 1 and answers[4] != answers[1]
+    await outbound.aclose()
