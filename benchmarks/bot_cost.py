@@ -6,9 +6,10 @@
    a service, a plan, Rent for $x, then Cancel & refund and its confirm (7 updates, 6 of them button presses). The
    production Dispatcher (bot.app.build_dispatcher) runs against the in-memory provider and a recording
    Telegram session, on a temporary SQLite file, so what is timed is the bot's own work: handlers,
-   middlewares, the ledger and the database (the per-user and per-provider budgets are lifted). Per press: the time dp.feed_update takes (p50/p95);
-   throughput: presses / wall time, and presses per CPU-second of the process (its event loop and SQLite's
-   thread), the figure the target is held to: a shared machine's other load moves the wall clock much more.
+   middlewares, the ledger and the database (the per-user and per-provider budgets are lifted). Per press: the
+   time dp.feed_update takes (p50/p95); throughput: presses / wall time, and presses per CPU-second of the
+   process (its event loop and SQLite's thread), the figure the target is held to: a shared machine's other load
+   moves the wall clock much more.
 2. Memory. RSS (from /proc/self/status) just after the app is opened, then after 10,000 active rentals are
    written and the poll tick's query and the delivery loop have run over them once; the growth is reported.
    aiogram alone costs ~165 MB on import, so the growth is the figure, not the total.
@@ -35,8 +36,8 @@ from bot.app import App, build_bot, build_dispatcher
 from bot.outbound import Limits, Outbound
 from bot.services.budget import ProviderBudget
 from bot.settings import Settings
+from playground.recording import RecordingSession
 from playground.sandbox.memory import MemoryProvider
-from tests.recording import RecordingSession
 
 TOKEN = "123456:BENCH-token-for-recording-session-only"
 ADMIN = 900

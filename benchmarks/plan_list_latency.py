@@ -23,10 +23,10 @@ from pathlib import Path
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.settings import Settings
+from playground.recording import Person, RecordingSession
 from playground.sandbox.memory import MemoryProvider
 from storage import outcomes
 from storage.models import db_time, utcnow
-from tests.recording import Person, RecordingSession
 
 TOKEN = "123456:BENCH-token-for-recording-session-only"
 RATIO_MAX = 1.2

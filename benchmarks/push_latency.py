@@ -329,8 +329,8 @@ def report_burst(burst: dict | None) -> None:
     if burst:
         b = burst
         good = b["delivered"] == b["codes"] and b["rate"] >= BURST_MIN and b["http_429"] == 0
-        print(f"\nBurst: {b['codes']} codes to {b['codes']} private chats at once, emulator (own process) flood limits ON "
-              f"(setup {b['setup']:.1f} s)")
+        print(f"\nBurst: {b['codes']} codes to {b['codes']} private chats at once, "
+              f"emulator (own process) flood limits ON (setup {b['setup']:.1f} s)")
         print(f"  delivered {b['delivered']}/{b['codes']}; first send {b['first']:.2f} s, last send {b['last']:.2f} s "
               f"after injection; median gap between sends {b['gap'] * 1000:.1f} ms "
               f"(33.3 at 30/s, 34.5 at 29/s); provider requests {b['requests']}")

@@ -25,8 +25,8 @@ from aiogram.types import Chat, Message, Update, User
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.settings import Settings
+from playground.recording import RecordingSession
 from playground.sandbox.memory import MemoryProvider
-from tests.recording import RecordingSession
 
 TOKEN = "123456:BENCH-token-for-recording-session-only"
 RATIO_MAX = 1.2

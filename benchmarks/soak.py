@@ -57,8 +57,9 @@ delete; its answerCallbackQuery; its flood check), each figure for private chats
   ledger rows, balance == its newest row's balance_after, no negative balance, no row of an unknown chat.
 
 The run ends within --minutes plus 2 minutes: after the measured minutes no new action starts, waiting
-actions get their 30 s and codes their 60 s (cut to fit), the bot 30 s to stop (its SHUTDOWN_TIMEOUT is 20). Ctrl-C (or SIGTERM) stops
-the bot and the servers. Nothing is asserted: the figures are printed, a line each minute, the whole at the end.
+actions get their 30 s and codes their 60 s (cut to fit), the bot 30 s to stop (its SHUTDOWN_TIMEOUT is 20).
+Ctrl-C (or SIGTERM) stops the bot and the servers. Nothing is asserted: the figures are printed, a line each
+minute, the whole at the end.
 """
 from __future__ import annotations
 

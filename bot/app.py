@@ -21,44 +21,56 @@ from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
 from handlers.rendering import ChatRenderer
 from handlers.throttle import ThrottleMiddleware
+from handlers.topics import ChatTopicCards
 from providers import Provider
 from providers.cryptopay import CryptoPayClient
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
-from storage.bans import BanRepo
-from storage import (CatalogueCache, ChatRepo, CountryChoiceRepo, Database, FavouriteRepo, JobState, LedgerRepo, PromptRepo,
-                     RentalRepo, SmsRepo)
-
-from .metrics import Metrics, UpdateMetricsMiddleware
-from .rendering import Renderer
-from .services.catalogue import Catalogue
-from .services.rentals import RentalService
-from .services.alerts import Alerts
-from .services.fallback_chain import FallbackChains
-from .services.forwarding import Forwarding
-from storage.forwards import ForwardRepo
-from .services.service_sets import ServiceSets
+from storage import (
+    CatalogueCache,
+    ChatRepo,
+    CountryChoiceRepo,
+    Database,
+    FavouriteRepo,
+    JobState,
+    LedgerRepo,
+    PromptRepo,
+    RentalRepo,
+    SmsRepo,
+)
 from storage.alerts import AlertRepo
+from storage.bans import BanRepo
+from storage.forwards import ForwardRepo
 from storage.topics import NumberTopicRepo
 from storage.updates import UpdateLog
-from .services.switches import PlanSwitches
-from .services.teams import Teams
-from .services.transfers import Limits, Transfers
+
+from .metrics import Metrics, UpdateMetricsMiddleware
+from .once import HandledOnce
+from .outbound import Limits as SendLimits
+from .outbound import Outbound, UpdatePriority
+from .rendering import Renderer, TopicCards
+from .screens import Screens
+from .services.alerts import Alerts
 from .services.auctions import AuctionDesk
 from .services.broadcasts import Broadcasts
 from .services.cards import CardTopUps
+from .services.catalogue import Catalogue
 from .services.cryptopay import CryptoTopUps
+from .services.fallback_chain import FallbackChains
+from .services.forwarding import Forwarding
+from .services.invoice_seal import InvoiceSeal
 from .services.promos import Promos
 from .services.referrals import Referrals
-from .once import HandledOnce
-from .services.invoice_seal import InvoiceSeal
+from .services.rentals import RentalService
+from .services.service_sets import ServiceSets
+from .services.switches import PlanSwitches
+from .services.teams import Teams
 from .services.topups import TopUps
+from .services.transfers import Limits, Transfers
 from .services.wallet import Wallet
 from .settings import Settings
-from .screens import Screens
-from .topics import NumberTopics
 from .shutdown import InFlight
-from .outbound import Limits as SendLimits, Outbound, UpdatePriority
+from .topics import NumberTopics
 
 COMMANDS = ("start", "rent", "numbers", "alerts", "balance", "invite", "redeem", "settings", "help", "terms",
             "paysupport")
@@ -111,6 +123,7 @@ class App:
     forwarding: Forwarding = field(init=False)  # codes of a number also to another chat or a URL (bot/forwarder.py)
     broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
+    topic_cards: TopicCards = field(init=False)  # a number's topic and card, opened by a job
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
     screens: Screens = field(init=False)  # which message is on top of each chat (a card to refresh)
@@ -155,6 +168,7 @@ class App:
         self.inflight = InFlight()
         self.screens = Screens()
         self.topics = NumberTopics(NumberTopicRepo(self.db))
+        self.topic_cards = ChatTopicCards(self.rentals, self.sms_repo, self.providers, self.screens, self.topics)
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
         if self.crypto.client is not None:
@@ -185,8 +199,8 @@ class App:
         return {
             "settings": self.settings, "chats": self.chats, "ledger_repo": self.ledger_repo,
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
-            "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups, "cards": self.cards,
-            "crypto": self.crypto,
+            "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
+            "cards": self.cards, "crypto": self.crypto,
             "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,

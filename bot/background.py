@@ -17,21 +17,21 @@ from storage import JobState
 from storage.crypto_invoices import Credit
 from storage.notices import MoneyNoticeRepo
 
-from .services.errors import UnknownChat
-
 from .app import App
 from .broadcaster import Broadcaster
 from .cryptopay_hook import add_cryptopay_route
 from .delivery import Deliverer
 from .forwarder import Forwarder
 from .hiding import CodeHider
+from .inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
 from .jobs import Jobs
 from .notices import MoneyNews
+from .outbound import Limits, outbound_of
 from .poll_loop import PollLoop
 from .poller import SmsPoller
-from .outbound import Limits, outbound_of
+from .services.errors import UnknownChat
+from .services.permissions import ensure_can_spend
 from .telegram_out import ChatSender
-from .inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
 from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ class Background:
                                    on_delivered=app.metrics.delivered, screens=app.screens,
                                    topics=app.topics.repo)
         # Broadcasts share the codes' sender and outbound path, at the lowest priority: after codes, replies, notices.
-        self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer, codes_waiting=lambda: self.deliverer.busy,
+        self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer,
+                                       codes_waiting=lambda: self.deliverer.busy,
                                        progress_interval=settings.broadcast_progress_interval)
         # Codes of a number also to another chat or a URL: its own loop, spare slots only (bot/forwarder.py).
         self.forwarder = Forwarder(app.forwarding.repo, app.forwarding, app.rentals.rentals, app.chats, self.sender,
@@ -101,12 +102,12 @@ class Background:
         self.scheduler.add_job(self.hider.run_once, "interval", seconds=settings.code_hide_interval,
                                id="hide_codes")
         if app.crypto.enabled:  # the fallback of the webhook: what it missed is credited here
-            self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval", seconds=settings.cryptopay_poll_interval,
-                                   id="cryptopay")
+            self.scheduler.add_job(job(self.jobs.reconcile_crypto), "interval",
+                                   seconds=settings.cryptopay_poll_interval, id="cryptopay")
         self.scheduler.add_job(job(app.metrics.refresh_gauges), "interval", seconds=15, id="metrics", args=[app.db])
         if settings.backup_interval_hours:
-            self.scheduler.add_job(job(self.jobs.backup), "interval", hours=settings.backup_interval_hours,
-                                   id="backup", args=[settings.database_path, settings.backup_dir, settings.backup_keep])
+            self.scheduler.add_job(job(self.jobs.backup), "interval", hours=settings.backup_interval_hours, id="backup",
+                                   args=[settings.database_path, settings.backup_dir, settings.backup_keep])
         self.scheduler.add_listener(app.metrics.job_event,
                                     EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
         self.health = Health(app.db, self.scheduler)
@@ -148,25 +149,19 @@ class Background:
 
     async def _may_spend(self, chat_id: int, user_id: int):
         """A fallback chain's next attempt: may its user still spend the chat's balance (a member's budget)."""
-        from handlers.permissions import ensure_can_spend  # the rule is the handlers' (admins, members' limits)
-
         chat = await self.app.chats.get(chat_id)
         if chat is None or not chat.active:
             raise UnknownChat()
-        return await ensure_can_spend(self.bot, self.app.admins, chat, user_id, budgeted=True)
+        return await ensure_can_spend(self.app.admins.of(self.bot), chat, user_id, budgeted=True)
 
     async def _card_in_topic(self, rental) -> None:
         """A number confirmed by the reconciler in a forum group with a topic per number: its topic opened and its
         card posted there, as the Rent tap would have (best effort: without one, it stays in the main chat)."""
-        from handlers.i18n import Texts  # the card is the handlers' to draw
-        from handlers.topics import open_with_card
-
         chat = await self.app.chats.get(rental.chat_id)
         if chat is None or not chat.active or not (chat.is_group and chat.topic_per_number):
             return
         try:
-            await open_with_card(self.bot, chat, Texts(chat.language, chat.time_zone), rental, self.app.rentals,
-                                 self.app.sms_repo, self.app.providers, self.app.screens, self.app.topics)
+            await self.app.topic_cards.open_with_card(self.bot, chat, rental)
         except Exception:  # noqa: BLE001 - the number is confirmed either way; its card stays in the main chat
             log.warning("rental %d: its topic after the reconciler confirmed it failed", rental.id, exc_info=True)
 
@@ -190,11 +185,13 @@ class Background:
 
     async def expire_requests(self) -> int:
         """Members' requests no admin decided in time: expired (nothing was charged), their messages say so."""
-        from handlers.teams import mark_expired  # the message is the handlers' to word
-
         expired = await self.app.teams.expire_due()
         for found in expired:
-            await mark_expired(self.bot, self.app.chats, found)
+            chat = await self.app.chats.get(found.chat_id)
+            if chat is None or not chat.active or found.message_id is None:
+                continue
+            # Deleted, or too old to edit: the tap on it still finds the request expired.
+            await self.sender.edit(chat.id, found.message_id, self.app.renderer.spend_request(chat, found))
         return len(expired)
 
     def _http_server(self, telegram: TelegramUpdates | None) -> WebhookServer:

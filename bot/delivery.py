@@ -11,11 +11,11 @@ from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
 from storage.models import utcnow
 from storage.topics import NumberTopicRepo
 
+from .outbound import Priority
 from .rendering import Renderer
+from .rounds import ChatTasks, run_rounds, wait_for_all
 from .screens import Screens
 from .services.rentals import RentalService
-from .rounds import ChatTasks, run_rounds, wait_for_all
-from .outbound import Priority
 from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from storage.forwards import Forward, ForwardRepo
 from storage.models import db_time, utcnow
 
 from .rendering import Renderer
-from .services.errors import UserFacingError
 from .rounds import run_rounds
+from .services.errors import UserFacingError
 from .services.forwarding import Forwarding, sign
 from .telegram_out import ChatSender, Outcome
 

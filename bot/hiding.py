@@ -4,8 +4,8 @@ renter and the admins can have it sent privately (handlers/numbers.py).
 
 Never losing a code not yet seen: only messages Telegram accepted (their telegram_message_id was stored by
 Deliverer after the send) are ever deleted; an SMS still in the outbox, backed off or undeliverable has none and
-stays on the card. Codes first: each deletion waits while codes have not asked for their turn yet (Deliverer.busy), like a
-broadcast, and goes as BULK (ChatSender.delete)."""
+stays on the card. Codes first: each deletion waits while codes have not asked for their turn yet (Deliverer.busy),
+like a broadcast, and goes as BULK (ChatSender.delete)."""
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 # A pass starts no deletion after this many seconds: it ends well within the health check's 3 job intervals even
 # when its last deletion waits out a group's full minute.
 PASS_BUDGET = 15.0
-MAX_HIDE_ATTEMPTS = 5
-LOOK_AGAIN = 0.05  # seconds between looks while codes are being prepared  # deletions that got no answer (network, 429) are asked again this many times, then given up
+MAX_HIDE_ATTEMPTS = 5  # deletions that got no answer (network, 429) are asked again this many times, then given up
+LOOK_AGAIN = 0.05  # seconds between looks while codes are being prepared
 
 
 class CodeHider:

@@ -50,7 +50,7 @@ class Health:
             return False, "the scheduler is not running"
         try:
             async with asyncio.timeout(DB_TIMEOUT):
-                await self.db.fetchone("SELECT 1")
+                await self.db.ping()
         except Exception as err:  # noqa: BLE001 - whatever it is, the database does not answer
             return False, f"the database does not answer ({type(err).__name__})"
         now = self.clock()

@@ -28,18 +28,18 @@ from storage import (
 )
 from storage.catalogue import CatalogueCache
 from storage.chains import ChainRepo
-from storage.models import db_time, utcnow
+from storage.models import utcnow
 from storage.stars_refunds import StarsRefundRepo
-from storage.updates import UpdateLog
 from storage.switches import PlanSwitch
+from storage.updates import UpdateLog
 
 from . import stars
 from .rendering import Renderer
 from .services import money_news
-from .services.money_news import money, plan
 from .services.alerts import Alerts
 from .services.cryptopay import CryptoTopUps
 from .services.fallback_chain import FallbackChains
+from .services.money_news import money, plan
 from .services.no_code import NoCodeRefunds
 from .services.renewals import charge_period, period_key
 from .services.rentals import SNAPSHOT_MAX_AGE, RentalService, period_end
@@ -196,18 +196,12 @@ class Jobs:
         reserve the next period on the ledger, or switch auto-renew off at the provider when it cannot be held."""
         now = utcnow()
         warned = 0
-        rows = await self.db.fetchall(
-            "SELECT r.* FROM rentals r JOIN chats c ON c.id = r.chat_id WHERE r.status = 'active'"
-            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND julianday(r.active_till) <= julianday(?)",
-            (db_time(now + RENEW_WARNING),),
-        )
-        for row in rows:
-            rental = RentalRecord.from_row(row)
+        for rental, warned_before in await self.rentals.rentals.renewing_before(now + RENEW_WARNING):
             chat = await self.chats.get(rental.chat_id)
             if rental.active_till - now <= RENEW_CUTOFF:
                 if not await self.rentals.renewals.reserve(rental):
                     await self._disable_auto_renew(rental)
-            elif row["renew_warned_at"] is None and chat.balance < rental.renewal_price:
+            elif not warned_before and chat.balance < rental.renewal_price:
                 left = self.renderer.time_left(chat.language, rental.active_till, now)
                 await self._tell(rental, "notify-renew-warning", left=left,
                                  balance=format_money(chat.balance), price=format_money(rental.renewal_price))

@@ -18,7 +18,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from storage import Database
+from storage import Database, LedgerRepo, RentalRepo, SmsRepo
 from storage.models import utcnow
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -90,13 +90,12 @@ class Metrics:
             self.push_seconds.labels(provider).observe(max(0.0, (utcnow() - since).total_seconds()))
 
     async def refresh_gauges(self, db: Database) -> None:
-        backlog = await db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL")
-        self.outbox_backlog.set(backlog[0])
-        for row in await db.fetchall("SELECT kind, COALESCE(SUM(amount), 0) FROM ledger GROUP BY kind"):
-            self.ledger_total.labels(row[0]).set(row[1])
-        active = await db.fetchall("SELECT provider, COUNT(*) FROM rentals WHERE status = 'active' GROUP BY provider")
+        self.outbox_backlog.set(await SmsRepo(db).backlog())
+        for kind, total in (await LedgerRepo(db).totals_by_kind()).items():
+            self.ledger_total.labels(kind).set(total)
+        active = await RentalRepo(db).active_per_provider()
         self.active_rentals.clear()  # a provider with none left drops out (no await between: no scrape sees it empty)
-        for provider, count in active:
+        for provider, count in active.items():
             self.active_rentals.labels(provider).set(count)
 
 

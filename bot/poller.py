@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 from providers import Capability, Provider, Sms
 from providers.base import Provider as BaseProvider

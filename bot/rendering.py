@@ -1,11 +1,12 @@
-"""What the push path and the jobs need to show something: an interface here, implemented in handlers/.
+"""What the push path and the jobs need to show something: interfaces here, implemented in handlers/.
 
-bot/ never imports handlers/ (presentation lives there); the app hands its renderer in when it is wired."""
+bot/ imports handlers/ only in its wiring module (bot/app.py), which hands these in."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Protocol
 
+from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 
 from providers import Capability
@@ -38,6 +39,9 @@ class Renderer(Protocol):
     def chain_card(self, chat: Chat, view) -> tuple[str, InlineKeyboardMarkup]:
         """A fallback chain's card (bot/services/fallback_chain.py ChainView), to edit it in place."""
 
+    def spend_request(self, chat: Chat, found) -> str:
+        """A member's request to spend (storage/teams.py SpendRequest) as posted, with what became of it."""
+
     async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
         """A number's card as it is now (its codes, its buttons), to refresh one already shown."""
 
@@ -46,3 +50,9 @@ class Renderer(Protocol):
 
     def broadcast_progress(self, broadcast: Broadcast, counts: Counts) -> tuple[str, InlineKeyboardMarkup | None]:
         """The one progress message in the operator's chat: sent, failed, blocked, and Cancel while it runs."""
+
+
+class TopicCards(Protocol):
+    async def open_with_card(self, bot: Bot, chat: Chat, rental: RentalRecord) -> None:
+        """In a forum group with a topic per number: the number's topic opened and its card posted there (best
+        effort: without one, the card stays in the main chat)."""

@@ -3,8 +3,8 @@ card (no stale "No codes yet" above the code).
 
 A session middleware notes every message the bot sends; the card screen notes which message shows which
 rental's card; an edit that puts anything else in that message (a question asked over the card, a list)
-forgets it, so a code arriving never turns a pending question back into the card. Both tables are bounded (least recently touched chats go first); a restart forgets them,
-and then a card is simply not refreshed."""
+forgets it, so a code arriving never turns a pending question back into the card. Both tables are bounded
+(least recently touched chats go first); a restart forgets them, and then a card is simply not refreshed."""
 from __future__ import annotations
 
 from collections import OrderedDict

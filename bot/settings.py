@@ -6,12 +6,12 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 TOKEN_PATTERN = re.compile(r"^\d{5,16}:[A-Za-z0-9_-]{30,}$")
 STARS_PER_INVOICE = (1, 10000)  # Telegram's range for one Stars invoice
@@ -297,15 +297,16 @@ class Settings(BaseSettings):
             raise ConfigError("BOT_TOKEN is not set: put BOT_TOKEN=<token from @BotFather> in .env or the environment.")
         if not TOKEN_PATTERN.match(token):
             raise ConfigError(
-                "BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather; fix it in .env or the environment."
+                "BOT_TOKEN is malformed: expected '<digits>:<secret>' as given by @BotFather; "
+                "fix it in .env or the environment."
             )
         return token
 
     def secrets(self) -> list[str]:
         """Every secret value set, for masking in logs."""
         return [s.get_secret_value() for s in (self.bot_token, self.gotsms_api_key, self.getatext_api_key,
-                                               self.getatext_webhook_secret, self.telegram_webhook_secret, self.metrics_token,
-                                               self.payments_provider_token, self.cryptopay_token)
+                                               self.getatext_webhook_secret, self.telegram_webhook_secret,
+                                               self.metrics_token, self.payments_provider_token, self.cryptopay_token)
                 if s.get_secret_value()]
 
 

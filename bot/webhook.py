@@ -1,4 +1,5 @@
-"""GetAText code webhook: an aiohttp server in the bot's process. The path holds a secret; sources may be allow-listed."""
+"""GetAText code webhook: an aiohttp server in the bot's process. The path holds a secret; sources may be
+allow-listed."""
 from __future__ import annotations
 
 import asyncio

@@ -1,13 +1,36 @@
 """Telegram interface. Each module's setup() builds a fresh Router (a second Dispatcher in tests stays clean)."""
 from aiogram import Router
 
-from . import (admin, alerts, balance, bans, broadcasts, chains, exports, fallback, groups, invites, menu, numbers, promo, rent, sets,
-               settings, support, teams, topup, transfers, wishes)
-from . import forwarding, history
+from . import (
+    admin,
+    alerts,
+    balance,
+    bans,
+    broadcasts,
+    chains,
+    exports,
+    fallback,
+    forwarding,
+    groups,
+    history,
+    invites,
+    menu,
+    numbers,
+    promo,
+    rent,
+    sets,
+    settings,
+    support,
+    teams,
+    topup,
+    transfers,
+    wishes,
+)
 
 
 def setup_routers() -> list[Router]:
     """Routers in the order they must match: the catch-all fallback last."""
-    return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(), history.setup(),
-            promo.setup(), support.setup(), forwarding.setup(), topup.setup(), settings.setup(), numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
+    return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(),
+            history.setup(), promo.setup(), support.setup(), forwarding.setup(), topup.setup(), settings.setup(),
+            numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
             bans.setup(), transfers.setup(), exports.setup(), teams.setup(), fallback.setup()]

@@ -14,12 +14,12 @@ from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.localize import counted
 from bot.services.pricing import format_money
-from providers.models import to_minor_units
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
-from bot.stars import RefundOutcome, ask_telegram
 from bot.services.wallet import Wallet
 from bot.settings import Settings
+from bot.stars import RefundOutcome, ask_telegram
 from providers import Provider, ProviderError
+from providers.models import to_minor_units
 from storage import ChatRepo, Database, JobState, LedgerRepo, backup
 
 from . import views

@@ -8,14 +8,14 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.screens import Screens
 from bot.services import localize
 from bot.services.alerts import Alerts, AlertsFull, price_steps
-from bot.services.catalogue import Catalogue, offer_from_dict, service_key
-from bot.services.errors import AlreadyRequested, NothingAvailable, QuoteRose, StaleButton
+from bot.services.catalogue import Catalogue, service_key
+from bot.services.errors import AlreadyRequested, NothingAvailable, OfferExpired, QuoteRose, StaleButton
+from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
 from bot.services.rentals import SNAPSHOT_MAX_AGE, RentalService, RentRequest
-from bot.screens import Screens
-from bot.services.errors import OfferExpired
 from providers import Provider
 from storage import Chat, SmsRepo
 

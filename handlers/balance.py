@@ -12,9 +12,9 @@ from bot.services.cards import CardTopUps
 from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import BadArguments, NotAllowed
 from bot.services.pricing import format_money
+from bot.services.teams import Teams
 from bot.services.wallet import Wallet
 from providers.models import to_minor_units
-from bot.services.teams import Teams
 from storage import Chat, Database, LedgerRepo
 
 from . import keyboards, views

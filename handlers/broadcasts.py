@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.services.broadcasts import Broadcasts, BroadcastGone, parse
+from bot.services.broadcasts import BroadcastGone, Broadcasts, parse
 from bot.services.errors import NotAllowed
 from bot.services.wallet import Wallet
 from storage import Chat

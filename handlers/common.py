@@ -12,10 +12,16 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
-from aiogram.types import (CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message, PreCheckoutQuery,
-                           TelegramObject)
+from aiogram.types import (
+    CallbackQuery,
+    InaccessibleMessage,
+    InlineKeyboardMarkup,
+    Message,
+    PreCheckoutQuery,
+    TelegramObject,
+)
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.outbound import outbound_of
 from bot.services.errors import TextKey, UserFacingError

@@ -10,8 +10,8 @@ import math
 from dataclasses import replace
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 

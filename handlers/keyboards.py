@@ -5,21 +5,67 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from aiogram.types import (ChatAdministratorRights, CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
-                           KeyboardButton, KeyboardButtonRequestChat, ReplyKeyboardMarkup)
+from aiogram.types import (
+    ChatAdministratorRights,
+    CopyTextButton,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    KeyboardButtonRequestChat,
+    ReplyKeyboardMarkup,
+)
 
 from bot.services.choosing import KEEP_CARRIER, Wishes
 from bot.services.pricing import format_money
 from providers import Capability, Choice
 
 from . import phones
-from .callbacks import (CONFIRMED, RENEW_CONFIRMED, BroadcastAct, BroadcastCb, CardAction, CardCb, CountriesCb, CountryCb, DecideCb,
-                        FavouriteCb, MenuCb, NumbersCb, OfferCb, RentCb, RequestCb, Screen, TeamCb, TeamSetting,
-                        ServiceCb, ServicesCb, SetOkCb, SetPickCb, SetRentCb, SetStartCb, SwitchCb,
-                        SwitchPlanCb, Wish, WishCb, nonce, priced_nonce)
-from .callbacks import ChainAction, ChainCb, FallbackCb, FallbackOp
-from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb, GroupRentCb
-from .callbacks import ForwardAction, ForwardCb, HistoryCb
+from .callbacks import (
+    CONFIRMED,
+    RENEW_CONFIRMED,
+    AlertCancelCb,
+    AlertNewCb,
+    AlertRentCb,
+    AlertsCb,
+    AlertServiceCb,
+    AlertSetCb,
+    BroadcastAct,
+    BroadcastCb,
+    CardAction,
+    CardCb,
+    ChainAction,
+    ChainCb,
+    CountriesCb,
+    CountryCb,
+    DecideCb,
+    FallbackCb,
+    FallbackOp,
+    FavouriteCb,
+    ForwardAction,
+    ForwardCb,
+    GroupRentCb,
+    HistoryCb,
+    MenuCb,
+    NumbersCb,
+    OfferCb,
+    RentCb,
+    RequestCb,
+    Screen,
+    ServiceCb,
+    ServicesCb,
+    SetOkCb,
+    SetPickCb,
+    SetRentCb,
+    SetStartCb,
+    SwitchCb,
+    SwitchPlanCb,
+    TeamCb,
+    TeamSetting,
+    Wish,
+    WishCb,
+    nonce,
+    priced_nonce,
+)
 from .i18n import Texts
 
 SERVICES_PER_PAGE = 12
@@ -83,7 +129,8 @@ def promo_prompt(t: Texts) -> InlineKeyboardMarkup:
 
 def after_topup(t: Texts) -> InlineKeyboardMarkup:
     """Under "Payment received": on to renting, or the balance."""
-    return _markup([_button(t("menu-rent"), ServicesCb(page=0))], [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
+    return _markup([_button(t("menu-rent"), ServicesCb(page=0))],
+                   [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
 
 
 def back_home(t: Texts) -> InlineKeyboardMarkup:
@@ -92,7 +139,8 @@ def back_home(t: Texts) -> InlineKeyboardMarkup:
 
 def transfer_confirm(t: Texts, data, amount: str) -> InlineKeyboardMarkup:
     """Move (the sender's tap only, checked on press), or back to the balance."""
-    return _markup([_button(t("btn-transfer", amount=amount), data)], [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
+    return _markup([_button(t("btn-transfer", amount=amount), data)],
+                   [_button(t("menu-balance"), MenuCb(to=Screen.BALANCE))])
 
 
 def support_button(t: Texts, url: str | None) -> list[InlineKeyboardButton]:
@@ -116,7 +164,8 @@ def _pager(t: Texts, page: int, pages: int, make) -> list[InlineKeyboardButton]:
     return row
 
 
-def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int, query: str = "") -> InlineKeyboardMarkup:
+def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int,
+             query: str = "") -> InlineKeyboardMarkup:
     """items: (service key, name) for this page."""
     names = [_button(name, ServiceCb(key=key)) for key, name in items]
     # Two a row: a name and its ★ fit half a phone's width (tests/widths.py), three a row cut "★ Instagram"
@@ -129,7 +178,8 @@ def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "",
            set_from: int | None = None, alert: bool = False) -> InlineKeyboardMarkup:
     """``set_from``: the index of a plan whose provider can put more services on the same number.
     ``alert``: 🔔 tell me when a sold-out plan is back or the service is cheaper."""
-    star = [_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))] if service_key else []
+    star = ([_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))]
+            if service_key else [])
     more = [_button(t("btn-set-start"), SetStartCb(snap=snapshot_id, i=set_from))] if set_from is not None else []
     bell = [_button(t("btn-alert"), AlertNewCb(snap=snapshot_id))] if alert else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
@@ -173,7 +223,8 @@ def set_picker(t: Texts, snapshot_id: int, mask: int, items: list[tuple[int, str
                service_key: str, total: str | None) -> InlineKeyboardMarkup:
     """items: (index in the snapshot, label) for this page; each toggles its service. ``total``: the set's
     price once two or more are picked (the way on to its confirm screen)."""
-    picks = [_button(("✅ " if mask >> index & 1 else "▫️ ") + label, SetPickCb(snap=snapshot_id, m=mask ^ (1 << index), p=page))
+    picks = [_button(("✅ " if mask >> index & 1 else "▫️ ") + label,
+                     SetPickCb(snap=snapshot_id, m=mask ^ (1 << index), p=page))
              for index, label in items]
     go = [_button(t("btn-set-continue", price=total), SetOkCb(snap=snapshot_id, m=mask))] if total else []
     return _markup(*([b] for b in picks), _pager(t, page, pages, lambda p: SetPickCb(snap=snapshot_id, m=mask, p=p)),
@@ -244,7 +295,8 @@ def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str
                                               (Choice.MAX_PRICE, Wish.CAP, "btn-cap")) if choice in choices]
     # A toggle, no screen of its own; alone in its row ("🔁 Автопродление: выкл." is wider than half a phone).
     renew = [_button(t("btn-auto-off" if wishes.renew else "btn-auto-on"),
-                     _wished(OfferCb, snapshot_id, index, wishes, r=not wishes.renew))] if Choice.AUTO_RENEW in choices else []
+                     _wished(OfferCb, snapshot_id, index, wishes, r=not wishes.renew))
+             ] if Choice.AUTO_RENEW in choices else []
     return _markup([_button(label, rent)], request, *_grid(wish_buttons, 2), renew,
                    *_fallback_rows(t, snapshot_id, index, wishes, fallback),
                    [_button(t("back"), ServiceCb(key=service_key))])
@@ -267,7 +319,8 @@ def _fallback_rows(t: Texts, snapshot_id: int, index: int, wishes: Wishes,
             [_button(t("btn-fallback-off"), change(FallbackOp.OFF))]]
 
 
-def chain_card(t: Texts, chain_id: int, current_id: int | None, current_phone: str, running: bool) -> InlineKeyboardMarkup:
+def chain_card(t: Texts, chain_id: int, current_id: int | None, current_phone: str,
+               running: bool) -> InlineKeyboardMarkup:
     """The fallback chain's card: the current number's own card, Stop while it runs, and drawn again."""
     number = [_button(t("btn-chain-number", phone=phones.display(current_phone) if current_phone else "…"),
                       CardCb(id=current_id))] if current_id else []
@@ -358,8 +411,8 @@ def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, aut
         if action is CardAction.RENEW:
             if renew_price is None or not (shown or can_renew_closed):
                 continue
-            buttons.append((action, _button(t("btn-renew-now" if kept else "btn-renew", price=format_money(renew_price)),
-                                            CardCb(id=rental_id, a=action, n=priced_nonce(renew_price)))))
+            label = t("btn-renew-now" if kept else "btn-renew", price=format_money(renew_price))
+            buttons.append((action, _button(label, CardCb(id=rental_id, a=action, n=priced_nonce(renew_price)))))
             continue
         if shown:
             if kept and action is CardAction.CANCEL:
@@ -428,7 +481,8 @@ def renew_now_confirm(t: Texts, rental_id: int, price: int) -> InlineKeyboardMar
 
 
 def auto_renew_confirm(t: Texts, rental_id: int, price: str) -> InlineKeyboardMarkup:
-    return _markup([_button(t("btn-auto-confirm", price=price), CardCb(id=rental_id, a=CardAction.AUTO_ON, n=CONFIRMED))],
+    return _markup([_button(t("btn-auto-confirm", price=price),
+                            CardCb(id=rental_id, a=CardAction.AUTO_ON, n=CONFIRMED))],
                    [_button(t("btn-card"), CardCb(id=rental_id))])
 
 
@@ -450,7 +504,8 @@ def broadcast_link(label: str, url: str) -> InlineKeyboardMarkup | None:
 def broadcast_audience(t: Texts, broadcast_id: int, sizes: dict[str, int]) -> InlineKeyboardMarkup:
     """Who gets it: each audience with its number of active chats now; then Discard."""
     return _markup(
-        *([_button(t(key, count=sizes.get(audience, 0)), BroadcastCb(id=broadcast_id, act=BroadcastAct.PICK, to=audience))]
+        *([_button(t(key, count=sizes.get(audience, 0)),
+                   BroadcastCb(id=broadcast_id, act=BroadcastAct.PICK, to=audience))]
           for audience, key in BROADCAST_AUDIENCES.items()),
         [_button(t("btn-broadcast-drop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.DROP))],
     )
@@ -458,7 +513,8 @@ def broadcast_audience(t: Texts, broadcast_id: int, sizes: dict[str, int]) -> In
 
 def broadcast_confirm(t: Texts, broadcast_id: int, audience: str, count: int) -> InlineKeyboardMarkup:
     return _markup(
-        [_button(t("btn-broadcast-send", count=count), BroadcastCb(id=broadcast_id, act=BroadcastAct.SEND, to=audience))],
+        [_button(t("btn-broadcast-send", count=count),
+                 BroadcastCb(id=broadcast_id, act=BroadcastAct.SEND, to=audience))],
         [_button(t("back"), BroadcastCb(id=broadcast_id, act=BroadcastAct.BACK)),
          _button(t("btn-broadcast-drop"), BroadcastCb(id=broadcast_id, act=BroadcastAct.DROP))],
     )
@@ -532,7 +588,8 @@ def topic_link(t: Texts, url: str | None) -> InlineKeyboardMarkup:
 
 
 # -- forwarding a number's codes -----------------------------------------------------------------------------
-def forward_menu(t: Texts, rental_id: int, *, on: bool, group: bool, secret_shown: bool = False) -> InlineKeyboardMarkup:
+def forward_menu(t: Texts, rental_id: int, *, on: bool, group: bool,
+                 secret_shown: bool = False) -> InlineKeyboardMarkup:
     """To a chat, to a URL, Stop (when a target is set), the chat's secret (privately in a group) and a new one."""
     secret = [] if secret_shown else [_button(t("btn-forward-secret-private" if group else "btn-forward-secret"),
                                               ForwardCb(id=rental_id, a=ForwardAction.SECRET))]

@@ -1,10 +1,9 @@
 """My numbers and the number card with every action the provider supports."""
 from __future__ import annotations
 
+import logging
 import math
 from datetime import timedelta
-
-import logging
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
@@ -28,8 +27,8 @@ from storage.bans import BanRepo
 from storage.forwards import ForwardRepo
 
 from . import keyboards, phones, views
-from .callbacks import CONFIRMED, RENEW_CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .bans import ensure_not_banned
+from .callbacks import CONFIRMED, RENEW_CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend

@@ -1,8 +1,8 @@
-"""Who may spend a chat's balance: anyone in a private chat; in groups, admins, or members once opened to them.
+"""Who is in a group, as Telegram answers (``AdminCache``, the ``Membership`` the spending rules of
+bot/services/permissions.py ask), and those rules called the handlers' way (with the bot and the cache).
 
-Every spend asks Telegram at that moment who pressed (a demoted admin or a user who left cannot spend
-on an old answer). The answers, and chat_member updates, are kept in a small bounded cache for screens
-that only need a hint."""
+The answers, and chat_member updates, are kept in a small bounded cache for screens that only need a hint; every
+spend asks Telegram again at that moment."""
 from __future__ import annotations
 
 import time
@@ -12,37 +12,29 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import ChatMember
 
-from bot.services.errors import UserFacingError
-from bot.services.teams import BoundedMembersRentOnly, MemberBudget
+from bot.services import permissions as rules
+from bot.services.permissions import (
+    ADMIN_STATUSES,
+    MEMBER_STATUSES,
+    OnlyAdmins,
+    OnlyAdminsManage,
+    OnlyAdminsTopUp,
+    OnlyMembers,
+)
+from bot.services.teams import MemberBudget
 from storage import Chat
 
-ADMIN_STATUSES = frozenset({"creator", "administrator"})
-MEMBER_STATUSES = ADMIN_STATUSES | {"member"}
+__all__ = ["ADMIN_STATUSES", "MEMBER_STATUSES", "AdminCache", "OnlyAdmins", "OnlyAdminsManage", "OnlyAdminsTopUp",
+           "OnlyMembers", "ensure_can_spend", "ensure_can_top_up", "is_member", "may_spend"]
+
 CACHE_SECONDS = 120.0
 CACHE_ENTRIES = 4096
 
 
-class OnlyAdmins(UserFacingError):
-    key = "error-only-admins"
-
-
-class OnlyAdminsManage(UserFacingError):
-    """Not a spend but the group's number: cancelling, finishing, auto-renew are the admins' too."""
-
-    key = "error-only-admins-manage"
-
-
-class OnlyAdminsTopUp(UserFacingError):
-    key = "error-only-admins-top-up"
-
-
-class OnlyMembers(UserFacingError):
-    key = "error-only-members"
-
-
 def is_member(member: ChatMember) -> bool:
     """Member, admin or creator now; a restricted user counts while still in the chat."""
-    return member.status in MEMBER_STATUSES or (member.status == "restricted" and bool(getattr(member, "is_member", False)))
+    return member.status in MEMBER_STATUSES or (
+        member.status == "restricted" and bool(getattr(member, "is_member", False)))
 
 
 class AdminCache:
@@ -79,6 +71,10 @@ class AdminCache:
         while len(self._seen) > self.max_entries:
             self._seen.popitem(last=False)
 
+    def of(self, bot: Bot) -> rules.Membership:
+        """This cache asking through ``bot``: the membership the spending rules ask."""
+        return _TelegramMembership(bot, self)
+
     def forget(self, chat_id: int) -> None:
         for key in [k for k in self._seen if k[0] == chat_id]:
             del self._seen[key]
@@ -87,38 +83,25 @@ class AdminCache:
         return len(self._seen)
 
 
+class _TelegramMembership:
+    def __init__(self, bot: Bot, cache: AdminCache) -> None:
+        self.bot, self.cache = bot, cache
+
+    async def status(self, chat_id: int, user_id: int, *, fresh: bool = False) -> str | None:
+        member = await self.cache.member(self.bot, chat_id, user_id, fresh=fresh)
+        if member is None or not is_member(member):
+            return None
+        return "member" if member.status == "restricted" else member.status
+
+
 async def may_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> bool:
-    """For telling someone early (the first step of renting): the cached membership is enough; the spend
-    itself asks Telegram again (``ensure_can_spend``)."""
-    if not chat.is_group:
-        return True
-    member = await admins.member(bot, chat.id, user_id)
-    if member is None or not is_member(member):
-        return False
-    return chat.members_can_rent or member.status in ADMIN_STATUSES
+    return await rules.may_spend(admins.of(bot), chat, user_id)
 
 
 async def ensure_can_spend(bot: Bot, admins: AdminCache, chat: Chat, user_id: int, *,
                            budgeted: bool = False) -> MemberBudget | None:
-    """Raises unless this user may spend the chat's balance now. A member within a limit or a cap gets the
-    budget the charging transaction checks (``RentRequest.budget``); a caller that cannot check one
-    (``budgeted`` False: renewals, plan switches, sets) refuses such a member: they rent single numbers, or ask."""
-    if not chat.is_group:
-        return None
-    member = await admins.member(bot, chat.id, user_id, fresh=True)
-    if member is None or not is_member(member):
-        raise OnlyMembers() if chat.members_can_rent else OnlyAdmins()
-    if member.status in ADMIN_STATUSES:
-        return None
-    if not chat.members_can_rent:
-        raise OnlyAdmins()
-    budget = MemberBudget.of(chat)
-    if budget is not None and not budgeted:
-        raise BoundedMembersRentOnly()
-    return budget
+    return await rules.ensure_can_spend(admins.of(bot), chat, user_id, budgeted=budgeted)
 
 
 async def ensure_can_top_up(bot: Bot, admins: AdminCache, chat: Chat, user_id: int) -> None:
-    """In a group whose admins turned members' top-ups off, only admins top it up."""
-    if chat.is_group and not chat.members_top_up and not await admins.is_admin(bot, chat.id, user_id):
-        raise OnlyAdminsTopUp()
+    await rules.ensure_can_top_up(admins.of(bot), chat, user_id)

@@ -14,6 +14,7 @@ from . import keyboards, views
 from .broadcasts import progress_view
 from .i18n import Texts
 from .numbers import card_view  # the card screen's own view: one way to draw a card
+from .teams import request_text
 
 
 class ChatRenderer:
@@ -28,11 +29,15 @@ class ChatRenderer:
         return views.chain_card(Texts(chat.language, chat.time_zone), view,
                                 {n: p.title for n, p in self.providers.items()})
 
+    def spend_request(self, chat: Chat, found) -> str:
+        return request_text(Texts(chat.language, chat.time_zone), found)
+
     def alert_fired(self, chat: Chat, fired) -> tuple[str, InlineKeyboardMarkup]:
         """The one message a fired alert sends, with its Rent button at the price it found."""
         t = Texts(chat.language, chat.time_zone)
         provider = self.providers.get(fired.offer.offer.provider)
-        text = views.alert_fired(t, fired.alert, fired.offer, provider.title if provider else fired.offer.offer.provider)
+        text = views.alert_fired(t, fired.alert, fired.offer,
+                                 provider.title if provider else fired.offer.offer.provider)
         return text, keyboards.alert_fired(t, fired.alert.id, views.format_money(fired.offer.price))
 
     def code_message(self, chat: Chat, sms: StoredSms, rental: RentalRecord,

@@ -3,7 +3,6 @@ Four taps from /start when the service sells in one country or the chat picked i
 from __future__ import annotations
 
 import dataclasses
-
 import math
 from dataclasses import replace
 
@@ -12,29 +11,45 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.services import choosing, delivery_record, localize
-from bot.services import fallback_chain
-from bot.services.fallback_chain import FallbackChains
+from bot.screens import Screens
+from bot.services import choosing, delivery_record, fallback_chain, localize
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.errors import (AlreadyRequested, AutoRenewNeedsBalance, NoNumberInArea, NothingAvailable, QuoteRose,
-                                 StaleButton)
+from bot.services.errors import (
+    AlreadyRequested,
+    AutoRenewNeedsBalance,
+    NoNumberInArea,
+    NothingAvailable,
+    QuoteRose,
+    StaleButton,
+)
+from bot.services.fallback_chain import FallbackChains
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from bot.services.teams import PERIOD_KEYS, Teams
-from providers import BillingType, Provider
-from bot.screens import Screens
 from bot.topics import NumberTopics
+from providers import BillingType, Provider
 from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
 from . import keyboards, views
-from .callbacks import CountriesCb, CountryCb, FallbackCb, FallbackOp, FavouriteCb, OfferCb, RentCb, RequestCb
-from .callbacks import ServiceCb, ServicesCb, WishCb
+from .callbacks import (
+    CountriesCb,
+    CountryCb,
+    FallbackCb,
+    FallbackOp,
+    FavouriteCb,
+    OfferCb,
+    RentCb,
+    RequestCb,
+    ServiceCb,
+    ServicesCb,
+    WishCb,
+)
 from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card
-from .topics import card_in_topic
 from .permissions import AdminCache, ensure_can_spend, may_spend
+from .topics import card_in_topic
 
 QUERY_MAX = 20
 

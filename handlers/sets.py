@@ -9,12 +9,12 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.screens import Screens
-from bot.topics import NumberTopics
+from bot.services.catalogue import service_key
 from bot.services.errors import AlreadyRequested, SetRefused, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.service_sets import SET_MAX, ServiceSets, SetQuote, picked
-from bot.services.catalogue import service_key
+from bot.topics import NumberTopics
 from providers import Provider
 from storage import Chat, SmsRepo
 
@@ -23,8 +23,8 @@ from .callbacks import SetOkCb, SetPickCb, SetRentCb, SetStartCb
 from .common import render_error, show, user_name
 from .i18n import Texts
 from .numbers import show_card
-from .topics import card_in_topic
 from .permissions import AdminCache, ensure_can_spend
+from .topics import card_in_topic
 
 
 async def start(callback: CallbackQuery, callback_data: SetStartCb, callback_answer: CallbackAnswer, chat: Chat,

@@ -8,12 +8,11 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services.errors import NotAllowed
 from bot.services.localize import valid_zone, zone_label, zone_offset
-from storage import Chat, ChatRepo
-
 from bot.services.pricing import format_money
 from bot.services.teams import PERIOD_KEYS
 from bot.settings import Settings
 from bot.topics import NumberTopics
+from storage import Chat, ChatRepo
 
 from . import keyboards
 from .callbacks import AlertsCb, GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb

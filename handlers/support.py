@@ -83,7 +83,8 @@ async def support_typed(message: Message, bot: Bot, chat: Chat, t: Texts, prompt
         raise SupportTooSoon(seconds=wait.params["seconds"]) from None
     await prompts.clear(chat.id, sender.id)
     where = "" if chat.id == sender.id else f" · {chat.title or chat.id}"
-    text = (f"💬 <b>{html.escape(user_name(sender) or str(sender.id))}</b> (id <code>{sender.id}</code>{html.escape(where)})"
+    text = (f"💬 <b>{html.escape(user_name(sender) or str(sender.id))}</b>"
+            f" (id <code>{sender.id}</code>{html.escape(where)})"
             f"\n{html.escape(message.text[:SUPPORT_MAX])}\n\n/reply {chat.id} …")
     delivered = 0
     for operator in sorted(wallet.admin_ids):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.services.pricing import format_money
 from bot.services.teams import SINCE_KEYS, Teams
-from storage import Chat, Database, LedgerEntry
+from storage import Chat, Database, LedgerEntry, RentalRepo
 
 from . import views
 from .i18n import Texts
@@ -18,9 +18,7 @@ async def who_spent(db: Database, teams: Teams, entries: list[LedgerEntry]) -> d
     if not rental_ids:
         return {}
     wanted = sorted(set(rental_ids.values()))
-    marks = ", ".join("?" for _ in wanted)
-    rows = await db.fetchall(f"SELECT id, user_name FROM rentals WHERE id IN ({marks})", tuple(wanted))
-    renters = {r["id"]: r["user_name"] for r in rows}
+    renters = await RentalRepo(db).renter_names(wanted)
     approvers = await teams.requests.approvers(wanted)
     return {entry_id: (renters.get(rental_id, ""), approvers.get(rental_id, ""))
             for entry_id, rental_id in rental_ids.items() if renters.get(rental_id)}

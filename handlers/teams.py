@@ -5,20 +5,19 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.services.catalogue import offer_from_dict
+from bot.screens import Screens
 from bot.services.choosing import Wishes
 from bot.services.errors import NotAllowed, UserFacingError
+from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
-from bot.screens import Screens
 from bot.services.rentals import RentalService
 from bot.services.teams import Teams
 from bot.topics import NumberTopics
 from providers import Provider
-from storage import Chat, ChatRepo, LedgerRepo, SmsRepo
+from storage import Chat, LedgerRepo, SmsRepo
 from storage.teams import SpendRequest
 
 from . import keyboards, views
@@ -104,19 +103,6 @@ async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answ
     if decision.outcome == "approved" and decision.rental is not None and decision.rental.status == "active":
         # A topic per number: the approved number gets its topic, its card there (the request stays here).
         await open_with_card(bot, chat, t, decision.rental, rentals, sms_repo, providers, screens, number_topics)
-
-
-async def mark_expired(bot: Bot, chats: ChatRepo, found: SpendRequest) -> None:
-    """The job's part: an expired request's message says so and loses its buttons."""
-    chat = await chats.get(found.chat_id)
-    if chat is None or not chat.active or found.message_id is None:
-        return
-    t = Texts(chat.language, chat.time_zone)
-    try:
-        await bot.edit_message_text(request_text(t, found), chat_id=chat.id, message_id=found.message_id,
-                                    reply_markup=None)
-    except TelegramBadRequest as err:  # deleted, or too old to edit: the tap still finds it expired
-        log.info("request %d: expired message not edited: %s", found.id, err)
 
 
 async def group_ledger(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, teams: Teams) -> None:

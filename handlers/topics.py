@@ -17,8 +17,8 @@ from storage import Chat, RentalRecord, SmsRepo
 
 from . import keyboards, phones
 from .common import show
-from .numbers import card_view
 from .i18n import Html, Texts
+from .numbers import card_view
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,20 @@ async def open_with_card(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, r
         return None
     screens.card_shown(chat.id, sent.message_id, card.card_id)
     return thread, name
+
+
+class ChatTopicCards:
+    """The jobs' way to a number's topic (bot.rendering.TopicCards): a number the reconciler confirmed gets its
+    topic and card as the Rent tap would have given them."""
+
+    def __init__(self, rentals: RentalService, sms_repo: SmsRepo, providers: dict[str, Provider], screens: Screens,
+                 topics: NumberTopics) -> None:
+        self.rentals, self.sms_repo, self.providers = rentals, sms_repo, providers
+        self.screens, self.topics = screens, topics
+
+    async def open_with_card(self, bot: Bot, chat: Chat, rental: RentalRecord) -> None:
+        await open_with_card(bot, chat, Texts(chat.language, chat.time_zone), rental, self.rentals, self.sms_repo,
+                             self.providers, self.screens, self.topics)
 
 
 async def card_in_topic(callback: CallbackQuery, bot: Bot, chat: Chat, t: Texts, rental: RentalRecord,

@@ -4,9 +4,15 @@ the webhook or the poll (bot/services/cryptopay.py), not here."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+    PreCheckoutQuery,
+)
 from babel.lists import format_list
-from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Message,
-                           PreCheckoutQuery)
 
 from bot.services.cards import PAYLOAD_PREFIX as CARD_PREFIX
 from bot.services.cards import CardTopUps
@@ -54,8 +60,9 @@ async def send_invoice(callback: CallbackQuery, callback_data: TopUpCb, bot: Bot
         raise StaleButton()
     amount = format_money(topups.credit_for(stars))
     await bot.send_invoice(
-        chat.id, title=t("invoice-title"), description=(t("invoice-description", amount=amount, chat=chat.title) if chat.is_group
-                                                  else t("invoice-description-private", amount=amount)),
+        chat.id, title=t("invoice-title"),
+        description=(t("invoice-description", amount=amount, chat=chat.title) if chat.is_group
+                     else t("invoice-description-private", amount=amount)),
         payload=topups.invoice(chat.id, stars), currency="XTR",
         prices=[LabeledPrice(label=t("invoice-label", stars=stars), amount=stars)],
     )
@@ -96,7 +103,8 @@ async def crypto_screen(callback: CallbackQuery, t: Texts, crypto: CryptoTopUps)
     """Crypto amounts: what the invoice asks (in the balance currency, paid in an allowed asset) and what it adds."""
     if not crypto.enabled:
         raise StaleButton()
-    rows = [[InlineKeyboardButton(text=t("topup-crypto-button", paid=crypto.paid_label(cents), amount=format_money(cents)),
+    rows = [[InlineKeyboardButton(text=t("topup-crypto-button", paid=crypto.paid_label(cents),
+                                         amount=format_money(cents)),
                                   callback_data=CryptoTopUpCb(cents=cents).pack())] for cents in crypto.amounts]
     rows.append([InlineKeyboardButton(text=t("back"), callback_data=MenuCb(to=Screen.TOPUP).pack())])
     await show(callback, t("topup-crypto-title", assets=", ".join(crypto.assets)),

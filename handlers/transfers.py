@@ -15,8 +15,8 @@ from bot.services.transfers import Transfers
 from providers.models import to_minor_units
 from storage import Chat, ChatRepo
 
-from .balance import AMOUNT, CHAT_ID
 from . import keyboards
+from .balance import AMOUNT, CHAT_ID
 from .callbacks import TransferCb, nonce
 from .common import show, user_name
 from .i18n import Html, Texts

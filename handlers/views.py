@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.services.catalogue import PricedOffer
 from bot.services.choosing import KEEP_CARRIER, KEEP_CARRIER_NAME, Wishes
 from bot.services.localize import counted, country_label, duration_name, format_moment, utc_offset
+from bot.services.offers import PricedOffer
 from bot.services.pricing import format_money
 from providers import BillingType, Capability, Choice, Offer, Provider
 from storage import LedgerEntry, RentalRecord, StoredSms
@@ -120,9 +120,10 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
          forward=None, can_forward: bool = False, refunded: bool = True) -> tuple[str, InlineKeyboardMarkup]:
     """``refunded``: a cancelled number's money came back (False: ended early, nothing back).
     ``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
-    ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first SMS (said on the card). ``kept``: a
-    long-term number (renewed in place, ended without a refund). ``spoiler``: the group shows codes under a
-    spoiler; ``has_hidden``: some code messages were deleted from the group (Show hidden codes privately)."""
+    ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first
+    SMS (said on the card). ``kept``: a long-term number (renewed in place, ended without a refund). ``spoiler``:
+    the group shows codes under a spoiler; ``has_hidden``: some code messages were deleted from the group (Show
+    hidden codes privately)."""
     ended_early = rental.status == "cancelled" and not refunded
     status = "status-ended" if ended_early else f"status-{rental.status}"
     lines = [t("card-title", service=rental.service_name, status=Html(t(status)))]

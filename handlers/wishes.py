@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, ForceReply, Message
 
 from bot.services import choosing
 from bot.services.errors import StaleButton
+from bot.services.fallback_chain import FallbackChains
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from providers import Choice, Provider
@@ -20,7 +21,6 @@ from .callbacks import Wish, WishCb
 from .common import prompt_answered, show
 from .i18n import Texts
 from .rent import confirm_view
-from bot.services.fallback_chain import FallbackChains
 
 AREA_PROMPT = "area"
 

@@ -10,10 +10,33 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.methods import (AnswerCallbackQuery, DeleteMessage, EditMessageText, GetChat, GetChatMember, GetMe,
-                             SendMessage, SendPhoto, TelegramMethod)
-from aiogram.types import (CallbackQuery, Chat, ChatFullInfo, ChatShared, ChatMemberAdministrator, ChatMemberLeft, ChatMemberMember, ChatMemberOwner,
-                           InlineKeyboardMarkup, Message, MessageEntity, PhotoSize, Update, User)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageText,
+    GetChat,
+    GetChatMember,
+    GetMe,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    ChatFullInfo,
+    ChatMemberAdministrator,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
+    ChatShared,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    PhotoSize,
+    Update,
+    User,
+)
 
 BOT_USER = User(id=42, is_bot=True, first_name="RentBot", username="rent_test_bot")
 

@@ -14,7 +14,7 @@ the person picks when the chat has several; found read-only in the bot's SQLite 
     POST /api/share        {chat_id, user_id, request_id, shared_chat_id} -> one picked: the bot gets chat_shared
     POST /api/pay       {chat_id, user_id, message_id}                 -> pays a Stars invoice
     POST /api/sms       {chat_id, rental_id?}                          -> a code SMS for the chat's active number;
-                                                                          with several, {choose: [...]} unless one is named
+                                                                          with several, {choose: [...]} unless named
 
 Every text the bot sent is rendered here from its plain text and entities: the text is HTML-escaped and only
 known entity types become tags, so nothing the bot (or a provider's SMS) writes is ever injected as HTML.
@@ -35,9 +35,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_currency, get_currency_precision
-
 from aiohttp import web
+from babel.numbers import format_currency, get_currency_precision
 
 from handlers import phones
 

@@ -37,12 +37,14 @@ Stable API (also used by the playground page):
 
 * attributes, valid after ``start()``: ``emulator`` (TelegramEmulator), ``gotsms`` (FakeGotSms), ``getatext``
   (FakeGetAText), ``cryptopay`` (FakeCryptoPay: its invoices' pay buttons open its own page with a "Pay" button,
-  which posts the signed webhook to the bot), ``database_path``, ``webhook_port``, ``webhook_secret``, ``webhook_url``; ``bot_pid`` and
-  ``bot_running`` while the bot runs; ``starts`` (how many times the bot was started); ``kill_times``
-  (``time.time()`` of each SIGKILL, the clock the emulator stamps its calls and events with).
+  which posts the signed webhook to the bot), ``database_path``, ``webhook_port``, ``webhook_secret``,
+  ``webhook_url``; ``bot_pid`` and ``bot_running`` while the bot runs; ``starts`` (how many times the bot was
+  started); ``kill_times`` (``time.time()`` of each SIGKILL, the clock the emulator stamps its calls and events
+  with).
 * ``await start()`` / ``await stop()`` (idempotent; ``stop`` ends the bot gently, then the servers).
 * ``await start_bot()``: starts the bot and returns once it polls Telegram (first ``getUpdates``), or in webhook
-  mode once it set its webhook — by then its background jobs and its HTTP server are up. Raises ``BotStartError`` (with the log) if it exits.
+  mode once it set its webhook — by then its background jobs and its HTTP server are up. Raises
+  ``BotStartError`` (with the log) if it exits.
 * ``await kill_bot()``: SIGKILL and wait. ``await stop_bot()``: SIGTERM (aiogram stops polling and the bot
   shuts down cleanly), SIGKILL after ``timeout``.
 * ``bot_log()``: everything the bot printed so far, over all its runs (stdout and stderr, interleaved).

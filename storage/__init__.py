@@ -11,6 +11,7 @@ from .sms import JobState, SmsRepo
 from .switches import PlanSwitch, PlanSwitchRepo
 
 __all__ = [
-    "CatalogueCache", "Chat", "ChatRepo", "CountryChoiceRepo", "JobState", "Database", "DatabaseError", "DatabaseTooNewError", "FavouriteRepo", "InsufficientBalanceError",
-    "LedgerEntry", "LedgerRepo", "PlanSwitch", "PlanSwitchRepo", "PromptRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
+    "CatalogueCache", "Chat", "ChatRepo", "CountryChoiceRepo", "JobState", "Database", "DatabaseError",
+    "DatabaseTooNewError", "FavouriteRepo", "InsufficientBalanceError", "LedgerEntry", "LedgerRepo", "PlanSwitch",
+    "PlanSwitchRepo", "PromptRepo", "RentalRecord", "RentalRepo", "SmsRepo", "SnapshotRepo", "StoredSms",
 ]

@@ -24,7 +24,8 @@ class BanRepo:
             existed = await cur.fetchone() is not None
             await conn.execute(
                 "INSERT INTO bans (target, reason, banned_by) VALUES (?, ?, ?) ON CONFLICT(target) DO UPDATE"
-                " SET reason = excluded.reason, banned_by = excluded.banned_by, told = 0", (target, reason[:200], banned_by))
+                " SET reason = excluded.reason, banned_by = excluded.banned_by, told = 0",
+                (target, reason[:200], banned_by))
         return not existed
 
     async def unban(self, target: int) -> bool:

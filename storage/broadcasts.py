@@ -135,7 +135,8 @@ class BroadcastRepo:
 
     async def pending(self, broadcast_id: int, after: int = 0, limit: int = 500) -> list[Recipient]:
         rows = await self.db.fetchall(
-            "SELECT b.id, b.chat_id, b.attempts, c.kind, c.active FROM broadcast_chats b JOIN chats c ON c.id = b.chat_id"
+            "SELECT b.id, b.chat_id, b.attempts, c.kind, c.active"
+            " FROM broadcast_chats b JOIN chats c ON c.id = b.chat_id"
             " WHERE b.broadcast_id = ? AND b.status = 'pending' AND b.id > ? ORDER BY b.id LIMIT ?",
             (broadcast_id, after, limit))
         return [Recipient(r["id"], r["chat_id"], r["kind"] in ("group", "supergroup"), bool(r["active"]), r["attempts"])

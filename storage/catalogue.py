@@ -65,7 +65,8 @@ class SnapshotRepo:
         )
         if row is None:
             return None
-        return {"service_key": row["service_key"], "service_name": row["service_name"], "offers": json.loads(row["offers"])}
+        return {"service_key": row["service_key"], "service_name": row["service_name"],
+                "offers": json.loads(row["offers"])}
 
     async def purge(self, max_age: float) -> None:
         async with self.db.transaction() as conn:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import aiosqlite
+
 from . import ledger, notes
-from .db import Database
+from .db import Database, first_row
 from .models import Chat
 
 
@@ -23,6 +25,16 @@ class ChatRepo:
     async def get(self, chat_id: int) -> Chat | None:
         row = await self.db.fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
         return Chat.from_row(row) if row else None
+
+    @staticmethod
+    async def exists(conn: aiosqlite.Connection, chat_id: int) -> bool:
+        """In the caller's transaction: whether the chat has a row (a balance to change)."""
+        return await first_row(conn, "SELECT 1 FROM chats WHERE id = ?", (chat_id,)) is not None
+
+    async def is_active(self, chat_id: int) -> bool:
+        """Whether the chat is known and still has the bot: a payment or a transfer may go to it."""
+        row = await self.db.fetchone("SELECT active FROM chats WHERE id = ?", (chat_id,))
+        return bool(row and row["active"])
 
     async def set_active(self, chat_id: int, active: bool) -> None:
         async with self.db.transaction() as conn:

@@ -140,6 +140,10 @@ class Database:
         async with self.reading() as conn:
             return await first_row(conn, sql, params)
 
+    async def ping(self) -> None:
+        """The cheapest read: raises unless the database answers (the health check)."""
+        await self.fetchone("SELECT 1")
+
     async def schema_version(self) -> int:
         async with self.conn.execute("SELECT MAX(version) FROM schema_version") as cur:
             row = await cur.fetchone()

@@ -104,7 +104,8 @@ class ForwardRepo:
         """True when stored (``only_if_none``: a chat that has one keeps it, and False says so)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "UPDATE chats SET forward_secret = ? WHERE id = ?" + (" AND forward_secret IS NULL" if only_if_none else ""),
+                "UPDATE chats SET forward_secret = ? WHERE id = ?"
+                + (" AND forward_secret IS NULL" if only_if_none else ""),
                 (secret, chat_id))
             return cur.rowcount == 1
 
@@ -187,7 +188,8 @@ class ForwardRepo:
             cur = await conn.execute("UPDATE rental_forwards SET disabled_at = ? WHERE rental_id = ? AND target = ?"
                                      " AND disabled_at IS NULL", (db_time(now), forward.rental_id, forward.target))
             await conn.execute("UPDATE forward_outbox SET status = 'failed', last_error = ? WHERE rental_id = ?"
-                               " AND target = ? AND status = 'pending'", (reason[:200], forward.rental_id, forward.target))
+                               " AND target = ? AND status = 'pending'",
+                               (reason[:200], forward.rental_id, forward.target))
             if cur.rowcount != 1:
                 return False
             await conn.execute(

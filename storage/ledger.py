@@ -1,6 +1,9 @@
 """The only code that changes a balance: always together with its ledger row, in the caller's transaction."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import aiosqlite
 
 from .db import Database, first_row
@@ -58,6 +61,54 @@ async def post(
     ))
 
 
+async def amount_of(conn: aiosqlite.Connection, idempotency_key: str) -> int:
+    """In the caller's transaction: the amount of the row written under ``idempotency_key`` (the caller knows it is
+    there)."""
+    return (await first_row(conn, "SELECT amount FROM ledger WHERE idempotency_key = ?", (idempotency_key,)))["amount"]
+
+
+async def round_keys(conn: aiosqlite.Connection, base: str) -> list[str]:
+    """In the caller's transaction: ``base`` and its later rounds (``base#2``, ...) written so far, oldest first."""
+    rows = await conn.execute_fetchall(
+        "SELECT idempotency_key FROM ledger WHERE idempotency_key = ? OR idempotency_key LIKE ? ORDER BY id",
+        (base, f"{base}#%"))
+    return [r[0] for r in rows]
+
+
+async def keys_written(conn: aiosqlite.Connection, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` have a row: what they key was done (a reservation given back, a refund kept)."""
+    keys = tuple(keys)
+    marks = ", ".join("?" for _ in keys)
+    rows = await conn.execute_fetchall(f"SELECT idempotency_key FROM ledger WHERE idempotency_key IN ({marks})", keys)
+    return {r[0] for r in rows}
+
+
+async def transferred_out(conn: aiosqlite.Connection, chat_id: int, since: str) -> int:
+    """What the chat moved out by transfers since ``since`` (SQLite's "YYYY-MM-DD HH:MM:SS", as created_at is):
+    the daily limit counts it from the ledger itself."""
+    row = await first_row(
+        conn, "SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE chat_id = ? AND kind = 'transfer' AND amount < 0"
+        " AND created_at >= ?", (chat_id, since))
+    return int(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """A ledger row as the operator's CSV shows it: with who rented (a rental's row) and who approved it."""
+
+    id: int
+    created_at: str  # as stored (UTC)
+    kind: str
+    amount: int
+    balance_after: int
+    reference: str
+    actor_id: int | None
+    note: str
+    user_name: str | None  # who rented, a rental's row
+    decided_by: int | None  # the admin who approved a member's request
+    decided_name: str | None
+
+
 # A row about a rental (reference "rental:<id>") joined to its rental, by the rentals' key.
 _RENTAL_OF_ROW = ("LEFT JOIN rentals r ON l.reference LIKE 'rental:%'"
                   " AND r.id = CAST(substr(l.reference, 8) AS INTEGER)")
@@ -86,3 +137,38 @@ class LedgerRepo:
             " LEFT JOIN ledger l ON l.chat_id = c.id GROUP BY c.id HAVING c.balance <> total"
         )
         return [(r["id"], r["balance"], r["total"]) for r in rows]
+
+    async def by_key(self, idempotency_key: str) -> LedgerEntry | None:
+        """The row written under ``idempotency_key`` (a payment by its charge), if any."""
+        row = await self.db.fetchone("SELECT * FROM ledger WHERE idempotency_key = ?", (idempotency_key,))
+        return LedgerEntry.from_row(row) if row else None
+
+    async def actor_of(self, idempotency_key: str) -> int | None:
+        """Who made the row written under ``idempotency_key`` (a payment's payer); None without such a row."""
+        row = await self.db.fetchone("SELECT actor_id FROM ledger WHERE idempotency_key = ?", (idempotency_key,))
+        return row["actor_id"] if row else None
+
+    async def keys_written(self, keys: Iterable[str]) -> set[str]:
+        """Outside a transaction: which of ``keys`` have a row."""
+        async with self.db.reading() as conn:
+            return await keys_written(conn, keys)
+
+    async def transferred_out(self, chat_id: int, since: str) -> int:
+        """Outside a transaction: what the chat moved out by transfers since ``since``."""
+        async with self.db.reading() as conn:
+            return await transferred_out(conn, chat_id, since)
+
+    async def totals_by_kind(self) -> dict[str, int]:
+        """The sum of all rows per kind (topup, charge, ...): the metrics' money gauges."""
+        rows = await self.db.fetchall("SELECT kind, COALESCE(SUM(amount), 0) FROM ledger GROUP BY kind")
+        return {r[0]: r[1] for r in rows}
+
+    async def export_rows(self, chat_id: int, limit: int) -> list[ExportRow]:
+        """The chat's rows, oldest first, each rental's with who rented it and the admin who approved it, if one
+        had to: a group's accounts say who spent, and on whose word."""
+        rows = await self.db.fetchall(
+            "SELECT l.id, l.created_at, l.kind, l.amount, l.balance_after, l.reference, l.actor_id, l.note,"
+            f" r.user_name, q.decided_by, q.decided_name FROM ledger l {_RENTAL_OF_ROW}"
+            " LEFT JOIN spend_requests q ON q.rental_id = r.id AND q.status = 'approved'"
+            " WHERE l.chat_id = ? ORDER BY l.id LIMIT ?", (chat_id, limit))
+        return [ExportRow(**dict(r)) for r in rows]

@@ -119,23 +119,34 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         " service popularity",
         [
             # Stored times were ISO text in each provider's zone and compared as text with UTC: rewrite in UTC.
-        "UPDATE rentals SET active_from = strftime('%Y-%m-%dT%H:%M:%f+00:00', active_from) WHERE active_from IS NOT NULL",
-        "UPDATE rentals SET active_till = strftime('%Y-%m-%dT%H:%M:%f+00:00', active_till) WHERE active_till IS NOT NULL",
-        "UPDATE rentals SET renew_warned_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', renew_warned_at) WHERE renew_warned_at IS NOT NULL",
-        "UPDATE sms SET received_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', received_at) WHERE received_at IS NOT NULL",
-        "UPDATE sms SET delivered_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', delivered_at) WHERE delivered_at IS NOT NULL",
-        "UPDATE sms SET sending_since = strftime('%Y-%m-%dT%H:%M:%f+00:00', sending_since) WHERE sending_since IS NOT NULL",
-        "UPDATE orphan_sms SET received_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', received_at) WHERE received_at IS NOT NULL",
+            "UPDATE rentals SET active_from = strftime('%Y-%m-%dT%H:%M:%f+00:00', active_from)"
+            " WHERE active_from IS NOT NULL",
+            "UPDATE rentals SET active_till = strftime('%Y-%m-%dT%H:%M:%f+00:00', active_till)"
+            " WHERE active_till IS NOT NULL",
+            "UPDATE rentals SET renew_warned_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', renew_warned_at)"
+            " WHERE renew_warned_at IS NOT NULL",
+            "UPDATE sms SET received_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', received_at)"
+            " WHERE received_at IS NOT NULL",
+            "UPDATE sms SET delivered_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', delivered_at)"
+            " WHERE delivered_at IS NOT NULL",
+            "UPDATE sms SET sending_since = strftime('%Y-%m-%dT%H:%M:%f+00:00', sending_since)"
+            " WHERE sending_since IS NOT NULL",
+            "UPDATE orphan_sms SET received_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', received_at)"
+            " WHERE received_at IS NOT NULL",
             # GetAText code SMS are keyed "{rental}:{code}" with an all-digit code's leading zeros dropped (its
             # webhook sends the code as a JSON integer): rekey those stored before, so none is pushed twice.
             "UPDATE OR IGNORE sms SET provider_message_id = substr(provider_message_id, 1,"
-            " instr(provider_message_id, ':')) || COALESCE(NULLIF(ltrim(substr(provider_message_id, instr(provider_message_id, ':') + 1), '0'), ''), '0')"
+            " instr(provider_message_id, ':')) || COALESCE(NULLIF(ltrim(substr(provider_message_id,"
+            " instr(provider_message_id, ':') + 1), '0'), ''), '0')"
             " WHERE provider = 'getatext' AND instr(provider_message_id, ':') > 0"
-            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) NOT GLOB '*[^0-9]*' AND substr(provider_message_id, instr(provider_message_id, ':') + 1) GLOB '0*'",
+            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) NOT GLOB '*[^0-9]*'"
+            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) GLOB '0*'",
             "UPDATE OR IGNORE orphan_sms SET provider_message_id = substr(provider_message_id, 1,"
-            " instr(provider_message_id, ':')) || COALESCE(NULLIF(ltrim(substr(provider_message_id, instr(provider_message_id, ':') + 1), '0'), ''), '0')"
+            " instr(provider_message_id, ':')) || COALESCE(NULLIF(ltrim(substr(provider_message_id,"
+            " instr(provider_message_id, ':') + 1), '0'), ''), '0')"
             " WHERE provider = 'getatext' AND instr(provider_message_id, ':') > 0"
-            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) NOT GLOB '*[^0-9]*' AND substr(provider_message_id, instr(provider_message_id, ':') + 1) GLOB '0*'",
+            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) NOT GLOB '*[^0-9]*'"
+            " AND substr(provider_message_id, instr(provider_message_id, ':') + 1) GLOB '0*'",
             # What one period of the current plan costs (renewals charge this, not the sum of all charges).
             "ALTER TABLE rentals ADD COLUMN period_price INTEGER CHECK (period_price >= 0)",
             "UPDATE rentals SET period_price = price_charged",
@@ -441,7 +452,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 created_at TEXT NOT NULL,
                 expires_at TEXT NOT NULL
             )""",
-            "CREATE INDEX spend_requests_open ON spend_requests(status, expires_at) WHERE status IN ('open', 'renting')",
+            "CREATE INDEX spend_requests_open ON spend_requests(status, expires_at)"
+            " WHERE status IN ('open', 'renting')",
             "CREATE INDEX spend_requests_rental ON spend_requests(rental_id) WHERE rental_id IS NOT NULL",
         ],
     ),

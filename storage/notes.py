@@ -20,7 +20,8 @@ WHY = tuple(KIND_OF)
 
 # What the bot wrote before notes were data (exact phrases, or the service name before a suffix).
 _LEGACY = {"plan switch failed": "switch-failed", "plan switch not made": "switch-not-made",
-           "Stars refund requested": "stars-refund-requested", "Stars refund refused by Telegram": "stars-refund-refused",
+           "Stars refund requested": "stars-refund-requested",
+           "Stars refund refused by Telegram": "stars-refund-refused",
            "moved to the supergroup": "moved-out", "moved from the group": "moved-in"}
 _LEGACY_SUFFIXES = ((" renewal not made", "renewal-not-made"), (" renewal", "renewal"))
 _LEGACY_SWITCH = re.compile(r"(?P<service>.+) · (?P<label>.+)")  # "{service} · {provider's plan label}"

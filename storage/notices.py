@@ -17,6 +17,7 @@ import aiosqlite
 from .db import Database, first_row
 from .models import db_time, parse_ts, utcnow
 
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """What to tell a chat: ``text_key`` with ``params`` (JSON values), once per ``ledger_key``."""
@@ -93,8 +94,8 @@ class MoneyNoticeRepo:
 
     async def mark_sent(self, notice_id: int, message_id: int | None, now: datetime | None = None) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE money_notices SET status = 'sent', message_id = ?, sent_at = ?, last_error = NULL"
-                               " WHERE id = ? AND status IN ('pending', 'sending')",
+            await conn.execute("UPDATE money_notices SET status = 'sent', message_id = ?, sent_at = ?,"
+                               " last_error = NULL WHERE id = ? AND status IN ('pending', 'sending')",
                                (message_id, db_time(now or utcnow()), notice_id))
 
     async def mark_undeliverable(self, notice_id: int, reason: str) -> None:

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from .db import Database, first_row
 from . import outcomes
+from .db import Database, first_row
 from .models import RentalRecord, db_time
 
 OPEN_STATUSES = ("active", "pending")
@@ -44,6 +44,11 @@ class RentalRepo:
     async def lock(conn: aiosqlite.Connection, rental_id: int) -> RentalRecord | None:
         row = await first_row(conn, "SELECT * FROM rentals WHERE id = ?", (rental_id,))
         return RentalRecord.from_row(row) if row else None
+
+    @staticmethod
+    async def id_by_request_key(conn: aiosqlite.Connection, key: str) -> int:
+        """In the caller's transaction: the id of the rental just written under ``key`` (it is there)."""
+        return (await first_row(conn, "SELECT id FROM rentals WHERE request_key = ?", (key,)))[0]
 
     async def get(self, rental_id: int) -> RentalRecord | None:
         row = await self.db.fetchone("SELECT * FROM rentals WHERE id = ?", (rental_id,))
@@ -148,6 +153,34 @@ class RentalRepo:
             " ORDER BY id DESC LIMIT ?) WHERE lower(service_name) = lower(?) GROUP BY country",
             (chat_id, limit, service_name))
         return {r["country"]: r["n"] for r in rows}
+
+    async def renewing_before(self, till: datetime) -> list[tuple[RentalRecord, bool]]:
+        """Active auto-renewing rentals whose period ends by ``till``, each with whether its chat was warned of a
+        short balance already."""
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM rentals r JOIN chats c ON c.id = r.chat_id WHERE r.status = 'active'"
+            " AND r.auto_renew = 1 AND r.active_till IS NOT NULL AND julianday(r.active_till) <= julianday(?)",
+            (db_time(till),))
+        return [(RentalRecord.from_row(r), r["renew_warned_at"] is not None) for r in rows]
+
+    async def renewals_undecided(self) -> list[int]:
+        """Rentals with a renewal in place charged whose outcome is not known yet (by id)."""
+        rows = await self.db.fetchall("SELECT id FROM rentals WHERE renew_pending IS NOT NULL")
+        return [r[0] for r in rows]
+
+    async def active_per_provider(self) -> dict[str, int]:
+        """Active rentals per provider (providers with none are absent): the metrics' gauge."""
+        rows = await self.db.fetchall(
+            "SELECT provider, COUNT(*) FROM rentals WHERE status = 'active' GROUP BY provider")
+        return {r[0]: r[1] for r in rows}
+
+    async def renter_names(self, rental_ids: list[int]) -> dict[int, str]:
+        """Who rented each of these rentals (the name at the time), by rental id: a group's ledger says who spent."""
+        if not rental_ids:
+            return {}
+        marks = ", ".join("?" for _ in rental_ids)
+        rows = await self.db.fetchall(f"SELECT id, user_name FROM rentals WHERE id IN ({marks})", tuple(rental_ids))
+        return {r["id"]: r["user_name"] for r in rows}
 
     async def popularity(self) -> dict[str, int]:
         """Rentals per service (lower-cased name): a summary kept on insert, one row per service, not a scan."""

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .db import Database
 from . import outcomes
+from .db import Database
 from .forwards import queue_forwards
 from .models import StoredSms, db_time, utcnow
 
@@ -49,7 +49,8 @@ class SmsRepo:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at)"
                 " SELECT o.provider, o.provider_message_id, r.id, o.body, o.code, o.sender, o.received_at"
-                " FROM orphan_sms o JOIN rentals r ON r.provider = o.provider AND r.provider_rental_id = o.provider_rental_id"
+                " FROM orphan_sms o JOIN rentals r"
+                " ON r.provider = o.provider AND r.provider_rental_id = o.provider_rental_id"
                 " WHERE true ON CONFLICT(provider, provider_message_id) DO NOTHING"
             )
             now = db_time(utcnow())
@@ -102,7 +103,8 @@ class SmsRepo:
             )
 
     async def mark_undeliverable(self, sms_id: int, reason: str) -> None:
-        """The chat blocked or removed the bot (or refused it for a day): the SMS stays in history, leaves the outbox."""
+        """The chat blocked or removed the bot (or refused it for a day): the SMS stays in history, leaves the
+        outbox."""
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE sms SET undeliverable = ? WHERE id = ?", (reason[:200], sms_id))
 
@@ -149,6 +151,15 @@ class SmsRepo:
         rows = await self.db.fetchall("SELECT * FROM sms WHERE rental_id = ? AND hidden_at IS NOT NULL"
                                       " ORDER BY id DESC LIMIT ?", (rental_id, limit))
         return [StoredSms.from_row(r) for r in rows]
+
+    async def received_any(self, rental_id: int) -> bool:
+        """Whether any SMS came for the rental (a code the chat got: no "no code" refund)."""
+        return await self.db.fetchone("SELECT 1 FROM sms WHERE rental_id = ? LIMIT 1", (rental_id,)) is not None
+
+    async def backlog(self) -> int:
+        """SMS still to send (neither delivered nor undeliverable): the metrics' outbox gauge."""
+        row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL")
+        return row[0]
 
     async def delivered_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NOT NULL")

@@ -12,6 +12,7 @@ import aiosqlite
 from . import ledger, notes
 from .db import Database
 
+
 @dataclass(frozen=True, slots=True)
 class StarsRefund:
     charge_id: str

@@ -16,6 +16,7 @@ from .db import Database
 from .models import RentalRecord, db_time, parse_ts
 from .rentals import RentalRepo
 
+
 @dataclass(frozen=True, slots=True)
 class PlanSwitch:
     id: int
@@ -74,7 +75,8 @@ class PlanSwitchRepo:
             return await RentalRepo.update(
                 conn, rental.id, offer_id=switch.offer_id, duration_label=switch.duration_label,
                 duration_minutes=switch.duration_minutes, price_charged=rental.price_charged + switch.price,
-                period_price=switch.price, provider_cost=str(Decimal(rental.provider_cost) + Decimal(switch.provider_cost)),
+                period_price=switch.price,
+                provider_cost=str(Decimal(rental.provider_cost) + Decimal(switch.provider_cost)),
                 active_till=active_till or rental.active_till, renew_warned_at=None,
             )
 

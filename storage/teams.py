@@ -25,7 +25,8 @@ async def member_spent(conn: aiosqlite.Connection, chat_id: int, user_id: int, s
     (a number cancelled with its money back costs nothing)."""
     row = await first_row(
         conn,
-        "SELECT COALESCE(-SUM(l.amount), 0) FROM ledger l JOIN rentals r ON r.id = CAST(substr(l.reference, 8) AS INTEGER)"
+        "SELECT COALESCE(-SUM(l.amount), 0)"
+        " FROM ledger l JOIN rentals r ON r.id = CAST(substr(l.reference, 8) AS INTEGER)"
         " WHERE l.chat_id = ? AND l.reference LIKE 'rental:%' AND l.kind IN ('charge', 'refund')"
         " AND l.created_at >= ? AND r.user_id = ?",
         (chat_id, ledger_time(since), user_id))

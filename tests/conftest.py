@@ -6,8 +6,8 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.settings import Settings
+from playground.recording import Person, RecordingSession
 from playground.sandbox.memory import MemoryProvider
-from tests.recording import Person, RecordingSession
 
 ADMIN_ID = 900
 TOKEN = "123456:TEST-token-for-recording-session-only"

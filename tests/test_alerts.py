@@ -4,14 +4,15 @@ quote lock: a rise by the tap asks again); expiry; the per-chat limit; one catal
 from __future__ import annotations
 
 from decimal import Decimal
+
 import pytest
 
 from bot.app import App
 from bot.jobs import Jobs
 from bot.telegram_out import ChatSender
+from playground.recording import Person
 from storage.models import db_time, utcnow
 from tests.conftest import credit
-from tests.recording import Person
 
 BELL = "Tell me when it's cheaper / back"
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from bot.app import App, build_bot, build_dispatcher
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from tests.conftest import ADMIN_ID, TOKEN
-from tests.recording import Person
 
 
 @pytest.fixture

@@ -57,8 +57,8 @@ def test_restore_refuses_a_broken_or_unbalanced_backup(tmp_path):
 
 
 async def test_operator_backup_command_writes_a_checked_copy(app, telegram, session, settings):
+    from playground.recording import Person
     from tests.conftest import ADMIN_ID
-    from tests.recording import Person
 
     dp, bot = telegram
     admin = Person(dp, bot, session, ADMIN_ID, name="Op")

@@ -14,10 +14,10 @@ import pytest
 from aiogram.methods import AnswerPreCheckoutQuery, SendDocument, SendInvoice
 from aiogram.types import Message, PreCheckoutQuery, Update
 
+from playground.recording import Person
 from providers import errors as perr
 from storage import ledger
 from tests.conftest import ADMIN_ID, credit
-from tests.recording import Person
 
 GROUP = -100555
 

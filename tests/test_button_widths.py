@@ -18,11 +18,11 @@ import pytest
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.services import choosing, localize
-from bot.services.catalogue import PricedOffer
 from bot.services.choosing import KEEP_CARRIER, Wishes
+from bot.services.offers import PricedOffer
 from bot.services.pricing import format_money
-from handlers.callbacks import TransferCb
 from handlers import keyboards, views
+from handlers.callbacks import TransferCb
 from handlers.i18n import Texts, available_languages
 from handlers.settings import COMMON_ZONES, LANGUAGE_NAMES, settings_view, time_zones_view
 from playground.sandbox.getatext import CARRIER_PREMIUMS, FakeGetAText
@@ -360,11 +360,12 @@ def alert_fired(t: Texts) -> Keyboards:
 KEYBOARDS: dict[str, Callable[[Texts], Keyboards]] = {
     f.__name__: f for f in (main_menu, balance, back_home, services, offers, countries, duration_groups, confirm,
                             any_area, area_choice, carrier_choice, cap_choice, short_of_money, card, numbers,
-                            switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm, finish_confirm, ledger_history, renew_short, cancel_confirm, renew_now_confirm, after_topup, request_only,
+                            switch_plans, switch_confirm, to_card, auto_renew_confirm, end_confirm, finish_confirm,
+                            ledger_history, renew_short, cancel_confirm, renew_now_confirm, after_topup, request_only,
                             not_allowed_to_rent, request_decision, set_picker, set_confirm,
                             with_support, transfer_confirm, invite, promo_prompt, broadcast_audience,
-                            broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved, offers_none,
-                            alerts, alert_fired, chain_card)}
+                            broadcast_confirm, broadcast_running, broadcast_link, alert_choice, alert_saved,
+                            offers_none, alerts, alert_fired, chain_card)}
 
 
 

@@ -6,14 +6,14 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App, build_bot, build_dispatcher
-from playground.sandbox.gotsms import FakeGotSms
-from providers import errors as perr
-from providers.gotsms import GotSmsClient
 from handlers import views
 from handlers.callbacks import CardAction, CardCb
 from handlers.i18n import Texts
+from playground.recording import Person
+from playground.sandbox.gotsms import FakeGotSms
+from providers import errors as perr
+from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from bot.app import App, build_bot, build_dispatcher
 from handlers.i18n import Texts
 from handlers.views import ledger_line
+from playground.recording import Person
 from tests.conftest import TOKEN
-from tests.recording import Person
 from tests.test_money_news import tell
 
 PROVIDER_TOKEN = "284685063:TEST:card-token"

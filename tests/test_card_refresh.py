@@ -7,9 +7,9 @@ from aiogram.methods import EditMessageText
 
 from bot.app import build_bot, build_dispatcher
 from bot.background import Background
-from tests.conftest import TOKEN, to_confirm
-from tests.recording import Person
 from bot.outbound import Limits
+from playground.recording import Person
+from tests.conftest import TOKEN, to_confirm
 
 
 async def card_then_code(app, provider, session, settings, between=None):

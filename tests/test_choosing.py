@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bot.services import choosing, errors, localize
-from bot.services.catalogue import PricedOffer
+from bot.services.offers import PricedOffer
 from bot.services.pricing import price_for_chat
 from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Choice, Offer

@@ -12,6 +12,7 @@ from aiogram.types import ForceReply
 from bot.app import App, build_bot, build_dispatcher
 from bot.services.choosing import Wishes
 from bot.services.rentals import RentRequest
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider
@@ -20,7 +21,6 @@ from providers import errors as perr
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
 
 
 @pytest.fixture

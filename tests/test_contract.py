@@ -29,8 +29,8 @@ from providers.codes import extract_code
 from providers.errors import (
     AuthenticationError,
     MalformedReplyError,
-    NothingAvailableError,
     NotFoundError,
+    NothingAvailableError,
     OutcomeUnknownError,
     ProviderError,
     ProviderRejectedError,

@@ -14,13 +14,13 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
 from handlers.i18n import Texts
 from handlers.views import ledger_line
+from playground.recording import Person
 from playground.sandbox.cryptopay import FakeCryptoPay
 from providers.cryptopay import SIGNATURE_HEADER, signature
 from tests.conftest import ADMIN_ID, TOKEN
-from tests.recording import Person
-from bot.outbound import Limits
 
 CP_TOKEN = "15911:AAcryptoPayAppTokenForTestsOnly"
 

@@ -11,14 +11,14 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.services.delivery_record import MIN_RENTALS, rank
-from bot.services.catalogue import PricedOffer
+from bot.services.offers import PricedOffer
+from playground.recording import Person
 from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Offer
 from storage import RentalRepo
 from storage.models import utcnow
 from storage.outcomes import PlanRecord
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import Person
 
 _keys = itertools.count(1)
 

@@ -11,14 +11,14 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
 from handlers import phones
+from playground.recording import Person
 from playground.sandbox.memory import MemoryProvider
 from providers import Capability, Rental, RentalStatus, Service
 from storage import Database, RentalRepo
 from storage import db as storage_db
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import Person
-from bot.outbound import Limits
 from tests.test_push import pushed, rented
 
 EASTERN = timezone(timedelta(hours=-5))

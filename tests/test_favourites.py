@@ -55,7 +55,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_favourites(app):
 
 
 async def test_the_star_button_in_russian(app, telegram, session):
-    from tests.recording import Person
+    from playground.recording import Person
 
     dp, bot = telegram
     boris = Person(dp, bot, session, 1002, name="Boris", language="ru")

@@ -14,12 +14,17 @@ from aiohttp import web
 
 from bot.app import App, build_bot
 from bot.background import Background
-from bot.services.forwarding import (ForwardUrlInvalid, ForwardUrlPrivate, ForwardUrlScheme, ForwardUrlUnresolved,
-                                     check_url)
+from bot.outbound import Limits
+from bot.services.forwarding import (
+    ForwardUrlInvalid,
+    ForwardUrlPrivate,
+    ForwardUrlScheme,
+    ForwardUrlUnresolved,
+    check_url,
+)
+from playground.recording import BOT_USER, Person, RecordingSession
 from storage.models import utcnow
 from tests.conftest import TOKEN, credit, to_confirm
-from tests.recording import BOT_USER, Person, RecordingSession
-from bot.outbound import Limits
 from tests.test_spoilers import GROUP, setup_group
 
 LOCAL = frozenset({"127.0.0.1", "localhost"})

@@ -15,8 +15,8 @@ from providers.errors import (
     ConnectionFailedError,
     InsufficientFundsError,
     MalformedReplyError,
-    NothingAvailableError,
     NotFoundError,
+    NothingAvailableError,
     OutcomeUnknownError,
     ProviderError,
     ProviderRejectedError,
@@ -74,7 +74,8 @@ async def test_prices_info_parses_the_list(client):
     assert next(i for i in infos if i.api_name == "instagram").multiple_sms is False
 
 
-ONE = {"service_name": "Whatsapp", "api_name": "whatsapp", "multiple_sms": "true", "price": "0.55", "ttl": 5, "stock": 66}
+ONE = {"service_name": "Whatsapp", "api_name": "whatsapp", "multiple_sms": "true", "price": "0.55", "ttl": 5,
+       "stock": 66}
 
 
 @pytest.mark.parametrize("body", [ONE, {"data": [ONE]}, {"status": "success", "services": [ONE]}, {"prices": [ONE]}])
@@ -265,7 +266,8 @@ async def test_fetch_new_sms(client, fake):
     assert await client.fetch_new_sms([a.id, b.id]) == []
     await fake.inject_code(b.id, "654321")
     [sms] = await client.fetch_new_sms([a.id, b.id, "99999"])  # an unknown rental is skipped
-    assert (sms.id, sms.rental_id, sms.body, sms.code, sms.phone) == (f"{b.id}:654321", b.id, "654321", "654321", b.phone)
+    assert (sms.id, sms.rental_id, sms.body, sms.code, sms.phone) == (
+        f"{b.id}:654321", b.id, "654321", "654321", b.phone)
 
 
 async def test_cancel_is_refused_in_the_first_minute(client, fake):
@@ -341,7 +343,8 @@ async def test_long_rental_arguments_are_validated_client_side(client, fake):
 
 async def test_auctions_and_bids(client, fake):
     [auction] = await client.list_auctions()
-    assert (auction.id, auction.service_name, auction.current_bid, auction.amount) == ("1", "Whatsapp", Decimal("0.55"), 100)
+    assert (auction.id, auction.service_name, auction.current_bid, auction.amount) == (
+        "1", "Whatsapp", Decimal("0.55"), 100)
     result = await client.bid(auction.id, Decimal("0.60"))
     assert result.new_current_bid == Decimal("0.60") and result.message == "Bid placed successfully."
     assert sent(fake, "/api/v1/auctions/1/bid") == [{"bid_amount": 0.6}]
@@ -450,7 +453,8 @@ def test_parse_webhook_document_example_and_string_code():
 
 @pytest.mark.parametrize("payload", [
     b"not json", "[1, 2]", {"code": 1}, {"id": 1}, {"id": 1, "code": None}, {"id": 1, "code": True},
-    {"id": "x", "code": 1}, {"id": 1, "code": " "}, {"id": 1, "code": "null"}, {"id": 1, "code": 5, "received_at": "yesterday"},
+    {"id": "x", "code": 1}, {"id": 1, "code": " "}, {"id": 1, "code": "null"},
+    {"id": 1, "code": 5, "received_at": "yesterday"},
 ])
 def test_parse_webhook_rejects_bad_payloads(payload):
     with pytest.raises(MalformedReplyError):
@@ -603,7 +607,9 @@ async def test_statuses_are_case_insensitive(client, fake, word, status):
     assert (await client.get_rental("5")).status is status
 
 
-@pytest.mark.parametrize(("code", "expected"), [(None, None), ("null", None), ("", None), (123456, "123456"), ("0042", "0042")])
+@pytest.mark.parametrize(("code", "expected"), [
+    (None, None), ("null", None), ("", None), (123456, "123456"), ("0042", "0042"),
+])
 async def test_status_code_field(client, fake, code, expected):
     fake.fail_next(200, {**STATUS, "code": code})
     assert (await client.rental_status(5)).code == expected

@@ -13,12 +13,12 @@ from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText
 from aiogram.types import PreCheckoutQuery, Update
 
 from bot.background import Background
+from bot.outbound import Limits
 from bot.services import exports
 from bot.services.rentals import RentRequest
+from playground.recording import Person
 from storage.models import db_time, utcnow
 from tests.conftest import credit
-from tests.recording import Person
-from bot.outbound import Limits
 
 GROUP = -100888
 

@@ -7,13 +7,21 @@ from decimal import Decimal
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramServerError
 from aiogram.methods import AnswerPreCheckoutQuery, RefundStarPayment, SendInvoice
-from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
-                           SuccessfulPayment, Update)
+from aiogram.types import (
+    Chat,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Message,
+    PreCheckoutQuery,
+    SuccessfulPayment,
+    Update,
+)
 
 from bot.background import Background
-from tests.conftest import ADMIN_ID, credit
-from tests.recording import BOT_USER, Person, next_update_id
 from bot.outbound import Limits
+from playground.recording import BOT_USER, Person, next_update_id
+from tests.conftest import ADMIN_ID, credit
 
 GROUP = -100777
 

@@ -11,8 +11,8 @@ from aiogram.methods import SendDocument
 
 from bot.app import App, build_bot, build_dispatcher
 from handlers.callbacks import HistoryCb
+from playground.recording import Person
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
 
 GROUP = -100777
 

@@ -12,26 +12,33 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from babel.numbers import list_currencies
 from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText, SendDocument, SendInvoice, SetMyCommands
-from aiogram.types import (Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, Message, PreCheckoutQuery,
-                           SuccessfulPayment, Update)
+from aiogram.types import (
+    Chat,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    Message,
+    PreCheckoutQuery,
+    SuccessfulPayment,
+    Update,
+)
+from babel.numbers import list_currencies
 
 from bot.app import COMMANDS, App, build_bot, build_dispatcher, register_commands
 from bot.background import Background
+from bot.outbound import Limits
 from bot.services import choosing
-from storage import ledger, notes
 from handlers import views
 from handlers.callbacks import CardCb
 from handlers.i18n import LOCALES_DIR, Texts, catalog
 from handlers.settings import LANGUAGE_NAMES
+from playground.recording import BOT_USER, Person, next_update_id
 from playground.sandbox.memory import MemoryProvider
-from providers import BillingType, Choice, Offer
-from providers import errors
+from providers import BillingType, Choice, Offer, errors
+from storage import ledger, notes
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import BOT_USER, Person, next_update_id
 from tests.test_money_news import tell
-from bot.outbound import Limits
 from tests.widths import too_wide
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +48,8 @@ CYRILLIC = re.compile("[А-Яа-яЁё]")
 # Telegram (its Stars are "звёзды"), and each language named in itself in the language picker ("English")...
 TEXT_NAMES = {"SMS", "UTC", "Telegram", "CSV", *LANGUAGE_NAMES.values()}
 # ... and those of the data the tests give the bot: services, the provider, carriers, people, a group.
-DATA_NAMES = {"WhatsApp", "Whatsapp", "Instagram", "GetAText", "Google", "MemSMS", "AT&T", "Verizon", "Alice", "Ann", "Max", "Op", "Team"}
+DATA_NAMES = {"WhatsApp", "Whatsapp", "Instagram", "GetAText", "Google", "MemSMS", "AT&T", "Verizon", "Alice", "Ann",
+              "Max", "Op", "Team"}
 # Tags Telegram accepts in HTML parse mode.
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
                  "pre", "blockquote", "tg-emoji"}
@@ -388,7 +396,8 @@ async def test_every_private_screen_in_language(lang, app, telegram, session, pr
     [invoice] = [c for c in session.calls if isinstance(c, SendInvoice)]
     assert invoice.currency == "XTR" and invoice.chat_id == user.chat_id and invoice.prices[0].amount == 100
     s.text("invoice title", invoice.title, key="invoice-title")
-    s.text("invoice description", invoice.description, key="invoice-description-private")  # a private chat: "your balance"
+    # a private chat: "your balance"
+    s.text("invoice description", invoice.description, key="invoice-description-private")
     s.text("invoice price label", invoice.prices[0].label, key="invoice-label")
     await pay(dp, bot, user, invoice.payload, 100, "charge-1")
     [accepted] = [c for c in session.calls if isinstance(c, AnswerPreCheckoutQuery)]
@@ -1064,7 +1073,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await user.press(s.label("btn-forward-secret"))
     s.screen("forward screen, the secret", user, key="forward-secret")
     s.answer("new secret", await user.press(s.label("btn-forward-rotate")), key="forward-secret-rotated")
-    for url, key in (("https://10.0.0.1/hook", "error-forward-url-private"), ("http://10.0.0.1/x", "error-forward-url-scheme"),
+    for url, key in (("https://10.0.0.1/hook", "error-forward-url-private"),
+                     ("http://10.0.0.1/x", "error-forward-url-scheme"),
                      ("ftp://x", "error-forward-url-invalid")):
         await forward_screen()
         await user.press(s.label("btn-forward-url"))
@@ -1134,7 +1144,8 @@ async def test_every_forwarding_screen_in_language(lang, app, telegram, session,
     await ann.press("$1.10")
     await ann.press(s.label("confirm-rent", price="$1.10"))
     card = ann.screen()
-    s.answer("a member may not forward", await max_.press(s.label("btn-forward"), card), key="error-forward-not-allowed")
+    s.answer("a member may not forward", await max_.press(s.label("btn-forward"), card),
+             key="error-forward-not-allowed")
     await ann.press(s.label("btn-forward"), card)
     s.screen("group forward screen", ann, key="forward-title")
     s.answer("secret privately", await ann.press(s.label("btn-forward-secret-private")), key="forward-secret-sent")

@@ -7,14 +7,18 @@ from zoneinfo import available_timezones
 import pytest
 
 from bot.background import Background
+from bot.outbound import Limits
 from bot.services.localize import duration_name, format_moment, utc_offset, valid_zone, zone_label
 from handlers.callbacks import TimeZoneCb
 from handlers.i18n import Texts
+from playground.recording import Person
 from tests.conftest import credit
-from tests.recording import Person
-from tests.test_card_gotsms import _age_switches, _lose_reply, _to_switch_confirm
-from tests.test_card_gotsms import gotsms_world  # noqa: F401 - the fake GotSMS world, for the plan switch
-from bot.outbound import Limits
+from tests.test_card_gotsms import (
+    _age_switches,
+    _lose_reply,
+    _to_switch_confirm,
+    gotsms_world,  # noqa: F401 - the fake GotSMS world, for the plan switch
+)
 
 EN, RU = Texts("en"), Texts("ru")
 MOSCOW = "Europe/Moscow"  # UTC+03:00 all year: no summer time to make the expected hour depend on the date
@@ -174,8 +178,8 @@ async def test_the_plan_switch_states_its_end_in_the_chat_zone_and_language(gots
     await app.chats.set_time_zone(alice.chat_id, MOSCOW)
     await credit(app, alice.chat_id, 2000)
     await alice.send("/start")
-    for label in (RU("menu-rent"), "Telegram", "Соединенные Штаты", "1 день", RU("confirm-rent", price="$1.10"), RU("btn-switch"),
-                  "$5.49"):
+    for label in (RU("menu-rent"), "Telegram", "Соединенные Штаты", "1 день", RU("confirm-rent", price="$1.10"),
+                  RU("btn-switch"), "$5.49"):
         await alice.press(label)
     [rental], _ = await app.rentals.rentals.for_chat(alice.chat_id)
     ends = format_moment(rental.active_from + timedelta(days=30), "ru", MOSCOW)

@@ -12,14 +12,14 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
+from handlers import phones
+from handlers.callbacks import RentCb
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
-from handlers import phones
-from handlers.callbacks import RentCb
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
-from bot.outbound import Limits
 
 # 1 week: 10.55 expected, +20 % held = 12.66, +10 % markup = $13.93 held; GetAText charges 10.55 -> $11.61.
 HOLD_1W, PRICE_1W = 1393, 1161
@@ -60,7 +60,8 @@ async def to_week_confirm(app: App, alice: Person) -> None:
     plans = [b for b in alice.buttons() if "GetAText" in b]
     # Beside the activation, to compare; a price known only when renting says "at most".
     assert plans == ["$0.50 · GetAText · 10 minutes", "🌐 $13.93 · GetAText · 1 week", "🌐 $46.19 · GetAText · 1 month"]
-    # The marks are said once on the screen, in words: what a long number is and that its price is at most the one shown.
+    # The marks are said once on the screen, in words: what a long number is and that its price is at most the one
+    # shown.
     assert "🌐 a long number that takes codes for any service" in alice.screen().text
     await alice.press("1 week")
 
@@ -175,8 +176,10 @@ async def test_renew_now_adds_a_period_to_the_same_number(world):
     await alice.press("Renew now · up to $13.93")
     # Asked first: at most what it takes, until when it then runs, the balance after; nothing charged yet.
     question = alice.screen().text
-    assert "Renew <code>" in question and "<b>$13.93</b>" in question and "Ending it early gives nothing back" in question
-    assert f"Balance: ${(5000 - PRICE_1W) / 100:.2f} now, at least ${(5000 - PRICE_1W - 1393) / 100:.2f} after" in question
+    assert "Renew <code>" in question and "<b>$13.93</b>" in question
+    assert "Ending it early gives nothing back" in question
+    assert (f"Balance: ${(5000 - PRICE_1W) / 100:.2f} now, "
+            f"at least ${(5000 - PRICE_1W - 1393) / 100:.2f} after") in question
     until = before.active_till + timedelta(days=7)
     assert until.strftime("%b %-d") in question
     assert await balance(app) == 5000 - PRICE_1W and len(fake.long_rentals) == 1
@@ -374,6 +377,7 @@ async def test_the_card_says_getatexts_true_end_not_the_end_of_its_day(world):
 def test_a_day_only_end_is_placed_at_the_rent_time_plus_whole_periods():
     from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
+
     from bot.services.rentals import period_end
     from providers import Rental, RentalStatus
 

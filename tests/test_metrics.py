@@ -10,12 +10,12 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
+from playground.recording import Person
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
-from bot.outbound import Limits
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
                    'bot_codes_delivered_total{provider="gotsms"} 1.0', "bot_push_seconds_bucket",
                    "bot_outbox_backlog 0.0", 'bot_ledger_total_minor_units{kind="adjustment"} 2000.0',
                    'bot_ledger_total_minor_units{kind="charge"} -110.0', 'bot_active_rentals{provider="gotsms"} 1.0',
-                   'bot_job_runs_total{job="poll",outcome="ok"} 1.0', 'bot_job_runs_total{job="expire",outcome="error"}',
-                   "bot_telegram_flood_waits_total 0.0"):
+                   'bot_job_runs_total{job="poll",outcome="ok"} 1.0',
+                   'bot_job_runs_total{job="expire",outcome="error"}', "bot_telegram_flood_waits_total 0.0"):
         assert series in text, series
     private = ["1001", rental.phone.lstrip("+"), rental.provider_rental_id, "731904", fake.api_key, TOKEN]
     labels = [line for line in text.splitlines() if not line.startswith("#") and "{" in line]
@@ -165,6 +165,7 @@ async def test_a_job_run_that_falls_due_while_the_last_still_runs_is_counted_as_
     finally:
         scheduler.shutdown(wait=False)
     text = app.metrics.render().decode()
-    skipped = [line for line in text.splitlines() if line.startswith('bot_job_runs_total{job="no_code",outcome="skipped"}')]
+    skipped = [line for line in text.splitlines()
+               if line.startswith('bot_job_runs_total{job="no_code",outcome="skipped"}')]
     assert skipped and float(skipped[0].split()[-1]) >= 1, text
     assert 'bot_job_runs_total{job="no_code",outcome="ok"}' in text

@@ -11,10 +11,10 @@ from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.notices import MoneyNews
 from bot.telegram_out import ChatSender
+from playground.recording import Person, RecordingSession
 from providers.getatext import GetATextClient
 from storage.notices import MoneyNoticeRepo
 from tests.conftest import TOKEN
-from tests.recording import Person, RecordingSession
 from tests.test_groups_and_topups import pay
 from tests.test_no_code import fake, world  # noqa: F401 - the GetAText fixtures of the no-code tests
 from tests.test_push import rented
@@ -107,7 +107,8 @@ async def test_a_replayed_successful_payment_credits_once_and_tells_once(app, te
     for update_id in (7200, 7210, 7220):  # Telegram delivers the same payment three times
         await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-replay", update_id)
     assert await tell(app, bot) == 1
-    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-replay", 7230)  # and once after the tell
+    # and once after the tell
+    await pay(dp, bot, alice, app.topups.invoice(alice.chat_id, 100), 100, "charge-replay", 7230)
     assert await tell(app, bot) == 0
     assert (await app.chats.get(alice.chat_id)).balance == 130
     assert [e.kind for e in await app.ledger_repo.recent(alice.chat_id)] == ["topup"]

@@ -8,12 +8,12 @@ import pytest
 
 from bot.app import App, build_bot
 from bot.background import Background
+from bot.outbound import Limits
 from bot.services.no_code import NoCodeRefunds
+from playground.recording import RecordingSession
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from tests.conftest import TOKEN
-from tests.recording import RecordingSession
-from bot.outbound import Limits
 from tests.test_push import rented
 
 WHOLE_TTL = timedelta(minutes=30)  # a lead longer than the fake's 10-minute activations: every one is "ending"
@@ -164,8 +164,8 @@ async def test_expiry_job_refunds_an_activation_the_provider_cancelled_and_tells
 
 async def test_the_confirm_screen_says_the_refund_rule_before_paying(world, settings):
     from bot.app import build_dispatcher
+    from playground.recording import Person
     from tests.conftest import to_confirm
-    from tests.recording import Person
 
     app, background, session, _ = world
     alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)

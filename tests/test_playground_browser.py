@@ -45,7 +45,8 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
 # CI installs both (.ci/run), so there a missing browser is a failure, not a skip.
 IN_CI = bool(os.environ.get("CI"))
 needs_playwright = pytest.mark.skipif(
-    async_playwright is None and not IN_CI, reason="playwright is not installed (pip install playwright; its browsers are not needed)")
+    async_playwright is None and not IN_CI,
+    reason="playwright is not installed (pip install playwright; its browsers are not needed)")
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not IN_CI, reason=f"chromium not found at {CHROMIUM} (apt-get install -y chromium)")
 
@@ -205,7 +206,8 @@ async def test_page_rents_a_number_shows_the_pushed_code_and_refuses_a_group_mem
 
     # 📩 Make an SMS arrive: a second code is pushed
     await page.locator("#sms-button").click()
-    await expect(page.locator("#toast")).to_contain_text(f"SMS sent to {rental['phone']}")  # the playground names it as stored
+    # the playground names it as stored
+    await expect(page.locator("#toast")).to_contain_text(f"SMS sent to {rental['phone']}")
     await expect(pushed).to_have_count(2, timeout=30_000)
     second = (await pushed.nth(1).locator(".tg-code").first.inner_text()).strip()
     assert re.fullmatch(r"\d{4,8}", second) and second != code
@@ -618,7 +620,6 @@ async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keybo
     await page.locator("#sms-button").click()
     await expect(toast).to_contain_text(f"SMS sent to {first['phone']}")
     await expect(pushed).to_have_count(2, timeout=30_000)
-    code = (await pushed.last.locator(".tg-code").last.inner_text()).strip()
     await page.locator("#tab-group").click()
     forwarded = messages.locator(".row.in", has_text=line_of(en, "forward-from"))
     await expect(forwarded).to_have_count(1, timeout=30_000)
@@ -676,9 +677,11 @@ async def test_at_phone_width_codes_forward_to_a_group_picked_on_the_reply_keybo
     names = {w for name in titles for w in LATIN_WORD.findall(name)}
     for service_line in await messages.locator(".service").all_inner_texts():
         assert set(LATIN_WORD.findall(service_line)) <= names, service_line
-    # ... and the page around the chat: its tabs, the header (its avatar's initials aside), the chips (commands as typed), the message box.
+    # ... and the page around the chat: its tabs, the header (its avatar's initials aside), the chips (commands as
+    # typed), the message box.
     chrome = await page.evaluate("""() => [...document.querySelectorAll('.switch, .chat-title-block, .chips, .sandbox')]
-        .map((el) => el.innerText + ' ' + (el.title || '')).join(' ') + ' ' + document.querySelector('#input').placeholder""")
+        .map((el) => el.innerText + ' ' + (el.title || '')).join(' ') + ' '
+        + document.querySelector('#input').placeholder""")
     assert set(LATIN_WORD.findall(COMMAND.sub(" ", chrome))) <= names | latin_names(stack), chrome
     pill = await page.locator(".sandbox").bounding_box()
     assert pill["x"] + pill["width"] <= PHONE["width"] - 6, pill  # the longer Russian word still clear of the edge

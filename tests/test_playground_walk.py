@@ -11,8 +11,17 @@ from bot.services.localize import country_label
 from handlers.i18n import Texts
 from handlers.settings import LANGUAGE_NAMES
 from playground.server import ADMIN_ID
-from tests.test_playground_browser import (PhoneWalk, _shots, expect, latin_names, line_of, needs_chromium,
-                                           needs_playwright, phone_page, playground)
+from tests.test_playground_browser import (
+    PhoneWalk,
+    _shots,
+    expect,
+    latin_names,
+    line_of,
+    needs_chromium,
+    needs_playwright,
+    phone_page,
+    playground,
+)
 
 __all__ = ["playground"]  # the fixture, used here by name
 
@@ -79,7 +88,8 @@ async def walk_money_screens(walk: PhoneWalk, pg, language: str) -> None:
     balance = await typed(walk, "/balance", line_of(t, "balance-how-topup"))
     await walk.press(balance, t("btn-history-all"), line_of(t, "money-history-page"))
     await walk.check("money history", balance, language)
-    second = re.escape(t("money-history-page", page=2, pages=888, rows=999)).replace("888", r"\d+").replace("999", r"\d+")
+    second = (re.escape(t("money-history-page", page=2, pages=888, rows=999))
+              .replace("888", r"\d+").replace("999", r"\d+"))
     await walk.press(balance, t("next-page"), re.compile(second))
     await walk.check("money history, page 2", balance, language)
     files = walk.messages.locator(".row.in", has=page.locator(".document", has_text="history.csv"))

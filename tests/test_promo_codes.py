@@ -12,9 +12,9 @@ import pytest
 from bot.services.promos import parse_expiry
 from handlers.i18n import Texts
 from handlers.views import ledger_line
+from playground.recording import Person
 from storage.models import db_time
 from tests.conftest import ADMIN_ID
-from tests.recording import Person
 
 GROUP = -100900
 
@@ -51,7 +51,8 @@ async def test_the_operator_makes_lists_and_turns_off_codes(app, op, alice):
 
     await op.send("/promo")
     listed = op.screen().text
-    assert "<b>Promo codes</b>" in listed and all(f"<code>{c}</code>" in listed for c in ("SPRING", "NEW-USER", "FOREVER"))
+    assert "<b>Promo codes</b>" in listed
+    assert all(f"<code>{c}</code>" in listed for c in ("SPRING", "NEW-USER", "FOREVER"))
 
     for wrong in ("/promo SPRING", "/promo X 5 10", "/promo CODE five 10", "/promo CODE 5 0", "/promo CODE 0 5",
                   "/promo CODE 5 10 2001-01-01", "/promo CODE 5 10 tomorrow", "/promo CODE 5 10 30 extra",

@@ -10,11 +10,11 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.services.budget import NOTICE_AFTER, ProviderBudget, TooManyAtOnce
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers import errors as perr
 from providers.getatext import GetATextClient
 from tests.conftest import TOKEN, credit, to_confirm
-from tests.recording import Person
 
 RENT = "/api/v1/rent-a-number"
 

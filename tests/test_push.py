@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import httpx
 import pytest
 from aiogram.methods import SendMessage
@@ -9,10 +10,10 @@ from aiogram.methods import SendMessage
 from bot.app import App, build_bot
 from bot.background import Background
 from bot.outbound import Limits
+from playground.recording import RecordingSession
 from providers import Capability
 from storage import JobState
 from tests.conftest import TOKEN, credit
-from tests.recording import RecordingSession
 
 
 async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: str = "@alice"):

@@ -10,12 +10,12 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.services.catalogue import QUOTE_FRESH
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from tests.conftest import TOKEN, credit, to_confirm
-from tests.recording import Person
 
 
 async def time_passes(app: App, seconds: float = QUOTE_FRESH + 1) -> None:

@@ -17,16 +17,16 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
 from bot.services.referrals import decode_inviter
 from handlers.i18n import Texts
 from handlers.views import ledger_line
+from playground.recording import Person
 from playground.sandbox.cryptopay import FakeCryptoPay
 from storage import Database, LedgerRepo, ledger
 from storage import db as storage_db
 from storage.referrals import ReferralRepo
 from tests.conftest import ADMIN_ID, TOKEN
-from tests.recording import Person
-from bot.outbound import Limits
 
 ALICE, BOB, CAROL, DAVE = 1001, 1002, 1003, 1004
 LINK = re.compile(r"https://t\.me/rent_test_bot\?start=([A-Za-z0-9_-]+)")

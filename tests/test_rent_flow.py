@@ -5,9 +5,9 @@ import asyncio
 
 from handlers import phones
 from handlers.callbacks import CardCb
+from playground.recording import Person
 from providers import errors as perr
 from tests.conftest import ADMIN_ID, credit, to_confirm
-from tests.recording import Person
 
 
 async def rent_telegram(alice: Person) -> None:

@@ -14,6 +14,7 @@ from bot.services.localize import counted
 from bot.services.search import aliases, fold
 from handlers import views
 from handlers.i18n import Texts
+from playground.recording import Person
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider
 from providers import Service
@@ -21,7 +22,6 @@ from providers.gotsms import GotSmsClient
 from storage import ledger, notes
 from storage.models import utcnow
 from tests.conftest import ADMIN_ID, TOKEN, credit
-from tests.recording import Person
 from tests.test_i18n import DATA_NAMES, ROOT, latin_words
 
 RU = Texts("ru")

@@ -12,13 +12,13 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
 from handlers.callbacks import SetRentCb
+from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
 from tests.conftest import TOKEN, credit
-from tests.recording import Person
-from bot.outbound import Limits
 
 MULTI = "/api/v1/rent-multiple-services"
 # Telegram 0.45 and Whatsapp 0.55 at GetAText, +10 %: $0.50 + $0.61.

@@ -11,9 +11,9 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from tests.conftest import TOKEN, to_confirm
-from tests.recording import Person, RecordingSession
 from bot.outbound import Limits
+from playground.recording import Person, RecordingSession
+from tests.conftest import TOKEN, to_confirm
 from tests.test_push import rented
 
 

@@ -12,11 +12,11 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import DeleteMessage, SendMessage
 
 from bot.background import Background
-from bot.services.cooldowns import Cooldowns
 from bot.outbound import Limits
+from bot.services.cooldowns import Cooldowns
+from playground.recording import Person
 from storage.models import db_time, utcnow
 from tests.conftest import credit
-from tests.recording import Person
 
 GROUP = -100888
 

@@ -5,8 +5,7 @@ import sqlite3
 
 import pytest
 
-from storage import Database, DatabaseTooNewError, InsufficientBalanceError, LedgerRepo
-from storage import ledger
+from storage import Database, DatabaseTooNewError, InsufficientBalanceError, LedgerRepo, ledger
 from storage.migrations import MIGRATIONS
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.services.cooldowns import Cooldowns
+from playground.recording import Person
 from tests.conftest import ADMIN_ID
-from tests.recording import Person
 
 GROUP = -100777
 

@@ -13,8 +13,8 @@ from aiogram.types import Chat, Message, MessageEntity, Update, User
 from bot.app import build_bot, build_dispatcher
 from bot.background import Background
 from bot.inbound import TELEGRAM_PATH, TelegramUpdates
-from tests.conftest import TOKEN
 from bot.outbound import Limits
+from tests.conftest import TOKEN
 
 SECRET = "telegram-secret_token-0123456789"
 
@@ -99,7 +99,9 @@ async def test_an_update_telegram_sends_again_is_handled_once_even_after_a_resta
     assert len(session.sent(1001)) == 1
     # A new dispatcher on the same database (what a restart builds): still a repeat.
     again = build_dispatcher(app)
-    await again.feed_update(build_bot(TOKEN, app.settings, session=session), Update.model_validate_json(start_update(5005)))
+    await again.feed_update(build_bot(TOKEN, app.settings, session=session),
+                            Update.model_validate_json(start_update(5005)))
     assert len(session.sent(1001)) == 1
-    await again.feed_update(build_bot(TOKEN, app.settings, session=session), Update.model_validate_json(start_update(5006)))
+    await again.feed_update(build_bot(TOKEN, app.settings, session=session),
+                            Update.model_validate_json(start_update(5006)))
     assert len(session.sent(1001)) == 2  # a new update is answered

@@ -13,12 +13,12 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
+from bot.outbound import Limits
 from bot.topics import NAME_MAX, topic_name
 from handlers import phones
 from playground.emulator import TelegramEmulator
 from storage.models import utcnow
 from tests.conftest import TOKEN, credit
-from bot.outbound import Limits
 
 FORUM = -1001234567890
 ANN = 2001  # the group's creator: rents, changes settings

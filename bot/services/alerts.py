@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from storage.alerts import Alert, AlertRepo
 
 from . import localize
-from .catalogue import Catalogue, PricedOffer, offer_to_dict
+from .catalogue import Catalogue
+from .offers import PricedOffer, offer_to_dict
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
-from storage import Database, LedgerEntry
-from storage import ledger, notes
+from storage import ChatRepo, Database, LedgerEntry, ledger, notes
 
 from . import money_news
 from .invoice_seal import InvoiceSeal
@@ -51,6 +50,7 @@ class CardTopUps:
         self.db = db
         self.seal = seal or InvoiceSeal("")
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
+        self.chats = ChatRepo(db)
         self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
         self.provider_token = provider_token
         self.currency = currency
@@ -90,10 +90,10 @@ class CardTopUps:
                 or total != parsed.amount
                 or parsed.amount not in self.amounts or parsed.credit != self.credit_for(parsed.amount)):
             return None
-        row = await self.db.fetchone("SELECT active FROM chats WHERE id = ?", (parsed.chat_id,))
-        return parsed if row and row["active"] else None
+        return parsed if await self.chats.is_active(parsed.chat_id) else None
 
-    async def credit(self, payload: str, charge_id: str, payer_id: int, total: int, currency: str) -> LedgerEntry | None:
+    async def credit(self, payload: str, charge_id: str, payer_id: int, total: int,
+                     currency: str) -> LedgerEntry | None:
         """Successful payment: credit once per Telegram charge id (None when already credited): what the invoice
         said, even if the operator changed the amounts or the rate since pre-checkout (it was paid). Its "Payment
         received" notice is written in the same transaction (sent by the money news loop). Only an invoice this bot

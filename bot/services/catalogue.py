@@ -9,9 +9,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from providers import BillingType, Offer, Provider, ProviderError, Service
+from providers import Offer, Provider, ProviderError, Service
 from storage import CatalogueCache, RentalRepo
 
+from .delivery_record import DeliveryRecords
+from .offers import PricedOffer, offer_from_dict, offer_to_dict
 from .pricing import price_for_chat
 from .search import fold, match
 
@@ -46,29 +48,6 @@ class CatalogueService:
     ids: dict[str, str]  # provider name -> that provider's service id
 
 
-@dataclass(frozen=True, slots=True)
-class PricedOffer:
-    offer: Offer
-    price: int  # what the chat pays, minor units
-
-
-def offer_to_dict(offer: Offer) -> dict:
-    data = dataclasses.asdict(offer)
-    for key in ("price", "renew_price"):
-        if data[key] is not None:
-            data[key] = str(data[key])
-    data["billing"] = str(offer.billing)
-    return data
-
-
-def offer_from_dict(data: dict) -> Offer:
-    values = dict(data)
-    values["price"] = Decimal(values["price"])
-    values["renew_price"] = Decimal(values["renew_price"]) if values.get("renew_price") is not None else None
-    values["billing"] = BillingType(values["billing"])
-    return Offer(**values)
-
-
 class Catalogue:
     def __init__(self, providers: dict[str, Provider], cache: CatalogueCache, rentals: RentalRepo,
                  markup_percent: Decimal) -> None:
@@ -78,7 +57,6 @@ class Catalogue:
         self.markup_percent = markup_percent
         self.alerts_offered = True  # 🔔 under plan lists (off when ALERTS_PER_CHAT is 0)
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
-        from .delivery_record import DeliveryRecords  # a cycle at import time: it ranks PricedOffer
         self.records = DeliveryRecords(cache.db)
 
     async def sold_out(self, offer: Offer) -> None:

@@ -11,8 +11,8 @@ import phonenumbers
 from providers import Choice, Offer, Provider, RentChoice
 
 from . import errors
-from .catalogue import PricedOffer
 from .localize import country_code, country_key
+from .offers import PricedOffer
 from .pricing import price_for_chat
 
 KEEP_CARRIER = 99  # the carrier index meaning "the carrier of a number this account already has"

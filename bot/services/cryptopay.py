@@ -21,8 +21,8 @@ from storage.crypto_invoices import Credit, CryptoInvoice, CryptoInvoiceRepo, Ou
 from storage.models import utcnow
 
 from . import errors, money_news
-from .referrals import Referrals
 from .cooldowns import Cooldowns
+from .referrals import Referrals
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from storage import Database
 from storage.outcomes import OutcomeRepo, PlanRecord
 
-from .catalogue import PricedOffer
+from .offers import PricedOffer
 
 WINDOW_DAYS = 30
 MIN_RENTALS = 20  # below this a plan's figures are not shown, nor used to rank it

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers import BillingType, Offer
-from storage import Database, RentalRecord
+from storage import Database, RentalRecord, RentalRepo
 from storage.chains import ChainRecord, ChainRepo, FallbackPrefs
 from storage.models import utcnow
 
 from . import delivery_record, errors, localize
-from .catalogue import Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
+from .catalogue import Catalogue, service_key
 from .choosing import Wishes
 from .no_code import LEAD, NoCodeRefunds
+from .offers import PricedOffer, offer_from_dict, offer_to_dict
 from .rentals import RentalService, RentRequest
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,7 @@ class ChainGuard:
             raise OverChainBudget()
         if self.member is not None:
             await self.member.check(conn, chat_id, user_id, price)
-        async with conn.execute("SELECT id FROM rentals WHERE request_key = ?", (self.key,)) as cur:
-            (rental_id,) = await cur.fetchone()
+        rental_id = await RentalRepo.id_by_request_key(conn, self.key)
         await ChainRepo.add_attempt(conn, self.chain_id, rental_id)
 
 
@@ -148,9 +148,9 @@ class FallbackChains:
         key = f"rent:{request.chat_id}:{request.snapshot_id}:{request.index}:{request.nonce}"
         chain = await self.repo.create(
             chat_id=request.chat_id, user_id=request.user_id, user_name=request.user_name,
-            service_key=service_key(offer.service_name), service_name=offer.service_name, first_offer=offer_to_dict(offer),
-            country=offer.country, other_countries=prefs.other_countries, window_minutes=prefs.window_minutes,
-            budget=budget, request_key=key)
+            service_key=service_key(offer.service_name), service_name=offer.service_name,
+            first_offer=offer_to_dict(offer), country=offer.country, other_countries=prefs.other_countries,
+            window_minutes=prefs.window_minutes, budget=budget, request_key=key)
         if chain is None:
             earlier = await self.repo.by_key(key)
             attempts = await self.repo.attempts(earlier.id) if earlier else []
@@ -379,4 +379,4 @@ class FallbackChains:
         """An attempt that got no code: its own notices (refunded, confirmed, expired) are the chain card's."""
         if await self.repo.chain_of(rental_id) is None:
             return False
-        return not await self.rentals.db.fetchone("SELECT 1 FROM sms WHERE rental_id = ? LIMIT 1", (rental_id,))
+        return not await self.rentals.sms.received_any(rental_id)

@@ -118,4 +118,4 @@ class NoCodeRefunds:
             await RentalRepo.update(conn, rental.id, no_code=outcome)
 
     async def _has_sms(self, rental: RentalRecord) -> bool:
-        return bool(await self.rentals.db.fetchone("SELECT 1 FROM sms WHERE rental_id = ? LIMIT 1", (rental.id,)))
+        return await self.rentals.sms.received_any(rental.id)

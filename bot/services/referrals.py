@@ -12,8 +12,7 @@ import aiosqlite
 from aiogram import Bot
 from aiogram.utils.deep_linking import create_start_link, decode_payload
 
-from storage import Database, LedgerEntry
-from storage import referrals
+from storage import Database, LedgerEntry, referrals
 from storage.referrals import InviteSummary, ReferralRepo
 
 CODE_PREFIX = "ref:"  # the deep link's payload before aiogram's base64url: "ref:<inviter's user id>"
@@ -59,7 +58,8 @@ class Referrals:
     async def summary(self, user_id: int) -> InviteSummary:
         return await self.repo.summary(user_id)
 
-    async def on_payment(self, conn: aiosqlite.Connection, payer_id: int, payment: LedgerEntry | None) -> LedgerEntry | None:
+    async def on_payment(self, conn: aiosqlite.Connection, payer_id: int,
+                         payment: LedgerEntry | None) -> LedgerEntry | None:
         """Called in the transaction that credited ``payment`` (None: it was credited before, nothing to do)."""
         if payment is None:
             return None

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from storage import Database, InsufficientBalanceError, RentalRecord
-from storage import ledger, notes
+from storage import Database, InsufficientBalanceError, RentalRecord, ledger, notes
 from storage.models import db_time
 
 
@@ -50,10 +49,10 @@ async def release_reservation(conn: aiosqlite.Connection, rental: RentalRecord) 
     open_key, _ = await _reservations(conn, rental)
     if open_key is None:
         return 0
-    async with conn.execute("SELECT amount FROM ledger WHERE idempotency_key = ?", (open_key,)) as cur:
-        amount = -(await cur.fetchone())["amount"]
+    amount = -await ledger.amount_of(conn, open_key)
     await ledger.post(conn, rental.chat_id, amount, "refund", f"rental:{rental.id}",
-                      idempotency_key=f"release:{open_key}", note=notes.make("renewal-not-made", service=rental.service_name))
+                      idempotency_key=f"release:{open_key}",
+                      note=notes.make("renewal-not-made", service=rental.service_name))
     return amount
 
 
@@ -66,16 +65,9 @@ def period_key(rental: RentalRecord) -> str:
 async def _reservations(conn: aiosqlite.Connection, rental: RentalRecord) -> tuple[str | None, int]:
     """(the reservation for the rental's current end that was not given back, how many rounds there were)."""
     base = period_key(rental)
-    async with conn.execute(
-        "SELECT idempotency_key FROM ledger WHERE idempotency_key = ? OR idempotency_key LIKE ? ORDER BY id",
-        (base, f"{base}#%"),
-    ) as cur:
-        keys = [r[0] for r in await cur.fetchall()]
+    keys = await ledger.round_keys(conn, base)
     if not keys:
         return None, 0
-    marks = ", ".join("?" for _ in keys)
-    async with conn.execute(f"SELECT idempotency_key FROM ledger WHERE idempotency_key IN ({marks})",
-                            tuple(f"release:{k}" for k in keys)) as cur:
-        released = {r[0].removeprefix("release:") for r in await cur.fetchall()}
+    released = {k.removeprefix("release:") for k in await ledger.keys_written(conn, (f"release:{k}" for k in keys))}
     open_keys = [k for k in keys if k not in released]
     return (open_keys[-1] if open_keys else None), len(keys)

@@ -14,16 +14,27 @@ from typing import Any
 from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, RentChoice, Sms
 from providers import errors as perr
 from providers.http import GATEWAY_STATUSES
-from storage import Database, InsufficientBalanceError, RentalRecord, RentalRepo, SmsRepo, SnapshotRepo, StoredSms
-from storage import ledger, notes
+from storage import (
+    ChatRepo,
+    Database,
+    InsufficientBalanceError,
+    RentalRecord,
+    RentalRepo,
+    SmsRepo,
+    SnapshotRepo,
+    StoredSms,
+    ledger,
+    notes,
+)
 from storage.models import db_time, parse_ts, utcnow
 
 from . import errors
 from .budget import OnWait, ProviderBudget
-from .cooldowns import Cooldowns
-from .catalogue import QUOTE_FRESH, Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
+from .catalogue import QUOTE_FRESH, Catalogue, service_key
 from .choosing import KEEP_CARRIER_NAME, Wishes, rent_choice
+from .cooldowns import Cooldowns
 from .money_news import RentalTell
+from .offers import PricedOffer, offer_from_dict, offer_to_dict
 from .pricing import price_for_chat
 from .renewals import Renewals, release_reservation
 
@@ -95,6 +106,7 @@ class RentalService:
         self.providers = providers
         self.catalogue = catalogue
         self.rentals = RentalRepo(db)
+        self.chats = ChatRepo(db)
         self.snapshots = SnapshotRepo(db)
         self.sms = SmsRepo(db)
         self.renewals = Renewals(db)
@@ -342,8 +354,7 @@ class RentalService:
         refunded if it has not after the grace, each with the chat's notice (``made``, ``refunded``) in the same
         transaction. Returns the rentals decided, each with whether it was made."""
         decided = []
-        rows = await self.db.fetchall("SELECT id FROM rentals WHERE renew_pending IS NOT NULL")
-        for (rental_id,) in rows:
+        for rental_id in await self.rentals.renewals_undecided():
             rental = await self.rentals.get(rental_id)
             provider = self.providers.get(rental.provider)
             asked = json.loads(rental.renew_pending)
@@ -366,7 +377,8 @@ class RentalService:
                               choice: RentChoice | None = None, held: bool = False) -> RentalRecord:
         asked = {"price_held": price if held else None}
         if choice is not None:
-            asked |= {"area_code": choice.area_code, "carrier": KEEP_CARRIER_NAME if choice.keep_carrier else choice.carrier}
+            asked |= {"area_code": choice.area_code,
+                      "carrier": KEEP_CARRIER_NAME if choice.keep_carrier else choice.carrier}
         try:
             async with self.db.transaction() as conn:
                 rental = await RentalRepo.insert_pending(
@@ -596,9 +608,9 @@ class RentalService:
         back a period already reserved for it."""
         rental = await self.active_with(chat_id, rental_id, Capability.AUTO_RENEW)
         if enabled:
-            row = await self.db.fetchone("SELECT balance FROM chats WHERE id = ?", (chat_id,))
-            if row["balance"] < rental.renewal_price:
-                raise errors.AutoRenewNeedsBalance(price=rental.renewal_price, balance=row["balance"])
+            balance = (await self.chats.get(chat_id)).balance
+            if balance < rental.renewal_price:
+                raise errors.AutoRenewNeedsBalance(price=rental.renewal_price, balance=balance)
         state = await self._provider_call(
             rental.provider, self.provider_of(rental).set_auto_renew(rental.provider_rental_id, enabled),
             returns_money=not enabled, on_wait=on_wait,

@@ -19,7 +19,8 @@ from storage.sets import RefusedSets
 
 from . import errors
 from .budget import OnWait
-from .catalogue import Catalogue, PricedOffer, offer_from_dict, offer_to_dict, service_key
+from .catalogue import Catalogue, service_key
+from .offers import PricedOffer, offer_from_dict, offer_to_dict
 from .rentals import SNAPSHOT_MAX_AGE, RentalService, provider_failure
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Switching a daily rent to a longer plan: quote, charge, call the provider, settle; reconcile when the answer was lost.
+"""Switching a daily rent to a longer plan: quote, charge, call the provider, settle; reconcile when the answer was
+lost.
 
 Same discipline as renting: the charge and a pending row are written together before the provider is
 called; a refusal refunds at once; a lost answer stays pending until the provider's rental shows the new
@@ -19,7 +20,8 @@ from storage import InsufficientBalanceError, PlanSwitch, PlanSwitchRepo, Rental
 from storage.models import utcnow
 
 from . import errors
-from .catalogue import PricedOffer, service_key
+from .catalogue import service_key
+from .offers import PricedOffer
 from .rentals import RECONCILE_GRACE, RentalService, provider_failure
 
 log = logging.getLogger(__name__)

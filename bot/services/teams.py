@@ -26,9 +26,10 @@ from storage.models import utcnow
 from storage.teams import RequestRepo, SpendRequest, member_open, member_spent
 
 from . import errors
-from .catalogue import Catalogue, offer_from_dict, offer_to_dict, service_key
+from .catalogue import Catalogue, service_key
 from .choosing import Wishes
 from .localize import _zone
+from .offers import offer_from_dict, offer_to_dict
 from .pricing import format_money
 from .rentals import RentalService, RentRequest
 

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from storage import Database, InsufficientBalanceError, LedgerEntry
-from storage import ledger, notes
+from storage import ChatRepo, Database, InsufficientBalanceError, LedgerEntry, LedgerRepo, ledger, notes
 from storage.stars_refunds import StarsRefund, StarsRefundRepo
 
 from . import errors, money_news
@@ -64,6 +63,8 @@ class TopUps:
         self.star_value_cents = star_value_cents
         self.amounts = amounts
         self.refunds = StarsRefundRepo(db)
+        self.chats = ChatRepo(db)
+        self.ledger = LedgerRepo(db)
         self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
 
     def credit_for(self, stars: int) -> int:
@@ -79,16 +80,15 @@ class TopUps:
 
     async def chat_language(self, payload: str) -> str | None:
         parsed = self.parse(payload)
-        row = await self.db.fetchone("SELECT language FROM chats WHERE id = ?", (parsed.chat_id,)) if parsed else None
-        return row["language"] if row else None
+        chat = await self.chats.get(parsed.chat_id) if parsed else None
+        return chat.language if chat else None
 
     async def check(self, payload: str, currency: str, total: int) -> TopUpPayload | None:
         """Pre-checkout: the invoice still fits (one this bot made, a known amount, an existing active chat)."""
         parsed = self.parse(payload)
         if parsed is None or currency != "XTR" or total != parsed.stars or parsed.stars not in self.amounts:
             return None
-        row = await self.db.fetchone("SELECT active FROM chats WHERE id = ?", (parsed.chat_id,))
-        return parsed if row and row["active"] else None
+        return parsed if await self.chats.is_active(parsed.chat_id) else None
 
     async def credit(self, payload: str, charge_id: str, payer_id: int, stars: int,
                      currency: str = "XTR") -> LedgerEntry | None:
@@ -114,12 +114,10 @@ class TopUps:
         return entry
 
     async def payment(self, charge_id: str) -> LedgerEntry | None:
-        row = await self.db.fetchone("SELECT * FROM ledger WHERE idempotency_key = ?", (f"stars:{charge_id}",))
-        return LedgerEntry.from_row(row) if row else None
+        return await self.ledger.by_key(f"stars:{charge_id}")
 
     async def payer_of(self, charge_id: str) -> int | None:
-        row = await self.db.fetchone("SELECT actor_id FROM ledger WHERE idempotency_key = ?", (f"stars:{charge_id}",))
-        return row["actor_id"] if row else None
+        return await self.ledger.actor_of(f"stars:{charge_id}")
 
     async def start_refund(self, charge_id: str, admin_id: int) -> StarsRefund:
         """Debit the chat (once per round) before Telegram is asked to return the stars.
@@ -141,6 +139,5 @@ class TopUps:
 
     async def _legacy_refund_kept(self, charge_id: str) -> bool:
         """Before refunds had states, a kept debit under this key meant Telegram had refunded."""
-        rows = await self.db.fetchall("SELECT idempotency_key FROM ledger WHERE idempotency_key IN (?, ?)",
-                                      (f"stars-refund:{charge_id}", f"stars-refund-undo:{charge_id}"))
-        return {r[0] for r in rows} == {f"stars-refund:{charge_id}"}
+        written = await self.ledger.keys_written((f"stars-refund:{charge_id}", f"stars-refund-undo:{charge_id}"))
+        return written == {f"stars-refund:{charge_id}"}

@@ -8,18 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from providers.models import to_minor_units
-from storage import Database, InsufficientBalanceError, ledger, notes
-from storage.db import first_row
+from storage import ChatRepo, Database, InsufficientBalanceError, LedgerRepo, ledger, notes
 from storage.notices import Notice
 
 from . import errors, money_news
 
-# What a sender moved out today (UTC), from the ledger itself: its created_at is SQLite's "YYYY-MM-DD HH:MM:SS".
-SENT_TODAY = ("SELECT COALESCE(-SUM(amount), 0) FROM ledger WHERE chat_id = ? AND kind = 'transfer' AND amount < 0"
-              " AND created_at >= ?")
-
 
 def _today() -> str:
+    """Where the daily limit's day (UTC) starts, in the ledger's created_at form ("YYYY-MM-DD HH:MM:SS")."""
     return datetime.now(UTC).strftime("%Y-%m-%d 00:00:00")
 
 
@@ -61,6 +57,8 @@ class Transfers:
     def __init__(self, db: Database, limits: Limits) -> None:
         self.db = db
         self.limits = limits
+        self.chats = ChatRepo(db)
+        self.ledger = LedgerRepo(db)
         self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
 
     def check_amount(self, amount: int) -> None:
@@ -70,15 +68,14 @@ class Transfers:
             raise TransferOutOfLimits(low=self.limits.low, high=self.limits.high)
 
     async def sent_today(self, sender: int) -> int:
-        row = await self.db.fetchone(SENT_TODAY, (sender, _today()))
-        return int(row[0])
+        return await self.ledger.transferred_out(sender, _today())
 
     async def check(self, sender: int, recipient: int, amount: int) -> None:
         """Before the confirm screen: the same checks the move makes again in its transaction."""
         self.check_amount(amount)
         if sender == recipient:
             raise TransferToSelf()
-        if await self.db.fetchone("SELECT 1 FROM chats WHERE id = ? AND active = 1", (recipient,)) is None:
+        if not await self.chats.is_active(recipient):
             raise RecipientUnknown()
         if await self.sent_today(sender) + amount > self.limits.daily:
             raise TransferDailyLimit(amount=self.limits.daily)
@@ -93,7 +90,7 @@ class Transfers:
         try:
             async with self.db.transaction() as conn:
                 # Checked again inside the write: two confirm screens tapped at once stay within the daily limit.
-                if int((await first_row(conn, SENT_TODAY, (sender, _today())))[0]) + amount > self.limits.daily:
+                if await ledger.transferred_out(conn, sender, _today()) + amount > self.limits.daily:
                     raise TransferDailyLimit(amount=self.limits.daily)
                 out = await ledger.post(conn, sender, -amount, "transfer", f"transfer:{recipient}",
                                         idempotency_key=f"{key}:out", actor_id=sender,

@@ -1,8 +1,7 @@
 """Balance changes that are not rentals: operator credit/debit (and, later, top-ups)."""
 from __future__ import annotations
 
-from storage import Database, InsufficientBalanceError, LedgerEntry, LedgerRepo
-from storage import ledger
+from storage import ChatRepo, Database, InsufficientBalanceError, LedgerEntry, LedgerRepo, ledger
 
 from . import errors
 
@@ -22,9 +21,8 @@ class Wallet:
             raise errors.NotAllowed()
         try:
             async with self.db.transaction() as conn:
-                async with conn.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)) as cur:
-                    if await cur.fetchone() is None:
-                        raise errors.UnknownChat(chat_id=chat_id)
+                if not await ChatRepo.exists(conn, chat_id):
+                    raise errors.UnknownChat(chat_id=chat_id)
                 return await ledger.post(conn, chat_id, amount, "adjustment", f"admin:{admin_id}",
                                          actor_id=admin_id, note=note[:200])
         except InsufficientBalanceError as err:

@@ -58,8 +58,9 @@ class ControlMixin:
         """The user taps a plain text button of the chat's reply keyboard: its text is sent as their message, and
         a one-time keyboard hides, as the apps do. Raises EmulatorError when the keyboard has no such button."""
         keyboard = self.reply_keyboards.get(int(chat_id)) or {}
+        plain = {"text", "style", "icon_custom_emoji_id"}  # a text button: no request_chat or other action
         labels = [b if isinstance(b, str) else b.get("text") for row in keyboard.get("keyboard", []) for b in row
-                  if isinstance(b, str) or (isinstance(b, dict) and set(b) <= {"text", "style", "icon_custom_emoji_id"})]
+                  if isinstance(b, str) or (isinstance(b, dict) and set(b) <= plain)]
         if text not in labels:
             raise EmulatorError(f"no reply button {text!r} in chat {chat_id}; text buttons: {labels}")
         msg = self.send_message(chat_id, user_id, text)

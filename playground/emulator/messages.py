@@ -1,8 +1,8 @@
 """Messages in chats and what the bot does to them: sendMessage (text and entities from formatting.py),
 editMessageText, editMessageReplyMarkup, deleteMessage(s), sendChatAction; replies; reply markup (inline
 keyboards validated and attached to the message, reply keyboards remembered per chat); answers to callback
-queries; Telegram's flood limits on sends and edits (429 with retry_after, when enabled). Every bot send, edit and delete is recorded
-in order: control.py's history() and wait_for() read that record.
+queries; Telegram's flood limits on sends and edits (429 with retry_after, when enabled). Every bot send, edit
+and delete is recorded in order: control.py's history() and wait_for() read that record.
 """
 from __future__ import annotations
 

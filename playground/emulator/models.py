@@ -52,7 +52,8 @@ class EmuChat:
     type: str  # private | group | supergroup
     title: str | None = None
     user: EmuUser | None = None  # private chats
-    members: dict[int, str] = field(default_factory=dict)  # user_id -> creator|administrator|member|restricted|left|kicked
+    # user_id -> creator|administrator|member|restricted|left|kicked
+    members: dict[int, str] = field(default_factory=dict)
     bot_status: str = "member"
     migrated_to: int | None = None
     migrated_from: int | None = None

@@ -8,14 +8,13 @@ models that method; ``/file/bot{token}/...`` answers 404; ``/_control/...`` is t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncio
 import copy
 import itertools
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web

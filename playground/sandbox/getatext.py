@@ -258,7 +258,8 @@ class FakeGetAText(FakeServer):
         if rid in self.rentals:
             rental = self.rentals[rid]
             rental.code = str(code)
-            number, service_name, cost, status = rental.number, rental.service.service_name, rental.price, self._state(rental)
+            number, service_name = rental.number, rental.service.service_name
+            cost, status = rental.price, self._state(rental)
         elif rid in self.long_rentals:
             long_rental = self.long_rentals[rid]
             long_rental.messages.append({

@@ -12,8 +12,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from providers import BillingType, Capability, Choice, Offer, Provider, Rental, RentalStatus, RentChoice, Service, Sms
-from providers import errors
+from providers import (
+    BillingType,
+    Capability,
+    Choice,
+    Offer,
+    Provider,
+    Rental,
+    RentalStatus,
+    RentChoice,
+    Service,
+    Sms,
+    errors,
+)
 from providers.codes import extract_code
 
 

@@ -15,7 +15,20 @@ is stated in the module it governs:
 Everything importable from ``providers.getatext`` before the split still is, from here.
 """
 from .classify import CancelTooSoonError, classify_message
+
+# The other module-level names of the single-file client, kept importable from here (a
+# test that monkeypatches WEBHOOK_STATUS_SECONDS patches providers.getatext.client, where
+# it is read).
+from .classify import _classify as _classify
+from .classify import _error_text as _error_text
+from .client import WEBHOOK_STATUS_SECONDS as WEBHOOK_STATUS_SECONDS
 from .client import GetATextClient
+from .handler_api import HANDLER_STATUSES as HANDLER_STATUSES
+from .long_rentals import LONG_RENTAL_ACTIONS as LONG_RENTAL_ACTIONS
+from .long_rentals import RENTAL_TIMES as RENTAL_TIMES
+from .replies import (
+    _STATUSES as _STATUSES,
+)
 from .replies import (
     CANCEL_WAIT_SECONDS,
     Auction,
@@ -28,26 +41,31 @@ from .replies import (
     RentalReply,
     cancel_available_at,
 )
-from .webhook import WEBHOOK_SOURCE_IP, parse_webhook, sms_id
-
-# The other module-level names of the single-file client, kept importable from here (a
-# test that monkeypatches WEBHOOK_STATUS_SECONDS patches providers.getatext.client, where
-# it is read).
-from .classify import _classify as _classify, _error_text as _error_text
-from .client import WEBHOOK_STATUS_SECONDS as WEBHOOK_STATUS_SECONDS
-from .handler_api import HANDLER_STATUSES as HANDLER_STATUSES
-from .long_rentals import LONG_RENTAL_ACTIONS as LONG_RENTAL_ACTIONS, RENTAL_TIMES as RENTAL_TIMES
 from .replies import (
-    _STATUSES as _STATUSES,
     PROVIDER as PROVIDER,
+)
+from .replies import (
     SERVER_TZ as SERVER_TZ,
+)
+from .replies import (
     _code_text as _code_text,
+)
+from .replies import (
     _int_id as _int_id,
+)
+from .replies import (
     _json as _json,
+)
+from .replies import (
     _money as _money,
+)
+from .replies import (
     _status as _status,
+)
+from .replies import (
     _when as _when,
 )
+from .webhook import WEBHOOK_SOURCE_IP, parse_webhook, sms_id
 from .webhook import _code_sms as _code_sms
 
 __all__ = [

@@ -16,7 +16,8 @@ def classify_message(message: str) -> type[ProviderError] | None:
     text = message.lower()
     if "wait" in text and ("minute" in text or "cancel" in text):
         return CancelTooSoonError
-    if re.search(r"insufficient (funds|balance)|not enough (funds|balance|money)|balance.{0,20}too low|low balance", text):
+    if re.search(r"insufficient (funds|balance)|not enough (funds|balance|money)"
+                 r"|balance.{0,20}too low|low balance", text):
         return errors.InsufficientFundsError
     if re.search(r"not found|does not exist|no such", text):
         return errors.NotFoundError

@@ -9,8 +9,8 @@ from typing import Any
 
 from ..http import redact, spent_reply
 from ..models import RentalStatus
-from .classify import _error_text
 from .activations import choices
+from .classify import _error_text
 from .core import ClientCore
 from .replies import _STATUSES, MultiRentResult, read_rental
 

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.e2e]
 OP = 900  # the operator (ADMIN_IDS)
 BOT = "@rentsms_test_bot"
 T = 15.0  # generous timeout for one bot reaction
-SCREEN_WAIT = 5.0  # after an empty answer to a tap: how long its screen may still take (a tap that changes none waits this)
+# After an empty answer to a tap: how long its screen may still take (a tap that changes none waits this).
+SCREEN_WAIT = 5.0
 GOTSMS_DAY = ("GotSMS", "1 day")  # $1.00 + 10 % = $1.10
 GETATEXT_SHORT = ("GetAText",)  # $0.45 + 10 % = $0.50 (rounded up)
 
