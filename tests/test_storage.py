@@ -149,3 +149,14 @@ async def test_database_files_are_readable_by_the_bot_alone_whatever_the_umask(t
     await db.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert any("readable by other users" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_schema_file_is_the_schema_a_fresh_database_gets():
+    """storage/schema.sql is the whole current schema, to read without replaying the migrations; it is generated,
+    and must be generated again when a migration is added."""
+    from storage.schema import SCHEMA_FILE, current_schema
+
+    fresh = await current_schema()
+    assert "CREATE TABLE rentals (" in fresh and "CREATE TABLE ledger (" in fresh
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == fresh, \
+        "storage/schema.sql is out of date: python -m storage.schema > storage/schema.sql"
