@@ -33,7 +33,7 @@ import aiosqlite
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
 from bot.app import App, build_bot, build_dispatcher
-from bot.outbound import Limits, Outbound
+from bot.outbound.pace import Limits, Outbound
 from bot.services.budget import ProviderBudget
 from bot.settings import Settings
 from playground.recording import RecordingSession
@@ -94,7 +94,7 @@ class User_:
 
 def unpaced() -> Outbound:
     """The bot's CPU per press, not Telegram's flood limits: one chat's edits would otherwise be paced at under one a
-    second (bot/outbound.py), and every press would measure that wait."""
+    second (bot/outbound/pace.py), and every press would measure that wait."""
     return Outbound(Limits.unlimited())
 
 

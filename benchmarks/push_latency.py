@@ -9,7 +9,7 @@ wiring, unchanged: App.open() with a temporary DATABASE_PATH builds the real Got
 build_bot() gives an aiogram Bot on AiohttpSession(api=TelegramAPIServer.from_base(emulator URL)), and
 bot.background.Background is started as in production: its APScheduler AsyncIOScheduler runs SmsPoller.tick
 every --tick seconds (POLL_INTERVAL), Deliverer.run() drains the SQLite outbox through ChatSender with the real
-the one outbound path (bot/outbound.py, default limits). Its other jobs (expire, reconcile, ...) run too.
+the one outbound path (bot/outbound/pace.py, default limits). Its other jobs (expire, reconcile, ...) run too.
 
 Setup per size: N active rentals are written straight into the fake's ``rents`` dict (the same record
 _create_rent builds) and into our ``chats``/``rentals`` tables with executemany; each rental has its own private
@@ -24,7 +24,8 @@ chat, which is also added to the emulator as a user, so sendMessage succeeds.
    is counted by its first unread-listing request: page 1 without mark_as_read).
    With --broadcast N (N = the size of that run): the latency run at size N twice, one after the other: as above,
    then with a broadcast to all N private chats confirmed just before the codes (through bot.services.broadcasts,
-   sent by the production bot.broadcaster.Broadcaster in Background, through the same ChatSender and outbound path).
+   sent by the production bot.outbound.broadcaster.Broadcaster in Background, through the same ChatSender and
+   outbound path).
    Both p99 figures and their difference are printed; the broadcast's own sends during the codes are counted.
 2. Burst (flood limits ON): --burst rentals in --burst private chats, one code each, all injected at once.
    Rate = (delivered - 1) / (last accepted send - first accepted send); 429s as counted by the emulator.
@@ -369,5 +370,5 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bot.telegram_out").setLevel(logging.ERROR)  # one line per 429: counted instead
+    logging.getLogger("bot.outbound.telegram_out").setLevel(logging.ERROR)  # one line per 429: counted instead
     asyncio.run(main(parse_args()))

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.settings import ConfigError, Settings, describe, unknown_settings
 from providers.http import redact, register_secret
 from storage import DatabaseError
-
-from .settings import ConfigError, Settings, describe, unknown_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 log = logging.getLogger("bot.settings")  # what main() logs is about the settings
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv:
         say("usage: python -m bot [restore <backup file>]")
         return 2
-    from .runner import StartupError, run
+    from bot.runner import StartupError, run
 
     try:
         asyncio.run(run(settings, token))

@@ -15,6 +15,33 @@ from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
 
 import handlers
+from bot.outbound.pace import Limits as SendLimits
+from bot.outbound.pace import Outbound, UpdatePriority
+from bot.outbound.rendering import Renderer, TopicCards
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics
+from bot.services.alerts import Alerts
+from bot.services.auctions import AuctionDesk
+from bot.services.broadcasts import Broadcasts
+from bot.services.cards import CardTopUps
+from bot.services.catalogue import Catalogue
+from bot.services.cryptopay import CryptoTopUps
+from bot.services.fallback_chain import FallbackChains
+from bot.services.forwarding import Forwarding
+from bot.services.invoice_seal import InvoiceSeal
+from bot.services.promos import Promos
+from bot.services.referrals import Referrals
+from bot.services.rentals import RentalService
+from bot.services.service_sets import ServiceSets
+from bot.services.switches import PlanSwitches
+from bot.services.teams import Teams
+from bot.services.topups import TopUps
+from bot.services.transfers import Limits, Transfers
+from bot.services.wallet import Wallet
+from bot.settings import Settings
+from bot.shutdown import InFlight
+from bot.web.metrics import Metrics, UpdateMetricsMiddleware
+from bot.web.once import HandledOnce
 from handlers.bans import BanGate
 from handlers.common import ChatContextMiddleware, FeedbackMiddleware, TimelyCallbackAnswer
 from handlers.i18n import Texts, available_languages
@@ -40,37 +67,9 @@ from storage import (
 )
 from storage.alerts import AlertRepo
 from storage.bans import BanRepo
-from storage.forwards import ForwardRepo
+from storage.forwarding import ForwardRepo
 from storage.topics import NumberTopicRepo
 from storage.updates import UpdateLog
-
-from .metrics import Metrics, UpdateMetricsMiddleware
-from .once import HandledOnce
-from .outbound import Limits as SendLimits
-from .outbound import Outbound, UpdatePriority
-from .rendering import Renderer, TopicCards
-from .screens import Screens
-from .services.alerts import Alerts
-from .services.auctions import AuctionDesk
-from .services.broadcasts import Broadcasts
-from .services.cards import CardTopUps
-from .services.catalogue import Catalogue
-from .services.cryptopay import CryptoTopUps
-from .services.fallback_chain import FallbackChains
-from .services.forwarding import Forwarding
-from .services.invoice_seal import InvoiceSeal
-from .services.promos import Promos
-from .services.referrals import Referrals
-from .services.rentals import RentalService
-from .services.service_sets import ServiceSets
-from .services.switches import PlanSwitches
-from .services.teams import Teams
-from .services.topups import TopUps
-from .services.transfers import Limits, Transfers
-from .services.wallet import Wallet
-from .settings import Settings
-from .shutdown import InFlight
-from .topics import NumberTopics
 
 COMMANDS = ("start", "rent", "numbers", "alerts", "balance", "invite", "redeem", "settings", "help", "terms",
             "paysupport")
@@ -120,14 +119,16 @@ class App:
     auctions: AuctionDesk = field(init=False)
     referrals: Referrals = field(init=False)
     promos: Promos = field(init=False)
-    forwarding: Forwarding = field(init=False)  # codes of a number also to another chat or a URL (bot/forwarder.py)
-    broadcasts: Broadcasts = field(init=False)  # the operator's messages to many chats (sent by bot/broadcaster.py)
+    # codes of a number also to another chat or a URL (sent by bot/outbound/forwarding.py)
+    forwarding: Forwarding = field(init=False)
+    # the operator's messages to many chats (sent by bot/outbound/broadcaster.py)
+    broadcasts: Broadcasts = field(init=False)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     topic_cards: TopicCards = field(init=False)  # a number's topic and card, opened by a job
     metrics: Metrics = field(init=False)
     inflight: InFlight = field(init=False)  # updates and jobs running now: what a SIGTERM waits for
     screens: Screens = field(init=False)  # which message is on top of each chat (a card to refresh)
-    topics: NumberTopics = field(init=False)  # a topic per number in forum groups (bot/topics.py)
+    topics: NumberTopics = field(init=False)  # a topic per number in forum groups (bot/outbound/topics.py)
 
     def __post_init__(self) -> None:
         self.chats = ChatRepo(self.db)

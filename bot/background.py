@@ -11,28 +11,27 @@ from aiohttp import web
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.app import App
+from bot.jobs import Jobs
+from bot.outbound.broadcaster import Broadcaster
+from bot.outbound.delivery import Deliverer
+from bot.outbound.forwarding import Forwarder
+from bot.outbound.hiding import CodeHider
+from bot.outbound.money_news import MoneyNews
+from bot.outbound.pace import Limits, outbound_of
+from bot.outbound.telegram_out import ChatSender
+from bot.poll_loop import PollLoop
+from bot.poller import SmsPoller
+from bot.services.errors import UnknownChat
+from bot.services.permissions import ensure_can_spend
+from bot.web.cryptopay_hook import add_cryptopay_route
+from bot.web.inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
+from bot.web.webhook import MAX_BODY, WebhookServer, add_getatext_route
 from providers import Capability, Sms
 from providers.cryptopay import Invoice
 from storage import JobState
 from storage.crypto_invoices import Credit
 from storage.notices import MoneyNoticeRepo
-
-from .app import App
-from .broadcaster import Broadcaster
-from .cryptopay_hook import add_cryptopay_route
-from .delivery import Deliverer
-from .forwarder import Forwarder
-from .hiding import CodeHider
-from .inbound import TELEGRAM_MAX_BODY, TELEGRAM_PATH, Health, TelegramUpdates, add_routes
-from .jobs import Jobs
-from .notices import MoneyNews
-from .outbound import Limits, outbound_of
-from .poll_loop import PollLoop
-from .poller import SmsPoller
-from .services.errors import UnknownChat
-from .services.permissions import ensure_can_spend
-from .telegram_out import ChatSender
-from .webhook import MAX_BODY, WebhookServer, add_getatext_route
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class Background:
                  telegram: TelegramUpdates | None = None) -> None:
         self.app = app
         settings = app.settings
-        self.outbound = outbound_of(bot)  # the one pace of everything the bot sends (bot/outbound.py)
+        self.outbound = outbound_of(bot)  # the one pace of everything the bot sends (bot/outbound/pace.py)
         if limits is not None:
             self.outbound.limits = limits
         self.outbound.on_flood = app.metrics.telegram_429.inc
@@ -59,7 +58,7 @@ class Background:
         self.broadcaster = Broadcaster(app.broadcasts, self.sender, app.renderer,
                                        codes_waiting=lambda: self.deliverer.busy,
                                        progress_interval=settings.broadcast_progress_interval)
-        # Codes of a number also to another chat or a URL: its own loop, spare slots only (bot/forwarder.py).
+        # Codes of a number also to another chat or a URL: its own loop, spare slots only (bot/outbound/forwarding.py).
         self.forwarder = Forwarder(app.forwarding.repo, app.forwarding, app.rentals.rentals, app.chats, self.sender,
                                    app.renderer, timeout=settings.forward_timeout)
         # Money news (payments, refunds, renewals, transfers): its own outbox and loop, woken by whoever wrote one.

@@ -16,7 +16,7 @@ TIMEOUT = 5.0
 
 
 def port() -> int:
-    from .settings import Settings
+    from bot.settings import Settings
 
     try:
         return Settings().http_port

@@ -2,7 +2,8 @@
 async method.
 
 What reports money moved (renewed, refunded) is not sent from here: its notice is written in the transaction that
-moves the money (``_money_notice``) and the money news loop sends it once (bot/notices.py); ``on_notice`` wakes it."""
+moves the money (``_money_notice``) and the money news loop sends it once (bot/outbound/money_news.py);
+``on_notice`` wakes it."""
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,21 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot import stars
+from bot.outbound.rendering import Renderer
+from bot.outbound.telegram_out import ChatSender
+from bot.outbound.topics import NumberTopics
+from bot.services import money_news
+from bot.services.alerts import Alerts
+from bot.services.cryptopay import CryptoTopUps
+from bot.services.fallback_chain import FallbackChains
 from bot.services.localize import duration_name
+from bot.services.money_news import money, plan
+from bot.services.no_code import NoCodeRefunds
 from bot.services.pricing import format_money
+from bot.services.renewals import charge_period, period_key
+from bot.services.rentals import SNAPSHOT_MAX_AGE, RentalService, period_end
+from bot.services.switches import PlanSwitches
 from providers import ProviderError, RentalStatus
 from storage import (
     ChatRepo,
@@ -27,25 +41,11 @@ from storage import (
     backup,
 )
 from storage.catalogue import CatalogueCache
-from storage.chains import ChainRepo
+from storage.fallback_chain import ChainRepo
 from storage.models import utcnow
 from storage.stars_refunds import StarsRefundRepo
 from storage.switches import PlanSwitch
 from storage.updates import UpdateLog
-
-from . import stars
-from .rendering import Renderer
-from .services import money_news
-from .services.alerts import Alerts
-from .services.cryptopay import CryptoTopUps
-from .services.fallback_chain import FallbackChains
-from .services.money_news import money, plan
-from .services.no_code import NoCodeRefunds
-from .services.renewals import charge_period, period_key
-from .services.rentals import SNAPSHOT_MAX_AGE, RentalService, period_end
-from .services.switches import PlanSwitches
-from .telegram_out import ChatSender
-from .topics import NumberTopics
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Jobs:
                                     **params)
         await self.sender.send(chat.id, text)
 
-    # -- money news: written in the transaction that moves the money, sent once by bot/notices.py --------------
+    # -- money news: written in the transaction that moves the money, sent once by bot/outbound/money_news.py ---
     async def _money_notice(self, conn: aiosqlite.Connection, rental: RentalRecord, key: str, ledger_key: str,
                             **params) -> None:
         """The chat's notice that money moved for ``rental``, once per ``ledger_key``; a fallback chain's attempt

@@ -27,12 +27,11 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 
+from bot.app import App, build_bot, build_dispatcher, register_commands
+from bot.background import Background
+from bot.settings import Settings
+from bot.web.inbound import TELEGRAM_PATH, TelegramUpdates
 from storage.backup import ProcessLock
-
-from .app import App, build_bot, build_dispatcher, register_commands
-from .background import Background
-from .inbound import TELEGRAM_PATH, TelegramUpdates
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 

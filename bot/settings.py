@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     cryptopay_webhook_path: str = Field("/cryptopay", pattern=r"^/[A-Za-z0-9_/-]{1,200}$")
     cryptopay_poll_interval: float = Field(30.0, ge=1, le=3600)
 
-    # The pace of everything the bot sends (bot/outbound.py), under Telegram's limits (30 new messages a second
+    # The pace of everything the bot sends (bot/outbound/pace.py), under Telegram's limits (30 new messages a second
     # per bot, about one a second per chat): new messages a second in all, and messages or edits a second per chat
     # with a burst of TELEGRAM_CHAT_BURST; a group's messages and edits a minute.
     telegram_messages_per_second: float = Field(28.0, gt=0)

@@ -7,9 +7,8 @@ from . import (
     balance,
     bans,
     broadcasts,
-    chains,
     exports,
-    fallback,
+    fallback_chain,
     forwarding,
     groups,
     history,
@@ -24,13 +23,14 @@ from . import (
     teams,
     topup,
     transfers,
+    unmatched,
     wishes,
 )
 
 
 def setup_routers() -> list[Router]:
-    """Routers in the order they must match: the catch-all fallback last."""
+    """Routers in the order they must match: the catch-all (unmatched) last."""
     return [groups.setup(), invites.setup(), menu.setup(), admin.setup(), broadcasts.setup(), balance.setup(),
             history.setup(), promo.setup(), support.setup(), forwarding.setup(), topup.setup(), settings.setup(),
-            numbers.setup(), wishes.setup(), rent.setup(), chains.setup(), alerts.setup(), sets.setup(),
-            bans.setup(), transfers.setup(), exports.setup(), teams.setup(), fallback.setup()]
+            numbers.setup(), wishes.setup(), rent.setup(), fallback_chain.setup(), alerts.setup(), sets.setup(),
+            bans.setup(), transfers.setup(), exports.setup(), teams.setup(), unmatched.setup()]

@@ -8,7 +8,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
 from bot.services import localize
 from bot.services.alerts import Alerts, AlertsFull, price_steps
 from bot.services.catalogue import Catalogue, service_key
@@ -23,7 +23,7 @@ from . import keyboards, views
 from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb
 from .common import show, user_name
 from .i18n import Texts
-from .numbers import show_card
+from .numbers import show_card, show_earlier
 from .permissions import AdminCache, ensure_can_spend
 
 BACK_IN_STOCK_SHOWN = 3  # sold-out plans offered on the choice screen
@@ -129,15 +129,12 @@ async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, bot: B
         raise StaleButton()
     budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
     offer = offer_from_dict(alert.offer)
-    request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), 0, 0, callback_data.n,
-                          offer=offer, key=f"alert:{alert.id}", budget=budget)
+    request = RentRequest.for_offer(chat.id, callback.from_user.id, user_name(callback.from_user), offer,
+                                    f"alert:{alert.id}", budget=budget)
     try:
         rental = await rentals.rent(request)
     except AlreadyRequested as pressed:
-        earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
-        if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
-            raise
-        await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
+        await show_earlier(callback, chat, t, rentals, pressed)
         return
     except NothingAvailable:
         await catalogue.sold_out(offer)

@@ -2,7 +2,7 @@
 
 /broadcast followed by the text (or as a photo's caption), or sent as a reply to the message to send: the bot
 answers with that exact message (the preview) and, under it, who should get it. A last line
-``Label | https://example.com`` becomes one URL button. Sending is in the background (bot/broadcaster.py)."""
+``Label | https://example.com`` becomes one URL button. Sending is in the background (bot/outbound/broadcaster.py)."""
 from __future__ import annotations
 
 from aiogram import Router

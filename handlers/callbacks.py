@@ -9,7 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
 # Every integer field is bounded: out-of-range data (a forged 20-digit id) fails to unpack, so no handler
-# matches and the fallback answers "stale button" without reaching SQLite.
+# matches and the unmatched router answers "stale button" without reaching SQLite.
 RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Page = Annotated[int, Field(ge=0, le=10_000)]
 Index = Annotated[int, Field(ge=0, le=99)]

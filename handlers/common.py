@@ -23,7 +23,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
-from bot.outbound import outbound_of
+from bot.outbound.pace import outbound_of
 from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.support import support_url
@@ -70,7 +70,7 @@ GROUP_TYPES = frozenset({"group", "supergroup"})
 
 class TimelyCallbackAnswer(CallbackAnswerMiddleware):
     """aiogram's answer to every tap, given when the handler ends, or after TAP_PATIENCE if it has not: in a busy
-    group the handler's screen edit waits its turn under Telegram's limits (bot/outbound.py), and the person's
+    group the handler's screen edit waits its turn under Telegram's limits (bot/outbound/pace.py), and the person's
     spinner must not wait with it. Once answered early, the handler's alert becomes a message (``tell``)."""
 
     async def __call__(self, handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -134,7 +134,7 @@ class FeedbackMiddleware(BaseMiddleware):
             if "message is not modified" not in str(err):
                 log.warning("telegram refused a call: %s", err)
         except TelegramRetryAfter as err:
-            # Only a call outside the paced path gets here (bot/outbound.py waits out every send's flood wait):
+            # Only a call outside the paced path gets here (bot/outbound/pace.py waits out every send's flood wait):
             # a flood limit is not the person's error, and an apology now would meet the same limit.
             log.warning("flood limit outside the paced path: %s", err)
         except Exception:

@@ -1,7 +1,7 @@
 """📤 Forward codes of a number (issue 18): its screen, the chat or URL typed in answer, the chat's secret.
 
 Only the member who rented the number, or a group's admin (asked of Telegram at each press), sets it. The rules
-are in bot/services/forwarding.py; the sending in bot/forwarder.py."""
+are in bot/services/forwarding.py; the sending in bot/outbound/forwarding.py."""
 from __future__ import annotations
 
 import logging

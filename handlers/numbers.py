@@ -11,20 +11,26 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics
 from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
-from bot.services.errors import ActionUnavailable, RenewPriceChanged, StaleButton, UserFacingError
+from bot.services.errors import (
+    ActionUnavailable,
+    AlreadyRequested,
+    RenewPriceChanged,
+    StaleButton,
+    UserFacingError,
+)
 from bot.services.pricing import format_money
 from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
 from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
-from bot.topics import NumberTopics
 from providers import Capability, Provider
 from storage import Chat, ChatRepo, RentalRecord, SmsRepo
 from storage.bans import BanRepo
-from storage.forwards import ForwardRepo
+from storage.forwarding import ForwardRepo
 
 from . import keyboards, phones, views
 from .bans import ensure_not_banned
@@ -53,6 +59,16 @@ class PrivateTooSoon(UserFacingError):
 # Actions that spend or return the chat's money: in groups only those allowed to spend may press them.
 SPENDING = {CardAction.CANCEL, CardAction.FINISH, CardAction.RENEW, CardAction.AUTO_ON, CardAction.AUTO_OFF,
             CardAction.SWITCH}
+
+
+async def show_earlier(callback: CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
+                       pressed: AlreadyRequested) -> None:
+    """A Rent button pressed again (a plan's, an alert's, a set's): what that tap did then, and the way to its
+    number; while the first tap is still at work, its short notice (the screen is that tap's to change)."""
+    earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
+    if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
+        raise pressed
+    await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
 
 
 async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental_id: int, rentals: RentalService,

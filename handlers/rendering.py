@@ -1,4 +1,5 @@
-"""The renderer the push path and the jobs are given (bot.rendering.Renderer): views and texts of this package."""
+"""The renderer the push path and the jobs are given (bot.outbound.rendering.Renderer): views and texts of this
+package."""
 from __future__ import annotations
 
 from datetime import datetime

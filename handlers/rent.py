@@ -11,7 +11,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics
 from bot.services import choosing, delivery_record, fallback_chain, localize
 from bot.services.catalogue import Catalogue, service_key
 from bot.services.errors import (
@@ -26,7 +27,6 @@ from bot.services.fallback_chain import FallbackChains
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
 from bot.services.teams import PERIOD_KEYS, Teams
-from bot.topics import NumberTopics
 from providers import BillingType, Provider
 from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
@@ -47,7 +47,7 @@ from .callbacks import (
 )
 from .common import show, user_name
 from .i18n import Texts
-from .numbers import show_card
+from .numbers import show_card, show_earlier
 from .permissions import AdminCache, ensure_can_spend, may_spend
 from .topics import card_in_topic
 
@@ -376,8 +376,8 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
         period = wishes.cap or (await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i))[1]
         if not renewal_covered(chat.balance, period):
             raise AutoRenewNeedsBalance(price=period, balance=chat.balance - period)
-    request = RentRequest(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
-                          callback_data.i, callback_data.n, wishes, budget=budget)
+    request = RentRequest.from_plan(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
+                                    callback_data.i, callback_data.n, wishes, budget)
     chain = None
     try:
         if callback_data.f:  # "if no code, try the next plan": the chain's first attempt is this plan
@@ -385,11 +385,7 @@ async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, 
         else:
             rental = await rentals.rent(request)
     except AlreadyRequested as pressed:
-        earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
-        if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
-            raise  # the first tap is still at work: a short notice, the screen is its to change
-        # An old Rent button: what that tap did then, and the way to its number.
-        await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
+        await show_earlier(callback, chat, t, rentals, pressed)
         return
     except NothingAvailable:
         if not wishes.empty:

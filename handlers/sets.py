@@ -8,13 +8,13 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics
 from bot.services.catalogue import service_key
 from bot.services.errors import AlreadyRequested, SetRefused, StaleButton
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.service_sets import SET_MAX, ServiceSets, SetQuote, picked
-from bot.topics import NumberTopics
 from providers import Provider
 from storage import Chat, SmsRepo
 
@@ -22,7 +22,7 @@ from . import keyboards, views
 from .callbacks import SetOkCb, SetPickCb, SetRentCb, SetStartCb
 from .common import render_error, show, user_name
 from .i18n import Texts
-from .numbers import show_card
+from .numbers import show_card, show_earlier
 from .permissions import AdminCache, ensure_can_spend
 from .topics import card_in_topic
 
@@ -100,10 +100,7 @@ async def rent(callback: CallbackQuery, callback_data: SetRentCb, callback_answe
         members = await sets.rent(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                                   callback_data.m, callback_data.n)
     except AlreadyRequested as pressed:
-        earlier = await rentals.rentals.get(pressed.params.get("rental_id", 0))
-        if earlier is None or earlier.chat_id != chat.id or earlier.status == "pending":
-            raise
-        await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
+        await show_earlier(callback, chat, t, rentals, pressed)
         return
     except SetRefused as refused:
         # Back on the confirm screen, which now says until when and has no Rent button.

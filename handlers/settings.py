@@ -6,12 +6,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
+from bot.outbound.topics import NumberTopics
 from bot.services.errors import NotAllowed
 from bot.services.localize import valid_zone, zone_label, zone_offset
 from bot.services.pricing import format_money
 from bot.services.teams import PERIOD_KEYS
 from bot.settings import Settings
-from bot.topics import NumberTopics
 from storage import Chat, ChatRepo
 
 from . import keyboards

@@ -8,14 +8,14 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics
 from bot.services.choosing import Wishes
 from bot.services.errors import NotAllowed, UserFacingError
 from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService
 from bot.services.teams import Teams
-from bot.topics import NumberTopics
 from providers import Provider
 from storage import Chat, LedgerRepo, SmsRepo
 from storage.teams import SpendRequest

@@ -1,5 +1,6 @@
 """A topic per number in forum groups: the rented number's card posted in its own topic (the screen that rented
-it points there), and the settings lines that say whether the group can have them (bot/topics.py does the rest)."""
+it points there), and the settings lines that say whether the group can have them (bot/outbound/topics.py does the
+rest)."""
 from __future__ import annotations
 
 import html
@@ -9,9 +10,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 
-from bot.screens import Screens
+from bot.outbound.screens import Screens
+from bot.outbound.topics import NumberTopics, TopicsCheck, topic_name
 from bot.services.rentals import RentalService
-from bot.topics import NumberTopics, TopicsCheck, topic_name
 from providers import Provider
 from storage import Chat, RentalRecord, SmsRepo
 
@@ -67,7 +68,7 @@ async def open_with_card(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, r
 
 
 class ChatTopicCards:
-    """The jobs' way to a number's topic (bot.rendering.TopicCards): a number the reconciler confirmed gets its
+    """The jobs' way to a number's topic (bot.outbound.rendering.TopicCards): a number the reconciler confirmed gets its
     topic and card as the Rent tap would have given them."""
 
     def __init__(self, rentals: RentalService, sms_repo: SmsRepo, providers: dict[str, Provider], screens: Screens,

@@ -157,7 +157,8 @@ async def pre_checkout(query: PreCheckoutQuery, bot: Bot, topups: TopUps, cards:
 
 async def paid(message: Message, topups: TopUps, cards: CardTopUps) -> None:
     """Credited once per charge id. "Payment received" is not answered here: the credit wrote it to the money news
-    outbox in its own transaction and woke its sender (bot/notices.py), so it arrives once, across 429s and restarts;
+    outbox in its own transaction and woke its sender (bot/outbound/money_news.py), so it arrives once, across 429s
+    and restarts;
     the same payment delivered again credits nothing and tells nothing."""
     payment = message.successful_payment
     if payment.invoice_payload.startswith(CARD_PREFIX + ":"):

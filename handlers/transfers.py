@@ -111,8 +111,9 @@ async def transfer_confirmed(callback: CallbackQuery, callback_data: TransferCb,
         if chat.is_group:
             raise OwnBalanceShort() from None
         raise
-    # A user who received it is told in their own chat by the money news loop (bot/notices.py): the move wrote that
-    # notice with its ledger rows, so it arrives once, across 429s and restarts; a blocked bot undoes nothing.
+    # A user who received it is told in their own chat by the money news loop (bot/outbound/money_news.py): the move
+    # wrote that notice with its ledger rows, so it arrives once, across 429s and restarts; a blocked bot undoes
+    # nothing.
     to = recipient.title or str(recipient.id)
     if chat.is_group:
         await show(callback, t("transfer-done-group", sender=user_name(sender), amount=format_money(callback_data.c),

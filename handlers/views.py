@@ -119,7 +119,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
          kept: bool = False, spoiler: bool = False, has_hidden: bool = False,
          forward=None, can_forward: bool = False, refunded: bool = True) -> tuple[str, InlineKeyboardMarkup]:
     """``refunded``: a cancelled number's money came back (False: ended early, nothing back).
-    ``forward``: the number's forward target (storage.forwards.ForwardTarget), said on the card;
+    ``forward``: the number's forward target (storage.forwarding.ForwardTarget), said on the card;
     ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first
     SMS (said on the card). ``kept``: a long-term number (renewed in place, ended without a refund). ``spoiler``:
     the group shows codes under a spoiler; ``has_hidden``: some code messages were deleted from the group (Show

@@ -147,7 +147,7 @@ class RecordingSession(BaseSession):
 
 
 def next_update_id() -> int:
-    """A fresh update id: the bot handles each update_id once (bot/once.py), so a hand-made update needs its own."""
+    """A fresh update id: the bot handles each update_id once (bot/web/once.py), so a hand-made update needs its own."""
     return next(Person._update_ids)
 
 

@@ -1,5 +1,5 @@
 """Money news: the outbox of messages that report money moved (a payment received, a refund, a renewal charged, a
-transfer received). Sent by bot/notices.py.
+transfer received). Sent by bot/outbound/money_news.py.
 
 A notice is written by ``enqueue`` inside the transaction that writes its ledger row, so the row and its notice
 exist together or not at all; ``ledger_key`` is UNIQUE (the ledger row's idempotency key), so a replay of what moved

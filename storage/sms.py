@@ -5,7 +5,7 @@ from datetime import datetime
 
 from . import outcomes
 from .db import Database
-from .forwards import queue_forwards
+from .forwarding import queue_forwards
 from .models import StoredSms, db_time, utcnow
 
 
@@ -29,7 +29,8 @@ class SmsRepo:
             )
             if cur.rowcount == 1 and code:
                 await outcomes.first_code(conn, rental_id, received_at)  # the plan's delivery record
-            if cur.rowcount == 1:  # forwarded to the rental's target set by now (bot/forwarder.py), exactly once
+            # forwarded to the rental's target set by now (bot/outbound/forwarding.py), exactly once
+            if cur.rowcount == 1:
                 await queue_forwards(conn, cur.lastrowid, rental_id, now)
             return cur.rowcount == 1
 

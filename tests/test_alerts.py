@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import App
 from bot.jobs import Jobs
-from bot.telegram_out import ChatSender
+from bot.outbound.telegram_out import ChatSender
 from playground.recording import Person
 from storage.models import db_time, utcnow
 from tests.conftest import credit

@@ -14,7 +14,7 @@ from aiogram.types import Message, MessageEntity
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits, Outbound, Priority, _Turn
+from bot.outbound.pace import Limits, Outbound, Priority, _Turn
 from bot.services.broadcasts import LABEL_MAX
 from playground.recording import Person, RecordingSession
 from storage.broadcasts import INTERRUPTED

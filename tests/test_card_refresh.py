@@ -7,7 +7,7 @@ from aiogram.methods import EditMessageText
 
 from bot.app import build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from playground.recording import Person
 from tests.conftest import TOKEN, to_confirm
 

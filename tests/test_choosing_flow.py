@@ -282,7 +282,7 @@ async def test_a_capped_rent_whose_answer_is_lost_keeps_the_hold_until_the_provi
             raise perr.OutcomeUnknownError("timed out", provider="memsms")
 
         provider.rent = rent_then_lose_reply
-        rental = await app.rentals.rent(RentRequest(1001, 1001, "Alice", snap, 0, "n1", Wishes(cap=150)))
+        rental = await app.rentals.rent(RentRequest.from_plan(1001, 1001, "Alice", snap, 0, "n1", Wishes(cap=150)))
         assert (rental.status, rental.price_charged, rental.price_held) == ("pending", 150, 150)
         assert provider.last_choice.max_price == Decimal("1.36")  # $1.50 less the 10 % markup, rounded down
         assert await balance(app) == 850

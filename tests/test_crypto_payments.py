@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from handlers.i18n import Texts
 from handlers.views import ledger_line
 from playground.recording import Person

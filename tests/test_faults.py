@@ -11,7 +11,7 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from handlers import phones
 from playground.recording import Person
 from playground.sandbox.memory import MemoryProvider

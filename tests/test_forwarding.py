@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.app import App, build_bot
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services.forwarding import (
     ForwardUrlInvalid,
     ForwardUrlPrivate,
@@ -493,7 +493,7 @@ async def test_stop_forwarding(app, alice, provider, telegram, session):
 
 
 def test_the_back_off_doubles_from_30_seconds_to_a_30_minute_cap():
-    from bot.forwarder import pause_after
+    from bot.outbound.forwarding import pause_after
     assert [pause_after(n).total_seconds() for n in (1, 2, 3, 4, 5, 6, 7)] == [30, 60, 120, 240, 480, 960, 1800]
     assert pause_after(10_000) == timedelta(minutes=30)  # a day of failures: no overflow
 
@@ -501,7 +501,7 @@ def test_the_back_off_doubles_from_30_seconds_to_a_30_minute_cap():
 def test_a_urls_query_is_never_shown():
     from handlers import views
     from handlers.i18n import Texts
-    from storage.forwards import ForwardTarget
+    from storage.forwarding import ForwardTarget
     target = ForwardTarget(1, "url", "https://hooks.example.com/in?token=s3cret", 1, utcnow(), None, None)
     line = views.forward_line(Texts("en"), target)
     assert "hooks.example.com/in" in line and "s3cret" not in line

@@ -13,7 +13,7 @@ from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText
 from aiogram.types import PreCheckoutQuery, Update
 
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services import exports
 from bot.services.rentals import RentRequest
 from playground.recording import Person

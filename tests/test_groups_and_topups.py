@@ -19,7 +19,7 @@ from aiogram.types import (
 )
 
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from playground.recording import BOT_USER, Person, next_update_id
 from tests.conftest import ADMIN_ID, credit
 

@@ -27,7 +27,7 @@ from babel.numbers import list_currencies
 
 from bot.app import COMMANDS, App, build_bot, build_dispatcher, register_commands
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services import choosing
 from handlers import views
 from handlers.callbacks import CardCb
@@ -909,7 +909,7 @@ async def test_every_business_screen_in_language(lang, app, telegram, session, s
 async def test_every_alert_screen_in_language(lang, app, telegram, session, provider, screens):
     """🔔 from a plan list: the choice, saved, the limit, /alerts, cancelled, the fired message, its Rent."""
     from bot.jobs import Jobs
-    from bot.telegram_out import ChatSender
+    from bot.outbound.telegram_out import ChatSender
 
     dp, bot = telegram
     s = screens(lang)

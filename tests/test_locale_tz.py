@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 import pytest
 
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services.localize import duration_name, format_moment, utc_offset, valid_zone, zone_label
 from handlers.callbacks import TimeZoneCb
 from handlers.i18n import Texts

@@ -12,7 +12,7 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from handlers import phones
 from handlers.callbacks import RentCb
 from playground.recording import Person

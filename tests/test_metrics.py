@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from playground.recording import Person
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider

@@ -1,16 +1,16 @@
 """Money news: every message that reports money moved (a payment received, a refund, a renewal charged, a transfer
 received) is written in the transaction that writes its ledger row and sent from that outbox by its own loop
-(bot/notices.py), so once the money moved the message follows exactly once: across a 429, a kill between the credit
-and the send, a replayed update and a restart. A chat that blocked the bot gets its notice marked undeliverable and
-the others go on. Through the production Dispatcher with the recording session."""
+(bot/outbound/money_news.py), so once the money moved the message follows exactly once: across a 429, a kill
+between the credit and the send, a replayed update and a restart. A chat that blocked the bot gets its notice
+marked undeliverable and the others go on. Through the production Dispatcher with the recording session."""
 from __future__ import annotations
 
 import asyncio
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.notices import MoneyNews
-from bot.telegram_out import ChatSender
+from bot.outbound.money_news import MoneyNews
+from bot.outbound.telegram_out import ChatSender
 from playground.recording import Person, RecordingSession
 from providers.getatext import GetATextClient
 from storage.notices import MoneyNoticeRepo

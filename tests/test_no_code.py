@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import App, build_bot
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services.no_code import NoCodeRefunds
 from playground.recording import RecordingSession
 from playground.sandbox.getatext import FakeGetAText

@@ -1,4 +1,4 @@
-"""The one paced path (bot/outbound.py): Telegram's limits kept, codes first, no chat holding back another."""
+"""The one paced path (bot/outbound/pace.py): Telegram's limits kept, codes first, no chat holding back another."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +9,7 @@ import pytest
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import SendMessage
 
-from bot.outbound import Limits, Outbound, Priority, _Turn, at_priority, twin_of
+from bot.outbound.pace import Limits, Outbound, Priority, _Turn, at_priority, twin_of
 
 
 class Clock:
@@ -199,7 +199,7 @@ async def test_edits_of_one_screen_waiting_in_a_busy_chat_are_replaced_by_the_ne
 
 
 async def test_a_tap_whose_screen_waits_its_turn_is_answered_within_a_second(app, telegram, session):
-    from bot.outbound import outbound_of
+    from bot.outbound.pace import outbound_of
     from playground.recording import Person
 
     dp, bot = telegram
@@ -283,7 +283,7 @@ async def test_a_groups_burst_of_codes_keeps_its_places_after_the_minute_moved_o
     """The codes of a group come in bursts, often after its replies took their places (the soak's slowest group
     code). A group that had six codes in one minute keeps seven places for codes in the minutes after, though its
     current minute has none yet; after CODE_PEAK_MEMORY without such a burst it keeps the usual five."""
-    from bot.outbound import CODE_PEAK_MEMORY
+    from bot.outbound.pace import CODE_PEAK_MEMORY
 
     clock = Clock()
     outbound = Outbound(Limits(), clock=clock)
@@ -343,7 +343,7 @@ async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_cod
     database by the deliverer's round; once its code is stored, it keeps none."""
     from bot.app import build_bot, build_dispatcher
     from bot.background import Background
-    from bot.outbound import outbound_of
+    from bot.outbound.pace import outbound_of
     from playground.recording import Person
     from tests.conftest import TOKEN, credit
 

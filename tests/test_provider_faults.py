@@ -9,7 +9,7 @@ from typing import Self
 import httpx
 import pytest
 
-from bot.webhook import WebhookServer, webhook_app
+from bot.web.webhook import WebhookServer, webhook_app
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 from providers import errors
@@ -149,7 +149,7 @@ async def test_500_on_a_spending_call_is_a_server_error_for_a_provider_that_opts
 
 
 class WebhookReceiver:
-    """bot/webhook.py's app, parsing with the client's webhook_sms, collecting what it stores."""
+    """bot/web/webhook.py's app, parsing with the client's webhook_sms, collecting what it stores."""
 
     def __init__(self, client: GetATextClient) -> None:
         self.stored: list[Sms] = []

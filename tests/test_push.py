@@ -9,7 +9,7 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from playground.recording import RecordingSession
 from providers import Capability
 from storage import JobState
@@ -26,7 +26,7 @@ async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: 
     service = await app.catalogue.service(service_key("Telegram"))
     offers, _ = await app.catalogue.offers(service)
     snapshot = await app.rentals.snapshot(chat_id, service.key, service.name, [p.offer for p in offers])
-    return await app.rentals.rent(RentRequest(chat_id, 7, user, snapshot, 0, "n1"))
+    return await app.rentals.rent(RentRequest.from_plan(chat_id, 7, user, snapshot, 0, "n1"))
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ async def test_auto_renewal_warning_when_balance_is_short(app, provider, session
 
 
 async def test_webhook_refuses_wrong_secret_and_stores_good_payload(app, session, settings):
-    from bot.webhook import WebhookServer, webhook_app
+    from bot.web.webhook import WebhookServer, webhook_app
 
     received = []
 
@@ -230,7 +230,7 @@ async def test_one_failing_poller_does_not_stop_the_others(app, provider, backgr
 
 
 async def test_webhook_believes_forwarded_addresses_only_from_trusted_proxies():
-    from bot.webhook import WebhookServer, webhook_app
+    from bot.web.webhook import WebhookServer, webhook_app
 
     received = []
 
@@ -262,14 +262,14 @@ async def test_webhook_believes_forwarded_addresses_only_from_trusted_proxies():
 
 
 def test_wrong_webhook_paths_are_slowed_and_counted_in_one_line_a_minute(caplog):
-    from bot.webhook import GuessGuard
+    from bot.web.webhook import GuessGuard
 
     now = [0.0]
     guard = GuessGuard(clock=lambda: now[0])
     delays = [guard.delay_for("1.2.3.4") for _ in range(12)]
     assert delays[:5] == [0.0] * 5 and delays[5] > 0 and delays[-1] == GuessGuard.MAX_DELAY
     assert guard.delay_for("5.6.7.8") == 0.0  # another source starts free
-    with caplog.at_level("WARNING", logger="bot.webhook"):
+    with caplog.at_level("WARNING", logger="bot.web.webhook"):
         for _ in range(2000):
             guard.delay_for("1.2.3.4")
         now[0] += 61

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services.referrals import decode_inviter
 from handlers.i18n import Texts
 from handlers.views import ledger_line

@@ -78,7 +78,7 @@ async def test_no_rent_again_while_the_plan_is_not_on_sale(app, provider, alice)
 async def pushed_code(app, provider, session, settings):
     from bot.app import build_bot
     from bot.background import Background
-    from bot.outbound import Limits
+    from bot.outbound.pace import Limits
     from tests.conftest import TOKEN
 
     [rental], _ = await app.rentals.rentals.for_chat(1001)

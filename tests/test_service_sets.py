@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from handlers.callbacks import SetRentCb
 from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText

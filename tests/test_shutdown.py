@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from playground.recording import Person, RecordingSession
 from tests.conftest import TOKEN, to_confirm
 from tests.test_push import rented

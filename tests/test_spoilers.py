@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import DeleteMessage, SendMessage
 
 from bot.background import Background
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
 from bot.services.cooldowns import Cooldowns
 from playground.recording import Person
 from storage.models import db_time, utcnow

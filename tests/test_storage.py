@@ -92,7 +92,7 @@ async def test_the_fallback_chain_on_for_a_whole_chat_stays_on_for_the_services_
     """Issue 29: "if no code, try the next plan" is now on per service. A chat that had it on for every service
     keeps it on for those it started a chain for, and its budget, wait and countries."""
     from storage import db as storage_db
-    from storage.chains import ChainRepo
+    from storage.fallback_chain import ChainRepo
 
     per_service = next(i for i, (what, _) in enumerate(MIGRATIONS) if "switched on per service" in what)
     path = tmp_path / "t.sqlite3"

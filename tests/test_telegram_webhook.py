@@ -12,8 +12,8 @@ from aiogram.types import Chat, Message, MessageEntity, Update, User
 
 from bot.app import build_bot, build_dispatcher
 from bot.background import Background
-from bot.inbound import TELEGRAM_PATH, TelegramUpdates
-from bot.outbound import Limits
+from bot.outbound.pace import Limits
+from bot.web.inbound import TELEGRAM_PATH, TelegramUpdates
 from tests.conftest import TOKEN
 
 SECRET = "telegram-secret_token-0123456789"

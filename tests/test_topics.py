@@ -13,8 +13,8 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
-from bot.outbound import Limits
-from bot.topics import NAME_MAX, topic_name
+from bot.outbound.pace import Limits
+from bot.outbound.topics import NAME_MAX, topic_name
 from handlers import phones
 from playground.emulator import TelegramEmulator
 from storage.models import utcnow

@@ -1,6 +1,6 @@
 """The operator's broadcasts: a message read from /broadcast, previewed, confirmed for an audience, stopped.
 
-Sending is bot/broadcaster.py's, in the background, on the bot's one outbound path, after codes.
+Sending is bot/outbound/broadcaster.py's, in the background, on the bot's one outbound path, after codes.
 
 The message is the operator's own text with its formatting (HTML, as Telegram's entities give it), a photo when
 the command is a photo's caption or replies to one, and at most one URL button: a last line written

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from providers import BillingType, Offer
 from storage import Database, RentalRecord, RentalRepo
-from storage.chains import ChainRecord, ChainRepo, FallbackPrefs
+from storage.fallback_chain import ChainRecord, ChainRepo, FallbackPrefs
 from storage.models import utcnow
 
 from . import delivery_record, errors, localize
@@ -165,8 +165,8 @@ class FallbackChains:
     async def _attempt(self, chain: ChainRecord, offer: Offer, wishes: Wishes, member, number: int) -> RentalRecord:
         key = f"chain:{chain.id}:{number}"
         guard = ChainGuard(chain.id, chain.budget, key, member)
-        return await self.rentals.rent(RentRequest(chain.chat_id, chain.user_id, chain.user_name, 0, 0, "", wishes,
-                                                   offer=offer, key=key, budget=guard))
+        return await self.rentals.rent(RentRequest.for_offer(chain.chat_id, chain.user_id, chain.user_name, offer,
+                                                             key, wishes, guard))
 
     # -- the card's Stop -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Forwarding codes per number (issue 18): what a target may be, and each chat's secret signing its URL forwards.
 
 Who may set a target (the renter or a group's admin) and whether the bot can write in a chat target are asked of
-Telegram by the handler (handlers/forwarding.py); the sending is bot/forwarder.py's."""
+Telegram by the handler (handlers/forwarding.py); the sending is bot/outbound/forwarding.py's."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from storage.forwards import ForwardRepo, ForwardTarget
+from storage.forwarding import ForwardRepo, ForwardTarget
 
 from .errors import UserFacingError
 
@@ -154,7 +154,7 @@ class Forwarding:
         return await check_url(url, self.allowed_hosts, self.resolve)
 
     async def pin(self, url: str) -> Pinned:
-        """Checked again and pinned to the address checked, for one POST (bot/forwarder.py)."""
+        """Checked again and pinned to the address checked, for one POST (bot/outbound/forwarding.py)."""
         return await pin_url(url, self.allowed_hosts, self.resolve)
 
     async def stop(self, rental_id: int) -> bool:

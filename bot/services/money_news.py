@@ -1,6 +1,6 @@
 """Money news: what a chat is told when money moved for it (a payment received, a refund, a renewal charged, a
 transfer received). Each notice is written in the transaction that writes its ledger row (storage/notices.py) and
-sent by the money news loop (bot/notices.py), exactly once, across 429s and restarts.
+sent by the money news loop (bot/outbound/money_news.py), exactly once, across 429s and restarts.
 
 A notice stores a text key and its parameters, not a text: it is rendered when it is sent, in the chat's language
 then. Amounts are kept as minor units ({"money": 150}) and a plan's length as minutes with the provider's label

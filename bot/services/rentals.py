@@ -9,7 +9,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
+
+import aiosqlite
 
 from providers import Capability, Offer, Provider, ProviderError, Rental, RentalStatus, RentChoice, Sms
 from providers import errors as perr
@@ -48,21 +50,45 @@ RECONCILE_GRACE = timedelta(minutes=3)
 UNREACHABLE = object()  # the provider did not answer: decide nothing
 
 
+class SpendCheck(Protocol):
+    async def check(self, conn: aiosqlite.Connection, chat_id: int, user_id: int, price: int) -> None:
+        """Raises unless this spend fits (a member's limit or cap, a fallback chain's budget): asked inside the
+        charging transaction, so concurrent taps cannot pass it together."""
+
+
 @dataclass(frozen=True, slots=True)
 class RentRequest:
+    """One rent: who asks, which plan, once under which key, and what may refuse it. Built by the constructor of
+    its kind of caller (``from_plan``, ``for_offer``, ``renewal``)."""
+
     chat_id: int
     user_id: int
     user_name: str
-    snapshot_id: int
-    index: int
-    nonce: str
+    snapshot_id: int = 0  # the plan list the tap was on, and the plan's place in it
+    index: int = 0
+    nonce: str = ""  # the tap's own: a second tap on the same button rents once
     wishes: Wishes = Wishes()
-    # A member's request an admin approved (bot/services/teams.py): the offer as quoted then (its snapshot may
-    # have expired) and a key derived from the request, so it rents once whoever taps.
-    offer: Offer | None = None
-    key: str | None = None
-    # A member within a limit or a cap: checked inside the charging transaction (concurrent taps cannot pass it).
-    budget: Any = None
+    offer: Offer | None = None  # an offer kept elsewhere (an alert's, a request's, a chain's): no snapshot
+    key: str | None = None  # the rent's idempotency key when the caller has its own
+    budget: SpendCheck | None = None
+
+    @classmethod
+    def from_plan(cls, chat_id: int, user_id: int, user_name: str, snapshot_id: int, index: int, nonce: str,
+                  wishes: Wishes = Wishes(), budget: SpendCheck | None = None) -> RentRequest:
+        """A Rent tap on a plan's confirm screen: the plan as its list showed it, once per tap."""
+        return cls(chat_id, user_id, user_name, snapshot_id, index, nonce, wishes, budget=budget)
+
+    @classmethod
+    def for_offer(cls, chat_id: int, user_id: int, user_name: str, offer: Offer, key: str,
+                  wishes: Wishes = Wishes(), budget: SpendCheck | None = None) -> RentRequest:
+        """An offer kept elsewhere (a fired alert, a member's request an admin approved, a fallback chain's next
+        attempt), rented once under the caller's ``key`` whoever taps and however often."""
+        return cls(chat_id, user_id, user_name, wishes=wishes, offer=offer, key=key, budget=budget)
+
+    @classmethod
+    def renewal(cls, chat_id: int, user_id: int, user_name: str, nonce: str) -> RentRequest:
+        """A renewal of a number that cannot renew in place: its plan rented anew, once per tap."""
+        return cls(chat_id, user_id, user_name, nonce=nonce)
 
 
 def period_end(fresh: Rental, start: datetime | None, minutes: int | None) -> datetime | None:
@@ -280,7 +306,7 @@ class RentalService:
             raise errors.RenewPriceChanged(price=price)
         if provider.renews_in_place(old.offer_id):
             return await self._renew_in_place(old, provider, user_id, price, nonce)
-        request = RentRequest(chat_id, user_id, user_name, 0, 0, nonce)
+        request = RentRequest.renewal(chat_id, user_id, user_name, nonce)
         offer = Offer(provider=old.provider, id=old.offer_id, service_id="", service_name=old.service_name,
                       price=cost, billing=old.billing,
                       duration_minutes=old.duration_minutes, duration_label=old.duration_label,

@@ -160,8 +160,8 @@ class Teams:
         key = f"request:{found.id}"
         wishes = Wishes(**{k: v for k, v in found.wishes.items() if k in ("area", "carrier", "cap", "renew")})
         try:
-            rental = await self.rentals.rent(RentRequest(chat.id, found.user_id, found.user_name, 0, 0, key,
-                                                         wishes, offer=offer, key=key))
+            rental = await self.rentals.rent(RentRequest.for_offer(chat.id, found.user_id, found.user_name, offer,
+                                                                   key, wishes))
         except errors.AlreadyRequested:
             rental = await self.rentals.rentals.get_by_request_key(key)
         except errors.UserFacingError:

@@ -96,7 +96,7 @@ class Person:
         await wait_until(lambda: qid in self.emu.callback_answers, timeout,
                          f"the bot answering {match[0]['text']!r}\n{self.stack.bot_log()[-3000:]}")
         if not self.emu.callback_answers[qid].get("text"):
-            # An empty answer may come before the screen (bot/outbound.py paces edits; a tap's spinner is stopped
+            # An empty answer may come before the screen (bot/outbound/pace.py paces edits; a tap's spinner is stopped
             # after a second): the screen this tap leads to, if any, is waited for too.
             with contextlib.suppress(TimeoutError):
                 await self.emu.wait_for(chat_id=self.chat_id, since=mark, timeout=SCREEN_WAIT)

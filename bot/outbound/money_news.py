@@ -15,15 +15,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.outbound.pace import Priority
+from bot.outbound.rendering import Renderer
+from bot.outbound.rounds import ChatTasks, run_rounds, wait_for_all
+from bot.outbound.telegram_out import ChatSender, Outcome
+from bot.services.money_news import rendered
 from storage import ChatRepo
 from storage.models import utcnow
 from storage.notices import MoneyNotice, MoneyNoticeRepo
-
-from .outbound import Priority
-from .rendering import Renderer
-from .rounds import ChatTasks, run_rounds, wait_for_all
-from .services.money_news import rendered
-from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,8 @@ class MoneyNews:
                 markup = self.renderer.notice_markup(chat.language, notice.text_key)
                 # Written before sending: the only window for a repeat is a kill inside this one call.
                 await self.repo.mark_sending(notice.id)
-                # The answer to a person's payment or transfer: a reply's priority on the paced path (bot/outbound.py).
+                # The answer to a person's payment or transfer: a reply's priority on the paced path
+                # (bot/outbound/pace.py).
                 outcome, message = await self.sender.send(chat.id, text, markup, priority=Priority.REPLY)
             except Exception:  # noqa: BLE001 - not sent: tried again after a pause, not at every round
                 log.exception("money notice %d (%s) to chat %s failed; tried again later", notice.id,

@@ -1,4 +1,4 @@
-"""Forwarding codes per number: the forward outbox (storage/forwards.py) sent to its targets, apart from the push.
+"""Forwarding codes per number: the forward outbox (storage/forwarding.py) sent to its targets, apart from the push.
 
 A row is queued in the transaction that stores its SMS and marked sent once the target took it, so a kill and a
 restart forward each SMS once (a kill inside the one send may repeat it: a URL receiver dedupes on
@@ -18,15 +18,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.outbound.rendering import Renderer
+from bot.outbound.rounds import run_rounds
+from bot.outbound.telegram_out import ChatSender, Outcome
+from bot.services.errors import UserFacingError
+from bot.services.forwarding import Forwarding, sign
 from storage import ChatRepo, RentalRepo
-from storage.forwards import Forward, ForwardRepo
+from storage.forwarding import Forward, ForwardRepo
 from storage.models import db_time, utcnow
-
-from .rendering import Renderer
-from .rounds import run_rounds
-from .services.errors import UserFacingError
-from .services.forwarding import Forwarding, sign
-from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,4 @@
+"""The last router: a command or a button no other router understood (a typo, forged or outdated callback data)."""
 from __future__ import annotations
 
 from aiogram import F, Router
@@ -19,7 +20,7 @@ async def unknown_button(callback: CallbackQuery) -> None:
 
 
 def setup() -> Router:
-    router = Router(name="fallback")
+    router = Router(name="unmatched")
     # Groups share commands with other bots: answer unknown ones only in private chats.
     router.message.register(unknown_command, F.chat.type == "private", F.text.startswith("/"))
     router.callback_query.register(unknown_button)

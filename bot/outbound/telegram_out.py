@@ -1,6 +1,6 @@
 """What the background sends to chats (codes, notices, broadcasts), and what each answer from Telegram means.
 
-Pacing and 429s are the bot's one outbound path (bot/outbound.py); here a send gets its priority and its
+Pacing and 429s are the bot's one outbound path (bot/outbound/pace.py); here a send gets its priority and its
 outcome: a chat that blocked or removed the bot is marked inactive, a topic gone is said, trouble is LATER."""
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup, Message
 
+from bot.outbound.pace import Outbound, Priority, at_priority, outbound_of
+from bot.outbound.topics import topic_is_gone
 from storage import ChatRepo
-
-from .outbound import Outbound, Priority, at_priority, outbound_of
-from .topics import topic_is_gone
 
 log = logging.getLogger(__name__)
 

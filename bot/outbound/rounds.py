@@ -32,7 +32,7 @@ async def run_rounds(one_round: Callable[[], Awaitable[object]], wake: asyncio.E
 
 class ChatTasks:
     """At most one task per chat, sending that chat's items in order; the round that starts it does not wait for it,
-    so a chat under a flood wait, or a slow send, never holds back another chat (bot/outbound.py paces each chat).
+    so a chat under a flood wait, or a slow send, never holds back another chat (bot/outbound/pace.py paces each chat).
     A task that sent all it was given wakes the loop: what came for its chat meanwhile goes now."""
 
     def __init__(self, what: str, wake: asyncio.Event) -> None:

@@ -7,16 +7,15 @@ import logging
 import time
 from datetime import timedelta
 
+from bot.outbound.pace import Priority
+from bot.outbound.rendering import Renderer
+from bot.outbound.rounds import ChatTasks, run_rounds, wait_for_all
+from bot.outbound.screens import Screens
+from bot.outbound.telegram_out import ChatSender, Outcome
+from bot.services.rentals import RentalService
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
 from storage.models import utcnow
 from storage.topics import NumberTopicRepo
-
-from .outbound import Priority
-from .rendering import Renderer
-from .rounds import ChatTasks, run_rounds, wait_for_all
-from .screens import Screens
-from .services.rentals import RentalService
-from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,8 @@ class Deliverer:
     def busy(self) -> bool:
         """Codes are on their way and have not booked their send slots yet: new SMS were stored and not looked at,
         the outbox is being read, or a chat's first code is being prepared. The broadcast sender takes no slot
-        meanwhile (bot/broadcaster.py). A code that has booked its slot needs nothing more: that slot is its own."""
+        meanwhile (bot/outbound/broadcaster.py). A code that has booked its slot needs nothing more: that slot is
+        its own."""
         return self._unbooked > 0 or (self._looping and self._wake.is_set())
 
     def wake(self) -> None:
@@ -93,7 +93,7 @@ class Deliverer:
 
     async def _expect_codes(self) -> None:
         """Tell the outbound path which groups have numbers waiting for a first code: each keeps places of its
-        minute for them, so a burst of codes does not wait behind the members' replies (bot/outbound.py)."""
+        minute for them, so a burst of codes does not wait behind the members' replies (bot/outbound/pace.py)."""
         now = time.monotonic()
         if now - self._coming_read_at < COMING_CODES_EVERY:
             return

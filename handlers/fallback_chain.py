@@ -28,6 +28,6 @@ async def chain_card(callback: CallbackQuery, callback_data: ChainCb, callback_a
 
 
 def setup() -> Router:
-    router = Router(name="chains")
+    router = Router(name="fallback_chain")
     router.callback_query.register(chain_card, ChainCb.filter())
     return router

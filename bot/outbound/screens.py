@@ -50,7 +50,7 @@ class Screens:
 
     def card_shown_last(self, chat_id: int, rental_id: int) -> int | None:
         """The message id of this rental's card when it is the card the chat was shown last (other messages may
-        have come under it): a code deleted from the chat leaves that card too (bot/hiding.py)."""
+        have come under it): a code deleted from the chat leaves that card too (bot/outbound/hiding.py)."""
         card = self._cards.get(chat_id)
         return card[0] if card is not None and card[1] == rental_id else None
 

@@ -13,11 +13,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.outbound.telegram_out import ChatSender, Outcome
 from storage import SmsRepo
-from storage.forwards import ForwardRepo
+from storage.forwarding import ForwardRepo
 from storage.models import utcnow
-
-from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 

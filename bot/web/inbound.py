@@ -17,9 +17,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.web.metrics import CONTENT_TYPE, Metrics
 from storage import Database
-
-from .metrics import CONTENT_TYPE, Metrics
 
 TELEGRAM_PATH = "/telegram"
 TELEGRAM_MAX_BODY = 1024 * 1024  # an update with a long message, its reply and entities stays far below

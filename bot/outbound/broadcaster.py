@@ -1,7 +1,7 @@
 """Sending broadcasts: one chat at a time, on the bot's one outbound path, never ahead of a code.
 
 Codes first, by two rules:
-* each broadcast send is BULK (bot/outbound.py): it gets a turn only when no code, reply or notice that could go
+* each broadcast send is BULK (bot/outbound/pace.py): it gets a turn only when no code, reply or notice that could go
   at that moment is waiting, never the last places of the bot's second, and a chat not ready for it (a code went
   there a moment ago, a group's minute nearly full) is put aside and come back to;
 * before each send the sender waits while the outbox has codes that have not asked for their turn yet
@@ -17,11 +17,10 @@ import logging
 import time
 from collections.abc import Callable
 
+from bot.outbound.rendering import Renderer
+from bot.outbound.telegram_out import ChatSender, Outcome
+from bot.services.broadcasts import Broadcasts
 from storage.broadcasts import Broadcast, BroadcastRepo, Recipient
-
-from .rendering import Renderer
-from .services.broadcasts import Broadcasts
-from .telegram_out import ChatSender, Outcome
 
 log = logging.getLogger(__name__)
 
