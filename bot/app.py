@@ -3,6 +3,7 @@
 `python -m bot` and the tests build the bot through the same functions."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from bot.services.cryptopay import CryptoTopUps
 from bot.services.fallback_chain import FallbackChains
 from bot.services.forwarding import Forwarding
 from bot.services.invoice_seal import InvoiceSeal
+from bot.services.no_code import NoCodeRefunds
 from bot.services.promos import Promos
 from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
@@ -107,12 +109,14 @@ class App:
     switches: PlanSwitches = field(init=False)
     sets: ServiceSets = field(init=False)
     bans: BanRepo = field(init=False)
+    no_code: NoCodeRefunds = field(init=False)  # "no code, no charge" (bot/services/no_code.py)
     chains: FallbackChains = field(init=False)  # "if no code, try the next plan" (bot/services/fallback_chain.py)
     alerts: Alerts = field(init=False)  # 🔔 back in stock / under a price (bot/services/alerts.py)
     teams: Teams = field(init=False)
     transfers: Transfers = field(init=False)
     wallet: Wallet = field(init=False)
     admins: AdminCache = field(init=False)
+    money_news_due: asyncio.Event = field(init=False)  # a money notice written: its sender wakes
     topups: TopUps = field(init=False)
     cards: CardTopUps = field(init=False)
     crypto: CryptoTopUps = field(init=False)
@@ -143,9 +147,13 @@ class App:
         self.alerts = Alerts(AlertRepo(self.db), self.catalogue, self.rentals.budget, self.settings.alerts_per_chat,
                              self.settings.alert_hours, self.settings.alert_services_per_check)
         self.catalogue.alerts_offered = self.settings.alerts_per_chat > 0
-        self.chains = FallbackChains(self.db, self.rentals, self.catalogue)
+        # "No code, no charge": one for the job that refunds and the fallback chains that move on from it.
+        self.no_code = NoCodeRefunds(self.rentals)
+        self.chains = FallbackChains(self.db, self.rentals, self.catalogue, self.no_code)
         self.teams = Teams(self.db, self.rentals, self.catalogue, self.settings.team_request_minutes)
-        self.transfers = Transfers(self.db, Limits.from_settings(self.settings))
+        # A money notice written (payment, refund, renewal, transfer): its sender, bot/outbound/money_news.py, wakes.
+        self.money_news_due = asyncio.Event()
+        self.transfers = Transfers(self.db, Limits.from_settings(self.settings), self.money_news_due.set)
         self.wallet = Wallet(self.db, self.settings.admin_ids)
         self.admins = AdminCache()
         self.referrals = Referrals(self.db, self.settings.referral_percent)
@@ -153,17 +161,17 @@ class App:
         # Invoice payloads sealed with a secret of this bot: only invoices it made are ever credited.
         seal = InvoiceSeal(self.settings.bot_token.get_secret_value())
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
-                             self.referrals, seal)
+                             self.referrals, seal, self.money_news_due.set)
         self.auctions = AuctionDesk(self.providers, self.settings.action_cooldown)
         self.broadcasts = Broadcasts(self.db)
         self.forwarding = Forwarding(ForwardRepo(self.db), self.settings.forward_allowed_hosts)
         self.cards = CardTopUps(self.db, self.settings.payments_provider_token.get_secret_value(),
                                 self.settings.card_currency, self.settings.card_rate, self.settings.card_amounts,
-                                self.referrals, seal)
+                                self.referrals, seal, self.money_news_due.set)
         self.crypto = CryptoTopUps(self.db, build_cryptopay(self.settings), self.settings.currency,
                                    self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
                                    self.settings.cryptopay_expires_in, self.settings.action_cooldown,
-                                   self.referrals)
+                                   self.referrals, self.money_news_due.set)
         self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()

@@ -62,9 +62,8 @@ class Background:
         self.forwarder = Forwarder(app.forwarding.repo, app.forwarding, app.rentals.rentals, app.chats, self.sender,
                                    app.renderer, timeout=settings.forward_timeout)
         # Money news (payments, refunds, renewals, transfers): its own outbox and loop, woken by whoever wrote one.
-        self.money_news = MoneyNews(MoneyNoticeRepo(app.db), app.chats, self.sender, app.renderer)
-        for service in (app.topups, app.cards, app.crypto, app.transfers):
-            service.on_notice = self.money_news.wake
+        self.money_news = MoneyNews(MoneyNoticeRepo(app.db), app.chats, self.sender, app.renderer,
+                                    due=app.money_news_due)
         state = JobState(app.db)
         self.pollers = {
             name: SmsPoller(provider, app.rentals.rentals, app.sms_repo, state, self.stored,
@@ -73,11 +72,8 @@ class Background:
             for name, provider in app.providers.items()
         }
         self.jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, self.sender, app.renderer, self.deliverer.wake,
-                         app.switches, crypto=app.crypto, alerts=app.alerts, topics=app.topics, chains=app.chains)
-        app.chains.no_code = self.jobs.no_code
-        app.chains.permit = self._may_spend
-        self.jobs.on_confirmed = self._card_in_topic
-        self.jobs.on_notice = self.money_news.wake
+                         app.switches, no_code=app.no_code, crypto=app.crypto, alerts=app.alerts, topics=app.topics,
+                         chains=app.chains, on_confirmed=self._card_in_topic, on_notice=self.money_news.wake)
         self.scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True,
                                                         "misfire_grace_time": 60})
         job = app.inflight.job  # a SIGTERM waits for a job that runs (its provider calls) before closing
@@ -167,7 +163,7 @@ class Background:
     async def step_chains(self) -> int:
         """Fallback chains moved on (bot/services/fallback_chain.py), each changed card edited in place (a new
         message when the tap's was never recorded); a notice: codes and replies first."""
-        changed = await self.app.chains.step()
+        changed = await self.app.chains.step(self._may_spend)
         for chain_id in changed:
             view = await self.app.chains.view(chain_id)
             chat = await self.app.chats.get(view.chain.chat_id)

@@ -60,13 +60,15 @@ class Jobs:
                  renderer: Renderer, on_new_sms=lambda: None, switches: PlanSwitches | None = None,
                  no_code: NoCodeRefunds | None = None, crypto: CryptoTopUps | None = None,
                  alerts: Alerts | None = None, topics: NumberTopics | None = None,
-                 chains: FallbackChains | None = None) -> None:
+                 chains: FallbackChains | None = None,
+                 on_confirmed: Callable[[RentalRecord], Awaitable[object]] | None = None,
+                 on_notice: Callable[[], object] = lambda: None) -> None:
         self.alerts = alerts
         self.topics = topics
         self.chains = chains
         # A number the reconciler confirmed after its rent reply was lost: its card where a tap would have put it
-        # (a forum group's topic per number); wired by Background (the card is the handlers' to draw).
-        self.on_confirmed: Callable[[RentalRecord], Awaitable[object]] | None = None
+        # (a forum group's topic per number; the card is the handlers' to draw, handed in by Background).
+        self.on_confirmed = on_confirmed
         self.renderer = renderer
         self.crypto = crypto
         self.db = db
@@ -78,7 +80,7 @@ class Jobs:
         self.sms = sms
         self.sender = sender
         self.on_new_sms = on_new_sms
-        self.on_notice: Callable[[], object] = lambda: None  # money news written: wake its loop (bot/background.py)
+        self.on_notice = on_notice  # money news written: wake its loop (bot/outbound/money_news.py)
 
     async def _tell(self, rental: RentalRecord, key: str, **params) -> None:
         if key in CHAIN_TELLS and self.chains is not None and await self.chains.quiet(rental.id):

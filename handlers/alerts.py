@@ -12,6 +12,7 @@ from bot.outbound.screens import Screens
 from bot.services import localize
 from bot.services.alerts import Alerts, AlertsFull, price_steps
 from bot.services.catalogue import Catalogue, service_key
+from bot.services.choosing import Wishes
 from bot.services.errors import AlreadyRequested, NothingAvailable, OfferExpired, QuoteRose, StaleButton
 from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
@@ -25,6 +26,7 @@ from .common import show, user_name
 from .i18n import Texts
 from .numbers import show_card, show_earlier
 from .permissions import AdminCache, ensure_can_spend
+from .rent import quote_rose_view  # the rent screens' own view of a rise
 
 BACK_IN_STOCK_SHOWN = 3  # sold-out plans offered on the choice screen
 
@@ -122,8 +124,6 @@ async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, bot: B
                      screens: Screens, catalogue: Catalogue, alerts: Alerts) -> None:
     """The offer the alert found, rented once per alert (its request key), at most at the price the message said:
     RentalService.rent re-reads it (the quote lock); higher by now, the plan's confirm screen at the new price."""
-    from .rent import quote_rose_view  # the rent screens' own view of a rise
-
     alert = await alerts.repo.get(callback_data.a)
     if alert is None or alert.chat_id != chat.id or alert.offer is None:
         raise StaleButton()
@@ -142,7 +142,6 @@ async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, bot: B
                    keyboards.alert_saved(t, service_key(offer.service_name)))
         return
     except QuoteRose as rose:
-        from bot.services.choosing import Wishes
         await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, Wishes()))
         return
     if rental.status == "pending":

@@ -23,7 +23,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
-from bot.outbound.pace import outbound_of
+from bot.outbound.pace import paced_by
 from bot.services.errors import TextKey, UserFacingError
 from bot.services.pricing import format_money
 from bot.services.support import support_url
@@ -95,7 +95,8 @@ class TimelyCallbackAnswer(CallbackAnswerMiddleware):
         chat = event.message.chat if event.message else None
         if t is not None and chat is not None and chat.type in GROUP_TYPES:
             # Said, not left to a silent wait: the group's minute under Telegram's limit holds the screen back.
-            wait = outbound_of(event.bot).expected_wait(chat.id)
+            pacer = paced_by(event.bot) if event.bot is not None else None
+            wait = pacer.expected_wait(chat.id) if pacer is not None else 0.0
             if wait >= BUSY_NOTE_AFTER:
                 note = t("tap-group-minute-full", seconds=math.ceil(wait))
         task = asyncio.get_running_loop().create_task(self._stop_spinner(event, note))

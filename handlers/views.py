@@ -294,7 +294,7 @@ def code_message(t: Texts, sms: StoredSms, rental: RentalRecord, actions: set[Ca
     received = sms.received_at or utcnow()
     lines.append(t("code-received", when=when(t, received), zone=zone_of(t, received)))
     if rental.status in CLOSED_STATUSES:
-        # Posted at once even so: the user may still need it (README: codes, exactly once).
+        # Posted at once even so: the user may still need it (docs/codes.md).
         lines.append(t("code-after-close", status=Html(t(f"status-{rental.status}"))))
     if is_group and rental.user_name:
         lines.append(t("code-rented-by", name=rental.user_name))

@@ -38,13 +38,13 @@ def pause_after(attempts: int) -> timedelta:
 
 class MoneyNews:
     def __init__(self, repo: MoneyNoticeRepo, chats: ChatRepo, sender: ChatSender, renderer: Renderer, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, due: asyncio.Event | None = None) -> None:
         self.repo = repo
         self.chats = chats
         self.sender = sender
         self.renderer = renderer
         self.clock = clock
-        self._wake = asyncio.Event()
+        self._wake = due or asyncio.Event()  # set by whoever writes a notice (the app's ``money_news_due``)
         self._serving = ChatTasks("money news", self._wake)  # chat -> the task telling it now
 
     def wake(self) -> None:

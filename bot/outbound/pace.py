@@ -13,7 +13,7 @@ per-chat limits as sends. Within them:
   (``kept_for_codes``: for the codes its new numbers wait for, and its recent bursts), and broadcasts leave
   ``bulk_headroom`` of the bot's second free;
 * a 429 is never the caller's problem: the lane waits ``retry_after`` and the same call goes again, first in
-  its lane. A caller waits as long as its turn takes (README: what the bounds are).
+  its lane. A caller waits as long as its turn takes (docs/codes.md: the bounds).
 
 Calls that put nothing in a chat (callback answers, getChatMember, deletions, ...) are not queued; a short
 429 on them is waited out and asked again, as before."""
@@ -509,11 +509,18 @@ class at_priority:
         CURRENT.reset(self._token)
 
 
-def outbound_of(bot: Bot) -> Outbound:
-    """The bot's pacer; one is added to a session built without one (a test's, a benchmark's)."""
+def paced_by(bot: Bot) -> Outbound | None:
+    """The bot's pacer, if its session has one."""
     for middleware in bot.session.middleware:
         if isinstance(middleware, Outbound):
             return middleware
+    return None
+
+
+def outbound_of(bot: Bot) -> Outbound:
+    """The bot's pacer; one is added to a session built without one (a test's, a benchmark's)."""
+    if (found := paced_by(bot)) is not None:
+        return found
     found = Outbound()
     bot.session.middleware(found)
     return found

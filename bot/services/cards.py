@@ -46,12 +46,12 @@ class CardPayload:
 class CardTopUps:
     def __init__(self, db: Database, provider_token: str, currency: str, rate: Decimal,
                  amounts: tuple[Decimal, ...], referrals: Referrals | None = None,
-                 seal: InvoiceSeal | None = None) -> None:
+                 seal: InvoiceSeal | None = None, on_notice: Callable[[], object] = lambda: None) -> None:
         self.db = db
         self.seal = seal or InvoiceSeal("")
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
         self.chats = ChatRepo(db)
-        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
+        self.on_notice = on_notice  # a money notice written: wakes its loop (bot/outbound/money_news.py)
         self.provider_token = provider_token
         self.currency = currency
         self.rate = rate

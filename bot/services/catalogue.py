@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 SERVICES_TTL = 600.0
 OFFERS_TTL = 60.0
-# The quote lock (README): at a Rent tap the plan's price is the provider's as read at most this long ago.
+# The quote lock (docs/money.md): at a Rent tap the plan's price is the provider's as read at most this long ago.
 QUOTE_FRESH = 15.0
 SOLD_OUT_SECONDS = 600.0  # a plan that just sold out is marked so on plan lists for this long
 SOLD_OUT_MAX = 500  # bounded: the oldest marks go first

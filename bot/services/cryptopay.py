@@ -39,10 +39,10 @@ class CryptoInvoiceUnknown(errors.UserFacingError):
 class CryptoTopUps:
     def __init__(self, db: Database, client: CryptoPayClient | None, currency: str, assets: tuple[str, ...],
                  amounts: tuple[Decimal, ...], expires_in: int, cooldown: float = 10.0,
-                 referrals: Referrals | None = None) -> None:
+                 referrals: Referrals | None = None, on_notice: Callable[[], object] = lambda: None) -> None:
         self.repo = CryptoInvoiceRepo(db)
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
-        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
+        self.on_notice = on_notice  # a money notice written: wakes its loop (bot/outbound/money_news.py)
         self.client = client
         self.currency = currency  # the invoices' fiat: the balance currency, so exactly the amount is credited
         self.assets = assets

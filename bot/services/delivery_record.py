@@ -39,7 +39,7 @@ class DeliveryRecords:
 
 
 def rank(offers: list[PricedOffer], records: dict[tuple[str, str], PlanRecord]) -> list[PricedOffer]:
-    """Plans by what a received code costs: price / share of rentals that got one (README). A plan without a
+    """Plans by what a received code costs: price / share of rentals that got one (docs/features.md). A plan without a
     record is taken at the average share of the plans that have one (neither helped nor hurt by having none);
     equal costs: the faster median first, then the catalogue's order (price, length)."""
     if not records:

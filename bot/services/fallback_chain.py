@@ -116,6 +116,11 @@ class ChainView:
         return max(self.chain.budget - self.spent, 0)
 
 
+async def _no_further_attempt(chat_id: int, user_id: int) -> None:
+    """The permit of a chain being stopped: it makes no attempt (its advance only cancels the current one)."""
+    raise errors.NotAllowed()
+
+
 class FallbackChains:
     def __init__(self, db: Database, rentals: RentalService, catalogue: Catalogue,
                  no_code: NoCodeRefunds | None = None) -> None:
@@ -123,7 +128,6 @@ class FallbackChains:
         self.rentals = rentals
         self.catalogue = catalogue
         self.no_code = no_code or NoCodeRefunds(rentals)
-        self.permit: Permit | None = None  # wired by the app: may the chain's user still spend (each attempt)
         self._shown: dict[int, tuple] = {}
 
     # -- the confirm screen's choice -------------------------------------------------------
@@ -176,7 +180,7 @@ class FallbackChains:
         chain = await self.owned(chat_id, chain_id)
         if chain.status == "running":
             await self.repo.set_status(chain.id, "stopping", "stopped", only_from=("running",))
-        await self.advance(await self.repo.get(chain.id))
+        await self.advance(await self.repo.get(chain.id), _no_further_attempt)
         return await self.repo.get(chain.id)
 
     async def owned(self, chat_id: int, chain_id: int) -> ChainRecord:
@@ -187,14 +191,15 @@ class FallbackChains:
 
     # -- the step job ----------------------------------------------------------------------
 
-    async def step(self) -> list[int]:
-        """One round over the open chains; returns those whose card should be drawn again."""
+    async def step(self, permit: Permit) -> list[int]:
+        """One round over the open chains; returns those whose card should be drawn again. ``permit``: may a
+        chain's user still spend the chat's balance (asked before each attempt after the first)."""
         changed = []
         open_ids = set()
         for chain in await self.repo.open():
             open_ids.add(chain.id)
             try:
-                await self.advance(chain)
+                await self.advance(chain, permit)
             except Exception:  # noqa: BLE001 - one chain's bug must not stop the others; asked again next round
                 log.exception("fallback chain %d: step failed", chain.id)
             if await self._changed(chain.id):
@@ -219,7 +224,7 @@ class FallbackChains:
         self._shown[view.chain.id] = (view.chain.status, view.with_code, view.spent,
                                       tuple((r.id, r.status, r.phone, r.no_code) for r in view.attempts))
 
-    async def advance(self, chain: ChainRecord) -> None:
+    async def advance(self, chain: ChainRecord, permit: Permit) -> None:
         if not chain.is_open:
             return
         if await self.repo.with_code(chain.id) is not None:
@@ -240,7 +245,7 @@ class FallbackChains:
             return
         if last is None:
             if utcnow() - chain.created_at >= FIRST_GRACE:  # the tap's rent never happened (killed before it)
-                await self._next(chain, attempts)
+                await self._next(chain, attempts, permit)
             return
         if last.status == "pending":
             return  # its rent call's outcome is the reconciler's to decide
@@ -251,7 +256,7 @@ class FallbackChains:
                 await self.repo.set_status(chain.id, "done")
                 return
             attempts = await self.repo.attempts(chain.id)
-        await self._next(chain, attempts)
+        await self._next(chain, attempts, permit)
 
     def gives_up_at(self, chain: ChainRecord, rental: RentalRecord) -> datetime:
         """The chain's wait, or shortly before the activation ends (as "no code, no charge" does), whichever is
@@ -276,11 +281,11 @@ class FallbackChains:
         fresh = await self.rentals.rentals.get(rental.id)
         return fresh.status != "active" or fresh.no_code is not None
 
-    async def _next(self, chain: ChainRecord, attempts: list[RentalRecord]) -> None:
+    async def _next(self, chain: ChainRecord, attempts: list[RentalRecord], permit: Permit) -> None:
         member = None
-        if self.permit is not None and attempts:  # the first attempt's right was checked at the tap
+        if attempts:  # the first attempt's right was checked at the tap
             try:
-                member = await self.permit(chain.chat_id, chain.user_id)
+                member = await permit(chain.chat_id, chain.user_id)
             except errors.UserFacingError as err:
                 await self.repo.set_status(chain.id, "ended", err.key)
                 return

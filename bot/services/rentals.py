@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_MAX_AGE = 15 * 60.0
 # A rent that would wait longer than this for its turn under the provider's own pace (GetAText: one a second) is
-# refused before it is charged: a person would have given up on the tap by then (README: the bounds).
+# refused before it is charged: a person would have given up on the tap by then (docs/security.md).
 RENT_QUEUE_MAX_WAIT = 8.0
 RECONCILE_GRACE = timedelta(minutes=3)
 UNREACHABLE = object()  # the provider did not answer: decide nothing
@@ -473,7 +473,7 @@ class RentalService:
             return False
 
     async def _refuse_above_quote(self, rental: RentalRecord, result: Rental) -> RentalRecord:
-        """The quote lock after the fact (README): a rental the provider charged above the quote for is cancelled
+        """The quote lock after the fact (docs/money.md): a rental the provider charged above the quote for is cancelled
         at once and the chat refunded in full, where cancelling gives the provider's price back; the chat is
         then asked again at the new price (QuoteRose). Where it cannot be cancelled (or the cancel fails), the
         rental stands at the quote and the operator absorbs the difference, logged and counted."""

@@ -56,7 +56,8 @@ class StarsRefundPending(errors.UserFacingError):
 
 class TopUps:
     def __init__(self, db: Database, star_value_cents: Decimal, amounts: tuple[int, ...],
-                 referrals: Referrals | None = None, seal: InvoiceSeal | None = None) -> None:
+                 referrals: Referrals | None = None, seal: InvoiceSeal | None = None,
+                 on_notice: Callable[[], object] = lambda: None) -> None:
         self.db = db
         self.seal = seal or InvoiceSeal("")
         self.referrals = referrals  # the payer's inviter gets a share, in the credit's transaction
@@ -65,7 +66,7 @@ class TopUps:
         self.refunds = StarsRefundRepo(db)
         self.chats = ChatRepo(db)
         self.ledger = LedgerRepo(db)
-        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
+        self.on_notice = on_notice  # a money notice written: wakes its loop (bot/outbound/money_news.py)
 
     def credit_for(self, stars: int) -> int:
         return math.floor(Decimal(stars) * self.star_value_cents)

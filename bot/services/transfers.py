@@ -54,12 +54,12 @@ class Limits:
 
 
 class Transfers:
-    def __init__(self, db: Database, limits: Limits) -> None:
+    def __init__(self, db: Database, limits: Limits, on_notice: Callable[[], object] = lambda: None) -> None:
         self.db = db
         self.limits = limits
         self.chats = ChatRepo(db)
         self.ledger = LedgerRepo(db)
-        self.on_notice: Callable[[], object] = lambda: None  # wakes the money news loop (set by bot/background.py)
+        self.on_notice = on_notice  # a money notice written: wakes its loop (bot/outbound/money_news.py)
 
     def check_amount(self, amount: int) -> None:
         if self.limits.high <= 0:
