@@ -105,9 +105,10 @@ async def presses(users: int, journeys: int) -> tuple[float, float, float, float
         # The per-provider budget for card actions protects a real provider's rate limit; here the provider is
         # in memory and what is measured is the bot's own work, so it is lifted like the per-user budget.
         app.rentals.budget = ProviderBudget(rate=1e9, burst=1e9)
+        pacer = unpaced()
         try:
             session = RecordingSession()
-            dp, bot = build_dispatcher(app), build_bot(TOKEN, settings, session=session, outbound=unpaced())
+            dp, bot = build_dispatcher(app), build_bot(TOKEN, settings, session=session, outbound=pacer)
             people = [User_(dp, bot, session, 10_000 + i) for i in range(users)]
             for person in people:
                 await app.chats.ensure(person.chat.id, "private", "U")
@@ -123,6 +124,7 @@ async def presses(users: int, journeys: int) -> tuple[float, float, float, float
             return (len(timings) / wall, len(timings) / cpu, statistics.median(timings) * 1000,
                     timings[int(0.95 * len(timings)) - 1] * 1000)
         finally:
+            await pacer.aclose()  # its pump task, not left pending at exit
             await app.close()
 
 
@@ -141,9 +143,10 @@ async def hand_offs() -> float:
             trips += 1
             return await real(self, fn, *args, **kwargs)
 
+        pacer = unpaced()
         try:
             session = RecordingSession()
-            dp, bot = build_dispatcher(app), build_bot(TOKEN, settings, session=session, outbound=unpaced())
+            dp, bot = build_dispatcher(app), build_bot(TOKEN, settings, session=session, outbound=pacer)
             person = User_(dp, bot, session, 10_000)
             await app.chats.ensure(person.chat.id, "private", "U")
             await app.wallet.adjust(ADMIN, person.chat.id, 1_000_000, "bench")
@@ -152,6 +155,7 @@ async def hand_offs() -> float:
             await person.journey()
         finally:
             aiosqlite.Connection._execute = real
+            await pacer.aclose()
             await app.close()
         return trips / 6  # /start and five presses
 
