@@ -125,14 +125,15 @@ class Jobs:
         """Rentals past their end: renewed by the provider (auto-renew) and charged, or closed and announced."""
         count = 0
         for rental in await self.repo.expired(utcnow()):
-            if rental.renew_pending:
+            if rental.renewing:
                 continue  # a renewal asked for is decided first (reconcile)
             if rental.auto_renew and await self._charge_renewal(rental):
                 continue
             if await self.no_code.at_end(rental, self._told_no_code):  # an activation's cancel undecided until now
                 self.on_notice()
                 continue
-            await self.rentals.set_status(rental.id, "expired")
+            if (await self.rentals.close(rental.id, "expired")).status != "expired":
+                continue  # closed meanwhile (cancelled, finished): told by that
             await self._tell(rental, "notify-expired")
             count += 1
         if count:

@@ -286,7 +286,7 @@ async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_a
         except RenewPriceChanged as changed:  # nothing charged: the card comes back with today's price
             notice = render_error(t, changed)
         else:
-            if fresh.renew_pending:
+            if fresh.renewing:
                 notice = t("renewal-pending")
             elif fresh.id == rental_id:  # one more period of the same number
                 notice = t("renewed", price=format_money(fresh.renewal_price))

@@ -135,7 +135,7 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
                      else t("card-carrier", carrier=carrier_name(rental.carrier)))
     if rental.status == "active" and rental.active_till:
         lines.append(t("card-time-left", left=time_left(t, rental.active_till)))
-    if rental.renew_pending:
+    if rental.renewing:
         lines.append(t("card-renewal-pending"))
     # What happened to the money, in words: paid, came back, or paid and ended early with nothing back.
     money = ("card-paid-ended" if ended_early else "card-refunded" if rental.status in ("cancelled", "failed")

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from . import files
-from .migrations import MIGRATIONS
+from .migrations import MIGRATIONS, REBUILDS_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ class DatabaseError(RuntimeError):
 
 class DatabaseTooNewError(DatabaseError):
     """The file was written by a newer version of the bot; refusing to touch it."""
+
+
+class WrongStateError(RuntimeError):
+    """A state transition asked of a row that is not in a state it may leave that way: a bug or a race the caller
+    must decide, never a silent write."""
+
+    def __init__(self, table: str, row_id: int, to: str, frm: tuple[str, ...]) -> None:
+        super().__init__(f"{table} {row_id}: no move to {to!r} (only from {', '.join(frm)})")
+        self.table, self.row_id, self.to, self.frm = table, row_id, to, frm
 
 
 class Database:
@@ -163,10 +172,28 @@ class Database:
         for version, (description, statements) in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
+            await self._apply(version, description, statements)
+            log.info("database migrated to version %d: %s", version, description)
+
+    async def _apply(self, version: int, description: str, statements: list[str]) -> None:
+        """One migration in one transaction. A step that rebuilds a table others point at runs with foreign keys
+        off (SQLite's way: dropping the old table would otherwise delete through them) and checks every reference
+        before it commits."""
+        rebuilds = statements[:1] == [REBUILDS_TABLES]
+        if rebuilds:
+            await self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before it
+        try:
             async with self.transaction() as conn:
-                for statement in statements:
+                for statement in statements[1:] if rebuilds else statements:
                     await conn.execute(statement)
+                if rebuilds:
+                    broken = await conn.execute_fetchall("PRAGMA foreign_key_check")
+                    if broken:
+                        raise DatabaseError(f"migration {version} would break {len(broken)} references"
+                                            f" (first: {tuple(broken[0])}); nothing changed")
                 await conn.execute(
                     "INSERT INTO schema_version (version, description) VALUES (?, ?)", (version, description)
                 )
-            log.info("database migrated to version %d: %s", version, description)
+        finally:
+            if rebuilds:
+                await self.conn.execute("PRAGMA foreign_keys=ON")

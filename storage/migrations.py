@@ -1,5 +1,9 @@
 """Ordered schema steps. Append only: never edit a step that has shipped."""
 
+# First statement of a step that rebuilds a table other tables point at (storage/db.py runs it with foreign keys
+# off and checks every reference before it commits).
+REBUILDS_TABLES = "-- rebuilds tables"
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     (
         "chats, ledger, rentals, sms outbox, offer snapshots, catalogue cache",
@@ -662,6 +666,135 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 taken_at TEXT NOT NULL
             )""",
             "CREATE INDEX handled_updates_taken ON handled_updates(taken_at)",
+        ],
+    ),
+    (
+        "explicit states (issue 30): a rental's status is one of its named states; an in-place renewal is a row"
+        " of in_place_renewals, not JSON; an SMS's delivery is one state (pending, sending, held, delivered,"
+        " undeliverable)",
+        [
+            REBUILDS_TABLES,
+            # One renewal in place of a long-term number: asked (its hold charged, the provider's answer not known
+            # yet), then made or refunded. storage/in_place_renewals.py moves it.
+            """CREATE TABLE in_place_renewals (
+                id INTEGER PRIMARY KEY,
+                rental_id INTEGER NOT NULL REFERENCES rentals(id),
+                request_key TEXT NOT NULL UNIQUE,
+                hold INTEGER NOT NULL CHECK (hold >= 0),
+                till_before TEXT,
+                state TEXT NOT NULL DEFAULT 'asked' CHECK (state IN ('asked', 'made', 'refunded')),
+                paid INTEGER CHECK (paid >= 0),
+                asked_at TEXT NOT NULL,
+                decided_at TEXT,
+                CHECK ((state = 'asked') = (decided_at IS NULL)),
+                CHECK ((state = 'made') = (paid IS NOT NULL))
+            )""",
+            "CREATE UNIQUE INDEX in_place_renewals_one_asked ON in_place_renewals(rental_id) WHERE state = 'asked'",
+            "INSERT INTO in_place_renewals (rental_id, request_key, hold, till_before, asked_at)"
+            " SELECT id, json_extract(renew_pending, '$.key'), json_extract(renew_pending, '$.hold'),"
+            " json_extract(renew_pending, '$.till'), coalesce(json_extract(renew_pending, '$.at'), updated_at)"
+            " FROM rentals WHERE renew_pending IS NOT NULL",
+            # The rental, its columns grouped by what they say; the renewal asked now points at its row.
+            """CREATE TABLE rentals_new (
+                id INTEGER PRIMARY KEY,
+                chat_id INTEGER NOT NULL REFERENCES chats(id) ON UPDATE CASCADE,
+                user_id INTEGER NOT NULL,
+                user_name TEXT NOT NULL DEFAULT '',
+                request_key TEXT NOT NULL UNIQUE,
+                provider TEXT NOT NULL,
+                provider_rental_id TEXT,
+                offer_id TEXT NOT NULL,
+                service_name TEXT NOT NULL,
+                billing TEXT NOT NULL,
+                duration_label TEXT NOT NULL DEFAULT '',
+                duration_minutes INTEGER,
+                country TEXT NOT NULL DEFAULT '',
+                area_code TEXT,
+                carrier TEXT,
+                phone TEXT,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'active', 'cancelled', 'finished', 'expired', 'failed')),
+                failure TEXT NOT NULL DEFAULT '',
+                price_charged INTEGER NOT NULL CHECK (price_charged >= 0),
+                period_price INTEGER CHECK (period_price >= 0),
+                price_held INTEGER CHECK (price_held > 0),
+                provider_cost TEXT NOT NULL,
+                active_from TEXT,
+                active_till TEXT,
+                auto_renew INTEGER NOT NULL DEFAULT 0 CHECK (auto_renew IN (0, 1)),
+                renewal_id INTEGER REFERENCES in_place_renewals(id),
+                renew_warned_at TEXT,
+                no_code TEXT CHECK (no_code IN ('refunded', 'refused')),
+                closed_notified INTEGER NOT NULL DEFAULT 0 CHECK (closed_notified IN (0, 1)),
+                set_id INTEGER REFERENCES rentals(id),
+                topic_id INTEGER,
+                topic_state TEXT CHECK (topic_state IN ('open', 'lost', 'moved', 'closed')),
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                UNIQUE (provider, provider_rental_id)
+            )""",
+            "INSERT INTO rentals_new (id, chat_id, user_id, user_name, request_key, provider, provider_rental_id,"
+            " offer_id, service_name, billing, duration_label, duration_minutes, country, area_code, carrier, phone,"
+            " status, failure, price_charged, period_price, price_held, provider_cost, active_from, active_till,"
+            " auto_renew, renewal_id, renew_warned_at, no_code, closed_notified, set_id, topic_id, topic_state,"
+            " created_at, updated_at)"
+            " SELECT id, chat_id, user_id, user_name, request_key, provider, provider_rental_id, offer_id,"
+            " service_name, billing, duration_label, duration_minutes, country, area_code, carrier, phone, status,"
+            " failure, price_charged, period_price, price_held, provider_cost, active_from, active_till,"
+            " CASE WHEN auto_renew THEN 1 ELSE 0 END,"
+            " (SELECT n.id FROM in_place_renewals n WHERE n.rental_id = rentals.id AND n.state = 'asked'),"
+            " renew_warned_at, no_code, CASE WHEN closed_notified THEN 1 ELSE 0 END, set_id, topic_id, topic_state,"
+            " created_at, updated_at FROM rentals",
+            "DROP TABLE rentals",
+            "ALTER TABLE rentals_new RENAME TO rentals",
+            "CREATE INDEX rentals_chat ON rentals(chat_id, status, id)",
+            "CREATE INDEX rentals_status ON rentals(status, provider)",
+            "CREATE INDEX rentals_activations_open ON rentals(active_till) WHERE status = 'active' AND billing = 'sms'",
+            "CREATE INDEX rentals_set ON rentals(set_id) WHERE set_id IS NOT NULL",
+            "CREATE INDEX rentals_topic_to_close ON rentals(status) WHERE topic_state IN ('open', 'lost', 'moved')",
+            # An SMS's delivery: pending -> sending (written before the send) -> delivered | undeliverable, or held
+            # (the chat refused it for now) until next_try_at. Its facts (when delivered, why undeliverable, when
+            # to try again) exist exactly in the state they belong to.
+            """CREATE TABLE sms_new (
+                id INTEGER PRIMARY KEY,
+                provider TEXT NOT NULL,
+                provider_message_id TEXT NOT NULL,
+                rental_id INTEGER NOT NULL REFERENCES rentals(id),
+                body TEXT NOT NULL DEFAULT '',
+                code TEXT,
+                sender TEXT,
+                received_at TEXT,
+                stored_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                delivery TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (delivery IN ('pending', 'sending', 'held', 'delivered', 'undeliverable')),
+                delivery_attempts INTEGER NOT NULL DEFAULT 0 CHECK (delivery_attempts >= 0),
+                next_try_at TEXT,
+                delivered_at TEXT,
+                telegram_message_id INTEGER,
+                undeliverable_reason TEXT,
+                hidden_at TEXT,
+                hide_result TEXT,
+                hide_attempts INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (provider, provider_message_id),
+                CHECK ((delivery = 'held') = (next_try_at IS NOT NULL)),
+                CHECK ((delivery = 'delivered') = (delivered_at IS NOT NULL)),
+                CHECK ((delivery = 'undeliverable') = (undeliverable_reason IS NOT NULL))
+            )""",
+            "INSERT INTO sms_new (id, provider, provider_message_id, rental_id, body, code, sender, received_at,"
+            " stored_at, delivery, delivery_attempts, next_try_at, delivered_at, telegram_message_id,"
+            " undeliverable_reason, hidden_at, hide_result, hide_attempts)"
+            " SELECT id, provider, provider_message_id, rental_id, body, code, sender, received_at, stored_at,"
+            " state, delivery_attempts, CASE WHEN state = 'held' THEN retry_at END,"
+            " CASE WHEN state = 'delivered' THEN delivered_at END, telegram_message_id,"
+            " CASE WHEN state = 'undeliverable' THEN undeliverable END, hidden_at, hide_result, hide_attempts"
+            " FROM (SELECT *, CASE WHEN delivered_at IS NOT NULL THEN 'delivered'"
+            " WHEN undeliverable IS NOT NULL THEN 'undeliverable' WHEN retry_at IS NOT NULL THEN 'held'"
+            " WHEN sending_since IS NOT NULL THEN 'sending' ELSE 'pending' END AS state FROM sms)",
+            "DROP TABLE sms",
+            "ALTER TABLE sms_new RENAME TO sms",
+            "CREATE INDEX sms_rental ON sms(rental_id, id)",
+            "CREATE INDEX sms_outbox ON sms(id) WHERE delivery IN ('pending', 'sending', 'held')",
+            "CREATE INDEX sms_to_hide ON sms(delivered_at) WHERE telegram_message_id IS NOT NULL AND hidden_at IS NULL",
         ],
     ),
 ]

@@ -126,7 +126,7 @@ class RentalRecord:
     area_code: str | None = None  # asked for at renting (GotSMS)
     carrier: str | None = None  # asked for at renting (GetAText); "keep": the carrier of a number already rented
     price_held: int | None = None  # a price cap held until the provider said its price
-    renew_pending: str | None = None  # JSON: a renewal in place charged, its outcome not known yet
+    renewal_id: int | None = None  # a renewal in place asked, its outcome not known yet (storage/in_place_renewals.py)
     set_id: int | None = None  # one number for several services: the id of the set's first rental
     topic_id: int | None = None  # its topic's message_thread_id in a forum group (storage/topics.py)
     topic_state: str | None = None  # 'open', 'lost', 'moved', 'closed' (migration: a topic per number)
@@ -146,6 +146,11 @@ class RentalRecord:
         return self.status in ("active", "pending")
 
     @property
+    def renewing(self) -> bool:
+        """A renewal in place was charged and its outcome is not known yet: one at a time."""
+        return self.renewal_id is not None
+
+    @property
     def topic_thread(self) -> int | None:
         """The topic its codes go to now (None: the chat's main thread)."""
         return self.topic_id if self.topic_state == "open" else None
@@ -162,10 +167,8 @@ class RentalRecord:
             created_at=parse_ts(row["created_at"]), duration_minutes=row["duration_minutes"],
             period_price=row["period_price"], no_code=row["no_code"], area_code=row["area_code"],
             carrier=row["carrier"], price_held=row["price_held"],
-            renew_pending=row["renew_pending"] if "renew_pending" in row.keys() else None,
-            set_id=row["set_id"] if "set_id" in row.keys() else None,
-            topic_id=row["topic_id"] if "topic_id" in row.keys() else None,
-            topic_state=row["topic_state"] if "topic_state" in row.keys() else None,
+            renewal_id=row["renewal_id"], set_id=row["set_id"], topic_id=row["topic_id"],
+            topic_state=row["topic_state"],
         )
 
 
@@ -182,6 +185,7 @@ class StoredSms:
     delivered_at: datetime | None
     stored_at: datetime | None = None
     delivery_attempts: int = 0
+    delivery: str = "pending"  # pending, sending, held, delivered, undeliverable (storage/sms.py)
     hidden_at: datetime | None = None  # its message was deleted from the group (or Telegram refused to)
     telegram_message_id: int | None = None  # the pushed message, once Telegram accepted it
 
@@ -195,6 +199,6 @@ class StoredSms:
             id=row["id"], provider=row["provider"], provider_message_id=row["provider_message_id"],
             rental_id=row["rental_id"], body=row["body"], code=row["code"], sender=row["sender"],
             received_at=parse_ts(row["received_at"]), delivered_at=parse_ts(row["delivered_at"]),
-            stored_at=parse_ts(row["stored_at"]), delivery_attempts=row["delivery_attempts"],
+            stored_at=parse_ts(row["stored_at"]), delivery_attempts=row["delivery_attempts"], delivery=row["delivery"],
             hidden_at=parse_ts(row["hidden_at"]), telegram_message_id=row["telegram_message_id"],
         )

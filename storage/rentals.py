@@ -5,10 +5,23 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from . import outcomes
-from .db import Database, first_row
+from .db import Database, WrongStateError, first_row
 from .models import RentalRecord, db_time
 
+# A rental's life (rentals.status, CHECKed by the schema); each move is one guarded UPDATE (RentalRepo.move):
+#
+#     pending --activated--> active --> cancelled | finished | expired
+#     pending --> failed | cancelled        (refunded: the provider refused, or never rented it)
+#     active --> failed                     (refunded: a set whose other services failed)
+#
+# Its sub-processes keep their own state: a renewal in place (storage/in_place_renewals.py, renewal_id while asked), a
+# plan switch (storage/switches.py), "no code, no charge" (no_code), its topic (storage/topics.py).
 OPEN_STATUSES = ("active", "pending")
+CLOSED_STATUSES = ("cancelled", "finished", "expired", "failed")
+MOVES: dict[str, tuple[str, ...]] = {  # to: the states it may be reached from
+    "active": ("pending",),
+    "cancelled": OPEN_STATUSES, "failed": OPEN_STATUSES, "finished": ("active",), "expired": ("active",),
+}
 # A number shared by several services is listed once, by its set's first rental.
 SHOWN_ALONE = "(set_id IS NULL OR set_id = id)"
 
@@ -32,13 +45,23 @@ class RentalRepo:
 
     @staticmethod
     async def update(conn: aiosqlite.Connection, rental_id: int, **fields) -> RentalRecord:
-        sets = ", ".join(f"{name} = ?" for name in fields)
-        updated = RentalRecord.from_row(await first_row(
-            conn, f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ? RETURNING *",
-            (*[_db_value(v) for v in fields.values()], rental_id)))
-        if "status" in fields:
-            await outcomes.ended(conn, updated)  # the plan's delivery record, in the same transaction
-        return updated
+        """In the caller's transaction: facts of the rental (its number, period, price). Its status moves only by
+        ``move``; its renewal only by storage/in_place_renewals.py."""
+        if "status" in fields or "renewal_id" in fields:
+            raise ValueError("a rental's status and renewal move by their transitions, not by update()")
+        return await _write(conn, rental_id, "", (), fields)
+
+    @staticmethod
+    async def move(conn: aiosqlite.Connection, rental_id: int, to: str, **fields) -> RentalRecord:
+        """In the caller's transaction: the rental's status to ``to`` (with ``fields`` in the same UPDATE), only
+        from a state ``MOVES`` allows; from any other, WrongStateError and nothing is written."""
+        frm = MOVES[to]
+        marks = ", ".join("?" for _ in frm)
+        moved = await _write(conn, rental_id, f" AND status IN ({marks})", frm, {"status": to, **fields})
+        if moved is None:
+            raise WrongStateError("rental", rental_id, to, frm)
+        await outcomes.ended(conn, moved)  # the plan's delivery record, in the same transaction
+        return moved
 
     @staticmethod
     async def lock(conn: aiosqlite.Connection, rental_id: int) -> RentalRecord | None:
@@ -163,11 +186,6 @@ class RentalRepo:
             (db_time(till),))
         return [(RentalRecord.from_row(r), r["renew_warned_at"] is not None) for r in rows]
 
-    async def renewals_undecided(self) -> list[int]:
-        """Rentals with a renewal in place charged whose outcome is not known yet (by id)."""
-        rows = await self.db.fetchall("SELECT id FROM rentals WHERE renew_pending IS NOT NULL")
-        return [r[0] for r in rows]
-
     async def active_per_provider(self) -> dict[str, int]:
         """Active rentals per provider (providers with none are absent): the metrics' gauge."""
         rows = await self.db.fetchall(
@@ -186,6 +204,15 @@ class RentalRepo:
         """Rentals per service (lower-cased name): a summary kept on insert, one row per service, not a scan."""
         rows = await self.db.fetchall("SELECT name, rentals FROM service_popularity")
         return {r["name"]: r["rentals"] for r in rows}
+
+
+async def _write(conn: aiosqlite.Connection, rental_id: int, guard: str, guard_params: tuple,
+                 fields: dict) -> RentalRecord | None:
+    sets = ", ".join(f"{name} = ?" for name in fields)
+    row = await first_row(
+        conn, f"UPDATE rentals SET {sets}, updated_at = CURRENT_TIMESTAMP WHERE id = ?{guard} RETURNING *",
+        (*[_db_value(v) for v in fields.values()], rental_id, *guard_params))
+    return RentalRecord.from_row(row) if row else None
 
 
 def _db_value(value):

@@ -1,12 +1,28 @@
-"""Received SMS, which double as the delivery outbox (not delivered and not undeliverable = still to send)."""
+"""Received SMS, which double as the delivery outbox. An SMS's delivery (sms.delivery, CHECKed by the schema),
+one guarded UPDATE per move:
+
+    pending --sending--> sending --delivered--> delivered
+    pending | sending | held --undeliverable--> undeliverable   (the chat is gone, or refused it for a day)
+    pending | sending | held --held--> held --(next_try_at passes)--> sending
+    held --retry now--> pending                                 (the bot's rights in the chat changed)
+
+'sending' is written before the send: a kill inside that one HTTP call is the only window for a repeat, and the
+outbox takes a 'sending' SMS again. An SMS stored from a provider's history (shown, not pushed) starts delivered.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
 from . import outcomes
-from .db import Database
+from .db import Database, WrongStateError
 from .forwarding import queue_forwards
 from .models import StoredSms, db_time, utcnow
+
+TO_SEND = ("pending", "sending", "held")  # the outbox: the states an SMS still leaves for the chat
+
+
+def _among(states: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{state}'" for state in states) + ")"
 
 
 class SmsRepo:
@@ -22,10 +38,10 @@ class SmsRepo:
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO sms (provider, provider_message_id, rental_id, body, code, sender, received_at,"
-                " stored_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " stored_at, delivery, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(provider, provider_message_id) DO NOTHING",
                 (provider, provider_message_id, rental_id, body, code, sender, db_time(received_at),
-                 now, now if delivered else None),
+                 now, "delivered" if delivered else "pending", now if delivered else None),
             )
             if cur.rowcount == 1 and code:
                 await outcomes.first_code(conn, rental_id, received_at)  # the plan's delivery record
@@ -70,8 +86,8 @@ class SmsRepo:
     async def outbox(self, limit: int = 500) -> list[StoredSms]:
         """Still to send, in storage order; SMS of a chat that refused them for now wait for their retry time."""
         rows = await self.db.fetchall(
-            "SELECT * FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL"
-            " AND (retry_at IS NULL OR retry_at <= ?) ORDER BY id LIMIT ?", (db_time(utcnow()), limit)
+            "SELECT * FROM sms WHERE delivery IN ('pending', 'sending')"
+            " OR (delivery = 'held' AND next_try_at <= ?) ORDER BY id LIMIT ?", (db_time(utcnow()), limit)
         )
         return [StoredSms.from_row(r) for r in rows]
 
@@ -79,35 +95,36 @@ class SmsRepo:
         """The chat refused a message for now: everything still to send there waits, in order, until then."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sms SET retry_at = ? WHERE delivered_at IS NULL AND undeliverable IS NULL"
+                f"UPDATE sms SET delivery = 'held', next_try_at = ? WHERE delivery IN {_among(TO_SEND)}"
                 " AND rental_id IN (SELECT id FROM rentals WHERE chat_id = ?)", (db_time(until), chat_id))
 
     async def retry_chat_now(self, chat_id: int) -> None:
         """The bot's rights in the chat changed: try what waits there at once."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE sms SET retry_at = NULL WHERE retry_at IS NOT NULL AND delivered_at IS NULL"
+                "UPDATE sms SET delivery = 'pending', next_try_at = NULL WHERE delivery = 'held'"
                 " AND rental_id IN (SELECT id FROM rentals WHERE chat_id = ?)", (chat_id,))
 
     async def mark_sending(self, sms_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE sms SET sending_since = ?, delivery_attempts = delivery_attempts + 1 WHERE id = ?",
-                (db_time(utcnow()), sms_id),
-            )
+        """Before the send, one attempt more."""
+        await self._move(sms_id, "sending", TO_SEND, "delivery_attempts = delivery_attempts + 1, next_try_at = NULL")
 
     async def mark_delivered(self, sms_id: int, telegram_message_id: int | None = None) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE sms SET delivered_at = ?, telegram_message_id = ? WHERE id = ? AND delivered_at IS NULL",
-                (db_time(utcnow()), telegram_message_id, sms_id),
-            )
+        await self._move(sms_id, "delivered", ("sending",), "delivered_at = ?, telegram_message_id = ?",
+                         (db_time(utcnow()), telegram_message_id))
 
     async def mark_undeliverable(self, sms_id: int, reason: str) -> None:
         """The chat blocked or removed the bot (or refused it for a day): the SMS stays in history, leaves the
         outbox."""
+        await self._move(sms_id, "undeliverable", TO_SEND, "undeliverable_reason = ?, next_try_at = NULL",
+                         (reason[:200],))
+
+    async def _move(self, sms_id: int, to: str, frm: tuple[str, ...], sets: str, params: tuple = ()) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE sms SET undeliverable = ? WHERE id = ?", (reason[:200], sms_id))
+            cur = await conn.execute(f"UPDATE sms SET delivery = ?, {sets} WHERE id = ? AND delivery IN {_among(frm)}",
+                                     (to, *params, sms_id))
+            if cur.rowcount != 1:
+                raise WrongStateError("sms", sms_id, to, frm)
 
     async def for_rental(self, rental_id: int, limit: int = 5) -> list[StoredSms]:
         rows = await self.db.fetchall(
@@ -128,7 +145,7 @@ class SmsRepo:
         rows = await self.db.fetchall(
             "SELECT s.*, c.id AS hide_chat_id, c.kind AS hide_chat_kind FROM sms s"
             " JOIN rentals r ON r.id = s.rental_id JOIN chats c ON c.id = r.chat_id"
-            " WHERE s.telegram_message_id IS NOT NULL AND s.delivered_at IS NOT NULL AND s.hidden_at IS NULL"
+            " WHERE s.telegram_message_id IS NOT NULL AND s.delivery = 'delivered' AND s.hidden_at IS NULL"
             " AND c.kind IN ('group', 'supergroup') AND c.active = 1 AND c.code_delete_minutes > 0"
             " AND julianday(s.delivered_at) <= julianday(?) - c.code_delete_minutes / 1440.0"
             " ORDER BY s.delivered_at, s.id LIMIT ?", (db_time(now), limit))
@@ -159,11 +176,11 @@ class SmsRepo:
 
     async def backlog(self) -> int:
         """SMS still to send (neither delivered nor undeliverable): the metrics' outbox gauge."""
-        row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NULL AND undeliverable IS NULL")
+        row = await self.db.fetchone(f"SELECT COUNT(*) FROM sms WHERE delivery IN {_among(TO_SEND)}")
         return row[0]
 
     async def delivered_count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivered_at IS NOT NULL")
+        row = await self.db.fetchone("SELECT COUNT(*) FROM sms WHERE delivery = 'delivered'")
         return row[0]
 
 

@@ -16,6 +16,7 @@ from playground.recording import Person
 from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Offer
 from storage import RentalRepo
+from storage.db import WrongStateError
 from storage.models import utcnow
 from storage.outcomes import PlanRecord
 from tests.conftest import ADMIN_ID, TOKEN, credit
@@ -32,15 +33,15 @@ async def past_rental(app: App, provider: str, *, code_after: float | None, days
             conn, chat_id=1001, user_id=1001, user_name="A", provider=provider, offer_id="tg-day",
             service_name=service, billing="duration", duration_label="1 day", country=country,
             duration_minutes=1440, price_charged=0, period_price=0, provider_cost="1", request_key=f"k{next(_keys)}")
-        await RentalRepo.update(conn, rental.id, status="active", phone="+15550001", provider_rental_id=f"p{rental.id}",
-                                active_from=start)
+        await RentalRepo.move(conn, rental.id, "active", phone="+15550001", provider_rental_id=f"p{rental.id}",
+                              active_from=start)
     if code_after is not None:
         n = next(_keys)
         await app.rentals.sms.store(provider=provider, provider_message_id=f"m{n}", rental_id=rental.id,
                                     body="code 1234", code="1234", received_at=start + timedelta(seconds=code_after))
         await app.rentals.sms.store(provider=provider, provider_message_id=f"m{n}b", rental_id=rental.id,
                                     body="code 5678", code="5678", received_at=start + timedelta(seconds=400))
-    await app.rentals.set_status(rental.id, "finished")
+    await app.rentals.close(rental.id, "finished")
     return rental.id
 
 
@@ -93,14 +94,15 @@ async def test_the_window_is_rolling_and_failed_or_repriced_rentals_do_not_count
     assert record.rentals == MIN_RENTALS and record.delivered == MIN_RENTALS
     assert await app.catalogue.records.figures("Telegram") == {}
     rental_id = await past_rental(app, "memsms", code_after=None)
-    async with app.db.transaction() as conn:  # ended twice: counted once
-        await RentalRepo.update(conn, rental_id, status="cancelled")
+    with pytest.raises(WrongStateError):  # ended twice: refused, and counted once
+        async with app.db.transaction() as conn:
+            await RentalRepo.move(conn, rental_id, "cancelled")
     async with app.db.transaction() as conn:
         rental = await RentalRepo.insert_pending(
             conn, chat_id=1001, user_id=1001, user_name="A", provider="memsms", offer_id="tg-day",
             service_name="Telegram", billing="duration", duration_label="1 day", country="USA",
             duration_minutes=1440, price_charged=0, period_price=0, provider_cost="1", request_key="failed")
-        await RentalRepo.update(conn, rental.id, status="failed")
+        await RentalRepo.move(conn, rental.id, "failed")
     [record] = await app.catalogue.records.repo.records(provider="memsms", days=30)
     assert (record.rentals, record.delivered) == (1, 0)
 

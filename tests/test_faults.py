@@ -189,7 +189,7 @@ async def test_a_chat_that_refuses_for_now_keeps_its_codes_and_gets_them_when_it
     assert await background.deliverer.deliver_once() == 0
     assert (await app.chats.get(-100500)).active  # the chat is not dropped
     assert await app.sms_repo.outbox() == []  # both wait, in order, for the retry time
-    [waiting] = await app.db.fetchall("SELECT COUNT(*) FROM sms WHERE undeliverable IS NULL AND delivered_at IS NULL")
+    [waiting] = await app.db.fetchall("SELECT COUNT(*) FROM sms WHERE delivery = 'held'")
     assert waiting[0] == 2
     # The bot's rights change (a my_chat_member update): what waits is tried at once, in arrival order.
     await app.sms_repo.retry_chat_now(-100500)
@@ -207,16 +207,17 @@ async def test_a_refused_code_waits_with_growing_pauses_and_leaves_the_outbox_af
     for _ in range(3):
         _refuse(session, "Bad Request: TOPIC_CLOSED")
         async with app.db.transaction() as conn:
-            await conn.execute("UPDATE sms SET retry_at = NULL")
+            await conn.execute("UPDATE sms SET next_try_at = datetime('now', '-1 second') WHERE delivery = 'held'")
         await background.deliverer.deliver_once()
-        row = await app.db.fetchone("SELECT retry_at FROM sms")
+        row = await app.db.fetchone("SELECT next_try_at FROM sms")
         waits.append(datetime.fromisoformat(row[0]) - datetime.now(UTC))
     assert waits[0] < waits[1] < waits[2] <= timedelta(minutes=30)
     async with app.db.transaction() as conn:
-        await conn.execute("UPDATE sms SET retry_at = NULL, stored_at = datetime('now', '-25 hours')")
+        await conn.execute("UPDATE sms SET next_try_at = datetime('now', '-1 second'),"
+                           " stored_at = datetime('now', '-25 hours') WHERE delivery = 'held'")
     _refuse(session, "Bad Request: TOPIC_CLOSED")
     await background.deliverer.deliver_once()
-    row = await app.db.fetchone("SELECT undeliverable FROM sms")
+    row = await app.db.fetchone("SELECT undeliverable_reason FROM sms")
     assert row[0] and "may not write" in row[0]
     assert (await app.sms_repo.for_rental(rental.id))[0].code == "333333"  # still on the card
 
@@ -232,7 +233,7 @@ async def test_only_a_gone_chat_stops_delivery(app, provider, session, backgroun
     session.fail_next(SendMessage, error_type(method=SendMessage(chat_id=0, text=""), message=message))
     await background.deliverer.deliver_once()
     assert not (await app.chats.get(-100500)).active
-    row = await app.db.fetchone("SELECT undeliverable FROM sms")
+    row = await app.db.fetchone("SELECT undeliverable_reason FROM sms")
     assert row[0] == "chat unreachable"
 
 

@@ -188,7 +188,7 @@ async def test_renew_now_adds_a_period_to_the_same_number(world):
     [created] = fake.long_rentals.values()
     assert after.id == before.id and after.provider_rental_id == before.provider_rental_id
     assert after.active_till - before.active_till == timedelta(days=7)
-    assert after.renew_pending is None and after.price_charged == 2 * PRICE_1W
+    assert not after.renewing and after.price_charged == 2 * PRICE_1W
     assert await balance(app) == 5000 - 2 * PRICE_1W
     assert fake.balance == Decimal("100.00") - 2 * Decimal("10.55")
 
@@ -203,16 +203,16 @@ async def test_a_lost_reply_at_renewing_is_decided_from_getatexts_end(world):
     await alice.press("Renew, up to $13.93")
     fake.set_mode("ok")
     pending = await only_rental(app)
-    assert pending.renew_pending and await balance(app) == 5000 - PRICE_1W - HOLD_1W
+    assert pending.renewing and await balance(app) == 5000 - PRICE_1W - HOLD_1W
     assert "Renewal asked for" in alice.screen().text and not any("Renew now" in b for b in alice.buttons())
     await background.jobs.expire()  # never expired while a renewal is undecided
     await background.jobs.reconcile()  # too fresh: the call may still be running
-    assert (await only_rental(app)).renew_pending
-    await execute(app, "UPDATE rentals SET renew_pending = json_set(renew_pending, '$.at', ?) WHERE id = ?",
+    assert (await only_rental(app)).renewing
+    await execute(app, "UPDATE in_place_renewals SET asked_at = ? WHERE rental_id = ? AND state = 'asked'",
                          (db_time(utcnow() - timedelta(seconds=30)), before.id))
     await background.jobs.reconcile()
     after = await only_rental(app)
-    assert after.renew_pending is None and after.active_till - before.active_till == timedelta(days=7)
+    assert not after.renewing and after.active_till - before.active_till == timedelta(days=7)
     assert await balance(app) == 5000 - 2 * PRICE_1W  # made, and settled to its price
 
 
@@ -224,11 +224,11 @@ async def test_a_renewal_that_never_happened_gives_the_hold_back(world):
     fake.fail_next(504)
     await alice.press("Renew now · up to $13.93")
     await alice.press("Renew, up to $13.93")
-    assert (await only_rental(app)).renew_pending
-    await execute(app, "UPDATE rentals SET renew_pending = json_set(renew_pending, '$.at', ?) WHERE id = ?",
+    assert (await only_rental(app)).renewing
+    await execute(app, "UPDATE in_place_renewals SET asked_at = ? WHERE rental_id = ? AND state = 'asked'",
                          (db_time(utcnow() - timedelta(minutes=4)), rental.id))
     await background.jobs.reconcile()
-    assert (await only_rental(app)).renew_pending is None
+    assert not (await only_rental(app)).renewing
     assert await balance(app) == 5000 - PRICE_1W
     assert await background.money_news.send_once() == 1  # money news: its own loop sends it
     told = [m.text for m in alice.session.sent(alice.chat_id) if isinstance(m, SendMessage)]
@@ -291,7 +291,7 @@ async def test_a_renewal_getatext_refuses_gives_the_hold_back_at_once(world):
     await alice.press("Renew now · up to $13.93")
     answer = await alice.press("Renew, up to $13.93")
     rental = await only_rental(app)
-    assert rental.renew_pending is None and await balance(app) == 5000 - PRICE_1W
+    assert not rental.renewing and await balance(app) == 5000 - PRICE_1W
     assert answer.text  # told why, on the spot
 
 
@@ -321,7 +321,7 @@ async def test_a_month_with_auto_renew_two_codes_renewed_then_ended(world, sessi
     await alice.press("Renew now · up to $46.19")
     await alice.press("Renew, up to $46.19")
     after = await only_rental(app)
-    assert after.active_till - before.active_till == timedelta(days=30) and after.renew_pending is None
+    assert after.active_till - before.active_till == timedelta(days=30) and not after.renewing
     assert await balance(app) == 12000 - 2 * 3849
     await alice.press("End this number")
     await alice.press("End it, nothing back")

@@ -1,11 +1,14 @@
 """Storage: migrations, pragmas, the ledger's rules."""
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage import Database, DatabaseTooNewError, InsufficientBalanceError, LedgerRepo, ledger
+from storage import Database, DatabaseTooNewError, InsufficientBalanceError, LedgerRepo, RentalRepo, SmsRepo, ledger
+from storage.db import WrongStateError
 from storage.migrations import MIGRATIONS
 
 
@@ -160,3 +163,117 @@ async def test_the_schema_file_is_the_schema_a_fresh_database_gets():
     assert "CREATE TABLE rentals (" in fresh and "CREATE TABLE ledger (" in fresh
     assert SCHEMA_FILE.read_text(encoding="utf-8") == fresh, \
         "storage/schema.sql is out of date: python -m storage.schema > storage/schema.sql"
+
+
+async def test_explicit_states_carry_every_rental_and_sms_over(tmp_path, monkeypatch):
+    """Issue 30: a database written before the explicit states (rentals.status unchecked, an in-place renewal as
+    JSON, an SMS's delivery as five nullable columns) migrates in place; every row lands in the state it meant."""
+    from storage import db as storage_db
+    from storage.in_place_renewals import InPlaceRenewalRepo
+    from storage.models import db_time, utcnow
+
+    explicit = next(i for i, (what, _) in enumerate(MIGRATIONS) if what.startswith("explicit states"))
+    path = tmp_path / "t.sqlite3"
+    monkeypatch.setattr(storage_db, "MIGRATIONS", MIGRATIONS[:explicit])
+    old = Database(path)
+    await old.connect()
+    soon, past = db_time(utcnow() + timedelta(minutes=5)), db_time(utcnow() - timedelta(minutes=5))
+    till = datetime(2026, 12, 20, 10, tzinfo=UTC)
+    renewing = json.dumps({"key": "renew-now:2:n1", "hold": 1393, "at": past, "till": db_time(till)})
+    async with old.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind, balance) VALUES (1, 'private', 500), (-5, 'supergroup', 0)")
+        for rental_id, status, extra in (
+                (1, "pending", {}), (2, "active", {"renew_pending": renewing, "auto_renew": 1}),
+                (3, "active", {"set_id": 3, "topic_id": 77, "topic_state": "moved", "chat_id": -5}),
+                (4, "active", {"set_id": 3, "chat_id": -5}), (5, "cancelled", {"closed_notified": 1}),
+                (6, "finished", {}), (7, "expired", {"no_code": "refused"}), (8, "failed", {"failure": "no stock"})):
+            fields = {"id": rental_id, "chat_id": 1, "user_id": 1, "provider": "gotsms", "offer_id": "o",
+                      "service_name": "Telegram", "billing": "duration", "price_charged": 100, "provider_cost": "0.9",
+                      "status": status, "request_key": f"k{rental_id}", "provider_rental_id": f"p{rental_id}",
+                      **extra}
+            await conn.execute(f"INSERT INTO rentals ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+                               tuple(fields.values()))
+        for sms_id, extra in (
+                (1, {}),  # pending
+                (2, {"sending_since": past, "delivery_attempts": 1}),  # a kill inside the send: sending
+                (3, {"retry_at": soon, "delivery_attempts": 2}),  # held, not due yet
+                (4, {"retry_at": past, "delivery_attempts": 3}),  # held, due
+                (5, {"delivered_at": past, "telegram_message_id": 900, "sending_since": past, "retry_at": past,
+                     "delivery_attempts": 1}),  # delivered (an old retry time left behind)
+                (6, {"undeliverable": "chat unreachable", "sending_since": past, "delivery_attempts": 1}),
+                (7, {"delivered_at": past, "telegram_message_id": 901, "hidden_at": past, "hide_result": "deleted"})):
+            fields = {"id": sms_id, "provider": "gotsms", "provider_message_id": f"m{sms_id}", "rental_id": 3,
+                      "body": f"code {sms_id}", "code": str(sms_id), **extra}
+            await conn.execute(f"INSERT INTO sms ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+                               tuple(fields.values()))
+        await conn.execute("INSERT INTO forward_outbox (sms_id, rental_id, kind, target, next_try_at, created_at)"
+                           " VALUES (5, 3, 'chat', '42', ?, ?)", (past, past))
+    await old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    await db.connect()
+    try:
+        rentals = {r["id"]: r for r in await db.fetchall("SELECT * FROM rentals")}
+        assert {i: r["status"] for i, r in rentals.items()} == {
+            1: "pending", 2: "active", 3: "active", 4: "active", 5: "cancelled", 6: "finished", 7: "expired",
+            8: "failed"}
+        assert (rentals[3]["topic_state"], rentals[3]["topic_id"], rentals[4]["set_id"]) == ("moved", 77, 3)
+        assert (rentals[5]["closed_notified"], rentals[7]["no_code"], rentals[8]["failure"]) == (1, "refused",
+                                                                                              "no stock")
+        assert rentals[2]["auto_renew"] == 1 and rentals[2]["renewal_id"] is not None
+        assert [i for i, r in rentals.items() if r["renewal_id"] is not None] == [2]
+        [asked] = await InPlaceRenewalRepo(db).undecided()
+        assert (asked.id, asked.rental_id, asked.request_key, asked.hold) == (rentals[2]["renewal_id"], 2,
+                                                                             "renew-now:2:n1", 1393)
+        assert asked.till_before == till and db_time(asked.asked_at) == past
+        sms = {r["id"]: r for r in await db.fetchall("SELECT * FROM sms")}
+        assert {i: r["delivery"] for i, r in sms.items()} == {
+            1: "pending", 2: "sending", 3: "held", 4: "held", 5: "delivered", 6: "undeliverable", 7: "delivered"}
+        assert (sms[3]["next_try_at"], sms[4]["next_try_at"], sms[5]["next_try_at"]) == (soon, past, None)
+        assert [sms[i]["delivery_attempts"] for i in range(1, 7)] == [0, 1, 2, 3, 1, 1]
+        assert (sms[5]["delivered_at"], sms[5]["telegram_message_id"]) == (past, 900)
+        assert (sms[6]["undeliverable_reason"], sms[6]["delivered_at"]) == ("chat unreachable", None)
+        assert (sms[7]["hidden_at"], sms[7]["hide_result"]) == (past, "deleted")
+        assert [s.id for s in await SmsRepo(db).outbox()] == [1, 2, 4]  # 3 waits for its time
+        assert await db.fetchall("PRAGMA foreign_key_check") == []
+        assert (await db.fetchone("PRAGMA integrity_check"))[0] == "ok"
+        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # back on after the rebuild
+        [forward] = await db.fetchall("SELECT sms_id FROM forward_outbox")
+        assert forward[0] == 5
+    finally:
+        await db.close()
+
+
+async def test_a_state_moves_only_from_the_states_it_may_leave(db):
+    """Each transition is one guarded UPDATE: from a wrong state it is a typed error and nothing is written."""
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO chats (id, kind) VALUES (1, 'private')")
+        rental = await RentalRepo.insert_pending(
+            conn, chat_id=1, user_id=1, provider="gotsms", offer_id="o", service_name="Telegram", billing="sms",
+            price_charged=0, provider_cost="0", request_key="k")
+        assert rental.status == "pending"
+        with pytest.raises(WrongStateError):
+            await RentalRepo.move(conn, rental.id, "finished")  # never active
+        with pytest.raises(ValueError):
+            await RentalRepo.update(conn, rental.id, status="active")
+        assert (await RentalRepo.move(conn, rental.id, "active", phone="+1555")).status == "active"
+        await RentalRepo.move(conn, rental.id, "finished")
+        with pytest.raises(WrongStateError):
+            await RentalRepo.move(conn, rental.id, "cancelled")  # ended already
+    assert (await RentalRepo(db).get(rental.id)).status == "finished"
+    with pytest.raises(sqlite3.IntegrityError):  # the schema itself refuses a state it does not name
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE rentals SET status = 'paused' WHERE id = ?", (rental.id,))
+
+    sms = SmsRepo(db)
+    assert await sms.store(provider="gotsms", provider_message_id="m1", rental_id=rental.id, body="1", code="1")
+    [stored] = await sms.outbox()
+    with pytest.raises(WrongStateError):
+        await sms.mark_delivered(stored.id, 5)  # never sent
+    await sms.mark_sending(stored.id)
+    await sms.mark_delivered(stored.id, 5)
+    with pytest.raises(WrongStateError):
+        await sms.mark_undeliverable(stored.id, "gone")  # delivered stays delivered
+    [row] = await db.fetchall("SELECT delivery, delivery_attempts, telegram_message_id FROM sms")
+    assert tuple(row) == ("delivered", 1, 5) and await sms.outbox() == []

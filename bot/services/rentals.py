@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import math
 import sqlite3
@@ -28,7 +27,9 @@ from storage import (
     ledger,
     notes,
 )
-from storage.models import db_time, parse_ts, utcnow
+from storage.db import WrongStateError
+from storage.in_place_renewals import InPlaceRenewalRepo
+from storage.models import utcnow
 
 from . import errors
 from .budget import OnWait, ProviderBudget
@@ -136,6 +137,7 @@ class RentalService:
         self.snapshots = SnapshotRepo(db)
         self.sms = SmsRepo(db)
         self.renewals = Renewals(db)
+        self.in_place_renewals = InPlaceRenewalRepo(db)
         self.cooldowns = Cooldowns(cooldown)
         self.budget = ProviderBudget()
         # Cents above a hold that providers charged and chats did not pay, per provider, since the start.
@@ -188,7 +190,7 @@ class RentalService:
             allowed.discard(Capability.AUTO_RENEW)
         if has_sms and provider.refund_only_without_sms and provider.cancel_refunds(rental.offer_id):
             allowed.discard(Capability.CANCEL)
-        if rental.renew_pending:  # one renewal at a time
+        if rental.renewing:  # one renewal at a time
             allowed.discard(Capability.RENEW)
         return allowed
 
@@ -324,13 +326,12 @@ class RentalService:
         try:
             async with self.db.transaction() as conn:
                 locked = await RentalRepo.lock(conn, rental.id)
-                if locked.renew_pending or locked.status != "active":
+                if locked.renewing or locked.status != "active":
                     raise errors.AlreadyRequested(rental_id=rental.id)
                 await ledger.post(conn, rental.chat_id, -hold, "charge", f"rental:{rental.id}", idempotency_key=key,
                                   actor_id=user_id, note=notes.make("renewal", service=rental.service_name))
-                rental = await RentalRepo.update(conn, rental.id, renew_pending=json.dumps(
-                    {"key": key, "hold": hold, "at": db_time(utcnow()),
-                     "till": db_time(rental.active_till) if rental.active_till else None}))
+                await InPlaceRenewalRepo.ask(conn, rental.id, key, hold, locked.active_till)
+                rental = await RentalRepo.lock(conn, rental.id)
         except sqlite3.IntegrityError:
             raise errors.AlreadyRequested(rental_id=rental.id) from None
         except InsufficientBalanceError as err:
@@ -353,21 +354,23 @@ class RentalService:
         shows its own outcome)."""
         async with self.db.transaction() as conn:
             rental = await RentalRepo.lock(conn, rental_id)
-            if not rental.renew_pending:
+            asked = await InPlaceRenewalRepo.asked_of(conn, rental_id)
+            if asked is None:
                 return rental  # decided already
-            asked = json.loads(rental.renew_pending)
-            key, hold = asked["key"], int(asked["hold"])
+            key, hold = asked.request_key, asked.hold
             if result is None:
                 await ledger.post(conn, rental.chat_id, hold, "refund", f"rental:{rental.id}",
                                   idempotency_key=f"refund:{key}",
                                   note=notes.make("renewal-not-made", service=rental.service_name))
-                rental = await RentalRepo.update(conn, rental.id, renew_pending=None)
+                await InPlaceRenewalRepo.refunded(conn, asked)
+                rental = await RentalRepo.lock(conn, rental.id)
                 if refunded is not None:
                     await refunded(conn, rental, f"refund:{key}")
                 return rental
             paid = await self._settle_hold(conn, rental, hold, result.price, f"settle:{key}")
+            await InPlaceRenewalRepo.made(conn, asked, paid)
             rental = await RentalRepo.update(
-                conn, rental.id, renew_pending=None, period_price=paid, price_charged=rental.price_charged + paid,
+                conn, rental.id, period_price=paid, price_charged=rental.price_charged + paid,
                 active_till=period_end(result, rental.active_from, rental.duration_minutes) or rental.active_till,
                 auto_renew=result.auto_renew, renew_warned_at=None)
             if made is not None:
@@ -380,11 +383,10 @@ class RentalService:
         refunded if it has not after the grace, each with the chat's notice (``made``, ``refunded``) in the same
         transaction. Returns the rentals decided, each with whether it was made."""
         decided = []
-        for rental_id in await self.rentals.renewals_undecided():
-            rental = await self.rentals.get(rental_id)
+        for asked in await self.in_place_renewals.undecided():
+            rental = await self.rentals.get(asked.rental_id)
             provider = self.providers.get(rental.provider)
-            asked = json.loads(rental.renew_pending)
-            age = utcnow() - parse_ts(asked["at"])
+            age = utcnow() - asked.asked_at
             if provider is None or age < timedelta(seconds=20):
                 continue  # the renewing call itself may still be running
             try:
@@ -392,8 +394,8 @@ class RentalService:
             except ProviderError as err:
                 log.warning("renewal check of rental %d: %s unreachable (%s)", rental.id, rental.provider, err)
                 continue  # never refund on a guess
-            before, till = asked.get("till"), period_end(fresh, rental.active_from, rental.duration_minutes)
-            if till and (before is None or till > parse_ts(before)):
+            before, till = asked.till_before, period_end(fresh, rental.active_from, rental.duration_minutes)
+            if till and (before is None or till > before):
                 decided.append((await self._end_renewal(rental.id, fresh, made, refunded), True))
             elif age >= RECONCILE_GRACE:
                 decided.append((await self._end_renewal(rental.id, None, made, refunded), False))
@@ -526,14 +528,16 @@ class RentalService:
         chat pays the provider's price plus markup and gets the rest of the hold back."""
         async with self.db.transaction() as conn:
             rental = await RentalRepo.lock(conn, rental_id)
+            if rental.status == "active" and rental.provider_rental_id == result.id:
+                return rental  # linked already (the reconciler and a late rent reply both found it)
             settled = {}
             if rental.price_held is not None and rental.status == "pending" and result.price is not None:
                 paid = await self._settle_hold(conn, rental, rental.price_charged, result.price,
                                                f"settle:rental:{rental.id}")
                 settled = {"provider_cost": str(result.price), "price_charged": paid, "period_price": paid}
             started = result.active_from or utcnow()
-            return await RentalRepo.update(
-                conn, rental_id, status="active", provider_rental_id=result.id, phone=result.phone,
+            return await RentalRepo.move(
+                conn, rental_id, "active", provider_rental_id=result.id, phone=result.phone,
                 active_from=started, active_till=period_end(result, started, rental.duration_minutes),
                 auto_renew=result.auto_renew, **settled,
             )
@@ -574,18 +578,20 @@ class RentalService:
                 await ledger.post(conn, rental.chat_id, rental.price_charged, "refund", f"rental:{rental.id}",
                                   idempotency_key=key, note=rental.service_name)
             await release_reservation(conn, rental)
-            closed = await RentalRepo.update(conn, rental_id, status=status, failure=reason)
+            closed = await RentalRepo.move(conn, rental_id, status, failure=reason)
             if tell is not None:
                 await tell(conn, closed, key)
             return closed
 
-    async def set_status(self, rental_id: int, status: str, **fields) -> RentalRecord:
-        """A rental leaving 'active' without a refund: a renewal reserved for it comes back."""
+    async def close(self, rental_id: int, status: str) -> RentalRecord:
+        """A rental ending without a refund (``status``: cancelled, finished, expired): a renewal reserved for it
+        comes back. One closed already stays as it is (a cancel and the expiry job may meet)."""
         async with self.db.transaction() as conn:
             rental = await RentalRepo.lock(conn, rental_id)
-            if status != "active":
-                await release_reservation(conn, rental)
-            return await RentalRepo.update(conn, rental_id, status=status, **fields)
+            if not rental.is_open:
+                return rental
+            await release_reservation(conn, rental)
+            return await RentalRepo.move(conn, rental_id, status)
 
     # -- card actions --------------------------------------------------------------------
 
@@ -614,7 +620,7 @@ class RentalService:
             # Ended, nothing back (the provider returns nothing): a renewal reserved for it comes back.
             await self._provider_call(rental.provider, provider.cancel(rental.provider_rental_id),
                                       returns_money=True, on_wait=on_wait)
-            return await self.set_status(rental.id, "cancelled")
+            return await self.close(rental.id, "cancelled")
         wait = (rental.active_from or rental.created_at) + timedelta(seconds=provider.min_age_to_cancel) - utcnow()
         if wait.total_seconds() > 0:
             raise errors.TooEarlyToCancel(seconds=int(wait.total_seconds()) + 1)
@@ -626,7 +632,7 @@ class RentalService:
         rental = await self.active_with(chat_id, rental_id, Capability.FINISH)
         await self._provider_call(rental.provider, self.provider_of(rental).finish(rental.provider_rental_id),
                                   returns_money=True, on_wait=on_wait)
-        return await self.set_status(rental.id, "finished")
+        return await self.close(rental.id, "finished")
 
     async def set_auto_renew(self, chat_id: int, rental_id: int, enabled: bool,
                              on_wait: OnWait | None = None) -> RentalRecord:
@@ -666,7 +672,7 @@ class RentalService:
         status = {RentalStatus.ACTIVE: "active", RentalStatus.EXPIRED: "expired",
                   RentalStatus.CANCELLED: "cancelled"}.get(fresh.status, "finished")
         if status != "active":
-            return await self.set_status(rental.id, status)
+            return await self.close(rental.id, status)
         async with self.db.transaction() as conn:
             till = period_end(fresh, rental.active_from, rental.duration_minutes)
             return await RentalRepo.update(conn, rental.id, active_till=till or rental.active_till,
@@ -732,7 +738,10 @@ class RentalService:
                 continue  # never refund on a guess while the provider cannot be asked
             match = await self._match(rental, listing or [])
             if match is not None:
-                changed.append(await self.activate(rental.id, match))
+                try:
+                    changed.append(await self.activate(rental.id, match))
+                except WrongStateError:  # its own rent call closed it meanwhile (refunded): that stands
+                    log.warning("rental %d: found at %s after it was closed; left closed", rental.id, rental.provider)
             # A provider with no rent list (listing is None) gets a longer wait for a webhook or late reply.
             elif age >= (RECONCILE_GRACE if listing is not None else 2 * RECONCILE_GRACE):
                 await self.fail_and_refund(rental.id, "no rental appeared at the provider", refunded)
