@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -31,6 +30,8 @@ from bot.services.fallback_chain import FallbackChains
 from bot.services.forwarding import Forwarding
 from bot.services.invoice_seal import InvoiceSeal
 from bot.services.no_code import NoCodeRefunds
+from bot.services.number_card import NumberCards
+from bot.services.operator import OperatorDesk
 from bot.services.promos import Promos
 from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
@@ -46,6 +47,7 @@ from bot.web.metrics import Metrics, UpdateMetricsMiddleware
 from bot.web.once import HandledOnce
 from handlers.bans import BanGate
 from handlers.common import ChatContextMiddleware, FeedbackMiddleware, TimelyCallbackAnswer
+from handlers.context import Services
 from handlers.i18n import Texts, available_languages
 from handlers.permissions import AdminCache
 from handlers.rendering import ChatRenderer
@@ -61,7 +63,6 @@ from storage import (
     CountryChoiceRepo,
     Database,
     FavouriteRepo,
-    JobState,
     LedgerRepo,
     PromptRepo,
     RentalRepo,
@@ -123,10 +124,12 @@ class App:
     auctions: AuctionDesk = field(init=False)
     referrals: Referrals = field(init=False)
     promos: Promos = field(init=False)
+    operator: OperatorDesk = field(init=False)  # the admin commands' figures, reports and markup
     # codes of a number also to another chat or a URL (sent by bot/outbound/forwarding.py)
     forwarding: Forwarding = field(init=False)
     # the operator's messages to many chats (sent by bot/outbound/broadcaster.py)
     broadcasts: Broadcasts = field(init=False)
+    number_cards: NumberCards = field(init=False)  # what a number's card shows (bot/services/number_card.py)
     renderer: Renderer = field(init=False)  # what the push path and the jobs show, from handlers/
     topic_cards: TopicCards = field(init=False)  # a number's topic and card, opened by a job
     metrics: Metrics = field(init=False)
@@ -158,6 +161,7 @@ class App:
         self.admins = AdminCache()
         self.referrals = Referrals(self.db, self.settings.referral_percent)
         self.promos = Promos(self.db)
+        self.operator = OperatorDesk(self.db, self.catalogue)
         # Invoice payloads sealed with a secret of this bot: only invoices it made are ever credited.
         seal = InvoiceSeal(self.settings.bot_token.get_secret_value())
         self.topups = TopUps(self.db, self.settings.star_value_cents, self.settings.topup_star_amounts,
@@ -172,12 +176,13 @@ class App:
                                    self.settings.cryptopay_assets, self.settings.cryptopay_amounts,
                                    self.settings.cryptopay_expires_in, self.settings.action_cooldown,
                                    self.referrals, self.money_news_due.set)
-        self.renderer = ChatRenderer(self.rentals, self.sms_repo, self.providers)
+        self.number_cards = NumberCards(self.rentals, self.sms_repo, ForwardRepo(self.db), self.providers)
+        self.renderer = ChatRenderer(self.providers)
         self.metrics = Metrics()
         self.inflight = InFlight()
         self.screens = Screens()
         self.topics = NumberTopics(NumberTopicRepo(self.db))
-        self.topic_cards = ChatTopicCards(self.rentals, self.sms_repo, self.providers, self.screens, self.topics)
+        self.topic_cards = ChatTopicCards(self.number_cards, self.screens, self.topics)
         for provider in self.providers.values():
             provider.observe(self.metrics.provider_call)
         if self.crypto.client is not None:
@@ -189,8 +194,7 @@ class App:
         await db.connect()
         try:
             app = cls(settings, db, build_providers(settings) if providers is None else providers)
-            if (markup := await JobState(db).get("markup_percent")) is not None:
-                app.catalogue.markup_percent = Decimal(markup)  # the operator's /markup outlives restarts
+            await app.operator.restore_markup()  # the operator's /markup outlives restarts
         except BaseException:
             await db.close()  # an open connection's worker thread would keep the process from exiting
             raise
@@ -210,18 +214,19 @@ class App:
             "sms_repo": self.sms_repo, "catalogue": self.catalogue, "rentals": self.rentals,
             "wallet": self.wallet, "admins": self.admins, "providers": self.providers, "topups": self.topups,
             "cards": self.cards, "crypto": self.crypto,
-            "db": self.db, "switches": self.switches, "favourites": FavouriteRepo(self.db),
+            "switches": self.switches, "favourites": FavouriteRepo(self.db),
             "country_choices": CountryChoiceRepo(self.db), "prompts": PromptRepo(self.db),
             "screens": self.screens, "auctions": self.auctions, "sets": self.sets, "broadcasts": self.broadcasts,
             "bans": self.bans, "transfers": self.transfers, "teams": self.teams,
             "referrals": self.referrals, "promos": self.promos, "alerts": self.alerts, "chains": self.chains,
             "number_topics": self.topics,
-            "forwarding": self.forwarding,
+            "forwarding": self.forwarding, "operator": self.operator, "number_cards": self.number_cards,
         }
 
 
 def build_dispatcher(app: App) -> Dispatcher:
-    dp = Dispatcher(**app.dependencies())
+    dependencies = app.dependencies()
+    dp = Dispatcher(**dependencies, services=Services(**dependencies))
     dp.update.outer_middleware(HandledOnce(UpdateLog(app.db)))  # first: a repeat costs nothing more
     dp.update.outer_middleware(app.inflight.middleware())
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
@@ -244,11 +249,16 @@ def build_dispatcher(app: App) -> Dispatcher:
 
 
 def build_bot(token: str, settings: Settings, session: BaseSession | None = None,
-              screens: Screens | None = None, outbound: Outbound | None = None) -> Bot:
+              screens: Screens | None = None, outbound: Outbound | None = None, metrics: Metrics | None = None) -> Bot:
+    """``metrics``: the pacer's 429s and waits counted there (the running bot's; tests leave it out)."""
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    if outbound is None:
+        counted = {} if metrics is None else {"on_flood": metrics.telegram_429.inc,
+                                               "on_granted": metrics.outbound_waited}
+        outbound = Outbound(SendLimits.from_settings(settings), **counted)
     # Outermost: every call is paced and its 429s waited out before anything else sees it.
-    session.middleware(outbound or Outbound(SendLimits.from_settings(settings)))
+    session.middleware(outbound)
     if screens is not None:
         session.middleware(screens.middleware())  # notes the message each send puts on top of its chat
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

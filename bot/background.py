@@ -47,11 +47,8 @@ class Background:
         self.outbound = outbound_of(bot)  # the one pace of everything the bot sends (bot/outbound/pace.py)
         if limits is not None:
             self.outbound.limits = limits
-        self.outbound.on_flood = app.metrics.telegram_429.inc
-        self.outbound.on_granted = lambda level, waited: app.metrics.outbound_wait.labels(level.name.lower()).observe(
-            waited)
         self.sender = ChatSender(bot, app.chats, self.outbound)
-        self.deliverer = Deliverer(app.sms_repo, app.rentals, app.chats, self.sender, app.renderer,
+        self.deliverer = Deliverer(app.sms_repo, app.number_cards, app.chats, self.sender, app.renderer,
                                    on_delivered=app.metrics.delivered, screens=app.screens,
                                    topics=app.topics.repo)
         # Broadcasts share the codes' sender and outbound path, at the lowest priority: after codes, replies, notices.
@@ -138,7 +135,8 @@ class Background:
         chat = await self.app.chats.get(chat_id)
         if message_id is None or chat is None:
             return
-        text, markup = await self.app.renderer.card(chat, await self.app.rentals.rentals.get(rental.card_id))
+        card = await self.app.number_cards.of(await self.app.rentals.rentals.get(rental.card_id), chat.is_group)
+        text, markup = self.app.renderer.card(chat, card)
         if await self.sender.edit(chat_id, message_id, text, markup, spare=True):
             self.app.screens.card_shown(chat_id, message_id, rental.card_id)  # still the card: the edit forgot it
 

@@ -59,7 +59,7 @@ async def _run(settings: Settings, token: str) -> None:
     if not lock.acquire():
         await app.close()
         raise StartupError(f"{settings.database_path} is in use by another bot process: stop that one first")
-    bot = build_bot(token, settings, screens=app.screens)
+    bot = build_bot(token, settings, screens=app.screens, metrics=app.metrics)
     menu: asyncio.Task | None = None
     try:
         _log_configuration(app)

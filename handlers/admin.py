@@ -8,11 +8,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.services import stats
 from bot.services.auctions import AuctionDesk
 from bot.services.catalogue import Catalogue
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
 from bot.services.localize import counted
+from bot.services.operator import OperatorDesk
 from bot.services.pricing import format_money
 from bot.services.topups import StarsRefundPending, StarsRefundRefused, TopUps
 from bot.services.wallet import Wallet
@@ -20,12 +20,13 @@ from bot.settings import Settings
 from bot.stars import RefundOutcome, ask_telegram
 from providers import Provider, ProviderError
 from providers.models import to_minor_units
-from storage import ChatRepo, Database, JobState, LedgerRepo, backup
+from storage import ChatRepo, LedgerRepo, backup
 
 from . import views
 from .balance import CHAT_ID
 from .callbacks import AuctionsCb, BidCb, MenuCb, PanelCb, Screen, nonce
 from .common import show
+from .context import Ctx
 from .i18n import Html, Texts
 
 PERIODS = (1, 7, 30)
@@ -45,34 +46,32 @@ async def _balance_line(t: Texts, provider: Provider) -> str:
     return t("admin-provider-balance", provider=provider.title, balance=format_money(to_minor_units(balance)))
 
 
-async def panel_view(t: Texts, days: int, db: Database, providers: dict[str, Provider],
-                     catalogue: Catalogue, auctions: AuctionDesk) -> tuple[str, InlineKeyboardMarkup]:
-    figures = await stats.collect(db, days)
-    lines = await asyncio.gather(*(_balance_line(t, p) for p in providers.values()))
+async def panel_view(ctx: Ctx, days: int) -> tuple[str, InlineKeyboardMarkup]:
+    t, services = ctx.t, ctx.services
+    figures = await services.operator.figures(days)
+    lines = await asyncio.gather(*(_balance_line(t, p) for p in services.providers.values()))
     text = t("admin-panel", period=counted(days, "day", t.language), chats=figures.chats,
              active_chats=figures.active_chats, active_rentals=figures.active_rentals, codes=figures.codes_delivered,
              revenue=format_money(figures.revenue), cost=f"${figures.provider_cost:.2f}",
-             topups=format_money(figures.topups), markup=catalogue.markup_percent,
+             topups=format_money(figures.topups), markup=services.catalogue.markup_percent,
              balances=Html("\n".join(lines) or "—"))
     row = [InlineKeyboardButton(text=t("btn-days", days=d), callback_data=PanelCb(days=d).pack()) for d in PERIODS]
     rows = [row]
-    if auctions.enabled:
+    if services.auctions.enabled:
         rows.append([InlineKeyboardButton(text=t("btn-auctions"), callback_data=AuctionsCb().pack())])
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def panel_command(message: Message, t: Texts, wallet: Wallet, db: Database, providers: dict[str, Provider],
-                        catalogue: Catalogue, auctions: AuctionDesk) -> None:
-    _require_admin(wallet, message.from_user.id)
-    await show(message, *await panel_view(t, 7, db, providers, catalogue, auctions))
+async def panel_command(message: Message, ctx: Ctx) -> None:
+    _require_admin(ctx.services.wallet, message.from_user.id)
+    await show(message, *await panel_view(ctx, 7))
 
 
-async def panel_period(callback: CallbackQuery, callback_data: PanelCb, t: Texts, wallet: Wallet, db: Database,
-                       providers: dict[str, Provider], catalogue: Catalogue, auctions: AuctionDesk) -> None:
-    _require_admin(wallet, callback.from_user.id)
+async def panel_period(callback: CallbackQuery, callback_data: PanelCb, ctx: Ctx) -> None:
+    _require_admin(ctx.services.wallet, callback.from_user.id)
     if callback_data.days not in PERIODS:
         raise NotAllowed()
-    await show(callback, *await panel_view(t, callback_data.days, db, providers, catalogue, auctions))
+    await show(callback, *await panel_view(ctx, callback_data.days))
 
 
 async def auctions_screen(callback: CallbackQuery, t: Texts, wallet: Wallet, auctions: AuctionDesk) -> None:
@@ -136,8 +135,8 @@ async def ledger_command(message: Message, command: CommandObject, t: Texts, wal
     await message.answer("\n".join(lines))
 
 
-async def markup_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, catalogue: Catalogue,
-                         db: Database) -> None:
+async def markup_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet,
+                         operator: OperatorDesk) -> None:
     _require_admin(wallet, message.from_user.id)
     try:
         markup = Decimal((command.args or "").strip())
@@ -145,8 +144,7 @@ async def markup_command(message: Message, command: CommandObject, t: Texts, wal
         raise BadArguments(usage=Html(t("admin-markup-usage"))) from None
     if not markup.is_finite() or not 0 <= markup <= 1000:
         raise BadArguments(usage=Html(t("admin-markup-usage")))
-    catalogue.markup_percent = markup
-    await JobState(db).set("markup_percent", str(markup))
+    await operator.set_markup(markup)
     await message.answer(t("admin-markup-set", markup=markup))
 
 

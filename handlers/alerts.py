@@ -3,30 +3,30 @@ country) → saved; /alerts lists and cancels them; the Rent button of a fired a
 lock. Setting one makes no provider call: the choices come from the list's snapshot."""
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from functools import partial
+
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.outbound.screens import Screens
 from bot.services import localize
 from bot.services.alerts import Alerts, AlertsFull, price_steps
 from bot.services.catalogue import Catalogue, service_key
-from bot.services.choosing import Wishes
-from bot.services.errors import AlreadyRequested, NothingAvailable, OfferExpired, QuoteRose, StaleButton
+from bot.services.errors import NothingAvailable, OfferExpired, StaleButton, UserFacingError
 from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
 from bot.services.rentals import SNAPSHOT_MAX_AGE, RentalService, RentRequest
-from providers import Provider
-from storage import Chat, SmsRepo
+from storage import Chat
+from storage.alerts import Alert
 
 from . import keyboards, views
 from .callbacks import AlertCancelCb, AlertNewCb, AlertRentCb, AlertsCb, AlertServiceCb, AlertSetCb
 from .common import show, user_name
+from .context import Ctx
 from .i18n import Texts
-from .numbers import show_card, show_earlier
-from .permissions import AdminCache, ensure_can_spend
-from .rent import quote_rose_view  # the rent screens' own view of a rise
+from .permissions import ensure_can_spend
+from .rent_outcome import RentPath, present_rent
 
 BACK_IN_STOCK_SHOWN = 3  # sold-out plans offered on the choice screen
 
@@ -119,35 +119,26 @@ async def alert_cancel(callback: CallbackQuery, callback_data: AlertCancelCb, ca
     await show(callback, *await alerts_view(chat, t, alerts))
 
 
-async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, bot: Bot, chat: Chat, t: Texts,
-                     rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo, providers: dict[str, Provider],
-                     screens: Screens, catalogue: Catalogue, alerts: Alerts) -> None:
+async def alert_rent(callback: CallbackQuery, callback_data: AlertRentCb, ctx: Ctx) -> None:
     """The offer the alert found, rented once per alert (its request key), at most at the price the message said:
     RentalService.rent re-reads it (the quote lock); higher by now, the plan's confirm screen at the new price."""
-    alert = await alerts.repo.get(callback_data.a)
+    chat, services = ctx.chat, ctx.services
+    alert = await services.alerts.repo.get(callback_data.a)
     if alert is None or alert.chat_id != chat.id or alert.offer is None:
         raise StaleButton()
-    budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
+    budget = await ensure_can_spend(ctx.bot, services.admins, chat, callback.from_user.id, budgeted=True)
     offer = offer_from_dict(alert.offer)
     request = RentRequest.for_offer(chat.id, callback.from_user.id, user_name(callback.from_user), offer,
                                     f"alert:{alert.id}", budget=budget)
-    try:
-        rental = await rentals.rent(request)
-    except AlreadyRequested as pressed:
-        await show_earlier(callback, chat, t, rentals, pressed)
-        return
-    except NothingAvailable:
-        await catalogue.sold_out(offer)
-        await show(callback, t("alert-gone", service=alert.service_name),
-                   keyboards.alert_saved(t, service_key(offer.service_name)))
-        return
-    except QuoteRose as rose:
-        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, Wishes()))
-        return
-    if rental.status == "pending":
-        await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
-        return
-    await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
+    path = RentPath(refusals={NothingAvailable: partial(_offer_gone, callback, ctx, alert)})
+    await present_rent(callback, ctx, services.rentals.rent(request), path)
+
+
+async def _offer_gone(callback: CallbackQuery, ctx: Ctx, alert: Alert, _refusal: UserFacingError) -> None:
+    offer = offer_from_dict(alert.offer)
+    await ctx.services.catalogue.sold_out(offer)
+    await show(callback, ctx.t("alert-gone", service=alert.service_name),
+               keyboards.alert_saved(ctx.t, service_key(offer.service_name)))
 
 
 def setup() -> Router:

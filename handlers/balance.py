@@ -8,20 +8,17 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.services.cards import CardTopUps
-from bot.services.cryptopay import CryptoTopUps
 from bot.services.errors import BadArguments, NotAllowed
 from bot.services.pricing import format_money
-from bot.services.teams import Teams
 from bot.services.wallet import Wallet
 from providers.models import to_minor_units
-from storage import Chat, Database, LedgerRepo
 
 from . import keyboards, views
 from .callbacks import MenuCb, Screen
 from .common import show
+from .context import Ctx
 from .i18n import Html, Texts
-from .team_ledger import ledger_lines, member_lines, who_spent
+from .team_ledger import ledger_lines, member_lines
 from .topup import topup_methods
 
 # ASCII digits only: int() and \d also take '٥' and '５', which an operator did not mean to type.
@@ -29,36 +26,34 @@ AMOUNT = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")
 CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 
 
-async def balance_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo,
-                         db: Database, teams: Teams, methods: str) -> None:
-    """``methods``: the ways to pay the bot offers (handlers/topup.topup_methods), named under the balance."""
-    entries = await ledger_repo.recent(chat.id, limit=8)
+async def balance_screen(event: Message | CallbackQuery, ctx: Ctx) -> None:
+    """The balance, the recent rows of the ledger and the ways to pay the bot offers."""
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    entries = await services.ledger_repo.recent(chat.id, limit=8)
     lines = [t("balance-title", balance=format_money(chat.balance))]
     if chat.is_group and event.from_user is not None:  # the member's own spending, and what is left of a limit
-        lines += await member_lines(t, chat, event.from_user.id, teams)
+        lines += await member_lines(t, chat, event.from_user.id, services.teams)
     lines.append("")
     if entries:
         lines.append(t("balance-recent"))
         if chat.is_group:  # who rented, who approved
-            lines.extend(ledger_lines(t, entries, await who_spent(db, teams, entries)))
+            lines.extend(ledger_lines(t, entries, await services.teams.who_spent(entries)))
         else:
             lines.extend(views.ledger_line(t, e) for e in entries)
     else:
         lines.append(t("balance-empty-ledger"))
-    lines += ["", t("balance-how-topup", methods=methods)]
+    lines += ["", t("balance-how-topup", methods=topup_methods(t, services.cards, services.crypto))]
     if not chat.is_group:  # how others send money here (/transfer)
         lines.append(t("balance-your-id", id=chat.id))
     await show(event, "\n".join(lines), keyboards.balance(t, private=not chat.is_group))
 
 
-async def balance_command(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
-                          teams: Teams, cards: CardTopUps, crypto: CryptoTopUps) -> None:
-    await balance_screen(message, chat, t, ledger_repo, db, teams, topup_methods(t, cards, crypto))
+async def balance_command(message: Message, ctx: Ctx) -> None:
+    await balance_screen(message, ctx)
 
 
-async def balance_button(callback: CallbackQuery, chat: Chat, t: Texts, ledger_repo: LedgerRepo, db: Database,
-                         teams: Teams, cards: CardTopUps, crypto: CryptoTopUps) -> None:
-    await balance_screen(callback, chat, t, ledger_repo, db, teams, topup_methods(t, cards, crypto))
+async def balance_button(callback: CallbackQuery, ctx: Ctx) -> None:
+    await balance_screen(callback, ctx)
 
 
 def parse_adjustment(args: str | None) -> tuple[int, int, str]:

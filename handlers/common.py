@@ -30,6 +30,7 @@ from bot.services.support import support_url
 from storage import Chat, ChatRepo, PromptRepo
 
 from . import keyboards
+from .context import Ctx
 from .i18n import Texts, pick_language
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ MONEY_PARAMS = ("missing", "price", "balance", "amount", "low", "high", "shown")
 
 
 class ChatContextMiddleware(BaseMiddleware):
-    """Gives every handler ``chat`` (our record of this chat) and ``t`` (its texts, in its language and zone)."""
+    """Gives every handler ``chat`` (our record of this chat), ``t`` (its texts, in its language and zone) and
+    ``ctx``, the two with the person, the bot and the services (handlers/context.py)."""
 
     def __init__(self, chats: ChatRepo) -> None:
         self.chats = chats
@@ -58,8 +60,10 @@ class ChatContextMiddleware(BaseMiddleware):
         if chat is None or not chat.active:
             title = tg_chat.title or tg_chat.full_name or ""
             chat = await self.chats.ensure(tg_chat.id, tg_chat.type, title, pick_language(user and user.language_code))
-        data["chat"] = chat
-        data["t"] = Texts(chat.language, chat.time_zone)
+        t = Texts(chat.language, chat.time_zone)
+        data["chat"], data["t"] = chat, t
+        if "services" in data:
+            data["ctx"] = Ctx(chat, t, user, data["bot"], data["services"])
         return await handler(event, data)
 
 

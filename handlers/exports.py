@@ -8,10 +8,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from bot.services import exports
 from bot.services.errors import BadArguments, NotAllowed, UnknownChat
+from bot.services.operator import OperatorDesk
 from bot.services.wallet import Wallet
-from storage import ChatRepo, Database
+from storage import ChatRepo
 
 from .balance import CHAT_ID
 from .i18n import Html, Texts
@@ -30,8 +30,8 @@ async def send_report(message: Message, t: Texts, text: str, filename: str, capt
         await message.answer(t("export-not-sent", file=filename, reason=str(err)[:200]))
 
 
-async def export_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database,
-                         chats: ChatRepo) -> None:
+async def export_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, chats: ChatRepo,
+                         operator: OperatorDesk) -> None:
     if not wallet.is_admin(message.from_user.id):
         raise NotAllowed()
     arg = (command.args or "").strip()
@@ -40,17 +40,18 @@ async def export_command(message: Message, command: CommandObject, t: Texts, wal
     chat_id = int(arg)
     if await chats.get(chat_id) is None:
         raise UnknownChat(chat_id=chat_id)
-    text, rows = await exports.ledger_csv(db, chat_id)
+    text, rows = await operator.ledger_csv(chat_id)
     await send_report(message, t, text, f"ledger-{chat_id}.csv", t("export-ledger", chat=chat_id, rows=rows))
 
 
-async def revenue_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet, db: Database) -> None:
+async def revenue_command(message: Message, command: CommandObject, t: Texts, wallet: Wallet,
+                          operator: OperatorDesk) -> None:
     if not wallet.is_admin(message.from_user.id):
         raise NotAllowed()
     arg = (command.args or "30").strip()
     if not arg.isascii() or not arg.isdigit() or not 1 <= int(arg) <= REVENUE_DAYS_MAX:
         raise BadArguments(usage=Html(t("revenue-usage")))
-    text, days = await exports.revenue_csv(db, int(arg))
+    text, days = await operator.revenue_csv(int(arg))
     await send_report(message, t, text, f"revenue-{arg}d.csv", t("export-revenue", days=arg, rows=days))
 
 

@@ -16,12 +16,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot.services.errors import UserFacingError
 from bot.services.forwarding import Forwarding
-from bot.services.rentals import RentalService
 from storage import Chat, PromptRepo, RentalRecord
 
 from . import keyboards, phones, views
 from .callbacks import ForwardAction, ForwardCb
 from .common import prompt_answered, show
+from .context import Ctx
 from .i18n import Texts
 from .permissions import ADMIN_STATUSES, AdminCache, is_member
 
@@ -135,15 +135,16 @@ async def send_secret_privately(bot: Bot, t: Texts, chat: Chat, user_id: int, se
         raise ForwardSecretRefused() from None
 
 
-async def forward_press(callback: CallbackQuery, callback_data: ForwardCb, callback_answer: CallbackAnswer, bot: Bot,
-                        chat: Chat, t: Texts, rentals: RentalService, forwarding: Forwarding, admins: AdminCache,
-                        prompts: PromptRepo) -> None:
-    rental = await rentals.owned(chat.id, callback_data.id)  # a forged or foreign id: "out of date"
+async def forward_press(callback: CallbackQuery, callback_data: ForwardCb, callback_answer: CallbackAnswer,
+                        ctx: Ctx) -> None:
+    chat, t, bot, services = ctx.chat, ctx.t, ctx.bot, ctx.services
+    forwarding = services.forwarding
+    rental = await services.rentals.owned(chat.id, callback_data.id)  # a forged or foreign id: "out of date"
     user_id = callback.from_user.id
-    await ensure_may_forward(bot, admins, chat, rental, user_id)
+    await ensure_may_forward(bot, services.admins, chat, rental, user_id)
     action, secret = callback_data.a, ""
     if action in (ForwardAction.CHAT, ForwardAction.URL):
-        await prompts.ask(chat.id, user_id, FORWARD_PROMPT, {"rental": rental.id, "kind": action.value})
+        await services.prompts.ask(chat.id, user_id, FORWARD_PROMPT, {"rental": rental.id, "kind": action.value})
         picker = action is ForwardAction.CHAT and not chat.is_group  # Telegram's chat picker: private chats only
         ask = "forward-ask-url" if action is ForwardAction.URL else "forward-ask-chat" if picker else \
             "forward-ask-chat-group"
@@ -194,33 +195,35 @@ class ForwardChatPicked(Filter):
         return {"forward_asked": asked[1]}
 
 
-async def target_typed(message: Message, forward_asked: dict, bot: Bot, chat: Chat, t: Texts, rentals: RentalService,
-                       forwarding: Forwarding, admins: AdminCache, prompts: PromptRepo) -> None:
-    await prompts.clear(chat.id, message.from_user.id)  # one answer: a refused one is asked again from the screen
-    rental = await rentals.owned(chat.id, int(forward_asked["rental"]))
+async def target_typed(message: Message, forward_asked: dict, ctx: Ctx) -> None:
+    chat, t, bot, services = ctx.chat, ctx.t, ctx.bot, ctx.services
+    forwarding = services.forwarding
+    # One answer: a refused one is asked again from the screen.
+    await services.prompts.clear(chat.id, message.from_user.id)
+    rental = await services.rentals.owned(chat.id, int(forward_asked["rental"]))
     user_id = message.from_user.id
-    await ensure_may_forward(bot, admins, chat, rental, user_id)
+    await ensure_may_forward(bot, services.admins, chat, rental, user_id)
     if forward_asked.get("kind") == ForwardAction.URL.value:
         done = await forwarding.set_url(chat.id, rental.id, message.text, user_id)
         notice = t("forward-set-url", target=views.forward_target_text(done))
     else:
-        target = await chat_target(bot, admins, chat, user_id, message.text)
+        target = await chat_target(bot, services.admins, chat, user_id, message.text)
         done = await forwarding.set_chat(rental.id, target, user_id)
         notice = t("forward-set-chat", target=views.forward_target_text(done))
     await _told_set(message, t, chat, rental, forwarding, notice,
                     picker=forward_asked.get("kind") == ForwardAction.CHAT.value)
 
 
-async def target_picked(message: Message, forward_asked: dict, bot: Bot, chat: Chat, t: Texts,
-                        rentals: RentalService, forwarding: Forwarding, admins: AdminCache,
-                        prompts: PromptRepo) -> None:
+async def target_picked(message: Message, forward_asked: dict, ctx: Ctx) -> None:
     """The group picked in Telegram's picker: checked as a typed id is (Telegram filtered it by the same rules,
     but the update is the sender's to forge)."""
-    await prompts.clear(chat.id, message.from_user.id)
-    rental = await rentals.owned(chat.id, int(forward_asked["rental"]))
+    chat, t, bot, services = ctx.chat, ctx.t, ctx.bot, ctx.services
+    forwarding = services.forwarding
+    await services.prompts.clear(chat.id, message.from_user.id)
+    rental = await services.rentals.owned(chat.id, int(forward_asked["rental"]))
     user_id = message.from_user.id
-    await ensure_may_forward(bot, admins, chat, rental, user_id)
-    target = await chat_target(bot, admins, chat, user_id, str(message.chat_shared.chat_id))
+    await ensure_may_forward(bot, services.admins, chat, rental, user_id)
+    target = await chat_target(bot, services.admins, chat, user_id, str(message.chat_shared.chat_id))
     done = await forwarding.set_chat(rental.id, target, user_id)
     await _told_set(message, t, chat, rental, forwarding, t("forward-set-chat", target=views.forward_target_text(done)),
                     picker=True)

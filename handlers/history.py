@@ -29,7 +29,7 @@ from .common import show
 from .i18n import Texts
 from .ledger_text import ledger_what
 from .permissions import AdminCache, OnlyAdmins
-from .team_ledger import ledger_lines, who_spent
+from .team_ledger import ledger_lines
 from .teams import group_ledger
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ async def history_view(chat: Chat, t: Texts, ledger_repo: LedgerRepo, teams: Tea
         lines.append(t("money-history-page", page=page + 1, pages=pages, rows=total))
     lines.append("")
     if chat.is_group:  # who rented, who approved
-        lines += ledger_lines(t, entries, await who_spent(ledger_repo.db, teams, entries))
+        lines += ledger_lines(t, entries, await teams.who_spent(entries))
     else:
         lines += [views.ledger_line(t, e) for e in entries]
     if not entries:

@@ -173,17 +173,27 @@ def services(t: Texts, items: Iterable[tuple[str, str]], page: int, pages: int,
                    [_button(t("home"), MenuCb(to=Screen.HOME))])
 
 
+@dataclass(frozen=True, slots=True)
+class OffersExtras:
+    """A plan list's rows besides its plans. ``set_from``: the index of a plan whose provider can put more services
+    on the same number. ``alert``: 🔔 tell me when a sold-out plan is back or the service is cheaper. ``switch``: the
+    country switch. ``back``: where Back goes (the services)."""
+
+    set_from: int | None = None
+    alert: bool = False
+    switch: list[InlineKeyboardButton] | None = None
+    back: ServicesCb | CountryCb | None = None
+
+
 def offers(t: Texts, snapshot_id: int, labels: list[str], service_key: str = "", starred: bool = False,
-           switch: list[InlineKeyboardButton] | None = None, back=None,
-           set_from: int | None = None, alert: bool = False) -> InlineKeyboardMarkup:
-    """``set_from``: the index of a plan whose provider can put more services on the same number.
-    ``alert``: 🔔 tell me when a sold-out plan is back or the service is cheaper."""
+           extras: OffersExtras = OffersExtras()) -> InlineKeyboardMarkup:
     star = ([_button(t("btn-fav-remove" if starred else "btn-fav-add"), FavouriteCb(key=service_key))]
             if service_key else [])
-    more = [_button(t("btn-set-start"), SetStartCb(snap=snapshot_id, i=set_from))] if set_from is not None else []
-    bell = [_button(t("btn-alert"), AlertNewCb(snap=snapshot_id))] if alert else []
+    more = ([_button(t("btn-set-start"), SetStartCb(snap=snapshot_id, i=extras.set_from))]
+            if extras.set_from is not None else [])
+    bell = [_button(t("btn-alert"), AlertNewCb(snap=snapshot_id))] if extras.alert else []
     return _markup(*([_button(label, OfferCb(snap=snapshot_id, i=index))] for index, label in enumerate(labels)),
-                   more, bell, switch or [], [_button(t("back"), back or ServicesCb(page=0)), *star])
+                   more, bell, extras.switch or [], [_button(t("back"), extras.back or ServicesCb(page=0)), *star])
 
 
 def alert_choice(t: Texts, snapshot_id: int, service_key: str, back_in_stock: list[tuple[int, str]],
@@ -277,13 +287,25 @@ def request_only(t: Texts, snapshot_id: int, index: int, wishes: Wishes, service
                    [_button(t("back"), ServiceCb(key=service_key))])
 
 
-def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
-            choices: frozenset = frozenset(), wishes: Wishes = Wishes(), upto: bool = False,
-            ask: bool = False, fallback: FallbackChoice | None = None) -> InlineKeyboardMarkup:
-    """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data.
+@dataclass(frozen=True, slots=True)
+class ConfirmOptions:
+    """The confirm screen's buttons besides Rent and Back. ``choices``: the wishes the provider takes (a button
+    each); ``wishes``: those chosen so far. ``upto``: the price is a hold (the provider says its own when it rents).
     ``ask``: a group whose members rent within bounds or not at all: "Request this number" for the admins too.
     ``fallback``: an activation's "try the next plan" choices (each tap changes one and draws the screen again);
     on, the Rent button carries the budget it agrees to."""
+
+    choices: frozenset = frozenset()
+    wishes: Wishes = Wishes()
+    upto: bool = False
+    ask: bool = False
+    fallback: FallbackChoice | None = None
+
+
+def confirm(t: Texts, snapshot_id: int, index: int, service_key: str, price: str,
+            options: ConfirmOptions = ConfirmOptions()) -> InlineKeyboardMarkup:
+    """Rent, then a button per wish the provider takes; each reopens this screen with the wish in the data."""
+    choices, wishes, upto, ask, fallback = options.choices, options.wishes, options.upto, options.ask, options.fallback
     label = t("confirm-rent-cap", price=price) if wishes.cap or upto else t("confirm-rent", price=price)
     once = nonce()
     chained = fallback is not None and fallback.enabled
@@ -399,35 +421,50 @@ def copy_number(t: Texts, phone: str | None) -> list[InlineKeyboardButton]:
     return buttons
 
 
-def card(t: Texts, rental_id: int, actions: set[Capability], *, open_: bool, auto_renew: bool,
-         can_renew_closed: bool, renew_price: int | None = None, phone: str | None = None,
-         kept: bool = False, show_hidden: bool = False, forward: bool = False) -> InlineKeyboardMarkup:
-    """Only buttons for actions this provider and this rental's state allow. Rent again says today's price
-    (``renew_price``) and is left out when the plan is not on sale now. ``kept``: a number renewed in place
-    and ended without a refund (a long-term number): Renew now (up to a price), End."""
+@dataclass(frozen=True, slots=True)
+class CardButtons:
+    """What a number card's buttons depend on. Rent again says today's price (``renew_price``) and is left out
+    when the plan is not on sale now. ``kept``: a number renewed in place and ended without a refund (a long-term
+    number): Renew now (up to a price), End. ``phone``: its copy buttons (none for a dead number)."""
+    rental_id: int
+    actions: frozenset[Capability] | set[Capability]
+    open_: bool
+    auto_renew: bool = False
+    can_renew_closed: bool = False
+    renew_price: int | None = None
+    phone: str | None = None
+    kept: bool = False
+    show_hidden: bool = False
+    forward: bool = False
+
+
+def card(t: Texts, card: CardButtons) -> InlineKeyboardMarkup:
+    """Only buttons for actions this provider and this rental's state allow."""
     buttons: list[tuple[CardAction, InlineKeyboardButton]] = []
     for capability, action, key in CARD_BUTTONS:
-        shown = capability is None and open_ or capability in actions
+        shown = capability is None and card.open_ or capability in card.actions
         if action is CardAction.RENEW:
-            if renew_price is None or not (shown or can_renew_closed):
+            if card.renew_price is None or not (shown or card.can_renew_closed):
                 continue
-            label = t("btn-renew-now" if kept else "btn-renew", price=format_money(renew_price))
-            buttons.append((action, _button(label, CardCb(id=rental_id, a=action, n=priced_nonce(renew_price)))))
+            label = t("btn-renew-now" if card.kept else "btn-renew", price=format_money(card.renew_price))
+            buttons.append((action, _button(label, CardCb(id=card.rental_id, a=action,
+                                                          n=priced_nonce(card.renew_price)))))
             continue
         if shown:
-            if kept and action is CardAction.CANCEL:
+            if card.kept and action is CardAction.CANCEL:
                 key = "btn-end"  # asks first: nothing comes back
-            buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action, n=nonce()))))
-    if Capability.AUTO_RENEW in actions:
-        action, key = (CardAction.AUTO_OFF, "btn-auto-off") if auto_renew else (CardAction.AUTO_ON, "btn-auto-on")
-        buttons.append((action, _button(t(key), CardCb(id=rental_id, a=action))))
+            buttons.append((action, _button(t(key), CardCb(id=card.rental_id, a=action, n=nonce()))))
+    if Capability.AUTO_RENEW in card.actions:
+        action, key = ((CardAction.AUTO_OFF, "btn-auto-off") if card.auto_renew
+                       else (CardAction.AUTO_ON, "btn-auto-on"))
+        buttons.append((action, _button(t(key), CardCb(id=card.rental_id, a=action))))
     short = [button for action, button in buttons if action not in ONE_PER_ROW]
     long_ = [[button] for action, button in buttons if action in ONE_PER_ROW]
-    if show_hidden:  # a group deleted some of its codes: the renter and admins get them privately
-        long_.append([_button(t("btn-show-hidden"), CardCb(id=rental_id, a=CardAction.PRIVATE))])
-    if forward:  # codes also to another chat or a URL (its renter and a group's admins)
-        long_.append([_button(t("btn-forward"), ForwardCb(id=rental_id))])
-    return _markup(copy_number(t, phone), *_grid(short, 2), *long_,
+    if card.show_hidden:  # a group deleted some of its codes: the renter and admins get them privately
+        long_.append([_button(t("btn-show-hidden"), CardCb(id=card.rental_id, a=CardAction.PRIVATE))])
+    if card.forward:  # codes also to another chat or a URL (its renter and a group's admins)
+        long_.append([_button(t("btn-forward"), ForwardCb(id=card.rental_id))])
+    return _markup(copy_number(t, card.phone), *_grid(short, 2), *long_,
                    [_button(t("menu-numbers"), NumbersCb(page=0)), _button(t("home"), MenuCb(to=Screen.HOME))])
 
 

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.outbound.screens import Screens
-from bot.outbound.topics import NumberTopics
 from bot.services.budget import OnWait
 from bot.services.cooldowns import CoolingDown
 from bot.services.errors import (
@@ -23,19 +22,16 @@ from bot.services.errors import (
     UserFacingError,
 )
 from bot.services.pricing import format_money
-from bot.services.referrals import Referrals
 from bot.services.rentals import RentalService
-from bot.services.service_sets import ServiceSets
 from bot.services.switches import PlanSwitches
 from providers import Capability, Provider
-from storage import Chat, ChatRepo, RentalRecord, SmsRepo
-from storage.bans import BanRepo
-from storage.forwarding import ForwardRepo
+from storage import Chat, RentalRecord, SmsRepo
 
 from . import keyboards, phones, views
 from .bans import ensure_not_banned
 from .callbacks import CONFIRMED, RENEW_CONFIRMED, CardAction, CardCb, NumbersCb, SwitchCb, SwitchPlanCb, shown_price
 from .common import render_error, show, user_name
+from .context import Ctx
 from .i18n import Texts
 from .permissions import AdminCache, OnlyAdmins, OnlyAdminsManage, ensure_can_spend
 
@@ -71,61 +67,22 @@ async def show_earlier(callback: CallbackQuery, chat: Chat, t: Texts, rentals: R
     await show(callback, views.already_rented(t, earlier), keyboards.to_card(t, earlier.id))
 
 
-async def show_card(event: Message | CallbackQuery, chat: Chat, t: Texts, rental_id: int, rentals: RentalService,
-                    sms_repo: SmsRepo, providers: dict[str, Provider], screens: Screens, *, new: bool = False) -> None:
-    rental = await rentals.owned(chat.id, rental_id)
-    text, markup = await card_view(chat, t, rental, rentals, sms_repo, providers)
-    if (shown := await show(event, text, markup, new=new)) is not None:
-        screens.card_shown(chat.id, shown.message_id, rental.card_id)  # a code arriving under it refreshes it
+async def show_card(event: Message | CallbackQuery, ctx: Ctx, rental_id: int, *, new: bool = False) -> None:
+    """The number's card as it is now (``new``: as a new message, leaving the one tapped as it is)."""
+    chat, services = ctx.chat, ctx.services
+    rental = await services.rentals.owned(chat.id, rental_id)
+    facts = await services.number_cards.of(rental, chat.is_group)
+    if (shown := await show(event, *views.number_card(chat, ctx.t, facts), new=new)) is not None:
+        services.screens.card_shown(chat.id, shown.message_id, rental.card_id)  # a code arriving under it refreshes it
 
 
-async def card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
-                    providers: dict[str, Provider]) -> tuple[str, InlineKeyboardMarkup]:
-    """A number's card as it is now: its last codes, the actions it allows, today's price to rent it again."""
-    provider = providers.get(rental.provider)
-    if rental.set_id:
-        return await _set_card_view(chat, t, rental, rentals, sms_repo, provider)
-    codes = await sms_repo.for_rental(rental.id, limit=3)
-    kept = provider is not None and provider.renews_in_place(rental.offer_id)
-    can_renew_closed = (provider is not None and Capability.RENEW in provider.capabilities_for(rental.offer_id)
-                        and not kept  # ended at the provider: there is nothing left to renew
-                        and rental.status in ("finished", "expired", "cancelled") and bool(rental.provider_rental_id))
-    actions = rentals.actions(rental, has_sms=bool(codes))
-    # Today's price for Rent again, from the catalogue's cached offers: the button says what it will charge.
-    renew_price = None
-    if Capability.RENEW in actions or can_renew_closed:
-        quote = await rentals.renewal_quote(rental)
-        renew_price = quote[0] if quote else None
-    has_hidden = chat.is_group and bool(await sms_repo.hidden_for_rental(rental.id, limit=1))
-    forward = await ForwardRepo(sms_repo.db).target(rental.id)  # 📤 codes also to another chat or a URL
-    return views.card(t, rental, codes, actions, provider.title if provider else rental.provider,
-                      is_group=chat.is_group, can_renew_closed=can_renew_closed, renew_price=renew_price,
-                      refund_until_sms=provider is not None and provider.refund_only_without_sms, kept=kept,
-                      spoiler=chat.spoils_codes, has_hidden=has_hidden, forward=forward,
-                      can_forward=rental.is_open or forward is not None,
-                      refunded=provider is None or provider.cancel_refunds(rental.offer_id))
-
-
-async def _set_card_view(chat: Chat, t: Texts, rental: RentalRecord, rentals: RentalService, sms_repo: SmsRepo,
-                         provider: Provider | None) -> tuple[str, InlineKeyboardMarkup]:
-    members = []
-    cancellable = has_hidden = False
-    for member in await rentals.rentals.in_set(rental.set_id):
-        codes = await sms_repo.for_rental(member.id, limit=3)
-        cancellable |= Capability.CANCEL in rentals.actions(member, has_sms=bool(codes))
-        has_hidden |= chat.is_group and bool(await sms_repo.hidden_for_rental(member.id, limit=1))
-        members.append((member, codes))
-    return views.set_card(t, members, cancellable, provider.title if provider else rental.provider,
-                          is_group=chat.is_group, spoiler=chat.spoils_codes, has_hidden=has_hidden)
-
-
-async def _set_cancel_question(chat: Chat, t: Texts, first: RentalRecord, rentals: RentalService,
-                               sets: ServiceSets) -> tuple[str, InlineKeyboardMarkup]:
+async def _set_cancel_question(ctx: Ctx, first: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
     """Cancel for a number shared by several services, asked first: which services stop, and what comes back."""
-    members = await sets.cancellable(chat.id, first.set_id)
+    t, services = ctx.t, ctx.services
+    members = await services.sets.cancellable(ctx.chat.id, first.set_id)
     if not members:
         raise ActionUnavailable()
-    back = format_money(sum(m.price_charged for m in members if rentals.cancel_refunds(m)))
+    back = format_money(sum(m.price_charged for m in members if services.rentals.cancel_refunds(m)))
     phone = phones.display(next((m.phone for m in members if m.phone), first.phone or ""))
     text = t("set-cancel-confirm", phone=phone, services=", ".join(m.service_name for m in members), price=back)
     return text, keyboards.cancel_confirm(t, first.id, back)
@@ -179,149 +136,227 @@ async def _under_pushed_code(callback: CallbackQuery, rental_id: int, sms_repo: 
     return await sms_repo.is_pushed_message(rental_id, message.message_id)
 
 
-def told_working(callback: CallbackQuery, callback_answer: CallbackAnswer, t: Texts) -> OnWait:
-    """For an action that gives money back and waits its turn for the provider: the tap is answered at once
-    ("working on it") rather than left spinning; the card then shows how it ended."""
-    async def working() -> None:
-        if callback_answer.answered or callback_answer.disabled:
-            return  # said already
-        callback_answer.disable()  # answered here: the middleware must not answer it again
-        try:
-            await callback.answer(t("card-working"))
-        except TelegramAPIError as err:  # the action goes on either way
-            log.info("the working notice was not shown: %s", err)
-    return working
+@dataclass(frozen=True, slots=True)
+class CardTap:
+    """A tap on a number card's button, checked: the rental is this chat's, the person may do what it costs."""
+    callback: CallbackQuery
+    data: CardCb
+    answer: CallbackAnswer
+    ctx: Ctx
+    rental: RentalRecord
+    new: bool  # under a pushed code: answered with a new message, the code stays in the chat
+
+    @property
+    def confirmed(self) -> bool:
+        return self.data.n == CONFIRMED
+
+    def working(self) -> OnWait:
+        """For an action that gives money back and waits its turn for the provider: the tap is answered at once
+        ("working on it") rather than left spinning; the card then shows how it ended."""
+        callback, answer, t = self.callback, self.answer, self.ctx.t
+
+        async def working() -> None:
+            if answer.answered or answer.disabled:
+                return  # said already
+            answer.disable()  # answered here: the middleware must not answer it again
+            try:
+                await callback.answer(t("card-working"))
+            except TelegramAPIError as err:  # the action goes on either way
+                log.info("the working notice was not shown: %s", err)
+        return working
+
+    async def ask(self, text: str, markup: InlineKeyboardMarkup) -> None:
+        """A question before the action (or a screen of its own): the card waits."""
+        await show(self.callback, text, markup, new=self.new)
+
+    async def done(self, notice: str = "", rental_id: int | None = None) -> None:
+        """The tap's short answer, then the card as it is now (``rental_id``: a renewal's new rental)."""
+        if notice:
+            self.answer.text = notice[:200]
+        await show_card(self.callback, self.ctx, rental_id or self.rental.id, new=self.new)
 
 
-async def card_action(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer, bot: Bot,
-                      chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
-                      screens: Screens, sets: ServiceSets, bans: BanRepo, number_topics: NumberTopics) -> None:
-    action, rental_id = callback_data.a, callback_data.id
-    rental = await rentals.owned(chat.id, rental_id)
+async def card_tap(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                   ctx: Ctx) -> CardTap:
+    """Checked before any card action: the rental is this chat's (a forged id is not), renting more is not for
+    the banned, and what spends or manages a group's number is for those who may, asked at this moment."""
+    action, chat, services = callback_data.a, ctx.chat, ctx.services
+    rental = await services.rentals.owned(chat.id, callback_data.id)
     if action in (CardAction.RENEW, CardAction.SWITCH, CardAction.AUTO_ON):  # renting more: not while banned
-        await ensure_not_banned(bans, chat.id, callback.from_user.id)
+        await ensure_not_banned(services.bans, chat.id, callback.from_user.id)
     if action in SPENDING:
         try:
             # Cancelling, finishing, auto-renew off spend nothing more: a member within a limit may (no budget).
-            await ensure_can_spend(bot, admins, chat, callback.from_user.id,
+            await ensure_can_spend(ctx.bot, services.admins, chat, callback.from_user.id,
                                    budgeted=action in (CardAction.CANCEL, CardAction.FINISH, CardAction.AUTO_OFF))
         except OnlyAdmins:
             # The reason that fits the button: renting again spends; the others manage the group's number.
             raise (OnlyAdmins() if action in (CardAction.RENEW, CardAction.SWITCH) else OnlyAdminsManage()) from None
     # A pushed code stays in the chat: its buttons answer with a new message instead of editing it.
-    new = await _under_pushed_code(callback, rental_id, sms_repo)
-    notice = ""
-    working = told_working(callback, callback_answer, t)
-    if rental.set_id and action in (CardAction.REFRESH, CardAction.CANCEL) and rental.id == rental.set_id:
-        # The card of a number shared by several services: its buttons act on all of them.
-        if action is CardAction.CANCEL and callback_data.n != CONFIRMED:
-            await show(callback, *await _set_cancel_question(chat, t, rental, rentals, sets), new=new)
+    new = await _under_pushed_code(callback, rental.id, services.sms_repo)
+    return CardTap(callback, callback_data, callback_answer, ctx, rental, new)
+
+
+async def card_shown(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                     ctx: Ctx) -> None:
+    await (await card_tap(callback, callback_data, callback_answer, ctx)).done()
+
+
+async def card_refresh(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                       ctx: Ctx) -> None:
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    rentals, chat_id = ctx.services.rentals, ctx.chat.id
+    if tap.rental.set_id and tap.rental.id == tap.rental.set_id:  # a number shared by several services: all of them
+        for member in await ctx.services.sets.members(tap.rental):
+            if member.status == "active":
+                await rentals.refresh(chat_id, member.id)
+    else:
+        await rentals.refresh(chat_id, tap.rental.id)
+    await tap.done(ctx.t("card-refreshed"))
+
+
+async def card_cancel(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                      ctx: Ctx) -> None:
+    """Asked first (the number stops receiving codes, and what comes back, or that nothing does), then done."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    chat, t, rentals, rental = ctx.chat, ctx.t, ctx.services.rentals, tap.rental
+    if rental.set_id and rental.id == rental.set_id:  # a number shared by several services: Cancel is for all
+        if not tap.confirmed:
+            await tap.ask(*await _set_cancel_question(ctx, rental))
             return
-        if action is CardAction.CANCEL:
-            _, back = await sets.cancel(chat.id, rental.set_id, working)
-            notice = t("cancelled", price=format_money(back))
-        else:
-            for member in await sets.members(rental):
-                if member.status == "active":
-                    await rentals.refresh(chat.id, member.id)
-            notice = t("card-refreshed")
-    elif action is CardAction.REFRESH:
-        await rentals.refresh(chat.id, rental_id)
-        notice = t("card-refreshed")
-    elif action is CardAction.CANCEL and callback_data.n != CONFIRMED:
-        # Asked first: the number stops receiving codes, and what comes back (or that nothing does).
-        rental = await rentals.cancellable(chat.id, rental_id)
+        _, back = await ctx.services.sets.cancel(chat.id, rental.set_id, tap.working())
+        await tap.done(t("cancelled", price=format_money(back)))
+        await _close_topic(ctx)
+        return
+    if not tap.confirmed:
+        rental = await rentals.cancellable(chat.id, rental.id)
         phone = phones.display(rental.phone or "")
         if rentals.cancel_refunds(rental):
             price = format_money(rental.price_charged)
-            text = t("cancel-confirm", service=rental.service_name, phone=phone, price=price)
-            markup = keyboards.cancel_confirm(t, rental.id, price)
+            await tap.ask(t("cancel-confirm", service=rental.service_name, phone=phone, price=price),
+                          keyboards.cancel_confirm(t, rental.id, price))
         else:
-            text = t("end-confirm", service=rental.service_name, phone=phone,
-                     when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till))
-            markup = keyboards.end_confirm(t, rental.id)
-        await show(callback, text, markup, new=new)
+            await tap.ask(t("end-confirm", service=rental.service_name, phone=phone,
+                            when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till)),
+                          keyboards.end_confirm(t, rental.id))
         return
-    elif action is CardAction.CANCEL:
-        refunds = rentals.cancel_refunds(rental)
-        done = await rentals.cancel(chat.id, rental_id, working)
-        notice = t("cancelled", price=format_money(done.price_charged)) if refunds else t("ended")
-    elif action is CardAction.FINISH and callback_data.n != CONFIRMED:
-        # Asked first: the number stops taking codes and nothing comes back (before a code, Cancel would).
-        rental = await rentals.active_with(chat.id, rental_id, Capability.FINISH)
+    refunds = rentals.cancel_refunds(rental)
+    done = await rentals.cancel(chat.id, rental.id, tap.working())
+    await tap.done(t("cancelled", price=format_money(done.price_charged)) if refunds else t("ended"))
+    await _close_topic(ctx)
+
+
+async def card_finish(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                      ctx: Ctx) -> None:
+    """Asked first: the number stops taking codes and nothing comes back (before a code, Cancel would)."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    chat, t, rentals = ctx.chat, ctx.t, ctx.services.rentals
+    if not tap.confirmed:
+        rental = await rentals.active_with(chat.id, tap.rental.id, Capability.FINISH)
         price = format_money(rental.price_charged)
-        text = t("finish-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""), price=price)
-        if (Capability.CANCEL in rentals.actions(rental, has_sms=bool(await sms_repo.for_rental(rental.id, limit=1)))
-                and rentals.cancel_refunds(rental)):
+        text = t("finish-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
+                 price=price)
+        has_sms = bool(await ctx.services.sms_repo.for_rental(rental.id, limit=1))
+        if Capability.CANCEL in rentals.actions(rental, has_sms=has_sms) and rentals.cancel_refunds(rental):
             text += "\n" + t("finish-confirm-no-code", price=price)
-        await show(callback, text, keyboards.finish_confirm(t, rental.id), new=new)
+        await tap.ask(text, keyboards.finish_confirm(t, rental.id))
         return
-    elif action is CardAction.FINISH:
-        await rentals.finish(chat.id, rental_id, working)
-        notice = t("finished")
-    elif action is CardAction.AUTO_ON and callback_data.n != CONFIRMED:
-        # Said before it is on: what each renewal charges and when the first one comes.
-        text = t("auto-renew-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
-                 price=format_money(rental.renewal_price), when=views.when(t, rental.active_till),
-                 zone=views.zone_of(t, rental.active_till), balance=format_money(chat.balance))
-        await show(callback, text, keyboards.auto_renew_confirm(t, rental.id, format_money(rental.renewal_price)),
-                   new=new)
-        return
-    elif action in (CardAction.AUTO_ON, CardAction.AUTO_OFF):
-        done = await rentals.set_auto_renew(chat.id, rental_id, action is CardAction.AUTO_ON, working)
-        notice = t("auto-renew-set-on" if done.auto_renew else "auto-renew-set-off")
-    elif action is CardAction.WAKE:
-        await rentals.wake_up(chat.id, rental_id)  # the provider's reply ("Wake up request sent.") says no more
-        notice = t("woken")
-    elif (action is CardAction.RENEW and not callback_data.n.startswith(RENEW_CONFIRMED)
-          and (provider := providers.get(rental.provider)) is not None and provider.renews_in_place(rental.offer_id)):
-        # Renewing a long number in place charges a whole period at once: asked first, with what it buys.
-        await show(callback, *renew_now_question(t, chat, rental, shown_price(callback_data.n)), new=new)
-        return
-    elif action is CardAction.RENEW:
-        try:  # at the price the button showed; a button without one (older) shows today's price first
-            fresh = await rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user), rental_id,
-                                        callback_data.n or "card", shown_price=shown_price(callback_data.n))
-        except RenewPriceChanged as changed:  # nothing charged: the card comes back with today's price
-            notice = render_error(t, changed)
-        else:
-            if fresh.renewing:
-                notice = t("renewal-pending")
-            elif fresh.id == rental_id:  # one more period of the same number
-                notice = t("renewed", price=format_money(fresh.renewal_price))
-            else:
-                rental_id, notice = fresh.id, t("renewed", price=format_money(fresh.price_charged))
-    elif action is CardAction.SWITCH:
-        rental, snapshot, longer = await switches.offers(chat.id, rental_id)
-        labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in longer]
-        await show(callback, t("switch-title", service=rental.service_name, phone=rental.phone or ""),
-                   keyboards.switch_plans(t, rental.id, snapshot, labels), new=new)
-        return
-    elif action is CardAction.HISTORY:
-        messages = await rentals.history(chat.id, rental_id)
-        await show(callback, *views.history(t, rental, messages, spoiler=chat.spoils_codes), new=new)
-        return
-    elif action is CardAction.PRIVATE:
-        try:
-            callback_answer.text = await send_hidden_privately(bot, chat, t, rental, callback.from_user.id,
-                                                               sms_repo, admins, rentals)
-        except PrivateRefused as refused:  # never started the bot: Telegram opens it, Start then sends the codes
-            me = await bot.me()
-            callback_answer.text, callback_answer.show_alert = render_error(t, refused), True
-            callback_answer.url = f"https://t.me/{me.username}?start={HIDDEN_CODES_START}{rental.id}"
-        return
-    if notice:
-        callback_answer.text = notice[:200]
-    await show_card(callback, chat, t, rental_id, rentals, sms_repo, providers, screens, new=new)
-    if action in (CardAction.CANCEL, CardAction.FINISH) and chat.topic_per_number:
-        await number_topics.close_ended(bot)  # its topic closed now (the job would, within 30 s); best effort
+    await rentals.finish(chat.id, tap.rental.id, tap.working())
+    await tap.done(t("finished"))
+    await _close_topic(ctx)
 
 
-async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRecord, user_id: int,
-                                sms_repo: SmsRepo, admins: AdminCache, rentals: RentalService) -> str:
-    """The codes deleted from the group, in a private message to the member who rented the number or an admin
-    (asked of Telegram at the tap: a demoted admin gets nothing). Returns the tap's answer."""
+async def card_auto_renew(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                          ctx: Ctx) -> None:
+    """On: said first, what each renewal charges and when the first one comes. Off: at once."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    chat, t, rental = ctx.chat, ctx.t, tap.rental
+    turn_on = callback_data.a is CardAction.AUTO_ON
+    if turn_on and not tap.confirmed:
+        price = format_money(rental.renewal_price)
+        await tap.ask(t("auto-renew-confirm", service=rental.service_name, phone=phones.display(rental.phone or ""),
+                        price=price, when=views.when(t, rental.active_till), zone=views.zone_of(t, rental.active_till),
+                        balance=format_money(chat.balance)),
+                      keyboards.auto_renew_confirm(t, rental.id, price))
+        return
+    done = await ctx.services.rentals.set_auto_renew(chat.id, rental.id, turn_on, tap.working())
+    await tap.done(t("auto-renew-set-on" if done.auto_renew else "auto-renew-set-off"))
+
+
+async def card_wake(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                    ctx: Ctx) -> None:
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    await ctx.services.rentals.wake_up(ctx.chat.id, tap.rental.id)  # its reply ("Wake up request sent.") says no more
+    await tap.done(ctx.t("woken"))
+
+
+async def card_renew(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                     ctx: Ctx) -> None:
+    """At the price the button showed; a button without one (older) shows today's price first. A long number
+    renewed in place charges a whole period at once: asked first, with what it buys."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    chat, t, services, rental = ctx.chat, ctx.t, ctx.services, tap.rental
+    provider = services.providers.get(rental.provider)
+    if (not callback_data.n.startswith(RENEW_CONFIRMED) and provider is not None
+            and provider.renews_in_place(rental.offer_id)):
+        await tap.ask(*renew_now_question(t, chat, rental, shown_price(callback_data.n)))
+        return
+    try:
+        fresh = await services.rentals.renew(chat.id, callback.from_user.id, user_name(callback.from_user),
+                                             rental.id, callback_data.n or "card",
+                                             shown_price=shown_price(callback_data.n))
+    except RenewPriceChanged as changed:  # nothing charged: the card comes back with today's price
+        await tap.done(render_error(t, changed))
+        return
+    if fresh.renewing:
+        await tap.done(t("renewal-pending"))
+    elif fresh.id == rental.id:  # one more period of the same number
+        await tap.done(t("renewed", price=format_money(fresh.renewal_price)))
+    else:
+        await tap.done(t("renewed", price=format_money(fresh.price_charged)), fresh.id)
+
+
+async def card_switch(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                      ctx: Ctx) -> None:
+    """The longer plans this number can switch to."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    t, providers = ctx.t, ctx.services.providers
+    rental, snapshot, longer = await ctx.services.switches.offers(ctx.chat.id, tap.rental.id)
+    labels = [views.offer_label(t, p, providers[p.offer.provider].title) for p in longer]
+    await tap.ask(t("switch-title", service=rental.service_name, phone=rental.phone or ""),
+                  keyboards.switch_plans(t, rental.id, snapshot, labels))
+
+
+async def card_history(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                       ctx: Ctx) -> None:
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    messages = await ctx.services.rentals.history(ctx.chat.id, tap.rental.id)
+    await tap.ask(*views.history(ctx.t, tap.rental, messages, spoiler=ctx.chat.spoils_codes))
+
+
+async def card_private(callback: CallbackQuery, callback_data: CardCb, callback_answer: CallbackAnswer,
+                       ctx: Ctx) -> None:
+    """The codes deleted from the group, sent privately to the renter or an admin who taps."""
+    tap = await card_tap(callback, callback_data, callback_answer, ctx)
+    try:
+        callback_answer.text = await send_hidden_privately(ctx, ctx.chat, tap.rental, callback.from_user.id)
+    except PrivateRefused as refused:  # never started the bot: Telegram opens it, Start then sends the codes
+        me = await ctx.bot.me()
+        callback_answer.text, callback_answer.show_alert = render_error(ctx.t, refused), True
+        callback_answer.url = f"https://t.me/{me.username}?start={HIDDEN_CODES_START}{tap.rental.id}"
+
+
+async def _close_topic(ctx: Ctx) -> None:
+    """A number ended: its topic closed now (the job would, within 30 s); best effort."""
+    if ctx.chat.topic_per_number:
+        await ctx.services.number_topics.close_ended(ctx.bot)
+
+
+async def send_hidden_privately(ctx: Ctx, chat: Chat, rental: RentalRecord, user_id: int) -> str:
+    """The codes deleted from the group ``chat``, in a private message to the member who rented the number or an
+    admin (asked of Telegram at the tap: a demoted admin gets nothing). Returns the tap's answer."""
+    bot, t, rentals, sms_repo, admins = (ctx.bot, ctx.t, ctx.services.rentals, ctx.services.sms_repo,
+                                         ctx.services.admins)
     if not chat.is_group:
         raise OnlyRenterOrAdmins()
     members = await rentals.rentals.in_set(rental.set_id) if rental.set_id else [rental]
@@ -353,20 +388,19 @@ async def send_hidden_privately(bot: Bot, chat: Chat, t: Texts, rental: RentalRe
     return t("private-codes-sent")
 
 
-async def start_for_hidden_codes(message: Message, command: CommandObject, bot: Bot, t: Texts, chats: ChatRepo,
-                                 sms_repo: SmsRepo, admins: AdminCache, rentals: RentalService,
-                                 referrals: Referrals) -> None:
+async def start_for_hidden_codes(message: Message, command: CommandObject, ctx: Ctx) -> None:
     """/start codes-<rental> from the hidden codes' tap of a member who had never started the bot: the codes
     are sent now, with the same checks as the tap (the payload is the user's to forge)."""
     if message.chat.type != "private" or message.from_user is None:
         return
-    await referrals.started(message.from_user.id, None)
+    services = ctx.services
+    await services.referrals.started(message.from_user.id, None)
     rental_id = command.args.removeprefix(HIDDEN_CODES_START)
-    rental = await rentals.rentals.get(int(rental_id)) if rental_id.isdigit() else None
-    group = await chats.get(rental.chat_id) if rental is not None else None
+    rental = await services.rentals.rentals.get(int(rental_id)) if rental_id.isdigit() else None
+    group = await services.chats.get(rental.chat_id) if rental is not None else None
     if rental is None or group is None:
         raise StaleButton()
-    await send_hidden_privately(bot, group, t, rental, message.from_user.id, sms_repo, admins, rentals)
+    await send_hidden_privately(ctx, group, rental, message.from_user.id)
 
 
 async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, bot: Bot, chat: Chat, t: Texts,
@@ -391,23 +425,28 @@ async def switch_confirm(callback: CallbackQuery, callback_data: SwitchPlanCb, b
                                                         format_money(quote.price)))
 
 
-async def switch_plan(callback: CallbackQuery, callback_data: SwitchCb, callback_answer: CallbackAnswer, bot: Bot,
-                      chat: Chat, t: Texts, rentals: RentalService, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], admins: AdminCache, switches: PlanSwitches,
-                      screens: Screens) -> None:
-    await ensure_can_spend(bot, admins, chat, callback.from_user.id)
-    done = await switches.switch(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
-                                 callback_data.i, callback_data.n)
-    duration = views.duration_text(t, done.billing, done.duration_label, done.duration_minutes)
-    callback_answer.text = t("switched", duration=duration)[:200]
-    await show_card(callback, chat, t, done.id, rentals, sms_repo, providers, screens)
+async def switch_plan(callback: CallbackQuery, callback_data: SwitchCb, callback_answer: CallbackAnswer,
+                      ctx: Ctx) -> None:
+    chat, services = ctx.chat, ctx.services
+    await ensure_can_spend(ctx.bot, services.admins, chat, callback.from_user.id)
+    done = await services.switches.switch(chat.id, callback.from_user.id, callback_data.id, callback_data.snap,
+                                          callback_data.i, callback_data.n)
+    duration = views.duration_text(ctx.t, done.billing, done.duration_label, done.duration_minutes)
+    callback_answer.text = ctx.t("switched", duration=duration)[:200]
+    await show_card(callback, ctx, done.id)
 
 
 def setup() -> Router:
     router = Router(name="numbers")
     router.message.register(numbers_command, Command("numbers"))
     router.callback_query.register(numbers_page, NumbersCb.filter())
-    router.callback_query.register(card_action, CardCb.filter())
+    for handler, actions in ((card_shown, (CardAction.SHOW,)), (card_refresh, (CardAction.REFRESH,)),
+                             (card_cancel, (CardAction.CANCEL,)), (card_finish, (CardAction.FINISH,)),
+                             (card_auto_renew, (CardAction.AUTO_ON, CardAction.AUTO_OFF)),
+                             (card_wake, (CardAction.WAKE,)), (card_renew, (CardAction.RENEW,)),
+                             (card_switch, (CardAction.SWITCH,)), (card_history, (CardAction.HISTORY,)),
+                             (card_private, (CardAction.PRIVATE,))):
+        router.callback_query.register(handler, CardCb.filter(F.a.in_(actions)))
     router.callback_query.register(switch_confirm, SwitchPlanCb.filter())
     router.callback_query.register(switch_plan, SwitchCb.filter(), flags={"spends": True})
     return router

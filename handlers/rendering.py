@@ -6,25 +6,25 @@ from datetime import datetime
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.services.rentals import RentalService
+from bot.services.number_card import NumberCard, SetCard
 from providers import Capability, Provider
-from storage import Chat, RentalRecord, SmsRepo, StoredSms
+from storage import Chat, RentalRecord, StoredSms
 from storage.broadcasts import Broadcast, Counts
 
 from . import keyboards, views
 from .broadcasts import progress_view
 from .i18n import Texts
-from .numbers import card_view  # the card screen's own view: one way to draw a card
 from .teams import request_text
 
 
 class ChatRenderer:
-    def __init__(self, rentals: RentalService, sms: SmsRepo, providers: dict[str, Provider]) -> None:
-        self.rentals, self.sms, self.providers = rentals, sms, providers
+    """Formats what the domain decided: it asks no service and reads nothing."""
 
-    async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
-        return await card_view(chat, Texts(chat.language, chat.time_zone), rental, self.rentals, self.sms,
-                               self.providers)
+    def __init__(self, providers: dict[str, Provider]) -> None:
+        self.providers = providers  # their titles
+
+    def card(self, chat: Chat, card: NumberCard | SetCard) -> tuple[str, InlineKeyboardMarkup]:
+        return views.number_card(chat, Texts(chat.language, chat.time_zone), card)
 
     def chain_card(self, chat: Chat, view) -> tuple[str, InlineKeyboardMarkup]:
         return views.chain_card(Texts(chat.language, chat.time_zone), view,

@@ -2,33 +2,31 @@
 Four taps from /start when the service sells in one country or the chat picked its country before."""
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import replace
+from functools import partial
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.outbound.screens import Screens
-from bot.outbound.topics import NumberTopics
 from bot.services import choosing, delivery_record, fallback_chain, localize
-from bot.services.catalogue import Catalogue, service_key
+from bot.services.catalogue import Catalogue, CatalogueService, service_key
 from bot.services.errors import (
-    AlreadyRequested,
     AutoRenewNeedsBalance,
     NoNumberInArea,
     NothingAvailable,
-    QuoteRose,
     StaleButton,
+    UserFacingError,
 )
 from bot.services.fallback_chain import FallbackChains
 from bot.services.pricing import format_money
 from bot.services.rentals import RentalService, RentRequest
-from bot.services.teams import PERIOD_KEYS, Teams
-from providers import BillingType, Provider
-from storage import Chat, CountryChoiceRepo, FavouriteRepo, PromptRepo, SmsRepo
+from bot.services.teams import PERIOD_KEYS
+from providers import Provider
+from storage import Chat
+from storage.fallback_chain import ChainRecord
 from storage.favourites import MAX_PER_CHAT as MAX_FAVOURITES
 
 from . import keyboards, views
@@ -46,24 +44,23 @@ from .callbacks import (
     WishCb,
 )
 from .common import show, user_name
+from .context import Ctx
 from .i18n import Texts
-from .numbers import show_card, show_earlier
-from .permissions import AdminCache, ensure_can_spend, may_spend
-from .topics import card_in_topic
+from .permissions import ensure_can_spend, may_spend
+from .rent_outcome import RentPath, confirm_view, present_rent, renewal_covered
 
 QUERY_MAX = 20
 
 
-async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
-                          favourites: FavouriteRepo, page: int, query: str = "", admins: AdminCache | None = None,
-                          bot: Bot | None = None) -> None:
+async def services_screen(event: Message | CallbackQuery, ctx: Ctx, page: int = 0, query: str = "") -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
     # Told at the first step, not after a walk through plans to the last tap; they may still pick one to request.
-    refused = (admins is not None and bot is not None and event.from_user is not None
-               and not await may_spend(bot, admins, chat, event.from_user.id))
+    refused = (event.from_user is not None
+               and not await may_spend(ctx.bot, services.admins, chat, event.from_user.id))
     told = t("rent-not-yours", title=chat.title) + "\n\n" if refused else ""
     query = query.strip()[:QUERY_MAX]
-    found = await catalogue.services(query)
-    starred = await favourites.keys(chat.id)
+    found = await services.catalogue.services(query)
+    starred = await services.favourites.keys(chat.id)
     found.sort(key=lambda s: s.key not in starred)  # stable: the catalogue's order within each part
     if not found:
         text = t("services-none", query=query) if query else t("services-unavailable")
@@ -81,32 +78,24 @@ async def services_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, 
     await show(event, told + title, keyboards.services(t, items, page, pages, query))
 
 
-async def rent_command(message: Message, command: CommandObject, bot: Bot, chat: Chat, t: Texts,
-                       catalogue: Catalogue, favourites: FavouriteRepo, admins: AdminCache) -> None:
-    await services_screen(message, chat, t, catalogue, favourites, 0, command.args or "", admins, bot)
+async def rent_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    await services_screen(message, ctx, 0, command.args or "")
 
 
-async def services_page(callback: CallbackQuery, callback_data: ServicesCb, bot: Bot, chat: Chat, t: Texts,
-                        catalogue: Catalogue, favourites: FavouriteRepo, admins: AdminCache) -> None:
-    await services_screen(callback, chat, t, catalogue, favourites, callback_data.page, callback_data.q, admins,
-                          bot)
+async def services_page(callback: CallbackQuery, callback_data: ServicesCb, ctx: Ctx) -> None:
+    await services_screen(callback, ctx, callback_data.page, callback_data.q)
 
 
-async def offers_screen(callback: CallbackQuery, callback_data: ServiceCb, chat: Chat, t: Texts,
-                        catalogue: Catalogue, rentals: RentalService, providers: dict[str, Provider],
-                        favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
+async def offers_screen(callback: CallbackQuery, callback_data: ServiceCb, ctx: Ctx) -> None:
     """A service tapped: its plans, or first its countries when it sells in several and the chat has not
     picked one for it before."""
-    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
-                       callback_data.key)
+    await plans_screen(callback, ctx, callback_data.key)
 
 
-async def country_plans(callback: CallbackQuery, callback_data: CountryCb, chat: Chat, t: Texts,
-                        catalogue: Catalogue, rentals: RentalService, providers: dict[str, Provider],
-                        favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
-    await prompts.clear(chat.id, callback.from_user.id)  # a country picked: typing is a service search again
-    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
-                       callback_data.key, callback_data.c or None, callback_data.g)
+async def country_plans(callback: CallbackQuery, callback_data: CountryCb, ctx: Ctx) -> None:
+    # a country picked: typing is a service search again
+    await ctx.services.prompts.clear(ctx.chat.id, callback.from_user.id)
+    await plans_screen(callback, ctx, callback_data.key, callback_data.c or None, callback_data.g)
 
 
 async def _service_offers(event, t: Texts, catalogue: Catalogue, key: str):
@@ -127,10 +116,10 @@ async def _service_offers(event, t: Texts, catalogue: Catalogue, key: str):
     return service, offers, note
 
 
-async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, catalogue: Catalogue,
-                       rentals: RentalService, providers: dict[str, Provider], favourites: FavouriteRepo,
-                       country_choices: CountryChoiceRepo, prompts: PromptRepo, key: str,
-                       country: str | None = None, group: str = "", notice: str = "") -> None:
+async def plans_screen(event: Message | CallbackQuery, ctx: Ctx, key: str, country: str | None = None,
+                       group: str = "", notice: str = "") -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    catalogue, providers = services.catalogue, services.providers
     found = await _service_offers(event, t, catalogue, key)
     if found is None:
         return
@@ -143,12 +132,12 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
         known = {c.key: c for c in in_countries}
         picked = country is not None
         if not picked:
-            country = await country_choices.get(chat.id, service.key)
+            country = await services.country_choices.get(chat.id, service.key)
         if country not in known:
-            await countries_screen(event, chat, t, rentals, prompts, service.key, service.name, in_countries)
+            await countries_screen(event, ctx, service, in_countries)
             return
         if picked:  # remembered for the chat: its next visit opens here
-            await country_choices.set(chat.id, service.key, country)
+            await services.country_choices.set(chat.id, service.key, country)
         offers = choosing.in_country(offers, country)
         place = views.country_text(t, known[country].name)
         title = t("offers-title-country", service=service.name, country=place)
@@ -170,27 +159,28 @@ async def plans_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, cat
     offers = delivery_record.rank(offers, records)
     shown = offers[:keyboards.OFFERS_SHOWN]
     note = views.record_lines(t, shown, records, {n: p.title for n, p in providers.items()}) + note
-    snapshot = await rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
+    snapshot = await services.rentals.snapshot(chat.id, service.key, service.name, [p.offer for p in shown])
     marks = choosing.cheapest_marks(shown)
     gone = [p.offer.stock == 0 or catalogue.is_sold_out(p.offer) for p in shown]
     labels = [views.offer_label(t, p, providers[p.offer.provider].title, cheapest=mark, sold_out=out)
               for p, mark, out in zip(shown, marks, gone, strict=True)]
     note = views.offer_legend(t, shown, marks, gone) + note
-    starred = service.key in await favourites.keys(chat.id)
+    starred = service.key in await services.favourites.keys(chat.id)
     back = CountryCb(key=service.key, c=country) if group else ServicesCb(page=0)
     # The same number for more services: from the first plan whose provider rents sets (an activation).
     set_from = next((i for i, p in enumerate(shown) if providers[p.offer.provider].rents_sets
                      and not p.offer.price_upto), None)
-    await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, switch, back,
-                                                     set_from=set_from, alert=catalogue.alerts_offered))
+    extras = keyboards.OffersExtras(set_from=set_from, alert=catalogue.alerts_offered, switch=switch, back=back)
+    await show(event, title + note, keyboards.offers(t, snapshot, labels, service.key, starred, extras))
 
 
-async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts, rentals: RentalService,
-                           prompts: PromptRepo, key: str, service_name: str, found: list[choosing.CountryPlans],
-                           page: int = 0, query: str = "", last: str | None = None) -> bool:
+async def countries_screen(event: Message | CallbackQuery, ctx: Ctx, service: CatalogueService,
+                           found: list[choosing.CountryPlans], page: int = 0, query: str = "",
+                           last: str | None = None) -> bool:
     """The chat's last country and the ones it rents most on top; typing a name searches (private chats)."""
+    chat, t, services = ctx.chat, ctx.t, ctx.services
     used: dict[str, int] = {}
-    for name, count in (await rentals.rentals.countries_used(chat.id, service_name)).items():
+    for name, count in (await services.rentals.rentals.countries_used(chat.id, service.name)).items():
         used[localize.country_key(name)] = used.get(localize.country_key(name), 0) + count
     ordered = choosing.order_countries(found, last, used)
     if query:
@@ -203,73 +193,68 @@ async def countries_screen(event: Message | CallbackQuery, chat: Chat, t: Texts,
     items = [(c.key, t("country-button", country=views.country_text(t, c.name),
                        price=format_money(c.cheapest))) for c in ordered[page * per:(page + 1) * per]]
     if isinstance(event, CallbackQuery) and event.message is not None and event.message.chat.type == "private":
-        await prompts.ask(chat.id, event.from_user.id, "country", {"key": key})
-    text = (t("countries-search", service=service_name, query=query) if query
-            else t("countries-title", service=service_name))
+        await services.prompts.ask(chat.id, event.from_user.id, "country", {"key": service.key})
+    text = (t("countries-search", service=service.name, query=query) if query
+            else t("countries-title", service=service.name))
     if query and not ordered:
         return False
-    await show(event, text, keyboards.countries(t, key, items, page, pages))
+    await show(event, text, keyboards.countries(t, service.key, items, page, pages))
     return True
 
 
-async def countries_page(callback: CallbackQuery, callback_data: CountriesCb, chat: Chat, t: Texts,
-                         catalogue: Catalogue, rentals: RentalService, prompts: PromptRepo,
-                         country_choices: CountryChoiceRepo) -> None:
-    found = await _service_offers(callback, t, catalogue, callback_data.key)
+async def countries_page(callback: CallbackQuery, callback_data: CountriesCb, ctx: Ctx) -> None:
+    found = await _service_offers(callback, ctx.t, ctx.services.catalogue, callback_data.key)
     if found is None:
         return
     service, offers, _ = found
-    await countries_screen(callback, chat, t, rentals, prompts, service.key, service.name,
-                           choosing.countries(offers), callback_data.page,
-                           last=await country_choices.get(chat.id, service.key))
+    await countries_screen(callback, ctx, service, choosing.countries(offers), callback_data.page,
+                           last=await ctx.services.country_choices.get(ctx.chat.id, service.key))
 
 
-async def search_text(message: Message, chat: Chat, t: Texts, catalogue: Catalogue, favourites: FavouriteRepo,
-                      rentals: RentalService, prompts: PromptRepo) -> None:
+async def search_text(message: Message, ctx: Ctx) -> None:
     """Typed text: a country's name while a country picker is open, else a service's name."""
+    chat, t, services = ctx.chat, ctx.t, ctx.services
     text = (message.text or "").strip()[:QUERY_MAX]
-    asked = await prompts.pending(chat.id, message.from_user.id) if message.from_user else None
+    asked = await services.prompts.pending(chat.id, message.from_user.id) if message.from_user else None
     if asked is not None and asked[0] == "country":
-        found = await _service_offers(message, t, catalogue, str(asked[1].get("key", "")))
+        found = await _service_offers(message, t, services.catalogue, str(asked[1].get("key", "")))
         if found is not None:
             service, offers, _ = found
-            if await countries_screen(message, chat, t, rentals, prompts, service.key, service.name,
-                                      choosing.countries(offers), query=text):
+            if await countries_screen(message, ctx, service, choosing.countries(offers), query=text):
                 return
-    await services_screen(message, chat, t, catalogue, favourites, 0, text)
+    await services_screen(message, ctx, 0, text)
 
 
 async def toggle_favourite(callback: CallbackQuery, callback_data: FavouriteCb, callback_answer: CallbackAnswer,
-                           chat: Chat, t: Texts, catalogue: Catalogue, rentals: RentalService,
-                           providers: dict[str, Provider], favourites: FavouriteRepo,
-                           country_choices: CountryChoiceRepo, prompts: PromptRepo) -> None:
+                           ctx: Ctx) -> None:
     """Not a spend: any member may star; only services the catalogue knows are stored."""
-    service = await catalogue.service(callback_data.key)
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    service = await services.catalogue.service(callback_data.key)
     if service is None:
         raise StaleButton()
-    starred = await favourites.toggle(chat.id, service.key)
+    starred = await services.favourites.toggle(chat.id, service.key)
     callback_answer.text = t({True: "fav-added", False: "fav-removed", None: "fav-full"}[starred],
                              service=service.name, limit=MAX_FAVOURITES)
-    await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
-                       service.key)
+    await plans_screen(callback, ctx, service.key)
 
 
 def _wishes(data: OfferCb | RentCb | WishCb | RequestCb | FallbackCb) -> choosing.Wishes:
     return choosing.Wishes(area=data.a, carrier=data.c, cap=data.x, renew=data.r)
 
 
-async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, bot: Bot, chat: Chat, t: Texts,
-                         rentals: RentalService, providers: dict[str, Provider], prompts: PromptRepo,
-                         chains: FallbackChains, admins: AdminCache, teams: Teams) -> None:
-    await prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
+async def confirm_screen(callback: CallbackQuery, callback_data: OfferCb, ctx: Ctx) -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    rentals = services.rentals
+    await services.prompts.clear(chat.id, callback.from_user.id)  # back on the confirm screen: no answer awaited
     wishes = _wishes(callback_data)
-    text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i, wishes, chains)
+    text, markup = await confirm_view(chat, t, rentals, services.providers, callback_data.snap, callback_data.i,
+                                      wishes, services.chains)
     if chat.is_group and chat.members_can_rent and chat.member_limit \
-            and not await admins.is_admin(bot, chat.id, callback.from_user.id):
+            and not await services.admins.is_admin(ctx.bot, chat.id, callback.from_user.id):
         # A member whose limit this number would pass: the limit said, and the way that works (ask the admins)
         # instead of a Rent button that could only refuse.
         offer, price = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
-        left = max(0, chat.member_limit - await teams.spent(chat, callback.from_user.id))
+        left = max(0, chat.member_limit - await services.teams.spent(chat, callback.from_user.id))
         if (wishes.cap or price) > left:
             text += "\n\n" + t("confirm-over-limit", left=format_money(left), limit=format_money(chat.member_limit),
                                 period=t(PERIOD_KEYS[chat.limit_period]))
@@ -307,143 +292,54 @@ def _after(cycle: tuple[int, ...], value: int) -> int:
     return cycle[(cycle.index(value) + 1) % len(cycle)] if value in cycle else cycle[0]
 
 
-def _fallback(t: Texts, chains_prefs, offer, charge: int) -> keyboards.FallbackChoice | None:
-    if chains_prefs is None or not fallback_chain.offers_fallback(offer):
-        return None
-    windows = fallback_chain.windows_for(offer.duration_minutes)
-    window = chains_prefs.window_minutes if chains_prefs.window_minutes in windows else 0
-    percent = (chains_prefs.budget_percent if chains_prefs.budget_percent in fallback_chain.BUDGET_PERCENTS
-               else fallback_chain.BUDGET_PERCENTS[1])
-    return keyboards.FallbackChoice(chains_prefs.enabled, fallback_chain.budget_for(charge, percent),
-                                    views.fallback_wait(t, window, offer.duration_minutes),
-                                    chains_prefs.other_countries)
-
-
-def renewal_covered(balance: int, period_price: int) -> bool:
-    """Auto-renew's one rule (the card's and the confirm screen's): on only while the balance, after this charge,
-    covers the next period (the provider renews at the end; the operator never pays it)."""
-    return balance - period_price >= period_price
-
-
-async def confirm_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider], snap: int,
-                       index: int, wishes: choosing.Wishes, chains: FallbackChains | None = None):
-    offer, price = await rentals.offer_in_snapshot(chat.id, snap, index)
-    key = service_key(offer.service_name)
-    provider = providers.get(offer.provider)
-    if provider is None:
-        raise StaleButton()
-    charge = wishes.cap or price
-    renew_short = wishes.renew and not renewal_covered(chat.balance, charge)
-    if renew_short:  # the card's rule, here too: on only while the balance covers the next period
-        wishes = dataclasses.replace(wishes, renew=False)
-    if chat.balance < charge:
-        text = t("confirm-short", service=offer.service_name, price=format_money(charge),
-                 balance=format_money(chat.balance), missing=format_money(charge - chat.balance))
-        return text, keyboards.short_of_money(t, key)
-    text = t("confirm-title", service=offer.service_name, provider=provider.title,
-             duration=views.duration_text(t, offer.billing, offer.duration_label, offer.duration_minutes),
-             country=views.country_text(t, offer.country), price=format_money(price),
-             after=format_money(chat.balance - charge))
-    text += views.wish_lines(t, provider, offer, wishes, price)
-    if renew_short:
-        text += "\n" + t("confirm-renew-needs-balance", price=format_money(charge),
-                          after=format_money(chat.balance - charge))
-    # The refund rule, said before paying: an activation without a code is refunded by itself.
-    rule = ("rule-no-code" if offer.billing == BillingType.SMS
-            else "rule-duration-no-refund" if not provider.cancel_refunds(offer.id)
-            else "rule-duration-until-sms" if provider.refund_only_without_sms else "rule-duration")
-    text += "\n\n" + t(rule)
-    if offer.price_upto:  # the provider says its price only when it rents: a hold, settled then
-        text += "\n" + t("rule-price-upto", price=format_money(price))
-    # An activation: "if no code, try the next plan", as the chat chose last time for this service.
-    fallback = _fallback(t, await chains.prefs(chat.id, key) if chains is not None else None, offer, charge)
-    if fallback is not None and fallback.enabled:
-        text += "\n" + views.fallback_line(t, fallback, offer.country, offer.service_name)
-    # A group whose members rent within bounds, or not at all: anyone may ask its admins for this one.
-    ask = chat.is_group and (not chat.members_can_rent or chat.members_bounded)
-    return text, keyboards.confirm(t, snap, index, key, format_money(charge), provider.choices_for(offer), wishes,
-                                   upto=offer.price_upto, ask=ask, fallback=fallback)
-
-
-async def rent_number(callback: CallbackQuery, callback_data: RentCb, bot: Bot, chat: Chat, t: Texts,
-                      rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
-                      providers: dict[str, Provider], screens: Screens, catalogue: Catalogue,
-                      favourites: FavouriteRepo, country_choices: CountryChoiceRepo, prompts: PromptRepo,
-                      chains: FallbackChains, number_topics: NumberTopics) -> None:
-    budget = await ensure_can_spend(bot, admins, chat, callback.from_user.id, budgeted=True)
+async def rent_number(callback: CallbackQuery, callback_data: RentCb, ctx: Ctx) -> None:
+    chat, services = ctx.chat, ctx.services
+    budget = await ensure_can_spend(ctx.bot, services.admins, chat, callback.from_user.id, budgeted=True)
     wishes = _wishes(callback_data)
     if wishes.renew:  # asked again at the tap: the balance may have moved since the screen
-        period = wishes.cap or (await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i))[1]
+        period = wishes.cap or (await services.rentals.offer_in_snapshot(chat.id, callback_data.snap,
+                                                                         callback_data.i))[1]
         if not renewal_covered(chat.balance, period):
             raise AutoRenewNeedsBalance(price=period, balance=chat.balance - period)
     request = RentRequest.from_plan(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
                                     callback_data.i, callback_data.n, wishes, budget)
-    chain = None
-    try:
-        if callback_data.f:  # "if no code, try the next plan": the chain's first attempt is this plan
-            chain, rental = await chains.start(request, callback_data.f)
-        else:
-            rental = await rentals.rent(request)
-    except AlreadyRequested as pressed:
-        await show_earlier(callback, chat, t, rentals, pressed)
-        return
-    except NothingAvailable:
-        if not wishes.empty:
-            # None that meets the wishes (a carrier, a cap): the same plan may rent without them.
-            text, markup = await confirm_view(chat, t, rentals, providers, callback_data.snap, callback_data.i,
-                                              wishes, chains)
-            await show(callback, t("no-number-with-wishes") + "\n\n" + text, markup)
-            return
-        # Sold out since the list was shown: back to the plans, read afresh, with this one marked.
-        offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
-        await catalogue.sold_out(offer)
-        await plans_screen(callback, chat, t, catalogue, rentals, providers, favourites, country_choices, prompts,
-                           service_key(offer.service_name), localize.country_key(offer.country),
-                           notice=t("plan-sold-out", plan=views.duration_text(t, offer.billing, offer.duration_label,
-                                                                               offer.duration_minutes)))
-        return
-    except QuoteRose as rose:
-        await show(callback, *await quote_rose_view(chat, t, rentals, providers, rose, wishes, chains))
-        return
-    except NoNumberInArea:
-        # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
-        offer, _ = await rentals.offer_in_snapshot(chat.id, callback_data.snap, callback_data.i)
-        await show(callback, t("no-number-in-area", area=wishes.area),
-                   keyboards.any_area(t, callback_data.snap, callback_data.i, wishes, service_key(offer.service_name)))
-        return
-    if chain is not None:  # one card for the whole chain, edited in place as it goes (bot/background.py)
-        await show_chain(callback, chat, t, chains, providers, chain.id)
-        return
-    if rental.status == "pending":
-        await show(callback, t("rent-pending"), keyboards.to_card(t, rental.id))
-        return
-    if await card_in_topic(callback, bot, chat, t, rental, rentals, sms_repo, providers, screens, number_topics):
-        return  # a forum group with a topic per number: the card is in the number's topic
-    await show_card(callback, chat, t, rental.id, rentals, sms_repo, providers, screens)
+    if callback_data.f:  # "if no code, try the next plan": the chain's first attempt is this plan
+        renting = _start_chain(services.chains, request, callback_data.f)
+    else:
+        renting = services.rentals.rent(request)
+    refusals = {NothingAvailable: partial(_nothing_available, callback, ctx, callback_data),
+                NoNumberInArea: partial(_no_number_in_area, callback, ctx, callback_data)}
+    await present_rent(callback, ctx, renting, RentPath(wishes=wishes, fallback=True, refusals=refusals))
 
 
-async def show_chain(callback: CallbackQuery, chat: Chat, t: Texts, chains: FallbackChains,
-                     providers: dict[str, Provider], chain_id: int) -> None:
-    view = await chains.view(chain_id)
-    message = await show(callback, *views.chain_card(t, view, {n: p.title for n, p in providers.items()}))
-    if message is not None:
-        await chains.repo.set_card(chain_id, message.chat.id, message.message_id)
-    chains.drawn(view)
+async def _start_chain(chains: FallbackChains, request: RentRequest, budget: int) -> ChainRecord:
+    chain, _ = await chains.start(request, budget)
+    return chain
 
 
-async def quote_rose_view(chat: Chat, t: Texts, rentals: RentalService, providers: dict[str, Provider],
-                          rose: QuoteRose, wishes: choosing.Wishes, chains: FallbackChains | None = None):
-    """The quote lock: the plan costs more than the screen said (nothing charged, or charged and refunded): the old
-    and the new price, then the plan's confirm screen at the new price (its Rent button says it)."""
-    shown, price = format_money(rose.params["shown"]), format_money(rose.params["price"])
-    snap = rose.params.get("snap") or 0
-    if not snap:
-        return t("quote-rose-gone", shown=shown), keyboards.back_home(t)
-    # A cap below the new price no longer means anything: the new screen starts from the new price.
-    again = choosing.Wishes(area=wishes.area, carrier=wishes.carrier, renew=wishes.renew)
-    text, markup = await confirm_view(chat, t, rentals, providers, snap, 0, again, chains)
-    head = t("quote-rose-refunded" if rose.params.get("refunded") else "quote-rose", shown=shown, price=price)
-    return head + "\n\n" + text, markup
+async def _nothing_available(callback: CallbackQuery, ctx: Ctx, data: RentCb, _refusal: UserFacingError) -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    wishes = _wishes(data)
+    if not wishes.empty:
+        # None that meets the wishes (a carrier, a cap): the same plan may rent without them.
+        text, markup = await confirm_view(chat, t, services.rentals, services.providers, data.snap, data.i, wishes,
+                                          services.chains)
+        await show(callback, t("no-number-with-wishes") + "\n\n" + text, markup)
+        return
+    # Sold out since the list was shown: back to the plans, read afresh, with this one marked.
+    offer, _ = await services.rentals.offer_in_snapshot(chat.id, data.snap, data.i)
+    await services.catalogue.sold_out(offer)
+    await plans_screen(callback, ctx, service_key(offer.service_name), localize.country_key(offer.country),
+                       notice=t("plan-sold-out", plan=views.duration_text(t, offer.billing, offer.duration_label,
+                                                                           offer.duration_minutes)))
+
+
+async def _no_number_in_area(callback: CallbackQuery, ctx: Ctx, data: RentCb, _refusal: UserFacingError) -> None:
+    # Refunded already: offer the same plan in any area, on its confirm screen (no spend on a guess).
+    t = ctx.t
+    offer, _ = await ctx.services.rentals.offer_in_snapshot(ctx.chat.id, data.snap, data.i)
+    await show(callback, t("no-number-in-area", area=data.a),
+               keyboards.any_area(t, data.snap, data.i, _wishes(data), service_key(offer.service_name)))
 
 
 def setup() -> Router:

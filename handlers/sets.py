@@ -3,28 +3,25 @@ picked), confirm, rent once. The card lists them; each code is pushed with its s
 from __future__ import annotations
 
 import math
+from functools import partial
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.outbound.screens import Screens
-from bot.outbound.topics import NumberTopics
 from bot.services.catalogue import service_key
-from bot.services.errors import AlreadyRequested, SetRefused, StaleButton
+from bot.services.errors import SetRefused, StaleButton, UserFacingError
 from bot.services.pricing import format_money
-from bot.services.rentals import RentalService
 from bot.services.service_sets import SET_MAX, ServiceSets, SetQuote, picked
-from providers import Provider
-from storage import Chat, SmsRepo
+from storage import Chat, RentalRecord
 
 from . import keyboards, views
 from .callbacks import SetOkCb, SetPickCb, SetRentCb, SetStartCb
 from .common import render_error, show, user_name
+from .context import Ctx
 from .i18n import Texts
-from .numbers import show_card, show_earlier
-from .permissions import AdminCache, ensure_can_spend
-from .topics import card_in_topic
+from .permissions import ensure_can_spend
+from .rent_outcome import RentPath, present_rent
 
 
 async def start(callback: CallbackQuery, callback_data: SetStartCb, callback_answer: CallbackAnswer, chat: Chat,
@@ -91,32 +88,29 @@ async def confirm(callback: CallbackQuery, callback_data: SetOkCb, chat: Chat, t
                                                      refused=quote.refused is not None))
 
 
-async def rent(callback: CallbackQuery, callback_data: SetRentCb, callback_answer: CallbackAnswer, bot: Bot,
-               chat: Chat, t: Texts,
-               sets: ServiceSets, rentals: RentalService, admins: AdminCache, sms_repo: SmsRepo,
-               providers: dict[str, Provider], screens: Screens, number_topics: NumberTopics) -> None:
-    await ensure_can_spend(bot, admins, chat, callback.from_user.id)
-    try:
-        members = await sets.rent(chat.id, callback.from_user.id, user_name(callback.from_user), callback_data.snap,
-                                  callback_data.m, callback_data.n)
-    except AlreadyRequested as pressed:
-        await show_earlier(callback, chat, t, rentals, pressed)
-        return
-    except SetRefused as refused:
-        # Back on the confirm screen, which now says until when and has no Rent button.
-        callback_answer.text, callback_answer.show_alert = render_error(t, refused)[:200], True
-        await confirm(callback, SetOkCb(snap=callback_data.snap, m=callback_data.m), chat, t, sets)
-        return
-    if all(m.status == "pending" for m in members):
-        await show(callback, t("rent-pending"), keyboards.to_card(t, members[0].id))
-        return
+async def rent(callback: CallbackQuery, callback_data: SetRentCb, callback_answer: CallbackAnswer, ctx: Ctx) -> None:
+    await ensure_can_spend(ctx.bot, ctx.services.admins, ctx.chat, callback.from_user.id)
+    refused = partial(_refused, callback, callback_answer, ctx, callback_data)
+    await present_rent(callback, ctx, _rent_set(callback, callback_answer, ctx, callback_data),
+                       RentPath(refusals={SetRefused: refused}))
+
+
+async def _rent_set(callback: CallbackQuery, callback_answer: CallbackAnswer, ctx: Ctx,
+                    data: SetRentCb) -> list[RentalRecord]:
+    members = await ctx.services.sets.rent(ctx.chat.id, callback.from_user.id, user_name(callback.from_user),
+                                           data.snap, data.m, data.n)
     failed = [m.service_name for m in members if m.status == "failed"]
-    if failed:
-        callback_answer.text = t("set-partly", services=", ".join(failed))[:200]
+    if failed:  # said before the card is drawn: an answer the handler chose is not replaced by the early one
+        callback_answer.text = ctx.t("set-partly", services=", ".join(failed))[:200]
         callback_answer.show_alert = True
-    if await card_in_topic(callback, bot, chat, t, members[0], rentals, sms_repo, providers, screens, number_topics):
-        return  # a forum group with a topic per number: the set's card is in the number's topic
-    await show_card(callback, chat, t, members[0].id, rentals, sms_repo, providers, screens)
+    return members
+
+
+async def _refused(callback: CallbackQuery, callback_answer: CallbackAnswer, ctx: Ctx, data: SetRentCb,
+                   refused: UserFacingError) -> None:
+    # Back on the confirm screen, which now says until when and has no Rent button.
+    callback_answer.text, callback_answer.show_alert = render_error(ctx.t, refused)[:200], True
+    await confirm(callback, SetOkCb(snap=data.snap, m=data.m), ctx.chat, ctx.t, ctx.services.sets)
 
 
 def setup() -> Router:

@@ -17,6 +17,7 @@ from storage import Chat, ChatRepo
 from . import keyboards
 from .callbacks import AlertsCb, GroupRentCb, LangCb, MenuCb, Screen, TeamCb, TeamSetting, TimeZoneCb, TimeZonesCb
 from .common import show
+from .context import Ctx
 from .i18n import Texts, available_languages
 from .permissions import AdminCache
 from .topics import CHECK_KEYS as TOPIC_CHECK_KEYS
@@ -122,24 +123,23 @@ async def time_zone_picker(callback: CallbackQuery, bot: Bot, chat: Chat, t: Tex
 
 
 async def set_time_zone(callback: CallbackQuery, callback_data: TimeZoneCb, callback_answer: CallbackAnswer,
-                        bot: Bot, chat: Chat, chats: ChatRepo, admins: AdminCache, settings: Settings,
-                        number_topics: NumberTopics) -> None:
+                        ctx: Ctx) -> None:
+    chat, services = ctx.chat, ctx.services
     if not valid_zone(callback_data.zone):
         raise NotAllowed()
-    await _require_group_admin(bot, admins, chat, callback.from_user.id)
-    await chats.set_time_zone(chat.id, callback_data.zone)
-    chat = await chats.get(chat.id)
-    t = Texts(chat.language, chat.time_zone)
+    await _require_group_admin(ctx.bot, services.admins, chat, callback.from_user.id)
+    await services.chats.set_time_zone(chat.id, callback_data.zone)
+    chat = await services.chats.get(chat.id)
+    t = Texts(chat.language, chat.time_zone)  # the new zone's texts, not the update's
     callback_answer.text = t("time-zone-set", zone=zone_label(chat.time_zone, t.language))
-    await show(callback, *await settings_screen(t, bot, chat, settings, number_topics))
+    await show(callback, *await settings_screen(t, ctx.bot, chat, services.settings, services.number_topics))
 
 
-async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bot: Bot, chat: Chat, t: Texts,
-                         chats: ChatRepo, admins: AdminCache, settings: Settings,
-                         number_topics: NumberTopics) -> None:
+async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, ctx: Ctx) -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
     if not chat.is_group:
         raise NotAllowed()
-    await _require_group_admin(bot, admins, chat, callback.from_user.id)
+    await _require_group_admin(ctx.bot, services.admins, chat, callback.from_user.id)
     if callback_data.all and callback_data.limit == -1:  # asked first: how much each member may spend
         period = t(PERIOD_KEYS[chat.limit_period])
         await show(callback, t("members-rent-question", balance=format_money(chat.balance), period=period),
@@ -148,10 +148,11 @@ async def set_group_rent(callback: CallbackQuery, callback_data: GroupRentCb, bo
     if callback_data.all:
         if callback_data.limit not in keyboards.OPEN_LIMITS:
             raise NotAllowed()
-        await chats.set_team(chat.id, members_can_rent=True, member_limit=callback_data.limit)
+        await services.chats.set_team(chat.id, members_can_rent=True, member_limit=callback_data.limit)
     else:
-        await chats.set_members_can_rent(chat.id, False)
-    await show(callback, *await settings_screen(t, bot, await chats.get(chat.id), settings, number_topics))
+        await services.chats.set_members_can_rent(chat.id, False)
+    await show(callback, *await settings_screen(t, ctx.bot, await services.chats.get(chat.id), services.settings,
+                                                services.number_topics))
 
 
 TEAM_VALUES = {TeamSetting.LIMIT: keyboards.LIMIT_STEPS, TeamSetting.CAP: keyboards.CAP_STEPS,
@@ -159,13 +160,12 @@ TEAM_VALUES = {TeamSetting.LIMIT: keyboards.LIMIT_STEPS, TeamSetting.CAP: keyboa
                TeamSetting.DELETE: keyboards.DELETE_STEPS, TeamSetting.TOPICS: (0, 1)}
 
 
-async def set_team(callback: CallbackQuery, callback_data: TeamCb, callback_answer: CallbackAnswer, bot: Bot,
-                   chat: Chat, t: Texts, chats: ChatRepo, admins: AdminCache, settings: Settings,
-                   number_topics: NumberTopics) -> None:
+async def set_team(callback: CallbackQuery, callback_data: TeamCb, callback_answer: CallbackAnswer, ctx: Ctx) -> None:
     """A group setting moved on by an admin: only the values the screen offers are taken."""
+    chat, t, services = ctx.chat, ctx.t, ctx.services
     if not chat.is_group or callback_data.v not in TEAM_VALUES[callback_data.f]:
         raise NotAllowed()
-    await _require_group_admin(bot, admins, chat, callback.from_user.id)
+    await _require_group_admin(ctx.bot, services.admins, chat, callback.from_user.id)
     value = callback_data.v
     field = {TeamSetting.LIMIT: ("member_limit", value), TeamSetting.CAP: ("member_cap", value),
              TeamSetting.PERIOD: ("limit_period", "week" if value else "day"),
@@ -173,10 +173,11 @@ async def set_team(callback: CallbackQuery, callback_data: TeamCb, callback_answ
              TeamSetting.SPOILER: ("code_spoiler", bool(value)),
              TeamSetting.DELETE: ("code_delete_minutes", value),
              TeamSetting.TOPICS: ("topic_per_number", bool(value))}[callback_data.f]
-    await chats.set_team(chat.id, **dict([field]))
-    text, markup = await settings_screen(t, bot, await chats.get(chat.id), settings, number_topics)
+    await services.chats.set_team(chat.id, **dict([field]))
+    text, markup = await settings_screen(t, ctx.bot, await services.chats.get(chat.id), services.settings,
+                                         services.number_topics)
     if callback_data.f is TeamSetting.TOPICS and value:  # switched on where it cannot work: said at the tap too
-        check = await number_topics.check(bot, chat.id)
+        check = await services.number_topics.check(ctx.bot, chat.id)
         if check in TOPIC_CHECK_KEYS:
             callback_answer.text, callback_answer.show_alert = t(TOPIC_CHECK_KEYS[check]), True
     await show(callback, text, markup)

@@ -5,23 +5,10 @@ from __future__ import annotations
 
 from bot.services.pricing import format_money
 from bot.services.teams import SINCE_KEYS, Teams
-from storage import Chat, Database, LedgerEntry, RentalRepo
+from storage import Chat, LedgerEntry
 
 from . import views
 from .i18n import Texts
-
-
-async def who_spent(db: Database, teams: Teams, entries: list[LedgerEntry]) -> dict[int, tuple[str, str]]:
-    """Per ledger row of a rental: (who rented, who approved, "" when nobody had to)."""
-    rental_ids = {e.id: int(e.reference.split(":", 1)[1]) for e in entries
-                  if e.reference.startswith("rental:") and e.reference.split(":", 1)[1].isdigit()}
-    if not rental_ids:
-        return {}
-    wanted = sorted(set(rental_ids.values()))
-    renters = await RentalRepo(db).renter_names(wanted)
-    approvers = await teams.requests.approvers(wanted)
-    return {entry_id: (renters.get(rental_id, ""), approvers.get(rental_id, ""))
-            for entry_id, rental_id in rental_ids.items() if renters.get(rental_id)}
 
 
 def ledger_lines(t: Texts, entries: list[LedgerEntry], who: dict[int, tuple[str, str]]) -> list[str]:

@@ -8,24 +8,21 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot.outbound.screens import Screens
-from bot.outbound.topics import NumberTopics
 from bot.services.choosing import Wishes
 from bot.services.errors import NotAllowed, UserFacingError
 from bot.services.offers import offer_from_dict
 from bot.services.pricing import format_money
-from bot.services.rentals import RentalService
 from bot.services.teams import Teams
-from providers import Provider
-from storage import Chat, LedgerRepo, SmsRepo
+from storage import Chat, LedgerRepo
 from storage.teams import SpendRequest
 
 from . import keyboards, views
 from .callbacks import DecideCb, RequestCb
 from .common import show, user_name
+from .context import Ctx
 from .i18n import Texts
 from .permissions import AdminCache, OnlyMembers, is_member
-from .team_ledger import ledger_lines, who_spent
+from .team_ledger import ledger_lines
 from .topics import open_with_card
 
 log = logging.getLogger(__name__)
@@ -80,10 +77,10 @@ async def request_number(callback: CallbackQuery, callback_data: RequestCb, call
     callback_answer.text = t("request-sent")
 
 
-async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answer: CallbackAnswer, bot: Bot,
-                 chat: Chat, t: Texts, teams: Teams, admins: AdminCache, rentals: RentalService, sms_repo: SmsRepo,
-                 providers: dict[str, Provider], screens: Screens, number_topics: NumberTopics) -> None:
-    if not chat.is_group or not await admins.is_admin(bot, chat.id, callback.from_user.id):
+async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answer: CallbackAnswer, ctx: Ctx) -> None:
+    chat, t, services = ctx.chat, ctx.t, ctx.services
+    teams = services.teams
+    if not chat.is_group or not await services.admins.is_admin(ctx.bot, chat.id, callback.from_user.id):
         raise OnlyAdminsDecide()  # asked at the tap: a demoted admin decides nothing
     name = user_name(callback.from_user)
     if not callback_data.ok:
@@ -102,14 +99,14 @@ async def decide(callback: CallbackQuery, callback_data: DecideCb, callback_answ
     await show(callback, request_text(t, found), request_markup(t, found))
     if decision.outcome == "approved" and decision.rental is not None and decision.rental.status == "active":
         # A topic per number: the approved number gets its topic, its card there (the request stays here).
-        await open_with_card(bot, chat, t, decision.rental, rentals, sms_repo, providers, screens, number_topics)
+        await open_with_card(ctx, decision.rental)
 
 
 async def group_ledger(message: Message, chat: Chat, t: Texts, ledger_repo: LedgerRepo, teams: Teams) -> None:
     """/ledger in a group: its recent rows, each rent with the member who rented and the admin who approved."""
     entries = await ledger_repo.recent(chat.id, limit=LEDGER_ROWS)
     lines = [t("team-ledger-title", title=chat.title, balance=format_money(chat.balance))]
-    lines += ledger_lines(t, entries, await who_spent(ledger_repo.db, teams, entries)) or [t("balance-empty-ledger")]
+    lines += ledger_lines(t, entries, await teams.who_spent(entries)) or [t("balance-empty-ledger")]
     await message.answer("\n".join(lines))
 
 

@@ -9,10 +9,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.choosing import KEEP_CARRIER, KEEP_CARRIER_NAME, Wishes
 from bot.services.localize import counted, country_label, duration_name, format_moment, utc_offset
+from bot.services.number_card import NumberCard, SetCard
 from bot.services.offers import PricedOffer
 from bot.services.pricing import format_money
 from providers import BillingType, Capability, Choice, Offer, Provider
-from storage import LedgerEntry, RentalRecord, StoredSms
+from storage import Chat, LedgerEntry, RentalRecord, StoredSms
 from storage.models import utcnow
 
 from . import keyboards, phones
@@ -113,22 +114,22 @@ def code_line(t: Texts, sms: StoredSms, spoiler: bool, service: str | None = Non
     return t("card-code-line-spoiler" if spoiler else "card-code-line", code=sms.code or "—", when=moment)
 
 
-def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Capability],
-         provider_title: str, *, is_group: bool, can_renew_closed: bool,
-         renew_price: int | None = None, refund_until_sms: bool = False,
-         kept: bool = False, spoiler: bool = False, has_hidden: bool = False,
-         forward=None, can_forward: bool = False, refunded: bool = True) -> tuple[str, InlineKeyboardMarkup]:
-    """``refunded``: a cancelled number's money came back (False: ended early, nothing back).
-    ``forward``: the number's forward target (storage.forwarding.ForwardTarget), said on the card;
-    ``can_forward``: the 📤 Forward codes button. ``refund_until_sms``: the provider refunds only until the first
-    SMS (said on the card). ``kept``: a long-term number (renewed in place, ended without a refund). ``spoiler``:
-    the group shows codes under a spoiler; ``has_hidden``: some code messages were deleted from the group (Show
-    hidden codes privately)."""
-    ended_early = rental.status == "cancelled" and not refunded
+def number_card(chat: Chat, t: Texts, facts: NumberCard | SetCard) -> tuple[str, InlineKeyboardMarkup]:
+    """One way to draw a number's card, wherever it shows (a tap, a code's refresh, its topic)."""
+    if isinstance(facts, SetCard):
+        return set_card(t, facts, is_group=chat.is_group, spoiler=chat.spoils_codes)
+    return card(t, facts, is_group=chat.is_group, spoiler=chat.spoils_codes)
+
+
+def card(t: Texts, card: NumberCard, *, is_group: bool, spoiler: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+    """A number's card from its facts (bot/services/number_card.py). ``spoiler``: the group shows codes under a
+    spoiler."""
+    rental, codes, actions = card.rental, card.codes, card.actions
+    ended_early = rental.status == "cancelled" and not card.refunded
     status = "status-ended" if ended_early else f"status-{rental.status}"
     lines = [t("card-title", service=rental.service_name, status=Html(t(status)))]
     lines.append(t("card-phone", phone=phones.display(rental.phone)) if rental.phone else t("card-no-phone"))
-    lines.append(t("card-provider", provider=provider_title,
+    lines.append(t("card-provider", provider=card.provider_title,
                    duration=duration_text(t, rental.billing, rental.duration_label, rental.duration_minutes)))
     if rental.carrier:  # asked for at renting: renting again keeps the same number, so the same carrier
         lines.append(t("card-carrier-keep") if rental.carrier == KEEP_CARRIER_NAME
@@ -145,16 +146,16 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
         lines.append(t("card-auto-renew-on"))
     if is_group and rental.user_name:
         lines.append(t("card-rented-by", name=rental.user_name))
-    if forward is not None:
-        lines.append(forward_line(t, forward))
+    if card.forward is not None:
+        lines.append(forward_line(t, card.forward))
     if rental.status == "active":
         # The rules that decide a button, said where the button is (or is no longer).
         if rental.billing == BillingType.SMS:
             if not codes:
                 lines.append(t("card-rule-no-code"))
-        elif kept:
+        elif card.kept:
             lines.append(t("card-rule-kept"))
-        elif refund_until_sms:
+        elif card.refund_until_sms:
             lines.append(t("card-rule-refund-ended" if codes else "card-rule-refund"))
         if Capability.WAKE_UP in actions:
             lines.append(t("card-wake-hint"))
@@ -167,10 +168,11 @@ def card(t: Texts, rental: RentalRecord, codes: list[StoredSms], actions: set[Ca
             lines.append(code_line(t, sms, spoiler))
     elif rental.is_open:  # where its codes come: this chat, or the number's own topic in a forum
         lines.append(t("card-no-codes-topic" if rental.topic_thread else "card-no-codes"))
-    markup = keyboards.card(t, rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
-                            can_renew_closed=can_renew_closed, renew_price=renew_price,
-                            phone=rental.phone if rental.is_open else None,  # no copy button for a dead number
-                            kept=kept, show_hidden=is_group and has_hidden, forward=can_forward)
+    markup = keyboards.card(t, keyboards.CardButtons(
+        rental.id, actions, open_=rental.status == "active", auto_renew=rental.auto_renew,
+        can_renew_closed=card.can_renew_closed, renew_price=card.renew_price,
+        phone=rental.phone if rental.is_open else None,  # no copy button for a dead number
+        kept=card.kept, show_hidden=is_group and card.has_hidden, forward=card.can_forward))
     return "\n".join(lines), markup
 
 
@@ -190,11 +192,10 @@ def forward_line(t: Texts, forward) -> str:
              target=forward_target_text(forward))
 
 
-def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], cancellable: bool,
-             provider_title: str, *, is_group: bool, spoiler: bool = False,
-             has_hidden: bool = False) -> tuple[str, InlineKeyboardMarkup]:
+def set_card(t: Texts, card: SetCard, *, is_group: bool, spoiler: bool = False) -> tuple[str, InlineKeyboardMarkup]:
     """One number shared by several services (each a rental, the first one first, with its last codes): the
     services and where each stands, the codes naming their service, one Cancel for all that can still be."""
+    members = card.members
     first = members[0][0]
     rentals = [m for m, _ in members]
     status = next((s for s in ("active", "pending") if any(r.status == s for r in rentals)), first.status)
@@ -202,7 +203,7 @@ def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], canc
     phone = next((r.phone for r in rentals if r.phone), None)
     lines = [t("card-title", service=names, status=Html(t(f"status-{status}")))]
     lines.append(t("card-phone", phone=phones.display(phone)) if phone else t("card-no-phone"))
-    lines.append(t("card-provider", provider=provider_title,
+    lines.append(t("card-provider", provider=card.provider_title,
                    duration=duration_text(t, first.billing, first.duration_label, first.duration_minutes)))
     ends = [r.active_till for r in rentals if r.status == "active" and r.active_till]
     if ends:
@@ -224,8 +225,9 @@ def set_card(t: Texts, members: list[tuple[RentalRecord, list[StoredSms]]], canc
     if recent:
         lines += ["", t("card-codes")]
         lines += [code_line(t, sms, spoiler, r.service_name) for sms, r in recent[:5]]
-    markup = keyboards.card(t, first.id, {Capability.CANCEL} if cancellable else set(), open_=status == "active",
-                            auto_renew=False, can_renew_closed=False, phone=phone, show_hidden=is_group and has_hidden)
+    markup = keyboards.card(t, keyboards.CardButtons(
+        first.id, {Capability.CANCEL} if card.cancellable else set(), open_=status == "active", phone=phone,
+        show_hidden=is_group and card.has_hidden))
     return "\n".join(lines), markup
 
 

@@ -20,7 +20,7 @@ from . import keyboards, views
 from .callbacks import Wish, WishCb
 from .common import prompt_answered, show
 from .i18n import Texts
-from .rent import confirm_view
+from .rent_outcome import confirm_view
 
 AREA_PROMPT = "area"
 

@@ -19,6 +19,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.services import choosing, localize
 from bot.services.choosing import KEEP_CARRIER, Wishes
+from bot.services.number_card import NumberCard
 from bot.services.offers import PricedOffer
 from bot.services.pricing import format_money
 from handlers import keyboards, views
@@ -135,13 +136,14 @@ def services(t: Texts) -> Keyboards:
 def offers(t: Texts) -> Keyboards:
     switch = keyboards.country_switch(t, "instagram", country(t.language))
     for starred in (False, True):
-        yield f"plans, starred={starred}", keyboards.offers(t, 99, offer_labels(t), "instagram", starred, switch)
-    yield "plans of a group", keyboards.offers(t, 99, offer_labels(t), "instagram", False, switch,
-                                               back=keyboards.CountryCb(key="instagram", c="GB"))
+        yield f"plans, starred={starred}", keyboards.offers(t, 99, offer_labels(t), "instagram", starred,
+                                                            keyboards.OffersExtras(switch=switch))
+    of_a_group = keyboards.OffersExtras(switch=switch, back=keyboards.CountryCb(key="instagram", c="GB"))
+    yield "plans of a group", keyboards.offers(t, 99, offer_labels(t), "instagram", False, of_a_group)
     yield "plans with more services on one number", keyboards.offers(t, 99, offer_labels(t), "instagram", True,
-                                                                     switch, set_from=0)
-    yield "plans with the alert bell", keyboards.offers(t, 99, offer_labels(t), "instagram", True, switch,
-                                                        set_from=0, alert=True)
+                                                                     keyboards.OffersExtras(set_from=0, switch=switch))
+    yield "plans with the alert bell", keyboards.offers(t, 99, offer_labels(t), "instagram", True,
+                                                        keyboards.OffersExtras(set_from=0, alert=True, switch=switch))
 
 
 def set_picker(t: Texts) -> Keyboards:
@@ -184,15 +186,16 @@ def confirm(t: Texts) -> Keyboards:
                                             (False, True)):
         wishes = Wishes(area="212", carrier=KEEP_CARRIER, cap=cap, renew=renew)
         yield (f"confirm, choices={sorted(choices)}, cap={cap}, renew={renew}, ask={ask}",
-               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE), choices, wishes, upto=renew,
-                                 ask=ask))
+               keyboards.confirm(t, 99, 9, "instagram", format_money(cap or PRICE),
+                                 keyboards.ConfirmOptions(choices, wishes, upto=renew, ask=ask)))
     # An activation's "if no code, try the next plan": off, and on with the widest wait and budget.
     wait = _longest(views.fallback_wait(t, w, 20) for w in (0, 10, 5, 3, 1))
     for enabled, countries in product((False, True), (False, True)):
         choice = keyboards.FallbackChoice(enabled, PRICE * 5, wait, countries)
         yield (f"confirm with the fallback chain, on={enabled}, other countries={countries}",
-               keyboards.confirm(t, 99, 9, "instagram", MONEY, frozenset(Choice), Wishes(cap=PRICE * 2), ask=True,
-                                 fallback=choice))
+               keyboards.confirm(t, 99, 9, "instagram", MONEY,
+                                 keyboards.ConfirmOptions(frozenset(Choice), Wishes(cap=PRICE * 2), ask=True,
+                                                          fallback=choice)))
 
 
 def chain_card(t: Texts) -> Keyboards:
@@ -233,8 +236,9 @@ def card(t: Texts) -> Keyboards:
              {Capability.TRANSITION, Capability.HISTORY, Capability.WAKE_UP})):
         yield (f"card open={open_} auto-renew={auto} renew-closed={closed_renew} price={price} phone={phone} "
                f"kept={kept} show-hidden={hidden} actions={sorted(actions)}",
-               keyboards.card(t, 123456, actions, open_=open_, auto_renew=auto, can_renew_closed=closed_renew,
-                              renew_price=price, phone=phone, kept=kept, show_hidden=hidden))
+               keyboards.card(t, keyboards.CardButtons(
+                   123456, actions, open_=open_, auto_renew=auto, can_renew_closed=closed_renew, renew_price=price,
+                   phone=phone, kept=kept, show_hidden=hidden)))
 
 
 def numbers(t: Texts) -> Keyboards:
@@ -383,8 +387,8 @@ def forward_prompt(t: Texts) -> Keyboards:
 def forward_card(t: Texts) -> Keyboards:
     for hidden in (False, True):
         yield (f"card with forwarding, show-hidden={hidden}",
-               keyboards.card(t, 123456, ALL_ACTIONS, open_=True, auto_renew=False, can_renew_closed=False,
-                              renew_price=PRICE, phone=UK_PHONE, show_hidden=hidden, forward=True))
+               keyboards.card(t, keyboards.CardButtons(123456, ALL_ACTIONS, open_=True, renew_price=PRICE,
+                                                       phone=UK_PHONE, show_hidden=hidden, forward=True)))
 
 
 KEYBOARDS.update({f.__name__: f for f in (forward_menu, forward_prompt)})
@@ -400,8 +404,11 @@ def test_forward_callback_data_fits_64_bytes_with_the_largest_id():
 # -- keyboards built outside handlers/keyboards.py ---------------------------------------------------------
 def card_views(t: Texts) -> Keyboards:
     for status, auto in product(("active", "pending", "finished", "cancelled", "expired", "failed"), (False, True)):
-        _, markup = views.card(t, rental(status, auto_renew=auto), [], ALL_ACTIONS, PROVIDER, is_group=True,
-                               can_renew_closed=status != "active", renew_price=PRICE)
+        facts = NumberCard(rental=rental(status, auto_renew=auto), codes=[], actions=frozenset(ALL_ACTIONS),
+                           provider_title=PROVIDER, kept=False, can_renew_closed=status != "active",
+                           renew_price=PRICE, refund_until_sms=False, refunded=True, has_hidden=False, forward=None,
+                           can_forward=False)
+        _, markup = views.card(t, facts, is_group=True)
         yield f"card view {status} auto-renew={auto}", markup
 
 

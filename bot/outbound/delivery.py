@@ -12,7 +12,7 @@ from bot.outbound.rendering import Renderer
 from bot.outbound.rounds import ChatTasks, run_rounds, wait_for_all
 from bot.outbound.screens import Screens
 from bot.outbound.telegram_out import ChatSender, Outcome
-from bot.services.rentals import RentalService
+from bot.services.number_card import NumberCards
 from storage import ChatRepo, RentalRepo, SmsRepo, StoredSms
 from storage.models import utcnow
 from storage.topics import NumberTopicRepo
@@ -27,13 +27,13 @@ CODE_EXPECTED_WITHIN = timedelta(minutes=20)  # a number rented longer ago keeps
 
 
 class Deliverer:
-    def __init__(self, sms: SmsRepo, rentals: RentalService, chats: ChatRepo, sender: ChatSender,
+    def __init__(self, sms: SmsRepo, cards: NumberCards, chats: ChatRepo, sender: ChatSender,
                  renderer: Renderer, on_delivered=lambda provider, received_at, stored_at: None,
                  screens: Screens | None = None, topics: NumberTopicRepo | None = None) -> None:
         self.sms = sms
         self.topics = topics or NumberTopicRepo(sms.db)  # a number's own topic in a forum group
-        self.rentals = rentals
-        self.rental_repo: RentalRepo = rentals.rentals
+        self.cards = cards  # the domain's facts of a code message and a card: the renderer only formats them
+        self.rental_repo: RentalRepo = cards.rentals.rentals
         self.chats = chats
         self.sender = sender
         self.renderer = renderer
@@ -104,7 +104,8 @@ class Deliverer:
     async def _refresh_card(self, chat, rental, message_id: int) -> None:
         """The card the chat was looking at gets the code too (no stale "No codes yet" above it)."""
         try:
-            text, markup = await self.renderer.card(chat, await self.rental_repo.get(rental.card_id))
+            card = await self.cards.of(await self.rental_repo.get(rental.card_id), chat.is_group)
+            text, markup = self.renderer.card(chat, card)
             if await self.sender.edit(chat.id, message_id, text, markup):
                 self.screens.card_shown(chat.id, message_id, rental.card_id)  # still the card: the edit forgot it
         except Exception:  # noqa: BLE001 - never let a cosmetic edit disturb the outbox
@@ -156,7 +157,7 @@ class Deliverer:
             if not chat.active:
                 await self.sms.mark_undeliverable(sms.id, "chat inactive")
                 continue
-            text, markup = self.renderer.code_message(chat, sms, rental, self.rentals.code_actions(rental))
+            text, markup = self.renderer.code_message(chat, sms, rental, self.cards.rentals.code_actions(rental))
             # Before the code goes under it. Private chats only: a group's 20 messages a minute are for codes
             # (one edit there pushed the 20th code of a burst into the next minute, 21 s -> 62 s in the e2e).
             card = None if chat.is_group else self.screens.card_on_top(chat_id, rental.card_id)

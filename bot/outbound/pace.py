@@ -225,7 +225,10 @@ class Outbound(BaseRequestMiddleware):
 
     MAX_LANES = 50_000  # idle lanes beyond this are forgotten (a forgotten lane starts with a full burst)
 
-    def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic, *,
+                 on_flood: Callable[[], None] = lambda: None,
+                 on_granted: Callable[[Priority, float], None] = lambda priority, waited: None) -> None:
+        """``on_flood``: a 429 met; ``on_granted``: a call's turn came after waiting so long (both for metrics)."""
         self.limits = limits or Limits()
         self.clock = clock
         self._lanes: dict[int | str, _Lane] = {}
@@ -236,8 +239,8 @@ class Outbound(BaseRequestMiddleware):
         self._pump: asyncio.Task | None = None
         self.flood_waits = 0  # 429s met (all calls)
         self.max_flood_wait = 600.0  # a retry_after beyond this is taken as this (a misbehaving server)
-        self.on_flood: Callable[[], None] = lambda: None
-        self.on_granted: Callable[[Priority, float], None] = lambda priority, waited: None  # for metrics
+        self.on_flood = on_flood
+        self.on_granted = on_granted
 
     # ---------------------------------------------------------------------------------------- the middleware
     async def __call__(self, make_request, bot: Bot, method: TelegramMethod) -> Any:

@@ -9,6 +9,7 @@ from typing import Protocol
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.services.number_card import NumberCard, SetCard
 from providers import Capability
 from storage import Chat, RentalRecord, StoredSms
 from storage.broadcasts import Broadcast, Counts
@@ -42,8 +43,8 @@ class Renderer(Protocol):
     def spend_request(self, chat: Chat, found) -> str:
         """A member's request to spend (storage/teams.py SpendRequest) as posted, with what became of it."""
 
-    async def card(self, chat: Chat, rental: RentalRecord) -> tuple[str, InlineKeyboardMarkup]:
-        """A number's card as it is now (its codes, its buttons), to refresh one already shown."""
+    def card(self, chat: Chat, card: NumberCard | SetCard) -> tuple[str, InlineKeyboardMarkup]:
+        """A number's card from its facts (bot/services/number_card.py), to refresh one already shown."""
 
     def broadcast_message(self, broadcast: Broadcast) -> InlineKeyboardMarkup | None:
         """The URL button under a broadcast's message (its text is the operator's, sent as written)."""

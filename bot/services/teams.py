@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from providers import Offer
-from storage import Chat, Database, RentalRecord
+from storage import Chat, Database, LedgerEntry, RentalRecord
 from storage.models import utcnow
 from storage.teams import RequestRepo, SpendRequest, member_open, member_spent
 
@@ -110,6 +110,18 @@ class Teams:
         self.catalogue = catalogue
         self.requests = RequestRepo(db)
         self.lifetime = timedelta(minutes=request_minutes)
+
+    async def who_spent(self, entries: list[LedgerEntry]) -> dict[int, tuple[str, str]]:
+        """Per ledger row of a rental: (who rented, who approved, "" when nobody had to)."""
+        rental_ids = {e.id: int(e.reference.split(":", 1)[1]) for e in entries
+                      if e.reference.startswith("rental:") and e.reference.split(":", 1)[1].isdigit()}
+        if not rental_ids:
+            return {}
+        wanted = sorted(set(rental_ids.values()))
+        renters = await self.rentals.rentals.renter_names(wanted)
+        approvers = await self.requests.approvers(wanted)
+        return {entry_id: (renters.get(rental_id, ""), approvers.get(rental_id, ""))
+                for entry_id, rental_id in rental_ids.items() if renters.get(rental_id)}
 
     async def spent(self, chat: Chat, user_id: int) -> int:
         async with self.db.reading() as conn:

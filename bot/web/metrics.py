@@ -56,6 +56,10 @@ class Metrics:
         self.poll_overruns = Counter("bot_poll_overruns", "SMS polls that took longer than their interval (the next "
                                      "one started at once, none skipped)", ["provider"], registry=r)
 
+    def outbound_waited(self, priority, waited: float) -> None:
+        """The pacer's hook (bot/outbound/pace.py): a call's turn came after ``waited`` seconds."""
+        self.outbound_wait.labels(priority.name.lower()).observe(waited)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
