@@ -25,18 +25,24 @@ def catalog(language: str) -> dict[str, str]:
 
 
 def available_languages() -> list[str]:
-    return sorted(p.stem for p in LOCALES_DIR.glob("*.toml"))
+    return list(_languages())
+
+
+@cache
+def _languages() -> tuple[str, ...]:
+    """The locale files shipped (read once: every update asks, and they do not change while the bot runs)."""
+    return tuple(sorted(p.stem for p in LOCALES_DIR.glob("*.toml")))
 
 
 def pick_language(code: str | None) -> str:
     """The chat's language from a Telegram language code like 'ru' or 'en-US'."""
     short = (code or "").split("-")[0].lower()
-    return short if short in available_languages() else DEFAULT_LANGUAGE
+    return short if short in _languages() else DEFAULT_LANGUAGE
 
 
 class Texts:
     def __init__(self, language: str, time_zone: str = "UTC") -> None:
-        self.language = language if language in available_languages() else DEFAULT_LANGUAGE
+        self.language = language if language in _languages() else DEFAULT_LANGUAGE
         self.time_zone = time_zone  # the chat's (Settings): the views show times in it
         self._own = catalog(self.language)
         self._fallback = catalog(DEFAULT_LANGUAGE)

@@ -19,8 +19,7 @@ class ChatRepo:
                 " ON CONFLICT(id) DO UPDATE SET title = excluded.title, kind = excluded.kind, active = 1",
                 (chat_id, kind, title, language),
             )
-            async with conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)) as cur:
-                return Chat.from_row(await cur.fetchone())
+            return Chat.from_row(await first_row(conn, "SELECT * FROM chats WHERE id = ?", (chat_id,)))
 
     async def get(self, chat_id: int) -> Chat | None:
         row = await self.db.fetchone("SELECT * FROM chats WHERE id = ?", (chat_id,))
@@ -106,6 +105,5 @@ class ChatRepo:
 
 
 async def _chat(conn, chat_id: int) -> Chat | None:
-    async with conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)) as cur:
-        row = await cur.fetchone()
+    row = await first_row(conn, "SELECT * FROM chats WHERE id = ?", (chat_id,))
     return Chat.from_row(row) if row else None

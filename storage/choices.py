@@ -51,8 +51,7 @@ class PromptRepo:
         return row["kind"], json.loads(row["payload"])
 
     async def clear(self, chat_id: int, user_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM prompts WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
+        await self.db.write("DELETE FROM prompts WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
 
     async def purge(self) -> None:
         cutoff = db_time(utcnow() - PROMPT_MAX_AGE)

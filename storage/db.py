@@ -149,6 +149,12 @@ class Database:
         async with self.reading() as conn:
             return await first_row(conn, sql, params)
 
+    async def write(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+        """One statement that is a whole transaction by itself (SQLite commits it on its own, atomically): one trip
+        to the connection's thread instead of three (BEGIN, the statement, COMMIT). Its RETURNING rows, if any."""
+        async with self._lock:
+            return list(await self.conn.execute_fetchall(sql, params))
+
     async def ping(self) -> None:
         """The cheapest read: raises unless the database answers (the health check)."""
         await self.fetchone("SELECT 1")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
-from .db import Database
+from .db import Database, first_row
 from .models import RentalRecord, utcnow
 
 # Upper edges (seconds) of the time-to-first-code histogram; the last bucket is everything above.
@@ -53,9 +53,8 @@ async def _add(conn: aiosqlite.Connection, rental: RentalRecord, rentals: int, d
                seconds: float | None) -> None:
     key = (rental.provider, rental.service_name, rental.country or "",
            _day(rental.active_from or rental.created_at))
-    async with conn.execute("SELECT hist FROM plan_outcomes WHERE provider = ? AND service = ? AND country = ?"
-                            " AND day = ?", key) as cur:
-        row = await cur.fetchone()
+    row = await first_row(conn, "SELECT hist FROM plan_outcomes WHERE provider = ? AND service = ? AND country = ?"
+                          " AND day = ?", key)
     hist = json.loads(row[0]) if row else [0] * (len(EDGES) + 1)
     if seconds is not None:
         hist[_bucket(max(seconds, 0.0))] += 1
@@ -68,12 +67,10 @@ async def _add(conn: aiosqlite.Connection, rental: RentalRecord, rentals: int, d
 
 async def first_code(conn: aiosqlite.Connection, rental_id: int, received_at: datetime | None) -> None:
     """In the caller's transaction: an SMS with a code was stored for this rental."""
-    async with conn.execute("SELECT delivered FROM outcome_marks WHERE rental_id = ?", (rental_id,)) as cur:
-        mark = await cur.fetchone()
+    mark = await first_row(conn, "SELECT delivered FROM outcome_marks WHERE rental_id = ?", (rental_id,))
     if mark is not None and mark[0]:
         return  # its first code was counted
-    async with conn.execute("SELECT * FROM rentals WHERE id = ?", (rental_id,)) as cur:
-        row = await cur.fetchone()
+    row = await first_row(conn, "SELECT * FROM rentals WHERE id = ?", (rental_id,))
     if row is None:
         return
     rental = RentalRecord.from_row(row)

@@ -23,14 +23,13 @@ class UpdateLog:
         """True the first time this update comes (noted before it is handled: one that dies mid-way is not
         handled again; every spend it made is keyed by the tap anyway); False for a repeat."""
         now = now or utcnow()
-        async with self.db.transaction() as conn:
-            cur = await conn.execute("INSERT INTO handled_updates (update_id, taken_at) VALUES (?, ?)"
-                                     " ON CONFLICT (update_id) DO NOTHING", (update_id, db_time(now)))
-            first = cur.rowcount == 1
-            self._taken += 1
-            if self._taken % PRUNE_EVERY == 0:
-                await conn.execute("DELETE FROM handled_updates WHERE taken_at < ?", (db_time(now - WINDOW),))
-        return first
+        taken = await self.db.write("INSERT INTO handled_updates (update_id, taken_at) VALUES (?, ?)"
+                                    " ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+                                    (update_id, db_time(now)))
+        self._taken += 1
+        if self._taken % PRUNE_EVERY == 0:
+            await self.prune(now)
+        return bool(taken)
 
     async def prune(self, now: datetime | None = None) -> None:
         async with self.db.transaction() as conn:

@@ -21,6 +21,7 @@ async def time_passes(app: App, seconds: float) -> None:
     """The catalogue's cached offers grow ``seconds`` older."""
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - ?", (seconds,))
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
 
 
 async def balance(app: App, chat_id: int = 1001) -> int:

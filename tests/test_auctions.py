@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
 from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
-from tests.conftest import ADMIN_ID, TOKEN
+from tests.conftest import ADMIN_ID, open_world
 
 
 @pytest.fixture
@@ -19,12 +18,8 @@ async def world(settings, session):
     async with FakeGetAText(api_key="auction-key", rate_limit_interval=0.0) as fake:
         fake.enforce_rate_limit = False
         client = GetATextClient("auction-key", base_url=fake.url, timeout=2, backoff=0.01, rent_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        dp, bot = build_dispatcher(app), build_bot(TOKEN, settings, session=session)
-        try:
-            yield app, fake, Person(dp, bot, session, ADMIN_ID, name="Op"), Person(dp, bot, session, 1001)
-        finally:
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            yield world.app, fake, world.person(ADMIN_ID, name="Op"), world.person(1001)
 
 
 def bids(fake: FakeGetAText) -> list:

@@ -12,13 +12,12 @@ import pytest
 from aiogram.methods import EditMessageText, SendMessage, SendPhoto
 from aiogram.types import Message, MessageEntity
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits, Outbound, Priority, _Turn
 from bot.services.broadcasts import LABEL_MAX
 from playground.recording import Person, RecordingSession
 from storage.broadcasts import INTERRUPTED
-from tests.conftest import ADMIN_ID, TOKEN
+from tests.conftest import ADMIN_ID, open_world
 from tests.test_push import rented
 
 PRIVATE = list(range(2001, 2011))  # ten private chats
@@ -216,28 +215,27 @@ async def test_a_restart_resumes_and_nothing_is_sent_twice(app, world, session, 
     assert len(before) == 8
     await app.db.close()
 
-    reopened = await App.open(settings, providers={provider.name: provider})
+    again = RecordingSession()
     try:
-        again = RecordingSession()
-        bot = build_bot(TOKEN, settings, session=again)
-        build_dispatcher(reopened)
-        # the progress message lives on in the operator's chat
-        again.messages = {ADMIN_ID: dict(session.messages[ADMIN_ID])}
-        restarted = Background(reopened, bot, quick())
-        assert await restarted.broadcaster.run_once() == 1
-        after = broadcast_sends(again, recipients)
-        assert set(after) == set(recipients) - set(before)  # the rest, and none of those already reached
-        assert set(after.values()) == {1}
-        states = await reopened.broadcasts.repo.deliveries(1)
-        assert sorted(states.values()).count("failed") == 1 and list(states.values()).count("sent") == 13
-        in_doubt = await reopened.db.fetchone("SELECT error FROM broadcast_chats WHERE status = 'failed'")
-        assert in_doubt["error"] == INTERRUPTED
-        progress = [c for c in again.calls if isinstance(c, EditMessageText)][-1]
-        assert "done" in progress.text and "Sent 13 · failed 1 · blocked 0, of 14" in progress.text
-        assert await restarted.broadcaster.run_once() == 0
+        async with open_world(settings, {provider.name: provider}, again) as restart:
+            reopened, bot = restart.app, restart.bot
+            restart.dp  # built, as a restart builds it
+            # the progress message lives on in the operator's chat
+            again.messages = {ADMIN_ID: dict(session.messages[ADMIN_ID])}
+            restarted = Background(reopened, bot, quick())
+            assert await restarted.broadcaster.run_once() == 1
+            after = broadcast_sends(again, recipients)
+            assert set(after) == set(recipients) - set(before)  # the rest, and none of those already reached
+            assert set(after.values()) == {1}
+            states = await reopened.broadcasts.repo.deliveries(1)
+            assert sorted(states.values()).count("failed") == 1 and list(states.values()).count("sent") == 13
+            in_doubt = await reopened.db.fetchone("SELECT error FROM broadcast_chats WHERE status = 'failed'")
+            assert in_doubt["error"] == INTERRUPTED
+            progress = [c for c in again.calls if isinstance(c, EditMessageText)][-1]
+            assert "done" in progress.text and "Sent 13 · failed 1 · blocked 0, of 14" in progress.text
+            assert await restarted.broadcaster.run_once() == 0
     finally:
-        await reopened.db.close()
-    await app.db.connect()  # for the fixture's ledger check
+        await app.db.connect()  # for the fixture's ledger check
 
 
 async def test_chats_that_blocked_the_bot_are_counted_and_marked_inactive(app, world, session):

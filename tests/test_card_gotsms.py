@@ -5,29 +5,21 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
 from handlers import views
 from handlers.callbacks import CardAction, CardCb
 from handlers.i18n import Texts
-from playground.recording import Person
 from playground.sandbox.gotsms import FakeGotSms
 from providers import errors as perr
 from providers.gotsms import GotSmsClient
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 
 
 @pytest.fixture
 async def gotsms_world(settings, session):
     async with FakeGotSms(balance="1000") as fake:
         client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"gotsms": client})
-        try:
-            dp = build_dispatcher(app)
-            alice = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice")
-            yield app, fake, alice
-            assert await app.ledger_repo.totals_mismatch() == []
-        finally:
-            await app.close()
+        async with open_world(settings, {"gotsms": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Alice")
 
 
 async def test_card_offers_exactly_the_gotsms_actions_and_each_works(gotsms_world):

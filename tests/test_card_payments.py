@@ -12,11 +12,10 @@ from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice
 from aiogram.types import Message, PreCheckoutQuery, SuccessfulPayment, Update
 from pydantic import SecretStr
 
-from bot.app import App, build_bot, build_dispatcher
 from handlers.i18n import Texts
 from handlers.views import ledger_line
 from playground.recording import Person
-from tests.conftest import TOKEN
+from tests.conftest import open_world
 from tests.test_money_news import tell
 
 PROVIDER_TOKEN = "284685063:TEST:card-token"
@@ -30,14 +29,8 @@ def card_settings(settings):
 
 @pytest.fixture
 async def world(card_settings, session):
-    app = await App.open(card_settings)
-    try:
-        dp = build_dispatcher(app)
-        bot = build_bot(TOKEN, card_settings, session=session)
-        yield app, dp, bot, Person(dp, bot, session, 1001, name="Alice")
-    finally:
-        assert await app.ledger_repo.totals_mismatch() == []
-        await app.close()
+    async with open_world(card_settings, session=session) as world:
+        yield world.app, world.dp, world.bot, world.person(1001, name="Alice")
 
 
 async def pre_checkout(dp, bot, person: Person, invoice: SendInvoice, query_id: str, *, total: int | None = None,
@@ -94,25 +87,19 @@ async def test_both_amounts_before_paying_then_credited_once_under_replay(world)
 
 
 async def test_a_restart_between_payment_and_credit_credits_once(card_settings, session):
-    app = await App.open(card_settings)
-    dp, bot = build_dispatcher(app), build_bot(TOKEN, card_settings, session=session)
-    alice = Person(dp, bot, session, 1001, name="Alice")
-    invoice = await open_card_invoice(alice, "€20.00")
-    assert (await pre_checkout(dp, bot, alice, invoice, "q1")).ok
-    update = paid_update(alice, invoice, "charge-7", 40_000_010)
-    await app.close()  # killed before the successful payment was handled: Telegram keeps the update
+    async with open_world(card_settings, session=session) as first:
+        dp, bot = first.dp, first.bot
+        alice = first.person(1001, name="Alice")
+        invoice = await open_card_invoice(alice, "€20.00")
+        assert (await pre_checkout(dp, bot, alice, invoice, "q1")).ok
+        update = paid_update(alice, invoice, "charge-7", 40_000_010)
+    # killed before the successful payment was handled: Telegram keeps the update
 
-    again = await App.open(card_settings)
-    try:
-        dp2 = build_dispatcher(again)
-        bot2 = build_bot(TOKEN, card_settings, session=session)
-        await dp2.feed_update(bot2, update)
-        await dp2.feed_update(bot2, update)  # and hands it over twice
-        assert (await again.chats.get(1001)).balance == 2167
-        assert len([e for e in await again.ledger_repo.recent(1001) if e.kind == "topup"]) == 1
-        assert await again.ledger_repo.totals_mismatch() == []
-    finally:
-        await again.close()
+    async with open_world(card_settings, session=session) as again:
+        await again.dp.feed_update(again.bot, update)
+        await again.dp.feed_update(again.bot, update)  # and hands it over twice
+        assert (await again.app.chats.get(1001)).balance == 2167
+        assert len([e for e in await again.app.ledger_repo.recent(1001) if e.kind == "topup"]) == 1
 
 
 async def test_pre_checkout_refuses_what_the_bot_did_not_offer(world):
@@ -129,18 +116,14 @@ async def test_pre_checkout_refuses_what_the_bot_did_not_offer(world):
 
 
 async def test_without_a_provider_token_there_is_no_card_button(settings, session):
-    app = await App.open(settings)
-    try:
-        dp = build_dispatcher(app)
-        alice = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice")
+    async with open_world(settings, session=session) as world:
+        alice = world.person(1001, name="Alice")
         await alice.send("/start")
         await alice.press("Balance")
         await alice.press("Top up")
         assert not any("card" in b for b in alice.buttons())
         answer = await alice.press_data("uc:500")  # an old or forged card button
         assert "out of date" in answer.text
-    finally:
-        await app.close()
 
 
 async def test_a_payment_is_credited_only_for_an_invoice_the_bot_made_in_its_amount_and_currency(world, caplog):

@@ -9,7 +9,7 @@ import pytest
 from aiogram.methods import SendMessage
 from aiogram.types import ForceReply
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.services.choosing import Wishes
 from bot.services.rentals import RentRequest
 from playground.recording import Person
@@ -20,21 +20,15 @@ from providers import Choice
 from providers import errors as perr
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 
 
 @pytest.fixture
 async def gotsms_world(settings, session):
     async with FakeGotSms(balance="1000") as fake:
         client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"gotsms": client})
-        try:
-            dp = build_dispatcher(app)
-            bot = build_bot(TOKEN, settings, session=session)
-            yield app, fake, dp, bot
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"gotsms": client}, session) as world:
+            yield world.app, fake, world.dp, world.bot
 
 
 @pytest.fixture
@@ -43,13 +37,8 @@ async def getatext_world(settings, session):
         fake.enforce_rate_limit = False
         client = GetATextClient("choose-key", base_url=fake.url, timeout=5, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        try:
-            dp = build_dispatcher(app)
-            yield app, fake, Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice")
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Alice")
 
 
 def person(world, session, user_id: int = 1001, **kw) -> Person:
@@ -269,8 +258,8 @@ async def test_a_capped_rent_whose_answer_is_lost_keeps_the_hold_until_the_provi
     settled on a guess, not refunded early); when the reconciler finds the provider's rental, its price
     settles the hold in the same transaction that links it."""
     provider = MemoryProvider(rent_choices=[Choice.MAX_PRICE])
-    app = await App.open(settings, providers={"memsms": provider})
-    try:
+    async with open_world(settings, {"memsms": provider}) as world:
+        app = world.app
         await app.chats.ensure(1001, "private", "Alice")
         await credit(app, 1001, 1000)
         day = (await provider.list_offers(provider.services[0]))[0]  # $1.00 at the provider, $1.10 here
@@ -296,6 +285,4 @@ async def test_a_capped_rent_whose_answer_is_lost_keeps_the_hold_until_the_provi
         entries = await app.ledger_repo.recent(1001)
         assert [(e.kind, e.amount) for e in entries[:2]] == [("refund", 40), ("charge", -150)]
         assert await app.rentals.reconcile_pending() == [] and await balance(app) == 890  # settled once
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
+

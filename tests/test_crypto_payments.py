@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
+from contextlib import AsyncExitStack
 from decimal import Decimal
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits
 from handlers.i18n import Texts
@@ -20,7 +20,7 @@ from handlers.views import ledger_line
 from playground.recording import Person
 from playground.sandbox.cryptopay import FakeCryptoPay
 from providers.cryptopay import SIGNATURE_HEADER, signature
-from tests.conftest import ADMIN_ID, TOKEN
+from tests.conftest import ADMIN_ID, open_world
 
 CP_TOKEN = "15911:AAcryptoPayAppTokenForTestsOnly"
 
@@ -52,21 +52,19 @@ class Bot:
         self.settings, self.session, self.fake = settings, session, fake
 
     async def __aenter__(self) -> Bot:
-        self.app = await App.open(self.settings, providers={})
-        self.dp = build_dispatcher(self.app)
-        self.bot = build_bot(TOKEN, self.settings, session=self.session)
-        self.background = Background(self.app, self.bot, Limits.unlimited())
-        await self.background.http.start()
-        self.fake.webhook_url = f"http://127.0.0.1:{self.settings.http_port}{self.settings.cryptopay_webhook_path}"
-        self.alice = Person(self.dp, self.bot, self.session, 1001, name="Alice")
+        async with AsyncExitStack() as stack:
+            world = await stack.enter_async_context(open_world(self.settings, {}, self.session))
+            self.app, self.dp, self.bot = world.app, world.dp, world.bot
+            self.background = Background(self.app, self.bot, Limits.unlimited())
+            await self.background.http.start()
+            stack.push_async_callback(self.background.http.stop)  # stopped first, then the world checked and closed
+            self.fake.webhook_url = f"http://127.0.0.1:{self.settings.http_port}{self.settings.cryptopay_webhook_path}"
+            self.alice = world.person(1001, name="Alice")
+            self._running = stack.pop_all()
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        try:
-            assert await self.app.ledger_repo.totals_mismatch() == []
-        finally:
-            await self.background.http.stop()
-            await self.app.close()
+    async def __aexit__(self, *exc) -> bool | None:
+        return await self._running.__aexit__(*exc)
 
     async def balance(self, chat_id: int = 1001) -> int:
         return (await self.app.chats.get(chat_id)).balance
@@ -313,11 +311,9 @@ async def test_new_invoices_wait_for_the_cooldown(crypto_settings, session, fake
 
 async def test_without_a_token_there_is_no_crypto_button_and_no_webhook(settings, session):
     configured = settings.model_copy(update={"http_host": "127.0.0.1", "http_port": free_port()})
-    app = await App.open(configured, providers={})
-    try:
-        dp = build_dispatcher(app)
-        bot = build_bot(TOKEN, configured, session=session)
-        alice = Person(dp, bot, session, 1001, name="Alice")
+    async with open_world(configured, {}, session) as world:
+        app, bot = world.app, world.bot
+        alice = world.person(1001, name="Alice")
         await alice.send("/start")
         await alice.press("Balance")
         await alice.press("Top up")
@@ -332,8 +328,6 @@ async def test_without_a_token_there_is_no_crypto_button_and_no_webhook(settings
             assert reply.status_code == 404
         finally:
             await background.http.stop()
-    finally:
-        await app.close()
 
 
 def test_no_secret_in_the_settings_repr(crypto_settings):

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.services.delivery_record import MIN_RENTALS, rank
 from bot.services.offers import PricedOffer
 from playground.recording import Person
@@ -19,7 +19,7 @@ from storage import RentalRepo
 from storage.db import WrongStateError
 from storage.models import utcnow
 from storage.outcomes import PlanRecord
-from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.conftest import ADMIN_ID, credit, open_world
 
 _keys = itertools.count(1)
 
@@ -49,15 +49,9 @@ async def past_rental(app: App, provider: str, *, code_after: float | None, days
 async def two_providers(settings, session):
     memsms, cheap = MemoryProvider(), MemoryProvider("cheapsms", "CheapSMS")
     cheap.prices = {k: v - Decimal("0.10") for k, v in memsms.prices.items()}  # $0.99 against $1.10
-    app = await App.open(settings, providers={"memsms": memsms, "cheapsms": cheap})
-    await app.chats.ensure(1001, "private", "Alice")
-    try:
-        alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001,
-                       name="Alice")
-        yield app, alice
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
+    async with open_world(settings, {"memsms": memsms, "cheapsms": cheap}, session) as world:
+        await world.app.chats.ensure(1001, "private", "Alice")
+        yield world.app, world.person(1001, name="Alice")
 
 
 async def plans(alice: Person) -> tuple[str, list[str]]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.background import Background
 from bot.outbound.pace import Limits
 from handlers import phones
@@ -18,7 +18,7 @@ from playground.sandbox.gotsms import FakeGotSms
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
 from storage.models import db_time, utcnow
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 from tests.test_i18n import DATA_NAMES, TEXT_NAMES, latin_words
 
 
@@ -31,15 +31,9 @@ async def world(settings, session):
                            poll_interval=0.0)
         a.min_age_to_cancel = 0  # the fake cancels at once
         g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"getatext": a, "gotsms": g})
-        bot = build_bot(TOKEN, settings, session=session)
-        background = Background(app, bot, Limits.unlimited())
-        alice = Person(build_dispatcher(app), bot, session, 1001, name="Alice")
-        try:
-            yield app, background, alice, gotsms, getatext
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": a, "gotsms": g}, session) as world:
+            background = Background(world.app, world.bot, Limits.unlimited())
+            yield world.app, background, world.person(1001, name="Alice"), gotsms, getatext
 
 
 async def to_confirm(app: App, alice: Person) -> None:
@@ -244,18 +238,17 @@ async def test_a_kill_between_refunded_and_next_rented_resumes_once(world, sessi
     a = GetATextClient("chain-key", base_url=getatext.url, timeout=5, backoff=0.01, rent_interval=0.0,
                        poll_interval=0.0)
     g = GotSmsClient(gotsms.api_key, base_url=gotsms.url, timeout=5, backoff=0.01)
-    again = await App.open(settings, providers={"getatext": a, "gotsms": g})
     try:
-        restarted = Background(again, build_bot(TOKEN, settings, session=session), Limits.unlimited())
-        await asyncio.gather(restarted.step_chains(), restarted.step_chains())
-        await restarted.step_chains()
-        first, second = await attempts(again)
-        assert first.status == "cancelled" and second.provider == "gotsms" and second.country == "United Kingdom"
-        assert len(gotsms.rents) == 1
-        assert (await again.chats.get(1001)).balance == 2000 - 55
-        assert await again.ledger_repo.totals_mismatch() == []
+        async with open_world(settings, {"getatext": a, "gotsms": g}, session) as restart:
+            again = restart.app
+            restarted = Background(again, restart.bot, Limits.unlimited())
+            await asyncio.gather(restarted.step_chains(), restarted.step_chains())
+            await restarted.step_chains()
+            first, second = await attempts(again)
+            assert first.status == "cancelled" and second.provider == "gotsms" and second.country == "United Kingdom"
+            assert len(gotsms.rents) == 1
+            assert (await again.chats.get(1001)).balance == 2000 - 55
     finally:
-        await again.close()
         await app.db.connect()  # the fixture's last check reads the same database
 
 

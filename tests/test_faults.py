@@ -9,7 +9,6 @@ import pytest
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import EditMessageText, SendMessage
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits
 from handlers import phones
@@ -18,15 +17,15 @@ from playground.sandbox.memory import MemoryProvider
 from providers import Capability, Rental, RentalStatus, Service
 from storage import Database, RentalRepo
 from storage import db as storage_db
-from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.conftest import ADMIN_ID, credit, open_world
 from tests.test_push import pushed, rented
 
 EASTERN = timezone(timedelta(hours=-5))
 
 
 @pytest.fixture
-def background(app, session, settings):
-    return Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+def background(memory_world):
+    return Background(memory_world.app, memory_world.bot, Limits.unlimited())  # the world's bot, as alice's
 
 
 # -- times -------------------------------------------------------------------------------------------------
@@ -46,12 +45,12 @@ class EasternProvider(MemoryProvider):
 
 async def test_a_rental_from_a_provider_in_another_zone_is_not_expired_early(settings, session):
     provider = EasternProvider()
-    app = await App.open(settings, providers={provider.name: provider})
-    try:
+    async with open_world(settings, {provider.name: provider}, session) as world:
+        app = world.app
         rental = await rented(app)
         stored = await app.db.fetchone("SELECT active_till FROM rentals WHERE id = ?", (rental.id,))
         assert stored[0].endswith("+00:00")  # one stored form: UTC
-        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+        background = Background(app, world.bot, Limits.unlimited())
         assert await background.jobs.expire() == 0
         assert (await app.rentals.rentals.get(rental.id)).status == "active"
         assert not session.sent(1001)  # nobody is told "expired" while waiting for the code
@@ -60,9 +59,6 @@ async def test_a_rental_from_a_provider_in_another_zone_is_not_expired_early(set
             await RentalRepo.update(conn, rental.id,
                                     active_till=(datetime.now(UTC) - timedelta(seconds=5)).astimezone(EASTERN))
         assert await background.jobs.expire() == 1
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
 
 
 async def _database_at_version_3(path, monkeypatch, active_till: str | None = None, sms_keys=()) -> None:
@@ -132,11 +128,11 @@ async def test_one_display_name_per_service_whichever_provider_sold_it(settings,
     lowercase.services = [Service("wa", "Whatsapp")]
     lowercase.prices = {"wa": Decimal("0.10")}  # the cheapest: its number is the one rented
     branded = MemoryProvider()
-    app = await App.open(settings, providers={"lower": lowercase, branded.name: branded})
-    try:
+    async with open_world(settings, {"lower": lowercase, branded.name: branded}, session) as world:
+        app = world.app
         await app.chats.ensure(1001, "private", "Alice")
         await credit(app, 1001, 1000)
-        alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
+        alice = world.person(1001)
         await alice.send("/rent whats")
         assert "WhatsApp" in alice.buttons() and "Whatsapp" not in alice.buttons()
         await alice.press("WhatsApp")
@@ -148,9 +144,6 @@ async def test_one_display_name_per_service_whichever_provider_sold_it(settings,
         assert "WhatsApp" in alice.screen().text
         [charge, _] = await app.ledger_repo.recent(1001)
         assert charge.note == "WhatsApp"
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
 
 
 # -- pushed codes --------------------------------------------------------------------------------------------
@@ -282,9 +275,9 @@ def _webhook_sms(provider, made, code: str, service: str = "Telegram"):
 
 async def test_a_lost_rent_reply_is_adopted_from_the_webhook_sms_and_the_code_reaches_the_chat(settings, session):
     provider = NoListProvider()
-    app = await App.open(settings, providers={provider.name: provider})
-    try:
-        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+    async with open_world(settings, {provider.name: provider}, session) as world:
+        app = world.app
+        background = Background(app, world.bot, Limits.unlimited())
         pending, made = await _rent_with_lost_reply(app, provider, 1001)
         await background.pollers[provider.name].store([_webhook_sms(provider, made, "55001")])
         adopted = await app.rentals.rentals.get(pending.id)
@@ -298,16 +291,13 @@ async def test_a_lost_rent_reply_is_adopted_from_the_webhook_sms_and_the_code_re
             await conn.execute("UPDATE rentals SET created_at = datetime('now', '-1 hour')")
         assert await app.rentals.reconcile_pending() == []
         assert (await app.chats.get(1001)).balance == 1000 - 110
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
 
 
 async def test_a_webhook_sms_matching_two_pending_rentals_adopts_neither(settings, session):
     provider = NoListProvider()
-    app = await App.open(settings, providers={provider.name: provider})
-    try:
-        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+    async with open_world(settings, {provider.name: provider}, session) as world:
+        app = world.app
+        background = Background(app, world.bot, Limits.unlimited())
         first, made = await _rent_with_lost_reply(app, provider, 1001)
         second, _ = await _rent_with_lost_reply(app, provider, 1002)
         await background.pollers[provider.name].store([_webhook_sms(provider, made, "55002")])
@@ -319,8 +309,6 @@ async def test_a_webhook_sms_matching_two_pending_rentals_adopts_neither(setting
         # Another service's SMS never matches either.
         await background.pollers[provider.name].store([_webhook_sms(provider, made, "55003", service="Google")])
         assert (await app.rentals.rentals.get(first.id)).status == "pending"
-    finally:
-        await app.close()
 
 
 async def test_a_cancel_by_the_provider_found_on_refresh_refunds_the_chat(app, alice, provider):
@@ -426,10 +414,9 @@ async def test_a_reserved_period_comes_back_when_auto_renew_is_switched_off_or_t
 
 async def test_a_flooding_user_is_answered_politely_and_others_are_served(settings, session):
     throttled = settings.model_copy(update={"user_rate_per_second": 2.0, "user_rate_burst": 8})
-    app = await App.open(throttled, providers={"memsms": MemoryProvider()})
-    try:
-        dp, bot = build_dispatcher(app), build_bot(TOKEN, throttled, session=session)
-        flooder, other = Person(dp, bot, session, 1001), Person(dp, bot, session, 1002, name="Bob")
+    async with open_world(throttled, {"memsms": MemoryProvider()}, session) as world:
+        dp = world.dp
+        flooder, other = world.person(1001), world.person(1002, name="Bob")
         await flooder.send("/start")
         menu = flooder.screen()
         balance = flooder.data_of("Balance", menu)
@@ -443,8 +430,6 @@ async def test_a_flooding_user_is_answered_politely_and_others_are_served(settin
         await other.send("/start")
         assert "📱 Rent a number" in other.buttons()
         assert len(dp["throttle"]) == 2
-    finally:
-        await app.close()
 
 
 def test_the_user_budget_refills_and_its_table_is_bounded():
@@ -476,14 +461,14 @@ async def test_refresh_history_and_wake_up_wait_between_presses(settings, sessio
     provider = MemoryProvider(capabilities=(Capability.HISTORY, Capability.WAKE_UP, Capability.CANCEL))
     calls = _count_calls(provider, "get_rental")
     cooled = settings.model_copy(update={"action_cooldown": 10.0})
-    app = await App.open(cooled, providers={provider.name: provider})
-    assert app.rentals.cooldowns.seconds["refresh"] == 10.0
-    from bot.services.cooldowns import Cooldowns
+    async with open_world(cooled, {provider.name: provider}, session) as world:
+        app = world.app
+        assert app.rentals.cooldowns.seconds["refresh"] == 10.0
+        from bot.services.cooldowns import Cooldowns
 
-    app.rentals.cooldowns = Cooldowns(10.0, clock=lambda: 1000.0)  # a frozen clock: a slow machine changes nothing
-    try:
+        app.rentals.cooldowns = Cooldowns(10.0, clock=lambda: 1000.0)  # a frozen clock: a slow machine changes nothing
         rental = await rented(app)
-        alice = Person(build_dispatcher(app), build_bot(TOKEN, cooled, session=session), session, 1001)
+        alice = world.person(1001)
         await alice.send("/numbers")
         await alice.press("Telegram")
         card = alice.screen()
@@ -495,8 +480,6 @@ async def test_refresh_history_and_wake_up_wait_between_presses(settings, sessio
         await alice.press("SMS history", card)  # within 30 s: the stored history, no second provider read
         assert "SMS history" in alice.screen().text and len(history_calls) == 1
         assert len(app.rentals.cooldowns) == 2 and rental.id
-    finally:
-        await app.close()
 
 
 # -- a 5xx on the renting call -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from bot.services.forwarding import (
 )
 from playground.recording import BOT_USER, Person, RecordingSession
 from storage.models import utcnow
-from tests.conftest import TOKEN, credit, to_confirm
+from tests.conftest import TOKEN, credit, open_world, to_confirm
 from tests.test_spoilers import GROUP, setup_group
 
 LOCAL = frozenset({"127.0.0.1", "localhost"})
@@ -205,22 +205,24 @@ async def test_the_secret_is_sent_privately_in_a_group_and_rotated(app, telegram
 
 
 @pytest.fixture
-async def local_app(local_settings, provider):
-    app = await App.open(local_settings, providers={provider.name: provider})
-    yield app
-    await app.close()
+async def local_world(local_settings, provider, session):
+    async with open_world(local_settings, {provider.name: provider}, session) as world:
+        yield world
 
 
 @pytest.fixture
-def local_telegram(local_app, session, local_settings):
-    from bot.app import build_dispatcher
-    return build_dispatcher(local_app), build_bot(TOKEN, local_settings, session=session)
+def local_app(local_world) -> App:
+    return local_world.app
 
 
 @pytest.fixture
-def local_alice(local_telegram, session) -> Person:
-    dp, bot = local_telegram
-    return Person(dp, bot, session, 1001, name="Alice")
+def local_telegram(local_world):
+    return local_world.dp, local_world.bot
+
+
+@pytest.fixture
+def local_alice(local_world) -> Person:
+    return local_world.person(1001, name="Alice")
 
 
 async def set_url(alice: Person, url: str) -> str:
@@ -272,16 +274,12 @@ async def test_forwarded_once_across_a_kill_and_a_restart(local_app, local_setti
     await app.db.close()
 
     for expected in (1, 0):  # the first restart forwards it; the second finds it sent
-        reopened = await App.open(local_settings, providers={provider.name: provider})
-        try:
-            again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()),
-                               Limits.unlimited())
+        async with open_world(local_settings, {provider.name: provider}) as reopened:
+            again = Background(reopened.app, reopened.bot, Limits.unlimited())
             await again.pollers[provider.name].tick()  # the provider still lists it: no second row
             assert await again.forwarder.forward_once() == expected
             assert await again.forwarder.forward_once() == 0
             await again.forwarder.aclose()
-        finally:
-            await reopened.db.close()
     assert len(receiver.requests) == 1
     assert json.loads(receiver.requests[0][0])["code"] == "555111"
     await app.db.connect()
@@ -522,13 +520,10 @@ async def test_a_kill_inside_the_post_repeats_it_with_the_same_idempotency_key(l
     await first.forwarder._post(forward, rental)  # delivered; then "killed" before mark_sent
     await first.forwarder.aclose()
     await app.db.close()
-    reopened = await App.open(local_settings, providers={provider.name: provider})
-    try:
-        again = Background(reopened, build_bot(TOKEN, local_settings, session=RecordingSession()), Limits.unlimited())
+    async with open_world(local_settings, {provider.name: provider}) as reopened:
+        again = Background(reopened.app, reopened.bot, Limits.unlimited())
         assert await again.forwarder.forward_once() == 1
         await again.forwarder.aclose()
-    finally:
-        await reopened.db.close()
     keys = [headers["X-Idempotency-Key"] for _, headers in receiver.requests]
     assert keys == [str(forward.sms.id)] * 2
     await app.db.connect()

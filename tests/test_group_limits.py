@@ -232,6 +232,7 @@ async def test_a_price_rise_at_approval_asks_again(app, team, provider, session)
     provider.prices["tg"] = Decimal("2.00")  # $2.20 with the markup
     async with app.db.transaction() as conn:
         await conn.execute("DELETE FROM catalogue_cache WHERE key LIKE 'offers:%'")
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
     answer = await ann.press("Approve", request)
     assert "price rose to $2.20" in answer.text
     assert provider.rent_calls == 0 and await balance(app) == 1000  # nothing charged until the admin agrees
@@ -241,6 +242,7 @@ async def test_a_price_rise_at_approval_asks_again(app, team, provider, session)
     provider.prices["tg"] = Decimal("3.00")  # rose again before the second tap: asked again
     async with app.db.transaction() as conn:
         await conn.execute("DELETE FROM catalogue_cache WHERE key LIKE 'offers:%'")
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
     answer = await ann.press("Approve", asked)
     assert "price rose to $3.30" in answer.text and provider.rent_calls == 0
     await ann.press("Approve · $3.30", session.messages[GROUP][request.message_id])

@@ -9,10 +9,9 @@ from decimal import Decimal
 
 from aiogram.methods import SendDocument
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from handlers.callbacks import HistoryCb
-from playground.recording import Person
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit
 
 GROUP = -100777
 
@@ -89,11 +88,9 @@ async def test_a_forged_page_past_the_end_shows_the_last_and_a_file_waits_betwee
     assert len(session.calls_of(SendDocument)) == 1 and "Try again in" in again.text, again.text
 
 
-async def test_in_a_group_only_admins_read_the_whole_history(app, session, settings):
-    dp = build_dispatcher(app)
-    bot = build_bot(TOKEN, settings, session=session)
-    ann = Person(dp, bot, session, 2001, chat_id=GROUP, name="Ann")
-    bob = Person(dp, bot, session, 2002, chat_id=GROUP, name="Bob")
+async def test_in_a_group_only_admins_read_the_whole_history(app, session, memory_world):
+    ann = memory_world.person(2001, chat_id=GROUP, name="Ann")
+    bob = memory_world.person(2002, chat_id=GROUP, name="Bob")
     session.admins.add((GROUP, ann.user.id))
     await ann.send("/start")
     await filled(app, GROUP, 12)

@@ -25,7 +25,7 @@ from aiogram.types import (
 )
 from babel.numbers import list_currencies
 
-from bot.app import COMMANDS, App, build_bot, build_dispatcher, register_commands
+from bot.app import COMMANDS, register_commands
 from bot.background import Background
 from bot.outbound.pace import Limits
 from bot.services import choosing
@@ -37,7 +37,7 @@ from playground.recording import BOT_USER, Person, next_update_id
 from playground.sandbox.memory import MemoryProvider
 from providers import BillingType, Choice, Offer, errors
 from storage import ledger, notes
-from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.conftest import ADMIN_ID, credit, open_world
 from tests.test_money_news import tell
 from tests.widths import too_wide
 
@@ -725,11 +725,10 @@ class WorldwideProvider(MemoryProvider):
 
 @pytest.mark.parametrize("lang", LANGS)
 async def test_every_choosing_screen_in_language(lang, settings, session, screens):
-    app = await App.open(settings, providers={"memsms": WorldwideProvider()})
-    try:
-        dp = build_dispatcher(app)
+    async with open_world(settings, {"memsms": WorldwideProvider()}, session) as world:
+        app = world.app
         s = screens(lang)
-        user = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001, name="Alice", language=lang)
+        user = world.person(1001, name="Alice", language=lang)
         await user.send("/start")
         await credit(app, user.chat_id, 50_000)
         await user.press(s.label("menu-rent"))
@@ -761,8 +760,6 @@ async def test_every_choosing_screen_in_language(lang, settings, session, screen
         await user.press(user.buttons()[1])
         text = s.screen("confirm, cap set", user, key="confirm-cap")
         assert literal_part(s.label("confirm-carrier")) in text and "212" in text
-    finally:
-        await app.close()
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -807,11 +804,10 @@ async def test_every_set_screen_in_language(lang, settings, session, screens):
         fake.enforce_rate_limit = False
         fake.apart = {frozenset({"telegram", "instagram"})}
         client = GetATextClient("k", base_url=fake.url, timeout=2, backoff=0.01, rent_interval=0.0, poll_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        try:
+        async with open_world(settings, {"getatext": client}, session) as world:
+            app = world.app
             s = screens(lang)
-            user = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001,
-                          name="Alice", language=lang)
+            user = world.person(1001, name="Alice", language=lang)
             await user.send("/start")
             await credit(app, user.chat_id, 5000)
             await user.press(s.label("menu-rent"))
@@ -837,8 +833,6 @@ async def test_every_set_screen_in_language(lang, settings, session, screens):
             assert "«" in text or "“" in text  # the provider's words, quoted as its own
             await user.press(s.label("btn-set-change"))
             s.screen("set picker, refused", user, key="set-title")
-        finally:
-            await app.close()
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -946,6 +940,7 @@ async def test_every_alert_screen_in_language(lang, app, telegram, session, prov
     provider.set_stock("tg", 5)
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - 61")
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
     jobs = Jobs(app.db, app.rentals, app.chats, app.sms_repo, ChatSender(bot, app.chats),
                 app.renderer, alerts=app.alerts)
     assert await jobs.check_alerts() == 1
@@ -959,6 +954,7 @@ async def test_every_alert_screen_in_language(lang, app, telegram, session, prov
     provider.list_offers = unlisted
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - 61")
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
     await user.send("/rent telegram")
     await user.press("Telegram")
     s.screen("a service without plans", user, key="offers-none")
@@ -982,12 +978,11 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
         fake.set_delivery("telegram", "never")
         client = GetATextClient("k", base_url=fake.url, timeout=5, backoff=0.01, rent_interval=0.0, poll_interval=0.0)
         client.min_age_to_cancel = 0
-        app = await App.open(settings, providers={"getatext": client})
-        try:
-            bot = build_bot(TOKEN, settings, session=session)
-            background = Background(app, bot, Limits.unlimited())
+        async with open_world(settings, {"getatext": client}, session) as world:
+            app = world.app
+            background = Background(app, world.bot, Limits.unlimited())
             s = screens(lang)
-            user = Person(build_dispatcher(app), bot, session, 1001, name="Alice", language=lang)
+            user = world.person(1001, name="Alice", language=lang)
             await user.send("/start")
             await credit(app, user.chat_id, 5000)
 
@@ -1043,8 +1038,6 @@ async def test_every_fallback_chain_screen_in_language(lang, settings, session, 
             s.screen("chain card, done", user, session.messages[user.chat_id][card.message_id], key="chain-done")
             s.screen("chain card, done (title)", user, session.messages[user.chat_id][card.message_id],
                      key="chain-title-done")
-        finally:
-            await app.close()
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from aiogram.methods import SendMessage
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.background import Background
 from bot.outbound.pace import Limits
 from handlers import phones
@@ -19,7 +19,7 @@ from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 
 # 1 week: 10.55 expected, +20 % held = 12.66, +10 % markup = $13.93 held; GetAText charges 10.55 -> $11.61.
 HOLD_1W, PRICE_1W = 1393, 1161
@@ -33,14 +33,9 @@ async def world(settings, session):
         client = GetATextClient("long-key", base_url=fake.url, timeout=0.5, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0, long_prices={"1w": Decimal("10.55"), "1m": Decimal("34.99")},
                                 long_margin_percent=Decimal(20))
-        app = await App.open(settings, providers={"getatext": client})
-        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
-        alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
-        try:
-            yield app, fake, alice, background
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            background = Background(world.app, world.bot, Limits.unlimited())
+            yield world.app, fake, world.person(1001), background
 
 
 async def execute(app: App, sql: str, params: tuple) -> None:

@@ -8,26 +8,20 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits
-from playground.recording import Person
 from playground.sandbox.gotsms import FakeGotSms
 from playground.sandbox.memory import MemoryProvider
 from providers.gotsms import GotSmsClient
-from tests.conftest import TOKEN, credit
+from tests.conftest import TOKEN, credit, open_world
 
 
 @pytest.fixture
 async def world(settings, session):
     async with FakeGotSms(balance="1000") as fake:
         client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"gotsms": client})
-        try:
-            yield app, fake, Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session,
-                                    1001, name="Alice")
-        finally:
-            await app.close()
+        async with open_world(settings, {"gotsms": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Alice")
 
 
 async def test_metrics_expose_the_named_series_without_private_data(world, session, settings):
@@ -40,7 +34,7 @@ async def test_metrics_expose_the_named_series_without_private_data(world, sessi
     await alice.press("1 day")
     await alice.press("Rent for")
     [rental], _ = await app.rentals.rentals.for_chat(1001)
-    background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+    background = Background(app, alice.bot, Limits.unlimited())  # the world's bot
     fake.inject_sms(rental.provider_rental_id, "Your Telegram code is 731904")
     await background.pollers["gotsms"].tick()
     await background.deliverer.deliver_once()
@@ -76,15 +70,14 @@ async def served(settings, session):
     configured = settings.model_copy(update={"http_host": "127.0.0.1", "http_port": port,
                                              "getatext_webhook_secret": SecretStr(pysecrets.token_urlsafe(32)),
                                              "metrics_token": SecretStr("scrape-token-123456")})
-    app = await App.open(configured, providers={"memsms": MemoryProvider()})
-    background = Background(app, build_bot(TOKEN, configured, session=session), Limits.unlimited())
-    await background.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            yield app, background, client
-    finally:
-        await background.stop()
-        await app.close()
+    async with open_world(configured, {"memsms": MemoryProvider()}, session) as world:
+        background = Background(world.app, world.bot, Limits.unlimited())
+        await background.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                yield world.app, background, client
+        finally:
+            await background.stop()
 
 
 async def test_healthz_is_200_while_running_and_503_with_the_reason_when_the_scheduler_stops(served):

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.background import Background
 from bot.outbound.money_news import MoneyNews
 from bot.outbound.telegram_out import ChatSender
 from playground.recording import Person, RecordingSession
 from providers.getatext import GetATextClient
 from storage.notices import MoneyNoticeRepo
-from tests.conftest import TOKEN
+from tests.conftest import open_world
 from tests.test_groups_and_topups import pay
-from tests.test_no_code import fake, world  # noqa: F401 - the GetAText fixtures of the no-code tests
+from tests.test_no_code import fake, getatext_world, world  # noqa: F401 - the no-code tests' GetAText fixtures
 from tests.test_push import rented
 
 
@@ -81,23 +81,25 @@ async def test_a_kill_between_the_credit_and_the_send_tells_it_once_at_the_next_
     await MoneyNoticeRepo(app.db).mark_sending(first.id)  # ... and the first one was in flight at the kill
     await app.close()
 
-    again = await App.open(settings, providers={provider.name: provider})
+    fresh = RecordingSession()
     try:
-        fresh = RecordingSession()
-        restarted = Background(again, build_bot(TOKEN, settings, session=fresh))
-        assert await restarted.money_news.send_once() == 2
-        assert await restarted.money_news.send_once() == 0
-        assert said(fresh, alice.chat_id, "Payment received") == [
-            "✅ Payment received: $1.30 added. Balance: $1.30.", "✅ Payment received: $3.25 added. Balance: $4.55."]
-        assert [n.status for n in await notices(again, alice.chat_id)] == ["sent", "sent"]
-        # The payment delivered again after the restart: no second credit, no second notice.
-        replayed = Person(build_dispatcher(again), restarted.sender.bot, fresh, alice.user.id, name="Alice")
-        await pay(replayed.dp, replayed.bot, replayed, app.topups.invoice(alice.chat_id, 100), 100, "charge-kill", 7120)
-        assert await restarted.money_news.send_once() == 0
-        assert (await again.chats.get(alice.chat_id)).balance == 130 + 325
-        assert len(said(fresh, alice.chat_id, "Payment received")) == 2
+        async with open_world(settings, {provider.name: provider}, fresh) as restart:
+            again = restart.app
+            restarted = Background(again, restart.bot)
+            assert await restarted.money_news.send_once() == 2
+            assert await restarted.money_news.send_once() == 0
+            assert said(fresh, alice.chat_id, "Payment received") == [
+                "✅ Payment received: $1.30 added. Balance: $1.30.",
+                "✅ Payment received: $3.25 added. Balance: $4.55."]
+            assert [n.status for n in await notices(again, alice.chat_id)] == ["sent", "sent"]
+            # The payment delivered again after the restart: no second credit, no second notice.
+            replayed = restart.person(alice.user.id, name="Alice")
+            await pay(replayed.dp, replayed.bot, replayed, app.topups.invoice(alice.chat_id, 100), 100, "charge-kill",
+                      7120)
+            assert await restarted.money_news.send_once() == 0
+            assert (await again.chats.get(alice.chat_id)).balance == 130 + 325
+            assert len(said(fresh, alice.chat_id, "Payment received")) == 2
     finally:
-        await again.close()
         await app.db.connect()  # the fixture's last check reads the same database
 
 
@@ -173,16 +175,16 @@ async def test_a_no_code_refund_is_told_once_across_a_restart(world, fake, setti
 
     client = GetATextClient("no-code-key", base_url=fake.url, timeout=0.5, backoff=0.01, rent_interval=0.0,
                             poll_interval=0.0)
-    again = await App.open(settings, providers={"getatext": client})
+    fresh = RecordingSession()
     try:
-        fresh = RecordingSession()
-        restarted = Background(again, build_bot(TOKEN, settings, session=fresh))
-        assert await restarted.jobs.refund_no_code() == 0  # decided before the kill: not again
-        assert await restarted.money_news.send_once() == 1
-        assert await restarted.money_news.send_once() == 0
-        [told] = said(fresh, 1001, "No code came")
-        assert "$0.50" in told
-        assert [e.kind for e in await again.ledger_repo.recent(1001)].count("refund") == 1
+        async with open_world(settings, {"getatext": client}, fresh) as restart:
+            again = restart.app
+            restarted = Background(again, restart.bot)
+            assert await restarted.jobs.refund_no_code() == 0  # decided before the kill: not again
+            assert await restarted.money_news.send_once() == 1
+            assert await restarted.money_news.send_once() == 0
+            [told] = said(fresh, 1001, "No code came")
+            assert "$0.50" in told
+            assert [e.kind for e in await again.ledger_repo.recent(1001)].count("refund") == 1
     finally:
-        await again.close()
         await app.db.connect()  # the fixture's last check reads the same database

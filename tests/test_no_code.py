@@ -6,14 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import App, build_bot
+from bot.app import App
 from bot.background import Background
 from bot.outbound.pace import Limits
 from bot.services.no_code import NoCodeRefunds
-from playground.recording import RecordingSession
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
-from tests.conftest import TOKEN
+from tests.conftest import open_world
 from tests.test_push import rented
 
 WHOLE_TTL = timedelta(minutes=30)  # a lead longer than the fake's 10-minute activations: every one is "ending"
@@ -28,19 +27,21 @@ async def fake():
 
 
 @pytest.fixture
-async def world(settings, fake):
+async def getatext_world(settings, fake):
+    """The world on the GetAText fake, on a recording session of its own."""
     client = GetATextClient("no-code-key", base_url=fake.url, timeout=0.5, backoff=0.01, rent_interval=0.0,
                             poll_interval=0.0)
     client.min_age_to_cancel = 0  # the fake cancels at once; the age rule has its own test
-    app = await App.open(settings, providers={"getatext": client})
-    session = RecordingSession()
-    background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
+    async with open_world(settings, {"getatext": client}) as world:
+        yield world
+
+
+@pytest.fixture
+def world(getatext_world):
+    app = getatext_world.app
+    background = Background(app, getatext_world.bot, Limits.unlimited())
     background.jobs.no_code = NoCodeRefunds(app.rentals, lead=WHOLE_TTL)
-    try:
-        yield app, background, session, client
-    finally:
-        assert await app.ledger_repo.totals_mismatch() == []
-        await app.close()
+    return app, background, getatext_world.session, app.providers["getatext"]
 
 
 async def balance(app: App, chat_id: int = 1001) -> int:
@@ -162,13 +163,11 @@ async def test_expiry_job_refunds_an_activation_the_provider_cancelled_and_tells
     assert [m for m in session.sent(1001) if "No code came" in m.text]
 
 
-async def test_the_confirm_screen_says_the_refund_rule_before_paying(world, settings):
-    from bot.app import build_dispatcher
-    from playground.recording import Person
+async def test_the_confirm_screen_says_the_refund_rule_before_paying(world, getatext_world):
     from tests.conftest import to_confirm
 
     app, background, session, _ = world
-    alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
+    alice = getatext_world.person(1001)
     await to_confirm(alice, app, plan="GetAText")
     assert "No code, no charge" in alice.screen().text
 

@@ -338,36 +338,35 @@ async def test_a_group_keeps_a_place_for_each_number_waiting_for_its_first_code(
     await outbound.aclose()
 
 
-async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_code(app, provider, session, settings):
+async def test_the_deliverer_tells_the_pacer_which_groups_numbers_wait_for_a_code(provider, session, settings):
     """A number rented in a group and still without a code keeps a place of that group's minute, read from the
     database by the deliverer's round; once its code is stored, it keeps none."""
-    from bot.app import build_bot, build_dispatcher
     from bot.background import Background
     from bot.outbound.pace import outbound_of
-    from playground.recording import Person
-    from tests.conftest import TOKEN, credit
+    from tests.conftest import credit, open_world
 
-    bot = build_bot(TOKEN, settings, session=session, screens=app.screens)
-    session.admins.add((-100500, 1001))
-    ann = Person(build_dispatcher(app), bot, session, 1001, chat_id=-100500, name="Ann")
-    await ann.send("/start")
-    await credit(app, -100500, 4000)
-    for label in ("Rent a number", "Telegram", "1 day", "Rent for", "Menu", "Rent a number", "Telegram", "1 day",
-                  "Rent for"):
-        await ann.press(label)
-    background = Background(app, bot)
-    await background.deliverer.deliver_once()
-    lane = outbound_of(bot)._lanes[-100500]
-    assert lane.codes_coming == 2
-    assert lane.kept_for_codes(outbound_of(bot).clock(), outbound_of(bot).limits) == 5  # the usual five cover them
+    async with open_world(settings, {provider.name: provider}, session, screens=True) as world:
+        app, bot = world.app, world.bot
+        session.admins.add((-100500, 1001))
+        ann = world.person(1001, chat_id=-100500, name="Ann")
+        await ann.send("/start")
+        await credit(app, -100500, 4000)
+        for label in ("Rent a number", "Telegram", "1 day", "Rent for", "Menu", "Rent a number", "Telegram", "1 day",
+                      "Rent for"):
+            await ann.press(label)
+        background = Background(app, bot)
+        await background.deliverer.deliver_once()
+        lane = outbound_of(bot)._lanes[-100500]
+        assert lane.codes_coming == 2
+        assert lane.kept_for_codes(outbound_of(bot).clock(), outbound_of(bot).limits) == 5  # the usual five cover them
 
-    [first, _], _ = await app.rentals.rentals.for_chat(-100500)
-    provider.inject_sms(first.provider_rental_id, "Telegram code: 31337")
-    await background.pollers[provider.name].tick()
-    background.deliverer._coming_read_at = float("-inf")  # read again now, not two seconds later
-    assert await background.deliverer.deliver_once() == 1
-    assert lane.codes_coming == 1
-    await outbound_of(bot).aclose()
+        [first, _], _ = await app.rentals.rentals.for_chat(-100500)
+        provider.inject_sms(first.provider_rental_id, "Telegram code: 31337")
+        await background.pollers[provider.name].tick()
+        background.deliverer._coming_read_at = float("-inf")  # read again now, not two seconds later
+        assert await background.deliverer.deliver_once() == 1
+        assert lane.codes_coming == 1
+        await outbound_of(bot).aclose()
 
 
 async def test_the_same_message_waiting_for_a_busy_groups_minute_is_sent_once():

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.services.budget import NOTICE_AFTER, ProviderBudget, TooManyAtOnce
 from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers import errors as perr
 from providers.getatext import GetATextClient
-from tests.conftest import TOKEN, credit, to_confirm
+from tests.conftest import credit, open_world, to_confirm
 
 RENT = "/api/v1/rent-a-number"
 
@@ -127,12 +127,8 @@ async def getatext(settings, session):
     async with FakeGetAText(api_key="paced-key", rate_limit_interval=1.0) as fake:
         client = GetATextClient("paced-key", base_url=fake.url, timeout=5, backoff=0.01, poll_interval=0.0)
         assert client.rent_interval == 1.0
-        app = await App.open(settings, providers={"getatext": client})
-        try:
-            yield app, fake, build_dispatcher(app), build_bot(TOKEN, settings, session=session)
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            yield world.app, fake, world.dp, world.bot
 
 
 async def at_getatext_confirm(app, people: list[Person]) -> None:

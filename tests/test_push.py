@@ -7,13 +7,13 @@ import httpx
 import pytest
 from aiogram.methods import SendMessage
 
-from bot.app import App, build_bot
+from bot.app import App
 from bot.background import Background
 from bot.outbound.pace import Limits
 from playground.recording import RecordingSession
 from providers import Capability
 from storage import JobState
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 
 
 async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: str = "@alice"):
@@ -30,8 +30,8 @@ async def rented(app: App, chat_id: int = 1001, *, kind: str = "private", user: 
 
 
 @pytest.fixture
-def background(app, session, settings):
-    return Background(app, build_bot(TOKEN, settings, session=session))  # unpaced settings (tests/conftest.py)
+def background(memory_world):
+    return Background(memory_world.app, memory_world.bot)  # the world's bot: unpaced settings (tests/conftest.py)
 
 
 def pushed(session: RecordingSession, chat_id: int) -> list[SendMessage]:
@@ -72,17 +72,16 @@ async def test_restart_between_fetch_and_send_delivers_once(app, provider, setti
     await background.pollers[provider.name].tick()  # stored, then the process "dies" before sending
     await app.db.close()
 
-    reopened = await App.open(settings, providers={provider.name: provider})
+    session = RecordingSession()
     try:
-        session = RecordingSession()
-        again = Background(reopened, build_bot(TOKEN, settings, session=session), Limits.unlimited())
-        await again.pollers[provider.name].tick()  # the provider still lists it: no second copy
-        assert await again.deliverer.deliver_once() == 1
-        assert await again.deliverer.deliver_once() == 0
-        assert len(pushed(session, 1001)) == 1 and "555111" in pushed(session, 1001)[0].text
+        async with open_world(settings, {provider.name: provider}, session) as reopened:
+            again = Background(reopened.app, reopened.bot, Limits.unlimited())
+            await again.pollers[provider.name].tick()  # the provider still lists it: no second copy
+            assert await again.deliverer.deliver_once() == 1
+            assert await again.deliverer.deliver_once() == 0
+            assert len(pushed(session, 1001)) == 1 and "555111" in pushed(session, 1001)[0].text
     finally:
-        await reopened.db.close()
-    await app.db.connect()  # for the fixture's ledger check
+        await app.db.connect()  # for the fixture's ledger check
 
 
 async def test_interrupted_acknowledgement_is_recovered_from_history(app, provider, session, background):

@@ -8,20 +8,20 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.services.catalogue import QUOTE_FRESH
-from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from playground.sandbox.gotsms import FakeGotSms
 from providers.getatext import GetATextClient
 from providers.gotsms import GotSmsClient
-from tests.conftest import TOKEN, credit, to_confirm
+from tests.conftest import credit, open_world, to_confirm
 
 
 async def time_passes(app: App, seconds: float = QUOTE_FRESH + 1) -> None:
     """The catalogue's cached offers grow ``seconds`` older (still within their TTL)."""
     async with app.db.transaction() as conn:
         await conn.execute("UPDATE catalogue_cache SET expires_at = expires_at - ?", (seconds,))
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
 
 
 async def balance(app: App, chat_id: int = 1001) -> int:
@@ -36,14 +36,8 @@ async def kinds(app: App, chat_id: int = 1001) -> list[str]:
 async def gotsms_world(settings, session):
     async with FakeGotSms(balance="1000") as fake:
         client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"gotsms": client})
-        try:
-            alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001,
-                           name="Alice")
-            yield app, fake, alice
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"gotsms": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Alice")
 
 
 @pytest.fixture
@@ -52,14 +46,8 @@ async def getatext_world(settings, session):
         fake.enforce_rate_limit = False
         client = GetATextClient("lock-key", base_url=fake.url, timeout=5, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        try:
-            alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001,
-                           name="Alice")
-            yield app, fake, alice
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Alice")
 
 
 async def test_a_price_rise_between_screen_and_tap_asks_again_and_charges_nothing_until_agreed(app, alice,

@@ -15,7 +15,6 @@ from aiogram.types import Message, PreCheckoutQuery, SuccessfulPayment, Update
 from aiogram.utils.deep_linking import decode_payload, encode_payload
 from pydantic import SecretStr
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits
 from bot.services.referrals import decode_inviter
@@ -26,7 +25,8 @@ from playground.sandbox.cryptopay import FakeCryptoPay
 from storage import Database, LedgerRepo, ledger
 from storage import db as storage_db
 from storage.referrals import ReferralRepo
-from tests.conftest import ADMIN_ID, TOKEN
+from tests import conftest
+from tests.conftest import ADMIN_ID, open_world
 
 ALICE, BOB, CAROL, DAVE = 1001, 1002, 1003, 1004
 LINK = re.compile(r"https://t\.me/rent_test_bot\?start=([A-Za-z0-9_-]+)")
@@ -41,14 +41,15 @@ def ref_settings(settings):
 
 
 class World:
-    def __init__(self, app: App, session, settings) -> None:
-        self.app, self.session = app, session
-        self.dp = build_dispatcher(app)
-        self.bot = build_bot(TOKEN, settings, session=session)
+    """The shared world (tests/conftest.py open_world) with the steps these tests take in it."""
+
+    def __init__(self, world: conftest.World) -> None:
+        self.world, self.app, self.session = world, world.app, world.session
+        self.dp, self.bot = world.dp, world.bot
         self._ids = iter(range(50_000_000, 60_000_000))
 
     def person(self, user_id: int, name: str, *, chat_id: int | None = None, language: str = "en") -> Person:
-        return Person(self.dp, self.bot, self.session, user_id, chat_id=chat_id, name=name, language=language)
+        return self.world.person(user_id, chat_id=chat_id, name=name, language=language)
 
     async def balance(self, chat_id: int) -> int:
         return (await self.app.chats.get(chat_id)).balance
@@ -95,13 +96,8 @@ class World:
 
 @pytest.fixture
 async def world(ref_settings, session):
-    app = await App.open(ref_settings, providers={})
-    try:
-        yield World(app, session, ref_settings)
-    finally:
-        assert await app.ledger_repo.totals_mismatch() == []
-        assert (await app.db.fetchone("SELECT COUNT(*) FROM chats WHERE balance < 0"))[0] == 0
-        await app.close()
+    async with open_world(ref_settings, {}, session) as opened:
+        yield World(opened)
 
 
 async def test_the_invite_screen_shows_the_link_the_invited_count_and_the_earnings(world):
@@ -230,9 +226,8 @@ async def test_operator_credits_and_promo_money_reward_nobody(world):
 
 async def test_percent_zero_rewards_nothing_and_says_so(ref_settings, session):
     settings = ref_settings.model_copy(update={"referral_percent": Decimal(0)})
-    app = await App.open(settings, providers={})
-    try:
-        world = World(app, session, settings)
+    async with open_world(settings, {}, session) as opened:
+        world, app = World(opened), opened.app
         alice, bob = world.person(ALICE, "Alice"), world.person(BOB, "Bob")
         await alice.send("/start")
         code = await world.code_of(alice)
@@ -241,9 +236,6 @@ async def test_percent_zero_rewards_nothing_and_says_so(ref_settings, session):
         await world.pay_stars(bob, 100, "zero-1")
         assert await world.balance(ALICE) == 0
         assert await app.referrals.repo.inviter_of(BOB) == ALICE  # still recorded: a later percent rewards
-        assert await app.ledger_repo.totals_mismatch() == []
-    finally:
-        await app.close()
 
 
 def free_port() -> int:
@@ -258,33 +250,31 @@ async def test_a_crypto_payment_rewards_once_by_webhook_replay_and_poll(ref_sett
             "cryptopay_token": SecretStr(CP_TOKEN), "cryptopay_api_url": fake.api_url, "cryptopay_assets": ("USDT",),
             "cryptopay_amounts": (Decimal(5),), "http_host": "127.0.0.1", "http_port": free_port(),
             "provider_timeout": 0.3})
-        app = await App.open(settings, providers={})
-        world = World(app, session, settings)
-        background = Background(app, world.bot, Limits.unlimited())
-        await background.http.start()
-        try:
-            fake.webhook_url = f"http://127.0.0.1:{settings.http_port}{settings.cryptopay_webhook_path}"
-            alice, bob = world.person(ALICE, "Alice"), world.person(BOB, "Bob")
-            await alice.send("/start")
-            await bob.send(f"/start {await world.code_of(alice)}")
-            await bob.send("/balance")
-            await bob.press("Top up")
-            await bob.press("Pay with crypto")
-            await bob.press("5 USD")
-            [[button]] = bob.screen().reply_markup.inline_keyboard
-            invoice = next(i for i in fake.invoices.values() if i["bot_invoice_url"] == button.url)
-            update = await fake.pay(invoice["invoice_id"])
-            assert await world.balance(BOB) == 500 and await world.balance(ALICE) == 50
-            assert await fake.send_webhook(update) == 200  # Crypto Pay sends it again
-            assert await background.jobs.reconcile_crypto() == 0  # and the poll finds it credited
-            assert await world.balance(BOB) == 500 and await world.balance(ALICE) == 50
-            [reward] = await world.rows(ALICE, "referral")
-            row = await app.db.fetchone("SELECT idempotency_key FROM ledger WHERE id = ?", (reward.id,))
-            assert row[0] == f"referral:crypto:{invoice['invoice_id']}"
-            assert await app.ledger_repo.totals_mismatch() == []
-        finally:
-            await background.http.stop()
-            await app.close()
+        async with open_world(settings, {}, session) as opened:
+            world, app = World(opened), opened.app
+            background = Background(app, world.bot, Limits.unlimited())
+            await background.http.start()
+            try:
+                fake.webhook_url = f"http://127.0.0.1:{settings.http_port}{settings.cryptopay_webhook_path}"
+                alice, bob = world.person(ALICE, "Alice"), world.person(BOB, "Bob")
+                await alice.send("/start")
+                await bob.send(f"/start {await world.code_of(alice)}")
+                await bob.send("/balance")
+                await bob.press("Top up")
+                await bob.press("Pay with crypto")
+                await bob.press("5 USD")
+                [[button]] = bob.screen().reply_markup.inline_keyboard
+                invoice = next(i for i in fake.invoices.values() if i["bot_invoice_url"] == button.url)
+                update = await fake.pay(invoice["invoice_id"])
+                assert await world.balance(BOB) == 500 and await world.balance(ALICE) == 50
+                assert await fake.send_webhook(update) == 200  # Crypto Pay sends it again
+                assert await background.jobs.reconcile_crypto() == 0  # and the poll finds it credited
+                assert await world.balance(BOB) == 500 and await world.balance(ALICE) == 50
+                [reward] = await world.rows(ALICE, "referral")
+                row = await app.db.fetchone("SELECT idempotency_key FROM ledger WHERE id = ?", (reward.id,))
+                assert row[0] == f"referral:crypto:{invoice['invoice_id']}"
+            finally:
+                await background.http.stop()
 
 
 async def test_the_migration_keeps_the_ledger_and_gives_users_known_before_no_inviter(tmp_path, monkeypatch):

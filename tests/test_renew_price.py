@@ -11,6 +11,7 @@ async def forget_prices(app) -> None:
     """The provider's prices changed: the catalogue's cached offers are dropped, as at their TTL's end."""
     async with app.db.transaction() as conn:
         await conn.execute("DELETE FROM catalogue_cache WHERE key LIKE 'offers:%'")
+    app.catalogue.cache.forget()  # what the bot read before is read again, as it is now
 
 
 async def rent_day(alice, app) -> None:
@@ -71,6 +72,7 @@ async def test_no_rent_again_while_the_plan_is_not_on_sale(app, provider, alice)
     provider.services = [s for s in provider.services if s.id != "tg"]
     async with app.db.transaction() as conn:
         await conn.execute("DELETE FROM catalogue_cache")
+    app.catalogue.cache.forget()
     await alice.press("Refresh")
     assert not [b for b in alice.buttons() if "Rent again" in b]
 

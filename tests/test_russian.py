@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
 from bot.services.catalogue import service_key
 from bot.services.localize import counted
 from bot.services.search import aliases, fold
@@ -21,7 +20,7 @@ from providers import Service
 from providers.gotsms import GotSmsClient
 from storage import ledger, notes
 from storage.models import utcnow
-from tests.conftest import ADMIN_ID, TOKEN, credit
+from tests.conftest import ADMIN_ID, credit, open_world
 from tests.test_i18n import DATA_NAMES, ROOT, latin_words
 
 RU = Texts("ru")
@@ -121,14 +120,8 @@ async def test_the_operator_panel_counts_its_days_in_russian(app, telegram, sess
 async def gotsms_ru(settings, session):
     async with FakeGotSms(balance="1000") as fake:
         client = GotSmsClient(fake.api_key, base_url=fake.url, timeout=5, backoff=0.01)
-        app = await App.open(settings, providers={"gotsms": client})
-        try:
-            dp = build_dispatcher(app)
-            bot = build_bot(TOKEN, settings, session=session)
-            yield app, fake, Person(dp, bot, session, 1001, name="Olga", language="ru"), dp, bot
-            assert await app.ledger_repo.totals_mismatch() == []
-        finally:
-            await app.close()
+        async with open_world(settings, {"gotsms": client}, session) as world:
+            yield world.app, fake, world.person(1001, name="Olga", language="ru"), world.dp, world.bot
 
 
 async def _rent_a_day(app, olga: Person) -> None:

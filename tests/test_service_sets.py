@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App
 from bot.background import Background
 from bot.outbound.pace import Limits
 from handlers.callbacks import SetRentCb
@@ -18,7 +18,7 @@ from playground.recording import Person
 from playground.sandbox.getatext import FakeGetAText
 from providers.getatext import GetATextClient
 from storage.models import db_time, utcnow
-from tests.conftest import TOKEN, credit
+from tests.conftest import credit, open_world
 
 MULTI = "/api/v1/rent-multiple-services"
 # Telegram 0.45 and Whatsapp 0.55 at GetAText, +10 %: $0.50 + $0.61.
@@ -32,14 +32,9 @@ async def world(settings, session):
         fake.slow_seconds = 2.0
         client = GetATextClient("set-key", base_url=fake.url, timeout=0.5, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        background = Background(app, build_bot(TOKEN, settings, session=session), Limits.unlimited())
-        alice = Person(build_dispatcher(app), build_bot(TOKEN, settings, session=session), session, 1001)
-        try:
-            yield app, fake, alice, background
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}, session) as world:
+            background = Background(world.app, world.bot, Limits.unlimited())
+            yield world.app, fake, world.person(1001), background
 
 
 def asked(fake: FakeGetAText) -> list[dict]:

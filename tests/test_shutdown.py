@@ -9,7 +9,7 @@ import time
 import pytest
 from aiogram.methods import SendMessage
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import App, build_bot
 from bot.background import Background
 from bot.outbound.pace import Limits
 from playground.recording import Person, RecordingSession
@@ -133,9 +133,7 @@ async def test_outbox_drain_is_bounded_by_the_timeout(app, provider, settings, c
     assert 1 <= len(left) <= 5  # kept for the next start, none lost
 
 
-async def test_updates_are_counted_in_flight_through_the_production_dispatcher(app, provider, session, settings):
-    dp = build_dispatcher(app)
-    alice = Person(dp, build_bot(TOKEN, settings, session=session), session, 1001)
+async def test_updates_are_counted_in_flight_through_the_production_dispatcher(app, provider, alice):
     await at_confirm(alice, app)
     provider.rent_delay = 0.2
     press = asyncio.create_task(alice.press("Rent for"))

@@ -11,14 +11,14 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.app import App, build_bot, build_dispatcher
+from bot.app import build_bot, build_dispatcher
 from bot.background import Background
 from bot.outbound.pace import Limits
 from bot.outbound.topics import NAME_MAX, topic_name
 from handlers import phones
 from playground.emulator import TelegramEmulator
 from storage.models import utcnow
-from tests.conftest import TOKEN, credit
+from tests.conftest import TOKEN, credit, open_world
 
 FORUM = -1001234567890
 ANN = 2001  # the group's creator: rents, changes settings
@@ -306,12 +306,8 @@ async def getatext_app(settings):
         fake.enforce_rate_limit = False
         client = GetATextClient("set-key", base_url=fake.url, timeout=2.0, backoff=0.01, rent_interval=0.0,
                                 poll_interval=0.0)
-        app = await App.open(settings, providers={"getatext": client})
-        try:
-            yield app
-        finally:
-            assert await app.ledger_repo.totals_mismatch() == []
-            await app.close()
+        async with open_world(settings, {"getatext": client}) as world:
+            yield world.app  # its bot is the emulator's (the fixture ``bot``), not the world's
 
 
 async def test_one_number_for_several_services_one_topic_named_for_all(getatext_app, emu, bot):

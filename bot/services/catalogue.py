@@ -41,6 +41,9 @@ def _spelling_rank(name: str) -> tuple[int, str]:
     return sum(c.isupper() for c in name), name
 
 
+POPULARITY_SECONDS = 10.0  # the services' order (most rented first) is this fresh
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogueService:
     key: str
@@ -58,6 +61,7 @@ class Catalogue:
         self.alerts_offered = True  # 🔔 under plan lists (off when ALERTS_PER_CHAT is 0)
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
         self.records = DeliveryRecords(cache.db)
+        self._popularity: tuple[float, dict[str, int]] = (float("-inf"), {})  # (read at, rentals per service)
 
     async def sold_out(self, offer: Offer) -> None:
         """A rent found no number for this plan: plan lists mark it for a while and are read afresh."""
@@ -87,7 +91,7 @@ class Catalogue:
                 if _spelling_rank(service.name) > _spelling_rank(entry.name):
                     entry = merged[key] = CatalogueService(key, service.name, entry.ids)
                 entry.ids[name] = service.id
-        popularity = await self.rentals.popularity()
+        popularity = await self._rentals_per_service()
         # Folded like the keys: "гугл" or "телеграм" is searched as Latin letters, nicknames included.
         needle = fold(search)
         if search.strip() and not needle:
@@ -101,6 +105,14 @@ class Catalogue:
             return (starts, -popularity.get(service.name.lower(), 0), known, service.name.lower())
 
         return sorted(found, key=rank)
+
+    async def _rentals_per_service(self) -> dict[str, int]:
+        """The order of the service list, read again every few seconds, not at every screen."""
+        read_at, popularity = self._popularity
+        if time.monotonic() - read_at >= POPULARITY_SECONDS:
+            popularity = await self.rentals.popularity()
+            self._popularity = (time.monotonic(), popularity)
+        return popularity
 
     async def service(self, key: str) -> CatalogueService | None:
         return next((s for s in await self.services() if s.key == key), None)
