@@ -142,14 +142,13 @@ class App:
         self.ledger_repo = LedgerRepo(self.db)
         self.sms_repo = SmsRepo(self.db)
         self.catalogue = Catalogue(self.providers, CatalogueCache(self.db), RentalRepo(self.db),
-                                   self.settings.markup_percent)
+                                   self.settings.markup_percent, alerts_offered=self.settings.alerts_per_chat > 0)
         self.rentals = RentalService(self.db, self.providers, self.catalogue, self.settings.action_cooldown)
         self.switches = PlanSwitches(self.rentals)
         self.sets = ServiceSets(self.db, self.rentals, self.catalogue)
         self.bans = BanRepo(self.db)
         self.alerts = Alerts(AlertRepo(self.db), self.catalogue, self.rentals.budget, self.settings.alerts_per_chat,
                              self.settings.alert_hours, self.settings.alert_services_per_check)
-        self.catalogue.alerts_offered = self.settings.alerts_per_chat > 0
         # "No code, no charge": one for the job that refunds and the fallback chains that move on from it.
         self.no_code = NoCodeRefunds(self.rentals)
         self.chains = FallbackChains(self.db, self.rentals, self.catalogue, self.no_code)

@@ -12,7 +12,7 @@ from bot.jobs import Jobs
 from bot.outbound.telegram_out import ChatSender
 from playground.recording import Person
 from storage.models import db_time, utcnow
-from tests.conftest import credit
+from tests.conftest import credit, open_world
 
 BELL = "Tell me when it's cheaper / back"
 
@@ -233,18 +233,25 @@ async def test_a_service_with_no_plans_offers_an_alert_that_fires_once_the_first
     assert await app.ledger_repo.totals_mismatch() == []
 
 
-async def test_no_alert_for_a_service_without_plans_when_alerts_are_off(app, alice, provider):
-    app.catalogue.alerts_offered = False
-    unlisted(provider, "tg")
-    await to_plans(alice, app)
-    assert "no numbers available right now" in alice.screen().text
-    assert not any("🔔" in b for b in alice.buttons())
+def alerts_off(settings):
+    """ALERTS_PER_CHAT=0: the operator offers no alerts."""
+    return settings.model_copy(update={"alerts_per_chat": 0})
 
 
-async def test_no_bell_when_alerts_are_off(app, alice):
-    app.catalogue.alerts_offered = False
-    await to_plans(alice, app)
-    assert not any(BELL in b for b in alice.buttons())
+async def test_no_alert_for_a_service_without_plans_when_alerts_are_off(settings, provider, session):
+    async with open_world(alerts_off(settings), {provider.name: provider}, session) as world:
+        app, alice = world.app, world.person(1001, name="Alice")
+        unlisted(provider, "tg")
+        await to_plans(alice, app)
+        assert "no numbers available right now" in alice.screen().text
+        assert not any("🔔" in b for b in alice.buttons())
+
+
+async def test_no_bell_when_alerts_are_off(settings, provider, session):
+    async with open_world(alerts_off(settings), {provider.name: provider}, session) as world:
+        app, alice = world.app, world.person(1001, name="Alice")
+        await to_plans(alice, app)
+        assert not any(BELL in b for b in alice.buttons())
 
 
 async def test_settings_lead_to_the_alerts(app, alice):

@@ -53,12 +53,12 @@ class CatalogueService:
 
 class Catalogue:
     def __init__(self, providers: dict[str, Provider], cache: CatalogueCache, rentals: RentalRepo,
-                 markup_percent: Decimal) -> None:
+                 markup_percent: Decimal, alerts_offered: bool = True) -> None:
         self.providers = providers
         self.cache = cache
         self.rentals = rentals
-        self.markup_percent = markup_percent
-        self.alerts_offered = True  # 🔔 under plan lists (off when ALERTS_PER_CHAT is 0)
+        self.markup_percent = markup_percent  # the operator's /markup changes it while the bot runs
+        self.alerts_offered = alerts_offered  # 🔔 under plan lists (off when ALERTS_PER_CHAT is 0)
         self._sold_out: OrderedDict[tuple[str, str], float] = OrderedDict()  # (provider, offer id) -> until
         self.records = DeliveryRecords(cache.db)
         self._popularity: tuple[float, dict[str, int]] = (float("-inf"), {})  # (read at, rentals per service)
