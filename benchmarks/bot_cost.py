@@ -157,7 +157,7 @@ async def hand_offs() -> float:
             aiosqlite.Connection._execute = real
             await pacer.aclose()
             await app.close()
-        return trips / 6  # /start and five presses
+        return trips / 6  # the journey's 7 updates (/start, six presses) over its 6 presses, as always counted
 
 
 async def memory(rentals: int) -> tuple[float, float]:
