@@ -77,6 +77,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -84,6 +85,9 @@ from typing import Any
 
 from playground.emulator.models import ApiError, EmulatorError
 from playground.stack import Stack
+
+# The emulator's methods the bot's pacer counts in a group's minute (bot/outbound/pace.py NEW_MESSAGES, EDITS).
+GROUP_PACED = ("sendmessage", "sendinvoice", "senddocument", "editmessagetext", "editmessagereplymarkup")
 
 ANSWER_TIMEOUT = 30.0  # an action with no answer within this counts as unanswered
 CODE_TIMEOUT = 60.0  # a code not in its chat within this is lost
@@ -221,6 +225,8 @@ class Observer:
         self.flood_429: Counter = Counter()
         # Each group's sends and edits (time, is a code): how full its minute was when a code waited (the report).
         self.group_sends: defaultdict[int, list[tuple[float, bool]]] = defaultdict(list)
+        # Each group's calls the emulator refused (time, why): not in group_sends, but in the pacer's minute.
+        self.group_refusals: defaultdict[int, list[tuple[float, str]]] = defaultdict(list)
         self.recording = False
         record, answer, flood = emu._record, emu._api["answercallbackquery"], emu._flood_check
 
@@ -243,6 +249,19 @@ class Observer:
         # Instance attributes in front of the emulator's own methods (as benchmarks.webhook_latency wraps one).
         emu._record, emu._flood_check = on_record, on_flood
         emu._api["answercallbackquery"] = on_answer
+        for name in GROUP_PACED:  # a group's calls the emulator refused: the bot's pacer counts them in its minute
+            emu._api[name] = self._noting_refusals(emu._api[name])
+
+    def _noting_refusals(self, call: Callable[[dict], Any]) -> Callable[[dict], Any]:
+        def noted(params: dict) -> Any:
+            try:
+                return call(params)
+            except ApiError as err:
+                chat_id = params.get("chat_id")
+                if isinstance(chat_id, (int, str)) and str(chat_id).lstrip("-").isdigit() and int(chat_id) < 0:
+                    self.group_refusals[int(chat_id)].append((time.monotonic(), str(err)[:60]))
+                raise
+        return noted
 
     def add(self, waiter: Waiter) -> Waiter:
         self.waiters[waiter.chat_id].append(waiter)
@@ -925,8 +944,11 @@ class Soak:
                 sends = obs.group_sends.get(c.chat_id, [])
                 minute = [is_code for at, is_code in sends if c.arrived - 60 <= at < c.arrived]
                 waited = [is_code for at, is_code in sends if c.injected <= at < c.arrived]
+                refused = Counter(why for at, why in obs.group_refusals.get(c.chat_id, [])
+                                  if c.arrived - 60 <= at < c.arrived)
                 print(f"                 chat {c.chat_id}: {len(minute)} sends and edits in the minute before it "
-                      f"({sum(minute)} codes), {len(waited)} while it waited ({sum(waited)} codes)")
+                      f"({sum(minute)} codes), {len(waited)} while it waited ({sum(waited)} codes); refused in that "
+                      f"minute: {dict(refused) or 'none'}")
         if obs.codes_elsewhere:
             print(f"  codes pushed into another chat than their number's: {obs.codes_elsewhere}")
         if s.sms_failed:
