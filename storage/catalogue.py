@@ -19,6 +19,7 @@ class CatalogueCache:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._memo: OrderedDict[str, tuple[float, float, Any]] = OrderedDict()  # key: (read at, expires at, payload)
+        self._changes = 0  # puts, drops and forgets: a read that met one on its way is not kept
 
     async def get(self, key: str) -> Any | None:
         return await self._read(key, time.time())
@@ -32,13 +33,15 @@ class CatalogueCache:
         memo = self._memo.get(key)
         if memo is not None and now - memo[0] < MEMO_SECONDS:
             return memo[2] if memo[1] > expiring_after else None
+        changes = self._changes
         row = await self.db.fetchone("SELECT payload, expires_at FROM catalogue_cache WHERE key = ? AND expires_at > ?",
                                      (key, now))
         if row is None:
-            self._memo.pop(key, None)
+            self._memo.pop(key, None)  # gone there: what this process kept of it is gone too
             return None
         payload = json.loads(row["payload"])
-        self._remember(key, now, row["expires_at"], payload)
+        if changes == self._changes:  # else a drop (a plan sold out) came after this read: it is not kept
+            self._remember(key, now, row["expires_at"], payload)
         return payload if row["expires_at"] > expiring_after else None
 
     def _remember(self, key: str, now: float, expires_at: float, payload: Any) -> None:
@@ -53,15 +56,18 @@ class CatalogueCache:
             "INSERT INTO catalogue_cache (key, payload, expires_at) VALUES (?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at",
             (key, text, now + ttl))
+        self._changes += 1
         self._remember(key, now, now + ttl, json.loads(text))  # as a read gives it back
 
     async def drop(self, key: str) -> None:
+        self._changes += 1
         self._memo.pop(key, None)
         await self.db.write("DELETE FROM catalogue_cache WHERE key = ?", (key,))
 
     def forget(self) -> None:
         """What this process read is read again: a change made elsewhere (another process, a test aging the
         cache) counts from the next read, not after MEMO_SECONDS."""
+        self._changes += 1
         self._memo.clear()
 
     async def purge(self) -> None:

@@ -36,6 +36,11 @@ class DatabaseTooNewError(DatabaseError):
     """The file was written by a newer version of the bot; refusing to touch it."""
 
 
+def sql_list(names: tuple[str, ...]) -> str:
+    """The code's own state names as an SQL list literal, ``('a', 'b')``, for ``IN``: never a user's text."""
+    return "(" + ", ".join(f"'{name}'" for name in names) + ")"
+
+
 class WrongStateError(RuntimeError):
     """A state transition asked of a row that is not in a state it may leave that way: a bug or a race the caller
     must decide, never a silent write."""
@@ -151,9 +156,9 @@ class Database:
 
     async def write(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
         """One statement that is a whole transaction by itself (SQLite commits it on its own, atomically): one trip
-        to the connection's thread instead of three (BEGIN, the statement, COMMIT). Its RETURNING rows, if any."""
-        async with self._lock:
-            return list(await self.conn.execute_fetchall(sql, params))
+        to the connection's thread instead of three (BEGIN, the statement, COMMIT). Its RETURNING rows, if any.
+        The same trip as a read, under the same lock: named for what the caller means."""
+        return await self.fetchall(sql, params)
 
     async def ping(self) -> None:
         """The cheapest read: raises unless the database answers (the health check)."""

@@ -14,15 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from . import outcomes
-from .db import Database, WrongStateError
+from .db import Database, WrongStateError, sql_list
 from .forwarding import queue_forwards
 from .models import StoredSms, db_time, utcnow
 
 TO_SEND = ("pending", "sending", "held")  # the outbox: the states an SMS still leaves for the chat
-
-
-def _among(states: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{state}'" for state in states) + ")"
 
 
 class SmsRepo:
@@ -95,7 +91,7 @@ class SmsRepo:
         """The chat refused a message for now: everything still to send there waits, in order, until then."""
         async with self.db.transaction() as conn:
             await conn.execute(
-                f"UPDATE sms SET delivery = 'held', next_try_at = ? WHERE delivery IN {_among(TO_SEND)}"
+                f"UPDATE sms SET delivery = 'held', next_try_at = ? WHERE delivery IN {sql_list(TO_SEND)}"
                 " AND rental_id IN (SELECT id FROM rentals WHERE chat_id = ?)", (db_time(until), chat_id))
 
     async def retry_chat_now(self, chat_id: int) -> None:
@@ -121,8 +117,9 @@ class SmsRepo:
 
     async def _move(self, sms_id: int, to: str, frm: tuple[str, ...], sets: str, params: tuple = ()) -> None:
         async with self.db.transaction() as conn:
-            cur = await conn.execute(f"UPDATE sms SET delivery = ?, {sets} WHERE id = ? AND delivery IN {_among(frm)}",
-                                     (to, *params, sms_id))
+            cur = await conn.execute(
+                f"UPDATE sms SET delivery = ?, {sets} WHERE id = ? AND delivery IN {sql_list(frm)}",
+                (to, *params, sms_id))
             if cur.rowcount != 1:
                 raise WrongStateError("sms", sms_id, to, frm)
 
@@ -176,7 +173,7 @@ class SmsRepo:
 
     async def backlog(self) -> int:
         """SMS still to send (neither delivered nor undeliverable): the metrics' outbox gauge."""
-        row = await self.db.fetchone(f"SELECT COUNT(*) FROM sms WHERE delivery IN {_among(TO_SEND)}")
+        row = await self.db.fetchone(f"SELECT COUNT(*) FROM sms WHERE delivery IN {sql_list(TO_SEND)}")
         return row[0]
 
     async def delivered_count(self) -> int:

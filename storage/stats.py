@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .db import Database
+from .db import Database, sql_list
 from .sms import SmsRepo
 
 # Rentals the providers were paid for: those not cancelled (refunded there) or failed.
 KEPT = ("active", "finished", "expired")
-_KEPT_SQL = "(" + ", ".join(f"'{status}'" for status in KEPT) + ")"
+_KEPT_SQL = sql_list(KEPT)
 
 
 @dataclass(frozen=True, slots=True)
